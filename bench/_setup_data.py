@@ -1,0 +1,93 @@
+"""Data for bench/signup_race.py, made in a process of its own against DATABASE_URL.
+
+Prints one line of JSON: the API token, the shifts the throughput runs spread over, and
+the small shift the burst fights for. Not meant to be run by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+
+from volunteer_hub import create_app
+from volunteer_hub.auth.services import create_user, mint_token
+from volunteer_hub.db import utcnow
+from volunteer_hub.events.models import Shift
+from volunteer_hub.events.services import (
+    MAX_SHIFTS,
+    EventInput,
+    ShiftInput,
+    create_event,
+    find_category,
+)
+from volunteer_hub.extensions import db
+from volunteer_hub.teams.services import create_team
+from volunteer_hub.units.services import create_unit
+
+LEADER_PHONE = "+8613900007001"
+LEADER_PASSWORD = "bench-password-2026"
+
+
+def main(shift_count: int, capacity: int, burst_seats: int) -> dict:
+    app = create_app()
+    with app.app_context():
+        province = create_unit("湖北省", None)
+        city = create_unit("鄂州市", province.id)
+        team = create_team(city.id, "压测志愿服务队")
+        leader = create_user(LEADER_PHONE, "压测队长", "leader", LEADER_PASSWORD, team_id=team.id)
+        category = find_category("防汛抗旱")
+        start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+
+        shift_ids: list[int] = []
+        made = 0
+        while made < shift_count:
+            n = min(MAX_SHIFTS, shift_count - made)
+            event = create_event(
+                team.id,
+                EventInput(title=f"压测活动{made // MAX_SHIFTS + 1}", category_id=category.id),
+                [
+                    ShiftInput(
+                        starts_at=start + timedelta(hours=made + i),
+                        ends_at=start + timedelta(hours=made + i + 1),
+                        capacity=capacity,
+                        title=f"第{made + i + 1}班",
+                    )
+                    for i in range(n)
+                ],
+                created_by_id=leader.id,
+            )
+            db.session.flush()
+            shift_ids += db.session.scalars(
+                db.select(Shift.id).where(Shift.event_id == event.id).order_by(Shift.id)
+            ).all()
+            made += n
+
+        burst = create_event(
+            team.id,
+            EventInput(title="压测抢位", category_id=category.id),
+            [
+                ShiftInput(
+                    starts_at=start,
+                    ends_at=start + timedelta(hours=4),
+                    capacity=burst_seats,
+                    title="抢位班次",
+                )
+            ],
+            created_by_id=leader.id,
+        )
+        db.session.flush()
+        burst_shift_id = db.session.scalar(db.select(Shift.id).where(Shift.event_id == burst.id))
+        _token, plain = mint_token(leader, "bench")
+        db.session.commit()
+        return {
+            "token": plain,
+            "team_id": team.id,
+            "shift_ids": shift_ids,
+            "burst_shift_id": burst_shift_id,
+        }
+
+
+if __name__ == "__main__":
+    shifts, capacity, seats = (int(arg) for arg in sys.argv[1:4])
+    print(json.dumps(main(shifts, capacity, seats)))

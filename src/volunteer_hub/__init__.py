@@ -1,0 +1,112 @@
+"""volunteer_hub: volunteer and activity scheduling for veteran volunteer teams."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from volunteer_hub import config
+from volunteer_hub.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    _configure_logging(app)
+    _init_extensions(app)
+    _init_broker(app)
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from volunteer_hub import web
+
+    web.init_app(app)
+    _announce_mode(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from volunteer_hub.i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    from volunteer_hub.auth.services import load_user
+
+    login_manager.user_loader(load_user)
+
+    # Import every model module so metadata is complete for migrations.
+    from volunteer_hub import models  # noqa: F401
+
+
+def _init_broker(app: Flask) -> None:
+    from volunteer_hub import broker
+
+    broker.init_app(app)
+    # Declare every actor on the broker just chosen (web processes send to them).
+    from volunteer_hub import tasks  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from volunteer_hub.api.views import bp as api_bp
+    from volunteer_hub.auth.views import bp as auth_bp
+    from volunteer_hub.events.views import bp as events_bp
+    from volunteer_hub.health import bp as health_bp
+    from volunteer_hub.sms.views import bp as sms_bp
+    from volunteer_hub.teams.views import bp as teams_bp
+    from volunteer_hub.units.views import bp as units_bp
+
+    for blueprint in (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies
+
+
+def _register_cli(app: Flask) -> None:
+    from volunteer_hub.cli import register
+
+    register(app)
+
+
+def _configure_logging(app: Flask) -> None:
+    # One line per event; gunicorn and flask run install no handler of their own for us.
+    root = logging.getLogger()
+    if not root.handlers and not app.config.get("TESTING"):
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _announce_mode(app: Flask) -> None:
+    if app.config.get("TESTING"):
+        return
+    if app.config["SECRET_KEY_GENERATED"]:
+        log.warning("SECRET_KEY is not set: using a generated development key")
+    if not app.config["REDIS_URL"]:
+        log.warning(
+            "Embedded mode: %s, in-process broker and scheduler (set DATABASE_URL and "
+            "REDIS_URL to run web, worker and scheduler as separate processes)",
+            "SQLite" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "database",
+        )

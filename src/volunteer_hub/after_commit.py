@@ -1,0 +1,78 @@
+"""Side effects that must only happen once the data they describe is committed.
+
+During a request or a command, services call ``enqueue`` (an actor send, usually) or
+``emit`` (a domain event other packages subscribe to). Nothing runs until the session's
+outermost transaction commits; on rollback everything queued is dropped. A worker that
+picks up the message therefore always finds the rows it was told about.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "volunteer_hub.after_commit"
+_receivers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+
+
+def connect(name: str, receiver: Callable[..., Any]) -> None:
+    """Run ``receiver(*args)`` after the commit of every transaction that emitted ``name``."""
+    if receiver not in _receivers[name]:
+        _receivers[name].append(receiver)
+
+
+def emit(name: str, *args: Any) -> None:
+    """Announce a domain event; receivers run after commit, once per distinct (name, args)."""
+    _pending(_session()).setdefault(("emit", name, args), (name, args))
+
+
+def enqueue(func: Callable[..., Any], *args: Any) -> None:
+    """Call ``func(*args)`` (e.g. ``some_actor.send``) after commit; duplicates collapse."""
+    _pending(_session()).setdefault(("call", func, args), (func, args))
+
+
+def install(session_class: type[Session] | Any) -> None:
+    """Hook the queue into a session class or scoped-session factory."""
+    event.listen(session_class, "after_commit", _run_pending)
+    event.listen(session_class, "after_transaction_end", _drop_on_rollback)
+
+
+def _session() -> Session:
+    from volunteer_hub.extensions import db
+
+    return db.session()
+
+
+def _pending(session: Session) -> dict:
+    # Tie the queue to a transaction, so that a rollback before any SQL still drops it.
+    if not session.in_transaction():
+        session.begin()
+    return session.info.setdefault(_PENDING_KEY, {})
+
+
+def _run_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    for kind, target, _args in pending:
+        name_or_func, args = pending[(kind, target, _args)]
+        callables = _receivers.get(name_or_func, []) if kind == "emit" else [name_or_func]
+        for func in callables:
+            try:
+                func(*args)
+            except Exception:
+                # The data is committed; a lost side effect is recovered by the sweeps.
+                log.exception("after-commit side effect %r failed", func)
+
+
+def _drop_on_rollback(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        # After a commit the queue was already run and popped; what is left was rolled back.
+        session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,98 @@
+"""RFC 9457 problem details, and the error handlers that answer with them under /api/.
+
+Every error rolls the session back first: bad input must change nothing, and in tests
+(and any caller sharing the app context) a half-done request would otherwise linger.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.extensions import db
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra):
+    body = {"type": "about:blank", "title": str(title), "status": status}
+    if detail:
+        body["detail"] = str(detail)
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_MEDIA_TYPE
+    return response
+
+
+def title_for(status: int) -> str:
+    titles = {
+        400: _("请求有误"),
+        401: _("需要 API 令牌"),
+        404: _("未找到"),
+        405: _("不支持该请求方法"),
+        409: _("与当前状态冲突"),
+        422: _("输入有误"),
+        429: _("请求过于频繁"),
+        500: _("服务器内部错误"),
+    }
+    return titles.get(status, _("请求失败"))
+
+
+def from_domain_error(exc: DomainError):
+    status = exc.status
+    if isinstance(exc, ValidationFailed):
+        errors = [{"field": field, "message": message} for field, message in exc.errors.items()]
+    elif exc.field:
+        errors = [{"field": exc.field, "message": exc.message}]
+        if status == 400:
+            # A rule refused one input field: the same answer as a schema error on it.
+            status = 422
+    else:
+        errors = []
+    return problem(status, title_for(status), exc.message, code=exc.code, errors=errors)
+
+
+def register(bp: Blueprint) -> None:
+    bp.register_error_handler(DomainError, _domain_error)
+    bp.register_error_handler(ValidationError, _validation_error)
+    bp.register_error_handler(HTTPException, _http_error)
+    prefix = bp.url_prefix or "/"
+
+    # Routing errors happen before a blueprint is known, so 405 needs an app-wide
+    # handler; it leaves everything outside the API as it was.
+    @bp.app_errorhandler(405)
+    def _method_not_allowed(exc: HTTPException):
+        if not request.path.startswith(prefix):
+            return exc
+        return _http_error(exc)
+
+
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    return from_domain_error(exc)
+
+
+def _validation_error(exc: ValidationError):
+    from volunteer_hub.api.parsing import field_errors
+
+    db.session.rollback()
+    return from_domain_error(ValidationFailed(field_errors(None, exc)))
+
+
+def _http_error(exc: HTTPException):
+    db.session.rollback()
+    status = exc.code or 500
+    details = {
+        404: _("没有这个资源，或您无权查看。"),
+        405: _("该地址不支持 %(method)s 请求。", method=request.method),
+        500: _("服务器出错了，请稍后再试。"),
+    }
+    response = problem(status, title_for(status), details.get(status, exc.description))
+    valid_methods = getattr(exc, "valid_methods", None)
+    if valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response

@@ -1,0 +1,383 @@
+"""Pydantic models of the JSON API: what requests may carry and what answers contain.
+
+The same classes validate input, shape output and generate the OpenAPI document, so the
+document cannot drift from the code. Request models are strict (JSON types as JSON
+Schema means them: "1" is not an integer) and refuse unknown fields, so a typo in a
+field name is an error rather than silently ignored. Field titles are the Chinese
+labels used in error messages.
+
+Rules (a shift ends after it starts, a category exists...) live in the services; these
+models only say what shape the input has, plus the bounds the database needs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    WrapValidator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from volunteer_hub.events.services import MAX_CAPACITY, MAX_SHIFTS
+from volunteer_hub.i18n import to_local
+
+#: ids are 32-bit on PostgreSQL; a larger number is refused before it reaches SQL
+MAX_ID = 2**31 - 1
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+#: times outside this span are certainly typing mistakes (and some overflow on conversion)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+# PostgreSQL text cannot hold NUL; refuse it as input rather than fail on insert.
+_NO_NUL = r"^[^\x00]*$"
+#: no NUL, and something besides spaces: what the services accept as a name
+_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_NUMERIC = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's "integer" includes 3.0; strict pydantic would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _iso_only(value: Any) -> Any:
+    # The datetime itself is parsed in lax mode (strict refuses a str once it has passed
+    # through a Python validator), which would take numbers as Unix times: our contract
+    # is an ISO 8601 string, so anything else is refused here.
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "an ISO 8601 date-time string")
+    if _NUMERIC.fullmatch(value):
+        raise PydanticCustomError("datetime_format", "not an ISO 8601 date-time")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    # Compared before converting: converting year 1 at +14:00 to UTC would overflow.
+    if not EARLIEST <= value < LATEST:
+        raise PydanticCustomError("datetime_range", "date-time out of range")
+    return value.astimezone(UTC)
+
+
+def _clamped(value: datetime) -> datetime:
+    # As a filter bound, a far past or future time means "no bound" on that side.
+    return min(max(value, EARLIEST), LATEST).astimezone(UTC)
+
+
+#: an integer as JSON Schema means it: 3 and 3.0, not "3" nor true (the bounds come
+#: before the validator, or pydantic cannot express them in the JSON schema)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), BeforeValidator(_whole_number)]
+#: an id in a query string, parsed from text by pydantic itself
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
+EventTitle = Annotated[str, Field(max_length=200, pattern=_NOT_BLANK)]
+Location = Annotated[str, Field(max_length=300, pattern=_NO_NUL)]
+Description = Annotated[str, Field(max_length=5000, pattern=_NO_NUL)]
+#: input time: ISO 8601 with an offset (naive times are refused), returned in UTC
+Timestamp = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_iso_only), AfterValidator(_in_range)
+]
+#: a bound of a time filter: as Timestamp, but out-of-range times are clamped, not refused
+FilterTime = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_iso_only), AfterValidator(_clamped)
+]
+#: output time: in the display zone, with its offset (+08:00)
+LocalTime = Annotated[datetime, AfterValidator(to_local)]
+
+
+def Text(max_length: int, title: str, *, required: bool = False, **kwargs: Any) -> Any:
+    """A string field of at most ``max_length`` characters without NUL; ``required``
+    ones must hold more than spaces."""
+    pattern = _NOT_BLANK if required else _NO_NUL
+    return Field(max_length=max_length, title=title, pattern=pattern, **kwargs)
+
+
+def Omittable(title: str, **kwargs: Any) -> Any:
+    """A field that may be left out (it is then None) but not sent as null.
+
+    The None default is not validated, so the field's type stays plain (no union with
+    null in the schema, and an explicit null is a clear type error).
+    """
+    return Field(default=None, title=title, json_schema_extra=_drop_default, **kwargs)
+
+
+def _category_ref(value: Any, handler) -> str | int:
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("category_ref", "a category name or id") from None
+
+
+CategoryRef = Annotated[
+    Annotated[str, Field(min_length=1, max_length=50, pattern=_NO_NUL)] | Id,
+    WrapValidator(_category_ref),
+    Field(
+        title="服务类别",
+        description="类别名称（如“防汛抗旱”）或编号。Category name or id.",
+        examples=["防汛抗旱"],
+    ),
+]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class QueryModel(BaseModel):
+    # Unknown query parameters are ignored, as proxies and caches like to add their own.
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Requests ---------------------------------------------------------------------------
+
+
+class Page(QueryModel):
+    limit: int = Field(
+        DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, title="每页条数", description="Page size."
+    )
+    offset: int = Field(0, ge=0, le=MAX_ID, title="偏移量", description="Rows to skip.")
+
+
+class UnitCreate(RequestModel):
+    name: str = Text(100, "单位名称", required=True)
+    parent_id: Id | None = Field(
+        title="上级单位",
+        description="上级单位编号；只有管理员可以建立顶级单位（null）。",
+    )
+    level: Literal["province", "city", "district", "street", "community"] = Omittable(
+        "单位层级", description="省/市/区/街道/社区；省略时按上级单位推定。"
+    )
+
+
+class TeamQuery(Page):
+    unit_id: QueryId = Omittable("所属单位", description="只列出该单位及其下级单位的服务队。")
+
+
+class TeamCreate(RequestModel):
+    unit_id: Id = Field(title="所属单位")
+    name: str = Text(100, "服务队名称", required=True)
+    description: str = Text(2000, "简介", default="")
+
+
+class MemberCreate(RequestModel):
+    phone: str = Text(32, "手机号码", required=True, examples=["13800138000"])
+    name: str = Text(50, "姓名", default="", description="新志愿者必填；已登记的手机号可省略。")
+    role: Literal["member", "leader"] = Field("member", title="角色")
+    skills: str = Text(500, "技能", default="")
+
+
+class ShiftCreate(RequestModel):
+    title: str = Text(100, "班次名称", default="")
+    starts_at: Timestamp = Field(title="开始时间", examples=["2025-07-01T08:00:00+08:00"])
+    ends_at: Timestamp = Field(title="结束时间", examples=["2025-07-01T12:00:00+08:00"])
+    capacity: Capacity = Field(title="人数")
+
+
+class ShiftUpdate(ShiftCreate):
+    id: Id = Omittable("班次编号", description="修改已有班次时填写；新班次省略。")
+
+
+class EventCreate(RequestModel):
+    team_id: Id = Field(title="服务队")
+    category: CategoryRef
+    title: EventTitle = Field(title="活动名称")
+    location: Location = Field("", title="地点")
+    description: Description = Field("", title="活动说明")
+    status: Literal["draft", "published"] = Field("published", title="状态")
+    shifts: list[ShiftCreate] = Field(min_length=1, max_length=MAX_SHIFTS, title="班次")
+
+
+class EventUpdate(RequestModel):
+    """Any of the fields; ``shifts``, when given, replaces the list of shifts."""
+
+    category: CategoryRef = Omittable("服务类别")
+    title: EventTitle = Omittable("活动名称")
+    location: Location = Omittable("地点")
+    description: Description = Omittable("活动说明")
+    status: Literal["draft", "published"] = Omittable("状态")
+    shifts: list[ShiftUpdate] = Omittable(
+        "班次",
+        min_length=1,
+        max_length=MAX_SHIFTS,
+        description="完整的新班次列表：带 id 的班次被修改，不带 id 的新建，未列出的删除"
+        "（已有人报名的则取消）。",
+    )
+
+
+class EventCancel(RequestModel):
+    reason: str = Text(500, "取消原因", default="")
+
+
+class EventQuery(Page):
+    team_id: QueryId = Omittable("服务队")
+    from_: FilterTime = Omittable(
+        "起始时间", alias="from", description="只列出在此时间之后结束的活动。"
+    )
+    to: FilterTime = Omittable("截止时间", description="只列出在此时间之前开始的活动。")
+    status: Literal["draft", "published", "cancelled"] = Omittable("状态")
+
+
+class SignupCreate(RequestModel):
+    phone: str = Text(32, "手机号码", required=True, examples=["13800138000"])
+    name: str = Text(
+        50, "姓名", default="", description="手机号未登记时用来建立志愿者；已登记时忽略。"
+    )
+
+
+# Responses --------------------------------------------------------------------------
+
+
+class Ref(ResponseModel):
+    id: int
+    name: str
+
+
+class UnitOut(ResponseModel):
+    id: int
+    name: str
+    level: str
+    parent_id: int | None
+    #: materialized path "/1/4/17/"
+    path: str = Field(description="从根到本单位的编号路径，如 /1/4/17/")
+
+
+class UnitList(ResponseModel):
+    items: list[UnitOut]
+    limit: int
+    offset: int
+
+
+class TeamOut(ResponseModel):
+    id: int
+    unit: Ref
+    name: str
+    description: str
+    created_at: LocalTime
+
+
+class TeamList(ResponseModel):
+    items: list[TeamOut]
+    limit: int
+    offset: int
+
+
+class PersonOut(ResponseModel):
+    id: int
+    name: str
+    phone: str = Field(
+        description="E.164 全号（本人、所在队的队长、上级协调员可见），否则打码：138****8000"
+    )
+    phone_masked: bool
+
+
+class MemberOut(ResponseModel):
+    person: PersonOut
+    role: Literal["member", "leader"]
+    skills: str
+    joined_at: LocalTime
+
+
+class MemberList(ResponseModel):
+    items: list[MemberOut]
+
+
+class ShiftOut(ResponseModel):
+    id: int
+    code: str = Field(description="志愿者短信报名用的编号（报名 1234）")
+    title: str
+    starts_at: LocalTime
+    ends_at: LocalTime
+    capacity: int
+    filled: int = Field(description="已确认人数")
+    is_cancelled: bool
+
+
+class EventOut(ResponseModel):
+    id: int
+    team: Ref
+    category: Ref
+    title: str
+    description: str
+    location: str
+    starts_at: LocalTime
+    ends_at: LocalTime
+    status: Literal["draft", "published", "cancelled"]
+    revision: int
+    cancelled_at: LocalTime | None
+    created_at: LocalTime
+    updated_at: LocalTime
+    shifts: list[ShiftOut]
+
+
+class EventList(ResponseModel):
+    items: list[EventOut]
+    limit: int
+    offset: int
+
+
+class SignupOut(ResponseModel):
+    id: int
+    shift_id: int
+    person: PersonOut
+    status: Literal["confirmed", "waitlisted", "cancelled"]
+    source: Literal["web", "sms", "leader", "api"]
+    waitlist_position: int | None = Field(description="候补名次，从 1 起；已确认或已取消时为 null")
+    created_at: LocalTime
+    confirmed_at: LocalTime | None
+    cancelled_at: LocalTime | None
+
+
+class Roster(ResponseModel):
+    """Active signups of a shift: confirmed first, then the waitlist in order."""
+
+    items: list[SignupOut]
+
+
+class SignupCancelled(ResponseModel):
+    signup: SignupOut
+    promoted_signup_ids: list[int] = Field(description="因此从候补转为确认的报名")
+    promoted_person_ids: list[int]
+
+
+class FieldError(ResponseModel):
+    field: str = Field(description="出错的字段路径，如 shifts.0.capacity", examples=["phone"])
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="about:blank")
+    title: str
+    status: int
+    detail: str | SkipJsonSchema[None] = Field(None, json_schema_extra=_drop_default)
+    code: str | SkipJsonSchema[None] = Field(
+        None,
+        json_schema_extra=_drop_default,
+        description="机器可读的错误代码，如 already-signed-up、validation",
+    )
+    errors: list[FieldError] | SkipJsonSchema[None] = Field(None, json_schema_extra=_drop_default)

@@ -1,0 +1,389 @@
+"""JSON API v1: units, teams, members, events with shifts, signups.
+
+Each view parses (``@operation`` does it from the declared models), checks what the
+viewer may see (``queries``: what they cannot see answers 404, never 403), calls a
+service, commits, and serialises. The rules are in the services.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from volunteer_hub import queries
+from volunteer_hub.api import auth, problems, schemas, serializers
+from volunteer_hub.api.auth import current_viewer
+from volunteer_hub.api.openapi import as_json, document, operation
+from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.events import services as events
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import get_or_create_person
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
+from volunteer_hub.teams import services as teams
+from volunteer_hub.teams.models import Team
+from volunteer_hub.units.models import Unit
+from volunteer_hub.units.services import create_unit, subtree_ids
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+auth.register(bp)
+problems.register(bp)
+
+
+# Units ------------------------------------------------------------------------------
+
+
+@bp.get("/units")
+@operation(
+    "单位列表（本人可见的单位树）", tag="units", query=schemas.Page, response=schemas.UnitList
+)
+def list_units(query: schemas.Page):
+    viewer = current_viewer()
+    rows = db.session.scalars(
+        select(Unit)
+        .where(viewer.unit_condition())
+        .order_by(Unit.path, Unit.id)
+        .limit(query.limit)
+        .offset(query.offset)
+    )
+    return schemas.UnitList(
+        items=[serializers.unit(row) for row in rows], limit=query.limit, offset=query.offset
+    )
+
+
+@bp.post("/units")
+@operation(
+    "新建单位（协调员只能建在自己管辖的单位下）",
+    tag="units",
+    body=schemas.UnitCreate,
+    response=schemas.UnitOut,
+    status=201,
+    problems=(404,),
+)
+def create_unit_view(body: schemas.UnitCreate):
+    viewer = current_viewer()
+    if body.parent_id is None:
+        if not viewer.is_admin:
+            raise ValidationFailed({"parent_id": _("请选择上级单位")})
+    else:
+        _visible_unit(viewer, body.parent_id, field="parent_id", message=_("上级单位不存在"))
+    unit = create_unit(body.name, body.parent_id, body.level)
+    db.session.commit()
+    return serializers.unit(unit)
+
+
+# Teams ------------------------------------------------------------------------------
+
+
+@bp.get("/teams")
+@operation(
+    "服务队列表", tag="teams", query=schemas.TeamQuery, response=schemas.TeamList, problems=(404,)
+)
+def list_teams(query: schemas.TeamQuery):
+    viewer = current_viewer()
+    statement = queries.visible_teams(viewer)
+    if query.unit_id is not None:
+        unit = _visible_unit(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
+        statement = statement.where(Team.unit_id.in_(subtree_ids(unit.path)))
+    rows = db.session.scalars(statement.limit(query.limit).offset(query.offset))
+    return schemas.TeamList(
+        items=[serializers.team(row) for row in rows], limit=query.limit, offset=query.offset
+    )
+
+
+@bp.post("/teams")
+@operation(
+    "新建服务队（在本人管辖的单位下）",
+    tag="teams",
+    body=schemas.TeamCreate,
+    response=schemas.TeamOut,
+    status=201,
+    problems=(404,),
+)
+def create_team(body: schemas.TeamCreate):
+    viewer = current_viewer()
+    _visible_unit(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
+    team_id = teams.create_team(body.unit_id, body.name, body.description).id
+    db.session.commit()
+    return serializers.team(queries.visible_team(viewer, team_id))
+
+
+@bp.get("/teams/<int:team_id>")
+@operation("服务队详情", tag="teams", response=schemas.TeamOut)
+def get_team(team_id: int):
+    return serializers.team(queries.visible_team(current_viewer(), team_id))
+
+
+@bp.get("/teams/<int:team_id>/members")
+@operation("队员列表", tag="teams", response=schemas.MemberList)
+def list_members(team_id: int):
+    viewer = current_viewer()
+    team = queries.visible_team(viewer, team_id)
+    rows = teams.members(team.id)
+    full_phone = serializers.full_phone_ids(viewer, (row.person for row in rows))
+    return schemas.MemberList(
+        items=[serializers.member(row, row.person, full_phone) for row in rows]
+    )
+
+
+@bp.post("/teams/<int:team_id>/members")
+@operation(
+    "添加队员（按手机号查找，未登记则新建志愿者）",
+    tag="teams",
+    body=schemas.MemberCreate,
+    response=schemas.MemberOut,
+    status=201,
+    problems=(409,),
+)
+def add_member(team_id: int, body: schemas.MemberCreate):
+    viewer = current_viewer()
+    team = queries.visible_team(viewer, team_id)
+    membership = teams.add_member(team.id, body.name, body.phone, body.role, body.skills)
+    person_id = membership.person_id
+    db.session.commit()
+    person = db.session.get(Person, person_id)
+    full_phone = serializers.full_phone_ids(viewer, [person])
+    return serializers.member(membership, person, full_phone)
+
+
+# Events -----------------------------------------------------------------------------
+
+
+@bp.get("/events")
+@operation(
+    "活动列表（按开始时间），含班次",
+    tag="events",
+    query=schemas.EventQuery,
+    response=schemas.EventList,
+    problems=(404,),
+    description="from/to 选出与该时段相交的活动。A team_id the viewer cannot see answers 404.",
+)
+def list_events(query: schemas.EventQuery):
+    viewer = current_viewer()
+    if query.team_id is not None:
+        queries.visible_team(viewer, query.team_id)
+    rows = queries.events(
+        viewer,
+        team_id=query.team_id,
+        ends_after=query.from_,
+        starts_before=query.to,
+        statuses=(query.status,) if query.status is not None else None,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return schemas.EventList(
+        items=[serializers.event(row) for row in rows], limit=query.limit, offset=query.offset
+    )
+
+
+@bp.post("/events")
+@operation(
+    "新建活动及其班次",
+    tag="events",
+    body=schemas.EventCreate,
+    response=schemas.EventOut,
+    status=201,
+    problems=(404,),
+    description="每个班次在回答中带有 id 和短信报名编号 code。",
+)
+def create_event(body: schemas.EventCreate):
+    viewer = current_viewer()
+    team = queries.visible_team(viewer, body.team_id)
+    data = events.EventInput(
+        title=body.title,
+        category_id=_category_id(body.category),
+        location=body.location,
+        description=body.description,
+        status=body.status,
+    )
+    shifts = [
+        events.ShiftInput(
+            starts_at=s.starts_at, ends_at=s.ends_at, capacity=s.capacity, title=s.title
+        )
+        for s in body.shifts
+    ]
+    event_id = events.create_event(team.id, data, shifts, created_by_id=viewer.person_id).id
+    db.session.commit()
+    return serializers.event(queries.visible_event(viewer, event_id))
+
+
+@bp.get("/events/<int:event_id>")
+@operation("活动详情，含班次", tag="events", response=schemas.EventOut)
+def get_event(event_id: int):
+    return serializers.event(queries.visible_event(current_viewer(), event_id))
+
+
+@bp.patch("/events/<int:event_id>")
+@operation(
+    "修改活动（只改给出的字段）",
+    tag="events",
+    body=schemas.EventUpdate,
+    response=schemas.EventOut,
+    problems=(409,),
+    description=(
+        "给出 shifts 时替换整个班次列表：带 id 的班次被修改，不带 id 的新建，"
+        "未列出的取消（报名随之取消）。已取消的活动不能修改（409）。"
+    ),
+)
+def update_event(event_id: int, body: schemas.EventUpdate):
+    viewer = current_viewer()
+    event = queries.visible_event(viewer, event_id)
+    given = body.model_fields_set
+    data = events.EventInput(
+        title=body.title if "title" in given else event.title,
+        category_id=_category_id(body.category) if "category" in given else event.category_id,
+        location=body.location if "location" in given else event.location,
+        description=body.description if "description" in given else event.description,
+        status=body.status if "status" in given else event.status,
+    )
+    if "shifts" in given:
+        shifts = [
+            events.ShiftInput(
+                id=s.id,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                capacity=s.capacity,
+                title=s.title,
+            )
+            for s in body.shifts
+        ]
+    else:
+        shifts = [
+            events.ShiftInput(
+                id=s.id,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                capacity=s.capacity,
+                title=s.title,
+            )
+            for s in event.shifts
+            if not s.is_cancelled
+        ]
+    events.update_event(event.id, data, shifts)
+    db.session.commit()
+    return serializers.event(queries.visible_event(viewer, event_id))
+
+
+@bp.post("/events/<int:event_id>/cancel")
+@operation(
+    "取消活动（所有班次和报名随之取消）",
+    tag="events",
+    body=schemas.EventCancel,
+    body_required=False,
+    response=schemas.EventOut,
+    problems=(409,),
+)
+def cancel_event(event_id: int, body: schemas.EventCancel):
+    viewer = current_viewer()
+    event = queries.visible_event(viewer, event_id)
+    events.cancel_event(event.id, body.reason)
+    db.session.commit()
+    return serializers.event(queries.visible_event(viewer, event_id))
+
+
+# Signups ----------------------------------------------------------------------------
+
+
+@bp.get("/shifts/<int:shift_id>/signups")
+@operation("班次名单：先已确认，后候补（按顺序）", tag="signups", response=schemas.Roster)
+def list_signups(shift_id: int):
+    viewer = current_viewer()
+    shift = queries.visible_shift(viewer, shift_id)
+    rows = signups.roster([shift.id])[shift.id]
+    full_phone = serializers.full_phone_ids(viewer, (row.person for row in rows))
+    items, waiting = [], 0
+    for row in rows:
+        position = None
+        if row.status == SignupStatus.WAITLISTED:
+            waiting += 1
+            position = waiting
+        items.append(serializers.signup(row, row.person, full_phone, position))
+    return schemas.Roster(items=items)
+
+
+@bp.post("/shifts/<int:shift_id>/signups")
+@operation(
+    "为志愿者报名（按手机号；未登记则以 name 新建）",
+    tag="signups",
+    body=schemas.SignupCreate,
+    response=schemas.SignupOut,
+    status=201,
+    problems=(409,),
+    description="有空位则 confirmed，否则 waitlisted 并给出候补名次。同一人重复报名：409。",
+)
+def create_signup(shift_id: int, body: schemas.SignupCreate):
+    viewer = current_viewer()
+    shift = queries.visible_shift(viewer, shift_id)
+    person, created = get_or_create_person(body.name, body.phone)
+    result = signups.sign_up(shift.id, person.id, SignupSource.API, acted_by_id=viewer.person_id)
+    # Someone created by this very request belongs to no team yet: masked, no query needed.
+    full_phone = set() if created else serializers.full_phone_ids(viewer, [person])
+    # Serialised before the commit, which would expire (and so reload) every object.
+    answer = serializers.signup(result.signup, person, full_phone, result.waitlist_position)
+    db.session.commit()
+    return answer
+
+
+@bp.delete("/signups/<int:signup_id>")
+@operation(
+    "取消报名（空出的名额给候补第一位）",
+    tag="signups",
+    response=schemas.SignupCancelled,
+    problems=(409,),
+)
+def delete_signup(signup_id: int):
+    viewer = current_viewer()
+    signup = db.session.get(Signup, signup_id)
+    try:
+        if signup is None:
+            raise NotFound(_("报名记录不存在"))
+        queries.visible_shift(viewer, signup.shift_id)
+    except NotFound:
+        # The same answer whether it does not exist or is not the viewer's to see.
+        raise NotFound(_("报名记录不存在")) from None
+    result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
+    promoted = [(s.id, s.person_id) for s in result.promoted]
+    person_id = signup.person_id
+    db.session.commit()
+    person = db.session.get(Person, person_id)
+    full_phone = serializers.full_phone_ids(viewer, [person])
+    return schemas.SignupCancelled(
+        signup=serializers.signup(result.signup, person, full_phone),
+        promoted_signup_ids=[promoted_id for promoted_id, _person in promoted],
+        promoted_person_ids=[person_id for _signup, person_id in promoted],
+    )
+
+
+# The document -----------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+@operation(
+    "本 API 的 OpenAPI 3.1 文档",
+    tag="meta",
+    public=True,
+    response_schema={"type": "object", "required": ["openapi", "info", "paths"]},
+)
+def openapi_document():
+    return current_app.response_class(as_json(document(current_app)), mimetype="application/json")
+
+
+# Helpers ----------------------------------------------------------------------------
+
+
+def _visible_unit(viewer: Viewer, unit_id: int, *, field: str, message: str) -> Unit:
+    try:
+        return queries.visible_unit(viewer, unit_id)
+    except NotFound:
+        raise NotFound(message, field=field) from None
+
+
+def _category_id(ref: str | int) -> int | None:
+    """The id of an active category given by name or id; None if there is none."""
+    if isinstance(ref, str) and ref.isdigit() and (not ref.isascii() or int(ref) > schemas.MAX_ID):
+        return None  # digits find_category would read as an id that cannot exist
+    category = events.find_category(ref)
+    return category.id if category is not None else None

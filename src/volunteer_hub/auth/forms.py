@@ -1,0 +1,12 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    phone = StringField(_l("手机号码"), validators=[DataRequired(_l("请填写手机号码"))])
+    password = PasswordField(
+        _l("密码"), validators=[DataRequired(_l("请填写密码")), Length(max=200)]
+    )
+    remember = BooleanField(_l("在这台设备上保持登录"))

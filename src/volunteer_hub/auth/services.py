@@ -1,0 +1,186 @@
+"""Staff accounts, passwords and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from volunteer_hub.auth.models import ApiToken
+from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.teams.models import MemberRole, Membership, Team
+from volunteer_hub.units.models import Unit
+
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "vh_"
+#: ``ApiToken.last_used_at`` is written at most this often per token
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+# Compared against when the phone is unknown, so both paths cost one scrypt.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def load_user(user_id: str) -> Person | None:
+    person = db.session.get(Person, int(user_id)) if user_id.isdigit() else None
+    return person if person is not None and person.is_active else None
+
+
+def authenticate(phone: str, password: str) -> Person | None:
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone:
+        e164 = None
+    person = db.session.scalar(select(Person).where(Person.phone == e164)) if e164 else None
+    stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
+    ok = check_password_hash(stored, password or "")
+    if person is None or not person.password_hash or not ok or not person.is_active:
+        return None
+    person.last_login_at = utcnow()
+    return person
+
+
+def set_password(person: Person, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed({"password": _("密码至少 %(n)d 位", n=MIN_PASSWORD_LENGTH)})
+    person.password_hash = generate_password_hash(password)  # scrypt, salted
+
+
+def create_user(
+    phone: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    unit_id: int | None = None,
+    team_id: int | None = None,
+) -> Person:
+    """Create (or promote) a member of staff: admin, coordinator of a unit, leader of a team."""
+    e164 = normalize_phone(phone)
+    if role == "coordinator" and (unit_id is None or db.session.get(Unit, unit_id) is None):
+        raise DomainError(_("协调员需要指定所属单位"), field="unit_id")
+    if role == "leader" and (team_id is None or db.session.get(Team, team_id) is None):
+        raise DomainError(_("队长需要指定服务队"), field="team_id")
+    if role not in ("admin", "coordinator", "leader"):
+        raise DomainError(_("角色不正确"), field="role")
+    person = db.session.scalar(select(Person).where(Person.phone == e164))
+    if person is None:
+        person = Person(name=(name or "").strip() or e164, phone=e164)
+        db.session.add(person)
+        db.session.flush()
+    elif name:
+        person.name = name.strip()
+    if password:
+        set_password(person, password)
+    if role == "admin":
+        person.is_admin = True
+    elif role == "coordinator":
+        person.coordinator_unit_id = unit_id
+    elif role == "leader":
+        membership = db.session.scalar(
+            select(Membership).where(
+                Membership.team_id == team_id, Membership.person_id == person.id
+            )
+        )
+        if membership is None:
+            db.session.add(Membership(team_id=team_id, person_id=person.id, role=MemberRole.LEADER))
+        else:
+            membership.role = MemberRole.LEADER
+    db.session.flush()
+    return person
+
+
+def mint_token(person: Person, name: str = "") -> tuple[ApiToken, str]:
+    """A new API token; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(person_id=person.id, name=name[:100], token_hash=hash_token(plain))
+    db.session.add(token)
+    db.session.flush()
+    return token, plain
+
+
+def hash_token(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenUse:
+    """What a request needs of its token: which one, and when it was last recorded."""
+
+    id: int
+    last_used_at: datetime | None
+
+
+def token_and_viewer(plain: str) -> tuple[TokenUse, Viewer] | None:
+    """The live token and the viewer behind it, in one query: every API request starts
+    here, so the token, its person, a coordinator's unit path and the teams the person
+    leads come back together (one row per team led; plain columns, no ORM objects)."""
+    if not plain:
+        return None
+    rows = db.session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.last_used_at,
+            ApiToken.person_id,
+            Person.is_admin,
+            Unit.path,
+            Membership.team_id,
+        )
+        .join(Person, Person.id == ApiToken.person_id)
+        .outerjoin(Unit, Unit.id == Person.coordinator_unit_id)
+        .outerjoin(
+            Membership,
+            (Membership.person_id == Person.id) & (Membership.role == MemberRole.LEADER),
+        )
+        .where(
+            ApiToken.token_hash == hash_token(plain),
+            ApiToken.revoked_at.is_(None),
+            Person.is_active.is_(True),
+        )
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    viewer = Viewer(
+        person_id=first.person_id,
+        is_admin=first.is_admin,
+        coordinator_path=first.path,
+        led_team_ids=frozenset(row.team_id for row in rows if row.team_id is not None),
+    )
+    return TokenUse(id=first.id, last_used_at=first.last_used_at), viewer
+
+
+def token_touch_due(token: TokenUse, now: datetime | None = None) -> bool:
+    """Whether the row just loaded says a ``touch_token`` write is due; saves the UPDATE
+    on nearly every request of a busy integration."""
+    now = now or utcnow()
+    return token.last_used_at is None or token.last_used_at <= now - TOKEN_TOUCH_INTERVAL
+
+
+def touch_token(plain: str, now: datetime | None = None) -> bool:
+    """Record that the token was used, at most once per ``TOKEN_TOUCH_INTERVAL``.
+
+    A conditional UPDATE: a busy integration does not write on every request, and
+    concurrent requests in several processes need no read first. True if it wrote.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.token_hash == hash_token(plain),
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - TOKEN_TOUCH_INTERVAL,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,96 @@
+"""Flask CLI commands (see CONTRACTS.md: Commands)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from volunteer_hub.errors import DomainError
+from volunteer_hub.extensions import db
+
+users_cli = AppGroup("users", help="Staff accounts and API tokens.")
+
+
+@users_cli.command("create")
+@click.option("--phone", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "leader"]), required=True)
+@click.option("--unit", "unit_id", type=int, help="coordinator: the unit they oversee")
+@click.option("--team", "team_id", type=int, help="leader: the team they lead")
+@click.option("--password", help="omit to be asked (hidden input)")
+def create_user_command(phone, name, role, unit_id, team_id, password):
+    """Create or promote a member of staff."""
+    from volunteer_hub.auth.services import create_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        person = create_user(phone, name, role, password, unit_id=unit_id, team_id=team_id)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"{role} #{person.id} {person.name} ({person.phone})")
+
+
+@users_cli.command("token")
+@click.option("--phone", required=True)
+@click.option("--name", default="cli", help="a label to recognise the token by")
+def token_command(phone, name):
+    """Mint an API bearer token for a member of staff (shown once)."""
+    from volunteer_hub.auth.services import mint_token
+    from volunteer_hub.people.services import find_by_phone
+
+    try:
+        person = find_by_phone(phone)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if person is None:
+        raise click.ClickException("no person with that phone")
+    _token, plain = mint_token(person, name)
+    db.session.commit()
+    click.echo(plain)
+
+
+@click.command("seed-demo")
+@click.option("--scale", type=int, default=0, help="add N synthetic teams (417 = Ezhou size)")
+@click.option(
+    "--volunteers", type=int, default=None, help="synthetic volunteers (default 12.6 per team)"
+)
+def seed_demo_command(scale, volunteers):
+    """Idempotent demo data from the source documents; --scale adds synthetic load."""
+    from volunteer_hub.demo import seed_demo
+
+    seed_demo(scale=scale, volunteers=volunteers, echo=click.echo)
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="run one tick and exit")
+def scheduler_command(once):
+    """The periodic tick (every minute): recover the outbox, release old shift codes."""
+    import threading
+
+    from flask import current_app
+
+    from volunteer_hub import scheduler
+
+    if once:
+        result = scheduler.tick()
+        click.echo(
+            f"texts requeued {result.requeued_texts}, flagged {result.flagged_texts}; "
+            f"codes released {result.released_codes}"
+        )
+        return
+    stop = threading.Event()
+    click.echo(f"scheduler: one tick every {scheduler.TICK_SECONDS} s (Ctrl+C to stop)")
+    try:
+        scheduler.run_forever(current_app._get_current_object(), stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(scheduler_command)

@@ -1,0 +1,110 @@
+"""Settings from the environment; the names are a contract (see CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SMS_SIGNATURE = "【退役军人志愿服务】"
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _sqlalchemy_url(url: str) -> str:
+    # Operators paste Heroku-style URLs; we speak psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def from_environment(instance_path: str, environ: os._Environ | dict | None = None) -> dict:
+    """Build the Flask config mapping for this process."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'volunteer_hub.sqlite3'}"
+    redis_url = env.get("REDIS_URL") or None
+
+    secret_key = env.get("SECRET_KEY")
+    generated_secret = not secret_key
+    if generated_secret:
+        secret_key = _dev_secret_key(instance)
+
+    twilio_sid = env.get("TWILIO_ACCOUNT_SID") or None
+    twilio_token = env.get("TWILIO_AUTH_TOKEN") or None
+    sms_backend = env.get("SMS_BACKEND") or ("twilio" if twilio_sid and twilio_token else "console")
+
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    secure_cookies = _bool(
+        env.get("SESSION_COOKIE_SECURE"),
+        default=bool(public_base_url and public_base_url.startswith("https://")),
+    )
+
+    return {
+        "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(database_url),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secret_key,
+        "SECRET_KEY_GENERATED": generated_secret,
+        "PUBLIC_BASE_URL": public_base_url,
+        "SMS_BACKEND": sms_backend,
+        "TWILIO_ACCOUNT_SID": twilio_sid,
+        "TWILIO_AUTH_TOKEN": twilio_token,
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL") or None,
+        "SMS_SIGNATURE": env.get("SMS_SIGNATURE") or DEFAULT_SMS_SIGNATURE,
+        "TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
+        "DRAMATIQ_NAMESPACE": env.get("DRAMATIQ_NAMESPACE") or "volunteer_hub",
+        #: embedded mode only: consume the in-process queue in a thread of the web process
+        "EMBEDDED_WORKER": _bool(env.get("EMBEDDED_WORKER"), default=True),
+        #: texts handed to the provider per second, across every worker process
+        "SMS_RATE_PER_SECOND": int(env.get("SMS_RATE_PER_SECOND") or 10),
+        # Cookies: HttpOnly always, SameSite=Lax, Secure whenever we are served over https.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: long forms on a slow phone
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+    }
+
+
+def _engine_options(database_url: str) -> dict:
+    # Bound parameters carry phone numbers: keep them out of error messages and logs.
+    if database_url.startswith("sqlite"):
+        # Writers queue for the file lock rather than failing at once.
+        return {"hide_parameters": True, "connect_args": {"timeout": 30}}
+    return {"hide_parameters": True, "pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _dev_secret_key(instance: Path) -> str:
+    """A per-checkout key kept in the instance folder, so dev sessions survive restarts."""
+    key_file = instance / "dev-secret-key"
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+        if key_file.exists():
+            return key_file.read_text().strip()
+        key = secrets.token_hex(32)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+    except OSError:
+        return secrets.token_hex(32)

@@ -1,0 +1,1 @@
+"""Tooling for tests, benchmarks and local development; never imported by the app itself."""

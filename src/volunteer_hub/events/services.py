@@ -1,0 +1,302 @@
+"""Events and their shifts: create, edit, cancel. Seats are handled in signups.services."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from volunteer_hub import after_commit
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+from volunteer_hub.events.models import Category, Event, EventStatus, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.teams.models import Team
+
+MAX_SHIFTS = 100
+MAX_CAPACITY = 10_000
+#: a code stays taken this long after its shift ended, so late texts still find it
+CODE_HOLD_AFTER_END = timedelta(days=7)
+
+
+@dataclass
+class ShiftInput:
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    title: str = ""
+    #: set when editing an existing shift; None for a new one
+    id: int | None = None
+
+
+@dataclass
+class EventInput:
+    title: str
+    category_id: int | None
+    starts_at: datetime | None = None  # derived from the shifts when omitted
+    ends_at: datetime | None = None
+    location: str = ""
+    description: str = ""
+    status: str = EventStatus.PUBLISHED
+
+
+class ShiftHasSignups(DomainError):
+    code = "shift-has-signups"
+    status = 409
+
+
+class EventCancelled(DomainError):
+    """A cancelled event is kept for the record; it cannot change any more."""
+
+    code = "event-cancelled"
+    status = 409
+
+
+def find_category(name_or_id: str | int | None) -> Category | None:
+    """An active category by id or by its exact name."""
+    if name_or_id is None or name_or_id == "":
+        return None
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        category = db.session.get(Category, int(name_or_id))
+    else:
+        category = db.session.scalar(select(Category).where(Category.name == str(name_or_id)))
+    return category if category is not None and category.is_active else None
+
+
+def active_categories() -> list[Category]:
+    """Categories a new event may use, in their group and display order; one query."""
+    return list(
+        db.session.scalars(
+            select(Category)
+            .where(Category.is_active.is_(True))
+            .order_by(Category.group, Category.sort_order, Category.id)
+        )
+    )
+
+
+def validate(data: EventInput, shifts: list[ShiftInput]) -> None:
+    """Every field error at once, so a form can show them all."""
+    errors: dict[str, str] = {}
+    if not (data.title or "").strip():
+        errors["title"] = _("请填写活动名称")
+    elif len(data.title.strip()) > 200:
+        errors["title"] = _("活动名称不能超过 200 个字")
+    if data.category_id is None or find_category(data.category_id) is None:
+        errors["category"] = _("请选择有效的服务类别")
+    if data.status not in (EventStatus.DRAFT, EventStatus.PUBLISHED):
+        errors["status"] = _("活动状态不正确")
+    if len(data.location or "") > 300:
+        errors["location"] = _("地点不能超过 300 个字")
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        errors["ends_at"] = _("结束时间必须晚于开始时间")
+    if not shifts:
+        errors["shifts"] = _("至少需要一个班次")
+    if len(shifts) > MAX_SHIFTS:
+        errors["shifts"] = _("班次不能超过 %(n)d 个", n=MAX_SHIFTS)
+    for index, shift in enumerate(shifts):
+        prefix = f"shifts.{index}"
+        if shift.ends_at <= shift.starts_at:
+            errors[f"{prefix}.ends_at"] = _(
+                "第 %(n)d 个班次：结束时间必须晚于开始时间", n=index + 1
+            )
+        if shift.capacity is None or shift.capacity < 1:
+            errors[f"{prefix}.capacity"] = _("第 %(n)d 个班次：人数至少为 1", n=index + 1)
+        elif shift.capacity > MAX_CAPACITY:
+            errors[f"{prefix}.capacity"] = _("第 %(n)d 个班次：人数过多", n=index + 1)
+        if len(shift.title or "") > 100:
+            errors[f"{prefix}.title"] = _("第 %(n)d 个班次：名称过长", n=index + 1)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_event(
+    team_id: int, data: EventInput, shifts: list[ShiftInput], created_by_id: int | None
+) -> Event:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(_("服务队不存在"), field="team_id")
+    validate(data, shifts)
+    starts_at, ends_at = _span(data, shifts)
+    event = Event(
+        team_id=team.id,
+        category_id=find_category(data.category_id).id,
+        title=data.title.strip(),
+        description=(data.description or "").strip(),
+        location=(data.location or "").strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        status=EventStatus(data.status),
+        revision=0,
+        created_by_id=created_by_id,
+    )
+    db.session.add(event)
+    db.session.flush()
+    for shift_input in shifts:
+        _add_shift(event, shift_input)
+    after_commit.emit("event_changed", event.id)
+    return event
+
+
+def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> Event:
+    """Replace the event's fields and its list of shifts.
+
+    Shifts with an ``id`` are edited, new ones added, and missing ones removed, or
+    cancelled if people are signed up to them (their history is kept).
+    """
+    from volunteer_hub.signups import services as signups
+
+    event = _load_for_change(event_id)
+    validate(data, shifts)
+    existing = {shift.id: shift for shift in event.shifts}
+    for shift_input in shifts:
+        if shift_input.id is not None and shift_input.id not in existing:
+            raise ValidationFailed({"shifts": _("班次不属于该活动")})
+
+    conflicts: dict[str, str] = {}
+    for index, shift_input in enumerate(shifts):
+        shift = existing.get(shift_input.id) if shift_input.id is not None else None
+        if shift is None:
+            continue
+        if shift.is_cancelled:
+            conflicts[f"shifts.{index}"] = _("已取消的班次不能修改")
+        elif shift_input.capacity < shift.filled:
+            conflicts[f"shifts.{index}.capacity"] = _(
+                "班次“%(title)s”已有 %(n)d 人确认，人数不能少于 %(n)d",
+                title=shift.title or shift.code,
+                n=shift.filled,
+            )
+    if conflicts:
+        raise ValidationFailed(conflicts)
+
+    kept_ids = {s.id for s in shifts if s.id is not None}
+    for shift in list(existing.values()):
+        if shift.id not in kept_ids and not shift.is_cancelled:
+            signups.cancel_shift(shift.id)
+
+    for shift_input in shifts:
+        if shift_input.id is None:
+            _add_shift(event, shift_input)
+            continue
+        shift = existing[shift_input.id]
+        grew = shift_input.capacity > shift.capacity
+        shift.title = (shift_input.title or "").strip()
+        shift.starts_at = shift_input.starts_at
+        shift.ends_at = shift_input.ends_at
+        shift.capacity = shift_input.capacity
+        if grew:
+            db.session.flush()
+            signups.promote_waitlist(shift.id)
+
+    event.title = data.title.strip()
+    event.category_id = find_category(data.category_id).id
+    event.description = (data.description or "").strip()
+    event.location = (data.location or "").strip()
+    event.status = EventStatus(data.status)
+    event.starts_at, event.ends_at = _span(data, shifts)
+    event.revision += 1
+    db.session.flush()
+    after_commit.emit("event_changed", event.id)
+    return event
+
+
+def cancel_event(event_id: int, reason: str = "") -> Event:
+    """Cancel the event, all its shifts and signups; kept for the record (and for feeds)."""
+    from volunteer_hub.signups import services as signups
+
+    event = _load_for_change(event_id)
+    for shift in event.shifts:
+        if not shift.is_cancelled:
+            signups.cancel_shift(shift.id)
+    event.status = EventStatus.CANCELLED
+    event.cancelled_at = utcnow()
+    if reason:
+        event.description = (event.description + "\n\n" + _("取消原因：") + reason.strip()).strip()
+    event.revision += 1
+    db.session.flush()
+    after_commit.emit("event_changed", event.id)
+    return event
+
+
+def release_stale_codes(now: datetime | None = None) -> int:
+    """Free the codes of shifts long over or cancelled, so short codes stay available."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Shift)
+        .where(
+            Shift.code_is_current.is_(True),
+            (Shift.ends_at < now - CODE_HOLD_AFTER_END) | Shift.is_cancelled.is_(True),
+        )
+        .values(code_is_current=False)
+    )
+    return result.rowcount
+
+
+def _load_for_change(event_id: int) -> Event:
+    event = db.session.scalar(
+        select(Event)
+        .where(Event.id == event_id)
+        .options(selectinload(Event.shifts))
+        .execution_options(populate_existing=True)
+    )
+    if event is None:
+        raise NotFound(_("活动不存在"))
+    if event.status == EventStatus.CANCELLED:
+        raise EventCancelled(_("活动已取消，不能再修改"))
+    return event
+
+
+def _span(data: EventInput, shifts: list[ShiftInput]) -> tuple[datetime, datetime]:
+    starts = [s.starts_at for s in shifts]
+    ends = [s.ends_at for s in shifts]
+    return min(starts + ([data.starts_at] if data.starts_at else [])), max(
+        ends + ([data.ends_at] if data.ends_at else [])
+    )
+
+
+def _add_shift(event: Event, shift_input: ShiftInput) -> Shift:
+    for _attempt in range(20):
+        code = _free_code()
+        try:
+            with db.session.begin_nested():
+                shift = Shift(
+                    event_id=event.id,
+                    title=(shift_input.title or "").strip(),
+                    starts_at=shift_input.starts_at,
+                    ends_at=shift_input.ends_at,
+                    capacity=shift_input.capacity,
+                    filled=0,
+                    code=code,
+                )
+                db.session.add(shift)
+                db.session.flush()
+            return shift
+        except IntegrityError:
+            continue  # another request took the same code a moment ago
+    raise DomainError(_("暂时无法分配班次编号，请重试"))
+
+
+def _free_code() -> str:
+    """A short numeric code no current shift uses: 4 digits while they last, then 5, 6."""
+    for digits in (4, 5, 6):
+        low, high = 10 ** (digits - 1), 10**digits
+        candidates = {str(low + secrets.randbelow(high - low)) for _ in range(24)}
+        taken = set(
+            db.session.scalars(
+                select(Shift.code).where(
+                    Shift.code.in_(candidates), Shift.code_is_current.is_(True)
+                )
+            )
+        )
+        free = sorted(candidates - taken)
+        if free:
+            return secrets.choice(free)
+    raise DomainError(_("暂时无法分配班次编号，请重试"))
+
+
+def count_current_codes() -> int:
+    return db.session.scalar(select(func.count()).where(Shift.code_is_current.is_(True)))

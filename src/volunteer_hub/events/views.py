@@ -1,0 +1,324 @@
+"""Event pages: create, edit, cancel an event with its shifts; the roster of each shift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from volunteer_hub import queries
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.events import services
+from volunteer_hub.events.forms import (
+    EMPTY_ROWS_EDIT,
+    MAX_ROWS,
+    CancelEventForm,
+    EventForm,
+    SignupForm,
+    parse_event_form,
+    row_keys,
+    shift_row_data,
+)
+from volunteer_hub.events.models import CategoryGroup, Event, EventStatus, Shift
+from volunteer_hub.events.services import MAX_SHIFTS
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import get_or_create_person
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
+from volunteer_hub.teams import services as teams
+from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.web import current_viewer, form_errors, found, staff_required
+
+bp = Blueprint("events", __name__)
+
+GROUP_LABELS = {
+    CategoryGroup.EZHOU_FIELD: _l("鄂州九大领域"),
+    CategoryGroup.BAGEYI: _l("武汉“八个一”"),
+    CategoryGroup.OTHER: _l("其他"),
+}
+
+#: category names are data; listed here so the catalog carries their English names
+CATEGORY_NAMES = (
+    _l("基层治理"),
+    _l("护苗护学"),
+    _l("红色宣讲"),
+    _l("长江大保护"),
+    _l("防汛抗旱"),
+    _l("抢险救灾"),
+    _l("文明创建"),
+    _l("乡村振兴"),
+    _l("扶弱助困"),
+    _l("走访慰问"),
+    _l("三送"),
+    _l("双拥灯光秀"),
+    _l("医疗巡诊"),
+    _l("功臣疗养"),
+    _l("进军营"),
+    _l("解决急事难事"),
+    _l("军地联谊"),
+    _l("应急救援"),
+    _l("英烈讲解"),
+)
+
+
+@bp.route("/teams/<int:team_id>/events/new", methods=["GET", "POST"])
+@staff_required
+def new_event(team_id: int):
+    viewer = current_viewer()
+    team = found(queries.visible_team, viewer, team_id)
+    if request.method != "POST":
+        form = EventForm(formdata=None, data={"status": EventStatus.PUBLISHED.value})
+        return _form_page(team, None, form, {})
+    form = EventForm()
+    if not form.validate_on_submit():
+        return _form_page(team, None, form, form_errors(form), 400)
+    parsed = parse_event_form(form)
+    if not parsed.errors:
+        try:
+            event = services.create_event(
+                team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
+            )
+            event_id = event.id
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            parsed.errors = row_keys(exc.errors, parsed.rows)
+        except DomainError as exc:
+            db.session.rollback()
+            parsed.errors = {"_": exc.message}
+        else:
+            flash(_("活动已创建"), "success")
+            return redirect(url_for("events.event", event_id=event_id))
+    return _form_page(team, None, form, parsed.errors, 400)
+
+
+@bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_event(event_id: int):
+    viewer = current_viewer()
+    event = found(queries.visible_event, viewer, event_id)
+    if event.is_cancelled:
+        flash(_("活动已取消，不能再修改"), "error")
+        return redirect(url_for("events.event", event_id=event.id))
+    current = [s for s in event.shifts if not s.is_cancelled]
+    if len(current) > MAX_SHIFTS:
+        # Only possible for data written around the service; the form cannot carry it.
+        flash(_("该活动的班次超过 %(n)d 个，无法在网页上修改", n=MAX_SHIFTS), "error")
+        return redirect(url_for("events.event", event_id=event.id))
+    if request.method != "POST":
+        rows = [shift_row_data(s) for s in current]
+        form = EventForm(
+            formdata=None,
+            data={
+                "title": event.title,
+                "category": str(event.category_id),
+                "location": event.location,
+                "description": event.description,
+                "status": event.status,
+                "shifts": rows + [{}] * min(EMPTY_ROWS_EDIT, MAX_ROWS - len(rows)),
+            },
+        )
+        return _form_page(event.team, event, form, {})
+    form = EventForm()
+    if not form.validate_on_submit():
+        return _form_page(event.team, event, form, form_errors(form), 400)
+    parsed = parse_event_form(form)
+    if not parsed.errors:
+        try:
+            services.update_event(event.id, parsed.data, parsed.shifts)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            parsed.errors = row_keys(exc.errors, parsed.rows)
+        except DomainError as exc:
+            db.session.rollback()
+            parsed.errors = {"_": exc.message}
+        else:
+            flash(_("活动已保存"), "success")
+            return redirect(url_for("events.event", event_id=event_id))
+    # The rollback expired what was loaded; show the page from fresh rows.
+    event = found(queries.visible_event, viewer, event_id)
+    return _form_page(event.team, event, form, parsed.errors, 400)
+
+
+@bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
+@staff_required
+def cancel_event(event_id: int):
+    viewer = current_viewer()
+    event = found(queries.visible_event, viewer, event_id)
+    if event.is_cancelled:
+        flash(_("该活动已经取消"), "info")
+        return redirect(url_for("events.event", event_id=event.id))
+    form = CancelEventForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                services.cancel_event(event.id, form.reason.data)
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            else:
+                flash(_("活动已取消"), "success")
+            return redirect(url_for("events.event", event_id=event_id))
+        errors = form_errors(form)
+    rosters = signups.roster([s.id for s in event.shifts])
+    return (
+        render_template(
+            "events/cancel.html",
+            event=event,
+            form=form,
+            errors=errors,
+            signup_count=sum(len(r) for r in rosters.values()),
+        ),
+        400 if errors else 200,
+    )
+
+
+@dataclass
+class ShiftRoster:
+    shift: Shift
+    confirmed: list[Signup] = field(default_factory=list)
+    #: in order: the first one gets the next free seat
+    waitlist: list[Signup] = field(default_factory=list)
+    #: team members not yet on this shift, for the sign-up select
+    candidates: list[Membership] = field(default_factory=list)
+    #: whether a leader can still sign people up
+    open: bool = False
+
+
+@bp.get("/events/<int:event_id>")
+@staff_required
+def event(event_id: int):
+    viewer = current_viewer()
+    event = found(queries.visible_event, viewer, event_id)
+    now = utcnow()
+    rosters = signups.roster([s.id for s in event.shifts])
+    members = teams.members(event.team_id)
+    shifts = []
+    for shift in event.shifts:
+        active = rosters[shift.id]
+        on_shift = {s.person_id for s in active}
+        shifts.append(
+            ShiftRoster(
+                shift=shift,
+                confirmed=[s for s in active if s.status == SignupStatus.CONFIRMED],
+                waitlist=[s for s in active if s.status == SignupStatus.WAITLISTED],
+                candidates=[m for m in members if m.person_id not in on_shift],
+                open=event.status == EventStatus.PUBLISHED
+                and not shift.is_cancelled
+                and shift.starts_at > now,
+            )
+        )
+    person_ids = {s.person_id for r in rosters.values() for s in r}
+    return render_template(
+        "events/event.html",
+        event=event,
+        team=event.team,
+        shifts=shifts,
+        full_phone_ids=viewer.people_with_full_phone(person_ids),
+        now=now,
+        form=SignupForm(formdata=None),
+    )
+
+
+@bp.post("/shifts/<int:shift_id>/signups")
+@staff_required
+def sign_up(shift_id: int):
+    viewer = current_viewer()
+    shift = found(queries.visible_shift, viewer, shift_id)
+    back = url_for("events.event", event_id=shift.event_id, _anchor=f"shift-{shift.id}")
+    form = SignupForm()
+    if not form.validate_on_submit():
+        flash(_("提交失败，请重试"), "error")
+        return redirect(back)
+    try:
+        person = _person_to_sign_up(shift.event.team_id, form)
+        name = person.name
+        result = signups.sign_up(
+            shift.id, person.id, source=SignupSource.LEADER, acted_by_id=viewer.person_id
+        )
+        db.session.commit()
+    except signups.AlreadySignedUp:
+        db.session.rollback()
+        flash(_("%(name)s 已在该班次的名单中", name=name), "error")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        if result.waitlist_position is None:
+            flash(_("已为 %(name)s 报名，已确认", name=name), "success")
+        else:
+            flash(
+                _(
+                    "已为 %(name)s 报名：名额已满，候补第 %(n)d 位",
+                    name=name,
+                    n=result.waitlist_position,
+                ),
+                "success",
+            )
+    return redirect(back)
+
+
+@bp.post("/signups/<int:signup_id>/cancel")
+@staff_required
+def cancel_signup(signup_id: int):
+    viewer = current_viewer()
+    signup = db.session.get(Signup, signup_id)
+    if signup is None:
+        abort(404)
+    shift = found(queries.visible_shift, viewer, signup.shift_id)
+    back = url_for("events.event", event_id=shift.event_id, _anchor=f"shift-{shift.id}")
+    name = db.session.get(Person, signup.person_id).name
+    try:
+        result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
+        # A cancellation frees one seat, so at most one person moves up.
+        promoted = [db.session.get(Person, s.person_id).name for s in result.promoted]
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(_("已取消 %(name)s 的报名", name=name), "success")
+    for promoted_name in promoted:
+        flash(_("候补的 %(name)s 已递补为正式名额", name=promoted_name), "success")
+    return redirect(back)
+
+
+def _person_to_sign_up(team_id: int, form: SignupForm) -> Person:
+    chosen = (form.person_id.data or "").strip()
+    if chosen:
+        member = teams.membership(team_id, int(chosen)) if chosen.isdigit() else None
+        if member is None:
+            raise DomainError(_("请从名单中选择本队队员"), field="person_id")
+        return member.person
+    if (form.phone.data or "").strip():
+        person, _created = get_or_create_person(form.name.data, form.phone.data)
+        return person
+    raise DomainError(_("请选择队员，或填写手机号码"), field="person_id")
+
+
+def _form_page(team: Team, event: Event | None, form: EventForm, errors, status: int = 200):
+    categories = services.active_categories()
+    groups = [
+        (label, [c for c in categories if c.group == group])
+        for group, label in GROUP_LABELS.items()
+    ]
+    shifts_by_id = {str(s.id): s for s in event.shifts} if event is not None else {}
+    return (
+        render_template(
+            "events/form.html",
+            team=team,
+            event=event,
+            form=form,
+            errors=errors,
+            category_groups=[(label, items) for label, items in groups if items],
+            shifts_by_id=shifts_by_id,
+        ),
+        status,
+    )

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, String, Text, false, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from volunteer_hub.db import Base, TimestampMixin
+
+
+class Person(UserMixin, TimestampMixin, Base):
+    """A volunteer or a member of staff; staff are people with a password and a role."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    #: E.164, e.g. +8613800138000; the natural key SMS arrives with
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    is_veteran: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
+    #: free text: 驾驶, 急救, 讲解, 水上救援 ...
+    skills: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: werkzeug scrypt hash; NULL for people who only use SMS
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a coordinator sees everything in this unit's subtree
+    coordinator_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("unit.id", ondelete="SET NULL"), index=True
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_login_at: Mapped[datetime | None]
+    #: set while the person has opted out of texts (TD/退订/STOP); history in consent_change
+    sms_opted_out_at: Mapped[datetime | None]
+
+    @property
+    def sms_opted_out(self) -> bool:
+        return self.sms_opted_out_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id}>"

@@ -1,0 +1,76 @@
+"""People: phone numbers in E.164, masking, finding by phone."""
+
+from __future__ import annotations
+
+import phonenumbers
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from volunteer_hub.errors import DomainError
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+
+DEFAULT_REGION = "CN"
+
+
+class InvalidPhone(DomainError):
+    code = "invalid-phone"
+
+
+def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """'138 0013 8000', '+86 138-0013-8000', '８６１３８…' → '+8613800138000'."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone(_("请填写手机号码"), field="phone")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(_("手机号码格式不正确：%(phone)s", phone=text), field="phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(_("手机号码无效：%(phone)s", phone=text), field="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164: str) -> str:
+    number = phonenumbers.parse(e164, None)
+    return str(number.national_number)
+
+
+def mask_phone(e164: str) -> str:
+    """+8613800138000 → 138****8000; other countries keep their code in front."""
+    number = phonenumbers.parse(e164, None)
+    national = str(number.national_number)
+    masked = national[:3] + "*" * max(len(national) - 7, 1) + national[-4:]
+    if number.country_code == 86:
+        return masked
+    return f"+{number.country_code} {masked}"
+
+
+def display_phone(e164: str) -> str:
+    """Full number as a Chinese reader writes it: 138 0013 8000."""
+    number = phonenumbers.parse(e164, None)
+    if number.country_code == 86:
+        national = str(number.national_number)
+        if len(national) == 11:
+            return f"{national[:3]} {national[3:7]} {national[7:]}"
+        return national
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def find_by_phone(phone: str) -> Person | None:
+    return db.session.scalar(select(Person).where(Person.phone == normalize_phone(phone)))
+
+
+def get_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
+    """The person with this phone, created with ``name`` if new. Returns (person, created)."""
+    e164 = normalize_phone(phone)
+    person = db.session.scalar(select(Person).where(Person.phone == e164))
+    if person is not None:
+        return person, False
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("请填写姓名"), field="name")
+    person = Person(name=name[:50], phone=e164)
+    db.session.add(person)
+    db.session.flush()
+    return person, True

@@ -1,0 +1,66 @@
+"""The periodic tick: one function, run every minute by ``flask scheduler`` (deployments
+with Redis) or by a thread of the web process (embedded mode).
+
+Each step is idempotent and safe to run twice at once, so two schedulers by mistake, or a
+tick that overlaps the next, cost work but never double texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask
+
+from volunteer_hub.db import utcnow
+from volunteer_hub.extensions import db
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class TickResult:
+    at: datetime
+    requeued_texts: int
+    flagged_texts: int
+    released_codes: int
+
+
+def tick(now: datetime | None = None) -> TickResult:
+    from volunteer_hub.events.services import release_stale_codes
+    from volunteer_hub.sms.services import requeue_stuck
+
+    now = now or utcnow()
+    requeued, flagged = requeue_stuck(now)
+    released = release_stale_codes(now)
+    db.session.commit()
+    if requeued or flagged:
+        log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
+    return TickResult(now, requeued, flagged, released)
+
+
+def run_forever(app: Flask, stop: threading.Event, interval: float = TICK_SECONDS) -> None:
+    """Tick every ``interval`` seconds until ``stop`` is set; an error is logged, not fatal."""
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        stop.wait(interval)
+
+
+def start_in_thread(app: Flask) -> threading.Event:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(app, stop), name="volunteer_hub-scheduler", daemon=True
+    )
+    thread.start()
+    return stop

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from volunteer_hub.db import Base, utcnow
+from volunteer_hub.events.models import Shift
+from volunteer_hub.people.models import Person
+
+
+class SignupStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class SignupSource(enum.StrEnum):
+    WEB = "web"
+    SMS = "sms"
+    LEADER = "leader"
+    API = "api"
+
+
+ACTIVE_STATUSES = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)
+
+
+class Signup(Base):
+    """A person on a shift. The waitlist order is the order of ``id``."""
+
+    __tablename__ = "signup"
+    __table_args__ = (
+        # At most one active signup per person and shift; cancelled ones are history.
+        Index(
+            "uq_signup_active_person_shift",
+            "shift_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled'"),
+            sqlite_where=text("status <> 'cancelled'"),
+        ),
+        Index("ix_signup_shift_id_status_id", "shift_id", "status", "id"),
+        Index("ix_signup_person_id_status", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shift.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    status: Mapped[SignupStatus] = mapped_column(String(20))
+    source: Mapped[SignupSource] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when a waitlisted signup got its seat
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    #: who signed the person up or off, if not the person themself
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+
+    shift: Mapped[Shift] = relationship(lazy="raise_on_sql")
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise_on_sql")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

@@ -1,0 +1,263 @@
+"""Parse an inbound text into a command (CONTRACTS.md, "SMS commands").
+
+Pure and side-effect free: the webhook and the services decide what a command does; this
+module only says what the volunteer asked for. It never raises on any text.
+
+Matching rules, and why:
+
+* Everything is normalised first (:func:`normalise`): NFKC turns full-width digits, letters
+  and spaces into ASCII ("报名１２３４", "ＢＭ 1234"), case is folded to upper, invisible
+  format characters are dropped, whitespace is collapsed, and the punctuation, symbols and
+  emoji people put around a message ("报名 1234。", "【报名】1234", "👍") are stripped.
+* Between a keyword and its code any run of spaces, punctuation or symbols is a separator
+  ("报名：1234", "报名,1234", "报名+1234"), and none is needed ("报名1234", "BM1234").
+  A Latin keyword must not run into more letters ("BMX" is not "BM"), so "YES" is not "Y".
+* A code is 3–8 ASCII digits and nothing else; a code with letters, too short or too long,
+  or anything after it ("报名 1234 5678") is UNKNOWN, whose reply shows the right format.
+  A command that needs a code but has none comes back with ``code=None``.
+* Opt-out follows the carriers: the whole message is an opt-out word ("STOP", "stop.",
+  "退订", "TD", and "R" only alone), or consists only of opt-out words ("STOP STOP",
+  but not "R R").
+  A sentence that merely contains one ("please stop texting me", "I can't stop by") is
+  not an opt-out: carriers do not treat it as one, and "stop", "end", "quit" and "R" are
+  common English words. Such a message is UNKNOWN, and the help reply says how to opt out.
+  Three deliberate widenings, each erring toward leaving someone alone (rule 4):
+  - ``CANCEL`` as the first word, whatever follows ("CANCEL 1234"), is OPT_OUT, never
+    our cancel: carriers and Twilio treat CANCEL as an opt-out word, so the person may
+    already be blocked upstream, and a cancel that silently opted them out is worse than
+    asking them to text "订阅" again.
+  - "退订" anywhere in the message ("我要退订", "退订谢谢") is OPT_OUT: in Chinese it is
+    an unambiguous word meaning "unsubscribe", and the MIIT rules require it to work.
+  - "取消订阅" (the natural Chinese "cancel the subscription") is OPT_OUT, although it
+    starts with the cancel keyword 取消.
+* Opt-in is the whole message too ("订阅", "START", "UNSTOP").
+* "取消报名 CODE" is accepted as CANCEL, the way many people phrase it, and a space
+  inside a Chinese keyword is ignored ("我的 时长", "取消 报名 1234").
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "CODE_MAX_DIGITS",
+    "CODE_MIN_DIGITS",
+    "CODE_REQUIRED",
+    "OPT_IN_WORDS",
+    "OPT_OUT_WORDS",
+    "Command",
+    "CommandKind",
+    "normalise",
+    "parse",
+]
+
+CODE_MIN_DIGITS = 3
+CODE_MAX_DIGITS = 8
+
+
+class CommandKind(enum.StrEnum):
+    SIGN_UP = "sign_up"
+    CANCEL = "cancel"
+    CONFIRM = "confirm"
+    CHECK_IN = "check_in"
+    CHECK_OUT = "check_out"
+    MY_SHIFTS = "my_shifts"
+    MY_HOURS = "my_hours"
+    HELP = "help"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    kind: CommandKind
+    #: the shift code, ASCII digits only; None when the text carried none
+    code: str | None = None
+    #: the keyword that matched, normalised (e.g. "BM", "报名", "STOP"); "" for UNKNOWN
+    keyword: str = ""
+
+
+#: kinds that act on one shift and need its code ("报名" alone gets a hint)
+CODE_REQUIRED = frozenset(
+    {CommandKind.SIGN_UP, CommandKind.CANCEL, CommandKind.CHECK_IN, CommandKind.CHECK_OUT}
+)
+#: kinds that take a code when given one, and work without it
+_CODE_OPTIONAL = frozenset({CommandKind.CONFIRM})
+
+#: carrier opt-out words (Twilio's list, CTIA's, and China's TD / 退订)
+OPT_OUT_WORDS = frozenset(
+    {
+        "TD",
+        "退订",
+        "R",
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "CANCEL",
+    }
+)
+OPT_IN_WORDS = frozenset({"订阅", "START", "UNSTOP"})
+
+_CANCEL = "CANCEL"
+_UNSUBSCRIBE_ZH = "退订"
+_CANCEL_SUBSCRIPTION_ZH = "取消订阅"
+
+# Keyword → kind. Matched longest first, so "我的时长" wins over "我的" and
+# "取消报名" over "取消".
+_KEYWORDS: dict[str, CommandKind] = {
+    "报名": CommandKind.SIGN_UP,
+    "BM": CommandKind.SIGN_UP,
+    "JOIN": CommandKind.SIGN_UP,
+    "取消报名": CommandKind.CANCEL,
+    "取消": CommandKind.CANCEL,
+    "QX": CommandKind.CANCEL,
+    "确认": CommandKind.CONFIRM,
+    "QR": CommandKind.CONFIRM,
+    "Y": CommandKind.CONFIRM,
+    "签到": CommandKind.CHECK_IN,
+    "QD": CommandKind.CHECK_IN,
+    "签退": CommandKind.CHECK_OUT,
+    "QT": CommandKind.CHECK_OUT,
+    "我的时长": CommandKind.MY_HOURS,
+    "SC": CommandKind.MY_HOURS,
+    "我的": CommandKind.MY_SHIFTS,
+    "WD": CommandKind.MY_SHIFTS,
+    "MY": CommandKind.MY_SHIFTS,
+    "帮助": CommandKind.HELP,
+    "BZ": CommandKind.HELP,
+    "HELP": CommandKind.HELP,
+}
+_KEYWORDS_LONGEST_FIRST = sorted(_KEYWORDS, key=len, reverse=True)
+
+_UNKNOWN = Command(CommandKind.UNKNOWN)
+
+
+def _is_separator(ch: str) -> bool:
+    """Spaces, punctuation, symbols (emoji included), controls and marks: never content."""
+    if ch.isspace():
+        return True
+    return unicodedata.category(ch)[0] in "PSZCM"
+
+
+def _is_ascii_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+def _is_code(text: str) -> bool:
+    return CODE_MIN_DIGITS <= len(text) <= CODE_MAX_DIGITS and text.isascii() and text.isdigit()
+
+
+def normalise(text: str) -> str:
+    """The text as we match it: NFKC, upper case, single spaces, no edge punctuation.
+
+    Format characters (zero-width spaces, joiners, BOM) are dropped, other control
+    characters and all whitespace become single spaces, and punctuation, symbols and
+    emoji at either end are stripped. Punctuation inside the text is kept.
+    """
+    text = unicodedata.normalize("NFKC", text).upper()
+    chars: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue  # invisible: "BM\u200b1234" is "BM1234"
+        chars.append(" " if ch.isspace() or category[0] == "C" else ch)
+    # Again: upper-casing and dropping format characters can leave uncomposed marks.
+    collapsed = " ".join(unicodedata.normalize("NFKC", "".join(chars)).split())
+    start, end = 0, len(collapsed)
+    while start < end and _is_separator(collapsed[start]):
+        start += 1
+    while end > start and _is_separator(collapsed[end - 1]):
+        end -= 1
+    return collapsed[start:end]
+
+
+def _words(normalised: str) -> list[str]:
+    """The words of a normalised text, any separator run splitting them."""
+    return "".join(" " if _is_separator(ch) else ch for ch in normalised).split()
+
+
+def _opt_out_keyword(normalised: str, words: list[str]) -> str | None:
+    if len(words) == 1 and words[0] in OPT_OUT_WORDS:
+        return words[0]
+    # "STOP STOP", "退订 退订": only opt-out words. Not "R R" or "R&R": R only alone.
+    if len(words) > 1 and all(word in OPT_OUT_WORDS and word != "R" for word in words):
+        return words[0]
+    if normalised.startswith(_CANCEL) and not _is_ascii_letter(
+        normalised[len(_CANCEL) : len(_CANCEL) + 1]
+    ):
+        return _CANCEL  # "CANCEL 1234" too: see the module docstring
+    if _UNSUBSCRIBE_ZH in normalised:
+        return _UNSUBSCRIBE_ZH
+    if "".join(words) == _CANCEL_SUBSCRIPTION_ZH:
+        return _CANCEL_SUBSCRIPTION_ZH
+    return None
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\U00020000" <= ch <= "\U0003134f"
+
+
+def _join_cjk(normalised: str) -> str:
+    """Drop separators between two Chinese characters: "我的 时长" is "我的时长",
+    "取消，报名 1234" is "取消报名 1234". A separator before a code stays."""
+    out: list[str] = []
+    i, n = 0, len(normalised)
+    while i < n:
+        ch = normalised[i]
+        if _is_separator(ch) and out and _is_cjk(out[-1]):
+            j = i
+            while j < n and _is_separator(normalised[j]):
+                j += 1
+            if j < n and _is_cjk(normalised[j]):
+                i = j
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def parse(text: str) -> Command:
+    """What an inbound text asks for; UNKNOWN when it is not a command we know."""
+    if not isinstance(text, str):
+        return _UNKNOWN
+    normalised = normalise(text)
+    if not normalised:
+        return _UNKNOWN
+    words = _words(normalised)
+
+    # Opt-out first, before any other reading of the text (rule 4).
+    opt_out = _opt_out_keyword(normalised, words)
+    if opt_out is not None:
+        return Command(CommandKind.OPT_OUT, keyword=opt_out)
+    if all(word in OPT_IN_WORDS for word in words):
+        return Command(CommandKind.OPT_IN, keyword=words[0])
+
+    joined = _join_cjk(normalised)
+    for keyword in _KEYWORDS_LONGEST_FIRST:
+        if not joined.startswith(keyword):
+            continue
+        rest = joined[len(keyword) :]
+        if keyword.isascii() and rest and _is_ascii_letter(rest[0]):
+            continue  # "BMX", "YES", "MYSELF": another word, not this keyword
+        return _with_code(_KEYWORDS[keyword], keyword, rest)
+    return _UNKNOWN
+
+
+def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:
+    start = 0
+    while start < len(rest) and _is_separator(rest[start]):
+        start += 1
+    argument = rest[start:]
+    if not argument:
+        return Command(kind, keyword=keyword)
+    takes_code = kind in CODE_REQUIRED or kind in _CODE_OPTIONAL
+    if takes_code and _is_code(argument):
+        return Command(kind, code=argument, keyword=keyword)
+    return _UNKNOWN  # a bad code, or words after a command that takes none

@@ -1,0 +1,56 @@
+"""The SMS gateway: one small interface, one backend per provider.
+
+Everything provider-specific (credentials, signatures, status words, error codes) stays
+inside its backend. Callers get a ``SendResult`` or one of three errors that say what to
+do next: retry later, give up, or stop texting this person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SendResult:
+    #: the provider's id for the message; status callbacks refer to it
+    provider_sid: str
+    #: our status word after the hand-over: "sent" (accepted) or "delivered" (console)
+    status: str = "sent"
+    segments: int | None = None
+
+
+class SmsError(Exception):
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class TransientSmsError(SmsError):
+    """Worth retrying later: timeouts, 429, 5xx."""
+
+
+class PermanentSmsError(SmsError):
+    """Will never succeed as it is: an invalid number, a refused body."""
+
+
+class RecipientOptedOut(PermanentSmsError):
+    """The provider says this person unsubscribed (e.g. Twilio 21610): opt them out here too."""
+
+
+class SmsGateway(Protocol):
+    name: str
+
+    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+        """Hand one message to the provider. ``to`` is E.164, ``body`` complete (signature
+        included). Raises TransientSmsError, PermanentSmsError or RecipientOptedOut."""
+        ...
+
+    def delivery_status(self, provider_status: str) -> str | None:
+        """Map a provider's status word (from a status callback) onto ours:
+        sent / delivered / failed / undelivered, or None to ignore it."""
+        ...
+
+    def verify_webhook(self, url: str, params: dict[str, str], signature: str | None) -> bool:
+        """Whether an inbound webhook really comes from the provider."""
+        ...

@@ -1,0 +1,189 @@
+"""What happens to a text we receive: recorded first, parsed, acted on through the same
+services as the web, answered once.
+
+A replayed webhook (same provider message id) finds its row and changes nothing. Rule 4:
+an opted-out person gets nothing but the confirmation of the opt-out, so while they are
+opted out only 订阅/START (opt back in) and the opt-out words do anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.errors import DomainError
+from volunteer_hub.events.models import Event, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.i18n import to_local
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
+from volunteer_hub.sms import replies
+from volunteer_hub.sms import services as outbox
+from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
+from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.segments import count_segments
+
+#: how many upcoming shifts 我的 lists at most (the reply fits what it can)
+MY_SHIFTS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    #: the complete reply (signature included) or None: no reply at all
+    reply: str | None
+    duplicate: bool = False
+
+
+def handle_inbound(
+    *, message_sid: str, from_phone: str, to_phone: str, body: str, now: datetime | None = None
+) -> InboundResult:
+    """Record, act, and return the one reply. The caller commits."""
+    now = now or utcnow()
+    try:
+        sender = normalize_phone(from_phone)
+    except InvalidPhone:
+        sender = (from_phone or "")[:20]
+    recorded = db.session.scalar(
+        dialect_insert(db.session, InboundSms)
+        .values(
+            message_sid=message_sid[:64],
+            from_phone=sender,
+            to_phone=(to_phone or "")[:20],
+            body=body or "",
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[InboundSms.message_sid])
+        .returning(InboundSms)
+    )
+    if recorded is None:
+        return InboundResult(reply=None, duplicate=True)
+
+    person = db.session.scalar(select(Person).where(Person.phone == sender))
+    command = parse(body or "")
+    recorded.person_id = person.id if person else None
+    recorded.command = command.kind.value
+
+    text, kind = _answer(command, person, now)
+    if text is None:
+        return InboundResult(reply=None)
+    reply = _record_reply(recorded, person, text, kind, now)
+    return InboundResult(reply=reply.body)
+
+
+def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str | None, SmsKind]:
+    kind = command.kind
+    if person is None:
+        # Not registered: show the way to join; an opt-out needs no answer from us.
+        return (None if kind == CommandKind.OPT_OUT else replies.unknown_number()), SmsKind.REPLY
+    if kind == CommandKind.OPT_OUT:
+        outbox.opt_out(person.id, channel="sms", keyword=command.keyword, now=now)
+        return replies.opted_out(), SmsKind.OPT_OUT_CONFIRMATION
+    if kind == CommandKind.OPT_IN:
+        outbox.opt_in(person.id, channel="sms", keyword=command.keyword, now=now)
+        return replies.opted_in(), SmsKind.REPLY
+    if person.sms_opted_out:
+        return None, SmsKind.REPLY
+    if kind in CODE_REQUIRED and command.code is None:
+        return replies.need_code(kind), SmsKind.REPLY
+    if kind == CommandKind.SIGN_UP:
+        return _sign_up(person, command.code, now), SmsKind.REPLY
+    if kind == CommandKind.CANCEL:
+        return _cancel(person, command.code, now), SmsKind.REPLY
+    if kind == CommandKind.MY_SHIFTS:
+        return _my_shifts(person, now), SmsKind.REPLY
+    if kind == CommandKind.HELP:
+        return replies.help_text(), SmsKind.REPLY
+    # 确认, 签到/签退 and 我的时长 arrive with attendance and hours; until then, the help.
+    return replies.unknown_command(), SmsKind.REPLY
+
+
+def _sign_up(person: Person, code: str, now: datetime) -> str:
+    found = _current_shift(code)
+    if found is None:
+        return replies.unknown_code(code=code)
+    shift, event = found
+    title, starts_at = event.title, to_local(shift.starts_at)
+    try:
+        result = signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now)
+    except signups.AlreadySignedUp:
+        return replies.already_signed_up(title=title, starts_at=starts_at, code=code)
+    except signups.ShiftStarted:
+        return replies.shift_started(title=title, code=code)
+    except signups.EventNotOpen:
+        return replies.event_cancelled(title=title, code=code)
+    if result.confirmed:
+        return replies.signup_confirmed(title=title, starts_at=starts_at, code=code)
+    return replies.signup_waitlisted(
+        title=title, starts_at=starts_at, code=code, position=result.waitlist_position
+    )
+
+
+def _cancel(person: Person, code: str, now: datetime) -> str:
+    found = _current_shift(code)
+    if found is None:
+        return replies.unknown_code(code=code)
+    shift, event = found
+    signup = signups.active_signup(shift.id, person.id)
+    if signup is None:
+        return replies.not_signed_up(code=code)
+    try:
+        signups.cancel(signup.id, acted_by_id=person.id, now=now)
+    except DomainError:
+        return replies.not_signed_up(code=code)
+    return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
+
+
+def _my_shifts(person: Person, now: datetime) -> str:
+    rows = db.session.execute(
+        select(Shift.code, Event.title, Shift.starts_at)
+        .join(Signup, Signup.shift_id == Shift.id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(
+            Signup.person_id == person.id,
+            Signup.status.in_(ACTIVE_STATUSES),
+            Shift.ends_at > now,
+        )
+        .order_by(Shift.starts_at)
+        .limit(MY_SHIFTS_LIMIT)
+    ).all()
+    return replies.my_shifts([(code, title, to_local(starts)) for code, title, starts in rows])
+
+
+def _current_shift(code: str) -> tuple[Shift, Event] | None:
+    row = db.session.execute(
+        select(Shift, Event)
+        .join(Event, Event.id == Shift.event_id)
+        .where(Shift.code == code, Shift.code_is_current.is_(True))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _record_reply(
+    inbound: InboundSms, person: Person | None, text: str, kind: SmsKind, now: datetime
+) -> OutgoingSms:
+    """The reply travels in the webhook's answer (TwiML), but it is a row like any text."""
+    body = current_app.config["SMS_SIGNATURE"] + text
+    reply = OutgoingSms(
+        person_id=person.id if person else None,
+        to_phone=inbound.from_phone,
+        body=body,
+        kind=kind,
+        dedupe_key=f"reply:{inbound.message_sid}",
+        status=SmsStatus.SENT,
+        segments=count_segments(body),
+        attempts=1,
+        provider="webhook-reply",
+        created_at=now,
+        sent_at=now,
+        status_changed_at=now,
+    )
+    db.session.add(reply)
+    db.session.flush()
+    inbound.reply_id = reply.id
+    return reply

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from volunteer_hub.db import Base, utcnow
+
+
+class SmsStatus(enum.StrEnum):
+    QUEUED = "queued"  # committed, waiting for a worker
+    SENDING = "sending"  # claimed by a worker, handed (or being handed) to the provider
+    SENT = "sent"  # accepted by the provider
+    DELIVERED = "delivered"  # the provider says the handset has it
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # not sent on purpose: opted out, signup gone, too late
+    REVIEW = "review"  # stuck in sending: a person decides, it is never sent blindly again
+
+
+#: how far along a message is; a status callback may only move it up this ladder
+STATUS_RANK = {
+    SmsStatus.QUEUED: 0,
+    SmsStatus.SENDING: 1,
+    SmsStatus.REVIEW: 2,
+    SmsStatus.SENT: 3,
+    SmsStatus.UNDELIVERED: 4,
+    SmsStatus.FAILED: 4,
+    SmsStatus.DELIVERED: 5,
+    SmsStatus.CANCELLED: 6,
+}
+
+
+class SmsKind(enum.StrEnum):
+    REPLY = "reply"  # the one answer to an inbound text
+    NOTICE = "notice"  # sign-up confirmed, promoted, cancelled, changed
+    REMINDER = "reminder"
+    BROADCAST = "broadcast"  # a leader's call-out to the team
+    LOGIN_CODE = "login_code"
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"  # the only text an opted-out person gets
+
+
+class OutgoingSms(Base):
+    """The outbox: every text we send is a row first, committed before any worker sees it."""
+
+    __tablename__ = "outgoing_sms"
+    __table_args__ = (
+        # What the sweeps look for; most rows are finished and stay out of this index.
+        Index(
+            "ix_outgoing_sms_unfinished",
+            "status",
+            "created_at",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
+        ),
+        Index("ix_outgoing_sms_person_id_created_at", "person_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    #: E.164; kept on the row because replies go to numbers we do not know yet
+    to_phone: Mapped[str] = mapped_column(String(20))
+    #: the complete text as sent, signature included
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[SmsKind] = mapped_column(String(30))
+    #: what makes two attempts the same message, e.g. "reminder:41:24h:2026-12-01T00:00Z"
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[SmsStatus] = mapped_column(String(20), default=SmsStatus.QUEUED)
+    #: urgent call-outs (flood duty) skip quiet hours and the daily cap
+    is_urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: not to be handed over before this time (quiet hours); NULL means at once
+    send_after: Mapped[datetime | None]
+    segments: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: how many times a worker claimed it
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime | None]
+
+
+class InboundSms(Base):
+    """Every text we receive, recorded by the provider's message id before it is acted on."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the provider's id (Twilio MessageSid): a replayed webhook finds its row and stops
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(20), index=True)
+    to_phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    #: the parsed command kind (sign_up, opt_out, unknown …)
+    command: Mapped[str | None] = mapped_column(String(30))
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_sms.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentChange(Base):
+    """Each opt-out and opt-in, with when and through which channel: the record a carrier
+    or a regulator asks for."""
+
+    __tablename__ = "consent_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    opted_in: Mapped[bool] = mapped_column(Boolean)
+    #: sms / web / leader / provider (the carrier told us, e.g. Twilio 21610)
+    channel: Mapped[str] = mapped_column(String(20))
+    #: the word the person texted, if any (TD, 退订, STOP …)
+    keyword: Mapped[str | None] = mapped_column(String(30))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

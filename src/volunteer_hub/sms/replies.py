@@ -1,0 +1,270 @@
+"""The bodies of the texts we answer with: short, Chinese, one segment where possible.
+
+Pure functions of their arguments. A Chinese text travels as UCS-2, 70 UTF-16 units in
+one segment; the outbox prepends ``SMS_SIGNATURE`` (【退役军人志愿服务】, 10 units), so
+a body aims at :data:`BODY_BUDGET` (60) units. Titles are the only free text and are cut
+with "…" to fit; digit runs that could be a phone number are masked in them (rule 8: a
+reply never carries another person's phone number, and a leader may type one into a
+title). Times are shown in Asia/Shanghai, like "11月25日 08:00".
+
+Plain Chinese strings rather than ``flask_babel.gettext``: SMS is Chinese-only for now,
+these functions must work in workers without an app context, and the strings would
+otherwise need catalog entries that nothing would translate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from volunteer_hub.sms.commands import CommandKind
+
+__all__ = [
+    "BODY_BUDGET",
+    "already_signed_up",
+    "cancel_done",
+    "checked_in",
+    "checked_out",
+    "confirm_thanks",
+    "event_cancelled",
+    "format_time",
+    "help_text",
+    "my_shifts",
+    "need_code",
+    "not_signed_up",
+    "nothing_to_confirm",
+    "opted_in",
+    "opted_out",
+    "shift_started",
+    "signup_confirmed",
+    "signup_waitlisted",
+    "units",
+    "unknown_code",
+    "unknown_command",
+    "unknown_number",
+    "waitlist_promoted",
+]
+
+#: UTF-16 units a body may use so that signature + body stay in one UCS-2 segment
+BODY_BUDGET = 60
+#: a title is never cut shorter than this, even if the text then needs two segments
+MIN_TITLE = 4
+ELLIPSIS = "…"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# 7 or more digits, possibly split by spaces or dashes ("138 0013 8000", "027-8888888"):
+# long enough to be a mobile or a landline number. ASCII and full-width digits.
+_PHONE_LIKE = re.compile(r"[0-9０-９](?:[\s\-－]?[0-9０-９]){6,}")
+
+# What to text for each command that needs a code.
+_CODE_KEYWORD = {
+    CommandKind.SIGN_UP: "报名",
+    CommandKind.CANCEL: "取消",
+    CommandKind.CHECK_IN: "签到",
+    CommandKind.CHECK_OUT: "签退",
+}
+_EXAMPLE_CODE = "1234"
+
+
+def units(text: str) -> int:
+    """Length in UTF-16 code units, what a UCS-2 segment counts (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def format_time(value: datetime) -> str:
+    """ "11月25日 08:00"; an aware time is shown in Asia/Shanghai, a naive one as given."""
+    if value.tzinfo is not None:
+        value = value.astimezone(SHANGHAI)
+    return f"{value.month}月{value.day}日 {value:%H:%M}"
+
+
+def _mask_phone_like(text: str) -> str:
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"[\s\-－]", "", match.group())
+        return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 11 else "****"
+
+    return _PHONE_LIKE.sub(mask, text)
+
+
+def _clean_title(title: str) -> str:
+    return _mask_phone_like(" ".join(title.split())) or "活动"
+
+
+def _truncate(text: str, max_units: int) -> str:
+    """``text`` cut to ``max_units`` UTF-16 units, ending with "…" when cut."""
+    if units(text) <= max_units:
+        return text
+    out = ""
+    for ch in text:
+        if units(out + ch + ELLIPSIS) > max_units:
+            break
+        out += ch
+    return out + ELLIPSIS
+
+
+def _fit(build: Callable[[str], str], title: str, budget: int = BODY_BUDGET) -> str:
+    """``build(title)`` with the title cut just enough to fit the budget."""
+    title = _clean_title(title)
+    text = build(title)
+    overflow = units(text) - budget
+    if overflow <= 0:
+        return text
+    room = max(MIN_TITLE, units(title) - overflow)
+    return build(_truncate(title, room))
+
+
+# -- help, hints, people we do not know ------------------------------------------------
+
+
+def help_text() -> str:
+    return "回复：报名+编号 报名；取消+编号 取消；确认 确认参加；我的 查看安排；退订 停收短信"
+
+
+def unknown_command() -> str:
+    """The answer to a text we could not read: say so, then the help."""
+    return "未能识别。" + help_text()
+
+
+def need_code(kind: CommandKind) -> str:
+    """The hint for a command sent without its code ("报名" alone)."""
+    keyword = _CODE_KEYWORD.get(kind)
+    if keyword is None:
+        return help_text()
+    return f"请回复 {keyword}+编号，如：{keyword} {_EXAMPLE_CODE}"
+
+
+def unknown_number() -> str:
+    """To a phone we have no volunteer for: the way to join."""
+    return "您好，您尚未登记为志愿者，请联系所在服务队队长登记后即可短信报名。"
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+def opted_out() -> str:
+    """The only text an opted-out person ever receives (rule 4)."""
+    return "您已退订，将不再收到本平台短信。回复“订阅”可恢复。"
+
+
+def opted_in() -> str:
+    return "您已恢复接收短信。回复“帮助”查看指令，回复“退订”停止接收。"
+
+
+# -- signing up ------------------------------------------------------------------------
+
+
+def signup_confirmed(*, title: str, starts_at: datetime, code: str) -> str:
+    when = format_time(starts_at)
+    return _fit(lambda t: f"报名成功：{t}，{when}。如需取消请回复 取消 {code}", title)
+
+
+def signup_waitlisted(*, title: str, starts_at: datetime, code: str, position: int) -> str:
+    when = format_time(starts_at)
+    return _fit(
+        lambda t: f"{t}（{when}）已满，您在候补第{position}位，有空位将短信通知。",
+        title,
+    )
+
+
+def waitlist_promoted(*, title: str, starts_at: datetime, code: str) -> str:
+    when = format_time(starts_at)
+    return _fit(lambda t: f"候补转正：{t}，{when}，编号{code}。如需取消请回复 取消 {code}", title)
+
+
+def already_signed_up(*, title: str, starts_at: datetime, code: str) -> str:
+    when = format_time(starts_at)
+    return _fit(lambda t: f"您已报名{t}（{when}），无需重复报名。", title)
+
+
+def shift_started(*, title: str, code: str) -> str:
+    return _fit(lambda t: f"{t}（编号{code}）已开始或已结束，无法报名。", title)
+
+
+def event_cancelled(*, title: str, code: str) -> str:
+    return _fit(lambda t: f"{t}（编号{code}）已取消，无法报名。", title)
+
+
+def unknown_code(*, code: str) -> str:
+    return f"未找到编号{code}的活动，请核对编号。回复“我的”查看您的安排。"
+
+
+# -- cancelling, confirming, checking in -----------------------------------------------
+
+
+def cancel_done(*, title: str, starts_at: datetime, code: str) -> str:
+    when = format_time(starts_at)
+    return _fit(lambda t: f"已取消报名：{t}，{when}。", title)
+
+
+def not_signed_up(*, code: str) -> str:
+    return f"您没有报名编号{code}的活动。回复“我的”查看您的安排。"
+
+
+def confirm_thanks(*, title: str | None = None, starts_at: datetime | None = None) -> str:
+    """Thanks for confirming; names the shift when the caller knows which one."""
+    if title is None or starts_at is None:
+        return "已确认参加，谢谢！"
+    when = format_time(starts_at)
+    return _fit(lambda t: f"已确认参加{t}（{when}），谢谢！", title)
+
+
+def nothing_to_confirm() -> str:
+    return "您近期没有需要确认的活动。回复“我的”查看您的安排。"
+
+
+def checked_in(*, title: str, at: datetime) -> str:
+    return _fit(lambda t: f"签到成功：{t}，{format_time(at)}。结束时请回复 签退+编号", title)
+
+
+def checked_out(*, title: str, at: datetime) -> str:
+    return _fit(lambda t: f"签退成功：{t}，{format_time(at)}。辛苦了！", title)
+
+
+# -- my shifts -------------------------------------------------------------------------
+
+_MY_HEADER = "您的安排："
+_MY_SEPARATOR = "；"
+#: a title in the list is cut to this many units so that two or three shifts fit
+_MY_TITLE_UNITS = 8
+
+
+def _my_item(code: str, title: str, starts_at: datetime, title_units: int) -> str:
+    return f"{format_time(starts_at)} {_truncate(_clean_title(title), title_units)} {code}"
+
+
+def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY_BUDGET) -> str:
+    """Upcoming shifts as "11月25日 08:00 防汛巡堤 1234", soonest first.
+
+    ``shifts`` holds (code, title, starts_at) with starts_at already in Asia/Shanghai.
+    As many as fit the budget are listed; when some are left out the text ends with
+    "等N个" (N = all of them). The soonest one is always listed, its title cut further
+    if needed.
+    """
+    ordered = sorted(shifts, key=lambda shift: shift[2])
+    if not ordered:
+        return "您近期没有已报名的活动。回复“帮助”查看指令。"
+    total = len(ordered)
+    more = f" 等{total}个"
+
+    items: list[str] = []
+    for index, (code, title, starts_at) in enumerate(ordered):
+        item = _my_item(code, title, starts_at, _MY_TITLE_UNITS)
+        is_last = index == total - 1
+        candidate = _MY_HEADER + _MY_SEPARATOR.join([*items, item])
+        if units(candidate) + (0 if is_last else units(more)) <= budget:
+            items.append(item)
+            continue
+        break
+    if not items:
+        # Even the soonest shift does not fit with an 8-unit title: cut it harder.
+        code, title, starts_at = ordered[0]
+        suffix = "" if total == 1 else more
+        fixed = units(f"{_MY_HEADER}{format_time(starts_at)}  {code}{suffix}")
+        room = max(MIN_TITLE, budget - fixed)
+        items.append(_my_item(code, title, starts_at, room))
+    text = _MY_HEADER + _MY_SEPARATOR.join(items)
+    if len(items) < total:
+        text += more
+    return text

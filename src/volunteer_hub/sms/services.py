@@ -1,0 +1,262 @@
+"""The outbox: queue a text (a row first), deliver it (claim, hand over, record).
+
+Rule 2 of ARCHITECTURE.md: a text is an ``OutgoingSms`` row with a unique dedupe key,
+committed before any actor is sent; the actor gets the row id, claims it with a
+conditional UPDATE (queued → sending) and only then calls the provider. A duplicate
+delivery finds the row claimed and does nothing. Rule 4: opt-out is absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from volunteer_hub import after_commit
+from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.sms.gateway import (
+    PermanentSmsError,
+    RecipientOptedOut,
+    SmsGateway,
+    TransientSmsError,
+)
+from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsKind, SmsStatus
+
+log = logging.getLogger(__name__)
+
+#: a row claimed this long ago and still "sending" is marked for review, never resent
+STUCK_SENDING_AFTER = timedelta(minutes=10)
+#: a row still "queued" this long after it became due gets its actor sent again
+STUCK_QUEUED_AFTER = timedelta(minutes=2)
+
+
+def queue_text(
+    *,
+    to_phone: str,
+    body: str,
+    kind: SmsKind | str,
+    dedupe_key: str,
+    person_id: int | None = None,
+    is_urgent: bool = False,
+    send_after: datetime | None = None,
+) -> OutgoingSms | None:
+    """Put a text in the outbox, to be sent after the current transaction commits.
+
+    Returns the new row, or None when nothing is queued: the person opted out (only the
+    opt-out confirmation still goes to them), or a text with this dedupe key exists.
+    """
+    kind = SmsKind(kind)
+    if person_id is not None and kind != SmsKind.OPT_OUT_CONFIRMATION:
+        opted_out_at = db.session.scalar(
+            select(Person.sms_opted_out_at).where(Person.id == person_id)
+        )
+        if opted_out_at is not None:
+            return None
+    from volunteer_hub.sms.segments import count_segments
+
+    full_body = current_app.config["SMS_SIGNATURE"] + body
+    row = _insert_unless_duplicate(
+        person_id=person_id,
+        to_phone=to_phone,
+        body=full_body,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        status=SmsStatus.QUEUED,
+        is_urgent=is_urgent,
+        send_after=send_after,
+        segments=count_segments(full_body),
+        attempts=0,
+        created_at=utcnow(),
+    )
+    if row is not None and (send_after is None or send_after <= utcnow()):
+        from volunteer_hub.sms.tasks import send_sms
+
+        after_commit.enqueue(send_sms.send, row.id)
+    return row
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What ``deliver`` did, for the actor to act on (and tests to check)."""
+
+    outcome: str  # sent / skipped / cancelled / failed / retry
+    retry: bool = False
+
+
+def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) -> Delivery:
+    """Send one outbox row through ``gateway`` at most once. Commits as it goes: the claim
+    is durable before the provider is called, so a crash leaves a row in "sending" for
+    the sweep to flag, never a text sent twice."""
+    now = now or utcnow()
+    claimed = db.session.execute(
+        update(OutgoingSms)
+        .where(
+            OutgoingSms.id == outgoing_id,
+            OutgoingSms.status == SmsStatus.QUEUED,
+            (OutgoingSms.send_after.is_(None)) | (OutgoingSms.send_after <= now),
+        )
+        .values(
+            status=SmsStatus.SENDING,
+            claimed_at=now,
+            attempts=OutgoingSms.attempts + 1,
+            status_changed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return Delivery("skipped")  # already claimed, finished, cancelled or not yet due
+
+    row = db.session.get(OutgoingSms, outgoing_id)
+    if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
+        _finish(row, SmsStatus.CANCELLED, now, error_message="recipient opted out")
+        return Delivery("cancelled")
+
+    try:
+        result = gateway.send(row.to_phone, row.body, status_callback=_status_callback_url())
+    except TransientSmsError as exc:
+        # Back in the queue for the actor's retry (with backoff); the claim is released.
+        row.status = SmsStatus.QUEUED
+        row.error_code, row.error_message = exc.code, str(exc)[:500]
+        row.status_changed_at = now
+        db.session.commit()
+        log.warning("sms %s: transient failure (%s), will retry", row.id, exc.code or "-")
+        return Delivery("retry", retry=True)
+    except RecipientOptedOut as exc:
+        if row.person_id is not None:
+            opt_out(row.person_id, channel="provider", keyword=exc.code, now=now)
+        _finish(row, SmsStatus.FAILED, now, error_code=exc.code, error_message=str(exc))
+        return Delivery("failed")
+    except PermanentSmsError as exc:
+        _finish(row, SmsStatus.FAILED, now, error_code=exc.code, error_message=str(exc))
+        log.warning("sms %s: permanent failure %s", row.id, exc.code or "-")
+        return Delivery("failed")
+
+    row.provider = gateway.name
+    row.provider_sid = result.provider_sid
+    row.sent_at = now
+    if result.segments:
+        row.segments = result.segments
+    _finish(row, SmsStatus(result.status), now)
+    return Delivery("sent")
+
+
+def opt_out(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
+    """Stop all texts to the person. True if this changed anything."""
+    now = now or utcnow()
+    changed = db.session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.sms_opted_out_at.is_(None))
+        .values(sms_opted_out_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        db.session.add(
+            ConsentChange(
+                person_id=person_id,
+                opted_in=False,
+                channel=channel,
+                keyword=keyword,
+                changed_at=now,
+            )
+        )
+        # Whatever was still waiting for them will not go out.
+        db.session.execute(
+            update(OutgoingSms)
+            .where(
+                OutgoingSms.person_id == person_id,
+                OutgoingSms.status == SmsStatus.QUEUED,
+                OutgoingSms.kind != SmsKind.OPT_OUT_CONFIRMATION,
+            )
+            .values(status=SmsStatus.CANCELLED, status_changed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return bool(changed)
+
+
+def opt_in(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
+    now = now or utcnow()
+    changed = db.session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.sms_opted_out_at.is_not(None))
+        .values(sms_opted_out_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        db.session.add(
+            ConsentChange(
+                person_id=person_id, opted_in=True, channel=channel, keyword=keyword, changed_at=now
+            )
+        )
+    return bool(changed)
+
+
+def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
+    """The outbox half of the minute sweep: send actors again for rows left "queued" (a
+    lost message, a worker that died before claiming), and flag rows stuck in "sending"
+    for a person to look at. Returns (requeued, flagged). Safe to run twice at once: the
+    claim in ``deliver`` lets only one actor through."""
+    from volunteer_hub.sms.tasks import send_sms
+
+    now = now or utcnow()
+    flagged = db.session.execute(
+        update(OutgoingSms)
+        .where(
+            OutgoingSms.status == SmsStatus.SENDING,
+            OutgoingSms.claimed_at < now - STUCK_SENDING_AFTER,
+        )
+        .values(status=SmsStatus.REVIEW, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    due_before = now - STUCK_QUEUED_AFTER
+    stuck_ids = list(
+        db.session.scalars(
+            select(OutgoingSms.id).where(
+                OutgoingSms.status == SmsStatus.QUEUED,
+                ((OutgoingSms.send_after.is_(None)) & (OutgoingSms.created_at < due_before))
+                | (OutgoingSms.send_after <= now),
+                # a row being retried with backoff has a fresh status_changed_at
+                (OutgoingSms.status_changed_at.is_(None))
+                | (OutgoingSms.status_changed_at < due_before),
+            )
+        )
+    )
+    for outgoing_id in stuck_ids:
+        after_commit.enqueue(send_sms.send, outgoing_id)
+    return len(stuck_ids), flagged
+
+
+def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> None:
+    row.status = status
+    row.status_changed_at = now
+    for name, value in fields.items():
+        setattr(row, name, value[:500] if isinstance(value, str) else value)
+    db.session.commit()
+
+
+def _opted_out(person_id: int | None) -> bool:
+    if person_id is None:
+        return False
+    return (
+        db.session.scalar(select(Person.sms_opted_out_at).where(Person.id == person_id)) is not None
+    )
+
+
+def _status_callback_url() -> str | None:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    return f"{base}/sms/status" if base else None
+
+
+def _insert_unless_duplicate(**values) -> OutgoingSms | None:
+    statement = (
+        dialect_insert(db.session, OutgoingSms)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
+        .returning(OutgoingSms)
+    )
+    return db.session.scalar(statement)

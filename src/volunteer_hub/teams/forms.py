@@ -1,0 +1,21 @@
+"""Forms of the team pages. Rules (phone format, one leader at least) live in teams.services."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+
+from volunteer_hub.teams.models import MemberRole
+
+
+def role_choices():
+    return [(MemberRole.MEMBER.value, _l("队员")), (MemberRole.LEADER.value, _l("队长"))]
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("姓名"))
+    phone = StringField(
+        _l("手机号码"), render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "off"}
+    )
+    # The service says which roles exist, in Chinese, with the other field errors.
+    role = SelectField(_l("角色"), choices=role_choices, validate_choice=False)
+    skills = StringField(_l("技能特长"))

@@ -1,0 +1,13 @@
+"""Filters of the coordinator overview: a GET form, so links can be shared and bookmarked."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+
+class OverviewFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # read-only filters in the query string
+
+    category = SelectField(_l("服务类别"), validate_choice=False)
+    unit = SelectField(_l("下级单位"), validate_choice=False)

@@ -1,0 +1,210 @@
+"""Cross-cutting web concerns: the viewer, error pages, security headers, template helpers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from flask import Flask, abort, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+
+from volunteer_hub.auth.permissions import Viewer, viewer_for
+from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+from volunteer_hub.extensions import db, login_manager
+from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
+from volunteer_hub.people.services import display_phone, mask_phone
+
+T = TypeVar("T")
+
+WEEKDAYS_ZH = "一二三四五六日"
+#: the largest id an INTEGER column holds
+MAX_ID = 2**31 - 1
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+def current_viewer() -> Viewer | None:
+    if "viewer" not in g:
+        g.viewer = viewer_for(current_user) if current_user.is_authenticated else None
+    return g.viewer
+
+
+def staff_required(view):
+    """Logged in and staff (admin, coordinator or leader); volunteers get 404 here."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        viewer = current_viewer()
+        if viewer is None or not viewer.is_staff:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def found(lookup: Callable[..., T], *args) -> T:
+    """Run a ``queries.visible_*`` lookup; what the viewer may not see is a plain 404."""
+    try:
+        return lookup(*args)
+    except NotFound:
+        abort(404)
+
+
+def error_dict(exc: DomainError) -> dict[str, str]:
+    """A domain error as form errors: per field when the service named one, else under ``_``."""
+    if isinstance(exc, ValidationFailed):
+        return dict(exc.errors)
+    return {exc.field or "_": exc.message}
+
+
+def form_errors(form) -> dict[str, str]:
+    """WTForms errors in the same shape: first message per field."""
+    return {name: messages[0] for name, messages in form.errors.items() if messages}
+
+
+def lang_url(lang: str) -> str:
+    """This page again in another language (the choice is then kept in a cookie)."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    args.append(("lang", lang))
+    return f"{request.path}?{urlencode(args)}"
+
+
+def format_local(value: datetime | None, fmt: str = "full") -> str:
+    """Times as people here read them, in the display zone: 11月23日 周一 09:00."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    if str(get_locale()) == "en":
+        formats = {"full": "%a %d %b %H:%M", "date": "%Y-%m-%d", "time": "%H:%M"}
+        return local.strftime(formats.get(fmt, fmt))
+    if fmt == "time":
+        return local.strftime("%H:%M")
+    if fmt == "date":
+        return f"{local.year}年{local.month}月{local.day}日"
+    return f"{local.month}月{local.day}日 周{WEEKDAYS_ZH[local.weekday()]} {local:%H:%M}"
+
+
+def format_span(start: datetime, end: datetime) -> str:
+    local_start, local_end = to_local(start), to_local(end)
+    if local_start.date() == local_end.date():
+        return f"{format_local(start)}–{local_end:%H:%M}"
+    return f"{format_local(start)} – {format_local(end)}"
+
+
+def init_app(app: Flask) -> None:
+    # Flask-Login's default prompt is English; ours is translated at request time.
+    login_manager.login_message = _l("请先登录")
+    login_manager.login_message_category = "info"
+    login_manager.localize_callback = str
+
+    @app.before_request
+    def fresh_identity():
+        # g lives as long as the app context, which a caller (tests, a CLI command) may share
+        # across requests: who is asking must come from this request's own cookies.
+        g.pop("_login_user", None)
+        g.pop("viewer", None)
+        g.pop("_flask_babel", None)  # the locale too: this request's ?lang= or cookie
+        # Ids beyond the column range cannot exist; PostgreSQL would refuse them with a 500.
+        if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+            abort(404)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        chosen = request.args.get("lang")
+        if chosen in SUPPORTED_LOCALES:
+            response.set_cookie(
+                LOCALE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            )
+        return response
+
+    @app.context_processor
+    def template_helpers():
+        return {
+            "viewer": current_viewer(),
+            "current_locale": str(get_locale()),
+            "phone_for": phone_for,
+            "lang_url": lang_url,
+        }
+
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["first_errors"] = form_errors
+    # Data that has an English name in the catalog (category names); others pass unchanged.
+    app.jinja_env.filters["tr"] = lambda text: _(text) if text else text
+    app.jinja_env.globals["format_span"] = format_span
+
+    @app.errorhandler(404)
+    def not_found(error):
+        if request.path.startswith("/api/"):
+            from volunteer_hub.api.problems import problem
+
+            return problem(404, _("未找到"), _("没有这个资源，或您无权查看。"))
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(429)
+    def too_many(error):
+        if request.path.startswith("/api/"):
+            from volunteer_hub.api.problems import problem
+
+            return problem(429, _("请求过于频繁"), _("请稍后再试。"))
+        return render_template("errors/429.html"), 429
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        return render_template(
+            "errors/400.html", message=_("页面已过期，请返回上一页刷新后再试。")
+        ), 400
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        # Views handle the errors they expect; this keeps an unexpected one from being a 500.
+        db.session.rollback()
+        if request.path.startswith("/api/"):
+            from volunteer_hub.api.problems import from_domain_error
+
+            return from_domain_error(error)
+        if isinstance(error, NotFound):
+            return render_template("errors/404.html"), 404
+        return render_template("errors/400.html", message=error.message), 400
+
+    @app.get("/")
+    def index():
+        viewer = current_viewer()
+        if viewer is None:
+            return redirect(url_for("auth.login"))
+        if viewer.is_coordinator or viewer.is_admin:
+            return redirect(url_for("units.overview"))
+        return redirect(url_for("teams.my_teams"))
+
+
+def phone_for(person, full_phone_ids: set[int]) -> str:
+    """A phone number in full for those allowed to read it, masked (138****8000) otherwise."""
+    if person.id in full_phone_ids:
+        return display_phone(person.phone)
+    return mask_phone(person.phone)

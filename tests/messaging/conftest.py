@@ -1,0 +1,41 @@
+import threading
+
+import pytest
+
+from volunteer_hub.sms.gateway import SendResult
+
+
+class RecordingProvider:
+    """A stand-in for the SMS provider (outside our code): records every hand-over and
+    can be scripted to fail. The real Twilio backend is tested against a fake REST server."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.sent: list[tuple[str, str]] = []
+        self.failures: list[Exception] = []
+        self._lock = threading.Lock()
+
+    def fail_next(self, *errors: Exception) -> None:
+        self.failures.extend(errors)
+
+    def send(self, to, body, *, status_callback=None):
+        with self._lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            self.sent.append((to, body))
+            return SendResult(provider_sid=f"REC{len(self.sent):06d}", status="sent")
+
+    def delivery_status(self, provider_status):
+        return provider_status
+
+    def verify_webhook(self, url, params, signature):
+        return True
+
+
+@pytest.fixture
+def provider(app):
+    recording = RecordingProvider()
+    app.extensions["sms_gateway"] = recording
+    yield recording
+    app.extensions.pop("sms_gateway", None)

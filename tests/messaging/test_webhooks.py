@@ -1,0 +1,167 @@
+"""The provider's webhooks, signed as Twilio signs them (the real RequestValidator)."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import Signup
+from volunteer_hub.sms.backends.twilio import TwilioGateway
+from volunteer_hub.sms.models import InboundSms, OutgoingSms
+
+AUTH_TOKEN = "test-auth-token"
+
+
+@pytest.fixture
+def twilio(app):
+    app.extensions["sms_gateway"] = TwilioGateway(
+        account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN, from_number="+15005550006"
+    )
+    yield
+    app.extensions.pop("sms_gateway", None)
+
+
+_sids = iter(range(1, 10**6))
+
+
+def post_signed(client, path, params, token=AUTH_TOKEN, sign=True):
+    url = f"http://localhost{path}"
+    headers = {}
+    if sign:
+        headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(url, params)
+    return client.post(path, data=params, headers=headers)
+
+
+def text(client, phone, body, sid=None):
+    params = {
+        "MessageSid": sid or f"SM{next(_sids):032d}",
+        "From": phone,
+        "To": "+15005550006",
+        "Body": body,
+    }
+    response = post_signed(client, "/sms/inbound", params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/xml"
+    match = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True), re.S)
+    return match.group(1) if match else None
+
+
+@pytest.fixture
+def shift(make):
+    return make.shifts_of(make.event(make.team(), capacity=1, title="长江巡堤"))[0]
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_unsigned_or_wrongly_signed_is_403_and_changes_nothing(client, twilio, make):
+    volunteer = make.person()
+    params = {"MessageSid": "SM1", "From": volunteer.phone, "Body": "帮助"}
+    assert post_signed(client, "/sms/inbound", params, sign=False).status_code == 403
+    assert post_signed(client, "/sms/inbound", params, token="wrong").status_code == 403
+    assert post_signed(client, "/sms/status", params, sign=False).status_code == 403
+    assert _count(InboundSms) == 0
+
+
+def test_console_backend_keeps_the_webhooks_closed(client, make):
+    volunteer = make.person()  # no Twilio configured: SMS_BACKEND is console
+    params = {"MessageSid": "SM2", "From": volunteer.phone, "Body": "帮助"}
+    assert post_signed(client, "/sms/inbound", params).status_code == 403
+    assert _count(InboundSms) == 0
+
+
+def test_sign_up_by_text_in_any_form(client, twilio, make, shift):
+    first, second = make.person(), make.person()
+    reply = text(client, first.phone, f"报名{shift.code}")
+    assert reply.startswith("【") and "长江巡堤" in reply and shift.code in reply
+    full_width = shift.code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    waitlisted = text(client, second.phone, f"ＢＭ {full_width}")
+    assert "候补" in waitlisted and "1" in waitlisted
+    sources = db.session.scalars(select(Signup.source)).all()
+    assert sources == ["sms", "sms"]
+    assert _count(OutgoingSms) == 2  # each reply is a row too
+
+
+def test_a_replayed_webhook_changes_nothing_twice(client, twilio, make, shift):
+    volunteer = make.person()
+    assert text(client, volunteer.phone, f"报名 {shift.code}", sid="SMreplay") is not None
+    assert text(client, volunteer.phone, f"报名 {shift.code}", sid="SMreplay") is None
+    assert (_count(InboundSms), _count(Signup), _count(OutgoingSms)) == (1, 1, 1)
+
+
+def test_cancel_by_text_promotes_the_waitlist(client, twilio, make, shift):
+    holder, waiting = make.person(), make.person()
+    text(client, holder.phone, f"报名 {shift.code}")
+    text(client, waiting.phone, f"报名 {shift.code}")
+    reply = text(client, holder.phone, f"取消 {shift.code}")
+    assert "取消" in reply
+    assert signups.active_signup(shift.id, waiting.id).status == "confirmed"
+    assert text(client, holder.phone, f"qx {shift.code}") != reply  # not signed up any more
+
+
+def test_opt_out_is_absolute_until_opt_in(client, twilio, make, shift):
+    volunteer = make.person()
+    confirmation = text(client, volunteer.phone, "退订")
+    assert "订阅" in confirmation
+    assert db.session.get(Person, volunteer.id).sms_opted_out
+    assert text(client, volunteer.phone, f"报名 {shift.code}") is None
+    assert text(client, volunteer.phone, "帮助") is None
+    assert _count(Signup) == 0
+    assert text(client, volunteer.phone, "订阅") is not None
+    assert not db.session.get(Person, volunteer.id).sms_opted_out
+    assert text(client, volunteer.phone, f"报名 {shift.code}") is not None
+
+
+@pytest.mark.parametrize("word", ["TD", "STOP", "cancel", "Unsubscribe", "R"])
+def test_carrier_opt_out_words(client, twilio, make, word):
+    volunteer = make.person()
+    text(client, volunteer.phone, word)
+    assert db.session.get(Person, volunteer.id).sms_opted_out
+
+
+def test_unknown_number_is_told_how_to_join_and_nothing_is_created(client, twilio):
+    reply = text(client, "+8613911112222", "报名 1234")
+    assert reply is not None
+    assert _count(Person) == 0 and _count(Signup) == 0
+
+
+def test_unknown_code_and_missing_code(client, twilio, make):
+    volunteer = make.person()
+    assert "9999" in text(client, volunteer.phone, "报名 9999")
+    assert "报名" in text(client, volunteer.phone, "报名")
+
+
+def test_my_shifts_lists_codes(client, twilio, make, shift):
+    volunteer = make.person()
+    text(client, volunteer.phone, f"报名 {shift.code}")
+    assert shift.code in text(client, volunteer.phone, "我的")
+
+
+def test_status_callbacks_only_move_forward(client, twilio, make):
+    from volunteer_hub.sms import services
+
+    volunteer = make.person()
+    row = services.queue_text(
+        to_phone=volunteer.phone,
+        body="通知",
+        kind="notice",
+        dedupe_key="s:1",
+        person_id=volunteer.id,
+    )
+    row.status, row.provider_sid = "sent", "SM" + "a" * 32
+    db.session.commit()
+
+    def report(status):
+        params = {"MessageSid": row.provider_sid, "MessageStatus": status}
+        assert post_signed(client, "/sms/status", params).status_code == 204
+        db.session.expire_all()
+        return db.session.get(OutgoingSms, row.id).status
+
+    assert report("delivered") == "delivered"
+    assert report("sent") == "delivered"  # a late, older report does not move it back
+    assert report("queued") == "delivered"

@@ -1,0 +1,177 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from volunteer_hub.events.models import Shift
+from volunteer_hub.events.services import cancel_event
+from volunteer_hub.extensions import db
+from volunteer_hub.signups import services
+from volunteer_hub.signups.models import Signup, SignupStatus
+
+
+@pytest.fixture
+def team(make):
+    return make.team()
+
+
+def _statuses(shift_id):
+    return list(
+        db.session.execute(
+            select(Signup.person_id, Signup.status)
+            .where(Signup.shift_id == shift_id)
+            .order_by(Signup.id)
+        )
+    )
+
+
+def test_seats_then_waitlist_in_order(make, team):
+    shift = make.shifts_of(make.event(team, capacity=2))[0]
+    people = [make.person() for _ in range(5)]
+    results = [services.sign_up(shift.id, p.id, "web") for p in people]
+    db.session.commit()
+
+    assert [r.signup.status for r in results] == ["confirmed"] * 2 + ["waitlisted"] * 3
+    assert [r.waitlist_position for r in results] == [None, None, 1, 2, 3]
+    assert db.session.get(Shift, shift.id).filled == 2
+
+
+def test_cancel_promotes_first_waitlisted_in_same_transaction(make, team):
+    shift = make.shifts_of(make.event(team, capacity=1))[0]
+    first, second, third = (make.person() for _ in range(3))
+    held = services.sign_up(shift.id, first.id, "web").signup
+    services.sign_up(shift.id, second.id, "sms")
+    services.sign_up(shift.id, third.id, "api")
+    db.session.commit()
+
+    result = services.cancel(held.id)
+    db.session.commit()
+
+    assert [s.person_id for s in result.promoted] == [second.id]
+    assert _statuses(shift.id) == [
+        (first.id, "cancelled"),
+        (second.id, "confirmed"),
+        (third.id, "waitlisted"),
+    ]
+    assert db.session.get(Shift, shift.id).filled == 1
+    third_signup = services.active_signup(shift.id, third.id)
+    assert services.waitlist_position(third_signup) == 1
+
+
+def test_cancelling_a_waitlisted_signup_frees_no_seat(make, team):
+    shift = make.shifts_of(make.event(team, capacity=1))[0]
+    a, b, c = (make.person() for _ in range(3))
+    services.sign_up(shift.id, a.id, "web")
+    waiting = services.sign_up(shift.id, b.id, "web").signup
+    services.sign_up(shift.id, c.id, "web")
+    db.session.commit()
+
+    result = services.cancel(waiting.id)
+    db.session.commit()
+
+    assert result.promoted == []
+    assert db.session.get(Shift, shift.id).filled == 1
+    assert services.waitlist_position(services.active_signup(shift.id, c.id)) == 1
+
+
+def test_second_active_signup_is_already_signed_up_and_changes_nothing(make, team):
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+    volunteer = make.person()
+    services.sign_up(shift.id, volunteer.id, "web")
+    db.session.commit()
+
+    with pytest.raises(services.AlreadySignedUp) as excinfo:
+        services.sign_up(shift.id, volunteer.id, "sms")
+    # Committed, not rolled back: the refused attempt must have given its seat back itself
+    # (an SMS handler commits the inbound text it is answering).
+    db.session.commit()
+
+    assert "已报名" in excinfo.value.message
+    assert db.session.scalar(select(func.count()).select_from(Signup)) == 1
+    assert db.session.get(Shift, shift.id).filled == 1
+
+
+def test_sign_up_again_after_cancelling(make, team):
+    shift = make.shifts_of(make.event(team))[0]
+    volunteer = make.person()
+    first = services.sign_up(shift.id, volunteer.id, "web").signup
+    services.cancel(first.id)
+    again = services.sign_up(shift.id, volunteer.id, "web")
+    db.session.commit()
+    assert again.confirmed
+    assert db.session.get(Shift, shift.id).filled == 1
+
+
+def test_no_sign_up_after_the_shift_started(make, team):
+    shift = make.shifts_of(make.event(team))[0]
+    volunteer = make.person()
+    with pytest.raises(services.ShiftStarted):
+        services.sign_up(shift.id, volunteer.id, "web", now=shift.starts_at + timedelta(minutes=1))
+    with pytest.raises(services.ShiftStarted):
+        services.sign_up(shift.id, volunteer.id, "web", now=shift.starts_at)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Signup)) == 0
+
+
+def test_no_sign_up_for_a_cancelled_event(make, team):
+    event = make.event(team)
+    shift = make.shifts_of(event)[0]
+    cancel_event(event.id)
+    db.session.commit()
+    with pytest.raises(services.EventNotOpen) as excinfo:
+        services.sign_up(shift.id, make.person().id, "web")
+    assert "取消" in excinfo.value.message
+
+
+def test_no_sign_up_for_a_draft(make, team):
+    shift = make.shifts_of(make.event(team, status="draft"))[0]
+    with pytest.raises(services.EventNotOpen):
+        services.sign_up(shift.id, make.person().id, "web")
+
+
+def test_cancelling_an_event_cancels_every_signup_and_frees_codes(make, team):
+    event = make.event(team, shifts=2, capacity=1)
+    shifts = make.shifts_of(event)
+    for shift in shifts:
+        services.sign_up(shift.id, make.person().id, "web")
+        services.sign_up(shift.id, make.person().id, "web")
+    db.session.commit()
+
+    cancel_event(event.id)
+    db.session.commit()
+
+    statuses = set(db.session.scalars(select(Signup.status)))
+    assert statuses == {SignupStatus.CANCELLED}
+    for shift in shifts:
+        db.session.refresh(shift)
+        assert shift.is_cancelled and shift.filled == 0 and not shift.code_is_current
+
+
+def test_cancel_twice_is_refused(make, team):
+    shift = make.shifts_of(make.event(team))[0]
+    signup = services.sign_up(shift.id, make.person().id, "web").signup
+    services.cancel(signup.id)
+    db.session.commit()
+    with pytest.raises(services.SignupNotActive):
+        services.cancel(signup.id)
+    assert db.session.get(Shift, shift.id).filled == 0
+
+
+def test_raising_capacity_promotes_the_waitlist(make, team):
+    from volunteer_hub.events.services import EventInput, ShiftInput, update_event
+
+    event = make.event(team, capacity=1)
+    shift = make.shifts_of(event)[0]
+    people = [make.person() for _ in range(3)]
+    for p in people:
+        services.sign_up(shift.id, p.id, "web")
+    db.session.commit()
+
+    update_event(
+        event.id,
+        EventInput(title=event.title, category_id=event.category_id, location=event.location),
+        [ShiftInput(id=shift.id, starts_at=shift.starts_at, ends_at=shift.ends_at, capacity=2)],
+    )
+    db.session.commit()
+    assert [status for _, status in _statuses(shift.id)] == ["confirmed", "confirmed", "waitlisted"]
+    assert db.session.get(Shift, shift.id).filled == 2

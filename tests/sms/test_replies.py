@@ -1,0 +1,236 @@
+"""Reply bodies: within one UCS-2 segment with the signature, no phone numbers, sound times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from volunteer_hub.config import DEFAULT_SMS_SIGNATURE
+from volunteer_hub.sms import replies
+from volunteer_hub.sms.commands import CommandKind
+from volunteer_hub.sms.segments import UCS2_SINGLE, count_segments
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+WHEN = datetime(2025, 11, 25, 8, 0, tzinfo=SHANGHAI)
+
+TITLES = [
+    "防汛",
+    "防汛巡堤",
+    "敬老院探访与义务理发",
+    "汉阳区退役军人志愿服务队防汛巡堤暨江滩环境整治志愿服务活动",
+    "鄂州市梁子湖区2025年冬季森林防火巡护志愿服务（第三期）—— 重点林区",
+    "🚩 江滩清洁 🧹🧹🧹 欢迎家属参加 🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉",
+    "A" * 200,
+]
+CODES = ["123", "1234", "56789", "123456"]
+# A run of 7+ digits (with optional spaces/dashes) would look like a phone number.
+PHONE_LIKE = re.compile(r"\d(?:[\s\-]?\d){6,}")
+
+
+def _all_bodies(title: str, code: str) -> list[str]:
+    kinds = [CommandKind.SIGN_UP, CommandKind.CANCEL, CommandKind.CHECK_IN, CommandKind.CHECK_OUT]
+    return [
+        replies.help_text(),
+        replies.unknown_command(),
+        *(replies.need_code(kind) for kind in kinds),
+        replies.unknown_number(),
+        replies.opted_out(),
+        replies.opted_in(),
+        replies.signup_confirmed(title=title, starts_at=WHEN, code=code),
+        replies.signup_waitlisted(title=title, starts_at=WHEN, code=code, position=3),
+        replies.signup_waitlisted(title=title, starts_at=WHEN, code=code, position=128),
+        replies.waitlist_promoted(title=title, starts_at=WHEN, code=code),
+        replies.already_signed_up(title=title, starts_at=WHEN, code=code),
+        replies.shift_started(title=title, code=code),
+        replies.event_cancelled(title=title, code=code),
+        replies.unknown_code(code=code),
+        replies.cancel_done(title=title, starts_at=WHEN, code=code),
+        replies.not_signed_up(code=code),
+        replies.confirm_thanks(),
+        replies.confirm_thanks(title=title, starts_at=WHEN),
+        replies.nothing_to_confirm(),
+        replies.checked_in(title=title, at=WHEN),
+        replies.checked_out(title=title, at=WHEN),
+        replies.my_shifts([]),
+        replies.my_shifts([(code, title, WHEN)]),
+        replies.my_shifts([(code, title, WHEN)] * 5),
+    ]
+
+
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("title", TITLES)
+def test_every_body_fits_one_segment_with_the_signature(title, code):
+    for body in _all_bodies(title, code):
+        assert body
+        assert replies.units(body) <= replies.BODY_BUDGET, body
+        assert replies.units(DEFAULT_SMS_SIGNATURE + body) <= UCS2_SINGLE, body
+        assert count_segments(DEFAULT_SMS_SIGNATURE + body) == 1, body
+
+
+def test_signature_takes_ten_units():
+    assert replies.units(DEFAULT_SMS_SIGNATURE) == 10
+    assert replies.BODY_BUDGET + 10 == UCS2_SINGLE
+
+
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("title", TITLES)
+def test_no_body_looks_like_a_phone_number(title, code):
+    for body in _all_bodies(title, code):
+        assert not PHONE_LIKE.search(body), body
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("联系人张师傅13800138000", "138****8000"),
+        ("联系 138 0013 8000 报到", "138****8000"),
+        ("联系电话：027-88886666", "****"),
+        ("联系１３８００１３８０００", "１３８****８０００"),
+    ],
+)
+def test_phone_numbers_in_titles_are_masked(title, shown):
+    body = replies.signup_confirmed(title=title, starts_at=WHEN, code="1234")
+    assert shown in body
+    assert not PHONE_LIKE.search(body)
+    assert not re.search(r"[0-9０-９]{7,}", body)
+
+
+def test_short_title_is_kept_whole():
+    body = replies.signup_confirmed(title="防汛巡堤", starts_at=WHEN, code="1234")
+    assert body == "报名成功：防汛巡堤，11月25日 08:00。如需取消请回复 取消 1234"
+
+
+def test_long_title_is_cut_with_an_ellipsis_and_keeps_code_and_time():
+    title = TITLES[3]
+    body = replies.signup_confirmed(title=title, starts_at=WHEN, code="123456")
+    assert "…" in body
+    assert title not in body
+    assert title[:10] in body
+    assert "11月25日 08:00" in body
+    assert body.endswith("取消 123456")
+    assert replies.units(body) == replies.BODY_BUDGET  # cut just enough
+
+
+def test_title_whitespace_is_collapsed_and_an_empty_title_named():
+    body = replies.cancel_done(title="  防汛\n巡堤  ", starts_at=WHEN, code="1234")
+    assert "防汛 巡堤" in body
+    assert "活动" in replies.cancel_done(title="   ", starts_at=WHEN, code="1234")
+
+
+def test_emoji_title_is_not_cut_inside_a_surrogate_pair():
+    body = replies.signup_confirmed(title="🎉" * 60, starts_at=WHEN, code="1234")
+    body.encode("utf-8")  # a lone surrogate would raise
+    assert replies.units(body) <= replies.BODY_BUDGET
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (datetime(2025, 11, 25, 8, 0, tzinfo=SHANGHAI), "11月25日 08:00"),
+        (datetime(2025, 1, 5, 19, 30, tzinfo=SHANGHAI), "1月5日 19:30"),
+        (datetime(2025, 11, 25, 8, 0), "11月25日 08:00"),  # naive: taken as local already
+        (datetime(2025, 11, 25, 0, 0, tzinfo=UTC), "11月25日 08:00"),  # aware: to Shanghai
+        (datetime(2025, 12, 31, 16, 30, tzinfo=UTC), "1月1日 00:30"),
+    ],
+)
+def test_format_time(value, shown):
+    assert replies.format_time(value) == shown
+
+
+def test_waitlisted_names_the_position():
+    body = replies.signup_waitlisted(title="防汛巡堤", starts_at=WHEN, code="1234", position=3)
+    assert "候补第3位" in body
+    assert "防汛巡堤" in body
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (CommandKind.SIGN_UP, "请回复 报名+编号，如：报名 1234"),
+        (CommandKind.CANCEL, "请回复 取消+编号，如：取消 1234"),
+        (CommandKind.CHECK_IN, "请回复 签到+编号，如：签到 1234"),
+        (CommandKind.CHECK_OUT, "请回复 签退+编号，如：签退 1234"),
+    ],
+)
+def test_need_code_hints(kind, expected):
+    assert replies.need_code(kind) == expected
+
+
+def test_need_code_for_a_kind_without_code_falls_back_to_help():
+    assert replies.need_code(CommandKind.HELP) == replies.help_text()
+
+
+def test_help_lists_the_main_commands():
+    for word in ("报名", "取消", "确认", "我的", "退订"):
+        assert word in replies.help_text()
+
+
+def test_opt_out_confirmation_says_how_to_come_back():
+    assert "订阅" in replies.opted_out()
+    assert "退订" in replies.opted_out()
+
+
+def test_unknown_number_is_offered_the_way_to_join():
+    body = replies.unknown_number()
+    assert "尚未登记" in body
+    assert "队长" in body
+
+
+# -- my shifts -------------------------------------------------------------------------
+
+
+def _at(day: int, hour: int) -> datetime:
+    return datetime(2025, 11, day, hour, 0, tzinfo=SHANGHAI)
+
+
+def test_my_shifts_empty():
+    assert "没有" in replies.my_shifts([])
+
+
+def test_my_shifts_one():
+    assert replies.my_shifts([("1234", "防汛巡堤", _at(25, 8))]) == (
+        "您的安排：11月25日 08:00 防汛巡堤 1234"
+    )
+
+
+def test_my_shifts_are_listed_soonest_first():
+    body = replies.my_shifts([("5678", "敬老院", _at(26, 9)), ("1234", "防汛", _at(25, 8))])
+    assert body == "您的安排：11月25日 08:00 防汛 1234；11月26日 09:00 敬老院 5678"
+
+
+def test_my_shifts_cut_says_how_many_in_all():
+    shifts = [(str(1000 + day), f"活动{day}", _at(day, 8)) for day in range(20, 28)]
+    body = replies.my_shifts(reversed(shifts))
+    assert body.endswith(" 等8个")
+    assert body.startswith("您的安排：11月20日 08:00 活动20 1020")
+    listed = body.count("；") + 1
+    assert 1 <= listed < 8
+    assert replies.units(body) <= replies.BODY_BUDGET
+    for code, _, _ in shifts[:listed]:
+        assert code in body
+    for code, _, _ in shifts[listed:]:
+        assert code not in body
+
+
+def test_my_shifts_long_titles_are_cut_in_the_list():
+    body = replies.my_shifts([("1234", TITLES[3], _at(25, 8)), ("5678", TITLES[4], _at(26, 8))])
+    assert "…" in body
+    assert "1234" in body
+    assert replies.units(body) <= replies.BODY_BUDGET
+
+
+def test_my_shifts_always_lists_the_soonest_even_in_a_small_budget():
+    body = replies.my_shifts(
+        [("1234", TITLES[3], _at(25, 8)), ("5678", "防汛", _at(26, 8))], budget=40
+    )
+    assert "1234" in body
+    assert body.endswith(" 等2个")
+    assert replies.units(body) <= 40
+
+
+def test_my_shifts_shows_aware_utc_times_in_shanghai():
+    body = replies.my_shifts([("1234", "防汛", datetime(2025, 11, 25, 0, 0, tzinfo=UTC))])
+    assert "11月25日 08:00" in body

@@ -1,0 +1,49 @@
+import pytest
+
+from volunteer_hub import after_commit
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+
+
+@pytest.fixture
+def received():
+    calls = []
+
+    def receiver(*args):
+        calls.append(args)
+
+    after_commit.connect("test_event", receiver)
+    yield calls
+    after_commit._receivers["test_event"].remove(receiver)
+
+
+def test_runs_only_after_commit(received):
+    db.session.add(Person(name="甲", phone="+8613900000001"))
+    after_commit.emit("test_event", 1)
+    after_commit.emit("test_event", 1)  # the same event twice in one transaction: once
+    assert received == []
+    db.session.commit()
+    assert received == [(1,)]
+
+
+def test_dropped_on_rollback(received):
+    after_commit.emit("test_event", 2)
+    db.session.rollback()
+    db.session.commit()
+    assert received == []
+
+
+def test_survives_a_rolled_back_savepoint(received):
+    after_commit.emit("test_event", 3)
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        raise RuntimeError("inner failure")
+    db.session.commit()
+    assert received == [(3,)]
+
+
+def test_enqueue_calls_after_commit():
+    calls = []
+    after_commit.enqueue(calls.append, "sent")
+    assert calls == []
+    db.session.commit()
+    assert calls == ["sent"]
