@@ -51,6 +51,7 @@ def ensure_venv(extras: str = "") -> None:
 def run(args: list[str]) -> int:
     ensure_venv()
     env = dict(os.environ)
+    env.setdefault("DEV_PAGES", "1")  # /dev/sms: read the console texts, simulate replies
     port = env.get("PORT", "5000")
     flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
     check([*flask, "db", "upgrade"], env=env)

@@ -1,11 +1,13 @@
-"""messaging: outbox, inbound texts, consent history, reminder hours
+"""messaging: outbox, inbound texts, consent, broadcasts, login codes
 
-The outbox (outgoing_sms) and inbound_sms tables, the consent history, the opt-out
-state on person, and per-event reminder hours (default "24,2").
+The outbox (outgoing_sms, with what a reminder is about so it can be checked again
+before sending) and inbound_sms, the consent history and the opt-out state on person,
+leaders' broadcasts, volunteers' one-time login codes, per-event reminder hours
+(default "24,2") and the attendance confirmation (确认) on signup.
 
 Revision ID: d03b5d0b1f46
 Revises: 1e88ee2909d8
-Create Date: 2026-11-23 12:52:08.328655
+Create Date: 2026-11-23 14:17:09.620107
 
 """
 from alembic import op
@@ -34,6 +36,37 @@ def upgrade():
     with op.batch_alter_table('consent_change', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_change_person_id'), ['person_id'], unique=False)
 
+    op.create_table('login_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('failed_attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_login_code_person_id_person'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_code'))
+    )
+    with op.batch_alter_table('login_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_code_person_id'), ['person_id'], unique=False)
+
+    op.create_table('broadcast',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.Column('is_urgent', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('queued_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('held_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('skipped_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_broadcast_event_id_event'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['person.id'], name=op.f('fk_broadcast_sent_by_id_person'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_broadcast'))
+    )
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_broadcast_event_id'), ['event_id'], unique=False)
+
     op.create_table('outgoing_sms',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
@@ -44,6 +77,10 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('is_urgent', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('send_after', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('signup_id', sa.Integer(), nullable=True),
+    sa.Column('shift_starts_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('broadcast_id', sa.Integer(), nullable=True),
     sa.Column('segments', sa.Integer(), server_default='1', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=True),
@@ -54,13 +91,17 @@ def upgrade():
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['broadcast_id'], ['broadcast.id'], name=op.f('fk_outgoing_sms_broadcast_id_broadcast'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_outgoing_sms_person_id_person'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['signup_id'], ['signup.id'], name=op.f('fk_outgoing_sms_signup_id_signup'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outgoing_sms')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_outgoing_sms_dedupe_key')),
     sa.UniqueConstraint('provider_sid', name=op.f('uq_outgoing_sms_provider_sid'))
     )
     with op.batch_alter_table('outgoing_sms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outgoing_sms_broadcast_id'), ['broadcast_id'], unique=False)
         batch_op.create_index('ix_outgoing_sms_person_id_created_at', ['person_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outgoing_sms_signup_id'), ['signup_id'], unique=False)
         batch_op.create_index('ix_outgoing_sms_unfinished', ['status', 'created_at'], unique=False, postgresql_where=sa.text("status IN ('queued', 'sending')"), sqlite_where=sa.text("status IN ('queued', 'sending')"))
 
     op.create_table('inbound_sms',
@@ -88,11 +129,17 @@ def upgrade():
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sms_opted_out_at', sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('signup', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attendance_confirmed_at', sa.DateTime(timezone=True), nullable=True))
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('signup', schema=None) as batch_op:
+        batch_op.drop_column('attendance_confirmed_at')
+
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_column('sms_opted_out_at')
 
@@ -106,9 +153,19 @@ def downgrade():
     op.drop_table('inbound_sms')
     with op.batch_alter_table('outgoing_sms', schema=None) as batch_op:
         batch_op.drop_index('ix_outgoing_sms_unfinished', postgresql_where=sa.text("status IN ('queued', 'sending')"), sqlite_where=sa.text("status IN ('queued', 'sending')"))
+        batch_op.drop_index(batch_op.f('ix_outgoing_sms_signup_id'))
         batch_op.drop_index('ix_outgoing_sms_person_id_created_at')
+        batch_op.drop_index(batch_op.f('ix_outgoing_sms_broadcast_id'))
 
     op.drop_table('outgoing_sms')
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_broadcast_event_id'))
+
+    op.drop_table('broadcast')
+    with op.batch_alter_table('login_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_code_person_id'))
+
+    op.drop_table('login_code')
     with op.batch_alter_table('consent_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consent_change_person_id'))
 

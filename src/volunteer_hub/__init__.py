@@ -60,6 +60,9 @@ def _init_extensions(app: Flask) -> None:
     # Import every model module so metadata is complete for migrations.
     from volunteer_hub import models  # noqa: F401
 
+    # Receivers of the domain signals connect when their module is imported.
+    from volunteer_hub.sms import notices  # noqa: F401
+
 
 def _init_broker(app: Flask) -> None:
     from volunteer_hub import broker
@@ -77,9 +80,15 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.sms.views import bp as sms_bp
     from volunteer_hub.teams.views import bp as teams_bp
     from volunteer_hub.units.views import bp as units_bp
+    from volunteer_hub.volunteers.views import bp as volunteers_bp
 
-    for blueprint in (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp):
+    for blueprint in (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp, volunteers_bp):
         app.register_blueprint(blueprint)
+    if app.debug or app.config.get("DEV_PAGES"):
+        # The console SMS page and its inbound simulator: never in production.
+        from volunteer_hub.devtools.views import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies
 

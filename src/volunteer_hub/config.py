@@ -67,8 +67,20 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "DRAMATIQ_NAMESPACE": env.get("DRAMATIQ_NAMESPACE") or "volunteer_hub",
         #: embedded mode only: consume the in-process queue in a thread of the web process
         "EMBEDDED_WORKER": _bool(env.get("EMBEDDED_WORKER"), default=True),
+        #: the development pages (/dev/sms: console texts and an inbound simulator); also
+        #: on whenever Flask runs in debug mode. Never in production.
+        "DEV_PAGES": _bool(env.get("DEV_PAGES")),
         #: texts handed to the provider per second, across every worker process
         "SMS_RATE_PER_SECOND": int(env.get("SMS_RATE_PER_SECOND") or 10),
+        #: seconds a provider call may take before it counts as a transient failure
+        "SMS_SEND_TIMEOUT": float(env.get("SMS_SEND_TIMEOUT") or 10),
+        #: local time span in which non-urgent broadcasts are held (urgent ones are not)
+        "SMS_QUIET_HOURS": env.get("SMS_QUIET_HOURS") or "21:00-08:00",
+        #: non-urgent broadcast texts one person gets per local day at most
+        "BROADCAST_DAILY_CAP": int(env.get("BROADCAST_DAILY_CAP") or 2),
+        #: volunteers' SMS login codes: requests per phone and per client address
+        "LOGIN_CODE_RATE_LIMIT": env.get("LOGIN_CODE_RATE_LIMIT") or "3 per 10 minutes;10 per day",
+        "LOGIN_CODE_IP_RATE_LIMIT": env.get("LOGIN_CODE_IP_RATE_LIMIT") or "20 per hour",
         # Cookies: HttpOnly always, SameSite=Lax, Secure whenever we are served over https.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,19 +1,21 @@
 """Every model module, imported once so that the metadata is complete."""
 
-from volunteer_hub.auth.models import ApiToken
+from volunteer_hub.auth.models import ApiToken, LoginCode
 from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
-from volunteer_hub.sms.models import ConsentChange, InboundSms, OutgoingSms
+from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.units.models import Unit
 
 __all__ = [
     "ApiToken",
+    "Broadcast",
     "Category",
     "ConsentChange",
     "Event",
     "InboundSms",
+    "LoginCode",
     "Membership",
     "OutgoingSms",
     "Person",

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from volunteer_hub import after_commit
+from volunteer_hub import after_commit, signals
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.events.models import Category, Event, EventStatus, Shift
@@ -178,12 +178,15 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
         if shift.id not in kept_ids and not shift.is_cancelled:
             signups.cancel_shift(shift.id)
 
+    moved_shift_ids = []
     for shift_input in shifts:
         if shift_input.id is None:
             _add_shift(event, shift_input)
             continue
         shift = existing[shift_input.id]
         grew = shift_input.capacity > shift.capacity
+        if (shift.starts_at, shift.ends_at) != (shift_input.starts_at, shift_input.ends_at):
+            moved_shift_ids.append(shift.id)
         shift.title = (shift_input.title or "").strip()
         shift.starts_at = shift_input.starts_at
         shift.ends_at = shift_input.ends_at
@@ -192,15 +195,21 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
             db.session.flush()
             signups.promote_waitlist(shift.id)
 
+    new_location = (data.location or "").strip()
+    location_changed = new_location != event.location
     event.title = data.title.strip()
     event.category_id = find_category(data.category_id).id
     event.description = (data.description or "").strip()
-    event.location = (data.location or "").strip()
+    event.location = new_location
     event.status = EventStatus(data.status)
     event.starts_at, event.ends_at = _span(data, shifts)
     event.revision += 1
     db.session.flush()
     after_commit.emit("event_changed", event.id)
+    if moved_shift_ids or location_changed:
+        signals.event_rescheduled.send(
+            event, moved_shift_ids=moved_shift_ids, location_changed=location_changed
+        )
     return event
 
 
@@ -211,7 +220,7 @@ def cancel_event(event_id: int, reason: str = "") -> Event:
     event = _load_for_change(event_id)
     for shift in event.shifts:
         if not shift.is_cancelled:
-            signups.cancel_shift(shift.id)
+            signups.cancel_shift(shift.id, event_cancelled=True)
     event.status = EventStatus.CANCELLED
     event.cancelled_at = utcnow()
     if reason:

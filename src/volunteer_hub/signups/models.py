@@ -54,6 +54,8 @@ class Signup(Base):
     #: when a waitlisted signup got its seat
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: when the person answered a reminder with 确认 (they will come)
+    attendance_confirmed_at: Mapped[datetime | None]
     #: who signed the person up or off, if not the person themself
     acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
 

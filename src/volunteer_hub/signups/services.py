@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import contains_eager
 
-from volunteer_hub import after_commit
+from volunteer_hub import after_commit, signals
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
@@ -105,6 +105,7 @@ def sign_up(
         raise AlreadySignedUp(_("您已报名该班次"))
 
     after_commit.emit("signup_created", signup.id)
+    signals.signup_placed.send(signup, source=SignupSource(source))
     position = None if claimed else waitlist_position(signup)
     return SignupResult(signup=signup, waitlist_position=position)
 
@@ -165,10 +166,13 @@ def promote_waitlist(shift_id: int, now: datetime | None = None) -> list[Signup]
         db.session.flush()
         promoted.append(head)
         after_commit.emit("signup_promoted", head.id)
+        signals.signup_promoted.send(head)
     return promoted
 
 
-def cancel_shift(shift_id: int, now: datetime | None = None) -> int:
+def cancel_shift(
+    shift_id: int, now: datetime | None = None, *, event_cancelled: bool = False
+) -> int:
     """Cancel a shift and every active signup on it. Returns how many signups ended."""
     now = now or utcnow()
     shift = db.session.get(Shift, shift_id)
@@ -194,6 +198,7 @@ def cancel_shift(shift_id: int, now: datetime | None = None) -> int:
     db.session.expire(shift)
     for signup_id in ended_ids:
         after_commit.emit("signup_cancelled_by_organizer", signup_id)
+    signals.shift_cancelled.send(shift, signup_ids=ended_ids, event_cancelled=event_cancelled)
     return len(ended_ids)
 
 

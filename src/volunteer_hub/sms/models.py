@@ -72,6 +72,18 @@ class OutgoingSms(Base):
     is_urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: not to be handed over before this time (quiet hours); NULL means at once
     send_after: Mapped[datetime | None]
+    #: not to be handed over after this time (a reminder past its window is dropped)
+    expires_at: Mapped[datetime | None]
+    #: the signup a reminder or notice is about; checked again just before sending
+    signup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signup.id", ondelete="SET NULL"), index=True
+    )
+    #: the shift start a reminder was written for: if the shift moved, it is stale
+    shift_starts_at: Mapped[datetime | None]
+    #: the leader's call-out this text belongs to
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="SET NULL"), index=True
+    )
     segments: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: how many times a worker claimed it
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -119,3 +131,21 @@ class ConsentChange(Base):
     #: the word the person texted, if any (TD, 退订, STOP …)
     keyword: Mapped[str | None] = mapped_column(String(30))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Base):
+    """A leader's call-out of an event to the team: who sent it, and what became of it."""
+
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    #: urgent call-outs (flood duty) skip quiet hours and the daily cap
+    is_urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    body: Mapped[str] = mapped_column(Text)
+    #: texts queued now / held until quiet hours end / not sent (cap reached, opted out)
+    queued_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    held_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Volunteers' own mobile pages: SMS-code login, my shifts, open shifts, opt-out."""
