@@ -165,3 +165,102 @@ def test_status_callbacks_only_move_forward(client, twilio, make):
     assert report("delivered") == "delivered"
     assert report("sent") == "delivered"  # a late, older report does not move it back
     assert report("queued") == "delivered"
+
+
+# -- 确认: confirming attendance after a reminder ----------------------------------------
+
+
+def _sent_reminder(signup, when):
+    """A reminder the provider already took, as the outbox records it."""
+    db.session.add(
+        OutgoingSms(
+            person_id=signup.person_id,
+            to_phone="+8613800000000",
+            body="提醒",
+            kind="reminder",
+            dedupe_key=f"reminder:{signup.id}:test",
+            status="sent",
+            signup_id=signup.id,
+            sent_at=when,
+        )
+    )
+    db.session.commit()
+
+
+def test_confirm_with_a_code_marks_that_signup(client, twilio, make, shift):
+    volunteer = make.person()
+    signup = signups.sign_up(shift.id, volunteer.id, "web").signup
+    db.session.commit()
+
+    reply = text(client, volunteer.phone, f"确认 {shift.code}")
+
+    assert "已确认参加" in reply and "长江巡堤" in reply
+    db.session.refresh(signup)
+    assert signup.attendance_confirmed_at is not None
+
+
+def test_confirm_without_code_means_the_latest_reminder(client, twilio, make):
+    team = make.team()
+    early, late = make.shifts_of(
+        make.event(
+            team,
+            title="防汛值守",
+            shifts=[
+                {"starts_at": make.future(5), "ends_at": make.future(9), "capacity": 5},
+                {"starts_at": make.future(20), "ends_at": make.future(24), "capacity": 5},
+            ],
+        )
+    )
+    volunteer = make.person()
+    first = signups.sign_up(early.id, volunteer.id, "web").signup
+    second = signups.sign_up(late.id, volunteer.id, "web").signup
+    db.session.commit()
+    _sent_reminder(second, make.future(-1))  # the later shift's 24 h reminder went out
+
+    assert "已确认参加" in text(client, volunteer.phone, "Y")
+
+    db.session.refresh(first)
+    db.session.refresh(second)
+    assert second.attendance_confirmed_at is not None
+    assert first.attendance_confirmed_at is None
+
+
+def test_confirm_without_reminder_takes_the_next_shift_within_two_days(client, twilio, make):
+    soon, far = (
+        make.shifts_of(make.event(make.team(), starts_at=make.future(hours)))[0]
+        for hours in (30, 24 * 6)
+    )
+    volunteer = make.person()
+    near = signups.sign_up(soon.id, volunteer.id, "web").signup
+    later = signups.sign_up(far.id, volunteer.id, "web").signup
+    db.session.commit()
+
+    assert "已确认参加" in text(client, volunteer.phone, "ＱＲ")
+
+    db.session.refresh(near)
+    db.session.refresh(later)
+    assert near.attendance_confirmed_at is not None
+    assert later.attendance_confirmed_at is None
+
+
+def test_confirm_with_nothing_ahead_or_a_foreign_code_changes_nothing(client, twilio, make, shift):
+    volunteer = make.person()
+    assert "没有需要确认" in text(client, volunteer.phone, "确认")
+    assert f"没有报名编号{shift.code}" in text(client, volunteer.phone, f"确认{shift.code}")
+    waiting = make.person()
+    signups.sign_up(shift.id, make.person().id, "web")  # takes the only seat
+    waitlisted = signups.sign_up(shift.id, waiting.id, "web").signup
+    db.session.commit()
+
+    assert f"没有报名编号{shift.code}" in text(client, waiting.phone, f"确认 {shift.code}")
+
+    db.session.refresh(waitlisted)
+    assert waitlisted.attendance_confirmed_at is None
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Signup)
+            .where(Signup.attendance_confirmed_at.is_not(None))
+        )
+        == 0
+    )

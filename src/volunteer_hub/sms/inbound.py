@@ -9,7 +9,7 @@ opted out only 订阅/START (opt back in) and the opt-out words do anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.signups import services as signups
-from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import replies
 from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
@@ -31,6 +31,8 @@ from volunteer_hub.sms.segments import count_segments
 
 #: how many upcoming shifts 我的 lists at most (the reply fits what it can)
 MY_SHIFTS_LIMIT = 10
+#: 确认 without a code and without a reminder confirms the next shift this close
+CONFIRM_AHEAD = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,13 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
         return _sign_up(person, command.code, now), SmsKind.REPLY
     if kind == CommandKind.CANCEL:
         return _cancel(person, command.code, now), SmsKind.REPLY
+    if kind == CommandKind.CONFIRM:
+        return _confirm(person, command.code, now), SmsKind.REPLY
     if kind == CommandKind.MY_SHIFTS:
         return _my_shifts(person, now), SmsKind.REPLY
     if kind == CommandKind.HELP:
         return replies.help_text(), SmsKind.REPLY
-    # 确认, 签到/签退 and 我的时长 arrive with attendance and hours; until then, the help.
+    # 签到/签退 and 我的时长 arrive with attendance and hours; until then, the help.
     return replies.unknown_command(), SmsKind.REPLY
 
 
@@ -137,6 +141,49 @@ def _cancel(person: Person, code: str, now: datetime) -> str:
     except DomainError:
         return replies.not_signed_up(code=code)
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
+
+
+def _confirm(person: Person, code: str | None, now: datetime) -> str:
+    """确认 answers a reminder. With a code it names the shift; without one it means the
+    shift of the latest reminder still ahead, or else the person's next shift within
+    CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
+    upcoming = (
+        select(Signup, Shift, Event)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(
+            Signup.person_id == person.id,
+            Signup.status == SignupStatus.CONFIRMED,
+            Shift.is_cancelled.is_(False),
+            Shift.starts_at > now,
+        )
+    )
+    if code is not None:
+        row = db.session.execute(
+            upcoming.where(Shift.code == code, Shift.code_is_current.is_(True))
+        ).first()
+        if row is None:
+            return replies.not_signed_up(code=code)
+    else:
+        row = (
+            db.session.execute(
+                upcoming.join(OutgoingSms, OutgoingSms.signup_id == Signup.id)
+                .where(OutgoingSms.kind == SmsKind.REMINDER, OutgoingSms.sent_at.is_not(None))
+                .order_by(OutgoingSms.sent_at.desc())
+                .limit(1)
+            ).first()
+            or db.session.execute(
+                upcoming.where(Shift.starts_at <= now + CONFIRM_AHEAD)
+                .order_by(Shift.starts_at)
+                .limit(1)
+            ).first()
+        )
+        if row is None:
+            return replies.nothing_to_confirm()
+    signup, shift, event = row
+    if signup.attendance_confirmed_at is None:
+        signup.attendance_confirmed_at = now
+    return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
 def _my_shifts(person: Person, now: datetime) -> str:
