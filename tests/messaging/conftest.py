@@ -2,6 +2,7 @@ import threading
 
 import pytest
 
+from tests.sms.conftest import fake_twilio, twilio_gateway  # noqa: F401  (shared fixtures)
 from volunteer_hub.sms.gateway import SendResult
 
 

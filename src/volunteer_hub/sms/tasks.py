@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import dramatiq
-from dramatiq.rate_limits import WindowRateLimiter
+from dramatiq.rate_limits import BucketRateLimiter
 from flask import current_app
 
 from volunteer_hub import broker
@@ -15,6 +16,8 @@ from volunteer_hub.sms.gateway import SmsGateway, TransientSmsError
 #: how long an actor waits for a free slot of the send rate before handing the message
 #: back to the queue (with backoff) for later
 RATE_WAIT_SECONDS = 10
+#: the shortest slice of time the send rate is spread over
+PACING_SLICE_MS = 100
 
 
 @dramatiq.actor(
@@ -25,11 +28,27 @@ RATE_WAIT_SECONDS = 10
     time_limit=2 * 60_000,
 )
 def send_sms(outgoing_id: int) -> None:
-    _wait_for_send_slot()
-    delivery = services.deliver(outgoing_id, gateway())
+    delivery = services.deliver(outgoing_id, PacedGateway(gateway()))
     if delivery.retry:
         # Dramatiq's Retries middleware sends it again later, with exponential backoff.
         raise TransientSmsError(f"sms {outgoing_id} will be retried")
+
+
+class PacedGateway:
+    """The provider, reached only through the shared send rate. The slot is taken at the
+    moment of the hand-over, so texts skipped before it (already sent, cancelled, opted
+    out) use none, and what the provider sees is as evenly spaced as we can make it."""
+
+    def __init__(self, inner: SmsGateway):
+        self.inner = inner
+        self.name = inner.name
+
+    def send(self, to: str, body: str, *, status_callback: str | None = None):
+        _wait_for_send_slot()  # raises TransientSmsError: back to the queue, retried
+        return self.inner.send(to, body, status_callback=status_callback)
+
+    def __getattr__(self, attribute):
+        return getattr(self.inner, attribute)
 
 
 def gateway() -> SmsGateway:
@@ -42,14 +61,34 @@ def gateway() -> SmsGateway:
     return extensions["sms_gateway"]
 
 
+def send_pacing(rate_per_second: int) -> tuple[int, int]:
+    """(texts, milliseconds): how many texts may start in each short slice of time.
+
+    Whole-second buckets let a full second's worth out at the end of one second and
+    again at the start of the next: twice the rate within a moment, which a provider
+    metering over a sliding second answers with 429. Slices of about 100 ms spread the
+    rate evenly: the smallest whole number of texts per slice that keeps slices at
+    least PACING_SLICE_MS long. No slice-aligned second exceeds the rate, and a sliding
+    second holds at most one slice's share more.
+    """
+    rate = max(1, rate_per_second)
+    per_slice = -(-rate * PACING_SLICE_MS // 1000)  # ceil
+    slice_ms = -(-per_slice * 1000 // rate)  # ceil: rounding may only slow us down
+    return per_slice, slice_ms
+
+
 def _wait_for_send_slot() -> None:
     """Keep every worker process together under SMS_RATE_PER_SECOND, so a call-out to
     thousands never trips the provider's own 429s."""
-    limiter = WindowRateLimiter(
+    config = current_app.config
+    # Providers meter per sending number (or messaging service): so do we.
+    sender = config.get("TWILIO_MESSAGING_SERVICE_SID") or config.get("TWILIO_FROM_NUMBER") or "-"
+    per_slice, slice_ms = send_pacing(config["SMS_RATE_PER_SECOND"])
+    limiter = BucketRateLimiter(
         broker.state().rate_limit_backend,
-        f"sms-send-rate:{current_app.config['DRAMATIQ_NAMESPACE']}",
-        limit=current_app.config["SMS_RATE_PER_SECOND"],
-        window=1,
+        f"sms-send-rate:{config['DRAMATIQ_NAMESPACE']}:{sender}",
+        limit=per_slice,
+        bucket=slice_ms,
     )
     deadline = time.monotonic() + RATE_WAIT_SECONDS
     while True:
@@ -58,4 +97,6 @@ def _wait_for_send_slot() -> None:
                 return
         if time.monotonic() > deadline:
             raise TransientSmsError("send rate exhausted, trying again later")
-        time.sleep(0.05)
+        # Until the next slice opens (plus a little, so the workers do not all collide).
+        now_ms = time.time() * 1000
+        time.sleep((slice_ms - now_ms % slice_ms) / 1000 + random.uniform(0, 0.01))
