@@ -1,7 +1,216 @@
-"""The volunteer's mobile pages under /me."""
+"""The volunteer's mobile pages under /me: log in with a texted code, see my shifts,
+sign up with one tap, cancel, switch texts off and on."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import functools
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from volunteer_hub.auth.login_codes import (
+    LoginCodeError,
+    WrongLoginCode,
+    request_code,
+    verify_code,
+)
+from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.extensions import db, limiter
+from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
+from volunteer_hub.sms.services import opt_in, opt_out
+from volunteer_hub.volunteers import services
+from volunteer_hub.volunteers.forms import CodeForm, PhoneForm
+from volunteer_hub.web import form_errors
 
 bp = Blueprint("volunteers", __name__, url_prefix="/me")
+
+#: the number a code was asked for, between the two steps of the login
+SESSION_PHONE = "me_login_phone"
+
+
+def _phone_key() -> str:
+    """Rate-limit key of a code request: the number in E.164, so "138 0013 8000" and
+    "+8613800138000" share one budget."""
+    raw = (request.form.get("phone") or "").strip()
+    try:
+        return "phone:" + normalize_phone(raw)
+    except InvalidPhone:
+        return "phone-invalid:" + raw[:40]
+
+
+def _code_phone_limit() -> str:
+    return current_app.config["LOGIN_CODE_RATE_LIMIT"]
+
+
+def _code_ip_limit() -> str:
+    return current_app.config["LOGIN_CODE_IP_RATE_LIMIT"]
+
+
+def _verify_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def volunteer_required(view):
+    """Logged in (by code or by password); otherwise to the volunteer login, not staff's."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            flash(_("请先登录"), "info")
+            return redirect(url_for("volunteers.login"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_code_phone_limit, key_func=_phone_key, methods=["POST"])
+@limiter.limit(_code_ip_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("volunteers.home"))
+    form = PhoneForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("volunteers/login.html", form=form, errors=form_errors(form)), status
+    try:
+        outcome = request_code(form.phone.data)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template(
+            "volunteers/login.html", form=form, errors={"phone": exc.message}
+        ), 400
+    db.session.commit()
+    if outcome.opted_out:
+        return render_template("volunteers/login.html", form=form, errors={}, opted_out=True)
+    session[SESSION_PHONE] = outcome.phone
+    return redirect(url_for("volunteers.code"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_verify_limit, methods=["POST"])
+def code():
+    phone = session.get(SESSION_PHONE)
+    if not phone:
+        return redirect(url_for("volunteers.login"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return _code_page(phone, form, form_errors(form), status)
+    try:
+        person = verify_code(phone, form.code.data)
+    except LoginCodeError as exc:
+        db.session.rollback()
+        return _code_page(
+            phone, form, {"code": exc.message}, 400, expired=not isinstance(exc, WrongLoginCode)
+        )
+    db.session.commit()
+    session.pop(SESSION_PHONE, None)
+    # Kept on the phone: these pages are opened from a text days later, by people for
+    # whom logging in again is the hard part.
+    login_user(person, remember=True)
+    return redirect(url_for("volunteers.home"))
+
+
+def _code_page(phone: str, form: CodeForm, errors: dict, status: int = 200, expired=False):
+    body = render_template(
+        "volunteers/code.html",
+        form=form,
+        errors=errors,
+        masked_phone=mask_phone(phone),
+        expired=expired,
+    )
+    return body, status
+
+
+@bp.get("")
+@volunteer_required
+def home():
+    person = current_user
+    return render_template(
+        "volunteers/home.html",
+        person=person,
+        own_phone=display_phone(person.phone),
+        my_shifts=services.my_shifts(person.id),
+        open_shifts=services.open_shifts(person.id),
+        open_limit=services.OPEN_SHIFT_LIMIT,
+    )
+
+
+@bp.post("/shifts/<int:shift_id>/signup")
+@volunteer_required
+def sign_up(shift_id: int):
+    try:
+        result = services.sign_up(current_user.id, shift_id)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("volunteers.home"))
+    db.session.commit()
+    if result.waitlist_position is None:
+        flash(_("报名成功，请按时参加。"), "success")
+    else:
+        flash(
+            _(
+                "名额已满，您已排入候补第 %(n)d 位，有空位会短信通知您。",
+                n=result.waitlist_position,
+            ),
+            "info",
+        )
+    return redirect(url_for("volunteers.home", _anchor="my-shifts"))
+
+
+@bp.post("/signups/<int:signup_id>/cancel")
+@volunteer_required
+def cancel(signup_id: int):
+    try:
+        services.cancel(current_user.id, signup_id)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("volunteers.home"))
+    db.session.commit()
+    flash(_("已取消报名。"), "success")
+    return redirect(url_for("volunteers.home"))
+
+
+@bp.post("/sms/off")
+@volunteer_required
+def sms_off():
+    opt_out(current_user.id, channel="web")
+    db.session.commit()
+    flash(_("已关闭短信通知。以后需要时可在这里重新打开，或发送短信「订阅」。"), "success")
+    return redirect(url_for("volunteers.home", _anchor="sms"))
+
+
+@bp.post("/sms/on")
+@volunteer_required
+def sms_on():
+    opt_in(current_user.id, channel="web")
+    db.session.commit()
+    flash(_("已打开短信通知。"), "success")
+    return redirect(url_for("volunteers.home", _anchor="sms"))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash(_("您已退出登录"), "info")
+    return redirect(url_for("volunteers.login"))

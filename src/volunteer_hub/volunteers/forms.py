@@ -1,0 +1,29 @@
+"""Forms of the volunteer's mobile pages: big inputs a phone keyboard fits."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+
+class PhoneForm(FlaskForm):
+    # The format itself is checked by people.services.normalize_phone, in Chinese.
+    phone = StringField(
+        _l("手机号码"),
+        validators=[DataRequired(_l("请填写手机号码")), Length(max=40)],
+        render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "tel"},
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("短信验证码"),
+        validators=[DataRequired(_l("请填写短信验证码")), Length(max=20)],
+        render_kw={
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "pattern": "[0-9]*",
+            "maxlength": "6",
+            "class": "code-input",
+        },
+    )

@@ -1,0 +1,189 @@
+"""What a volunteer sees and does on /me: their shifts, their teams' open shifts.
+
+Signing up and cancelling are the rules of ``signups.services``; this module only adds
+who may: a volunteer signs up for shifts of their own teams' events and cancels their
+own signups. Anything else does not exist for them (NotFound, a 404 on the page).
+Both page queries are single statements whatever the number of shifts and teams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import NotFound
+from volunteer_hub.events.models import Event, EventStatus, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
+from volunteer_hub.teams.models import Membership, Team
+
+#: open shifts listed on the page at most (the soonest first)
+OPEN_SHIFT_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class MyShift:
+    signup_id: int
+    status: SignupStatus
+    #: 1-based place on the waitlist; None when confirmed
+    position: int | None
+    code: str
+    event_title: str
+    shift_title: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status == SignupStatus.CONFIRMED
+
+
+@dataclass(frozen=True)
+class OpenShift:
+    shift_id: int
+    code: str
+    team_name: str
+    event_title: str
+    shift_title: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    seats_left: int
+
+
+def my_shifts(person_id: int, now: datetime | None = None) -> list[MyShift]:
+    """The person's active signups on shifts still ahead, soonest first, each with its
+    place on the waitlist (one query: the place is a correlated count)."""
+    now = now or utcnow()
+    ahead = aliased(Signup)
+    waiting_ahead = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.shift_id == Signup.shift_id,
+            ahead.status == SignupStatus.WAITLISTED,
+            ahead.id < Signup.id,
+        )
+        .correlate(Signup)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(
+            Signup.id,
+            Signup.status,
+            waiting_ahead.label("ahead"),
+            Shift.code,
+            Shift.title,
+            Shift.starts_at,
+            Shift.ends_at,
+            Event.title.label("event_title"),
+            Event.location,
+        )
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(
+            Signup.person_id == person_id,
+            Signup.status.in_(ACTIVE_STATUSES),
+            Shift.is_cancelled.is_(False),
+            Event.status != EventStatus.CANCELLED,
+            Shift.starts_at > now,
+        )
+        .order_by(Shift.starts_at, Shift.id)
+    )
+    return [
+        MyShift(
+            signup_id=row.id,
+            status=SignupStatus(row.status),
+            position=row.ahead + 1 if row.status == SignupStatus.WAITLISTED else None,
+            code=row.code,
+            event_title=row.event_title,
+            shift_title=row.title,
+            location=row.location,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+        )
+        for row in rows
+    ]
+
+
+def open_shifts(
+    person_id: int, now: datetime | None = None, limit: int = OPEN_SHIFT_LIMIT
+) -> list[OpenShift]:
+    """Shifts ahead of published events of the person's teams that they are not on yet."""
+    now = now or utcnow()
+    my_teams = select(Membership.team_id).where(Membership.person_id == person_id)
+    already_on = select(Signup.shift_id).where(
+        Signup.person_id == person_id, Signup.status.in_(ACTIVE_STATUSES)
+    )
+    rows = db.session.execute(
+        select(
+            Shift.id,
+            Shift.code,
+            Shift.title,
+            Shift.starts_at,
+            Shift.ends_at,
+            Shift.capacity,
+            Shift.filled,
+            Event.title.label("event_title"),
+            Event.location,
+            Team.name.label("team_name"),
+        )
+        .join(Event, Event.id == Shift.event_id)
+        .join(Team, Team.id == Event.team_id)
+        .where(
+            Event.team_id.in_(my_teams),
+            Event.status == EventStatus.PUBLISHED,
+            Shift.is_cancelled.is_(False),
+            Shift.starts_at > now,
+            Shift.id.not_in(already_on),
+        )
+        .order_by(Shift.starts_at, Shift.id)
+        .limit(limit)
+    )
+    return [
+        OpenShift(
+            shift_id=row.id,
+            code=row.code,
+            team_name=row.team_name,
+            event_title=row.event_title,
+            shift_title=row.title,
+            location=row.location,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            seats_left=max(row.capacity - row.filled, 0),
+        )
+        for row in rows
+    ]
+
+
+def sign_up(person_id: int, shift_id: int, now: datetime | None = None) -> signups.SignupResult:
+    """Sign the person up for a shift of one of their teams' events (source web).
+    A shift of another team, or of an unpublished event, is NotFound."""
+    team_shift = db.session.scalar(
+        select(Shift.id)
+        .join(Event, Event.id == Shift.event_id)
+        .join(Membership, Membership.team_id == Event.team_id)
+        .where(
+            Shift.id == shift_id,
+            Membership.person_id == person_id,
+            Event.status != EventStatus.DRAFT,
+        )
+    )
+    if team_shift is None:
+        raise NotFound(_("班次不存在"))
+    return signups.sign_up(shift_id, person_id, SignupSource.WEB, now=now)
+
+
+def cancel(person_id: int, signup_id: int, now: datetime | None = None) -> signups.CancelResult:
+    """Cancel one of the person's own signups; anyone else's is NotFound."""
+    owner = db.session.scalar(select(Signup.person_id).where(Signup.id == signup_id))
+    if owner != person_id:
+        raise NotFound(_("报名记录不存在"))
+    return signups.cancel(signup_id, now=now)
