@@ -2,5 +2,160 @@
 
 Receivers of the domain signals (``volunteer_hub.signals``): they run inside the
 transaction that made the change and write outbox rows, so a notice exists exactly when
-its change does.
+its change does. One signup gets at most one notice of each kind (the dedupe keys carry
+the signup id; a change notice carries the event's revision as well, so each edit tells
+once).
+
+The wording lives in ``sms.replies``: a signup on the web, by a leader or through the API
+is confirmed with the same words an SMS signup gets as its reply. Fan-outs (a cancelled
+shift, a moved event) read their recipients with one query and write their rows through
+``sms.fanout``, so a 200-person event costs the same few statements as a 10-person one.
 """
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from volunteer_hub import signals
+from volunteer_hub.db import utcnow
+from volunteer_hub.events.models import Event, EventStatus, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
+from volunteer_hub.sms import replies
+from volunteer_hub.sms.fanout import Text, queue_many
+from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.services import queue_text
+
+
+@signals.signup_placed.connect
+def signup_placed(signup: Signup, *, source: SignupSource, **_kwargs) -> None:
+    # Someone who signed up by text already has these words: they are the TwiML reply.
+    if source == SignupSource.SMS:
+        return
+    from volunteer_hub.signups.services import waitlist_position
+
+    shift, event = _shift_and_event(signup.shift_id)
+    title, starts_at = event.title, shift.starts_at
+    if signup.status == SignupStatus.CONFIRMED:
+        body = replies.signup_confirmed(title=title, starts_at=starts_at, code=shift.code)
+    else:
+        body = replies.signup_waitlisted(
+            title=title,
+            starts_at=starts_at,
+            code=shift.code,
+            position=waitlist_position(signup),
+        )
+    _queue_one(signup, body, f"notice:placed:{signup.id}")
+
+
+@signals.signup_promoted.connect
+def signup_promoted(signup: Signup, **_kwargs) -> None:
+    shift, event = _shift_and_event(signup.shift_id)
+    body = replies.waitlist_promoted(title=event.title, starts_at=shift.starts_at, code=shift.code)
+    _queue_one(signup, body, f"notice:promoted:{signup.id}")
+
+
+@signals.shift_cancelled.connect
+def shift_cancelled(
+    shift: Shift, *, signup_ids: list[int], event_cancelled: bool = False, **_kwargs
+) -> None:
+    event = db.session.get(Event, shift.event_id)
+    if event_cancelled:
+        # A call-out still held for the morning must not invite people to a cancelled event.
+        db.session.execute(
+            update(OutgoingSms)
+            .where(
+                OutgoingSms.broadcast_id.in_(
+                    select(Broadcast.id).where(Broadcast.event_id == event.id)
+                ),
+                OutgoingSms.status == SmsStatus.QUEUED,
+            )
+            .values(
+                status=SmsStatus.CANCELLED,
+                status_changed_at=utcnow(),
+                error_message="event cancelled",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if not signup_ids:
+        return
+    rows = db.session.execute(
+        select(Signup.id, Signup.person_id).where(Signup.id.in_(signup_ids))
+    ).all()
+    body = replies.organizer_cancelled(
+        title=event.title, starts_at=shift.starts_at, code=shift.code, whole_event=event_cancelled
+    )
+    queue_many(
+        (
+            Text(
+                person_id=person_id,
+                body=body,
+                dedupe_key=f"notice:cancelled:{signup_id}",
+                signup_id=signup_id,
+            )
+            for signup_id, person_id in rows
+        ),
+        kind=SmsKind.NOTICE,
+    )
+
+
+@signals.event_rescheduled.connect
+def event_rescheduled(
+    event: Event, *, moved_shift_ids: list[int], location_changed: bool, **_kwargs
+) -> None:
+    # A draft's signups cannot exist; a cancelled event told its people already.
+    if event.status != EventStatus.PUBLISHED:
+        return
+    moved = set(moved_shift_ids)
+    affected = Shift.id.in_(moved) if not location_changed else Shift.event_id == event.id
+    rows = db.session.execute(
+        select(Signup.id, Signup.person_id, Shift.id, Shift.code, Shift.starts_at, Shift.ends_at)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .where(
+            Shift.event_id == event.id,
+            affected,
+            Shift.is_cancelled.is_(False),
+            Signup.status.in_(ACTIVE_STATUSES),
+        )
+        .order_by(Signup.id)
+    ).all()
+    texts = []
+    for signup_id, person_id, shift_id, code, starts_at, ends_at in rows:
+        was_moved = shift_id in moved
+        body = replies.event_changed(
+            title=event.title,
+            code=code,
+            starts_at=starts_at if was_moved else None,
+            ends_at=ends_at if was_moved else None,
+            location=event.location if location_changed else None,
+        )
+        texts.append(
+            Text(
+                person_id=person_id,
+                body=body,
+                dedupe_key=f"notice:changed:{signup_id}:r{event.revision}",
+                signup_id=signup_id,
+            )
+        )
+    queue_many(texts, kind=SmsKind.NOTICE)
+
+
+def _queue_one(signup: Signup, body: str, dedupe_key: str) -> None:
+    person = db.session.get(Person, signup.person_id)
+    row = queue_text(
+        to_phone=person.phone,
+        body=body,
+        kind=SmsKind.NOTICE,
+        dedupe_key=dedupe_key,
+        person_id=person.id,
+    )
+    if row is not None:
+        # Set here until queue_text takes ``signup_id`` itself (one UPDATE at the flush).
+        row.signup_id = signup.id
+
+
+def _shift_and_event(shift_id: int) -> tuple[Shift, Event]:
+    # Usually from the identity map: the service that sent the signal loaded both.
+    shift = db.session.get(Shift, shift_id)
+    return shift, db.session.get(Event, shift.event_id)

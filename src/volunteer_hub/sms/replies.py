@@ -15,7 +15,8 @@ otherwise need catalog entries that nothing would translate.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,11 +25,13 @@ from volunteer_hub.sms.commands import CommandKind
 __all__ = [
     "BODY_BUDGET",
     "already_signed_up",
+    "broadcast_call",
     "cancel_done",
     "checked_in",
     "checked_out",
     "confirm_thanks",
     "event_cancelled",
+    "event_changed",
     "format_time",
     "help_text",
     "my_shifts",
@@ -37,6 +40,7 @@ __all__ = [
     "nothing_to_confirm",
     "opted_in",
     "opted_out",
+    "organizer_cancelled",
     "shift_started",
     "signup_confirmed",
     "signup_waitlisted",
@@ -168,11 +172,6 @@ def signup_waitlisted(*, title: str, starts_at: datetime, code: str, position: i
     )
 
 
-def waitlist_promoted(*, title: str, starts_at: datetime, code: str) -> str:
-    when = format_time(starts_at)
-    return _fit(lambda t: f"候补转正：{t}，{when}，编号{code}。如需取消请回复 取消 {code}", title)
-
-
 def already_signed_up(*, title: str, starts_at: datetime, code: str) -> str:
     when = format_time(starts_at)
     return _fit(lambda t: f"您已报名{t}（{when}），无需重复报名。", title)
@@ -268,3 +267,112 @@ def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY
     if len(items) < total:
         text += more
     return text
+
+
+# -- notices: texts we send on our own when a signup or an event changes ----------------
+# The confirmation of a signup made on the web, by a leader or through the API uses
+# signup_confirmed / signup_waitlisted above: the same words an SMS signup gets as reply.
+
+#: a notice that carries a place may take two segments (signature included)
+TWO_SEGMENTS = 2 * 67 - 10
+#: a place is cut to this many units in a notice or a call-out
+PLACE_UNITS = 30
+
+
+def _place(location: str) -> str:
+    return _truncate(_mask_phone_like(" ".join(location.split())), PLACE_UNITS)
+
+
+def _span(starts_at: datetime, ends_at: datetime | None) -> str:
+    """ "12月1日 08:00–12:00", or with the end's date when it is another day."""
+    if ends_at is None:
+        return format_time(starts_at)
+    if starts_at.tzinfo is not None:
+        starts_at, ends_at = starts_at.astimezone(SHANGHAI), ends_at.astimezone(SHANGHAI)
+    end = f"{ends_at:%H:%M}" if ends_at.date() == starts_at.date() else format_time(ends_at)
+    return f"{format_time(starts_at)}–{end}"
+
+
+def waitlist_promoted(*, title: str, starts_at: datetime, code: str) -> str:
+    when = format_time(starts_at)
+    return _fit(lambda t: f"您已从候补转为正式报名：{t}，{when}。如需取消请回复 取消 {code}", title)
+
+
+def organizer_cancelled(*, title: str, starts_at: datetime, code: str, whole_event: bool) -> str:
+    """The organizer ended the person's signup: the whole event, or just this shift."""
+    when = format_time(starts_at)
+    if whole_event:
+        return _fit(lambda t: f"活动取消：{t}已取消，您{when}的报名随之取消，敬请谅解。", title)
+    return _fit(
+        lambda t: f"班次取消：{t}{when}的班次（编号{code}）已取消，您的报名随之取消。", title
+    )
+
+
+def event_changed(
+    *,
+    title: str,
+    code: str,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    location: str | None = None,
+) -> str:
+    """A moved shift (give ``starts_at``/``ends_at``), a new place (give ``location``), or
+    both. One segment when it fits; a place may take the text to two."""
+    changes = []
+    if starts_at is not None:
+        changes.append(f"时间改为{_span(starts_at, ends_at)}")
+    if location is not None:
+        place = _place(location)
+        changes.append(f"地点改为{place}" if place else "地点另行通知")
+    change = "，".join(changes)
+    budget = BODY_BUDGET if location is None else TWO_SEGMENTS
+    return _fit(
+        lambda t: f"活动变更：{t}（编号{code}）{change}。如不能参加请回复 取消 {code}",
+        title,
+        budget,
+    )
+
+
+# -- a leader's call-out ---------------------------------------------------------------
+
+#: an event title is cut to this many units in a call-out
+CALL_TITLE_UNITS = 20
+#: a shift's own name, when shown to tell apart shifts starting together
+CALL_SHIFT_TITLE_UNITS = 6
+
+
+def broadcast_call(
+    *, title: str, location: str, shifts: Sequence[tuple[str, datetime, str]], budget: int
+) -> str:
+    """Announce an event to a team: its title, place and the codes to text.
+
+    ``shifts`` holds (code, starts_at, shift title) of the shifts still open, soonest
+    first. One shift: "新活动：「长江巡堤」12月1日 08:00，地点：…。回复“报名 1234”报名".
+    Several: the codes with their times ("1234 12月1日 08:00；5678 10:00"), the date only
+    when it changes, and the shift's name only where two start together; as many as fit
+    ``budget`` (UTF-16 units, what 2–3 segments leave after the signature), then "等N个班次".
+    """
+    head = f"新活动：「{_truncate(_clean_title(title), CALL_TITLE_UNITS)}」"
+    place = _place(location)
+    where = f"，地点：{place}" if place else ""
+    if len(shifts) == 1:
+        code, starts_at, _name = shifts[0]
+        return f"{head}{format_time(starts_at)}{where}。回复“报名 {code}”报名"
+    text = f"{head}{where}。回复“报名+编号”报名："
+    together = {when for when, n in Counter(s for _c, s, _n in shifts).items() if n > 1}
+    more = f"；等{len(shifts)}个班次"
+    items: list[str] = []
+    last_day = None
+    for index, (code, starts_at, name) in enumerate(shifts):
+        local = starts_at.astimezone(SHANGHAI) if starts_at.tzinfo else starts_at
+        item = f"{code} {f'{local:%H:%M}' if local.date() == last_day else format_time(local)}"
+        if starts_at in together and name.strip():
+            item += " " + _truncate(_clean_title(name), CALL_SHIFT_TITLE_UNITS)
+        # Room must be left for "等N个班次" unless this is the last shift.
+        tail = more if index < len(shifts) - 1 else ""
+        if items and units(text + "；".join([*items, item]) + tail) > budget:
+            break
+        items.append(item)
+        last_day = local.date()
+    text += "；".join(items)
+    return text + (more if len(items) < len(shifts) else "")

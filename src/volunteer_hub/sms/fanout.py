@@ -1,0 +1,128 @@
+"""``queue_text`` for many people at once: the same rules, a fixed number of statements.
+
+A cancelled 200-person event or a call-out to a whole team would cost two statements per
+person through ``queue_text`` (the opt-out check, the insert). Here the recipients'
+numbers and opt-out state are read with one query per chunk and the rows written with one
+multi-row INSERT per chunk. The rules are those of ``sms.services.queue_text``: the
+signature in front, opted-out people get nothing, a dedupe key already used gives no row,
+and the actor is sent only after the commit (and only for rows due at ``now``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from volunteer_hub import after_commit
+from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.segments import count_segments
+
+#: rows per statement; keeps the bound parameters well under SQLite's limit
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text to one person. The phone number is looked up here, never passed around."""
+
+    person_id: int
+    body: str
+    dedupe_key: str
+    signup_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    person_id: int
+    held: bool
+
+
+def queue_many(
+    texts: Iterable[Text],
+    *,
+    kind: SmsKind | str,
+    is_urgent: bool = False,
+    send_after: datetime | None = None,
+    expires_at: datetime | None = None,
+    broadcast_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Queued]:
+    """Put the texts in the outbox; returns the rows written (not the opted-out people,
+    nor texts whose dedupe key was already used)."""
+    kind = SmsKind(kind)
+    now = now or utcnow()
+    signature = current_app.config["SMS_SIGNATURE"]
+    queued: list[Queued] = []
+    pending = list(texts)
+    for start in range(0, len(pending), CHUNK):
+        queued.extend(
+            _queue_chunk(
+                pending[start : start + CHUNK],
+                kind=kind,
+                signature=signature,
+                now=now,
+                values={
+                    "kind": kind,
+                    "status": SmsStatus.QUEUED,
+                    "is_urgent": is_urgent,
+                    "send_after": send_after,
+                    "expires_at": expires_at,
+                    "broadcast_id": broadcast_id,
+                    "attempts": 0,
+                    "created_at": now,
+                },
+            )
+        )
+    # Held rows (quiet hours) are left to the minute sweep, which sends them once due.
+    if send_after is None or send_after <= now:
+        from volunteer_hub.sms.tasks import send_sms
+
+        for row in queued:
+            after_commit.enqueue(send_sms.send, row.id)
+    return queued
+
+
+def _queue_chunk(
+    texts: Sequence[Text], *, kind: SmsKind, signature: str, now: datetime, values: dict
+) -> list[Queued]:
+    person_ids = {text.person_id for text in texts}
+    reachable = select(Person.id, Person.phone).where(Person.id.in_(person_ids))
+    if kind != SmsKind.OPT_OUT_CONFIRMATION:
+        reachable = reachable.where(Person.sms_opted_out_at.is_(None))
+    phones = dict(db.session.execute(reachable).all())
+    rows = []
+    for text in texts:
+        if text.person_id not in phones:
+            continue
+        body = signature + text.body
+        rows.append(
+            {
+                **values,
+                "person_id": text.person_id,
+                "to_phone": phones[text.person_id],
+                "body": body,
+                "dedupe_key": text.dedupe_key,
+                "signup_id": text.signup_id,
+                "segments": count_segments(body),
+            }
+        )
+    if not rows:
+        return []
+    statement = (
+        dialect_insert(db.session, OutgoingSms)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
+        .returning(OutgoingSms.id, OutgoingSms.person_id, OutgoingSms.send_after)
+    )
+    return [
+        Queued(id=id_, person_id=person_id, held=send_after is not None and send_after > now)
+        for id_, person_id, send_after in db.session.execute(statement)
+    ]
