@@ -4,9 +4,13 @@ and a refused POST changes nothing."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import login
-from tests.web.conftest import event_form, local_day, page, row_counts
+from tests.web.conftest import event_form, local_day, page
+from tests.web.conftest import row_counts as table_counts
+from volunteer_hub.extensions import db
+from volunteer_hub.sms.models import Broadcast, OutgoingSms
 
 # (method, url template, form data) for every page and action of one team.
 # {team}, {member}, {event}, {shift}, {signup} are filled from that team's objects.
@@ -27,10 +31,20 @@ ROUTES = [
     ("POST", "/events/{event}/edit", "event"),
     ("GET", "/events/{event}/cancel", None),
     ("POST", "/events/{event}/cancel", {"reason": "测试"}),
+    ("POST", "/events/{event}/broadcast", {"urgent": "y"}),
     ("POST", "/shifts/{shift}/signups", {"person_id": "{member}"}),
     ("POST", "/signups/{signup}/cancel", {}),
 ]
 ROUTE_IDS = [f"{method} {url}" for method, url, _data in ROUTES]
+
+
+def row_counts() -> dict[str, int]:
+    """The shared counts plus the texts: a refused request sends nothing either."""
+    return {
+        **table_counts(),
+        "broadcast": db.session.scalar(select(func.count()).select_from(Broadcast)),
+        "outgoing_sms": db.session.scalar(select(func.count()).select_from(OutgoingSms)),
+    }
 
 
 def team_b_ids(world, make):

@@ -221,3 +221,9 @@ def _parse_time(text: str | None) -> time | None:
     if hour > 23 or minute > 59:
         return None
     return time(hour, minute)
+
+
+class BroadcastForm(FlaskForm):
+    """A leader's call-out of the event to the team by SMS."""
+
+    urgent = BooleanField(_l("紧急（防汛等，夜间也发送）"))

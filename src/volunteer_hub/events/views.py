@@ -15,6 +15,7 @@ from volunteer_hub.events import services
 from volunteer_hub.events.forms import (
     EMPTY_ROWS_EDIT,
     MAX_ROWS,
+    BroadcastForm,
     CancelEventForm,
     EventForm,
     SignupForm,
@@ -29,9 +30,10 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import get_or_create_person
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
+from volunteer_hub.sms import broadcast as broadcasts
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Membership, Team
-from volunteer_hub.web import current_viewer, form_errors, found, staff_required
+from volunteer_hub.web import current_viewer, form_errors, format_local, found, staff_required
 
 bp = Blueprint("events", __name__)
 
@@ -224,7 +226,44 @@ def event(event_id: int):
         full_phone_ids=viewer.people_with_full_phone(person_ids),
         now=now,
         form=SignupForm(formdata=None),
+        broadcast_form=BroadcastForm(formdata=None),
+        broadcasts=broadcasts.recent_broadcasts(event.id),
     )
+
+
+@bp.post("/events/<int:event_id>/broadcast")
+@staff_required
+def broadcast(event_id: int):
+    """Text the event to every member of its team (who may edit it may announce it)."""
+    viewer = current_viewer()
+    event = found(queries.visible_event, viewer, event_id)
+    back = url_for("events.event", event_id=event.id, _anchor="broadcast")
+    form = BroadcastForm()
+    if not form.validate_on_submit():
+        flash(_("提交失败，请重试"), "error")
+        return redirect(back)
+    try:
+        sent = broadcasts.broadcast_event(event.id, viewer.person_id, urgent=form.urgent.data)
+        counts = (sent.queued_count, sent.held_count, sent.skipped_count)
+        held_until = broadcasts.send_time(sent) if sent.held_count else None
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(_broadcast_summary(*counts, held_until), "success")
+    return redirect(back)
+
+
+def _broadcast_summary(queued: int, held: int, skipped: int, held_until) -> str:
+    parts = []
+    if queued or not (held or skipped):
+        parts.append(_("已通知 %(n)d 人", n=queued))
+    if held:
+        parts.append(_("%(n)d 人将于 %(time)s 收到", n=held, time=format_local(held_until, "time")))
+    if skipped:
+        parts.append(_("%(n)d 人因已退订或超出每日上限未发送", n=skipped))
+    return _("，").join(parts)
 
 
 @bp.post("/shifts/<int:shift_id>/signups")
