@@ -51,7 +51,10 @@ def _init_extensions(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # "basic": a session seen from another address is marked not fresh rather than
+    # dropped. Phones change address all day; "strong" would log volunteers out each time
+    # and makes the remember-me cookie good for a single request.
+    login_manager.session_protection = "basic"
 
     from volunteer_hub.auth.services import load_user
 
@@ -97,6 +100,8 @@ def _register_cli(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    # The twilio client logs eleven INFO lines per request (headers and all).
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     # One line per event; gunicorn and flask run install no handler of their own for us.
     root = logging.getLogger()
     if not root.handlers and not app.config.get("TESTING"):

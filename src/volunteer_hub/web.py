@@ -200,7 +200,9 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.login"))
         if viewer.is_coordinator or viewer.is_admin:
             return redirect(url_for("units.overview"))
-        return redirect(url_for("teams.my_teams"))
+        if viewer.is_staff:
+            return redirect(url_for("teams.my_teams"))
+        return redirect(url_for("volunteers.home"))
 
 
 def phone_for(person, full_phone_ids: set[int]) -> str:

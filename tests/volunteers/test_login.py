@@ -281,3 +281,34 @@ def test_staff_password_login_still_works_and_links_to_the_volunteer_login(clien
     assert 'href="/me/login"' in login_page
     login(client, teams.leader_a)
     assert client.get(f"/teams/{teams.team_a.id}").status_code == 200
+
+
+def test_a_leader_logged_in_by_code_gets_only_the_volunteer_pages(app, client, teams):
+    """A texted code is one factor: it must not open a leader's pages (nor the API)."""
+    me_login(client, teams.leader_a)
+
+    assert client.get("/me").status_code == 200
+    assert client.get(f"/teams/{teams.team_a.id}").status_code == 404
+    assert client.get(f"/events/{teams.event_a.id}/edit").status_code == 404
+    assert client.get("/").headers["Location"] == "/me"
+    # A new session restored from the remember-me cookie keeps the narrow scope.
+    with client.session_transaction() as session:
+        session.clear()
+    assert client.get("/me").status_code == 200
+    assert client.get(f"/teams/{teams.team_a.id}").status_code == 404
+
+
+def test_the_same_leader_with_a_password_has_the_team_page(client, teams):
+    login(client, teams.leader_a)
+    assert client.get(f"/teams/{teams.team_a.id}").status_code == 200
+    assert client.get("/").headers["Location"] == "/teams"
+
+
+def test_a_volunteer_lands_on_me_and_logs_out_to_the_code_login(client, teams):
+    me_login(client, teams.volunteer)
+    assert client.get("/").headers["Location"] == "/me"
+
+    response = client.post("/logout")
+
+    assert response.headers["Location"] == "/me/login"
+    assert client.get("/me").status_code == 302

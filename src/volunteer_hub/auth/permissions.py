@@ -86,6 +86,11 @@ class Viewer:
 def viewer_for(person: Person | None) -> Viewer | None:
     if person is None:
         return None
+    if person.login_scope == "volunteer":
+        # Logged in with a texted code: whatever roles the person has wait for a password.
+        return Viewer(
+            person_id=person.id, is_admin=False, coordinator_path=None, led_team_ids=frozenset()
+        )
     led = db.session.scalars(
         select(Membership.team_id).where(
             Membership.person_id == person.id, Membership.role == MemberRole.LEADER

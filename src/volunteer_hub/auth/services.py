@@ -30,8 +30,15 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def load_user(user_id: str) -> Person | None:
-    person = db.session.get(Person, int(user_id)) if user_id.isdigit() else None
-    return person if person is not None and person.is_active else None
+    """The session's person; "v<id>" is a login by SMS code, with a volunteer's powers."""
+    volunteer_only = user_id.startswith("v")
+    digits = user_id.removeprefix("v")
+    person = db.session.get(Person, int(digits)) if digits.isdigit() else None
+    if person is None or not person.is_active:
+        return None
+    if volunteer_only:
+        person.login_scope = "volunteer"
+    return person
 
 
 def authenticate(phone: str, password: str) -> Person | None:

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from volunteer_hub.auth.forms import LoginForm
 from volunteer_hub.auth.services import authenticate
@@ -38,9 +38,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    volunteer = current_user.is_authenticated and current_user.login_scope == "volunteer"
     logout_user()
     flash(_("您已退出登录"), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("volunteers.login" if volunteer else "auth.login"))
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -33,6 +33,14 @@ class Person(UserMixin, TimestampMixin, Base):
     #: set while the person has opted out of texts (TD/退订/STOP); history in consent_change
     sms_opted_out_at: Mapped[datetime | None]
 
+    #: what this login may do: "staff" after a password, "volunteer" after an SMS code.
+    #: Not a column: it travels in the session's user id (see get_id), so a texted code
+    #: never opens a leader's or coordinator's pages.
+    login_scope = "staff"
+
+    def get_id(self) -> str:
+        return f"v{self.id}" if self.login_scope == "volunteer" else str(self.id)
+
     @property
     def sms_opted_out(self) -> bool:
         return self.sms_opted_out_at is not None

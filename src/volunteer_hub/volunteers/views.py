@@ -119,6 +119,7 @@ def code():
     session.pop(SESSION_PHONE, None)
     # Kept on the phone: these pages are opened from a text days later, by people for
     # whom logging in again is the hard part.
+    person.login_scope = "volunteer"  # a texted code opens the volunteer pages only
     login_user(person, remember=True)
     return redirect(url_for("volunteers.home"))
 
