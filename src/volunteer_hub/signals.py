@@ -21,7 +21,8 @@ signup_placed = _signals.signal("signup-placed")
 signup_promoted = _signals.signal("signup-promoted")
 
 #: the organizer cancelled or removed a shift; kwargs: ``signup_ids`` (the signups it
-#: ended), ``event_cancelled`` (True when the whole event went)
+#: ended), ``event_cancelled`` (True when the whole event went), ``reason`` (the
+#: leader's words, may be empty)
 shift_cancelled = _signals.signal("shift-cancelled")
 
 #: an event's time or place changed; kwargs: ``moved_shift_ids`` (shifts whose start or

@@ -276,9 +276,14 @@ def test_cancelling_the_event_on_the_web_tells_everyone_it_ended(app, client, ma
     assert by_person[a.id].body == body_of(
         app,
         replies.organizer_cancelled(
-            title=event.title, starts_at=first.starts_at, code=first.code, whole_event=True
+            title=event.title,
+            starts_at=first.starts_at,
+            code=first.code,
+            whole_event=True,
+            reason="台风",
         ),
     )
+    assert "原因：台风" in by_person[a.id].body  # the leader's words reach the volunteers
     assert "活动取消" in by_person[c.id].body
     assert replies.format_time(second.starts_at) in by_person[c.id].body
     assert all(n.signup_id in {s.id for s in ended} for n in rows)

@@ -234,3 +234,24 @@ def test_my_shifts_always_lists_the_soonest_even_in_a_small_budget():
 def test_my_shifts_shows_aware_utc_times_in_shanghai():
     body = replies.my_shifts([("1234", "防汛", datetime(2025, 11, 25, 0, 0, tzinfo=UTC))])
     assert "11月25日 08:00" in body
+
+
+def test_cancellation_reason_is_shortened_and_never_carries_a_phone_number():
+    text = replies.organizer_cancelled(
+        title="长江巡堤",
+        starts_at=datetime(2026, 12, 1, 8, 0),
+        code="1234",
+        whole_event=True,
+        reason="台风预警，江堤封闭，请联系 138 0013 8000 了解改期安排" * 3,
+    )
+    assert "原因：台风预警" in text
+    assert "138 0013 8000" not in text and "13800138000" not in text
+    assert "…" in text  # cut, so that the notice stays within two segments
+    assert count_segments(DEFAULT_SMS_SIGNATURE + text) <= 2
+
+
+def test_no_reason_no_reason_line():
+    text = replies.organizer_cancelled(
+        title="长江巡堤", starts_at=datetime(2026, 12, 1, 8, 0), code="1234", whole_event=False
+    )
+    assert "原因" not in text and "1234" in text

@@ -220,7 +220,7 @@ def cancel_event(event_id: int, reason: str = "") -> Event:
     event = _load_for_change(event_id)
     for shift in event.shifts:
         if not shift.is_cancelled:
-            signups.cancel_shift(shift.id, event_cancelled=True)
+            signups.cancel_shift(shift.id, event_cancelled=True, reason=reason.strip())
     event.status = EventStatus.CANCELLED
     event.cancelled_at = utcnow()
     if reason:

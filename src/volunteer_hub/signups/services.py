@@ -171,7 +171,7 @@ def promote_waitlist(shift_id: int, now: datetime | None = None) -> list[Signup]
 
 
 def cancel_shift(
-    shift_id: int, now: datetime | None = None, *, event_cancelled: bool = False
+    shift_id: int, now: datetime | None = None, *, event_cancelled: bool = False, reason: str = ""
 ) -> int:
     """Cancel a shift and every active signup on it. Returns how many signups ended."""
     now = now or utcnow()
@@ -198,7 +198,9 @@ def cancel_shift(
     db.session.expire(shift)
     for signup_id in ended_ids:
         after_commit.emit("signup_cancelled_by_organizer", signup_id)
-    signals.shift_cancelled.send(shift, signup_ids=ended_ids, event_cancelled=event_cancelled)
+    signals.shift_cancelled.send(
+        shift, signup_ids=ended_ids, event_cancelled=event_cancelled, reason=reason
+    )
     return len(ended_ids)
 
 

@@ -58,7 +58,12 @@ def signup_promoted(signup: Signup, **_kwargs) -> None:
 
 @signals.shift_cancelled.connect
 def shift_cancelled(
-    shift: Shift, *, signup_ids: list[int], event_cancelled: bool = False, **_kwargs
+    shift: Shift,
+    *,
+    signup_ids: list[int],
+    event_cancelled: bool = False,
+    reason: str = "",
+    **_kwargs,
 ) -> None:
     event = db.session.get(Event, shift.event_id)
     if event_cancelled:
@@ -84,7 +89,11 @@ def shift_cancelled(
         select(Signup.id, Signup.person_id).where(Signup.id.in_(signup_ids))
     ).all()
     body = replies.organizer_cancelled(
-        title=event.title, starts_at=shift.starts_at, code=shift.code, whole_event=event_cancelled
+        title=event.title,
+        starts_at=shift.starts_at,
+        code=shift.code,
+        whole_event=event_cancelled,
+        reason=reason,
     )
     queue_many(
         (

@@ -298,13 +298,25 @@ def waitlist_promoted(*, title: str, starts_at: datetime, code: str) -> str:
     return _fit(lambda t: f"您已从候补转为正式报名：{t}，{when}。如需取消请回复 取消 {code}", title)
 
 
-def organizer_cancelled(*, title: str, starts_at: datetime, code: str, whole_event: bool) -> str:
-    """The organizer ended the person's signup: the whole event, or just this shift."""
+#: how much of the leader's cancellation reason a notice carries
+REASON_UNITS = 40
+
+
+def organizer_cancelled(
+    *, title: str, starts_at: datetime, code: str, whole_event: bool, reason: str = ""
+) -> str:
+    """The organizer ended the person's signup: the whole event, or just this shift; with
+    the leader's reason, shortened, when they gave one."""
     when = format_time(starts_at)
+    reason = _truncate(_mask_phone_like(" ".join(reason.split())), REASON_UNITS)
+    because = f"原因：{reason}。" if reason else ""
     if whole_event:
-        return _fit(lambda t: f"活动取消：{t}已取消，您{when}的报名随之取消，敬请谅解。", title)
+        return _fit(
+            lambda t: f"活动取消：{t}已取消，您{when}的报名随之取消。{because}敬请谅解。", title
+        )
     return _fit(
-        lambda t: f"班次取消：{t}{when}的班次（编号{code}）已取消，您的报名随之取消。", title
+        lambda t: f"班次取消：{t}{when}的班次（编号{code}）已取消，您的报名随之取消。{because}",
+        title,
     )
 
 
