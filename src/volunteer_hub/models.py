@@ -1,6 +1,7 @@
 """Every model module, imported once so that the metadata is complete."""
 
 from volunteer_hub.auth.models import ApiToken, LoginCode
+from volunteer_hub.calendar.models import Feed
 from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
@@ -14,6 +15,7 @@ __all__ = [
     "Category",
     "ConsentChange",
     "Event",
+    "Feed",
     "InboundSms",
     "LoginCode",
     "Membership",

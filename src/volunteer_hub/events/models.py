@@ -69,6 +69,9 @@ class Event(TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None]
     #: hours before each shift to text a reminder, e.g. "24,2"; empty means no reminders
     reminder_hours: Mapped[str] = mapped_column(String(30), default="24,2", server_default="24,2")
+    #: a repeating event (weekly flood patrol in 汛期): the RFC 5545 rule its shifts were
+    #: laid out by, e.g. "FREQ=WEEKLY;UNTIL=20260930T160000Z"; feeds publish it as RRULE
+    recurrence_rule: Mapped[str | None] = mapped_column(String(200))
 
     team: Mapped[Team] = relationship(lazy="raise_on_sql")
     category: Mapped[Category] = relationship(lazy="raise_on_sql")
@@ -117,6 +120,9 @@ class Shift(Base):
     #: false once the shift is over or cancelled, which frees the code for reuse
     code_is_current: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: in a repeating event, the start the rule gave this occurrence; differs from
+    #: ``starts_at`` once the week was moved (feeds: RECURRENCE-ID)
+    series_starts_at: Mapped[datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="shifts", lazy="raise_on_sql")
 
