@@ -78,6 +78,7 @@ def _init_broker(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.api.views import bp as api_bp
     from volunteer_hub.auth.views import bp as auth_bp
+    from volunteer_hub.calendar.views import bp as calendar_bp
     from volunteer_hub.devtools.views import bp as dev_bp
     from volunteer_hub.events.views import bp as events_bp
     from volunteer_hub.health import bp as health_bp
@@ -86,7 +87,17 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.units.views import bp as units_bp
     from volunteer_hub.volunteers.views import bp as volunteers_bp
 
-    blueprints = (auth_bp, teams_bp, events_bp, units_bp, health_bp, sms_bp, volunteers_bp, dev_bp)
+    blueprints = (
+        auth_bp,
+        teams_bp,
+        events_bp,
+        units_bp,
+        health_bp,
+        sms_bp,
+        volunteers_bp,
+        calendar_bp,
+        dev_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
