@@ -53,6 +53,44 @@ def token_command(phone, name):
     click.echo(plain)
 
 
+reminders_cli = AppGroup("reminders", help="Reminder texts before shifts.")
+
+
+@reminders_cli.command("sweep")
+@click.option(
+    "--now",
+    "as_of",
+    help="run as of this ISO 8601 time (default: now); without an offset it is read "
+    "in the display time zone (Asia/Shanghai)",
+)
+def reminders_sweep_command(as_of):
+    """Queue every reminder that is due (what the scheduler does each minute)."""
+    from volunteer_hub.reminders.services import sweep
+
+    now = _parse_now(as_of) if as_of else None
+    result = sweep(now)
+    db.session.commit()
+    click.echo(
+        f"reminders as of {result.at.isoformat()}: queued {result.queued}, "
+        f"already queued {result.existing}, dropped past their window {result.dropped}, "
+        f"due before signup {result.before_signup}, opted out {result.opted_out}"
+    )
+
+
+def _parse_now(value: str):
+    from datetime import datetime
+
+    from volunteer_hub.i18n import from_local
+
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            "时间格式不对，请用 ISO 8601，例如 2026-12-01T08:00+08:00", param_hint="--now"
+        ) from None
+    return from_local(parsed)
+
+
 @click.command("seed-demo")
 @click.option("--scale", type=int, default=0, help="add N synthetic teams (417 = Ezhou size)")
 @click.option(
@@ -68,7 +106,8 @@ def seed_demo_command(scale, volunteers):
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="run one tick and exit")
 def scheduler_command(once):
-    """The periodic tick (every minute): recover the outbox, release old shift codes."""
+    """The periodic tick (every minute): recover the outbox, release old shift codes,
+    queue due reminders."""
     import threading
 
     from flask import current_app
@@ -79,7 +118,8 @@ def scheduler_command(once):
         result = scheduler.tick()
         click.echo(
             f"texts requeued {result.requeued_texts}, flagged {result.flagged_texts}; "
-            f"codes released {result.released_codes}"
+            f"codes released {result.released_codes}; "
+            f"reminders queued {result.queued_reminders}, dropped {result.dropped_reminders}"
         )
         return
     stop = threading.Event()
@@ -92,5 +132,6 @@ def scheduler_command(once):
 
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(reminders_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(scheduler_command)

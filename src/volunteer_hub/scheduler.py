@@ -28,10 +28,15 @@ class TickResult:
     requeued_texts: int
     flagged_texts: int
     released_codes: int
+    #: reminder texts written by this tick's sweep
+    queued_reminders: int = 0
+    #: due reminders past their window, not sent (see reminders.services.sweep)
+    dropped_reminders: int = 0
 
 
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.events.services import release_stale_codes
+    from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
 
     now = now or utcnow()
@@ -40,7 +45,17 @@ def tick(now: datetime | None = None) -> TickResult:
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
-    return TickResult(now, requeued, flagged, released)
+    # Its own transaction: a failing sweep does not undo the outbox recovery above.
+    reminders = sweep(now)
+    db.session.commit()
+    return TickResult(
+        now,
+        requeued,
+        flagged,
+        released,
+        queued_reminders=reminders.queued,
+        dropped_reminders=reminders.dropped,
+    )
 
 
 def run_forever(app: Flask, stop: threading.Event, interval: float = TICK_SECONDS) -> None:

@@ -44,11 +44,16 @@ def queue_text(
     person_id: int | None = None,
     is_urgent: bool = False,
     send_after: datetime | None = None,
+    expires_at: datetime | None = None,
+    signup_id: int | None = None,
+    shift_starts_at: datetime | None = None,
 ) -> OutgoingSms | None:
     """Put a text in the outbox, to be sent after the current transaction commits.
 
     Returns the new row, or None when nothing is queued: the person opted out (only the
     opt-out confirmation still goes to them), or a text with this dedupe key exists.
+    ``expires_at``: not to be handed over after this time. ``signup_id`` and
+    ``shift_starts_at``: what a reminder is about, checked again by ``deliver``.
     """
     kind = SmsKind(kind)
     if person_id is not None and kind != SmsKind.OPT_OUT_CONFIRMATION:
@@ -69,6 +74,9 @@ def queue_text(
         status=SmsStatus.QUEUED,
         is_urgent=is_urgent,
         send_after=send_after,
+        expires_at=expires_at,
+        signup_id=signup_id,
+        shift_starts_at=shift_starts_at,
         segments=count_segments(full_body),
         attempts=0,
         created_at=utcnow(),
@@ -116,16 +124,26 @@ def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) 
     if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
         _finish(row, SmsStatus.CANCELLED, now, error_message="recipient opted out")
         return Delivery("cancelled")
+    # Checked after the claim, so a change committed before it (a cancellation, a moved
+    # shift) always wins over a text queued earlier.
+    stale = _no_longer_relevant(row, now)
+    if stale is not None:
+        _finish(row, SmsStatus.CANCELLED, now, error_message=stale)
+        return Delivery("cancelled")
 
+    to_phone, body = row.to_phone, row.body
+    # End the read transaction before the provider call: on SQLite it holds the write
+    # lock (BEGIN IMMEDIATE), and every other writer would wait for the provider.
+    db.session.commit()
     try:
-        result = gateway.send(row.to_phone, row.body, status_callback=_status_callback_url())
+        result = gateway.send(to_phone, body, status_callback=_status_callback_url())
     except TransientSmsError as exc:
         # Back in the queue for the actor's retry (with backoff); the claim is released.
         row.status = SmsStatus.QUEUED
         row.error_code, row.error_message = exc.code, str(exc)[:500]
         row.status_changed_at = now
         db.session.commit()
-        log.warning("sms %s: transient failure (%s), will retry", row.id, exc.code or "-")
+        log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
         return Delivery("retry", retry=True)
     except RecipientOptedOut as exc:
         if row.person_id is not None:
@@ -134,7 +152,7 @@ def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) 
         return Delivery("failed")
     except PermanentSmsError as exc:
         _finish(row, SmsStatus.FAILED, now, error_code=exc.code, error_message=str(exc))
-        log.warning("sms %s: permanent failure %s", row.id, exc.code or "-")
+        log.warning("sms %s: permanent failure %s", outgoing_id, exc.code or "-")
         return Delivery("failed")
 
     row.provider = gateway.name
@@ -237,6 +255,37 @@ def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> Non
     for name, value in fields.items():
         setattr(row, name, value[:500] if isinstance(value, str) else value)
     db.session.commit()
+
+
+def _no_longer_relevant(row: OutgoingSms, now: datetime) -> str | None:
+    """Why a claimed text must not go out any more, or None if it still should."""
+    if row.expires_at is not None and now > row.expires_at:
+        return "expired"
+    if row.kind != SmsKind.REMINDER:
+        return None
+    if row.signup_id is None:
+        return "signup gone"
+    from volunteer_hub.events.models import Event, EventStatus, Shift
+    from volunteer_hub.signups.models import Signup, SignupStatus
+
+    found = db.session.execute(
+        select(Signup.status, Shift.is_cancelled, Shift.starts_at, Event.status)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(Signup.id == row.signup_id)
+    ).one_or_none()
+    if found is None:
+        return "signup gone"
+    signup_status, shift_cancelled, starts_at, event_status = found
+    if signup_status != SignupStatus.CONFIRMED:
+        return f"signup {signup_status}"
+    if shift_cancelled:
+        return "shift cancelled"
+    if event_status != EventStatus.PUBLISHED:
+        return f"event {event_status}"
+    if row.shift_starts_at is not None and starts_at != row.shift_starts_at:
+        return "shift moved"
+    return None
 
 
 def _opted_out(person_id: int | None) -> bool:

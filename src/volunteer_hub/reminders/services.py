@@ -1,0 +1,252 @@
+"""The reminder sweep (rule 3 of ARCHITECTURE.md): reminders come from the database.
+
+Once a minute ``sweep`` looks at the confirmed signups of shifts starting soon and puts
+every reminder that has fallen due into the outbox, as an ordinary text with a dedupe
+key that names the signup, the offset and the shift's start. Nothing waits in the
+broker: a reminder exists as a row or not at all, and ``deliver`` checks again just
+before sending that it still applies (see ``volunteer_hub.sms.services``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from volunteer_hub.db import utcnow
+from volunteer_hub.events.models import Event, EventStatus, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.sms.models import OutgoingSms, SmsKind
+from volunteer_hub.sms.replies import format_time
+from volunteer_hub.sms.services import queue_text
+
+log = logging.getLogger(__name__)
+
+#: the longest offset honoured; anything further ahead is ignored as a typo
+MAX_OFFSET_HOURS = 7 * 24
+#: a reminder may go out this late at least; longer offsets get a quarter of themselves
+MIN_GRACE = timedelta(minutes=15)
+#: looked at beyond the largest offset in use, against clock skew between hosts
+HORIZON_MARGIN = timedelta(minutes=5)
+
+_SEPARATORS = re.compile(r"[,;、\s]+")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep found. The counts describe this sweep only: a reminder dropped
+    for lateness is counted again by every sweep until its shift starts."""
+
+    at: datetime
+    #: new reminder texts written to the outbox
+    queued: int = 0
+    #: due and already in the outbox (an earlier sweep, or one running at the same time)
+    existing: int = 0
+    #: due, but past their window: dropped, never sent late
+    dropped: int = 0
+    #: due before the person had a seat; their sign-up or promotion notice told them
+    before_signup: int = 0
+    #: due, but the person has opted out of texts
+    opted_out: int = 0
+
+
+def parse_offsets(value: str | None) -> tuple[int, ...]:
+    """Hours before a shift to remind, largest first, from ``Event.reminder_hours``.
+
+    Forgiving, because the field is typed by people: "24,2", "24，2", "２４、2" and
+    "24 2" all mean (24, 2). Anything that is not a whole number of hours from 1 to
+    ``MAX_OFFSET_HOURS`` is skipped; an empty value means reminders are off.
+    """
+    if not value:
+        return ()
+    offsets = set()
+    for part in _SEPARATORS.split(unicodedata.normalize("NFKC", value)):
+        if part.isascii() and part.isdigit() and 1 <= int(part) <= MAX_OFFSET_HOURS:
+            offsets.add(int(part))
+    return tuple(sorted(offsets, reverse=True))
+
+
+def grace(offset: timedelta) -> timedelta:
+    """How late a reminder may still go out: a quarter of its offset, at least 15 minutes
+    (24 h → 6 h, 2 h → 30 min). Later than that it would arrive at a confusing moment, or
+    as a duplicate of the next, shorter reminder."""
+    return max(MIN_GRACE, offset / 4)
+
+
+def dedupe_key(signup_id: int, offset_hours: int, shift_starts_at: datetime) -> str:
+    """``reminder:41:24h:2026-12-01T00:00Z``: the start is part of the key, so a moved
+    shift gets reminders of its own and the old ones never stand in for them."""
+    if shift_starts_at.tzinfo is None:
+        raise ValueError("naive datetime given as a shift start")
+    start = shift_starts_at.astimezone(UTC)
+    stamp = start.strftime("%Y-%m-%dT%H:%M" + (":%S" if start.second else "")) + "Z"
+    return f"reminder:{signup_id}:{offset_hours}h:{stamp}"
+
+
+def reminder_text(*, title: str, starts_at: datetime, location: str, code: str) -> str:
+    """The reminder body (the signature is put in front by the outbox)."""
+    when = format_time(starts_at)
+    title = " ".join(title.split())
+    location = " ".join(location.split())
+    if location:
+        return _(
+            "提醒：您报名的「%(title)s」将于%(when)s开始，地点：%(location)s。"
+            "回复“确认”确认参加，回复“取消 %(code)s”取消。",
+            title=title,
+            when=when,
+            location=location,
+            code=code,
+        )
+    return _(
+        "提醒：您报名的「%(title)s」将于%(when)s开始。回复“确认”确认参加，回复“取消 %(code)s”取消。",
+        title=title,
+        when=when,
+        code=code,
+    )
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """Queue every reminder that is due now; the caller commits.
+
+    For each confirmed signup on a shift that is not cancelled, of a published event,
+    and for each offset in the event's ``reminder_hours``, the reminder is due at
+    ``starts_at - offset`` and may go out until ``due + grace(offset)`` or the shift's
+    start, whichever comes first; that moment is the row's ``expires_at``, which
+    ``deliver`` honours too (a reminder stuck in a retry loop is not sent late either).
+
+    A signup made (or promoted from the waitlist) after a reminder fell due does not get
+    that reminder: the confirmation it just received says the same thing, and a
+    "reminder" a minute after it would only confuse. It does get every later one. So
+    someone who signs up 3 h before a shift gets no 24 h reminder (it was due 21 h
+    before they signed up, and its 6 h window closed long ago) and gets the 2 h one on
+    time. Someone whose seat is confirmed 20 h before gets no 24 h reminder either,
+    though its window is still open. What counts is ``confirmed_at`` (when the seat was
+    had), so a waitlisted person gets reminders only once promoted, and only those due
+    after that.
+
+    Set-based: one query for the offsets in use (which bounds the time range), one for
+    the candidate signups, one for the reminders already written; then one insert per
+    new reminder (``queue_text``). Nothing is queried per signup. Idempotent and safe to
+    run twice at once: a reminder already in the outbox is skipped, and the unique
+    dedupe key (ON CONFLICT DO NOTHING in ``queue_text``) turns a concurrent duplicate
+    into a no-op. Rows are written in a fixed order so that two concurrent sweeps on
+    PostgreSQL wait for each other rather than deadlock.
+    """
+    now = now or utcnow()
+    largest = _largest_offset_in_use(now)
+    if largest is None:
+        return SweepResult(now)
+    until = now + timedelta(hours=largest) + HORIZON_MARGIN
+
+    upcoming = (
+        select(Signup.id)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(*_candidate_conditions(now, until))
+    )
+    rows = db.session.execute(
+        select(
+            Signup.id,
+            Signup.person_id,
+            Signup.created_at,
+            Signup.confirmed_at,
+            Person.phone,
+            Person.sms_opted_out_at,
+            Shift.code,
+            Shift.starts_at,
+            Event.title,
+            Event.location,
+            Event.reminder_hours,
+        )
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .join(Person, Person.id == Signup.person_id)
+        .where(*_candidate_conditions(now, until))
+        .order_by(Signup.id)
+    ).all()
+    if not rows:
+        return SweepResult(now)
+    written = set(
+        db.session.scalars(
+            select(OutgoingSms.dedupe_key).where(
+                OutgoingSms.kind == SmsKind.REMINDER, OutgoingSms.signup_id.in_(upcoming)
+            )
+        )
+    )
+
+    counts = dict.fromkeys(("queued", "existing", "dropped", "before_signup", "opted_out"), 0)
+    for row in rows:
+        had_seat_at = row.confirmed_at or row.created_at
+        for hours in parse_offsets(row.reminder_hours):
+            offset = timedelta(hours=hours)
+            due = row.starts_at - offset
+            if due > now:
+                continue
+            key = dedupe_key(row.id, hours, row.starts_at)
+            if key in written:
+                counts["existing"] += 1
+                continue
+            if had_seat_at > due:
+                counts["before_signup"] += 1
+                continue
+            expires_at = min(due + grace(offset), row.starts_at)
+            if now > expires_at:
+                counts["dropped"] += 1
+                continue
+            if row.sms_opted_out_at is not None:
+                counts["opted_out"] += 1
+                continue
+            queued = queue_text(
+                to_phone=row.phone,
+                body=reminder_text(
+                    title=row.title, starts_at=row.starts_at, location=row.location, code=row.code
+                ),
+                kind=SmsKind.REMINDER,
+                dedupe_key=key,
+                person_id=row.person_id,
+                signup_id=row.id,
+                shift_starts_at=row.starts_at,
+                expires_at=expires_at,
+            )
+            # None: a concurrent sweep wrote it first, or the person opted out meanwhile.
+            counts["queued" if queued is not None else "existing"] += 1
+
+    result = SweepResult(now, **counts)
+    # Only when something was written: a dropped reminder is seen again every minute.
+    if result.queued:
+        log.info(
+            "reminders: %d queued, %d dropped past their window", result.queued, result.dropped
+        )
+    return result
+
+
+def _largest_offset_in_use(now: datetime) -> int | None:
+    """The largest reminder offset of any published event not yet over: how far ahead
+    the sweep has to look. The distinct values are few ("24,2" nearly everywhere)."""
+    values = db.session.scalars(
+        select(Event.reminder_hours)
+        .where(
+            Event.status == EventStatus.PUBLISHED, Event.ends_at > now, Event.reminder_hours != ""
+        )
+        .distinct()
+    )
+    offsets = [hours for value in values for hours in parse_offsets(value)]
+    return max(offsets, default=None)
+
+
+def _candidate_conditions(now: datetime, until: datetime) -> tuple:
+    return (
+        Signup.status == SignupStatus.CONFIRMED,
+        Shift.is_cancelled.is_(False),
+        Shift.starts_at > now,
+        Shift.starts_at <= until,
+        Event.status == EventStatus.PUBLISHED,
+        Event.reminder_hours != "",
+    )
