@@ -255,3 +255,16 @@ def test_no_reason_no_reason_line():
         title="长江巡堤", starts_at=datetime(2026, 12, 1, 8, 0), code="1234", whole_event=False
     )
     assert "原因" not in text and "1234" in text
+
+
+def test_reminder_names_what_when_where_and_the_code_within_two_segments():
+    text = replies.reminder(
+        title="“八个一”拥军活动：走进武警鄂州支队慰问官兵并开展军地联谊" * 2,
+        starts_at=datetime(2026, 12, 1, 0, 0, tzinfo=UTC),
+        location="鄂州市鄂城区凤凰街道莲花山社区党群服务中心二楼会议室（联系 027-60880000）",
+        code="4821",
+    )
+    assert "12月1日 08:00" in text  # shown in Asia/Shanghai
+    assert "取消 4821" in text and "确认" in text
+    assert "60880000" not in text  # phone-like digits never go into a text
+    assert count_segments(DEFAULT_SMS_SIGNATURE + text) <= 2

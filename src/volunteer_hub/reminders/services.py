@@ -15,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from volunteer_hub.db import utcnow
@@ -23,8 +22,8 @@ from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.sms import replies
 from volunteer_hub.sms.models import OutgoingSms, SmsKind
-from volunteer_hub.sms.replies import format_time
 from volunteer_hub.sms.services import queue_text
 
 log = logging.getLogger(__name__)
@@ -92,24 +91,7 @@ def dedupe_key(signup_id: int, offset_hours: int, shift_starts_at: datetime) -> 
 
 def reminder_text(*, title: str, starts_at: datetime, location: str, code: str) -> str:
     """The reminder body (the signature is put in front by the outbox)."""
-    when = format_time(starts_at)
-    title = " ".join(title.split())
-    location = " ".join(location.split())
-    if location:
-        return _(
-            "提醒：您报名的「%(title)s」将于%(when)s开始，地点：%(location)s。"
-            "回复“确认”确认参加，回复“取消 %(code)s”取消。",
-            title=title,
-            when=when,
-            location=location,
-            code=code,
-        )
-    return _(
-        "提醒：您报名的「%(title)s」将于%(when)s开始。回复“确认”确认参加，回复“取消 %(code)s”取消。",
-        title=title,
-        when=when,
-        code=code,
-    )
+    return replies.reminder(title=title, starts_at=starts_at, location=location, code=code)
 
 
 def sweep(now: datetime | None = None) -> SweepResult:

@@ -152,16 +152,14 @@ def event_rescheduled(
 
 def _queue_one(signup: Signup, body: str, dedupe_key: str) -> None:
     person = db.session.get(Person, signup.person_id)
-    row = queue_text(
+    queue_text(
         to_phone=person.phone,
         body=body,
         kind=SmsKind.NOTICE,
         dedupe_key=dedupe_key,
         person_id=person.id,
+        signup_id=signup.id,
     )
-    if row is not None:
-        # Set here until queue_text takes ``signup_id`` itself (one UPDATE at the flush).
-        row.signup_id = signup.id
 
 
 def _shift_and_event(shift_id: int) -> tuple[Shift, Event]:

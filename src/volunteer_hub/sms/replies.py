@@ -159,6 +159,26 @@ def opted_in() -> str:
 # -- signing up ------------------------------------------------------------------------
 
 
+#: how much of a place a reminder carries (a long address is cut, the title too)
+PLACE_UNITS = 24
+
+
+def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> str:
+    """Before a shift: what, when, where, and how to confirm or cancel; two segments at
+    most, phone-like digits masked."""
+    when = format_time(starts_at)
+    place = _truncate(_mask_phone_like(" ".join(location.split())), PLACE_UNITS)
+    where = f"，地点：{place}" if place else ""
+    return _fit(
+        lambda t: (
+            f"提醒：您报名的「{t}」将于{when}开始{where}。"
+            f"回复“确认”确认参加，回复“取消 {code}”取消。"
+        ),
+        title,
+        budget=2 * BODY_BUDGET,
+    )
+
+
 def signup_confirmed(*, title: str, starts_at: datetime, code: str) -> str:
     when = format_time(starts_at)
     return _fit(lambda t: f"报名成功：{t}，{when}。如需取消请回复 取消 {code}", title)
