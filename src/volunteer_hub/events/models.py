@@ -104,6 +104,8 @@ class Shift(Base):
             sqlite_where=text("code_is_current"),
         ),
         Index("ix_shift_event_id_starts_at", "event_id", "starts_at"),
+        # The reminder sweep looks a few days ahead across all events, every minute.
+        Index("ix_shift_starts_at", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
