@@ -30,7 +30,7 @@ def only_in_development():
 
 
 #: rows shown per list; a dev database rarely needs more
-RECENT = 100
+RECENT = 50
 #: people offered in the phone picker
 PICKER_PEOPLE = 30
 
