@@ -1,6 +1,7 @@
 """Every module that declares actors; imported by create_app() so that web processes can
 send to them and workers can run them."""
 
+from volunteer_hub.calendar import tasks as calendar_tasks
 from volunteer_hub.sms import tasks as sms_tasks
 
-__all__ = ["sms_tasks"]
+__all__ = ["calendar_tasks", "sms_tasks"]

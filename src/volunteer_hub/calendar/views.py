@@ -1,7 +1,357 @@
-"""Feed pages and the feed URL itself (/feeds/<token>.ics)."""
+"""Feed pages and the feed URL itself (/feeds/<token>.ics).
+
+The feed URL is what calendar apps poll, hundreds of thousands of times a day for a
+city: it hashes the token, reads one indexed row (columns, not an ORM object; the body
+only when it will be sent) and answers with the stored bytes or a 304. An unknown and
+a revoked token take the same path (hash, the same one lookup, 404).
+
+The token is the only secret of a feed, and access logs print request paths: a
+logging filter masks ``/feeds/<token>.ics`` in every record of the werkzeug, gunicorn
+and app loggers (installed when the blueprint is registered). Anything logging request
+lines outside this process (a reverse proxy) must mask or drop the path itself.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import re
+
+import segno
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from volunteer_hub import queries
+from volunteer_hub.calendar import services
+from volunteer_hub.calendar.forms import FeedForm
+from volunteer_hub.calendar.models import Feed, FeedScope
+from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.events.services import active_categories
+from volunteer_hub.extensions import csrf, db
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
+from volunteer_hub.web import current_viewer, error_dict, form_errors
 
 bp = Blueprint("calendar", __name__)
+
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+#: how long a client or a private cache may reuse a body without asking again
+FEED_MAX_AGE = 300
+
+# Logs ------------------------------------------------------------------------------------
+
+_FEED_PATH = re.compile(r"/feeds/[^/\s\"?#]+?\.ics")
+FEED_PATH_MASK = "/feeds/[token].ics"
+#: loggers that print request paths: werkzeug's dev server, gunicorn's access and error
+#: logs, Flask's "Exception on <path>" (the app logger)
+MASKED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "volunteer_hub")
+
+
+def mask_feed_tokens(text: str) -> str:
+    return _FEED_PATH.sub(FEED_PATH_MASK, text)
+
+
+class FeedTokenFilter(logging.Filter):
+    """Rewrites a record so no feed token survives: in its message and its arguments
+    (gunicorn's access log passes a dict of request atoms; werkzeug a tuple)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "/feeds/" in record.msg:
+            record.msg = mask_feed_tokens(record.msg)
+        args = record.args
+        if isinstance(args, dict):
+            record.args = {k: _mask_value(v) for k, v in args.items()}
+        elif isinstance(args, tuple):
+            record.args = tuple(_mask_value(v) for v in args)
+        return True
+
+
+def _mask_value(value):
+    if isinstance(value, str) and "/feeds/" in value:
+        return mask_feed_tokens(value)
+    if isinstance(value, bytes) and b"/feeds/" in value:
+        return mask_feed_tokens(value.decode("latin-1")).encode("latin-1")
+    return value
+
+
+_FILTER = FeedTokenFilter()
+
+
+def install_log_filters(extra: tuple[str, ...] = ()) -> None:
+    for name in (*MASKED_LOGGERS, *extra):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+@bp.record_once
+def _on_register(state) -> None:
+    install_log_filters((state.app.logger.name,))
+
+
+# The feed --------------------------------------------------------------------------------
+
+
+@bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
+@csrf.exempt
+def feed(token: str):
+    token_hash = services.hash_token(token)
+    conditional = bool(request.if_none_match) or request.if_modified_since is not None
+    want_body = request.method == "GET" and not conditional
+    row = _feed_row(token_hash, with_body=want_body)
+    if row is None:
+        abort(404)
+    if row.etag is None:
+        # Never built yet (a worker will get there too): build it now and store it.
+        services.rebuild_feed(row.id)
+        db.session.commit()
+        row = _feed_row(token_hash, with_body=want_body)
+        if row is None:  # revoked in between
+            abort(404)
+    db.session.rollback()  # end the read transaction: nothing else happens here
+
+    response = current_app.response_class(status=200, content_type=CALENDAR_TYPE)
+    response.set_etag(row.etag)
+    response.last_modified = row.body_changed_at
+    response.cache_control.private = True
+    response.cache_control.max_age = FEED_MAX_AGE
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if _not_modified(row):
+        response.status_code = 304
+        return response
+    if request.method == "HEAD":
+        response.content_length = row.size
+        return response
+    if not want_body:  # a conditional GET that did not match: now the body is needed
+        row = _feed_row(token_hash, with_body=True)
+        db.session.rollback()
+        if row is None:
+            abort(404)
+        response.set_etag(row.etag)
+        response.last_modified = row.body_changed_at
+    response.set_data(row.body)
+    return response
+
+
+def _feed_row(token_hash: str, *, with_body: bool):
+    body = Feed.body if with_body else func.length(Feed.body).label("size")
+    return db.session.execute(
+        select(Feed.id, Feed.etag, Feed.body_changed_at, body).where(
+            Feed.token_hash == token_hash, Feed.revoked_at.is_(None)
+        )
+    ).first()
+
+
+def _not_modified(row) -> bool:
+    if request.if_none_match:
+        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+        return request.if_none_match.contains(row.etag) or request.if_none_match.star_tag
+    since = request.if_modified_since
+    return since is not None and row.body_changed_at.replace(microsecond=0) <= since
+
+
+# Pages -----------------------------------------------------------------------------------
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@login_required
+def feeds():
+    viewer = current_viewer()
+    form = FeedForm()
+    targets = _targets(viewer)
+    form.target.choices = [(value, label) for _group, items in targets for value, label in items]
+    categories = active_categories()
+    form.categories.choices = [(c.id, _(c.name)) for c in categories]
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        wanted = request.args.get("target", "")
+        if any(wanted == value for value, _label in form.target.choices):
+            form.target.data = wanted
+    elif form.validate_on_submit():
+        scope, _sep, target_id = (form.target.data or "").partition(":")
+        try:
+            if not target_id.isdigit():
+                raise DomainError(_("请选择订阅内容"), field="target")
+            issued = services.create_feed(scope, int(target_id), form.categories.data or [], viewer)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = error_dict(exc)
+            if "id" in errors or "scope" in errors:
+                errors = {"target": errors.pop("id", None) or errors.pop("scope")}
+        else:
+            return _created_page(issued)
+    else:
+        errors = form_errors(form)
+    return (
+        render_template(
+            "calendar/feeds.html",
+            form=form,
+            targets=targets,
+            feeds=_feed_rows(services.own_feeds(viewer)),
+            errors=errors,
+        ),
+        400 if errors else 200,
+    )
+
+
+@bp.post("/calendar/<int:feed_id>/revoke")
+@login_required
+def revoke(feed_id: int):
+    try:
+        services.revoke_feed(feed_id, current_viewer())
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("已停用该订阅，原来的链接不再有效。"), "success")
+    return redirect(url_for("calendar.feeds"))
+
+
+@bp.post("/calendar/<int:feed_id>/reissue")
+@login_required
+def reissue(feed_id: int):
+    try:
+        issued = services.reissue_feed(feed_id, current_viewer())
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    return _created_page(issued, reissued=True)
+
+
+def _created_page(issued: services.IssuedFeed, reissued: bool = False):
+    url, webcal_url = services.subscribe_urls(issued.token, request.host_url)
+    qr = segno.make(url, error="m")
+    body = render_template(
+        "calendar/created.html",
+        url=url,
+        webcal_url=webcal_url,
+        qr_svg=qr.svg_inline(scale=5, border=2, dark="#000", light="#fff"),
+        label=_feed_rows([issued.feed])[0]["label"],
+        reissued=reissued,
+    )
+    response = current_app.make_response(body)
+    # The token is in this page and nowhere else: not kept by any cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/calendar/copy.js")
+def copy_script():
+    response = current_app.response_class(COPY_JS, mimetype="text/javascript")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+#: the copy buttons of the "created" page (script-src 'self': no inline script)
+COPY_JS = """(function () {
+  "use strict";
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.getAttribute("data-copy"));
+      input.select();
+      var done = function () { button.textContent = button.getAttribute("data-done"); };
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          document.execCommand("copy"); done();
+        });
+      } else {
+        document.execCommand("copy"); done();
+      }
+    });
+  });
+})();
+"""
+
+
+def _targets(viewer) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the viewer may subscribe to, grouped: themself, teams, units (three queries)."""
+    groups = [(_("我自己"), [(f"person:{viewer.person_id}", _("我报名的班次"))])]
+    teams = list(db.session.scalars(queries.visible_teams(viewer)))
+    if teams:
+        groups.append(
+            (_("服务队"), [(f"team:{t.id}", _("%(name)s 的活动", name=t.name)) for t in teams])
+        )
+    units = queries.visible_units(viewer)
+    if units:
+        groups.append(
+            (
+                _("单位（含下属全部服务队）"),
+                [(f"unit:{u.id}", _("%(name)s 及下属", name=u.name)) for u in units],
+            )
+        )
+    return groups
+
+
+def _feed_rows(feeds: list[Feed]) -> list[dict]:
+    """Labels for a list of feeds, naming their targets with two queries in all."""
+    from volunteer_hub.teams.models import Team
+    from volunteer_hub.units.models import Unit
+
+    team_ids = {f.team_id for f in feeds if f.team_id}
+    unit_ids = {f.unit_id for f in feeds if f.unit_id}
+    teams, units = {}, {}
+    if team_ids:
+        teams = dict(
+            db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all()
+        )
+    if unit_ids:
+        units = dict(
+            db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all()
+        )
+    rows = []
+    for f in feeds:
+        if f.scope == FeedScope.PERSON:
+            label = _("我报名的班次")
+        elif f.scope == FeedScope.TEAM:
+            label = _("%(name)s 的活动", name=teams.get(f.team_id, ""))
+        else:
+            label = _("%(name)s 及下属", name=units.get(f.unit_id, ""))
+        rows.append(
+            {
+                "feed": f,
+                "label": label,
+                "categories": "、".join(_(c.name) for c in f.categories),
+            }
+        )
+    return rows
+
+
+# One-event downloads -----------------------------------------------------------------------
+
+
+def ics_download(body: bytes, filename: str):
+    response = current_app.response_class(body, content_type=CALENDAR_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/calendar/signups/<int:signup_id>.ics")
+@login_required
+def signup_ics(signup_id: int):
+    """The shift of one of my signups as an .ics (the link beside each shift on /me)."""
+    shift_id = db.session.scalar(
+        select(Signup.shift_id).where(
+            Signup.id == signup_id,
+            Signup.person_id == current_user.id,
+            Signup.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if shift_id is None:
+        abort(404)
+    return ics_download(services.single_shift_ics(shift_id), f"shift-{shift_id}.ics")

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
 
 from volunteer_hub import queries
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.events import services
 from volunteer_hub.events.forms import (
     EMPTY_ROWS_EDIT,
@@ -29,7 +31,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import get_or_create_person
 from volunteer_hub.signups import services as signups
-from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import broadcast as broadcasts
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Membership, Team
@@ -229,6 +231,33 @@ def event(event_id: int):
         broadcast_form=BroadcastForm(formdata=None),
         broadcasts=broadcasts.recent_broadcasts(event.id),
     )
+
+
+@bp.get("/events/<int:event_id>.ics")
+@login_required
+def event_ics(event_id: int):
+    """The event as a one-event .ics, for whoever may see it: staff over its team, and
+    people signed up to one of its shifts."""
+    from volunteer_hub.calendar.services import single_event_ics
+    from volunteer_hub.calendar.views import ics_download
+
+    viewer = current_viewer()
+    try:
+        queries.visible_event(viewer, event_id)
+    except NotFound:
+        on_event = db.session.scalar(
+            select(Signup.id)
+            .join(Shift, Shift.id == Signup.shift_id)
+            .where(
+                Shift.event_id == event_id,
+                Signup.person_id == viewer.person_id,
+                Signup.status.in_(ACTIVE_STATUSES),
+            )
+            .limit(1)
+        )
+        if on_event is None:
+            abort(404)
+    return ics_download(single_event_ics(event_id), f"event-{event_id}.ics")
 
 
 @bp.post("/events/<int:event_id>/broadcast")

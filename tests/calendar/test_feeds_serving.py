@@ -1,0 +1,235 @@
+"""The feed URL: tokens, stored bytes, validators, 304, HEAD, revocation, logs."""
+
+# ruff: noqa: F811  (pytest fixtures imported from feeds_support are parameters here)
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from tests.calendar.feeds_support import World, feed_url, fetch, issue, uids, world  # noqa: F401
+from tests.conftest import login
+from volunteer_hub import PROJECT_ROOT
+from volunteer_hub.auth.permissions import viewer_for
+from volunteer_hub.calendar import services
+from volunteer_hub.calendar.models import Feed
+from volunteer_hub.extensions import db
+
+
+@pytest.fixture
+def team_feed(world: World, make):
+    make.event(world.team_a, shifts=2, title="护苗护学")
+    return issue(world.leader_a, "team", world.team_a.id)
+
+
+def test_token_has_at_least_128_bits_and_only_its_hash_is_stored(world: World):
+    issued = services.create_feed("team", world.team_a.id, (), viewer_for(world.leader_a))
+    db.session.commit()
+    token = issued.token
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert len(raw) * 8 >= 128
+    row = db.session.execute(select(Feed.__table__)).mappings().one()
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token in str(value) for value in row.values())
+    other = services.create_feed("team", world.team_a.id, (), viewer_for(world.leader_a))
+    assert other.token != token
+
+
+def test_serves_the_stored_bytes_with_validators(client, team_feed):
+    feed_id, token = team_feed
+    first = fetch(client, token)
+    assert first.status_code == 200
+    assert first.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert etag.strip('"') == hashlib.sha256(first.data).hexdigest()
+    assert first.headers["Last-Modified"]
+    cache = first.headers["Cache-Control"]
+    assert "private" in cache and "max-age=" in cache
+    assert first.data.startswith(b"BEGIN:VCALENDAR\r\n")
+    db.session.rollback()
+    assert db.session.scalar(select(Feed.body).where(Feed.id == feed_id)) == first.data
+
+    again = fetch(client, token)
+    assert again.data == first.data
+    assert again.headers["ETag"] == etag
+    assert again.headers["Last-Modified"] == first.headers["Last-Modified"]
+
+
+def test_if_none_match_gives_304_and_head_no_body(client, team_feed):
+    _feed_id, token = team_feed
+    first = fetch(client, token)
+    etag = first.headers["ETag"]
+
+    not_modified = fetch(client, token, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304
+    assert not_modified.data == b""
+    assert not_modified.headers["ETag"] == etag
+
+    since = fetch(client, token, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+
+    changed = fetch(client, token, headers={"If-None-Match": '"something-else"'})
+    assert changed.status_code == 200
+    assert changed.data == first.data
+
+    head = client.head(feed_url(token))
+    assert head.status_code == 200
+    assert head.data == b""
+    assert int(head.headers["Content-Length"]) == len(first.data)
+    assert head.headers["ETag"] == etag
+
+
+def test_a_rebuild_without_change_keeps_bytes_etag_and_last_modified(client, team_feed):
+    feed_id, token = team_feed
+    first = fetch(client, token)
+    db.session.rollback()
+    changed_at = db.session.get(Feed, feed_id).body_changed_at
+    for _ in range(2):
+        result = services.rebuild_feed(feed_id)
+        db.session.commit()
+        assert result.changed is False
+    again = fetch(client, token)
+    assert again.data == first.data
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Last-Modified"] == first.headers["Last-Modified"]
+    db.session.rollback()
+    assert db.session.get(Feed, feed_id).body_changed_at == changed_at
+
+
+def test_a_feed_never_built_is_built_on_the_request_and_stored(client, team_feed):
+    feed_id, token = team_feed
+    db.session.rollback()
+    assert db.session.get(Feed, feed_id).etag is None  # no worker ran
+    response = fetch(client, token)
+    assert response.status_code == 200
+    assert any(uid.startswith("event-") for uid in uids(response.data))
+    db.session.rollback()
+    stored = db.session.get(Feed, feed_id)
+    assert stored.body == response.data
+    assert stored.etag == response.headers["ETag"].strip('"')
+
+
+def test_wrong_and_revoked_tokens_are_404_with_the_same_work(
+    client, world, team_feed, count_queries
+):
+    feed_id, token = team_feed
+    assert fetch(client, token).status_code == 200
+    login(client, world.leader_a)
+    assert client.post(f"/calendar/{feed_id}/revoke").status_code == 302
+    client.post("/logout")
+
+    with count_queries() as revoked:
+        assert fetch(client, token).status_code == 404
+    with count_queries() as unknown:
+        assert fetch(client, "x" * len(token)).status_code == 404
+    assert revoked.count == unknown.count == 1
+    assert revoked.statements == unknown.statements
+    assert client.head(feed_url(token)).status_code == 404
+
+
+def test_reissue_old_url_404_new_url_200(client, world, team_feed):
+    feed_id, token = team_feed
+    body = fetch(client, token).data
+    login(client, world.leader_a)
+    page = client.post(f"/calendar/{feed_id}/reissue")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    new_token = html.split("/feeds/", 1)[1].split(".ics", 1)[0]
+    assert new_token != token
+    assert fetch(client, token).status_code == 404
+    renewed = fetch(client, new_token)
+    assert renewed.status_code == 200
+    assert renewed.data == body
+
+
+def test_tokens_never_reach_the_request_log(app, world, team_feed, caplog):
+    """A real werkzeug server, as `flask run` serves; its access log must not show it."""
+    _feed_id, token = team_feed
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_port}"
+        with caplog.at_level(logging.INFO), httpx.Client(base_url=base_url) as http:
+            assert http.get(feed_url(token)).status_code == 200
+            assert http.get(feed_url("no-such-token")).status_code == 404
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    # httpx, the client here, logs its own URLs: only the server's records count
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    access = [line for line in lines if "/feeds/" in line]
+    assert len(access) == 2, lines
+    assert all("/feeds/[token].ics" in line for line in access)
+    assert not any(token in line or "no-such-token" in line for line in lines)
+
+
+def test_tokens_never_reach_gunicorns_access_log(tmp_path, database_url, redis_url, team_feed):
+    """gunicorn as production runs it, with its default access log format."""
+    _feed_id, token = team_feed
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    access_log = tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp_path),
+        "EMBEDDED_WORKER": "0",
+        "PUBLIC_BASE_URL": "http://localhost",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            str(access_log),
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 30
+            while True:  # until gunicorn accepts connections
+                try:
+                    response = http.get(feed_url(token))
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.stderr.read().decode()
+                    assert time.monotonic() < deadline, "gunicorn did not start"
+                    time.sleep(0.1)
+            assert response.status_code == 200
+            assert http.get(feed_url("no-such-token")).status_code == 404
+    finally:
+        server.terminate()
+        _out, errors = server.communicate(timeout=30)
+    logged = access_log.read_text() + errors.decode()
+    assert logged.count("/feeds/[token].ics") == 2, logged
+    assert token not in logged and "no-such-token" not in logged
