@@ -151,6 +151,8 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
                     "description": op.summary,
                     "content": {"application/json": {"schema": schema}},
                 }
+            elif op.status == 204:
+                responses["204"] = {"description": op.summary}
             for status in sorted(_problem_statuses(op, rule.arguments)):
                 responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
             item["responses"] = responses

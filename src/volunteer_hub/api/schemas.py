@@ -246,6 +246,23 @@ class SignupCreate(RequestModel):
     )
 
 
+class FeedCreate(RequestModel):
+    scope: Literal["person", "team", "unit"] = Field(
+        title="订阅范围",
+        description="person：本人报名的班次（id 须为本人）；team：服务队的活动；"
+        "unit：单位及其下属全部服务队的活动。",
+    )
+    id: Id = Field(title="订阅对象编号", description="人员、服务队或单位的编号，随 scope 而定。")
+    categories: list[CategoryRef] = Field(
+        default_factory=list,
+        max_length=50,
+        title="服务类别",
+        description="只收这些类别的活动：类别名称（如“防汛抗旱”）或编号，可混用；"
+        "省略或空数组表示全部类别。Category names or ids; empty means all.",
+        json_schema_extra=_drop_default,
+    )
+
+
 # Responses --------------------------------------------------------------------------
 
 
@@ -359,6 +376,19 @@ class SignupCancelled(ResponseModel):
     signup: SignupOut
     promoted_signup_ids: list[int] = Field(description="因此从候补转为确认的报名")
     promoted_person_ids: list[int]
+
+
+class FeedOut(ResponseModel):
+    id: int
+    scope: Literal["person", "team", "unit"]
+    target_id: int = Field(description="人员、服务队或单位的编号")
+    categories: list[Ref] = Field(description="类别筛选；空表示全部类别")
+    url: str = Field(
+        description="订阅地址（https）。令牌只在此时返回一次，服务器只保存其哈希。"
+        "The token is returned once and stored only as a hash."
+    )
+    webcal_url: str = Field(description="同一地址的 webcal:// 形式，供日历应用直接订阅")
+    created_at: LocalTime
 
 
 class FieldError(ResponseModel):

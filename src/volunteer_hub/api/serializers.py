@@ -110,3 +110,15 @@ def signup(
         confirmed_at=row.confirmed_at,
         cancelled_at=row.cancelled_at,
     )
+
+
+def feed(row, url: str, webcal_url: str) -> schemas.FeedOut:
+    return schemas.FeedOut(
+        id=row.id,
+        scope=row.scope,
+        target_id=row.person_id or row.team_id or row.unit_id,
+        categories=[schemas.Ref(id=c.id, name=c.name) for c in row.categories],
+        url=url,
+        webcal_url=webcal_url,
+        created_at=row.created_at,
+    )

@@ -7,7 +7,7 @@ service, commits, and serialises. The rules are in the services.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from volunteer_hub.api import auth, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import as_json, document, operation
 from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.calendar.models import Feed
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events import services as events
 from volunteer_hub.extensions import db
@@ -355,6 +356,52 @@ def delete_signup(signup_id: int):
         promoted_signup_ids=[promoted_id for promoted_id, _person in promoted],
         promoted_person_ids=[person_id for _signup, person_id in promoted],
     )
+
+
+# Calendar feeds ---------------------------------------------------------------------
+
+
+@bp.post("/feeds")
+@operation(
+    "新建日历订阅（返回订阅地址，只此一次）",
+    tag="feeds",
+    body=schemas.FeedCreate,
+    response=schemas.FeedOut,
+    status=201,
+    problems=(404,),
+    description=(
+        "person 只能订阅本人；team 须能查看该服务队；unit 须为该单位或其上级的协调员，"
+        "或管理员。看不到的对象一律 404。categories 为类别名称或编号。"
+        "url 中的令牌只在此返回一次，服务器只保存其 SHA-256。"
+    ),
+)
+def create_feed(body: schemas.FeedCreate):
+    from volunteer_hub.calendar import services as feeds
+
+    viewer = current_viewer()
+    category_ids = feeds.find_categories(body.categories)
+    issued = feeds.create_feed(body.scope, body.id, category_ids, viewer)
+    feed_id = issued.feed.id
+    db.session.commit()
+    url, webcal_url = feeds.subscribe_urls(issued.token, request.host_url)
+    return serializers.feed(db.session.get(Feed, feed_id), url, webcal_url)
+
+
+@bp.delete("/feeds/<int:feed_id>")
+@operation(
+    "停用日历订阅（其地址此后答 404）",
+    tag="feeds",
+    status=204,
+    description="只能停用本人创建的订阅；他人的、已停用的或不存在的：404。",
+)
+def delete_feed(feed_id: int):
+    from volunteer_hub.calendar import services as feeds
+
+    feeds.revoke_feed(feed_id, current_viewer())
+    db.session.commit()
+    response = current_app.response_class(status=204)
+    response.headers.remove("Content-Type")
+    return response
 
 
 # The document -----------------------------------------------------------------------
