@@ -131,6 +131,9 @@ def scheduler_command(once):
 
 
 def register(app: Flask) -> None:
+    from volunteer_hub.calendar.cli import feeds
+
+    app.cli.add_command(feeds)
     app.cli.add_command(users_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(seed_demo_command)
