@@ -32,9 +32,12 @@ class TickResult:
     queued_reminders: int = 0
     #: due reminders past their window, not sent (see reminders.services.sweep)
     dropped_reminders: int = 0
+    #: feed rebuilds sent again because their first message was lost
+    requeued_feeds: int = 0
 
 
 def tick(now: datetime | None = None) -> TickResult:
+    from volunteer_hub.calendar.services import requeue_overdue_rebuilds
     from volunteer_hub.events.services import release_stale_codes
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
@@ -42,6 +45,7 @@ def tick(now: datetime | None = None) -> TickResult:
     now = now or utcnow()
     requeued, flagged = requeue_stuck(now)
     released = release_stale_codes(now)
+    feeds = requeue_overdue_rebuilds(now)
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
@@ -55,6 +59,7 @@ def tick(now: datetime | None = None) -> TickResult:
         released,
         queued_reminders=reminders.queued,
         dropped_reminders=reminders.dropped,
+        requeued_feeds=feeds,
     )
 
 

@@ -285,3 +285,37 @@ def test_feeds_rebuild_command(app, world: World, make, feeds):
     assert "changed 5" in result.output  # team A, its three units, the city 防汛抗旱 filter
     again = runner.invoke(feeds_cli, ["rebuild"])
     assert "changed 0, unchanged 10" in again.output
+
+
+def test_the_tick_rebuilds_a_feed_whose_rebuild_message_was_lost(
+    client, world: World, make, feeds, broker
+):
+    import dramatiq
+
+    from volunteer_hub import scheduler
+    from volunteer_hub.calendar import tasks
+    from volunteer_hub.db import utcnow
+
+    event = make.event(world.team_a, shifts=1, title="汛期巡堤")
+    broker.flush_all()
+    # What the worker does on the change: mark the feeds stale and send their rebuilds;
+    # then those rebuild messages are lost.
+    tasks.feeds_touched(event.id)
+    db.session.commit()
+    broker.flush_all()
+    assert feeds["team_a"] in stale_ids()
+
+    early = scheduler.tick(now=utcnow() + timedelta(minutes=1))
+    assert early.requeued_feeds == 0  # a rebuild may simply be on its way
+    later = scheduler.tick(now=utcnow() + timedelta(minutes=11))
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        run_worker(broker, worker)
+    finally:
+        worker.stop()
+
+    assert later.requeued_feeds >= 1
+    assert feeds["team_a"] not in stale_ids()
+    team_feed = db.session.get(Feed, feeds["team_a"])
+    assert "汛期巡堤" in unfolded(team_feed.body)

@@ -135,6 +135,31 @@ def _build_soon(feed: Feed) -> None:
     after_commit.enqueue(tasks.rebuild_feed.send, feed.id)
 
 
+#: a feed owed a rebuild this long is assumed to have lost its message
+REBUILD_OVERDUE_AFTER = timedelta(minutes=10)
+
+
+def requeue_overdue_rebuilds(now: datetime | None = None) -> int:
+    """The feeds half of the minute tick: send the rebuild again for live feeds stale
+    longer than REBUILD_OVERDUE_AFTER (a lost message, a worker that died). The rebuild
+    claims the feed, so a duplicate costs nothing."""
+    from volunteer_hub.calendar import tasks
+
+    now = now or utcnow()
+    overdue = list(
+        db.session.scalars(
+            select(Feed.id).where(
+                Feed.revoked_at.is_(None),
+                Feed.stale_since.is_not(None),
+                Feed.stale_since < now - REBUILD_OVERDUE_AFTER,
+            )
+        )
+    )
+    for feed_id in overdue:
+        after_commit.enqueue(tasks.rebuild_feed.send, feed_id)
+    return len(overdue)
+
+
 def own_feeds(viewer: Viewer) -> list[Feed]:
     """The viewer's live feeds, newest first (two queries: feeds, their categories)."""
     return list(
