@@ -10,6 +10,7 @@ threads or a real server see committed data like production does.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,3 +187,19 @@ def login(client, person, password=factories.PASSWORD):
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response
+
+
+@pytest.fixture
+def csrf_on(app):
+    """CSRF protection as in production (tests run without it by default)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        yield
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import token_from
 from tests.volunteers.conftest import code_from_outbox, page
 from volunteer_hub.auth.models import LoginCode
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
-
-
-@pytest.fixture
-def csrf_on(app):
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = False
-
-
-def token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def rows(model) -> int:

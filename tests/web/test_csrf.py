@@ -4,25 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.conftest import login
+from tests.conftest import login, token_from
 from tests.web.conftest import page, row_counts
-
-
-@pytest.fixture
-def csrf_on(app):
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = False
-
-
-def token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def test_post_without_token_is_refused_and_changes_nothing(client, world, csrf_on):
