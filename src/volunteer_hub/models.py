@@ -3,6 +3,7 @@
 from volunteer_hub.auth.models import ApiToken, LoginCode
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.events.models import Category, Event, Shift
+from volunteer_hub.hours.models import HoursRollup, RecordChange, ServiceRecord, TeamHoursRollup
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
@@ -16,13 +17,17 @@ __all__ = [
     "ConsentChange",
     "Event",
     "Feed",
+    "HoursRollup",
     "InboundSms",
     "LoginCode",
     "Membership",
     "OutgoingSms",
     "Person",
+    "RecordChange",
+    "ServiceRecord",
     "Shift",
     "Signup",
     "Team",
+    "TeamHoursRollup",
     "Unit",
 ]
