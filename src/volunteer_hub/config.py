@@ -78,6 +78,12 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "SMS_QUIET_HOURS": env.get("SMS_QUIET_HOURS") or "21:00-08:00",
         #: non-urgent broadcast texts one person gets per local day at most
         "BROADCAST_DAILY_CAP": int(env.get("BROADCAST_DAILY_CAP") or 2),
+        #: 签到 is accepted from this many minutes before a shift until its end
+        "CHECK_IN_EARLY_MINUTES": int(env.get("CHECK_IN_EARLY_MINUTES") or 30),
+        #: 签退 is accepted until this many minutes after a shift's end
+        "CHECK_OUT_LATE_MINUTES": int(env.get("CHECK_OUT_LATE_MINUTES") or 120),
+        #: service time is rounded to this many minutes (half an hour)
+        "HOURS_ROUNDING_MINUTES": int(env.get("HOURS_ROUNDING_MINUTES") or 30),
         #: volunteers' SMS login codes: requests per phone and per client address
         "LOGIN_CODE_RATE_LIMIT": env.get("LOGIN_CODE_RATE_LIMIT") or "3 per 10 minutes;10 per day",
         "LOGIN_CODE_IP_RATE_LIMIT": env.get("LOGIN_CODE_IP_RATE_LIMIT") or "20 per hour",

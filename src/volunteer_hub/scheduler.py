@@ -34,11 +34,14 @@ class TickResult:
     dropped_reminders: int = 0
     #: feed rebuilds sent again because their first message was lost
     requeued_feeds: int = 0
+    #: check-ins never checked out, closed at their shift's end for the leader to see
+    closed_check_ins: int = 0
 
 
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
     from volunteer_hub.events.services import release_stale_codes
+    from volunteer_hub.hours.services import close_forgotten_check_outs
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
 
@@ -46,6 +49,7 @@ def tick(now: datetime | None = None) -> TickResult:
     requeued, flagged = requeue_stuck(now)
     released = release_stale_codes(now)
     feeds = requeue_overdue_rebuilds(now)
+    closed = close_forgotten_check_outs(now)
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
@@ -60,6 +64,7 @@ def tick(now: datetime | None = None) -> TickResult:
         queued_reminders=reminders.queued,
         dropped_reminders=reminders.dropped,
         requeued_feeds=feeds,
+        closed_check_ins=closed,
     )
 
 

@@ -28,3 +28,6 @@ shift_cancelled = _signals.signal("shift-cancelled")
 #: an event's time or place changed; kwargs: ``moved_shift_ids`` (shifts whose start or
 #: end changed), ``location_changed``
 event_rescheduled = _signals.signal("event-rescheduled")
+
+#: an event moved to another category; kwargs: ``old_category_id``
+event_recategorized = _signals.signal("event-recategorized")

@@ -197,6 +197,7 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
 
     new_location = (data.location or "").strip()
     location_changed = new_location != event.location
+    old_category_id = event.category_id
     event.title = data.title.strip()
     event.category_id = find_category(data.category_id).id
     event.description = (data.description or "").strip()
@@ -206,6 +207,8 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     event.revision += 1
     db.session.flush()
     after_commit.emit("event_changed", event.id)
+    if event.category_id != old_category_id:
+        signals.event_recategorized.send(event, old_category_id=old_category_id)
     if moved_shift_ids or location_changed:
         signals.event_rescheduled.send(
             event, moved_shift_ids=moved_shift_ids, location_changed=location_changed
