@@ -13,7 +13,7 @@ models only say what shape the input has, plus the bounds the database needs.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,7 +30,12 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from volunteer_hub.events.services import MAX_CAPACITY, MAX_SHIFTS
+from volunteer_hub.events.services import (
+    MAX_CAPACITY,
+    MAX_REPEAT_WEEKS,
+    MAX_SHIFTS,
+    MIN_REPEAT_WEEKS,
+)
 from volunteer_hub.i18n import to_local
 
 #: ids are 32-bit on PostgreSQL; a larger number is refused before it reaches SQL
@@ -86,6 +91,9 @@ def _clamped(value: datetime) -> datetime:
 #: before the validator, or pydantic cannot express them in the JSON schema)
 Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
 Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), BeforeValidator(_whole_number)]
+Weeks = Annotated[
+    int, Field(ge=MIN_REPEAT_WEEKS, le=MAX_REPEAT_WEEKS), BeforeValidator(_whole_number)
+]
 #: an id in a query string, parsed from text by pydantic itself
 QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventTitle = Annotated[str, Field(max_length=200, pattern=_NOT_BLANK)]
@@ -199,6 +207,20 @@ class ShiftUpdate(ShiftCreate):
     id: Id = Omittable("班次编号", description="修改已有班次时填写；新班次省略。")
 
 
+class RepeatCreate(RequestModel):
+    """Weekly repetition: give ``weeks`` or ``until``, not both."""
+
+    weeks: Weeks = Omittable(
+        "重复周数", description="共几周（含第一周），2–52。Number of weeks, first included."
+    )
+    until: date = Omittable(
+        "重复截止日期",
+        description="最后一周不晚于此日期（当地日期，含当日），共 2–52 周。"
+        "Last local date a week may fall on.",
+        examples=["2026-09-30"],
+    )
+
+
 class EventCreate(RequestModel):
     team_id: Id = Field(title="服务队")
     category: CategoryRef
@@ -207,6 +229,12 @@ class EventCreate(RequestModel):
     description: Description = Field("", title="活动说明")
     status: Literal["draft", "published"] = Field("published", title="状态")
     shifts: list[ShiftCreate] = Field(min_length=1, max_length=MAX_SHIFTS, title="班次")
+    repeat: RepeatCreate = Omittable(
+        "每周重复",
+        description="给出时活动每周重复：shifts 只能有一个班次（第一周的），之后每周同一当地"
+        "时间各生成一个班次。跳过某周：PATCH 时不列出该周的班次；调整某周：修改该班次的时间。"
+        "Weekly repeating event: one shift (week 1) in shifts; each week becomes a shift.",
+    )
 
 
 class EventUpdate(RequestModel):
@@ -329,6 +357,10 @@ class ShiftOut(ResponseModel):
     capacity: int
     filled: int = Field(description="已确认人数")
     is_cancelled: bool
+    series_starts_at: LocalTime | None = Field(
+        description="每周重复的活动中，规则给这一周的开始时间（该周调整过时间则与 starts_at 不同）；"
+        "非重复活动为 null"
+    )
 
 
 class EventOut(ResponseModel):
@@ -345,6 +377,10 @@ class EventOut(ResponseModel):
     cancelled_at: LocalTime | None
     created_at: LocalTime
     updated_at: LocalTime
+    recurrence_rule: str | None = Field(
+        description="每周重复的活动的 RFC 5545 规则，如 FREQ=WEEKLY;COUNT=12；非重复活动为 null",
+        examples=["FREQ=WEEKLY;COUNT=12"],
+    )
     shifts: list[ShiftOut]
 
 

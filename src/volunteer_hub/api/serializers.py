@@ -70,6 +70,7 @@ def shift(row: Shift) -> schemas.ShiftOut:
         capacity=row.capacity,
         filled=row.filled,
         is_cancelled=row.is_cancelled,
+        series_starts_at=row.series_starts_at,
     )
 
 
@@ -89,6 +90,7 @@ def event(row: Event) -> schemas.EventOut:
         cancelled_at=row.cancelled_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        recurrence_rule=row.recurrence_rule,
         shifts=[shift(s) for s in row.shifts],
     )
 

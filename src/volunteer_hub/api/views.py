@@ -188,7 +188,10 @@ def list_events(query: schemas.EventQuery):
     response=schemas.EventOut,
     status=201,
     problems=(404,),
-    description="每个班次在回答中带有 id 和短信报名编号 code。",
+    description=(
+        "每个班次在回答中带有 id 和短信报名编号 code。给出 repeat 时为每周重复的活动："
+        "shifts 只含第一周的一个班次，每周各生成一个班次，recurrence_rule 为其规则。"
+    ),
 )
 def create_event(body: schemas.EventCreate):
     viewer = current_viewer()
@@ -206,7 +209,18 @@ def create_event(body: schemas.EventCreate):
         )
         for s in body.shifts
     ]
-    event_id = events.create_event(team.id, data, shifts, created_by_id=viewer.person_id).id
+    if body.repeat is not None:
+        if len(shifts) != 1:
+            raise ValidationFailed(
+                {"shifts": _("每周重复的活动请只填写一个班次（第一周的），其余各周自动生成")}
+            )
+        repeat = events.RepeatInput(weeks=body.repeat.weeks, until=body.repeat.until)
+        event = events.create_repeating_event(
+            team.id, data, shifts[0], repeat, created_by_id=viewer.person_id
+        )
+    else:
+        event = events.create_event(team.id, data, shifts, created_by_id=viewer.person_id)
+    event_id = event.id
     db.session.commit()
     return serializers.event(queries.visible_event(viewer, event_id))
 
@@ -227,6 +241,7 @@ def get_event(event_id: int):
     description=(
         "给出 shifts 时替换整个班次列表：带 id 的班次被修改，不带 id 的新建，"
         "未列出的取消（报名随之取消）。已取消的活动不能修改（409）。"
+        "每周重复的活动：未列出的一周即跳过，修改某周时间即调整该周，不能新增班次（422）。"
     ),
 )
 def update_event(event_id: int, body: schemas.EventUpdate):

@@ -28,7 +28,13 @@ from wtforms.validators import DataRequired, Length
 
 from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.events.models import EventStatus
-from volunteer_hub.events.services import MAX_SHIFTS, EventInput, ShiftInput, validate
+from volunteer_hub.events.services import (
+    MAX_SHIFTS,
+    EventInput,
+    RepeatInput,
+    ShiftInput,
+    validate,
+)
 from volunteer_hub.i18n import from_local, to_local
 
 EMPTY_ROWS_NEW = 3
@@ -60,6 +66,12 @@ class EventForm(FlaskForm):
     description = TextAreaField(_l("活动说明"))
     status = SelectField(_l("状态"), choices=status_choices, validate_choice=False)
     shifts = FieldList(FormField(ShiftRowForm), min_entries=EMPTY_ROWS_NEW, max_entries=MAX_ROWS)
+    #: a new event only: repeat the one shift weekly, this many weeks or until a date
+    repeat_weeks = StringField(
+        _l("每周重复"),
+        render_kw={"type": "number", "min": "2", "max": "52", "inputmode": "numeric"},
+    )
+    repeat_until = StringField(_l("或重复到"), render_kw={"type": "date"})
 
 
 @dataclass
@@ -70,6 +82,8 @@ class ParsedEvent:
     rows: list[int]
     #: field errors keyed like the service's: ``title``, ``shifts.<row>.capacity`` …
     errors: dict[str, str]
+    #: set when the form asks for a weekly repeating event (its one shift is week 1)
+    repeat: RepeatInput | None = None
 
 
 def parse_event_form(form: EventForm) -> ParsedEvent:
@@ -130,6 +144,9 @@ def parse_event_form(form: EventForm) -> ParsedEvent:
                 id=int(shift_id) if shift_id.isdigit() else None,
             )
         )
+    repeat = _parse_repeat(form, errors)
+    if repeat is not None and len(shifts) != 1:
+        errors["shifts"] = _("每周重复的活动请只填写一个班次（第一周的），其余各周自动生成")
     if errors:
         # Report the other rules too, so every error shows at once.
         try:
@@ -137,7 +154,24 @@ def parse_event_form(form: EventForm) -> ParsedEvent:
         except ValidationFailed as exc:
             for key, message in row_keys(exc.errors, rows).items():
                 errors.setdefault(key, message)
-    return ParsedEvent(data=data, shifts=shifts, rows=rows, errors=errors)
+    return ParsedEvent(data=data, shifts=shifts, rows=rows, errors=errors, repeat=repeat)
+
+
+def _parse_repeat(form: EventForm, errors: dict[str, str]) -> RepeatInput | None:
+    """The repeat fields, None when both are empty (a one-off event)."""
+    weeks_text = (form.repeat_weeks.data or "").strip()
+    until_text = (form.repeat_until.data or "").strip()
+    if not weeks_text and not until_text:
+        return None
+    weeks = int(weeks_text) if re.fullmatch(r"\d{1,3}", weeks_text) else None
+    if weeks_text and weeks is None:
+        errors["repeat_weeks"] = _("每周重复的周数请填写数字")
+    until = _parse_date(until_text) if until_text else None
+    if until_text and until is None:
+        errors["repeat_until"] = _("重复截止日期格式不正确")
+    if weeks_text and until_text:
+        errors.setdefault("repeat_weeks", _("每周重复：请填写重复的周数或截止日期（二选一）"))
+    return RepeatInput(weeks=weeks, until=until)
 
 
 def row_keys(service_errors: dict[str, str], rows: list[int]) -> dict[str, str]:
@@ -150,9 +184,14 @@ def row_keys(service_errors: dict[str, str], rows: list[int]) -> dict[str, str]:
             row = rows[position] if position < len(rows) else position
             field = {"ends_at": "end", "starts_at": "start"}.get(parts[2], parts[2])
             mapped[f"shifts.{row}.{field}"] = message
+        elif key.startswith("repeat"):
+            mapped[_REPEAT_KEYS.get(key, "repeat_weeks")] = message
         else:
             mapped[key] = message
     return mapped
+
+
+_REPEAT_KEYS = {"repeat.weeks": "repeat_weeks", "repeat.until": "repeat_until"}
 
 
 def shift_row_data(shift) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -16,12 +16,16 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.events.models import Category, Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.i18n import from_local, to_local
 from volunteer_hub.teams.models import Team
 
 MAX_SHIFTS = 100
 MAX_CAPACITY = 10_000
 #: a code stays taken this long after its shift ended, so late texts still find it
 CODE_HOLD_AFTER_END = timedelta(days=7)
+#: a weekly repeating event has this many weeks at least and at most (汛期 is ~4 months)
+MIN_REPEAT_WEEKS = 2
+MAX_REPEAT_WEEKS = 52
 
 
 @dataclass
@@ -43,6 +47,15 @@ class EventInput:
     location: str = ""
     description: str = ""
     status: str = EventStatus.PUBLISHED
+
+
+@dataclass
+class RepeatInput:
+    """How a weekly repeating event ends: after ``weeks`` weeks, or on the last week
+    whose day is on or before ``until`` (a local date). Exactly one of the two."""
+
+    weeks: int | None = None
+    until: date | None = None
 
 
 class ShiftHasSignups(DomainError):
@@ -121,6 +134,91 @@ def create_event(
     if team is None:
         raise NotFound(_("服务队不存在"), field="team_id")
     validate(data, shifts)
+    return _create(team, data, shifts, created_by_id)
+
+
+def create_repeating_event(
+    team_id: int,
+    data: EventInput,
+    template: ShiftInput,
+    repeat: RepeatInput,
+    created_by_id: int | None,
+) -> Event:
+    """A weekly repeating event (汛期每周巡堤): ``template`` is the first week's shift,
+    repeated at the same local time every week, ``repeat.weeks`` times or until
+    ``repeat.until``. Each week is a shift of its own (own code, seats, signups) that
+    remembers the start the rule gave it (``series_starts_at``); the event keeps the
+    rule (``FREQ=WEEKLY;COUNT=n`` or ``FREQ=WEEKLY;UNTIL=<last start in UTC>``), which
+    feeds publish as one RRULE series.
+
+    Afterwards, through :func:`update_event`: leaving a week out cancels that shift
+    (feeds: EXDATE); changing one week's time moves that week only (RECURRENCE-ID);
+    changing every remaining week by the same amount moves the whole series; a shift
+    that is not one of the weeks cannot be added.
+    """
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(_("服务队不存在"), field="team_id")
+    errors: dict[str, str] = {}
+    try:
+        validate(data, [template])
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    starts: list[datetime] = []
+    try:
+        starts = weekly_starts(template.starts_at, repeat)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    length = template.ends_at - template.starts_at
+    shifts = [
+        ShiftInput(
+            starts_at=start,
+            ends_at=start + length,
+            capacity=template.capacity,
+            title=template.title,
+        )
+        for start in starts
+    ]
+    if repeat.weeks is not None:
+        rule = f"FREQ=WEEKLY;COUNT={len(starts)}"
+    else:
+        rule = f"FREQ=WEEKLY;UNTIL={starts[-1].astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return _create(team, data, shifts, created_by_id, rule=rule)
+
+
+def weekly_starts(first: datetime, repeat: RepeatInput) -> list[datetime]:
+    """The starts of a weekly series beginning at ``first``: the same local wall-clock
+    time each week (UTC, aware). ValidationFailed (keys ``repeat.weeks``,
+    ``repeat.until``, ``repeat``) when the series is not 2 to 52 weeks long."""
+    bounds = {"min": MIN_REPEAT_WEEKS, "max": MAX_REPEAT_WEEKS}
+    if (repeat.weeks is None) == (repeat.until is None):
+        raise ValidationFailed({"repeat": _("每周重复：请填写重复的周数或截止日期（二选一）")})
+    local = to_local(first).replace(tzinfo=None)
+    if repeat.weeks is not None:
+        if not MIN_REPEAT_WEEKS <= repeat.weeks <= MAX_REPEAT_WEEKS:
+            raise ValidationFailed(
+                {"repeat.weeks": _("每周重复的周数应为 %(min)d 到 %(max)d", **bounds)}
+            )
+        count = repeat.weeks
+    else:
+        days = (repeat.until - local.date()).days
+        count = days // 7 + 1 if days >= 0 else 0
+        if not MIN_REPEAT_WEEKS <= count <= MAX_REPEAT_WEEKS:
+            raise ValidationFailed(
+                {"repeat.until": _("重复截止日期应使活动重复 %(min)d 到 %(max)d 周", **bounds)}
+            )
+    return [from_local(local + timedelta(weeks=n)).astimezone(UTC) for n in range(count)]
+
+
+def _create(
+    team: Team,
+    data: EventInput,
+    shifts: list[ShiftInput],
+    created_by_id: int | None,
+    rule: str | None = None,
+) -> Event:
     starts_at, ends_at = _span(data, shifts)
     event = Event(
         team_id=team.id,
@@ -133,11 +231,12 @@ def create_event(
         status=EventStatus(data.status),
         revision=0,
         created_by_id=created_by_id,
+        recurrence_rule=rule,
     )
     db.session.add(event)
     db.session.flush()
     for shift_input in shifts:
-        _add_shift(event, shift_input)
+        _add_shift(event, shift_input, series_start=shift_input.starts_at if rule else None)
     after_commit.emit("event_changed", event.id)
     return event
 
@@ -172,6 +271,9 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
             )
     if conflicts:
         raise ValidationFailed(conflicts)
+
+    if event.recurrence_rule:
+        _check_series_edit(event, shifts, existing)
 
     kept_ids = {s.id for s in shifts if s.id is not None}
     for shift in list(existing.values()):
@@ -248,6 +350,43 @@ def release_stale_codes(now: datetime | None = None) -> int:
     return result.rowcount
 
 
+def _check_series_edit(event: Event, shifts: list[ShiftInput], existing: dict[int, Shift]) -> None:
+    """The rules of editing a weekly repeating event, checked before anything changes.
+
+    Its shifts are the weeks of the rule: a week left out is skipped (cancelled), a week
+    given another time is moved, and no shift outside the rule can be added (feeds could
+    not show it: a series is one RRULE). When every remaining week moves by the same
+    amount the series itself moves: ``series_starts_at`` and an UNTIL follow, so the
+    weeks stay on the rule instead of each becoming a moved week.
+    """
+    if any(s.id is None for s in shifts):
+        raise ValidationFailed(
+            {"shifts": _("每周重复的活动不能添加单独的班次；请修改某一周的时间，或另建活动")}
+        )
+    kept = [(existing[s.id], s) for s in shifts]
+    moves = {(s.starts_at - shift.starts_at, s.ends_at - shift.ends_at) for shift, s in kept}
+    if len(kept) < 2 or len(moves) != 1:
+        return
+    ((delta, end_delta),) = moves
+    if not delta or delta != end_delta:
+        return
+    for shift in existing.values():
+        if shift.series_starts_at is not None:
+            shift.series_starts_at = shift.series_starts_at + delta
+    event.recurrence_rule = _shift_until(event.recurrence_rule, delta)
+
+
+def _shift_until(rule: str, delta: timedelta) -> str:
+    parts = []
+    for part in rule.split(";"):
+        name, _sep, value = part.partition("=")
+        if name.upper() == "UNTIL" and value.endswith("Z") and "T" in value:
+            until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) + delta
+            part = f"{name}={until:%Y%m%dT%H%M%SZ}"
+        parts.append(part)
+    return ";".join(parts)
+
+
 def _load_for_change(event_id: int) -> Event:
     event = db.session.scalar(
         select(Event)
@@ -270,7 +409,9 @@ def _span(data: EventInput, shifts: list[ShiftInput]) -> tuple[datetime, datetim
     )
 
 
-def _add_shift(event: Event, shift_input: ShiftInput) -> Shift:
+def _add_shift(
+    event: Event, shift_input: ShiftInput, series_start: datetime | None = None
+) -> Shift:
     for _attempt in range(20):
         code = _free_code()
         try:
@@ -283,6 +424,7 @@ def _add_shift(event: Event, shift_input: ShiftInput) -> Shift:
                     capacity=shift_input.capacity,
                     filled=0,
                     code=code,
+                    series_starts_at=series_start,
                 )
                 db.session.add(shift)
                 db.session.flush()

@@ -83,9 +83,18 @@ def new_event(team_id: int):
     parsed = parse_event_form(form)
     if not parsed.errors:
         try:
-            event = services.create_event(
-                team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
-            )
+            if parsed.repeat is not None:
+                event = services.create_repeating_event(
+                    team.id,
+                    parsed.data,
+                    parsed.shifts[0],
+                    parsed.repeat,
+                    created_by_id=viewer.person_id,
+                )
+            else:
+                event = services.create_event(
+                    team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
+                )
             event_id = event.id
             db.session.commit()
         except ValidationFailed as exc:
@@ -115,6 +124,8 @@ def edit_event(event_id: int):
         return redirect(url_for("events.event", event_id=event.id))
     if request.method != "POST":
         rows = [shift_row_data(s) for s in current]
+        # A repeating event's weeks are all there is: no empty rows to add a shift.
+        empty = 0 if event.recurrence_rule else min(EMPTY_ROWS_EDIT, MAX_ROWS - len(rows))
         form = EventForm(
             formdata=None,
             data={
@@ -123,7 +134,7 @@ def edit_event(event_id: int):
                 "location": event.location,
                 "description": event.description,
                 "status": event.status,
-                "shifts": rows + [{}] * min(EMPTY_ROWS_EDIT, MAX_ROWS - len(rows)),
+                "shifts": rows + [{}] * empty,
             },
         )
         return _form_page(event.team, event, form, {})
