@@ -1,0 +1,596 @@
+"""Service-hour reports: what coordinators, leaders and volunteers read.
+
+The unit and team reports read only the roll-ups kept by the workers
+(``team_hours_rollup`` for team-level figures, ``hours_rollup`` per volunteer), never
+the raw records, and run a fixed number of queries whatever the number of teams,
+categories, months or people. A volunteer's own history lists their records.
+
+Figures are minutes (integers, exact); ``hours`` is minutes / 60 at the edge.
+``volunteers`` is always a count of distinct people over the whole cell (a person who
+served in three months counts once in the team's row), taken from ``hours_rollup``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+
+from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.events.models import Category
+from volunteer_hub.extensions import db
+from volunteer_hub.hours.models import HoursRollup, ServiceRecord, TeamHoursRollup
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import display_phone, mask_phone
+from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.units.models import Unit
+from volunteer_hub.units.services import subtree_condition
+
+#: the longest period one report covers (by_month lists every month of it)
+MAX_MONTHS = 120
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    minutes: int = 0
+    services: int = 0
+    volunteers: int = 0
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60
+
+
+@dataclass(frozen=True)
+class TeamRow(Figures):
+    team_id: int = 0
+    name: str = ""
+    unit_name: str = ""
+
+
+@dataclass(frozen=True)
+class CategoryRow(Figures):
+    category_id: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MonthRow(Figures):
+    month: date = date.min
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    unit_path: str
+    month_from: date
+    month_to: date
+    category_ids: tuple[int, ...]
+    #: every team of the subtree, most minutes first (teams without service last)
+    by_team: tuple[TeamRow, ...]
+    #: categories with service in the period, most minutes first
+    by_category: tuple[CategoryRow, ...]
+    #: every month of the period, oldest first, zeros included
+    by_month: tuple[MonthRow, ...]
+    totals: Figures
+
+
+@dataclass(frozen=True)
+class PersonRow(Figures):
+    """One volunteer in a team report; ``services`` and ``minutes`` are theirs alone
+    (``volunteers`` is 1 when they served in the period, else 0)."""
+
+    person_id: int = 0
+    name: str = ""
+    #: in full for viewers who may read it, else masked (138****8000)
+    phone: str = ""
+    phone_masked: bool = True
+    is_member: bool = True
+    #: months of the period with service
+    active_months: int = 0
+
+
+@dataclass(frozen=True)
+class TeamReport:
+    team_id: int
+    team_name: str
+    unit_name: str
+    month_from: date
+    month_to: date
+    category_ids: tuple[int, ...]
+    #: current members and anyone else with service in the period; most minutes first
+    by_person: tuple[PersonRow, ...]
+    by_category: tuple[CategoryRow, ...]
+    by_month: tuple[MonthRow, ...]
+    totals: Figures
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    record_id: int
+    team_id: int
+    team_name: str
+    category_name: str
+    content: str
+    started_at: datetime
+    minutes: int
+    status: str
+    attendance: str
+    is_unplanned: bool
+    #: in the roll-ups: verified service that took place
+    counts: bool
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60
+
+
+@dataclass(frozen=True)
+class PersonHistory:
+    person_id: int
+    name: str
+    phone_masked: str
+    #: newest first
+    records: tuple[HistoryRow, ...]
+    #: verified service only
+    totals: Figures
+
+    def verified(self) -> list[HistoryRow]:
+        return [row for row in self.records if row.counts]
+
+
+# -- periods ---------------------------------------------------------------------------
+
+
+def first_of_month(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def months_between(month_from: date, month_to: date) -> list[date]:
+    """Every first-of-month from ``month_from`` to ``month_to``, both included."""
+    months = []
+    year, month = month_from.year, month_from.month
+    while (year, month) <= (month_to.year, month_to.month):
+        months.append(date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _period(month_from: date, month_to: date) -> tuple[date, date]:
+    start, end = first_of_month(month_from), first_of_month(month_to)
+    if end < start:
+        raise ValidationFailed({"month_to": _("结束月份不能早于开始月份")})
+    if (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
+        raise ValidationFailed({"month_to": _("一次最多统计 %(n)d 个月", n=MAX_MONTHS)})
+    return start, end
+
+
+# -- the coordinator: a unit and its subtree --------------------------------------------
+
+
+def unit_report(
+    unit_path: str,
+    *,
+    month_from: date,
+    month_to: date,
+    category_ids: Sequence[int] = (),
+) -> UnitReport:
+    """Hours and services of every team under the unit ``unit_path`` (its materialized
+    path, e.g. "/1/4/"), by team, by category and by month, from ``month_from`` to
+    ``month_to`` (their months, both included), optionally only some categories.
+
+    Four queries, whatever the size of the subtree or the period.
+    """
+    start, end = _period(month_from, month_to)
+    categories = tuple(sorted(set(category_ids)))
+    in_subtree = Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path)))
+
+    def team_rollup_where(query: Select) -> Select:
+        query = query.where(TeamHoursRollup.month >= start, TeamHoursRollup.month <= end)
+        if categories:
+            query = query.where(TeamHoursRollup.category_id.in_(categories))
+        return query
+
+    # 1. Per team: every team of the subtree, with its sums (zero when none).
+    sums = team_rollup_where(
+        select(
+            TeamHoursRollup.team_id.label("team_id"),
+            func.sum(TeamHoursRollup.minutes).label("minutes"),
+            func.sum(TeamHoursRollup.services).label("services"),
+        )
+        .join(Team, Team.id == TeamHoursRollup.team_id)
+        .where(in_subtree)
+        .group_by(TeamHoursRollup.team_id)
+    ).subquery()
+    team_rows = db.session.execute(
+        select(
+            Team.id,
+            Team.name,
+            Unit.name,
+            func.coalesce(sums.c.minutes, 0),
+            func.coalesce(sums.c.services, 0),
+        )
+        .join(Unit, Unit.id == Team.unit_id)
+        .outerjoin(sums, sums.c.team_id == Team.id)
+        .where(subtree_condition(unit_path))
+    ).all()
+
+    # 2. Per category.
+    category_rows = db.session.execute(
+        team_rollup_where(
+            select(
+                TeamHoursRollup.category_id,
+                Category.name,
+                func.sum(TeamHoursRollup.minutes),
+                func.sum(TeamHoursRollup.services),
+            )
+            .join(Team, Team.id == TeamHoursRollup.team_id)
+            .join(Category, Category.id == TeamHoursRollup.category_id)
+            .where(in_subtree)
+            .group_by(TeamHoursRollup.category_id, Category.name)
+        )
+    ).all()
+
+    # 3. Per month.
+    month_rows = db.session.execute(
+        team_rollup_where(
+            select(
+                TeamHoursRollup.month,
+                func.sum(TeamHoursRollup.minutes),
+                func.sum(TeamHoursRollup.services),
+            )
+            .join(Team, Team.id == TeamHoursRollup.team_id)
+            .where(in_subtree)
+            .group_by(TeamHoursRollup.month)
+        )
+    ).all()
+
+    # 4. Distinct volunteers per team, category, month and overall, in one statement.
+    people = _person_rollup(
+        Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path))),
+        start,
+        end,
+        categories,
+        join_team=True,
+    )
+    volunteers = _distinct_volunteers(people)
+
+    by_team = sorted(
+        (
+            TeamRow(
+                team_id=team_id,
+                name=name,
+                unit_name=unit_name,
+                minutes=int(minutes),
+                services=int(services),
+                volunteers=volunteers["team"].get(team_id, 0),
+            )
+            for team_id, name, unit_name, minutes, services in team_rows
+        ),
+        key=lambda row: (-row.minutes, -row.services, row.name, row.team_id),
+    )
+    return UnitReport(
+        unit_path=unit_path,
+        month_from=start,
+        month_to=end,
+        category_ids=categories,
+        by_team=tuple(by_team),
+        by_category=_category_rows(category_rows, volunteers["category"]),
+        by_month=_month_rows(start, end, month_rows, volunteers["month"]),
+        totals=_totals(month_rows, volunteers["total"].get(0, 0)),
+    )
+
+
+# -- the leader: one team, per volunteer -----------------------------------------------
+
+
+def team_report(
+    team_id: int,
+    *,
+    month_from: date,
+    month_to: date,
+    category_ids: Sequence[int] = (),
+    viewer: Viewer | None = None,
+) -> TeamReport:
+    """One team's hours per volunteer (current members, and anyone else who served for
+    it in the period), by category and by month. Phones are in full only for those
+    ``viewer`` may read (``Viewer.people_with_full_phone``); masked without a viewer.
+
+    Seven queries at most (six without a viewer), whatever the number of members.
+    """
+    start, end = _period(month_from, month_to)
+    categories = tuple(sorted(set(category_ids)))
+    team = db.session.execute(
+        select(Team.id, Team.name, Unit.name)
+        .join(Unit, Unit.id == Team.unit_id)
+        .where(Team.id == team_id)
+    ).first()
+    if team is None:
+        raise NotFound(_("服务队不存在"))
+
+    def team_rollup_where(query: Select) -> Select:
+        query = query.where(
+            TeamHoursRollup.team_id == team_id,
+            TeamHoursRollup.month >= start,
+            TeamHoursRollup.month <= end,
+        )
+        if categories:
+            query = query.where(TeamHoursRollup.category_id.in_(categories))
+        return query
+
+    category_rows = db.session.execute(
+        team_rollup_where(
+            select(
+                TeamHoursRollup.category_id,
+                Category.name,
+                func.sum(TeamHoursRollup.minutes),
+                func.sum(TeamHoursRollup.services),
+            )
+            .join(Category, Category.id == TeamHoursRollup.category_id)
+            .group_by(TeamHoursRollup.category_id, Category.name)
+        )
+    ).all()
+    month_rows = db.session.execute(
+        team_rollup_where(
+            select(
+                TeamHoursRollup.month,
+                func.sum(TeamHoursRollup.minutes),
+                func.sum(TeamHoursRollup.services),
+            ).group_by(TeamHoursRollup.month)
+        )
+    ).all()
+    people = _person_rollup(HoursRollup.team_id == team_id, start, end, categories)
+    volunteers = _distinct_volunteers(people)
+
+    per_person = {
+        person_id: (int(minutes), int(services), int(active_months))
+        for person_id, minutes, services, active_months in db.session.execute(
+            select(
+                people.c.person_id,
+                func.sum(people.c.minutes),
+                func.sum(people.c.services),
+                func.count(people.c.month.distinct()),
+            ).group_by(people.c.person_id)
+        )
+    }
+    member_ids = select(Membership.person_id).where(Membership.team_id == team_id)
+    persons = db.session.execute(
+        select(Person.id, Person.name, Person.phone, Person.id.in_(member_ids)).where(
+            Person.id.in_(member_ids) | Person.id.in_(sorted(per_person) or [0])
+        )
+    ).all()
+    full = viewer.people_with_full_phone(p.id for p in persons) if viewer else set()
+
+    rows = []
+    for person_id, name, phone, is_member in persons:
+        minutes, services, active_months = per_person.get(person_id, (0, 0, 0))
+        masked = person_id not in full
+        rows.append(
+            PersonRow(
+                person_id=person_id,
+                name=name,
+                phone=mask_phone(phone) if masked else display_phone(phone),
+                phone_masked=masked,
+                is_member=bool(is_member),
+                minutes=minutes,
+                services=services,
+                volunteers=1 if services else 0,
+                active_months=active_months,
+            )
+        )
+    rows.sort(key=lambda row: (-row.minutes, -row.services, row.name, row.person_id))
+    return TeamReport(
+        team_id=team.id,
+        team_name=team[1],
+        unit_name=team[2],
+        month_from=start,
+        month_to=end,
+        category_ids=categories,
+        by_person=tuple(rows),
+        by_category=_category_rows(category_rows, volunteers["category"]),
+        by_month=_month_rows(start, end, month_rows, volunteers["month"]),
+        totals=_totals(month_rows, volunteers["total"].get(0, 0)),
+    )
+
+
+# -- the volunteer: their own records ---------------------------------------------------
+
+
+def person_history(
+    person_id: int,
+    *,
+    team_id: int | None = None,
+    verified_only: bool = False,
+) -> PersonHistory:
+    """One volunteer's service records, newest first, with the team, content, date,
+    hours and status of each; totals count verified service only. ``team_id`` keeps the
+    records of one organizing team (a certificate is issued by the team that recorded
+    the service). Two queries."""
+    person = db.session.execute(
+        select(Person.id, Person.name, Person.phone).where(Person.id == person_id)
+    ).first()
+    if person is None:
+        raise NotFound(_("志愿者不存在"))
+    query = (
+        select(
+            ServiceRecord.id,
+            ServiceRecord.team_id,
+            Team.name,
+            Category.name,
+            ServiceRecord.content,
+            ServiceRecord.started_at,
+            ServiceRecord.minutes,
+            ServiceRecord.status,
+            ServiceRecord.attendance,
+            ServiceRecord.shift_id,
+        )
+        .join(Team, Team.id == ServiceRecord.team_id)
+        .join(Category, Category.id == ServiceRecord.category_id)
+        .where(ServiceRecord.person_id == person_id)
+        .order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
+    )
+    if team_id is not None:
+        query = query.where(ServiceRecord.team_id == team_id)
+    if verified_only:
+        query = query.where(ServiceRecord.counted_condition())
+    counted = ServiceRecord.counted_condition()
+    rows = []
+    for row in db.session.execute(query.add_columns(counted.label("counts"))):
+        rows.append(
+            HistoryRow(
+                record_id=row[0],
+                team_id=row[1],
+                team_name=row[2],
+                category_name=row[3],
+                content=row[4],
+                started_at=row[5],
+                minutes=row[6],
+                status=str(row[7]),
+                attendance=str(row[8]),
+                is_unplanned=row[9] is None,
+                counts=bool(row.counts),
+            )
+        )
+    verified = [row for row in rows if row.counts]
+    return PersonHistory(
+        person_id=person.id,
+        name=person.name,
+        phone_masked=mask_phone(person.phone),
+        records=tuple(rows),
+        totals=Figures(
+            minutes=sum(row.minutes for row in verified),
+            services=len(verified),
+            volunteers=1 if verified else 0,
+        ),
+    )
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+def _person_rollup(
+    scope: ColumnElement[bool],
+    start: date,
+    end: date,
+    categories: tuple[int, ...],
+    *,
+    join_team: bool = False,
+):
+    """The ``hours_rollup`` rows of the scope and period, as a subquery."""
+    query = select(
+        HoursRollup.person_id,
+        HoursRollup.team_id,
+        HoursRollup.category_id,
+        HoursRollup.month,
+        HoursRollup.minutes,
+        HoursRollup.services,
+    ).where(scope, HoursRollup.month >= start, HoursRollup.month <= end)
+    if join_team:
+        query = query.join(Team, Team.id == HoursRollup.team_id)
+    if categories:
+        query = query.where(HoursRollup.category_id.in_(categories))
+    return query.cte("people")
+
+
+def _distinct_volunteers(people) -> dict[str, dict]:
+    """Distinct people per team, category, month and overall: one statement."""
+    no_id, no_month = cast(null(), Integer), cast(null(), Date)
+    distinct = func.count(people.c.person_id.distinct())
+    parts = [
+        select(literal(1).label("kind"), people.c.team_id, no_id, no_month, distinct).group_by(
+            people.c.team_id
+        ),
+        select(literal(2), no_id, people.c.category_id, no_month, distinct).group_by(
+            people.c.category_id
+        ),
+        select(literal(3), no_id, no_id, people.c.month, distinct).group_by(people.c.month),
+        select(literal(4), no_id, no_id, no_month, distinct),
+    ]
+    out: dict[str, dict] = {"team": {}, "category": {}, "month": {}, "total": {}}
+    for kind, team_id, category_id, month, n in db.session.execute(union_all(*parts)):
+        if kind == 1:
+            out["team"][team_id] = int(n)
+        elif kind == 2:
+            out["category"][category_id] = int(n)
+        elif kind == 3:
+            out["month"][_as_date(month)] = int(n)
+        else:
+            out["total"][0] = int(n)
+    return out
+
+
+def _as_date(value) -> date:
+    # SQLite hands a date out of a UNION back as text.
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _category_rows(rows: Iterable, volunteers: dict[int, int]) -> tuple[CategoryRow, ...]:
+    made = [
+        CategoryRow(
+            category_id=category_id,
+            name=name,
+            minutes=int(minutes),
+            services=int(services),
+            volunteers=volunteers.get(category_id, 0),
+        )
+        for category_id, name, minutes, services in rows
+    ]
+    made.sort(key=lambda row: (-row.minutes, -row.services, row.category_id))
+    return tuple(made)
+
+
+def _month_rows(
+    start: date, end: date, rows: Iterable, volunteers: dict[date, int]
+) -> tuple[MonthRow, ...]:
+    sums = {_as_date(month): (int(minutes), int(services)) for month, minutes, services in rows}
+    return tuple(
+        MonthRow(
+            month=month,
+            minutes=sums.get(month, (0, 0))[0],
+            services=sums.get(month, (0, 0))[1],
+            volunteers=volunteers.get(month, 0),
+        )
+        for month in months_between(start, end)
+    )
+
+
+def _totals(month_rows: Iterable, volunteers: int) -> Figures:
+    minutes = services = 0
+    for _month, month_minutes, month_services in month_rows:
+        minutes += int(month_minutes)
+        services += int(month_services)
+    return Figures(minutes=minutes, services=services, volunteers=volunteers)
+
+
+__all__ = [
+    "CategoryRow",
+    "Figures",
+    "HistoryRow",
+    "MonthRow",
+    "PersonHistory",
+    "PersonRow",
+    "TeamReport",
+    "TeamRow",
+    "UnitReport",
+    "months_between",
+    "person_history",
+    "team_report",
+    "unit_report",
+]
