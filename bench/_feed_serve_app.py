@@ -1,0 +1,86 @@
+"""The WSGI app bench/feed_serve.py runs under gunicorn: the real app (``create_app()``,
+as ``wsgi.py`` makes it) plus two static copies of a file, so the same gunicorn worker
+serves the feed and its reference in the same run. Not meant to be used by hand.
+
+- ``/_bench/static.ics``: the file through Flask, as its static route serves files
+  (``send_file`` with ``conditional=True``: ETag from mtime and size, 304 on a match,
+  the body by ``wsgi.file_wrapper``, i.e. ``sendfile`` in gunicorn).
+- ``/_bench/raw.ics``: the file through a bare WSGI callable in front of Flask (open,
+  ``wsgi.file_wrapper``; 304 when If-None-Match is its ETag): gunicorn's own floor.
+- ``/_bench/feed-binary/<token>.ics``: a what-if, not the app: the real feed view with
+  one change, the stored body read from PostgreSQL in psycopg's binary format instead
+  of the text format (hex) SQLAlchemy's psycopg dialect uses. Swapping the view's row
+  reader for the call is safe here: a sync worker handles one request at a time.
+
+BENCH_STATIC_FILE names the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from flask import send_file
+from psycopg.rows import namedtuple_row
+
+from volunteer_hub import create_app
+from volunteer_hub.calendar import views
+from volunteer_hub.extensions import db
+
+STATIC_FILE = os.environ["BENCH_STATIC_FILE"]
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+
+app = create_app()
+
+
+@app.get("/_bench/static.ics")
+def bench_static():
+    return send_file(STATIC_FILE, mimetype=CALENDAR_TYPE, conditional=True, max_age=300)
+
+
+_text_feed_row = views._feed_row
+
+
+def _binary_feed_row(token_hash: str, *, with_body: bool):
+    if not with_body:
+        return _text_feed_row(token_hash, with_body=False)
+    # the session's own connection and transaction, so the view's rollback ends it
+    raw = db.session.connection().connection.driver_connection
+    cursor = raw.cursor(binary=True, row_factory=namedtuple_row)
+    return cursor.execute(
+        "SELECT id, etag, body_changed_at, body FROM feed"
+        " WHERE token_hash = %s AND revoked_at IS NULL",
+        (token_hash,),
+    ).fetchone()
+
+
+@app.get("/_bench/feed-binary/<token>.ics")
+def bench_feed_binary(token: str):
+    views._feed_row = _binary_feed_row
+    try:
+        return views.feed(token)
+    finally:
+        views._feed_row = _text_feed_row
+
+
+with open(STATIC_FILE, "rb") as _f:
+    _RAW_ETAG = '"' + hashlib.sha256(_f.read()).hexdigest() + '"'
+_RAW_SIZE = str(os.path.getsize(STATIC_FILE))
+_flask_wsgi = app.wsgi_app
+
+
+def _raw_or_flask(environ, start_response):
+    if environ.get("PATH_INFO") != "/_bench/raw.ics":
+        return _flask_wsgi(environ, start_response)
+    if environ.get("HTTP_IF_NONE_MATCH") == _RAW_ETAG:
+        start_response("304 Not Modified", [("ETag", _RAW_ETAG)])
+        return []
+    handle = open(STATIC_FILE, "rb")  # noqa: SIM115 - closed by the server via the wrapper
+    start_response(
+        "200 OK",
+        [("Content-Type", CALENDAR_TYPE), ("Content-Length", _RAW_SIZE), ("ETag", _RAW_ETAG)],
+    )
+    return environ["wsgi.file_wrapper"](handle, 64 * 1024)
+
+
+app.wsgi_app = _raw_or_flask
