@@ -30,3 +30,46 @@ def twilio_gateway(fake_twilio: FakeTwilio) -> Iterator[TwilioGateway]:
     )
     yield gateway
     gateway.close()
+
+
+# -- the inbound webhook, signed as Twilio signs it ------------------------------------
+
+WEBHOOK_AUTH_TOKEN = "test-auth-token"
+
+
+@pytest.fixture
+def sms_webhook(app):
+    """Texts sent to the real ``POST /sms/inbound``, signed with the real
+    RequestValidator: ``sms_webhook(client, phone, body)`` returns the reply (the TwiML
+    <Message> text, signature included) or None when we answer with nothing."""
+    import itertools
+    import re
+    from xml.sax.saxutils import unescape
+
+    from twilio.request_validator import RequestValidator
+
+    app.extensions["sms_gateway"] = TwilioGateway(
+        account_sid="AC" + "0" * 32, auth_token=WEBHOOK_AUTH_TOKEN, from_number=FROM_NUMBER
+    )
+    sids = itertools.count(1)
+
+    def send(client, phone: str, body: str, sid: str | None = None) -> str | None:
+        params = {
+            "MessageSid": sid or f"SMhours{next(sids):026d}",
+            "From": phone,
+            "To": FROM_NUMBER,
+            "Body": body,
+        }
+        signature = RequestValidator(WEBHOOK_AUTH_TOKEN).compute_signature(
+            "http://localhost/sms/inbound", params
+        )
+        response = client.post(
+            "/sms/inbound", data=params, headers={"X-Twilio-Signature": signature}
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "application/xml"
+        match = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True), re.S)
+        return unescape(match.group(1)) if match else None
+
+    yield send
+    app.extensions.pop("sms_gateway", None)

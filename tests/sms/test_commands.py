@@ -421,7 +421,9 @@ def test_parse_never_raises_and_always_returns_a_sound_command():
             assert command.code.isascii()
             assert command.code.isdigit()
             assert 3 <= len(command.code) <= 8
-            assert command.kind in CODE_REQUIRED or command.kind is K.CONFIRM
+            assert command.kind in CODE_REQUIRED or command.kind in (K.CONFIRM, K.CORRECTION)
+        if command.note:
+            assert command.kind is K.CORRECTION
         if command.kind is K.UNKNOWN:
             assert command.keyword == ""
             assert command.code is None
@@ -440,3 +442,60 @@ def test_parse_of_a_long_text_is_fast():
 
 def test_parse_of_not_a_string_is_unknown():
     assert parse(None) == Command(K.UNKNOWN)  # type: ignore[arg-type]
+
+
+# -- corrections: 更正 / GZ [CODE] note ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "note"),
+    [
+        ("更正 1234 实际8点到", "1234", "实际8点到"),
+        ("GZ 1234 实际8点到", "1234", "实际8点到"),
+        ("gz1234 Arrived at 8, left at 11.", "1234", "Arrived at 8, left at 11"),
+        ("ＧＺ１２３４，实际８点到", "1234", "实际８点到"),
+        ("更正1234时间不对", "1234", "时间不对"),
+        ("更正：1234：少记了半小时", "1234", "少记了半小时"),
+        ("【更正】1234 少记了半小时", "1234", "少记了半小时"),
+        ("更 正 1234 少记了 半小时", "1234", "少记了 半小时"),
+        ("更正 0042 x", "0042", "x"),
+        ("更正 12345678 x", "12345678", "x"),
+        ("更正 1234", "1234", ""),
+        ("更正 少记了半小时", None, "少记了半小时"),
+        ("更正 10点到的", None, "10点到的"),  # two digits: not a code
+        ("更正 123456789 x", None, "123456789 x"),  # too long for a code
+        ("更正 1234a 不对", None, "1234a 不对"),  # a code runs into no letter
+        ("更正", None, ""),
+        ("GZ。", None, ""),
+    ],
+)
+def test_correction(text, code, note):
+    keyword = "GZ" if text.upper().startswith(("GZ", "ＧＺ")) else "更正"
+    assert parse(text) == Command(K.CORRECTION, code, keyword, note)
+
+
+@pytest.mark.parametrize("text", ["GZX 1234", "gzip 1234", "更正退订", "GZ 1234 STOP 退订"])
+def test_not_a_correction(text):
+    assert parse(text).kind is not K.CORRECTION
+
+
+def test_correction_is_not_a_code_required_kind():
+    assert K.CORRECTION not in CODE_REQUIRED  # without a code: the latest record
+
+
+def test_parse_of_a_long_correction_is_fast():
+    import time
+
+    start = time.perf_counter()
+    command = parse("更正 " + "1" * 100_000 + " 说明" * 50_000)
+    assert time.perf_counter() - start < 2
+    assert command.kind is K.CORRECTION and command.code is None
+
+
+def test_correction_texts_never_raise():
+    rng = random.Random(5)
+    for text in _corpus(2000, seed=11):
+        command = parse(rng.choice(["更正", "GZ", "gz ", "更 正"]) + text)
+        assert command.kind in (K.CORRECTION, K.OPT_OUT, K.UNKNOWN)
+        if command.code is not None:
+            assert command.code.isascii() and command.code.isdigit()

@@ -53,7 +53,31 @@ def _all_bodies(title: str, code: str) -> list[str]:
         replies.confirm_thanks(title=title, starts_at=WHEN),
         replies.nothing_to_confirm(),
         replies.checked_in(title=title, at=WHEN),
+        replies.checked_in(title=title, at=WHEN, code=code),
         replies.checked_out(title=title, at=WHEN),
+        replies.checked_out(title=title, at=WHEN, minutes=36 * 60 - 15),
+        replies.check_in_not_open(title=title, opens_at=WHEN),
+        replies.check_in_closed(title=title, code=code),
+        replies.already_checked_in(title=title, at=WHEN, code=code),
+        replies.waitlisted_no_check_in(code=code),
+        replies.shift_cancelled(title=title, code=code),
+        replies.record_decided(title=title, code=code),
+        replies.not_checked_in(code=code),
+        replies.already_checked_out(title=title, at=WHEN, code=code),
+        replies.already_checked_out(title=title, at=None, code=code),
+        replies.check_out_closed(title=title, code=code),
+        replies.need_code(CommandKind.CORRECTION),
+        replies.my_hours(
+            verified_minutes=9_999 * 60 + 15, year_minutes=999 * 60, year=2025, pending=0
+        ),
+        replies.my_hours(
+            verified_minutes=99_999 * 60 + 45, year_minutes=9_999 * 60, year=2025, pending=999
+        ),
+        replies.no_records(),
+        replies.correction_received(title=title, day=WHEN),
+        replies.correction_need_note(code),
+        replies.correction_no_record(code=code),
+        replies.correction_too_long(limit=500),
         replies.my_shifts([]),
         replies.my_shifts([(code, title, WHEN)]),
         replies.my_shifts([(code, title, WHEN)] * 5),
@@ -164,7 +188,7 @@ def test_need_code_for_a_kind_without_code_falls_back_to_help():
 
 
 def test_help_lists_the_main_commands():
-    for word in ("报名", "取消", "确认", "我的", "退订"):
+    for word in ("报名", "取消", "确认", "我的", "退订", "签到", "签退", "我的时长", "更正"):
         assert word in replies.help_text()
 
 
@@ -268,3 +292,27 @@ def test_reminder_names_what_when_where_and_the_code_within_two_segments():
     assert "取消 4821" in text and "确认" in text
     assert "60880000" not in text  # phone-like digits never go into a text
     assert count_segments(DEFAULT_SMS_SIGNATURE + text) <= 2
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"), [(0, "0"), (30, "0.5"), (60, "1"), (90, "1.5"), (15, "0.25"), (20, "0.33")]
+)
+def test_hours_are_written_without_trailing_zeros(minutes, text):
+    assert replies.format_hours(minutes) == text
+
+
+def test_my_hours_names_the_year_and_the_pending_only_when_there_are_some():
+    body = replies.my_hours(verified_minutes=750, year_minutes=480, year=2025, pending=2)
+    assert body == "您的志愿服务时长：累计认定12.5小时，2025年8小时；另有2条记录待审核。"
+    body = replies.my_hours(verified_minutes=750, year_minutes=480, year=2025, pending=0)
+    assert body == "您的志愿服务时长：累计认定12.5小时，2025年8小时。"
+
+
+def test_check_out_reply_says_the_hours_counted():
+    body = replies.checked_out(title="防汛巡堤", at=WHEN, minutes=150)
+    assert body == "签退成功：防汛巡堤，11月25日 08:00。本次计2.5小时，待队长审核。"
+
+
+def test_correction_received_names_the_day_in_shanghai():
+    late_utc = datetime(2025, 11, 24, 17, 0, tzinfo=UTC)  # 25 Nov 01:00 in Shanghai
+    assert "（11月25日）" in replies.correction_received(title="防汛", day=late_utc)

@@ -33,6 +33,11 @@ Matching rules, and why:
 * Opt-in is the whole message too ("订阅", "START", "UNSTOP").
 * "取消报名 CODE" is accepted as CANCEL, the way many people phrase it, and a space
   inside a Chinese keyword is ignored ("我的 时长", "取消 报名 1234").
+* A correction request (更正 / GZ) is the one command that carries free text: an optional
+  code, then what should be corrected ("更正 1234 实际9点到", "GZ 记错了"). The code is
+  a run of 3–8 digits right after the keyword that no other digit or Latin letter
+  follows ("更正1234时间不对" names shift 1234; "更正 10点到的" has no code). The note
+  is kept as written (case, full-width punctuation, inner spaces), ``""`` when absent.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class CommandKind(enum.StrEnum):
     CHECK_OUT = "check_out"
     MY_SHIFTS = "my_shifts"
     MY_HOURS = "my_hours"
+    CORRECTION = "correction"
     HELP = "help"
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
@@ -78,6 +84,8 @@ class Command:
     code: str | None = None
     #: the keyword that matched, normalised (e.g. "BM", "报名", "STOP"); "" for UNKNOWN
     keyword: str = ""
+    #: CORRECTION only: what the volunteer wrote after the code, as written
+    note: str = ""
 
 
 #: kinds that act on one shift and need its code ("报名" alone gets a hint)
@@ -130,6 +138,8 @@ _KEYWORDS: dict[str, CommandKind] = {
     "我的": CommandKind.MY_SHIFTS,
     "WD": CommandKind.MY_SHIFTS,
     "MY": CommandKind.MY_SHIFTS,
+    "更正": CommandKind.CORRECTION,
+    "GZ": CommandKind.CORRECTION,
     "帮助": CommandKind.HELP,
     "BZ": CommandKind.HELP,
     "HELP": CommandKind.HELP,
@@ -246,8 +256,72 @@ def parse(text: str) -> Command:
         rest = joined[len(keyword) :]
         if keyword.isascii() and rest and _is_ascii_letter(rest[0]):
             continue  # "BMX", "YES", "MYSELF": another word, not this keyword
+        if _KEYWORDS[keyword] == CommandKind.CORRECTION:
+            return _correction(text, keyword, rest)
         return _with_code(_KEYWORDS[keyword], keyword, rest)
     return _UNKNOWN
+
+
+def _correction(text: str, keyword: str, rest: str) -> Command:
+    """更正 [CODE] [note]: the code when one follows the keyword, then the note, as the
+    person wrote it (case, full-width punctuation and inner spaces kept). ``rest`` (what
+    follows the keyword in the matched form) is the fallback, never needed in practice."""
+    kept = _plain(text)
+    i = 0
+    for ch in keyword:
+        # A space inside the Chinese keyword is ignored, as when matching it.
+        while i < len(kept) and _is_separator(kept[i]) and not keyword.isascii():
+            i += 1
+        if i >= len(kept) or _folded(kept[i]) != ch:
+            break
+        i += 1
+    else:
+        rest = kept[i:]
+    rest = _skip_separators(rest)
+    # Digits up to one more than a code may have: enough to tell a code from a number.
+    n = 0
+    while n < len(rest) and n <= CODE_MAX_DIGITS and _is_digit(rest[n]):
+        n += 1
+    follows = _folded(rest[n : n + 1])
+    code = None
+    if CODE_MIN_DIGITS <= n <= CODE_MAX_DIGITS and not (follows.isascii() and follows.isalnum()):
+        code = "".join(_folded(ch) for ch in rest[:n])
+        rest = _skip_separators(rest[n:])
+    return Command(CommandKind.CORRECTION, code=code, keyword=keyword, note=rest)
+
+
+def _folded(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch).upper()
+
+
+def _is_digit(ch: str) -> bool:
+    folded = _folded(ch)
+    return len(folded) == 1 and folded.isascii() and folded.isdigit()
+
+
+def _plain(text: str) -> str:
+    """The text with invisible characters dropped, whitespace collapsed and edge
+    punctuation stripped, but otherwise as written (no NFKC, no case folding)."""
+    chars = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        chars.append(" " if ch.isspace() or category[0] == "C" else ch)
+    collapsed = " ".join("".join(chars).split())
+    start, end = 0, len(collapsed)
+    while start < end and _is_separator(collapsed[start]):
+        start += 1
+    while end > start and _is_separator(collapsed[end - 1]):
+        end -= 1
+    return collapsed[start:end]
+
+
+def _skip_separators(text: str) -> str:
+    start = 0
+    while start < len(text) and _is_separator(text[start]):
+        start += 1
+    return text[start:]
 
 
 def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:

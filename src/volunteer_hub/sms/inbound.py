@@ -15,9 +15,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from volunteer_hub.db import dialect_insert, utcnow
-from volunteer_hub.errors import DomainError
-from volunteer_hub.events.models import Event, Shift
+from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import personal
+from volunteer_hub.hours import services as hours
 from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
@@ -33,6 +35,8 @@ from volunteer_hub.sms.segments import count_segments
 MY_SHIFTS_LIMIT = 10
 #: 确认 without a code and without a reminder confirms the next shift this close
 CONFIRM_AHEAD = timedelta(hours=48)
+#: the longest correction note ``hours.services.request_correction`` takes
+CORRECTION_NOTE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,16 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
         return _confirm(person, command.code, now), SmsKind.REPLY
     if kind == CommandKind.MY_SHIFTS:
         return _my_shifts(person, now), SmsKind.REPLY
+    if kind == CommandKind.CHECK_IN:
+        return _check_in(person, command.code, now), SmsKind.REPLY
+    if kind == CommandKind.CHECK_OUT:
+        return _check_out(person, command.code, now), SmsKind.REPLY
+    if kind == CommandKind.MY_HOURS:
+        return _my_hours(person, now), SmsKind.REPLY
+    if kind == CommandKind.CORRECTION:
+        return _correction(person, command.code, command.note, now), SmsKind.REPLY
     if kind == CommandKind.HELP:
         return replies.help_text(), SmsKind.REPLY
-    # 签到/签退 and 我的时长 arrive with attendance and hours; until then, the help.
     return replies.unknown_command(), SmsKind.REPLY
 
 
@@ -200,6 +211,114 @@ def _my_shifts(person: Person, now: datetime) -> str:
         .limit(MY_SHIFTS_LIMIT)
     ).all()
     return replies.my_shifts([(code, title, to_local(starts)) for code, title, starts in rows])
+
+
+# -- attendance and hours (hours.services does the work; these only choose the words) ---
+
+
+def _check_in(person: Person, code: str, now: datetime) -> str:
+    found = _current_shift(code)
+    if found is None:
+        return _not_current(person, code)
+    shift, event = found
+    title = event.title
+    try:
+        hours.check_in(shift.id, person.id, now=now, channel="sms")
+    except hours.NotSignedUp:
+        return _no_seat(shift.id, person.id, code)
+    except hours.OutsideWindow:
+        if now < shift.starts_at:
+            early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
+            return replies.check_in_not_open(title=title, opens_at=shift.starts_at - early)
+        return replies.check_in_closed(title=title, code=code)
+    except hours.AlreadyCheckedIn:
+        record = personal.record_on(shift.id, person.id)
+        return replies.already_checked_in(title=title, at=record.checked_in_at, code=code)
+    except hours.RecordDecided:
+        return replies.record_decided(title=title, code=code)
+    except DomainError:  # the shift or its event was cancelled meanwhile
+        return replies.shift_cancelled(title=title, code=code)
+    return replies.checked_in(title=title, at=now, code=code)
+
+
+def _check_out(person: Person, code: str, now: datetime) -> str:
+    found = _current_shift(code)
+    if found is None:
+        return _not_current(person, code)
+    shift, event = found
+    title = event.title
+    try:
+        record = hours.check_out(shift.id, person.id, now=now, channel="sms")
+    except hours.NotSignedUp:
+        return _no_seat(shift.id, person.id, code)
+    except hours.NotCheckedIn:
+        return replies.not_checked_in(code=code)
+    except hours.AlreadyCheckedOut:
+        record = personal.record_on(shift.id, person.id)
+        return replies.already_checked_out(title=title, at=record.checked_out_at, code=code)
+    except hours.OutsideWindow:
+        return replies.check_out_closed(title=title, code=code)
+    except DomainError:
+        return replies.shift_cancelled(title=title, code=code)
+    return replies.checked_out(title=title, at=now, minutes=record.minutes)
+
+
+def _no_seat(shift_id: int, person_id: int, code: str) -> str:
+    """Not signed up, or only on the waitlist."""
+    if signups.active_signup(shift_id, person_id) is not None:
+        return replies.waitlisted_no_check_in(code=code)
+    return replies.not_signed_up(code=code)
+
+
+def _not_current(person: Person, code: str) -> str:
+    """No current shift has the code: tell the person what became of their own shift
+    with it (cancelled, or over and its code released), else that the code is unknown."""
+    row = db.session.execute(
+        select(Shift, Event)
+        .join(Event, Event.id == Shift.event_id)
+        .join(Signup, Signup.shift_id == Shift.id)
+        .where(Shift.code == code, Signup.person_id == person.id)
+        .order_by(Shift.starts_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return replies.unknown_code(code=code)
+    shift, event = row
+    if shift.is_cancelled or event.status == EventStatus.CANCELLED:
+        return replies.shift_cancelled(title=event.title, code=code)
+    return replies.check_in_closed(title=event.title, code=code)
+
+
+def _my_hours(person: Person, now: datetime) -> str:
+    totals = personal.summary(person.id, now)
+    if not totals.records:
+        return replies.no_records()
+    return replies.my_hours(
+        verified_minutes=totals.verified_minutes,
+        year_minutes=totals.year_minutes,
+        year=totals.year,
+        pending=totals.pending,
+    )
+
+
+def _correction(person: Person, code: str | None, note: str, now: datetime) -> str:
+    """更正 [CODE] note: a correction request on the person's record of the shift with
+    that code (even a released code), or on their latest record."""
+    if code is not None:
+        record = personal.record_by_code(person.id, code)
+        if record is None:
+            return replies.correction_no_record(code=code)
+    else:
+        record = personal.latest_record(person.id)
+        if record is None:
+            return replies.no_records()
+    if not note.strip():
+        return replies.correction_need_note(code)
+    try:
+        hours.request_correction(record.id, person.id, note, channel="sms", now=now)
+    except ValidationFailed:
+        return replies.correction_too_long(limit=CORRECTION_NOTE_LIMIT)
+    return replies.correction_received(title=record.content, day=record.started_at)
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:

@@ -24,23 +24,38 @@ from volunteer_hub.sms.commands import CommandKind
 
 __all__ = [
     "BODY_BUDGET",
+    "already_checked_in",
+    "already_checked_out",
     "already_signed_up",
     "broadcast_call",
     "cancel_done",
+    "check_in_closed",
+    "check_in_not_open",
+    "check_out_closed",
     "checked_in",
     "checked_out",
     "confirm_thanks",
+    "correction_need_note",
+    "correction_no_record",
+    "correction_received",
+    "correction_too_long",
     "event_cancelled",
     "event_changed",
+    "format_hours",
     "format_time",
     "help_text",
+    "my_hours",
     "my_shifts",
     "need_code",
+    "no_records",
+    "not_checked_in",
     "not_signed_up",
     "nothing_to_confirm",
     "opted_in",
     "opted_out",
     "organizer_cancelled",
+    "record_decided",
+    "shift_cancelled",
     "shift_started",
     "signup_confirmed",
     "signup_waitlisted",
@@ -49,6 +64,7 @@ __all__ = [
     "unknown_command",
     "unknown_number",
     "waitlist_promoted",
+    "waitlisted_no_check_in",
 ]
 
 #: UTF-16 units a body may use so that signature + body stay in one UCS-2 segment
@@ -68,6 +84,7 @@ _CODE_KEYWORD = {
     CommandKind.CANCEL: "取消",
     CommandKind.CHECK_IN: "签到",
     CommandKind.CHECK_OUT: "签退",
+    CommandKind.CORRECTION: "更正",
 }
 _EXAMPLE_CODE = "1234"
 
@@ -123,7 +140,9 @@ def _fit(build: Callable[[str], str], title: str, budget: int = BODY_BUDGET) -> 
 
 
 def help_text() -> str:
-    return "回复：报名+编号 报名；取消+编号 取消；确认 确认参加；我的 查看安排；退订 停收短信"
+    return (
+        "回复：报名/取消/签到/签退+编号；确认；我的 安排；我的时长；更正+编号+说明；退订 停收短信"
+    )
 
 
 def unknown_command() -> str:
@@ -136,6 +155,8 @@ def need_code(kind: CommandKind) -> str:
     keyword = _CODE_KEYWORD.get(kind)
     if keyword is None:
         return help_text()
+    if kind == CommandKind.CORRECTION:
+        return correction_need_note()
     return f"请回复 {keyword}+编号，如：{keyword} {_EXAMPLE_CODE}"
 
 
@@ -233,12 +254,112 @@ def nothing_to_confirm() -> str:
     return "您近期没有需要确认的活动。回复“我的”查看您的安排。"
 
 
-def checked_in(*, title: str, at: datetime) -> str:
-    return _fit(lambda t: f"签到成功：{t}，{format_time(at)}。结束时请回复 签退+编号", title)
+def checked_in(*, title: str, at: datetime, code: str | None = None) -> str:
+    out = f"签退 {code}" if code else "签退+编号"
+    return _fit(lambda t: f"签到成功：{t}，{format_time(at)}。结束时请回复 {out}", title)
 
 
-def checked_out(*, title: str, at: datetime) -> str:
-    return _fit(lambda t: f"签退成功：{t}，{format_time(at)}。辛苦了！", title)
+def checked_out(*, title: str, at: datetime, minutes: int | None = None) -> str:
+    """With ``minutes``: the time this record counts, still to be verified."""
+    if minutes is None:
+        return _fit(lambda t: f"签退成功：{t}，{format_time(at)}。辛苦了！", title)
+    counted = format_hours(minutes)
+    return _fit(
+        lambda t: f"签退成功：{t}，{format_time(at)}。本次计{counted}小时，待队长审核。", title
+    )
+
+
+def check_in_not_open(*, title: str, opens_at: datetime) -> str:
+    """Too early: when the check-in opens."""
+    return _fit(lambda t: f"「{t}」签到时间未到，{format_time(opens_at)}起可签到。", title)
+
+
+def check_in_closed(*, title: str, code: str) -> str:
+    """The shift is over: no check-in any more; the leader records attendance."""
+    return _fit(lambda t: f"{t}（编号{code}）已结束，不能签到；如已到场请联系队长登记。", title)
+
+
+def already_checked_in(*, title: str, at: datetime, code: str) -> str:
+    return _fit(
+        lambda t: f"您已于{format_time(at)}签到「{t}」，无需重复。结束时请回复 签退 {code}", title
+    )
+
+
+def waitlisted_no_check_in(*, code: str) -> str:
+    return f"您在编号{code}的候补名单上，尚未获得名额，不能签到签退。有空位将短信通知。"
+
+
+def shift_cancelled(*, title: str, code: str) -> str:
+    return _fit(lambda t: f"{t}（编号{code}）已取消，无需签到签退。", title)
+
+
+def record_decided(*, title: str, code: str) -> str:
+    """The leader already verified or rejected the record: only a correction changes it."""
+    return _fit(lambda t: f"「{t}」的服务记录已审核。如有出入请回复 更正 {code} 说明", title)
+
+
+def not_checked_in(*, code: str) -> str:
+    return f"您还没有签到编号{code}的班次，不能签退。如已到场请联系队长登记。"
+
+
+def already_checked_out(*, title: str, at: datetime | None, code: str) -> str:
+    """Twice, or after the check-out was closed at the shift's end (``at`` None)."""
+    if at is None:
+        return _fit(
+            lambda t: f"「{t}」已按班次结束时间签退。如有出入请回复 更正 {code} 说明", title
+        )
+    return _fit(
+        lambda t: f"您已于{format_time(at)}签退「{t}」。如有出入请回复 更正 {code} 说明", title
+    )
+
+
+def check_out_closed(*, title: str, code: str) -> str:
+    """Too late to check out: the record ends at the shift's end."""
+    return _fit(
+        lambda t: f"「{t}」签退时间已过，按班次结束时间计。如有出入请回复 更正 {code} 说明", title
+    )
+
+
+# -- my hours and corrections ----------------------------------------------------------
+
+
+def format_hours(minutes: int) -> str:
+    """ "2", "1.5", "0.25": minutes as hours, without trailing zeros."""
+    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".") or "0"
+
+
+def my_hours(*, verified_minutes: int, year_minutes: int, year: int, pending: int) -> str:
+    """我的时长: the verified total, this year's, and how many records wait."""
+    text = (
+        f"您的志愿服务时长：累计认定{format_hours(verified_minutes)}小时，"
+        f"{year}年{format_hours(year_minutes)}小时"
+    )
+    if pending:
+        return text + f"；另有{pending}条记录待审核。"
+    return text + "。"
+
+
+def no_records() -> str:
+    return "您还没有志愿服务记录。活动时回复 签到+编号、签退+编号 即可记录。"
+
+
+def correction_received(*, title: str, day: datetime) -> str:
+    local = day.astimezone(SHANGHAI) if day.tzinfo else day
+    when = f"{local.month}月{local.day}日"
+    return _fit(lambda t: f"已收到您对「{t}」（{when}）记录的更正申请，队长将核实处理。", title)
+
+
+def correction_need_note(code: str | None = None) -> str:
+    example = code or _EXAMPLE_CODE
+    return f"请写明更正内容，如：更正 {example} 实际8点到"
+
+
+def correction_no_record(*, code: str) -> str:
+    return f"未找到您在编号{code}班次的服务记录，请核对编号。回复“我的时长”查看时长。"
+
+
+def correction_too_long(*, limit: int) -> str:
+    return f"更正说明请不超过{limit}字，请精简后重发。"
 
 
 # -- my shifts -------------------------------------------------------------------------
