@@ -6,8 +6,12 @@ the raw records, and run a fixed number of queries whatever the number of teams,
 categories, months or people. A volunteer's own history lists their records.
 
 Figures are minutes (integers, exact); ``hours`` is minutes / 60 at the edge.
-``volunteers`` is always a count of distinct people over the whole cell (a person who
-served in three months counts once in the team's row), taken from ``hours_rollup``.
+``volunteers`` is 参与人次: the sum of ``team_hours_rollup.volunteers``, i.e. a person
+counts once for each team, category and month they served in (exact for one month and
+one category; across months a person who served in three counts three times). Distinct
+people over a whole period would need a pass over ``hours_rollup`` for the subtree (on
+the order of 100,000 rows a year at Ezhou scale): the team report gives them
+(``people_served``), the unit report does not.
 """
 
 from __future__ import annotations
@@ -18,16 +22,9 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import (
-    ColumnElement,
-    Date,
-    Integer,
     Select,
-    cast,
     func,
-    literal,
-    null,
     select,
-    union_all,
 )
 
 from volunteer_hub.auth.permissions import Viewer
@@ -120,6 +117,8 @@ class TeamReport:
     by_category: tuple[CategoryRow, ...]
     by_month: tuple[MonthRow, ...]
     totals: Figures
+    #: distinct people with verified service for the team in the period
+    people_served: int
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ def unit_report(
     path, e.g. "/1/4/"), by team, by category and by month, from ``month_from`` to
     ``month_to`` (their months, both included), optionally only some categories.
 
-    Four queries, whatever the size of the subtree or the period.
+    Three queries, whatever the size of the subtree or the period.
     """
     start, end = _period(month_from, month_to)
     categories = tuple(sorted(set(category_ids)))
@@ -214,6 +213,7 @@ def unit_report(
             TeamHoursRollup.team_id.label("team_id"),
             func.sum(TeamHoursRollup.minutes).label("minutes"),
             func.sum(TeamHoursRollup.services).label("services"),
+            func.sum(TeamHoursRollup.volunteers).label("volunteers"),
         )
         .join(Team, Team.id == TeamHoursRollup.team_id)
         .where(in_subtree)
@@ -226,6 +226,7 @@ def unit_report(
             Unit.name,
             func.coalesce(sums.c.minutes, 0),
             func.coalesce(sums.c.services, 0),
+            func.coalesce(sums.c.volunteers, 0),
         )
         .join(Unit, Unit.id == Team.unit_id)
         .outerjoin(sums, sums.c.team_id == Team.id)
@@ -240,6 +241,7 @@ def unit_report(
                 Category.name,
                 func.sum(TeamHoursRollup.minutes),
                 func.sum(TeamHoursRollup.services),
+                func.sum(TeamHoursRollup.volunteers),
             )
             .join(Team, Team.id == TeamHoursRollup.team_id)
             .join(Category, Category.id == TeamHoursRollup.category_id)
@@ -255,22 +257,13 @@ def unit_report(
                 TeamHoursRollup.month,
                 func.sum(TeamHoursRollup.minutes),
                 func.sum(TeamHoursRollup.services),
+                func.sum(TeamHoursRollup.volunteers),
             )
             .join(Team, Team.id == TeamHoursRollup.team_id)
             .where(in_subtree)
             .group_by(TeamHoursRollup.month)
         )
     ).all()
-
-    # 4. Distinct volunteers per team, category, month and overall, in one statement.
-    people = _person_rollup(
-        Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path))),
-        start,
-        end,
-        categories,
-        join_team=True,
-    )
-    volunteers = _distinct_volunteers(people)
 
     by_team = sorted(
         (
@@ -280,9 +273,9 @@ def unit_report(
                 unit_name=unit_name,
                 minutes=int(minutes),
                 services=int(services),
-                volunteers=volunteers["team"].get(team_id, 0),
+                volunteers=int(volunteers),
             )
-            for team_id, name, unit_name, minutes, services in team_rows
+            for team_id, name, unit_name, minutes, services, volunteers in team_rows
         ),
         key=lambda row: (-row.minutes, -row.services, row.name, row.team_id),
     )
@@ -292,9 +285,9 @@ def unit_report(
         month_to=end,
         category_ids=categories,
         by_team=tuple(by_team),
-        by_category=_category_rows(category_rows, volunteers["category"]),
-        by_month=_month_rows(start, end, month_rows, volunteers["month"]),
-        totals=_totals(month_rows, volunteers["total"].get(0, 0)),
+        by_category=_category_rows(category_rows),
+        by_month=_month_rows(start, end, month_rows),
+        totals=_totals(month_rows),
     )
 
 
@@ -313,7 +306,7 @@ def team_report(
     it in the period), by category and by month. Phones are in full only for those
     ``viewer`` may read (``Viewer.people_with_full_phone``); masked without a viewer.
 
-    Seven queries at most (six without a viewer), whatever the number of members.
+    Six queries at most (five without a viewer), whatever the number of members.
     """
     start, end = _period(month_from, month_to)
     categories = tuple(sorted(set(category_ids)))
@@ -342,6 +335,7 @@ def team_report(
                 Category.name,
                 func.sum(TeamHoursRollup.minutes),
                 func.sum(TeamHoursRollup.services),
+                func.sum(TeamHoursRollup.volunteers),
             )
             .join(Category, Category.id == TeamHoursRollup.category_id)
             .group_by(TeamHoursRollup.category_id, Category.name)
@@ -353,22 +347,29 @@ def team_report(
                 TeamHoursRollup.month,
                 func.sum(TeamHoursRollup.minutes),
                 func.sum(TeamHoursRollup.services),
+                func.sum(TeamHoursRollup.volunteers),
             ).group_by(TeamHoursRollup.month)
         )
     ).all()
-    people = _person_rollup(HoursRollup.team_id == team_id, start, end, categories)
-    volunteers = _distinct_volunteers(people)
-
+    person_query = (
+        select(
+            HoursRollup.person_id,
+            func.sum(HoursRollup.minutes),
+            func.sum(HoursRollup.services),
+            func.count(HoursRollup.month.distinct()),
+        )
+        .where(
+            HoursRollup.team_id == team_id,
+            HoursRollup.month >= start,
+            HoursRollup.month <= end,
+        )
+        .group_by(HoursRollup.person_id)
+    )
+    if categories:
+        person_query = person_query.where(HoursRollup.category_id.in_(categories))
     per_person = {
         person_id: (int(minutes), int(services), int(active_months))
-        for person_id, minutes, services, active_months in db.session.execute(
-            select(
-                people.c.person_id,
-                func.sum(people.c.minutes),
-                func.sum(people.c.services),
-                func.count(people.c.month.distinct()),
-            ).group_by(people.c.person_id)
-        )
+        for person_id, minutes, services, active_months in db.session.execute(person_query)
     }
     member_ids = select(Membership.person_id).where(Membership.team_id == team_id)
     persons = db.session.execute(
@@ -404,9 +405,10 @@ def team_report(
         month_to=end,
         category_ids=categories,
         by_person=tuple(rows),
-        by_category=_category_rows(category_rows, volunteers["category"]),
-        by_month=_month_rows(start, end, month_rows, volunteers["month"]),
-        totals=_totals(month_rows, volunteers["total"].get(0, 0)),
+        by_category=_category_rows(category_rows),
+        by_month=_month_rows(start, end, month_rows),
+        totals=_totals(month_rows),
+        people_served=len(per_person),
     )
 
 
@@ -485,97 +487,43 @@ def person_history(
 # -- internals ---------------------------------------------------------------------------
 
 
-def _person_rollup(
-    scope: ColumnElement[bool],
-    start: date,
-    end: date,
-    categories: tuple[int, ...],
-    *,
-    join_team: bool = False,
-):
-    """The ``hours_rollup`` rows of the scope and period, as a subquery."""
-    query = select(
-        HoursRollup.person_id,
-        HoursRollup.team_id,
-        HoursRollup.category_id,
-        HoursRollup.month,
-        HoursRollup.minutes,
-        HoursRollup.services,
-    ).where(scope, HoursRollup.month >= start, HoursRollup.month <= end)
-    if join_team:
-        query = query.join(Team, Team.id == HoursRollup.team_id)
-    if categories:
-        query = query.where(HoursRollup.category_id.in_(categories))
-    return query.cte("people")
-
-
-def _distinct_volunteers(people) -> dict[str, dict]:
-    """Distinct people per team, category, month and overall: one statement."""
-    no_id, no_month = cast(null(), Integer), cast(null(), Date)
-    distinct = func.count(people.c.person_id.distinct())
-    parts = [
-        select(literal(1).label("kind"), people.c.team_id, no_id, no_month, distinct).group_by(
-            people.c.team_id
-        ),
-        select(literal(2), no_id, people.c.category_id, no_month, distinct).group_by(
-            people.c.category_id
-        ),
-        select(literal(3), no_id, no_id, people.c.month, distinct).group_by(people.c.month),
-        select(literal(4), no_id, no_id, no_month, distinct),
-    ]
-    out: dict[str, dict] = {"team": {}, "category": {}, "month": {}, "total": {}}
-    for kind, team_id, category_id, month, n in db.session.execute(union_all(*parts)):
-        if kind == 1:
-            out["team"][team_id] = int(n)
-        elif kind == 2:
-            out["category"][category_id] = int(n)
-        elif kind == 3:
-            out["month"][_as_date(month)] = int(n)
-        else:
-            out["total"][0] = int(n)
-    return out
-
-
 def _as_date(value) -> date:
-    # SQLite hands a date out of a UNION back as text.
+    # A date grouped on SQLite may come back as text.
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _category_rows(rows: Iterable, volunteers: dict[int, int]) -> tuple[CategoryRow, ...]:
+def _category_rows(rows: Iterable) -> tuple[CategoryRow, ...]:
     made = [
         CategoryRow(
             category_id=category_id,
             name=name,
             minutes=int(minutes),
             services=int(services),
-            volunteers=volunteers.get(category_id, 0),
+            volunteers=int(volunteers),
         )
-        for category_id, name, minutes, services in rows
+        for category_id, name, minutes, services, volunteers in rows
     ]
     made.sort(key=lambda row: (-row.minutes, -row.services, row.category_id))
     return tuple(made)
 
 
-def _month_rows(
-    start: date, end: date, rows: Iterable, volunteers: dict[date, int]
-) -> tuple[MonthRow, ...]:
-    sums = {_as_date(month): (int(minutes), int(services)) for month, minutes, services in rows}
-    return tuple(
-        MonthRow(
-            month=month,
-            minutes=sums.get(month, (0, 0))[0],
-            services=sums.get(month, (0, 0))[1],
-            volunteers=volunteers.get(month, 0),
+def _month_rows(start: date, end: date, rows: Iterable) -> tuple[MonthRow, ...]:
+    sums = {_as_date(row[0]): tuple(int(value) for value in row[1:]) for row in rows}
+    made = []
+    for month in months_between(start, end):
+        minutes, services, volunteers = sums.get(month, (0, 0, 0))
+        made.append(
+            MonthRow(month=month, minutes=minutes, services=services, volunteers=volunteers)
         )
-        for month in months_between(start, end)
-    )
+    return tuple(made)
 
 
-def _totals(month_rows: Iterable, volunteers: int) -> Figures:
-    minutes = services = 0
-    for _month, month_minutes, month_services in month_rows:
+def _totals(month_rows: Iterable) -> Figures:
+    minutes = services = volunteers = 0
+    for _month, month_minutes, month_services, month_volunteers in month_rows:
         minutes += int(month_minutes)
         services += int(month_services)
+        volunteers += int(month_volunteers)
     return Figures(minutes=minutes, services=services, volunteers=volunteers)
 
 

@@ -1,0 +1,270 @@
+"""Exports of the hour reports: CSV (UTF-8 with a BOM, so Excel opens Chinese right)
+and XLSX (openpyxl), with Chinese headers; and a volunteer's 志愿服务记录证明 as XLSX.
+
+Everything here turns report objects (hours.reports) into bytes; it runs no query.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+from volunteer_hub.hours.reports import PersonHistory, TeamReport, UnitReport
+from volunteer_hub.i18n import to_local
+
+BOM = "\ufeff"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv"
+
+Table = tuple[str, list[str], list[list]]  # sheet title, headers, rows
+
+
+def hours_value(minutes: int) -> float | int:
+    """Hours to two decimals; whole hours as an integer (7, not 7.0)."""
+    value = round(minutes / 60, 2)
+    return int(value) if value.is_integer() else value
+
+
+def period_text(month_from: date, month_to: date) -> str:
+    return _(
+        "%(y1)d年%(m1)d月—%(y2)d年%(m2)d月",
+        y1=month_from.year,
+        m1=month_from.month,
+        y2=month_to.year,
+        m2=month_to.month,
+    )
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def _figures_headers() -> list[str]:
+    return [_("服务时长（小时）"), _("服务时长（分钟）"), _("服务次数"), _("参与人次")]
+
+
+def _figures(row) -> list:
+    return [hours_value(row.minutes), row.minutes, row.services, row.volunteers]
+
+
+def _category_table(rows) -> Table:
+    return (
+        _("按类别"),
+        [_("服务类别"), *_figures_headers()],
+        [[_(row.name), *_figures(row)] for row in rows],
+    )
+
+
+def _month_table(rows) -> Table:
+    return (
+        _("按月份"),
+        [_("月份"), *_figures_headers()],
+        [[f"{row.month:%Y-%m}", *_figures(row)] for row in rows],
+    )
+
+
+def unit_tables(report: UnitReport, unit_name: str) -> list[Table]:
+    teams = (
+        _("按服务队"),
+        [_("服务队"), _("所属单位"), *_figures_headers()],
+        [[row.name, row.unit_name, *_figures(row)] for row in report.by_team],
+    )
+    teams[2].append([_("合计"), unit_name, *_figures(report.totals)])
+    return [teams, _category_table(report.by_category), _month_table(report.by_month)]
+
+
+def team_tables(report: TeamReport) -> list[Table]:
+    people = (
+        _("按志愿者"),
+        [
+            _("姓名"),
+            _("手机号码"),
+            _("服务时长（小时）"),
+            _("服务时长（分钟）"),
+            _("服务次数"),
+            _("有服务的月数"),
+            _("现为队员"),
+        ],
+        [
+            [
+                row.name,
+                row.phone,
+                hours_value(row.minutes),
+                row.minutes,
+                row.services,
+                row.active_months,
+                _("是") if row.is_member else _("否"),
+            ]
+            for row in report.by_person
+        ],
+    )
+    totals = report.totals
+    people[2].append(
+        [_("合计"), "", hours_value(totals.minutes), totals.minutes, totals.services, "", ""]
+    )
+    return [people, _category_table(report.by_category), _month_table(report.by_month)]
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+def to_csv(tables: Sequence[Table], heading: Iterable[str] = ()) -> bytes:
+    """The tables one after the other, a blank line between them, each with its title
+    and header row; UTF-8 with a BOM and CRLF line ends, as Excel expects."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for line in heading:
+        writer.writerow([line])
+    for index, (title, headers, rows) in enumerate(tables):
+        if index or heading:
+            writer.writerow([])
+        if len(tables) > 1:
+            writer.writerow([title])
+        writer.writerow(headers)
+        writer.writerows(_csv_safe(row) for row in rows)
+    return (BOM + out.getvalue()).encode("utf-8")
+
+
+def _csv_safe(row: list) -> list:
+    # A cell starting with = + - @ is a formula to Excel: names typed by people are text.
+    return [
+        "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+        for value in row
+    ]
+
+
+# -- XLSX --------------------------------------------------------------------------------
+
+
+def to_xlsx(tables: Sequence[Table], heading: Sequence[str] = ()) -> bytes:
+    """One sheet per table: the heading lines on top, then the header row (bold, frozen)
+    and the rows; numbers stay numbers."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, headers, rows in tables:
+        sheet = book.create_sheet(title=title[:31])
+        for line in heading:
+            sheet.append([line])
+        sheet.append(headers)
+        header_row = sheet.max_row
+        for cell in sheet[header_row]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_xlsx_safe(value) for value in row])
+        sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+        _fit_columns(sheet, [headers, *rows])
+    return _save(book)
+
+
+def _xlsx_safe(value):
+    if isinstance(value, str) and value[:1] == "=":
+        return "'" + value
+    return value
+
+
+def _fit_columns(sheet, rows: Iterable[Sequence]) -> None:
+    widths: dict[int, int] = {}
+    for row in rows:
+        for index, value in enumerate(row, start=1):
+            text = str(value if value is not None else "")
+            # CJK characters take two columns.
+            width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+            widths[index] = max(widths.get(index, 0), width)
+    for index, width in widths.items():
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
+
+
+def _save(book: Workbook) -> bytes:
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# -- the certificate ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What a 志愿服务记录证明 says: who, for which team and organization, each verified
+    service, the total; the place and date for the seal are left to the team."""
+
+    name: str
+    phone_masked: str
+    team_name: str
+    #: the team's unit chain, root first: 湖北省 › 鄂州市 › 鄂城区
+    organization: list[str]
+    history: PersonHistory
+    issued_on: date
+
+    @property
+    def services(self):
+        return self.history.verified()
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(row.minutes for row in self.services)
+
+
+def service_date(at: datetime) -> str:
+    local = to_local(at)
+    return f"{local:%Y-%m-%d}"
+
+
+def certificate_xlsx(cert: Certificate) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("志愿服务记录证明")[:31]
+    bold = Font(bold=True)
+    sheet.append([_("志愿服务记录证明")])
+    sheet["A1"].font = Font(bold=True, size=16)
+    sheet.merge_cells("A1:D1")
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append([])
+    for label, value in (
+        (_("姓名"), cert.name),
+        (_("手机号码"), cert.phone_masked),
+        (_("服务队"), cert.team_name),
+        (_("组织单位"), " ".join(cert.organization)),
+    ):
+        sheet.append([label, value])
+        sheet.cell(row=sheet.max_row, column=1).font = bold
+    sheet.append([])
+    sheet.append([_("序号"), _("服务日期"), _("服务内容"), _("服务时长（小时）")])
+    header_row = sheet.max_row
+    thin = Side(style="thin")
+    for cell in sheet[header_row]:
+        cell.font = bold
+    for index, row in enumerate(cert.services, start=1):
+        sheet.append([index, service_date(row.started_at), row.content, hours_value(row.minutes)])
+    sheet.append(["", "", _("合计"), hours_value(cert.total_minutes)])
+    sheet.cell(row=sheet.max_row, column=3).font = bold
+    for row in sheet.iter_rows(min_row=header_row, max_row=sheet.max_row, max_col=4):
+        for cell in row:
+            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    sheet.append([])
+    sheet.append(
+        [
+            _("以上志愿服务经本队记录、核实无误，特此证明。"),
+        ]
+    )
+    sheet.append([])
+    sheet.append(["", "", _("出具单位：%(team)s（盖章）", team=cert.team_name)])
+    sheet.append(["", "", _("日期：%(year)d年%(month)d月%(day)d日", **_ymd(cert.issued_on))])
+    sheet.column_dimensions["A"].width = 12
+    sheet.column_dimensions["B"].width = 14
+    sheet.column_dimensions["C"].width = 48
+    sheet.column_dimensions["D"].width = 18
+    sheet.page_setup.orientation = "portrait"
+    sheet.page_setup.fitToWidth = 1
+    return _save(book)
+
+
+def _ymd(day: date) -> dict[str, int]:
+    return {"year": day.year, "month": day.month, "day": day.day}
