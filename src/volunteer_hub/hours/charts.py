@@ -121,7 +121,7 @@ def month_label(month: date, *, long: bool = False) -> str:
     if long:
         return _("%(year)d年%(month)d月", year=month.year, month=month.month)
     if month.month == 1:
-        return _("%(year)d年1月", year=month.year) if long else f"{month.year % 100:02d}/1"
+        return str(month.year)  # the year where it turns
     return _("%(month)d月", month=month.month)
 
 

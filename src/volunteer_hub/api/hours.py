@@ -1,0 +1,327 @@
+"""JSON API of service hours: service records (list, verify) and hour totals from the
+roll-ups. Registered on the API blueprint by ``register(bp)`` (api/views.py), so the
+OpenAPI document and the schemathesis run cover these routes like the others.
+
+Scope: what the token's viewer may manage (leaders: their teams; coordinators: their
+subtree; admins: everything); a volunteer reads their own records. Ids outside the
+scope answer 404, never 403.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from flask import Blueprint
+from flask_babel import gettext as _
+from pydantic import Field
+from sqlalchemy import ColumnElement, func, or_, select
+
+from volunteer_hub import queries
+from volunteer_hub.api import serializers
+from volunteer_hub.api.auth import current_viewer
+from volunteer_hub.api.openapi import operation
+from volunteer_hub.api.schemas import (
+    LocalTime,
+    Omittable,
+    Page,
+    PersonOut,
+    QueryId,
+    Ref,
+    ResponseModel,
+)
+from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.events.models import Category
+from volunteer_hub.extensions import db
+from volunteer_hub.hours import services as hours
+from volunteer_hub.hours.models import HoursRollup, ServiceRecord, TeamHoursRollup
+from volunteer_hub.i18n import local_zone
+from volunteer_hub.people.models import Person
+from volunteer_hub.teams.models import Team
+from volunteer_hub.units.services import subtree_ids
+
+#: dates outside this span are typing mistakes (and year 1 or 9999 overflow as times)
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+# Models -------------------------------------------------------------------------------
+
+
+class ServiceRecordQuery(Page):
+    team_id: QueryId = Omittable("服务队")
+    person_id: QueryId = Omittable("志愿者")
+    status: Literal["pending", "verified", "rejected"] = Omittable("审核状态")
+    from_: date = Omittable(
+        "起始日期",
+        alias="from",
+        description="当地日期（含），按服务开始时间。Local date, inclusive.",
+        examples=["2026-01-01"],
+    )
+    to: date = Omittable(
+        "截止日期",
+        description="当地日期（含），按服务开始时间。Local date, inclusive.",
+        examples=["2026-12-31"],
+    )
+
+
+class ServiceRecordOut(ResponseModel):
+    id: int
+    person: PersonOut
+    team: Ref
+    category: Ref
+    shift_id: int | None = Field(description="班次；队长补录的计划外服务为 null")
+    content: str = Field(description="服务内容")
+    attendance: Literal["present", "late", "absent"]
+    status: Literal["pending", "verified", "rejected"]
+    started_at: LocalTime
+    ended_at: LocalTime
+    minutes: int = Field(description="计入的服务时长（分钟）")
+    hours: float = Field(description="计入的服务时长（小时），minutes / 60")
+    month: date = Field(description="所属月份（当地），该月第一天")
+    decided_at: LocalTime | None = Field(description="审核（认定或不予认定）时间")
+    decided_by_id: int | None
+
+
+class ServiceRecordList(ResponseModel):
+    items: list[ServiceRecordOut]
+    limit: int
+    offset: int
+
+
+class HoursQuery(Page):
+    group_by: Literal["person", "team", "category", "month"] = Field(
+        title="分组", description="按志愿者、服务队、服务类别或月份汇总。"
+    )
+    unit_id: QueryId = Omittable("单位", description="只计该单位及其下级单位的服务队。")
+    team_id: QueryId = Omittable("服务队")
+    from_: date = Omittable(
+        "起始月份",
+        alias="from",
+        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
+        examples=["2026-01-01"],
+    )
+    to: date = Omittable(
+        "截止月份",
+        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
+        examples=["2026-12-31"],
+    )
+
+
+class HoursRow(ResponseModel):
+    """One group: exactly one of person, team, category, month is set (the group_by)."""
+
+    person: Ref | None
+    team: Ref | None
+    category: Ref | None
+    month: str | None = Field(description="YYYY-MM", examples=["2026-07"])
+    minutes: int = Field(description="已审核的服务时长（分钟）")
+    hours: float = Field(description="已审核的服务时长（小时），minutes / 60")
+    services: int = Field(description="已审核的服务次数")
+
+
+class HoursList(ResponseModel):
+    group_by: Literal["person", "team", "category", "month"]
+    items: list[HoursRow]
+    limit: int
+    offset: int
+
+
+# Views --------------------------------------------------------------------------------
+
+
+@operation(
+    "服务记录列表（本人可管理的服务队的，及本人的）",
+    tag="hours",
+    query=ServiceRecordQuery,
+    response=ServiceRecordList,
+    problems=(404,),
+    description="按服务开始时间倒序。team_id 为看不到的服务队时 404。"
+    "队长、上级协调员和管理员看到完整手机号，其他情况打码。",
+)
+def list_service_records(query: ServiceRecordQuery):
+    viewer = current_viewer()
+    if query.team_id is not None:
+        queries.visible_team(viewer, query.team_id)
+    statement = (
+        select(ServiceRecord, Person, Team.name, Category.name)
+        .join(Person, Person.id == ServiceRecord.person_id)
+        .join(Team, Team.id == ServiceRecord.team_id)
+        .join(Category, Category.id == ServiceRecord.category_id)
+        .where(_record_scope(viewer))
+        .order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
+        .limit(query.limit)
+        .offset(query.offset)
+    )
+    if query.team_id is not None:
+        statement = statement.where(ServiceRecord.team_id == query.team_id)
+    if query.person_id is not None:
+        statement = statement.where(ServiceRecord.person_id == query.person_id)
+    if query.status is not None:
+        statement = statement.where(ServiceRecord.status == query.status)
+    if query.from_ is not None:
+        statement = statement.where(ServiceRecord.started_at >= _local_midnight(query.from_))
+    if query.to is not None:
+        statement = statement.where(
+            ServiceRecord.started_at < _local_midnight(query.to + timedelta(days=1))
+        )
+    rows = db.session.execute(statement).all()
+    full_phone = serializers.full_phone_ids(viewer, (person for _r, person, _t, _c in rows))
+    return ServiceRecordList(
+        items=[
+            _record_out(record, person, team_name, category_name, full_phone)
+            for record, person, team_name, category_name in rows
+        ],
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+@operation(
+    "审核认定服务记录",
+    tag="hours",
+    response=ServiceRecordOut,
+    problems=(409,),
+    description="只有该服务队的队长、上级协调员和管理员可以审核；其他情况 404。"
+    "已认定的记录再次认定不变。尚未签退的记录：409。",
+)
+def verify_service_record(record_id: int):
+    viewer = current_viewer()
+    record = hours.record_for(record_id, viewer)
+    hours.verify([record.id], viewer=viewer)
+    db.session.commit()
+    row = db.session.execute(
+        select(ServiceRecord, Person, Team.name, Category.name)
+        .join(Person, Person.id == ServiceRecord.person_id)
+        .join(Team, Team.id == ServiceRecord.team_id)
+        .join(Category, Category.id == ServiceRecord.category_id)
+        .where(ServiceRecord.id == record_id)
+    ).one()
+    full_phone = serializers.full_phone_ids(viewer, [row[1]])
+    return _record_out(*row, full_phone)
+
+
+@operation(
+    "服务时长汇总（来自汇总表）",
+    tag="hours",
+    query=HoursQuery,
+    response=HoursList,
+    problems=(404,),
+    description="只计已审核的服务，按 group_by 分组，时长多者在前（month 按月份先后）。"
+    "范围：本人可管理的服务队，可再用 unit_id（含下级单位）或 team_id 缩小；"
+    "看不到的单位或服务队：404。",
+)
+def hours_totals(query: HoursQuery):
+    viewer = current_viewer()
+    start = _first_of_month(query.from_) if query.from_ is not None else None
+    end = _first_of_month(query.to) if query.to is not None else None
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed({"to": _("截止月份不能早于起始月份")})
+
+    table = HoursRollup if query.group_by == "person" else TeamHoursRollup
+    scope = [viewer.team_condition()]
+    if query.unit_id is not None:
+        try:
+            unit = queries.visible_unit(viewer, query.unit_id)
+        except NotFound:
+            raise NotFound(_("单位不存在"), field="unit_id") from None
+        scope.append(Team.unit_id.in_(subtree_ids(unit.path)))
+    if query.team_id is not None:
+        queries.visible_team(viewer, query.team_id)
+        scope.append(table.team_id == query.team_id)
+    if start is not None:
+        scope.append(table.month >= start)
+    if end is not None:
+        scope.append(table.month <= end)
+
+    minutes = func.sum(table.minutes).label("minutes")
+    services = func.sum(table.services).label("services")
+    base = select(minutes, services).join(Team, Team.id == table.team_id).where(*scope)
+    if query.group_by == "person":
+        statement = (
+            base.add_columns(Person.id, Person.name)
+            .join(Person, Person.id == table.person_id)
+            .group_by(Person.id, Person.name)
+            .order_by(minutes.desc(), Person.id)
+        )
+    elif query.group_by == "team":
+        statement = base.add_columns(Team.id, Team.name).group_by(Team.id, Team.name)
+        statement = statement.order_by(minutes.desc(), Team.id)
+    elif query.group_by == "category":
+        statement = (
+            base.add_columns(Category.id, Category.name)
+            .join(Category, Category.id == table.category_id)
+            .group_by(Category.id, Category.name)
+            .order_by(minutes.desc(), Category.id)
+        )
+    else:
+        statement = base.add_columns(table.month).group_by(table.month).order_by(table.month)
+    rows = db.session.execute(statement.limit(query.limit).offset(query.offset)).all()
+    items = []
+    for row in rows:
+        total, count, *key = row
+        fields: dict = {"person": None, "team": None, "category": None, "month": None}
+        if query.group_by == "month":
+            month = key[0] if isinstance(key[0], date) else date.fromisoformat(str(key[0])[:10])
+            fields["month"] = f"{month:%Y-%m}"
+        else:
+            fields[query.group_by] = Ref(id=key[0], name=key[1])
+        items.append(
+            HoursRow(**fields, minutes=int(total), hours=int(total) / 60, services=int(count))
+        )
+    return HoursList(group_by=query.group_by, items=items, limit=query.limit, offset=query.offset)
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/service-records", view_func=list_service_records, methods=["GET"])
+    bp.add_url_rule(
+        "/service-records/<int:record_id>/verify",
+        view_func=verify_service_record,
+        methods=["POST"],
+    )
+    bp.add_url_rule("/hours", view_func=hours_totals, methods=["GET"])
+
+
+# Helpers ------------------------------------------------------------------------------
+
+
+def _record_scope(viewer: Viewer) -> ColumnElement[bool]:
+    """Records of the teams the viewer manages, and the viewer's own."""
+    return or_(viewer.team_condition(), ServiceRecord.person_id == viewer.person_id)
+
+
+def _local_midnight(day: date) -> datetime:
+    day = min(max(day, EARLIEST), LATEST)
+    return datetime.combine(day, time(0), tzinfo=local_zone())
+
+
+def _first_of_month(day: date) -> date:
+    day = min(max(day, EARLIEST), LATEST)
+    return date(day.year, day.month, 1)
+
+
+def _record_out(
+    record: ServiceRecord,
+    person: Person,
+    team_name: str,
+    category_name: str,
+    full_phone: set[int],
+) -> ServiceRecordOut:
+    return ServiceRecordOut(
+        id=record.id,
+        person=serializers.person(person, full_phone),
+        team=Ref(id=record.team_id, name=team_name),
+        category=Ref(id=record.category_id, name=category_name),
+        shift_id=record.shift_id,
+        content=record.content,
+        attendance=record.attendance,
+        status=record.status,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        minutes=record.minutes,
+        hours=record.minutes / 60,
+        month=record.month,
+        decided_at=record.decided_at,
+        decided_by_id=record.decided_by_id,
+    )
