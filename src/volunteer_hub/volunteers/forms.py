@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -26,4 +26,17 @@ class CodeForm(FlaskForm):
             "maxlength": "6",
             "class": "code-input",
         },
+    )
+
+
+class CorrectionForm(FlaskForm):
+    """申请更正: what is wrong with one of my service records, for the leader."""
+
+    note = TextAreaField(
+        _l("需要更正的内容"),
+        validators=[
+            DataRequired(_l("请写明需要更正的内容")),
+            Length(max=500, message=_l("更正说明不能超过 500 字")),
+        ],
+        render_kw={"rows": "4", "maxlength": "500"},
     )

@@ -25,12 +25,15 @@ from volunteer_hub.auth.login_codes import (
     request_code,
     verify_code,
 )
-from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db, limiter
+from volunteer_hub.hours import personal
+from volunteer_hub.hours import services as hours
 from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
 from volunteer_hub.sms.services import opt_in, opt_out
 from volunteer_hub.volunteers import services
-from volunteer_hub.volunteers.forms import CodeForm, PhoneForm
+from volunteer_hub.volunteers.forms import CodeForm, CorrectionForm, PhoneForm
 from volunteer_hub.web import form_errors
 
 bp = Blueprint("volunteers", __name__, url_prefix="/me")
@@ -146,7 +149,55 @@ def home():
         my_shifts=services.my_shifts(person.id),
         open_shifts=services.open_shifts(person.id),
         open_limit=services.OPEN_SHIFT_LIMIT,
+        hours=personal.summary(person.id, utcnow()),
+        format_hours=personal.format_hours,
     )
+
+
+@bp.get("/hours")
+@volunteer_required
+def my_hours():
+    return _hours_page()
+
+
+def _hours_page(form: CorrectionForm | None = None, record_id: int | None = None, errors=None):
+    """我的服务时长: totals, then the records, latest first, a page at a time; a record
+    whose correction form failed is shown open with its errors."""
+    page = request.args.get("page", 1, type=int) or 1
+    page = min(max(page, 1), 10_000)
+    items = personal.history(current_user.id, page=page)
+    more = len(items) > personal.HISTORY_PAGE
+    body = render_template(
+        "volunteers/hours.html",
+        hours=personal.summary(current_user.id, utcnow()),
+        items=items[: personal.HISTORY_PAGE],
+        page=page,
+        more=more,
+        format_hours=personal.format_hours,
+        form=form or CorrectionForm(formdata=None),
+        failed_record_id=record_id,
+        errors=errors or {},
+    )
+    return body, 400 if errors else 200
+
+
+@bp.post("/hours/<int:record_id>/correction")
+@volunteer_required
+def request_correction(record_id: int):
+    form = CorrectionForm()
+    if not form.validate_on_submit():
+        return _hours_page(form, record_id, form_errors(form))
+    try:
+        hours.request_correction(record_id, current_user.id, form.note.data, channel="web")
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _hours_page(form, record_id, exc.errors)
+    db.session.commit()
+    flash(_("已提交更正申请，队长核实后会更新这条记录。"), "success")
+    return redirect(url_for("volunteers.my_hours", _anchor=f"record-{record_id}"))
 
 
 @bp.post("/shifts/<int:shift_id>/signup")
