@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import PHONE, local_midnight
+from tests.browser.conftest import HOUR, PHONE, local_midnight
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
