@@ -43,6 +43,15 @@ def local_midnight(days_ahead: int) -> datetime:
     return today.replace(microsecond=0) + timedelta(days=days_ahead)
 
 
+def release_database() -> None:
+    """End the test's own transaction: on SQLite every transaction holds the write lock
+    (BEGIN IMMEDIATE), and the server's requests must not wait for the test."""
+    from volunteer_hub.extensions import db
+
+    db.session.commit()
+    db.session.close()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():

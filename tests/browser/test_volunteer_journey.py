@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import HOUR, PHONE, local_midnight
+from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
@@ -18,13 +18,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the fixtures skip with the reason
     expect = None
-
-
-def release_database() -> None:
-    """End the test's own transaction: on SQLite every transaction holds the write lock
-    (BEGIN IMMEDIATE), and the server's requests must not wait for the test."""
-    db.session.commit()
-    db.session.close()
 
 
 def read_texts(journey, phone: str, broker, worker) -> str:
