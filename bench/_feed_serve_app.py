@@ -9,8 +9,12 @@ serves the feed and its reference in the same run. Not meant to be used by hand.
   ``wsgi.file_wrapper``; 304 when If-None-Match is its ETag): gunicorn's own floor.
 - ``/_bench/feed-binary/<token>.ics``: a what-if, not the app: the real feed view with
   one change, the stored body read from PostgreSQL in psycopg's binary format instead
-  of the text format (hex) SQLAlchemy's psycopg dialect uses. Swapping the view's row
-  reader for the call is safe here: a sync worker handles one request at a time.
+  of the text format (hex) SQLAlchemy's psycopg dialect uses.
+- ``/_bench/feed-binary-noping/<token>.ics``: the same, and no ``pool_pre_ping`` round
+  trip when the request checks out its connection.
+
+Swapping the view's row reader (and the pool's pre-ping flag) for the call is safe
+here: a sync worker handles one request at a time.
 
 BENCH_STATIC_FILE names the file.
 """
@@ -61,6 +65,16 @@ def bench_feed_binary(token: str):
         return views.feed(token)
     finally:
         views._feed_row = _text_feed_row
+
+
+@app.get("/_bench/feed-binary-noping/<token>.ics")
+def bench_feed_binary_noping(token: str):
+    pool = db.engine.pool
+    pre_ping, pool._pre_ping = pool._pre_ping, False
+    try:
+        return bench_feed_binary(token)
+    finally:
+        pool._pre_ping = pre_ping
 
 
 with open(STATIC_FILE, "rb") as _f:

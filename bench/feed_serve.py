@@ -2,7 +2,7 @@
 """A unit feed of 1,000 events: served by gunicorn beside a static file of the same
 bytes, and rebuilt by the worker's function, against icalendar alone.
 
-    .venv/bin/python bench/feed_serve.py                 # the full run, about 3 minutes
+    .venv/bin/python bench/feed_serve.py                 # the full run, 4–6 minutes
     .venv/bin/python bench/feed_serve.py --duration 4 --rounds 2 --repeat 3   # a quick look
 
 What it does, on this machine only (everything on 127.0.0.1):
@@ -22,7 +22,8 @@ What it does, on this machine only (everything on 127.0.0.1):
    ``bench/_feed_serve_app.py`` (the real app plus that file as a Flask static route and
    as a bare WSGI file response); then in alternating slices, over keep-alive
    connections: ``GET /feeds/<token>.ics``, the static file through Flask, the bare file
-   — each for the full body and with ``If-None-Match`` (304);
+   — each for the full body and with ``If-None-Match`` (304); and two what-ifs, the real
+   view with its body read in binary format, and also without the pool's pre-ping;
 5. stops gunicorn, drops the database, empties the Redis database.
 
 The aims (issue 4): the feed at least half the static file's requests/s, for the body
@@ -73,8 +74,12 @@ TARGETS = [
     ("static (Flask send_file)", "/_bench/static.ics"),
     ("static (bare WSGI)", "/_bench/raw.ics"),
 ]
-#: a what-if beside them (full body only): the same view, the body read in binary format
-WHAT_IF = ("what-if: feed, body read binary", "/_bench/feed-binary/{token}.ics")
+#: what-ifs beside them (the real view with one or two changes; see _feed_serve_app.py),
+#: with the phases each runs in: full body (False), 304 (True)
+WHAT_IFS = [
+    ("what-if: body read binary", "/_bench/feed-binary/{token}.ics", (False,)),
+    ("what-if: binary, no pre-ping", "/_bench/feed-binary-noping/{token}.ics", (False, True)),
+]
 AIM_SERVE = 0.5
 AIM_REBUILD = 1.5
 
@@ -212,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         SERVER_PID[:] = [server.pid]
         wait_healthy(base_url, server)
 
-        paths = {name: tmpl.format(token=big["token"]) for name, tmpl in [*TARGETS, WHAT_IF]}
+        paths = {
+            name: tmpl.format(token=big["token"])
+            for name, tmpl in [*TARGETS, *((n, t) for n, t, _ in WHAT_IFS)]
+        }
         etags = {}
         for name, path in paths.items():
             response = httpx.get(base_url + path, timeout=30)
@@ -253,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return check
 
-        phases = [(name, False) for name, _ in TARGETS] + [(WHAT_IF[0], False)]
-        phases += [(name, True) for name, _ in TARGETS]
+        phases = [
+            (name, cond)
+            for cond in (False, True)
+            for name in [n for n, _ in TARGETS] + [n for n, _, c in WHAT_IFS if cond in c]
+        ]
         for name, conditional in phases:  # warm both workers on every path
             warm = Run("warm-up", 4)
             load(clients(name, conditional), warm, requester(name), None, 200)
@@ -321,13 +332,16 @@ def main(argv: list[str] | None = None) -> int:
                     f" server CPU per request {cpu_ratio[key][level]:.2f}x Flask's static",
                     flush=True,
                 )
-            what_if = runs[(WHAT_IF[0], False)].rate / max(runs[(flask_static, False)].rate, 1e-9)
-            ratios.setdefault("body_what_if", {})[level] = what_if
-            print(
-                f"  what-if (body read in binary format) / static, body at {level} conn: "
-                f"{what_if:.2f} of Flask's static file",
-                flush=True,
-            )
+            for name, _path, conds in WHAT_IFS:
+                for cond in conds:
+                    key = f"{'304' if cond else 'body'} {name}"
+                    what_if = runs[(name, cond)].rate / max(runs[(flask_static, cond)].rate, 1e-9)
+                    ratios.setdefault(key, {})[level] = what_if
+                    print(
+                        f"  {name} / static, {'304' if cond else 'body'} at {level} conn: "
+                        f"{what_if:.2f} of Flask's static file",
+                        flush=True,
+                    )
         results["ratios"] = {
             k: {str(c): round(v, 3) for c, v in d.items()} for k, d in ratios.items()
         }
