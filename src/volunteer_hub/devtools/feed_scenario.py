@@ -1,0 +1,319 @@
+"""The calendar-feed conformance scenario: every feed kind, version by version.
+
+    python -m volunteer_hub.devtools.feed_scenario OUTDIR [--database-url URL]
+
+On a fresh SQLite database (in a temporary folder; ``--database-url`` names another,
+which must be empty) it builds, through the real services, four feeds: a volunteer's
+person feed, a team feed, a unit (district) feed and the same unit filtered to
+防汛抗旱. Then it plays the scenario of issue 4 (creation, a time change, a place
+change, a cancelled shift, a cancelled event, a weekly patrol with one week skipped and
+one moved) and after each step rebuilds every feed and writes its body to
+``OUTDIR/<feed>/<NN-step>.ics``. ``.ci/run`` hands every version to the iCalendar
+conformance checker, and each consecutive pair to its ``--previous`` check;
+tests/calendar/test_feed_scenario.py checks the same versions with icalendar and
+recurring-ical-events.
+
+:func:`run_scenario` does the work in the current app context (the tests call it on
+their own database); :func:`main` makes the app and the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time as clock
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+#: the feeds of the scenario, in the order they are written
+FEEDS = ("person", "team", "unit", "unit-flood")
+FLOOD = "防汛抗旱"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+LONG_DESCRIPTION = (
+    "老兵讲述一九九八年长江抗洪的亲身经历：连续奋战四十多个昼夜，人在堤在。"
+    "活动面向社区青少年和居民，请提前十分钟到场，统一佩戴志愿服务标识；"
+    "如遇雷雨天气改在社区党群服务中心二楼会议室举行。"
+)
+
+
+@dataclass
+class Scenario:
+    """What the scenario made: each feed's versions, and the facts tests check them by."""
+
+    #: feed name → [(step name, body)] in order
+    versions: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    feed_ids: dict[str, int] = field(default_factory=dict)
+    #: event ids by role: lecture (moved, re-placed, a shift cancelled), river (another
+    #: team, 防汛抗旱), school (cancelled), patrol (weekly)
+    events: dict[str, int] = field(default_factory=dict)
+    #: the patrol's occurrences as the last step leaves them: (start, end) in UTC
+    patrol_occurrences: list[tuple[datetime, datetime]] = field(default_factory=list)
+    #: the rule start of the skipped week, and (rule start, new start) of the moved one
+    patrol_skipped: datetime | None = None
+    patrol_moved: tuple[datetime, datetime] | None = None
+    volunteer_id: int | None = None
+    outdir: Path | None = None
+
+
+def run_scenario(
+    outdir: Path | None = None, today: datetime | None = None, *, paced: bool = False
+) -> Scenario:
+    """Play the scenario in the current app context (on an empty database); write the
+    versions to ``outdir`` when given. Everything is committed.
+
+    ``paced``: start each step on a new second of the clock. iCalendar stamps have whole
+    seconds, so steps played within one second leave DTSTAMP and LAST-MODIFIED where they
+    were (SEQUENCE still goes up); people editing an event are never that fast, and the
+    conformance checker warns about it. The command paces (about ten seconds in all);
+    tests do not need to.
+    """
+    from volunteer_hub.auth.permissions import viewer_for
+    from volunteer_hub.auth.services import create_user
+    from volunteer_hub.calendar import services as feeds
+    from volunteer_hub.calendar.models import Feed
+    from volunteer_hub.events import services as events
+    from volunteer_hub.events.models import Category, Shift
+    from volunteer_hub.extensions import db
+    from volunteer_hub.people.models import Person
+    from volunteer_hub.signups import services as signups
+    from volunteer_hub.signups.models import SignupSource
+    from volunteer_hub.teams.services import add_member, create_team
+    from volunteer_hub.units.services import create_unit
+
+    scenario = Scenario(outdir=outdir)
+    today = today or datetime.now(UTC)
+    local_today = today.astimezone(SHANGHAI).date()
+    # Monday of the week after next: every shift is ahead, whatever today is.
+    monday = local_today + timedelta(days=14 - local_today.weekday())
+
+    def at(day_offset: int, hh: int, mm: int = 0) -> datetime:
+        local = datetime.combine(monday + timedelta(days=day_offset), time(hh, mm))
+        return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
+
+    def category(name: str) -> int:
+        return db.session.scalar(select(Category.id).where(Category.name == name))
+
+    def shifts_of(event_id: int) -> list[Shift]:
+        db.session.expire_all()
+        return list(
+            db.session.scalars(
+                select(Shift).where(Shift.event_id == event_id).order_by(Shift.starts_at)
+            )
+        )
+
+    def edit(event_id: int, *, location=None, move=None, drop=(), moved=None) -> None:
+        """Through events.update_event, as the edit page and the API do."""
+        from volunteer_hub.events.models import Event
+
+        event = db.session.get(Event, event_id)
+        data = events.EventInput(
+            title=event.title,
+            category_id=event.category_id,
+            location=event.location if location is None else location,
+            description=event.description,
+            status=event.status,
+        )
+        rows = []
+        for shift in shifts_of(event_id):
+            if shift.is_cancelled or shift.id in drop:
+                continue
+            starts_at, ends_at = shift.starts_at, shift.ends_at
+            if move is not None:
+                starts_at, ends_at = starts_at + move, ends_at + move
+            if moved and shift.id in moved:
+                starts_at, ends_at = moved[shift.id]
+            rows.append(
+                events.ShiftInput(
+                    id=shift.id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    capacity=shift.capacity,
+                    title=shift.title,
+                )
+            )
+        events.update_event(event_id, data, rows)
+
+    def snapshot(step: str) -> None:
+        db.session.commit()
+        if paced:
+            clock.sleep(1.05 - datetime.now(UTC).microsecond / 1_000_000)
+        for name in FEEDS:
+            feed_id = scenario.feed_ids[name]
+            feeds.rebuild_feed(feed_id)
+            db.session.commit()
+            body = db.session.scalar(select(Feed.body).where(Feed.id == feed_id))
+            scenario.versions.setdefault(name, []).append((step, body))
+            if outdir is not None:
+                folder = outdir / name
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{step}.ics").write_bytes(body)
+
+    # The world: 鄂州市 › 鄂城区 › 凤凰街道, a team on each of the two lower levels.
+    city = create_unit("鄂州市", None, "city")
+    district = create_unit("鄂城区", city.id, "district")
+    street = create_unit("凤凰街道", district.id, "street")
+    team = create_team(street.id, "凤凰街道退役军人志愿服务队")
+    river_team = create_team(district.id, "鄂城区长江卫士应急救援队")
+    leader = create_user("+8613900000001", "张队长", "leader", team_id=team.id)
+    coordinator = create_user("+8613900000002", "鄂城区协调员", "coordinator", unit_id=district.id)
+    volunteer = db.session.get(Person, add_member(team.id, "王建国", "+8613800138000").person_id)
+    db.session.commit()
+    scenario.volunteer_id = volunteer.id
+
+    def issue(scope: str, target: int, who: Person, categories=()) -> int:
+        issued = feeds.create_feed(scope, target, categories, viewer_for(who))
+        db.session.flush()
+        return issued.feed.id
+
+    scenario.feed_ids = {
+        "person": issue("person", volunteer.id, volunteer),
+        "team": issue("team", team.id, leader),
+        "unit": issue("unit", district.id, coordinator),
+        "unit-flood": issue("unit", district.id, coordinator, [category(FLOOD)]),
+    }
+    snapshot("00-empty")
+
+    # 01: three events; the volunteer signs up to three shifts.
+    lecture = events.create_event(
+        team.id,
+        events.EventInput(
+            title="红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
+            category_id=category("红色宣讲"),
+            location="凤凰街道莲花山社区党群服务中心",
+            description=LONG_DESCRIPTION,
+        ),
+        [
+            events.ShiftInput(starts_at=at(2, 9), ends_at=at(2, 11), capacity=3, title="讲解员"),
+            events.ShiftInput(starts_at=at(2, 14), ends_at=at(2, 16), capacity=3, title="引导员"),
+        ],
+        created_by_id=leader.id,
+    )
+    river = events.create_event(
+        river_team.id,
+        events.EventInput(
+            title="长江江堤防汛巡查", category_id=category(FLOOD), location="鄂城区长江江堤"
+        ),
+        [events.ShiftInput(starts_at=at(3, 7), ends_at=at(3, 10), capacity=8, title="巡堤")],
+        created_by_id=None,
+    )
+    school = events.create_event(
+        team.id,
+        events.EventInput(
+            title="护苗护学：凤凰小学上学路口值守",
+            category_id=category("护苗护学"),
+            location="凤凰小学东门",
+        ),
+        [events.ShiftInput(starts_at=at(4, 7), ends_at=at(4, 8, 30), capacity=4, title="早班")],
+        created_by_id=leader.id,
+    )
+    scenario.events = {"lecture": lecture.id, "river": river.id, "school": school.id}
+    first, second = shifts_of(lecture.id)
+    for shift_id in (first.id, second.id, shifts_of(school.id)[0].id):
+        signups.sign_up(shift_id, volunteer.id, SignupSource.WEB)
+    snapshot("01-created")
+
+    # 02: the lecture moves a day later; 03: to another place.
+    edit(lecture.id, move=timedelta(days=1))
+    snapshot("02-time-changed")
+    edit(lecture.id, location="凤凰街道退役军人服务站（凤凰路 18 号）")
+    snapshot("03-place-changed")
+
+    # 04: the lecture's afternoon shift is dropped (the volunteer was on it).
+    edit(lecture.id, drop={second.id})
+    snapshot("04-shift-cancelled")
+
+    # 05: the school escort is called off.
+    events.cancel_event(school.id, "暴雨红色预警，学校停课")
+    snapshot("05-event-cancelled")
+
+    # 06: a weekly flood patrol, six Monday evenings; the volunteer takes weeks 2-4.
+    patrol = events.create_repeating_event(
+        team.id,
+        events.EventInput(
+            title="汛期每周江堤夜间巡查", category_id=category(FLOOD), location="鄂城区长江江堤"
+        ),
+        events.ShiftInput(starts_at=at(0, 19), ends_at=at(0, 21), capacity=6, title="夜巡"),
+        events.RepeatInput(weeks=6),
+        created_by_id=leader.id,
+    )
+    scenario.events["patrol"] = patrol.id
+    weeks = shifts_of(patrol.id)
+    for shift in weeks[1:4]:
+        signups.sign_up(shift.id, volunteer.id, SignupSource.WEB)
+    snapshot("06-patrol-created")
+
+    # 07: week 2 is skipped; 08: week 4 moves to Tuesday morning.
+    skipped, moved = weeks[1], weeks[3]
+    scenario.patrol_skipped = skipped.series_starts_at
+    edit(patrol.id, drop={skipped.id})
+    snapshot("07-week-skipped")
+    new_start = moved.starts_at + timedelta(days=1) - timedelta(hours=11)  # Tue 08:00
+    edit(patrol.id, moved={moved.id: (new_start, new_start + timedelta(hours=2))})
+    scenario.patrol_moved = (moved.series_starts_at, new_start)
+    snapshot("08-week-moved")
+
+    scenario.patrol_occurrences = [
+        (s.starts_at, s.ends_at) for s in shifts_of(patrol.id) if not s.is_cancelled
+    ]
+    return scenario
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m volunteer_hub.devtools.feed_scenario",
+        description="Write every version of four calendar feeds over the issue-4 scenario.",
+    )
+    parser.add_argument("outdir", type=Path, help="where <feed>/<NN-step>.ics are written")
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to use (default: a fresh SQLite file in a temporary folder)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default="https://vh.example.cn",
+        help="PUBLIC_BASE_URL written into the feeds (links, UID host)",
+    )
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="feed-scenario-") as scratch:
+        # The app's instance folder (generated keys, the default database) stays out of
+        # the checkout.
+        os.environ["INSTANCE_PATH"] = scratch
+        os.environ.setdefault("SECRET_KEY", "feed-scenario")
+        from flask_migrate import upgrade
+
+        from volunteer_hub import create_app
+        from volunteer_hub.config import _sqlalchemy_url
+
+        database_url = args.database_url or f"sqlite:///{Path(scratch) / 'scenario.sqlite3'}"
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(database_url),
+                "REDIS_URL": None,  # actors sent after commits stay in the in-process broker
+                "EMBEDDED_WORKER": False,
+                "PUBLIC_BASE_URL": args.base_url.rstrip("/"),
+                "SMS_BACKEND": "console",
+            }
+        )
+        with app.app_context():
+            upgrade()
+            scenario = run_scenario(args.outdir, paced=True)
+            from volunteer_hub.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+    for name in FEEDS:
+        steps = scenario.versions[name]
+        print(f"{name}: {len(steps)} versions in {args.outdir / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
