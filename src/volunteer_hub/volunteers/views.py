@@ -142,11 +142,17 @@ def _code_page(phone: str, form: CodeForm, errors: dict, status: int = 200, expi
 @volunteer_required
 def home():
     person = current_user
+    my_shifts = services.my_shifts(person.id)
+    # Right after a sign-up: that shift on top, with its one-tap calendar file. Looked
+    # up among the person's own shifts, so another id shows nothing.
+    signed_up = request.args.get("signed_up", type=int)
+    just_signed_up = next((s for s in my_shifts if s.signup_id == signed_up), None)
     return render_template(
         "volunteers/home.html",
         person=person,
         own_phone=display_phone(person.phone),
-        my_shifts=services.my_shifts(person.id),
+        my_shifts=my_shifts,
+        just_signed_up=just_signed_up,
         open_shifts=services.open_shifts(person.id),
         open_limit=services.OPEN_SHIFT_LIMIT,
         hours=personal.summary(person.id, utcnow()),
@@ -212,17 +218,18 @@ def sign_up(shift_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("volunteers.home"))
+    signup_id = result.signup.id
     db.session.commit()
     if result.waitlist_position is None:
         flash(_("报名成功，请按时参加。"), "success")
-    else:
-        flash(
-            _(
-                "名额已满，您已排入候补第 %(n)d 位，有空位会短信通知您。",
-                n=result.waitlist_position,
-            ),
-            "info",
-        )
+        return redirect(url_for("volunteers.home", signed_up=signup_id, _anchor="just-signed-up"))
+    flash(
+        _(
+            "名额已满，您已排入候补第 %(n)d 位，有空位会短信通知您。",
+            n=result.waitlist_position,
+        ),
+        "info",
+    )
     return redirect(url_for("volunteers.home", _anchor="my-shifts"))
 
 
