@@ -111,10 +111,10 @@ class Journey:
         self.page = self.context.new_page()
         self.shots = 0
 
-    def shot(self, label: str) -> Path:
+    def shot(self, label: str, full_page: bool = True) -> Path:
         self.shots += 1
         path = self.folder / f"{self.shots:02d}-{self.name}-{label}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def close(self) -> None:
