@@ -34,8 +34,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_cli(app)
 
     from volunteer_hub import web
+    from volunteer_hub.ops import request_log
 
     web.init_app(app)
+    request_log.init_app(app)
     _announce_mode(app)
     return app
 

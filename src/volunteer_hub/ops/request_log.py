@@ -1,0 +1,75 @@
+"""One log line per request: request id, method, path, status, duration.
+
+The id comes from the ``X-Request-ID`` header when a proxy set a sensible one, or is
+made here; it goes back in the response's ``X-Request-ID`` and is in ``g.request_id``
+for anything else that logs. The line carries no personal data: no query string (phone
+numbers travel there), feed tokens masked (``/feeds/[token].ics``), and any run of
+seven or more digits in the path replaced, in case someone typed a phone number into
+a URL.
+
+A WSGI middleware rather than Flask hooks: it sees every request, including those that
+another ``before_request`` ends early and those that fail, and times all of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, g, request
+
+from volunteer_hub.calendar.views import mask_feed_tokens
+
+log = logging.getLogger("volunteer_hub.requests")
+
+HEADER = "X-Request-ID"
+ENVIRON_KEY = "volunteer_hub.request_id"
+#: what a request id from outside may look like (a UUID, a proxy's hex id...)
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+_DIGITS = re.compile(r"\+?\d{7,}")
+
+
+def init_app(app: Flask) -> None:
+    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _request_id():
+        g.request_id = request.environ.get(ENVIRON_KEY)
+
+
+def loggable_path(path: str) -> str:
+    return _DIGITS.sub("[number]", mask_feed_tokens(path))
+
+
+class RequestLog:
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+        environ[ENVIRON_KEY] = request_id
+        started = time.perf_counter()
+        status = ["500"]  # if the app raises before answering, the server answers 500
+
+        def start_with_id(code: str, headers: list[tuple[str, str]], exc_info=None):
+            status[0] = code.split(" ", 1)[0]
+            headers = [(k, v) for k, v in headers if k.lower() != HEADER.lower()]
+            headers.append((HEADER, request_id))
+            return start_response(code, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start_with_id)
+        finally:
+            log.info(
+                "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
+                request_id,
+                environ.get("REQUEST_METHOD", ""),
+                loggable_path(environ.get("PATH_INFO", "")),
+                status[0],
+                (time.perf_counter() - started) * 1000,
+            )
