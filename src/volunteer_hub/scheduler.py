@@ -56,6 +56,7 @@ def tick(now: datetime | None = None) -> TickResult:
     # Its own transaction: a failing sweep does not undo the outbox recovery above.
     reminders = sweep(now)
     db.session.commit()
+    _record_tick()
     return TickResult(
         now,
         requeued,
@@ -66,6 +67,17 @@ def tick(now: datetime | None = None) -> TickResult:
         requeued_feeds=feeds,
         closed_check_ins=closed,
     )
+
+
+def _record_tick() -> None:
+    """For the operations page: when a tick last finished (wall clock, not ``now``)."""
+    from volunteer_hub.broker import state
+    from volunteer_hub.ops.services import record_tick
+
+    try:
+        record_tick(utcnow(), state().broker)
+    except Exception:  # the page then shows the tick as late; its work is done
+        log.warning("tick: could not record its time", exc_info=True)
 
 
 def run_forever(app: Flask, stop: threading.Event, interval: float = TICK_SECONDS) -> None:
