@@ -52,17 +52,24 @@ def release_database() -> None:
     db.session.close()
 
 
+def _unavailable(reason: str):
+    # CI sets VH_REQUIRE_BROWSER: there the journeys must run, so a missing browser fails.
+    if os.environ.get("VH_REQUIRE_BROWSER"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.skip(
+        _unavailable(
             f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
             "CHROMIUM_PATH; CI installs it and runs these journeys"
         )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("the playwright package is not installed (python3 dev.py test installs it)")
+        _unavailable("the playwright package is not installed (python3 dev.py test installs it)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
