@@ -26,6 +26,7 @@ from volunteer_hub.api.schemas import (
     Omittable,
     Page,
     PersonOut,
+    QueryDate,
     QueryId,
     Ref,
     ResponseModel,
@@ -53,13 +54,13 @@ class ServiceRecordQuery(Page):
     team_id: QueryId = Omittable("服务队")
     person_id: QueryId = Omittable("志愿者")
     status: Literal["pending", "verified", "rejected"] = Omittable("审核状态")
-    from_: date = Omittable(
+    from_: QueryDate = Omittable(
         "起始日期",
         alias="from",
         description="当地日期（含），按服务开始时间。Local date, inclusive.",
         examples=["2026-01-01"],
     )
-    to: date = Omittable(
+    to: QueryDate = Omittable(
         "截止日期",
         description="当地日期（含），按服务开始时间。Local date, inclusive.",
         examples=["2026-12-31"],
@@ -96,13 +97,13 @@ class HoursQuery(Page):
     )
     unit_id: QueryId = Omittable("单位", description="只计该单位及其下级单位的服务队。")
     team_id: QueryId = Omittable("服务队")
-    from_: date = Omittable(
+    from_: QueryDate = Omittable(
         "起始月份",
         alias="from",
         description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
         examples=["2026-01-01"],
     )
-    to: date = Omittable(
+    to: QueryDate = Omittable(
         "截止月份",
         description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
         examples=["2026-12-31"],

@@ -158,6 +158,8 @@ def _message(error: dict[str, Any], label: str) -> str:
         return _("%(label)s含有不允许的字符", label=label)
     if kind == "timezone_aware":
         return _("%(label)s必须带时区偏移，如 2025-07-01T09:00:00+08:00", label=label)
+    if kind == "date_iso":
+        return _("%(label)s应为日期，如 2026-07-01", label=label)
     if kind.startswith(("datetime", "date_")):
         if kind == "datetime_range":
             return _("%(label)s超出范围（2000–2099 年）", label=label)

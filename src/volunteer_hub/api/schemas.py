@@ -50,6 +50,7 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _NO_NUL = r"^[^\x00]*$"
 #: no NUL, and something besides spaces: what the services accept as a name
 _NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMERIC = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
 
 
@@ -72,6 +73,12 @@ def _iso_only(value: Any) -> Any:
         raise PydanticCustomError("datetime_type", "an ISO 8601 date-time string")
     if _NUMERIC.fullmatch(value):
         raise PydanticCustomError("datetime_format", "not an ISO 8601 date-time")
+    return value
+
+
+def _iso_date_only(value: Any) -> Any:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_iso", "an ISO 8601 date, YYYY-MM-DD")
     return value
 
 
@@ -107,6 +114,8 @@ Timestamp = Annotated[
 FilterTime = Annotated[
     AwareDatetime, Strict(False), BeforeValidator(_iso_only), AfterValidator(_clamped)
 ]
+#: a date in a query string: YYYY-MM-DD only (pydantic alone reads "0" as a Unix time)
+QueryDate = Annotated[date, Strict(False), BeforeValidator(_iso_date_only)]
 #: output time: in the display zone, with its offset (+08:00)
 LocalTime = Annotated[datetime, AfterValidator(to_local)]
 
