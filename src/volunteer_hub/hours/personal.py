@@ -76,7 +76,8 @@ def summary(person_id: int, now: datetime) -> HoursSummary:
 
 def history(person_id: int, *, page: int = 1, per_page: int = HISTORY_PAGE) -> list[HistoryItem]:
     """The person's records, latest service first, with the team's name and the shift's
-    code; one statement per page."""
+    code; one statement per page. Gives up to ``per_page + 1`` items: an extra one means
+    there is another page."""
     rows = db.session.execute(
         select(ServiceRecord, Team.name, Shift.code)
         .join(Team, Team.id == ServiceRecord.team_id)
