@@ -23,8 +23,13 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from sqlalchemy import (
     Select,
+    case,
     func,
+    literal,
+    null,
     select,
+    tuple_,
+    union_all,
 )
 
 from volunteer_hub.auth.permissions import Viewer
@@ -199,83 +204,23 @@ def unit_report(
     """
     start, end = _period(month_from, month_to)
     categories = tuple(sorted(set(category_ids)))
-    in_subtree = Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path)))
-
-    def team_rollup_where(query: Select) -> Select:
-        query = query.where(TeamHoursRollup.month >= start, TeamHoursRollup.month <= end)
-        if categories:
-            query = query.where(TeamHoursRollup.category_id.in_(categories))
-        return query
-
-    # 1. Per team: every team of the subtree, with its sums (zero when none).
-    sums = team_rollup_where(
-        select(
-            TeamHoursRollup.team_id.label("team_id"),
-            func.sum(TeamHoursRollup.minutes).label("minutes"),
-            func.sum(TeamHoursRollup.services).label("services"),
-            func.sum(TeamHoursRollup.volunteers).label("volunteers"),
-        )
-        .join(Team, Team.id == TeamHoursRollup.team_id)
-        .where(in_subtree)
-        .group_by(TeamHoursRollup.team_id)
-    ).subquery()
-    team_rows = db.session.execute(
-        select(
-            Team.id,
-            Team.name,
-            Unit.name,
-            func.coalesce(sums.c.minutes, 0),
-            func.coalesce(sums.c.services, 0),
-            func.coalesce(sums.c.volunteers, 0),
-        )
+    teams = db.session.execute(
+        select(Team.id, Team.name, Unit.name)
         .join(Unit, Unit.id == Team.unit_id)
-        .outerjoin(sums, sums.c.team_id == Team.id)
         .where(subtree_condition(unit_path))
     ).all()
-
-    # 2. Per category.
-    category_rows = db.session.execute(
-        team_rollup_where(
-            select(
-                TeamHoursRollup.category_id,
-                Category.name,
-                func.sum(TeamHoursRollup.minutes),
-                func.sum(TeamHoursRollup.services),
-                func.sum(TeamHoursRollup.volunteers),
-            )
-            .join(Team, Team.id == TeamHoursRollup.team_id)
-            .join(Category, Category.id == TeamHoursRollup.category_id)
-            .where(in_subtree)
-            .group_by(TeamHoursRollup.category_id, Category.name)
-        )
-    ).all()
-
-    # 3. Per month.
-    month_rows = db.session.execute(
-        team_rollup_where(
-            select(
-                TeamHoursRollup.month,
-                func.sum(TeamHoursRollup.minutes),
-                func.sum(TeamHoursRollup.services),
-                func.sum(TeamHoursRollup.volunteers),
-            )
-            .join(Team, Team.id == TeamHoursRollup.team_id)
-            .where(in_subtree)
-            .group_by(TeamHoursRollup.month)
-        )
-    ).all()
-
+    per_team, per_category, per_month = _sums_by_team_category_month(
+        [team_id for team_id, _name, _unit in teams], start, end, categories
+    )
+    names = dict(
+        db.session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(sorted(per_category)))
+        ).all()
+    )
     by_team = sorted(
         (
-            TeamRow(
-                team_id=team_id,
-                name=name,
-                unit_name=unit_name,
-                minutes=int(minutes),
-                services=int(services),
-                volunteers=int(volunteers),
-            )
-            for team_id, name, unit_name, minutes, services, volunteers in team_rows
+            TeamRow(team_id=team_id, name=name, unit_name=unit_name, **per_team.get(team_id, {}))
+            for team_id, name, unit_name in teams
         ),
         key=lambda row: (-row.minutes, -row.services, row.name, row.team_id),
     )
@@ -285,10 +230,88 @@ def unit_report(
         month_to=end,
         category_ids=categories,
         by_team=tuple(by_team),
-        by_category=_category_rows(category_rows),
-        by_month=_month_rows(start, end, month_rows),
-        totals=_totals(month_rows),
+        by_category=tuple(
+            sorted(
+                (
+                    CategoryRow(category_id=category_id, name=names.get(category_id, ""), **sums)
+                    for category_id, sums in per_category.items()
+                ),
+                key=lambda row: (-row.minutes, -row.services, row.category_id),
+            )
+        ),
+        by_month=tuple(
+            MonthRow(month=month, **per_month.get(month, {}))
+            for month in months_between(start, end)
+        ),
+        totals=Figures(
+            **{
+                name: sum(sums[name] for sums in per_month.values())
+                for name in ("minutes", "services", "volunteers")
+            }
+        ),
     )
+
+
+def _sums_by_team_category_month(
+    team_ids: Sequence[int], start: date, end: date, categories: Sequence[int]
+) -> tuple[dict, dict, dict]:
+    """Sums of ``team_hours_rollup`` for the teams and period, three ways (by team, by
+    category, by month) in one statement: one pass with GROUPING SETS on PostgreSQL,
+    three GROUP BYs joined with UNION ALL elsewhere. No join per row: the teams of the
+    subtree are looked up once, before."""
+    if not team_ids:
+        return {}, {}, {}
+    rollup = TeamHoursRollup
+    where = [rollup.team_id.in_(sorted(team_ids)), rollup.month >= start, rollup.month <= end]
+    if categories:
+        where.append(rollup.category_id.in_(categories))
+    sums = (
+        func.sum(rollup.minutes).label("minutes"),
+        func.sum(rollup.services).label("services"),
+        func.sum(rollup.volunteers).label("volunteers"),
+    )
+    dims = {"team": rollup.team_id, "category": rollup.category_id, "month": rollup.month}
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = (
+            select(
+                case(
+                    (func.grouping(rollup.team_id) == 0, literal("team")),
+                    (func.grouping(rollup.category_id) == 0, literal("category")),
+                    else_=literal("month"),
+                ).label("kind"),
+                *(column.label(name) for name, column in dims.items()),
+                *sums,
+            )
+            .where(*where)
+            .group_by(func.grouping_sets(*(tuple_(column) for column in dims.values())))
+        )
+    else:
+        statement = union_all(
+            *(
+                select(
+                    literal(kind).label("kind"),
+                    *(
+                        (column if name == kind else null()).label(name)
+                        for name, column in dims.items()
+                    ),
+                    *sums,
+                )
+                .where(*where)
+                .group_by(dims[kind])
+                for kind in dims
+            )
+        )
+    grouped: dict[str, dict] = {"team": {}, "category": {}, "month": {}}
+    for row in db.session.execute(statement):
+        key = row.month if row.kind == "month" else getattr(row, row.kind)
+        if row.kind == "month":
+            key = _as_date(key)
+        grouped[row.kind][key] = {
+            "minutes": int(row.minutes),
+            "services": int(row.services),
+            "volunteers": int(row.volunteers),
+        }
+    return grouped["team"], grouped["category"], grouped["month"]
 
 
 # -- the leader: one team, per volunteer -----------------------------------------------
