@@ -59,6 +59,8 @@ def test_filters_and_pagination(api, scene):
     # A team outside the coordinator's subtree: 404, not an empty list.
     refused(client.get(f"/api/v1/service-records?team_id={scene.t3.id}"), 404)
     refused(client.get("/api/v1/service-records?from=2031-02-30"), 422)
+    assert "to" in refused(client.get("/api/v1/service-records?to=0"), 422)  # not a Unix time
+    assert "from" in refused(client.get("/api/v1/hours?group_by=team&from=2031-3-1"), 422)
 
 
 def test_a_volunteer_sees_only_their_own_records_masked_elsewhere(api, scene):
