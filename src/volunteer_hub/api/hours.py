@@ -191,7 +191,7 @@ def verify_service_record(record_id: int):
     viewer = current_viewer()
     record = hours.record_for(record_id, viewer)
     hours.verify([record.id], viewer=viewer)
-    db.session.commit()
+    # Answered from this transaction, before the commit: nothing is read after it.
     row = db.session.execute(
         select(ServiceRecord, Person, Team.name, Category.name)
         .join(Person, Person.id == ServiceRecord.person_id)
@@ -200,7 +200,9 @@ def verify_service_record(record_id: int):
         .where(ServiceRecord.id == record_id)
     ).one()
     full_phone = serializers.full_phone_ids(viewer, [row[1]])
-    return _record_out(*row, full_phone)
+    answer = _record_out(*row, full_phone)
+    db.session.commit()
+    return answer
 
 
 @operation(
