@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
@@ -38,3 +39,28 @@ def from_local(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=local_zone())
     return value
+
+
+# Dates and times as people type them in forms (2026-12-01, 2026年12月1日, 8:00, 8：00).
+
+
+def parse_date(text: str | None) -> date | None:
+    text = (text or "").strip()
+    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+    if not match:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def parse_time(text: str | None) -> time | None:
+    text = (text or "").strip().replace("：", ":")
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", text)
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -35,7 +35,7 @@ from volunteer_hub.events.services import (
     ShiftInput,
     validate,
 )
-from volunteer_hub.i18n import from_local, to_local
+from volunteer_hub.i18n import from_local, parse_date, parse_time, to_local
 
 EMPTY_ROWS_NEW = 3
 EMPTY_ROWS_EDIT = 2
@@ -107,17 +107,17 @@ def parse_event_form(form: EventForm) -> ParsedEvent:
         number = len(rows) + 1
         rows.append(row_index)
         row_errors: dict[str, str] = {}
-        day = _parse_date(row.date.data)
+        day = parse_date(row.date.data)
         if day is None:
             row_errors["date"] = (
                 _("第 %(n)d 个班次：请填写日期", n=number)
                 if not (row.date.data or "").strip()
                 else _("第 %(n)d 个班次：日期格式不正确", n=number)
             )
-        start = _parse_time(row.start.data)
+        start = parse_time(row.start.data)
         if start is None:
             row_errors["start"] = _("第 %(n)d 个班次：请填写开始时间（如 08:00）", n=number)
-        end = _parse_time(row.end.data)
+        end = parse_time(row.end.data)
         if end is None:
             row_errors["end"] = _("第 %(n)d 个班次：请填写结束时间（如 12:00）", n=number)
         capacity_text = (row.capacity.data or "").strip()
@@ -166,7 +166,7 @@ def _parse_repeat(form: EventForm, errors: dict[str, str]) -> RepeatInput | None
     weeks = int(weeks_text) if re.fullmatch(r"\d{1,3}", weeks_text) else None
     if weeks_text and weeks is None:
         errors["repeat_weeks"] = _("每周重复的周数请填写数字")
-    until = _parse_date(until_text) if until_text else None
+    until = parse_date(until_text) if until_text else None
     if until_text and until is None:
         errors["repeat_until"] = _("重复截止日期格式不正确")
     if weeks_text and until_text:
@@ -238,28 +238,6 @@ def _blank(row: ShiftRowForm) -> bool:
         (getattr(row, name).data or "").strip()
         for name in ("id", "title", "date", "start", "end", "capacity")
     )
-
-
-def _parse_date(text: str | None) -> date | None:
-    text = (text or "").strip()
-    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
-    if not match:
-        return None
-    try:
-        return date(*(int(part) for part in match.groups()))
-    except ValueError:
-        return None
-
-
-def _parse_time(text: str | None) -> time | None:
-    text = (text or "").strip().replace("：", ":")
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", text)
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
 
 
 class BroadcastForm(FlaskForm):

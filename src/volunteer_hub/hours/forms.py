@@ -8,7 +8,6 @@ what cannot be parsed is refused.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
@@ -18,7 +17,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import Length
 
 from volunteer_hub.hours.models import Attendance
-from volunteer_hub.i18n import from_local, to_local
+from volunteer_hub.i18n import from_local, parse_date, parse_time, to_local
 
 REASON_MAX = 500
 DATE_INPUT = {"type": "date"}
@@ -97,28 +96,6 @@ class UnplannedForm(FlaskForm):
 
 
 # -- dates and times as typed ------------------------------------------------------------
-
-
-def parse_date(text: str | None) -> date | None:
-    text = (text or "").strip()
-    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
-    if not match:
-        return None
-    try:
-        return date(*(int(part) for part in match.groups()))
-    except ValueError:
-        return None
-
-
-def parse_time(text: str | None) -> time | None:
-    text = (text or "").strip().replace("：", ":")
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", text)
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
 
 
 def local_date(value: datetime) -> str:

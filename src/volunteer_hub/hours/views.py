@@ -37,11 +37,11 @@ from volunteer_hub.hours.forms import (
     local_time,
     nearest,
     parse_span_fields,
-    parse_time,
     reason_of,
     same_minute,
 )
 from volunteer_hub.hours.models import Attendance, RecordChange, RecordStatus, ServiceRecord
+from volunteer_hub.i18n import parse_time
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupStatus
