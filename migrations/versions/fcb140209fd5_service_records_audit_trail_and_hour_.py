@@ -50,7 +50,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('team_id', 'category_id', 'month', name=op.f('pk_team_hours_rollup'))
     )
     with op.batch_alter_table('team_hours_rollup', schema=None) as batch_op:
-        batch_op.create_index('ix_team_hours_rollup_month', ['month'], unique=False)
+        batch_op.create_index('ix_team_hours_rollup_team_id_month', ['team_id', 'month'], unique=False, postgresql_include=['category_id', 'minutes', 'services', 'volunteers'])
 
     op.create_table('service_record',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -128,7 +128,7 @@ def downgrade():
 
     op.drop_table('service_record')
     with op.batch_alter_table('team_hours_rollup', schema=None) as batch_op:
-        batch_op.drop_index('ix_team_hours_rollup_month')
+        batch_op.drop_index('ix_team_hours_rollup_team_id_month', postgresql_include=['category_id', 'minutes', 'services', 'volunteers'])
 
     op.drop_table('team_hours_rollup')
     with op.batch_alter_table('hours_rollup', schema=None) as batch_op:
