@@ -133,10 +133,22 @@ def worker(broker):
     running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
     running.start()
     yield running
+    stop_worker(broker, running)
+
+
+def stop_worker(broker, running) -> None:
+    """Stop a test's worker and leave the broker as if it had never run.
+
+    Dramatiq leaves a stopped worker's middleware on the broker, and that middleware
+    starts consumers for every queue declared afterwards: a ghost that takes messages
+    nobody processes. And a stopped worker drops the messages it had taken (a delay
+    queue's consumer holds them until due) while the StubBroker still counts them as
+    unfinished. Either way a later broker.join() would wait forever.
+    """
     running.stop()
-    # A stopped worker drops the messages it had taken (a delay queue's consumer holds
-    # them until they are due); the StubBroker still counts them as unfinished, and the
-    # next test's broker.join() on that queue would wait for them forever.
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not running
+    ]
     for queue in getattr(broker, "queues", {}).values():
         while queue.unfinished_tasks > queue.qsize():
             queue.task_done()

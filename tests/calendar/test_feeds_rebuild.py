@@ -21,6 +21,7 @@ from tests.calendar.feeds_support import (  # noqa: F401
     vevents,
     world,
 )
+from tests.conftest import stop_worker
 from volunteer_hub.calendar import services
 from volunteer_hub.calendar.cli import feeds as feeds_cli
 from volunteer_hub.calendar.models import Feed
@@ -168,7 +169,7 @@ def test_fifty_edits_in_a_burst_cost_a_rebuild_or_two(world: World, make, feeds,
     try:
         run_worker(broker, worker)
     finally:
-        worker.stop()
+        stop_worker(broker, worker)
     assert 1 <= builds(caplog, feeds["team_a"]) <= 2
     assert 1 <= builds(caplog, feeds["city"]) <= 2
     assert builds(caplog, feeds["team_b"]) == 0
@@ -313,7 +314,7 @@ def test_the_tick_rebuilds_a_feed_whose_rebuild_message_was_lost(
     try:
         run_worker(broker, worker)
     finally:
-        worker.stop()
+        stop_worker(broker, worker)
 
     assert later.requeued_feeds >= 1
     assert feeds["team_a"] not in stale_ids()

@@ -4,6 +4,7 @@ import dramatiq
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import stop_worker
 from volunteer_hub.extensions import db
 from volunteer_hub.sms import services
 from volunteer_hub.sms.models import OutgoingSms, SmsStatus
@@ -48,7 +49,7 @@ def test_a_burst_through_eight_threads_never_meets_a_429(
         broker.join("sms", timeout=60_000)
         worker.join()
     finally:
-        worker.stop()
+        stop_worker(broker, worker)
 
     assert fake_twilio.statuses[429] == 0
     assert sorted(m["to"] for m in fake_twilio.messages) == sorted(p.phone for p in people)

@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from tests.conftest import login
+from tests.conftest import login, stop_worker
 from volunteer_hub import scheduler
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.calendar import services as feeds
@@ -79,7 +79,7 @@ def test_queue_depths_count_waiting_delayed_and_dead_messages(broker, app):
         options = {"fail_fast": False} if isinstance(broker, StubBroker) else {}
         broker.join("ops-test", **options)
     finally:
-        worker.stop()
+        stop_worker(broker, worker)
 
     depths = {q.name: q for q in services.queue_depths(broker)}
     assert (depths["sms"].waiting, depths["sms"].delayed, depths["sms"].dead) == (2, 1, 0)

@@ -10,6 +10,7 @@ import dramatiq
 from sqlalchemy import select
 
 from tests import factories as make
+from tests.conftest import stop_worker
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup
@@ -75,7 +76,7 @@ def running_worker(broker) -> Iterator[dramatiq.Worker]:
     try:
         yield worker
     finally:
-        worker.stop()
+        stop_worker(broker, worker)
 
 
 def drain(broker, worker) -> None:
