@@ -133,6 +133,10 @@ def worker(broker):
     running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
     running.start()
     yield running
+    # End the test's own transaction first: on SQLite it holds the write lock, and a
+    # worker thread still finishing a message would wait for it while stop() waits for
+    # that thread.
+    db.session.rollback()
     stop_worker(broker, running)
 
 

@@ -229,3 +229,21 @@ def test_refuses_to_run_against_a_real_sms_gateway(app, runner):
     assert result.exit_code == 1
     assert "SMS_BACKEND=console" in result.output
     assert db.session.scalar(select(func.count()).select_from(Team)) == 0
+
+
+def test_demo_teams_have_past_service_and_the_roll_ups_agree(runner):
+    from volunteer_hub.hours.models import ServiceRecord, TeamHoursRollup
+    from volunteer_hub.hours.services import rebuild_all
+
+    _seed(runner)
+    statuses = dict(
+        db.session.execute(
+            select(ServiceRecord.status, func.count()).group_by(ServiceRecord.status)
+        ).all()
+    )
+    assert statuses["verified"] > 100 and statuses["pending"] > 10
+    assert db.session.scalar(select(func.count()).select_from(TeamHoursRollup)) > 10
+    assert rebuild_all().changed == 0  # the seed built the roll-ups from the records
+    db.session.rollback()
+    shifts = db.session.scalars(select(Shift)).all()
+    assert all(shift.starts_at > utcnow() for shift in shifts)  # history needs no past shifts

@@ -476,6 +476,8 @@ def seed_demo(
     db.session.commit()
     _seed_events(teams, tally, now)
     db.session.commit()
+    _seed_service_history(teams, tally, now)
+    db.session.commit()
     accounts = _seed_accounts(units, teams, tally)
     db.session.commit()
     if scale:
@@ -609,6 +611,67 @@ def _seed_events(teams: dict[str, Team], tally: Tally, now: datetime) -> None:
                 person = members[(offset * 3 + k) % len(members)]
                 sign_up(shift.id, person.id, SignupSource.LEADER, acted_by_id=leader_id, now=now)
                 tally.add("signups", True)
+
+
+#: months of past service the demo teams get, so the hour reports have something to show
+HISTORY_MONTHS = 6
+
+
+def _seed_service_history(teams: dict[str, Team], tally: Tally, now: datetime) -> None:
+    """Past service of each named team: for every member, one or two services a month
+    over the last HISTORY_MONTHS months in the team's field, entered and verified by the
+    leader (the last month's left pending), then the roll-ups built from them. Entered as
+    unplanned service so that every demo shift stays upcoming."""
+    from volunteer_hub.auth.permissions import viewer_for
+    from volunteer_hub.hours.models import ServiceRecord
+    from volunteer_hub.hours.services import add_unplanned, rebuild_all
+
+    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
+    field_of = {spec.team: spec.category for spec in EVENTS}
+    rng = random.Random(20261201)
+    added = False
+    for name, team in teams.items():
+        present = db.session.scalar(select(func.count()).where(ServiceRecord.team_id == team.id))
+        if present:
+            tally.add("service records", False, present)
+            continue
+        leader, members = _team_people(team.id)
+        category = find_category(field_of.get(name, "文明创建"))
+        if leader is None or not members or category is None:
+            continue
+        viewer = viewer_for(leader)
+        title = HISTORY_CONTENT.get(category.name, "志愿服务")
+        for back in range(HISTORY_MONTHS, 0, -1):
+            for person in members:
+                for _ in range(rng.choice((1, 1, 2))):
+                    day = (now - timedelta(days=30 * back - rng.randint(0, 25))).astimezone(zone)
+                    start = day.replace(hour=rng.choice((8, 9, 14)), minute=0, second=0)
+                    add_unplanned(
+                        team.id,
+                        person.id,
+                        viewer=viewer,
+                        category_id=category.id,
+                        content=title,
+                        started_at=start,
+                        ended_at=start + timedelta(hours=rng.choice((2, 3, 4))),
+                        verified=back > 1,
+                        now=now,
+                    )
+                    tally.add("service records", True)
+                    added = True
+    if added:
+        db.session.flush()
+        rebuild_all()  # the roll-up actors may have no worker in this process
+
+
+HISTORY_CONTENT = {
+    "防汛抗旱": "长江江堤巡查值守",
+    "红色宣讲": "红色故事宣讲",
+    "护苗护学": "校门口护学岗",
+    "长江大保护": "长江岸线清洁巡护",
+    "基层治理": "社区网格巡查",
+    "文明创建": "文明城市创建志愿服务",
+}
 
 
 def _shift_input(spec: ShiftSpec, today: date, zone: ZoneInfo) -> ShiftInput:
@@ -890,6 +953,7 @@ ORDER = (
     "events",
     "shifts",
     "signups",
+    "service records",
     "accounts",
     "synthetic teams",
     "synthetic volunteers",
