@@ -183,9 +183,8 @@ def unit_export(fmt: str):
 # -- the leader: a team -----------------------------------------------------------------------
 
 
-@bp.get("/teams/<int:team_id>/hours/report")
-@staff_required
-def team_report(team_id: int):
+def _team_report(team_id: int):
+    """The team the viewer may see, its report for the request's filters, and those."""
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
     month_from, month_to, category_ids = _filters()
@@ -197,6 +196,13 @@ def team_report(team_id: int):
         category_ids=category_ids,
         viewer=viewer,
     )
+    return team, report, (month_from, month_to, category_ids)
+
+
+@bp.get("/teams/<int:team_id>/hours/report")
+@staff_required
+def team_report(team_id: int):
+    team, report, (month_from, month_to, category_ids) = _team_report(team_id)
     return render_template(
         "hours/reports/team.html",
         team=team,
@@ -214,17 +220,7 @@ def team_report(team_id: int):
 @bp.get("/teams/<int:team_id>/hours/report.<any(csv, xlsx):fmt>")
 @staff_required
 def team_export(team_id: int, fmt: str):
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
-    month_from, month_to, category_ids = _filters()
-    report = _report(
-        reports.team_report,
-        team.id,
-        month_from=month_from,
-        month_to=month_to,
-        category_ids=category_ids,
-        viewer=viewer,
-    )
+    team, report, _filters_used = _team_report(team_id)
     period = exports.period_text(report.month_from, report.month_to)
     heading = [
         _("%(team)s 志愿服务时长统计", team=team.name),
