@@ -38,7 +38,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,6 +58,7 @@ from signup_race import (  # bench/signup_race.py: the load client and helpers
     VENV_BIN,
     Run,
     StdlibClient,
+    clean_up,
     empty_redis_db,
     free_port,
     load,
@@ -401,19 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
         return 0
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        if not args.keep_db:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        else:
-            print(f"kept database {db_name}")
-        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db).flushdb()
+        clean_up(server, db_name, redis_db, keep_db=args.keep_db)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -591,19 +591,24 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
         return 0
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        if not args.keep_db:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        else:
-            print(f"kept database {db_name}")
-        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db).flushdb()
+        clean_up(server, db_name, redis_db, keep_db=args.keep_db)
+
+
+def clean_up(server, db_name: str, redis_db: int, *, keep_db: bool) -> None:
+    """Stop gunicorn, drop the bench database (unless kept) and empty the Redis db."""
+    if server is not None and server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    if not keep_db:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    else:
+        print(f"kept database {db_name}")
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db).flushdb()
 
 
 if __name__ == "__main__":
