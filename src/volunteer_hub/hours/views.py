@@ -416,44 +416,47 @@ def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) ->
 @bp.post("/hours/records/<int:record_id>/reject")
 @staff_required
 def reject(record_id: int):
-    viewer = current_viewer()
-    page = found(records_read.record_page, viewer, record_id)
-    form = ReasonForm()
-    errors = form_errors(form) if not form.validate_on_submit() else {}
-    if not errors:
-        try:
-            services.reject(record_id, viewer=viewer, reason=reason_of(form))
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = form_keys(error_dict(exc))
-        else:
-            flash(_("已不予认定"), "success")
-            return redirect(url_for("hours.record", record_id=record_id))
-    page = found(records_read.record_page, viewer, record_id)
-    return _record_page(page, {"reject": form}, {"reject": errors}, 400)
+    return _with_reason(
+        record_id,
+        "reject",
+        lambda viewer, reason: services.reject(record_id, viewer=viewer, reason=reason),
+        _("已不予认定"),
+        lambda page: url_for("hours.record", record_id=record_id),
+    )
 
 
 @bp.post("/hours/records/<int:record_id>/delete")
 @staff_required
 def delete(record_id: int):
+    return _with_reason(
+        record_id,
+        "delete",
+        lambda viewer, reason: services.delete_record(record_id, viewer=viewer, reason=reason),
+        _("记录已删除"),
+        lambda page: url_for("hours.records", team_id=page.team.id),
+    )
+
+
+def _with_reason(record_id: int, action: str, act, done: str, back):
+    """A record action that needs only a reason (reject, delete): run it, or show the
+    record page again with the form's errors and nothing changed."""
     viewer = current_viewer()
     page = found(records_read.record_page, viewer, record_id)
-    team_id = page.team.id
+    target = back(page)
     form = ReasonForm()
     errors = form_errors(form) if not form.validate_on_submit() else {}
     if not errors:
         try:
-            services.delete_record(record_id, viewer=viewer, reason=reason_of(form))
+            act(viewer, reason_of(form))
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             errors = form_keys(error_dict(exc))
         else:
-            flash(_("记录已删除"), "success")
-            return redirect(url_for("hours.records", team_id=team_id))
+            flash(done, "success")
+            return redirect(target)
     page = found(records_read.record_page, viewer, record_id)
-    return _record_page(page, {"delete": form}, {"delete": errors}, 400)
+    return _record_page(page, {action: form}, {action: errors}, 400)
 
 
 def _record_page(
