@@ -20,9 +20,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def _install_hooks() -> None:
     from volunteer_hub import after_commit
-    from volunteer_hub.db import install_sqlite_hooks
+    from volunteer_hub.db import install_binary_results_option, install_sqlite_hooks
 
     install_sqlite_hooks()
+    install_binary_results_option()
     from flask_sqlalchemy.session import Session
 
     # On the class, so every session Flask-SQLAlchemy makes (any app, any thread) has it.

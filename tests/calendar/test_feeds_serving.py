@@ -16,7 +16,7 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from werkzeug.serving import make_server
 
 from tests.calendar.feeds_support import World, feed_url, fetch, issue, uids, world  # noqa: F401
@@ -90,6 +90,37 @@ def test_if_none_match_gives_304_and_head_no_body(client, team_feed):
     assert head.data == b""
     assert int(head.headers["Content-Length"]) == len(first.data)
     assert head.headers["ETag"] == etag
+
+
+def test_the_body_is_read_in_binary_format_and_only_for_a_full_get(client, team_feed):
+    """On PostgreSQL the body must not come back hex-encoded (twice its size, then
+    decoded): the statement that reads it asks for binary results; 304s and HEADs
+    read its length only."""
+    _feed_id, token = team_feed
+    etag = fetch(client, token).headers["ETag"]
+    seen: list[tuple[str, int | None]] = []
+
+    def record(_conn, cursor, statement, _parameters, _context, _executemany):
+        result = getattr(cursor, "pgresult", None)  # psycopg's; SQLite has none
+        seen.append((statement, result.fformat(3) if result is not None else None))
+
+    event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        body = fetch(client, token)
+        fetch(client, token, headers={"If-None-Match": etag})
+        client.head(feed_url(token))
+    finally:
+        event.remove(db.engine, "after_cursor_execute", record)
+
+    assert body.status_code == 200 and body.data.startswith(b"BEGIN:VCALENDAR")
+    reads = [(sql, fmt) for sql, fmt in seen if "FROM feed" in sql]
+    assert len(reads) == 3
+    (body_sql, body_format), *header_reads = reads
+    assert "feed.body" in body_sql and "length(" not in body_sql
+    assert all("length(feed.body)" in sql for sql, _fmt in header_reads)
+    if db.engine.dialect.name == "postgresql":
+        assert body_format == 1  # binary
+        assert all(fmt == 0 for _sql, fmt in header_reads)  # text: nothing big to save
 
 
 def test_a_rebuild_without_change_keeps_bytes_etag_and_last_modified(client, team_feed):
