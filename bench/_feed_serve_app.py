@@ -7,13 +7,10 @@ serves the feed and its reference in the same run. Not meant to be used by hand.
   the body by ``wsgi.file_wrapper``, i.e. ``sendfile`` in gunicorn).
 - ``/_bench/raw.ics``: the file through a bare WSGI callable in front of Flask (open,
   ``wsgi.file_wrapper``; 304 when If-None-Match is its ETag): gunicorn's own floor.
-- ``/_bench/feed-binary/<token>.ics``: a what-if, not the app: the real feed view with
-  one change, the stored body read from PostgreSQL in psycopg's binary format instead
-  of the text format (hex) SQLAlchemy's psycopg dialect uses.
-- ``/_bench/feed-binary-noping/<token>.ics``: the same, and no ``pool_pre_ping`` round
-  trip when the request checks out its connection.
+- ``/_bench/feed-noping/<token>.ics``: a what-if, not the app: the real feed view
+  without the ``pool_pre_ping`` round trip when the request checks out its connection.
 
-Swapping the view's row reader (and the pool's pre-ping flag) for the call is safe
+Turning the pool's pre-ping off for the call is safe
 here: a sync worker handles one request at a time.
 
 BENCH_STATIC_FILE names the file.
@@ -25,7 +22,6 @@ import hashlib
 import os
 
 from flask import send_file
-from psycopg.rows import namedtuple_row
 
 from volunteer_hub import create_app
 from volunteer_hub.calendar import views
@@ -42,37 +38,12 @@ def bench_static():
     return send_file(STATIC_FILE, mimetype=CALENDAR_TYPE, conditional=True, max_age=300)
 
 
-_text_feed_row = views._feed_row
-
-
-def _binary_feed_row(token_hash: str, *, with_body: bool):
-    if not with_body:
-        return _text_feed_row(token_hash, with_body=False)
-    # the session's own connection and transaction, so the view's rollback ends it
-    raw = db.session.connection().connection.driver_connection
-    cursor = raw.cursor(binary=True, row_factory=namedtuple_row)
-    return cursor.execute(
-        "SELECT id, etag, body_changed_at, body FROM feed"
-        " WHERE token_hash = %s AND revoked_at IS NULL",
-        (token_hash,),
-    ).fetchone()
-
-
-@app.get("/_bench/feed-binary/<token>.ics")
-def bench_feed_binary(token: str):
-    views._feed_row = _binary_feed_row
-    try:
-        return views.feed(token)
-    finally:
-        views._feed_row = _text_feed_row
-
-
-@app.get("/_bench/feed-binary-noping/<token>.ics")
-def bench_feed_binary_noping(token: str):
+@app.get("/_bench/feed-noping/<token>.ics")
+def bench_feed_noping(token: str):
     pool = db.engine.pool
     pre_ping, pool._pre_ping = pool._pre_ping, False
     try:
-        return bench_feed_binary(token)
+        return views.feed(token)
     finally:
         pool._pre_ping = pre_ping
 

@@ -22,8 +22,8 @@ What it does, on this machine only (everything on 127.0.0.1):
    ``bench/_feed_serve_app.py`` (the real app plus that file as a Flask static route and
    as a bare WSGI file response); then in alternating slices, over keep-alive
    connections: ``GET /feeds/<token>.ics``, the static file through Flask, the bare file
-   — each for the full body and with ``If-None-Match`` (304); and two what-ifs, the real
-   view with its body read in binary format, and also without the pool's pre-ping;
+   — each for the full body and with ``If-None-Match`` (304); and a what-if, the real
+   view without the pool's pre-ping;
 5. stops gunicorn, drops the database, empties the Redis database.
 
 The aims (issue 4): the feed at least half the static file's requests/s, for the body
@@ -76,8 +76,7 @@ TARGETS = [
 #: what-ifs beside them (the real view with one or two changes; see _feed_serve_app.py),
 #: with the phases each runs in: full body (False), 304 (True)
 WHAT_IFS = [
-    ("what-if: body read binary", "/_bench/feed-binary/{token}.ics", (False,)),
-    ("what-if: binary, no pre-ping", "/_bench/feed-binary-noping/{token}.ics", (False, True)),
+    ("what-if: no pre-ping", "/_bench/feed-noping/{token}.ics", (False, True)),
 ]
 AIM_SERVE = 0.5
 AIM_REBUILD = 1.5

@@ -54,7 +54,8 @@ class Feed(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
-    #: the stored iCalendar bytes, served as they are; NULL until first built
+    #: the stored iCalendar bytes, served as they are; NULL until first built (lz4 on
+    #: PostgreSQL: migration a3c5e7f90b12)
     body: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     #: strong validator of ``body`` (its SHA-256, quoted when sent)
     etag: Mapped[str | None] = mapped_column(String(64))
