@@ -28,8 +28,8 @@ def records_state() -> tuple:
     """Every column of every service record and audit row: to see that nothing changed."""
     db.session.expire_all()
     return (
-        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__))),
-        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__))),
+        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__).order_by(ServiceRecord.id))),
+        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__).order_by(RecordChange.id))),
     )
 
 
@@ -75,7 +75,9 @@ def test_check_out_by_text_says_the_hours_counted(client, sms_webhook, make):
     record = db.session.scalar(select(ServiceRecord))
     db.session.refresh(record)
     assert record.minutes == 90 and record.checked_out_at is not None
-    actions = db.session.execute(select(RecordChange.action, RecordChange.channel)).all()
+    actions = db.session.execute(
+        select(RecordChange.action, RecordChange.channel).order_by(RecordChange.id)
+    ).all()
     assert [tuple(a) for a in actions] == [("checked_in", "sms"), ("checked_out", "sms")]
 
 

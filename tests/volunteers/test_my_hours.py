@@ -29,8 +29,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def records_state() -> tuple:
     db.session.expire_all()
     return (
-        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__))),
-        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__))),
+        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__).order_by(ServiceRecord.id))),
+        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__).order_by(RecordChange.id))),
     )
 
 
