@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from tests import factories
 from volunteer_hub import create_app
+from volunteer_hub.calendar.body_cache import EXTENSION_KEY as FEED_BODIES
 from volunteer_hub.extensions import db
 
 KEEP_TABLES = {"alembic_version"}
@@ -118,6 +119,7 @@ def _clean_database(app) -> Iterator[None]:
     limiter.reset()
     app.extensions["dramatiq"].broker.flush_all()
     app.extensions.pop("sms_gateway", None)
+    app.extensions.pop(FEED_BODIES, None)
 
 
 @pytest.fixture

@@ -103,6 +103,8 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        #: feed bodies each web process keeps by ETag (calendar.body_cache); 0: none
+        "FEED_BODY_CACHE_BYTES": int(float(env.get("FEED_BODY_CACHE_MB") or 64) * 2**20),
     }
 
 

@@ -90,7 +90,10 @@ def install_sqlite_hooks() -> None:
 
     @event.listens_for(Engine, "begin")
     def _on_begin(connection):
-        if connection.dialect.name == "sqlite":
+        if connection.dialect.name != "sqlite":
+            return
+        # A connection in autocommit (a lone read) takes no lock at all.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,7 +25,10 @@ from tests.conftest import login
 from volunteer_hub import PROJECT_ROOT
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.calendar import services
+from volunteer_hub.calendar.body_cache import EXTENSION_KEY as FEED_BODIES
+from volunteer_hub.calendar.body_cache import FeedBodyCache
 from volunteer_hub.calendar.models import Feed
+from volunteer_hub.config import from_environment
 from volunteer_hub.extensions import db
 
 
@@ -92,35 +96,87 @@ def test_if_none_match_gives_304_and_head_no_body(client, team_feed):
     assert head.headers["ETag"] == etag
 
 
-def test_the_body_is_read_in_binary_format_and_only_for_a_full_get(client, team_feed):
-    """On PostgreSQL the body must not come back hex-encoded (twice its size, then
-    decoded): the statement that reads it asks for binary results; 304s and HEADs
-    read its length only."""
-    _feed_id, token = team_feed
-    etag = fetch(client, token).headers["ETag"]
+def _feed_reads(requests) -> list[tuple[str, int | None]]:
+    """The statements on the feed table while the requests run, each with the format its
+    body column came back in on PostgreSQL (0 text, 1 binary; None on SQLite)."""
     seen: list[tuple[str, int | None]] = []
 
     def record(_conn, cursor, statement, _parameters, _context, _executemany):
         result = getattr(cursor, "pgresult", None)  # psycopg's; SQLite has none
-        seen.append((statement, result.fformat(3) if result is not None else None))
+        if "FROM feed" in statement:
+            seen.append((statement, result.fformat(2) if result is not None else None))
 
     event.listen(db.engine, "after_cursor_execute", record)
     try:
-        body = fetch(client, token)
-        fetch(client, token, headers={"If-None-Match": etag})
-        client.head(feed_url(token))
+        for request in requests:
+            response = request()
+            assert response.status_code in (200, 304)
     finally:
         event.remove(db.engine, "after_cursor_execute", record)
+    return seen
 
-    assert body.status_code == 200 and body.data.startswith(b"BEGIN:VCALENDAR")
-    reads = [(sql, fmt) for sql, fmt in seen if "FROM feed" in sql]
-    assert len(reads) == 3
-    (body_sql, body_format), *header_reads = reads
-    assert "feed.body" in body_sql and "length(" not in body_sql
-    assert all("length(feed.body)" in sql for sql, _fmt in header_reads)
+
+def test_the_body_is_read_once_in_binary_format_then_kept_by_its_etag(app, client, team_feed):
+    """The lookup reads the row without the body; the body is read (on PostgreSQL in
+    binary format, not hex-encoded text twice its size) only when a GET needs it and this
+    process does not hold it yet. A 304 and a HEAD never read it."""
+    feed_id, token = team_feed
+    services.rebuild_feed(feed_id)  # as a worker would have
+    db.session.commit()
+    full = lambda: fetch(client, token)  # noqa: E731
+    reads = _feed_reads([full, full, full])
+    etag = fetch(client, token).headers["ETag"]
+    reads += _feed_reads(
+        [
+            lambda: fetch(client, token, headers={"If-None-Match": etag}),
+            lambda: client.head(feed_url(token)),
+        ],
+    )
+
+    lookups = [(sql, fmt) for sql, fmt in reads if "length(feed.body)" in sql]
+    body_reads = [
+        (sql, fmt)
+        for sql, fmt in reads
+        if "length(" not in sql and re.search(r"\bfeed\.body\b", sql)
+    ]
+    assert len(lookups) == 5 and len(body_reads) == 1  # the first GET only
     if db.engine.dialect.name == "postgresql":
-        assert body_format == 1  # binary
-        assert all(fmt == 0 for _sql, fmt in header_reads)  # text: nothing big to save
+        assert body_reads[0][1] == 1  # binary
+    assert app.extensions[FEED_BODIES].size == len(fetch(client, token).data)
+
+
+def test_without_a_body_cache_every_full_get_reads_the_body(app, client, team_feed):
+    feed_id, token = team_feed
+    services.rebuild_feed(feed_id)
+    db.session.commit()
+    app.extensions[FEED_BODIES] = FeedBodyCache(0)
+    full = lambda: fetch(client, token)  # noqa: E731
+    reads = _feed_reads([full, full])
+    assert sum("length(" not in sql for sql, _fmt in reads) == 2
+    assert app.extensions[FEED_BODIES].size == 0
+
+
+def test_the_body_cache_size_comes_from_the_environment(tmp_path):
+    assert from_environment(str(tmp_path), {})["FEED_BODY_CACHE_BYTES"] == 64 * 2**20
+    assert (
+        from_environment(str(tmp_path), {"FEED_BODY_CACHE_MB": "0"})["FEED_BODY_CACHE_BYTES"] == 0
+    )
+    assert (
+        from_environment(str(tmp_path), {"FEED_BODY_CACHE_MB": "0.5"})["FEED_BODY_CACHE_BYTES"]
+        == 2**19
+    )
+
+
+def test_the_body_cache_keeps_the_most_recent_bodies_within_its_bytes():
+    cache = FeedBodyCache(10)
+    cache.put("a", b"aaaa")
+    cache.put("b", b"bbbb")
+    assert cache.get("a") == b"aaaa"  # now b is the least recently used
+    cache.put("c", b"cccc")
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"aaaa", None, b"cccc")
+    assert cache.size == 8
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None and cache.size == 8
 
 
 def test_a_rebuild_without_change_keeps_bytes_etag_and_last_modified(client, team_feed):

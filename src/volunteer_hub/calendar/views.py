@@ -1,8 +1,9 @@
 """Feed pages and the feed URL itself (/feeds/<token>.ics).
 
 The feed URL is what calendar apps poll, hundreds of thousands of times a day for a
-city: it hashes the token, reads one indexed row (columns, not an ORM object; the body
-only when it will be sent) and answers with the stored bytes or a 304. An unknown and
+city: it hashes the token, reads one indexed row (columns, not an ORM object, and not the
+body) and answers with a 304, or with the stored bytes: from the process's cache of
+bodies by ETag (``body_cache``), else read from the database once more. An unknown and
 a revoked token take the same path (hash, the same one lookup, 404).
 
 The token is the only secret of a feed, and access logs print request paths: a
@@ -29,10 +30,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from volunteer_hub import queries
 from volunteer_hub.calendar import services
+from volunteer_hub.calendar.body_cache import feed_bodies
 from volunteer_hub.calendar.forms import FeedForm
 from volunteer_hub.calendar.models import Feed, FeedScope
 from volunteer_hub.db import BINARY_RESULTS
@@ -106,19 +108,27 @@ def _on_register(state) -> None:
 @csrf.exempt
 def feed(token: str):
     token_hash = services.hash_token(token)
-    conditional = bool(request.if_none_match) or request.if_modified_since is not None
-    want_body = request.method == "GET" and not conditional
-    row = _feed_row(token_hash, with_body=want_body)
+    row = _feed_row(token_hash)
     if row is None:
         abort(404)
     if row.etag is None:
         # Never built yet (a worker will get there too): build it now and store it.
         services.rebuild_feed(row.id)
         db.session.commit()
-        row = _feed_row(token_hash, with_body=want_body)
+        row = _feed_row(token_hash)
         if row is None:  # revoked in between
             abort(404)
-    db.session.rollback()  # end the read transaction: nothing else happens here
+    not_modified = _not_modified(row)
+    body = None
+    if request.method == "GET" and not not_modified:
+        bodies = feed_bodies()
+        body = bodies.get(row.etag)
+        if body is None:
+            row = _feed_body(row.id)
+            if row is None:  # revoked in between
+                abort(404)
+            body = row.body
+            bodies.put(row.etag, body)
 
     response = current_app.response_class(status=200, content_type=CALENDAR_TYPE)
     response.set_etag(row.etag)
@@ -127,30 +137,42 @@ def feed(token: str):
     response.cache_control.max_age = FEED_MAX_AGE
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"
-    if _not_modified(row):
+    if not_modified:
         response.status_code = 304
-        return response
-    if request.method == "HEAD":
+    elif body is None:  # HEAD
         response.content_length = row.size
-        return response
-    if not want_body:  # a conditional GET that did not match: now the body is needed
-        row = _feed_row(token_hash, with_body=True)
-        db.session.rollback()
-        if row is None:
-            abort(404)
-        response.set_etag(row.etag)
-        response.last_modified = row.body_changed_at
-    response.set_data(row.body)
+    else:
+        response.set_data(body)
     return response
 
 
-def _feed_row(token_hash: str, *, with_body: bool):
-    body = Feed.body if with_body else func.length(Feed.body).label("size")
-    query = select(Feed.id, Feed.etag, Feed.body_changed_at, body).where(
-        Feed.token_hash == token_hash, Feed.revoked_at.is_(None)
-    )
-    # In text format PostgreSQL would send the body hex-encoded, twice its size.
-    return db.session.execute(query.execution_options(**{BINARY_RESULTS: with_body})).first()
+# Each read is one statement on a connection of its own in autocommit: no BEGIN and
+# ROLLBACK around it (two of a 304's four round trips to PostgreSQL, and on SQLite no
+# write lock for a read). Built once; SQLAlchemy then reuses their compiled form.
+_LOOKUP = select(
+    Feed.id, Feed.etag, Feed.body_changed_at, func.length(Feed.body).label("size")
+).where(Feed.token_hash == bindparam("token_hash"), Feed.revoked_at.is_(None))
+# In text format PostgreSQL would send the body hex-encoded, twice its size.
+_BODY = (
+    select(Feed.etag, Feed.body_changed_at, Feed.body)
+    .where(Feed.id == bindparam("feed_id"), Feed.revoked_at.is_(None))
+    .execution_options(**{BINARY_RESULTS: True})
+)
+
+
+def _feed_row(token_hash: str):
+    """Whether the token is live, and which body is current: never the body itself."""
+    return _read_one(_LOOKUP, token_hash=token_hash)
+
+
+def _feed_body(feed_id: int):
+    """The stored body with the ETag it goes with (it may be newer than the one just read)."""
+    return _read_one(_BODY, feed_id=feed_id)
+
+
+def _read_one(statement, **parameters):
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, parameters).first()
 
 
 def _not_modified(row) -> bool:
