@@ -27,10 +27,9 @@ SIGNATURE = "【退役军人志愿服务】"
 def records_state() -> tuple:
     """Every column of every service record and audit row: to see that nothing changed."""
     db.session.expire_all()
-    return (
-        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__).order_by(ServiceRecord.id))),
-        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__).order_by(RecordChange.id))),
-    )
+    records = select(ServiceRecord.__table__).order_by(ServiceRecord.id)
+    changes = select(RecordChange.__table__).order_by(RecordChange.id)
+    return tuple(tuple(tuple(row) for row in db.session.execute(q)) for q in (records, changes))
 
 
 def now_minute() -> datetime:

@@ -28,10 +28,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def records_state() -> tuple:
     db.session.expire_all()
-    return (
-        tuple(tuple(row) for row in db.session.execute(select(ServiceRecord.__table__).order_by(ServiceRecord.id))),
-        tuple(tuple(row) for row in db.session.execute(select(RecordChange.__table__).order_by(RecordChange.id))),
-    )
+    records = select(ServiceRecord.__table__).order_by(ServiceRecord.id)
+    changes = select(RecordChange.__table__).order_by(RecordChange.id)
+    return tuple(tuple(tuple(row) for row in db.session.execute(q)) for q in (records, changes))
 
 
 def service(team, person, leader, starts_at, hours_long=2.0, *, title="长江巡堤"):
