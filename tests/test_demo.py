@@ -110,6 +110,11 @@ def test_named_teams_sit_in_their_units(runner):
     assert all(p.startswith("+86139000") for p in phones)
 
 
+def test_the_printed_login_address_follows_the_port_dev_py_serves_on(runner, monkeypatch):
+    monkeypatch.setenv("PORT", "5099")
+    assert "log in: http://127.0.0.1:5099/login" in _seed(runner)
+
+
 def test_leader_logs_in_with_the_printed_account_and_sees_the_team(runner, client):
     output = _seed(runner)
     assert demo.DEMO_PASSWORD in output and "http://127.0.0.1:5000/login" in output

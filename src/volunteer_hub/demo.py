@@ -25,6 +25,7 @@ Phone numbers are synthetic and kept in two blocks no real person is given here:
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -54,7 +55,6 @@ from volunteer_hub.units.services import create_unit, subtree_condition
 
 #: the password of every demo account; public, printed on the console, for demos only
 DEMO_PASSWORD = "demo-password-2026"
-LOGIN_URL = "http://127.0.0.1:5000/login"
 
 #: Ezhou, as the 2025 report counts it: 417 teams, 5,246 registered volunteers
 EZHOU_TEAMS = 417
@@ -962,6 +962,12 @@ ORDER = (
 )
 
 
+def _login_url() -> str:
+    # `dev.py run` hands its PORT to this command; a deployment has its public origin.
+    origin = current_app.config.get("PUBLIC_BASE_URL")
+    return f"{origin or 'http://127.0.0.1:' + (os.environ.get('PORT') or '5000')}/login"
+
+
 def _report(echo: Callable[[str], object], tally: Tally, accounts: list[Account], seconds: float):
     echo(f"演示数据 demo data ({seconds:.1f} s):")
     for kind in ORDER:
@@ -974,4 +980,4 @@ def _report(echo: Callable[[str], object], tally: Tally, accounts: list[Account]
     echo("  !! never seed a real deployment with these accounts.")
     for account in accounts:
         echo(f"  {account.role:<12} {account.phone[3:]:<12} {account.name}（{account.scope}）")
-    echo(f"登录 log in: {LOGIN_URL}")
+    echo(f"登录 log in: {_login_url()}")
