@@ -108,8 +108,9 @@ def test_uids_are_stable_and_sequence_goes_up_with_every_change(scenario: Scenar
         versions = scenario.versions[name]
         for (old_step, old_body), (step, body) in pairwise(versions):
             old, new = entries(old_body), entries(body)
-            if name != "person":  # team and unit feeds keep what they showed
-                assert set(old) <= set(new), (name, step, set(old) - set(new))
+            # Nothing the volunteer had goes without a word: what is called off stays,
+            # marked cancelled (nobody in the scenario cancels their own signup).
+            assert set(old) <= set(new), (name, step, set(old) - set(new))
             for key in set(old) & set(new):
                 before, after = int(old[key]["SEQUENCE"]), int(new[key]["SEQUENCE"])
                 assert after >= before, (name, step, key)
@@ -142,7 +143,10 @@ def test_each_step_shows_its_change(scenario: Scenario):
     assert "（已取消）" in str(entry("04-shift-cancelled")["DESCRIPTION"])
     assert "（已取消）" not in str(entry("03-place-changed")["DESCRIPTION"])
     person = [entries(body) for _step, body in scenario.versions["person"]]
-    assert len(person[3]) - len(person[4]) == 1  # the volunteer's afternoon shift went
+    # the volunteer's afternoon shift was called off: still there, marked cancelled
+    assert set(person[4]) == set(person[3])
+    (called_off,) = [e for e in person[4].values() if str(e["STATUS"]) == "CANCELLED"]
+    assert str(called_off["SUMMARY"]).startswith("【已取消】")
 
 
 def test_a_cancelled_event_stays_as_cancelled(scenario: Scenario):
@@ -192,7 +196,12 @@ def test_the_patrol_expands_without_the_skipped_week_and_with_the_moved_one(
         ]
         assert sum(1 for e in series if "RRULE" in e) == 1  # one series, not six events
 
-    # The volunteer's own feed: weeks 3 and 4 (week 2 skipped), week 4 at its new time.
-    person = entries(scenario.versions["person"][-1][1])
-    starts = sorted(e["DTSTART"].dt.astimezone(UTC) for e in person.values())
+    # The volunteer's own feed: weeks 3 and 4, week 4 at its new time; week 2, skipped,
+    # stays as cancelled.
+    person = entries(scenario.versions["person"][-1][1]).values()
+    starts = {e["DTSTART"].dt.astimezone(UTC) for e in person if str(e["STATUS"]) != "CANCELLED"}
     assert moved_to in starts and skipped not in starts and rule_start not in starts
+    called_off = [
+        e["DTSTART"].dt.astimezone(UTC) for e in person if str(e["STATUS"]) == "CANCELLED"
+    ]
+    assert skipped in called_off

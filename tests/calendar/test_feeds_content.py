@@ -18,7 +18,7 @@ from volunteer_hub.events import services as events
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
-from volunteer_hub.signups.models import SignupSource
+from volunteer_hub.signups.models import Signup, SignupSource
 
 
 def body_of(feed_id: int) -> bytes:
@@ -122,6 +122,46 @@ def test_person_feed_has_one_entry_per_active_signup(world: World, make):
     assert "候补" in str(by_uid[f"shift-{a.id}@localhost"]["DESCRIPTION"])
     assert "已确认" in str(by_uid[f"shift-{b.id}@localhost"]["DESCRIPTION"])
     assert world.member_a.phone not in unfolded(body)
+
+
+def test_a_shift_called_off_stays_in_the_person_feed_as_cancelled_for_30_days(world: World, make):
+    """The organizer called it off: the volunteer's calendar says so instead of losing
+    the entry; a shift the volunteer had left of their own accord goes."""
+    event = make.event(world.team_a, shifts=2, title="护学岗")
+    called_off, left = make.shifts_of(event)
+    old = make.shifts_of(make.event(world.team_a, shifts=1, title="早已取消的巡堤"))[0]
+    for shift in (called_off, left, old):
+        signups.sign_up(shift.id, world.member_a.id, SignupSource.WEB)
+    db.session.commit()
+    feed_id, _ = issue(world.member_a, "person", world.member_a.id)
+    before = {str(e["UID"]): e for e in vevents(body_of(feed_id))}
+
+    signups.cancel(
+        db.session.scalar(
+            db.select(Signup.id).where(
+                Signup.shift_id == left.id, Signup.person_id == world.member_a.id
+            )
+        )
+    )
+    events.cancel_event(event.id, "暴雨红色预警")
+    events.cancel_event(old.event_id)
+    db.session.commit()
+    db.session.execute(
+        update(Signup)
+        .where(Signup.shift_id == old.id)
+        .values(cancelled_at=datetime.now(UTC) - timedelta(days=31))
+    )
+    db.session.commit()
+
+    (entry,) = vevents(body_of(feed_id))
+    uid = f"shift-{called_off.id}@localhost"
+    assert str(entry["UID"]) == uid
+    assert str(entry["STATUS"]) == "CANCELLED"
+    assert str(entry["SUMMARY"]).startswith("【已取消】")
+    assert "组织方已取消此班次" in str(entry["DESCRIPTION"])
+    assert called_off.code not in str(entry["DESCRIPTION"])  # the code no longer works
+    assert int(entry["SEQUENCE"]) > int(before[uid]["SEQUENCE"])
+    assert entry["LAST-MODIFIED"].dt >= before[uid]["LAST-MODIFIED"].dt  # seconds
 
 
 def test_a_weekly_patrol_is_one_series_with_a_skipped_and_a_moved_week(world: World, make):

@@ -358,13 +358,15 @@ def build_body(feed_id: int, now: datetime | None = None) -> bytes:
 def person_events(
     person_id: int, category_ids: Sequence[int], now: datetime, links: _Links | None = None
 ) -> list[ics.FeedEvent]:
-    """One VEVENT per shift the person is confirmed or waitlisted on (one query)."""
+    """One VEVENT per shift the person is confirmed or waitlisted on, and per shift called
+    off under them in the last CANCELLED_KEPT, marked cancelled (one query)."""
     links = links or _Links.current()
     query = (
         select(
             Signup.status,
             Signup.created_at.label("signed_at"),
             Signup.confirmed_at,
+            Signup.cancelled_at,
             Shift.id.label("shift_id"),
             Shift.title.label("shift_title"),
             Shift.starts_at,
@@ -385,7 +387,7 @@ def person_events(
         .join(Team, Team.id == Event.team_id)
         .where(
             Signup.person_id == person_id,
-            Signup.status.in_(ACTIVE_STATUSES),
+            _shown_in_person_feeds(now),
             Shift.ends_at > now - HISTORY_KEPT,
         )
     )
@@ -394,18 +396,19 @@ def person_events(
     out = []
     for row in db.session.execute(query):
         title = row.title + (f" · {row.shift_title}" if row.shift_title else "")
-        status = (
-            _("报名状态：已确认") if row.status == SignupStatus.CONFIRMED else _("报名状态：候补")
-        )
-        lines = [
-            status,
-            _("短信代码：%(code)s", code=row.code),
-            _("服务队：%(team)s", team=row.team),
-        ]
+        cancelled = row.status == SignupStatus.CANCELLED
+        if cancelled:
+            lines = [_("报名状态：组织方已取消此班次")]
+        elif row.status == SignupStatus.CONFIRMED:
+            lines = [_("报名状态：已确认"), _("短信代码：%(code)s", code=row.code)]
+        else:
+            lines = [_("报名状态：候补"), _("短信代码：%(code)s", code=row.code)]
+        lines.append(_("服务队：%(team)s", team=row.team))
         if row.description:
             lines += ["", row.description]
         # The signup's own changes (a seat from the waitlist) are changes of this entry.
-        changed = max(d for d in (row.updated_at, row.signed_at, row.confirmed_at) if d)
+        stamps = (row.updated_at, row.signed_at, row.confirmed_at, row.cancelled_at)
+        changed = max(d for d in stamps if d)
         out.append(
             ics.FeedEvent(
                 uid=links.shift_uid(row.shift_id),
@@ -417,10 +420,21 @@ def person_events(
                 description="\n".join(lines),
                 location=row.location,
                 url=links.my_page(),
+                cancelled=cancelled,
                 categories=(_(row.category),),
             )
         )
     return out
+
+
+def _shown_in_person_feeds(now: datetime):
+    """Active signups, and those that ended with their shift (the organizer called it
+    off; the person did not choose to leave) for CANCELLED_KEPT: a volunteer's calendar
+    then shows the shift as cancelled instead of losing it without a word."""
+    return or_(
+        Signup.status.in_(ACTIVE_STATUSES),
+        and_(Signup.cancelled_with_shift.is_(True), Signup.cancelled_at > now - CANCELLED_KEPT),
+    )
 
 
 def team_events(
@@ -747,7 +761,7 @@ def mark_stale(
     people = (
         select(Signup.person_id)
         .join(Shift, Shift.id == Signup.shift_id)
-        .where(Shift.event_id == event_id, Signup.status.in_(ACTIVE_STATUSES))
+        .where(Shift.event_id == event_id, _shown_in_person_feeds(now))
     )
     person_ids = sorted(set(person_ids))
     person_match = Feed.person_id.in_(people)

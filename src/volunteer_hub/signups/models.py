@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import Base, utcnow
@@ -54,6 +54,11 @@ class Signup(Base):
     #: when a waitlisted signup got its seat
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: ended because the organizer cancelled the shift or the event, not by anyone's
+    #: choice: the person's calendar feed keeps it, marked cancelled, for a while
+    cancelled_with_shift: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     #: when the person answered a reminder with 确认 (they will come)
     attendance_confirmed_at: Mapped[datetime | None]
     #: who signed the person up or off, if not the person themself

@@ -186,7 +186,7 @@ def cancel_shift(
     db.session.execute(
         update(Signup)
         .where(Signup.id.in_(ended_ids))
-        .values(status=SignupStatus.CANCELLED, cancelled_at=now)
+        .values(status=SignupStatus.CANCELLED, cancelled_at=now, cancelled_with_shift=True)
         .execution_options(synchronize_session=False)
     )
     db.session.execute(
