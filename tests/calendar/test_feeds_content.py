@@ -164,6 +164,55 @@ def test_a_shift_called_off_stays_in_the_person_feed_as_cancelled_for_30_days(wo
     assert entry["LAST-MODIFIED"].dt >= before[uid]["LAST-MODIFIED"].dt  # seconds
 
 
+def test_a_person_entry_changes_only_with_what_it_shows(world: World, make):
+    """Moving one shift, or changing a capacity, leaves the entry of the event's other
+    shift byte for byte as it was (DTSTAMP, LAST-MODIFIED, SEQUENCE); a new event title
+    changes both."""
+    event = make.event(world.team_a, shifts=2, title="护学岗")
+    moved, other = make.shifts_of(event)
+    for shift in (moved, other):
+        signups.sign_up(shift.id, world.member_a.id, SignupSource.WEB)
+    db.session.commit()
+    feed_id, _ = issue(world.member_a, "person", world.member_a.id)
+
+    def entry_lines() -> dict[str, list[bytes]]:
+        return {str(e["UID"]): e.to_ical().splitlines() for e in vevents(body_of(feed_id))}
+
+    def update(title: str, moved_by: timedelta, capacity: int) -> None:
+        data = events.EventInput(
+            title=title, category_id=event.category_id, location=event.location
+        )
+        rows = [
+            events.ShiftInput(
+                id=s.id,
+                starts_at=s.starts_at + (moved_by if s.id == moved.id else timedelta()),
+                ends_at=s.ends_at + (moved_by if s.id == moved.id else timedelta()),
+                capacity=capacity,
+                title=s.title,
+            )
+            for s in (moved, other)
+        ]
+        events.update_event(event.id, data, rows)
+        db.session.commit()
+
+    moved_uid, other_uid = f"shift-{moved.id}@localhost", f"shift-{other.id}@localhost"
+    first = entry_lines()
+    update("护学岗", timedelta(hours=1), capacity=12)
+    second = entry_lines()
+    assert second[other_uid] == first[other_uid]
+    assert second[moved_uid] != first[moved_uid]
+    sequence = {uid: int(vevent["SEQUENCE"]) for uid, vevent in _entries(feed_id).items()}
+    assert sequence == {moved_uid: 1, other_uid: 0}
+
+    update("护学岗（改期）", timedelta(), capacity=12)
+    sequence = {uid: int(vevent["SEQUENCE"]) for uid, vevent in _entries(feed_id).items()}
+    assert sequence == {moved_uid: 2, other_uid: 1}
+
+
+def _entries(feed_id: int) -> dict:
+    return {str(e["UID"]): e for e in vevents(body_of(feed_id))}
+
+
 def test_a_weekly_patrol_is_one_series_with_a_skipped_and_a_moved_week(world: World, make):
     start = datetime(2027, 6, 7, 1, 0, tzinfo=UTC)  # Mondays 09:00 in Asia/Shanghai
     weeks = [start + timedelta(weeks=n) for n in range(4)]

@@ -376,8 +376,8 @@ def person_events(
             Event.title,
             Event.description,
             Event.location,
-            Event.revision,
-            Event.updated_at,
+            Shift.revision,
+            Shift.changed_at,
             Category.name.label("category"),
             Team.name.label("team"),
         )
@@ -407,7 +407,7 @@ def person_events(
         if row.description:
             lines += ["", row.description]
         # The signup's own changes (a seat from the waitlist) are changes of this entry.
-        stamps = (row.updated_at, row.signed_at, row.confirmed_at, row.cancelled_at)
+        stamps = (row.changed_at, row.signed_at, row.confirmed_at, row.cancelled_at)
         changed = max(d for d in stamps if d)
         out.append(
             ics.FeedEvent(
@@ -647,8 +647,8 @@ def single_shift_ics(shift_id: int) -> bytes:
                 Event.title,
                 Event.description,
                 Event.location,
-                Event.revision,
-                Event.updated_at,
+                Shift.revision,
+                Shift.changed_at,
                 Event.status,
                 Category.name.label("category"),
                 Team.name.label("team"),
@@ -668,7 +668,7 @@ def single_shift_ics(shift_id: int) -> bytes:
             title=row.title + (f" · {row.shift_title}" if row.shift_title else ""),
             starts_at=row.starts_at,
             ends_at=row.ends_at,
-            last_modified=row.updated_at,
+            last_modified=row.changed_at,
             sequence=row.revision,
             description="\n".join(lines),
             location=row.location,

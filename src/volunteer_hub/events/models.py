@@ -12,12 +12,13 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    func,
     text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from volunteer_hub.db import Base, TimestampMixin
+from volunteer_hub.db import Base, TimestampMixin, utcnow
 from volunteer_hub.teams.models import Team
 
 
@@ -125,8 +126,18 @@ class Shift(Base):
     #: in a repeating event, the start the rule gave this occurrence; differs from
     #: ``starts_at`` once the week was moved (feeds: RECURRENCE-ID)
     series_starts_at: Mapped[datetime | None]
+    #: bumped with ``changed_at`` (``touch_shown``) when what a volunteer's calendar shows
+    #: of this shift changes: its times, title or cancellation, or its event's title,
+    #: place, description, category or status. Person feeds take SEQUENCE and
+    #: LAST-MODIFIED from here, so editing one shift leaves the event's others alone.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     event: Mapped[Event] = relationship(back_populates="shifts", lazy="raise_on_sql")
+
+    def touch_shown(self) -> None:
+        self.revision += 1
+        self.changed_at = utcnow()
 
     @property
     def free_seats(self) -> int:

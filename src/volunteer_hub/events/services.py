@@ -287,9 +287,13 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
             continue
         shift = existing[shift_input.id]
         grew = shift_input.capacity > shift.capacity
+        title = (shift_input.title or "").strip()
         if (shift.starts_at, shift.ends_at) != (shift_input.starts_at, shift_input.ends_at):
             moved_shift_ids.append(shift.id)
-        shift.title = (shift_input.title or "").strip()
+            shift.touch_shown()
+        elif title != shift.title:
+            shift.touch_shown()
+        shift.title = title
         shift.starts_at = shift_input.starts_at
         shift.ends_at = shift_input.ends_at
         shift.capacity = shift_input.capacity
@@ -300,6 +304,7 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     new_location = (data.location or "").strip()
     location_changed = new_location != event.location
     old_category_id = event.category_id
+    shown_before = _shown_of(event)
     event.title = data.title.strip()
     event.category_id = find_category(data.category_id).id
     event.description = (data.description or "").strip()
@@ -307,6 +312,8 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     event.status = EventStatus(data.status)
     event.starts_at, event.ends_at = _span(data, shifts)
     event.revision += 1
+    if _shown_of(event) != shown_before:
+        _touch_shifts(event)
     db.session.flush()
     after_commit.emit("event_changed", event.id)
     if event.category_id != old_category_id:
@@ -331,6 +338,7 @@ def cancel_event(event_id: int, reason: str = "") -> Event:
     if reason:
         event.description = (event.description + "\n\n" + _("取消原因：") + reason.strip()).strip()
     event.revision += 1
+    _touch_shifts(event)
     db.session.flush()
     after_commit.emit("event_changed", event.id)
     return event
@@ -407,6 +415,16 @@ def _span(data: EventInput, shifts: list[ShiftInput]) -> tuple[datetime, datetim
     return min(starts + ([data.starts_at] if data.starts_at else [])), max(
         ends + ([data.ends_at] if data.ends_at else [])
     )
+
+
+def _shown_of(event: Event) -> tuple:
+    """What a volunteer's calendar entry for a shift shows of its event."""
+    return (event.title, event.description, event.location, event.category_id, event.status)
+
+
+def _touch_shifts(event: Event) -> None:
+    for shift in event.shifts:
+        shift.touch_shown()
 
 
 def _add_shift(

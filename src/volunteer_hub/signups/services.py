@@ -192,7 +192,13 @@ def cancel_shift(
     db.session.execute(
         update(Shift)
         .where(Shift.id == shift_id)
-        .values(is_cancelled=True, filled=0, code_is_current=False)
+        .values(
+            is_cancelled=True,
+            filled=0,
+            code_is_current=False,
+            revision=Shift.revision + 1,
+            changed_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.expire(shift)
