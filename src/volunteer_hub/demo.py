@@ -965,7 +965,9 @@ ORDER = (
 def _login_url() -> str:
     # `dev.py run` hands its PORT to this command; a deployment has its public origin.
     origin = current_app.config.get("PUBLIC_BASE_URL")
-    return f"{origin or 'http://127.0.0.1:' + (os.environ.get('PORT') or '5000')}/login"
+    if not origin:
+        origin = f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
+    return f"{origin}/login"
 
 
 def _report(echo: Callable[[str], object], tally: Tally, accounts: list[Account], seconds: float):

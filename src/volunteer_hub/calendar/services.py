@@ -397,12 +397,12 @@ def person_events(
     for row in db.session.execute(query):
         title = row.title + (f" · {row.shift_title}" if row.shift_title else "")
         cancelled = row.status == SignupStatus.CANCELLED
-        if cancelled:
+        if cancelled:  # its code is freed: no use texting it
             lines = [_("报名状态：组织方已取消此班次")]
-        elif row.status == SignupStatus.CONFIRMED:
-            lines = [_("报名状态：已确认"), _("短信代码：%(code)s", code=row.code)]
         else:
-            lines = [_("报名状态：候补"), _("短信代码：%(code)s", code=row.code)]
+            confirmed = row.status == SignupStatus.CONFIRMED
+            status = _("报名状态：已确认") if confirmed else _("报名状态：候补")
+            lines = [status, _("短信代码：%(code)s", code=row.code)]
         lines.append(_("服务队：%(team)s", team=row.team))
         if row.description:
             lines += ["", row.description]

@@ -288,10 +288,10 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
         shift = existing[shift_input.id]
         grew = shift_input.capacity > shift.capacity
         title = (shift_input.title or "").strip()
-        if (shift.starts_at, shift.ends_at) != (shift_input.starts_at, shift_input.ends_at):
+        moved = (shift.starts_at, shift.ends_at) != (shift_input.starts_at, shift_input.ends_at)
+        if moved:
             moved_shift_ids.append(shift.id)
-            shift.touch_shown()
-        elif title != shift.title:
+        if moved or title != shift.title:
             shift.touch_shown()
         shift.title = title
         shift.starts_at = shift_input.starts_at
@@ -423,8 +423,14 @@ def _shown_of(event: Event) -> tuple:
 
 
 def _touch_shifts(event: Event) -> None:
-    for shift in event.shifts:
-        shift.touch_shown()
+    """``Shift.touch_shown`` for every shift of the event, in one UPDATE (the shifts in
+    the session are kept in step: cancel_shift has just expired some of them)."""
+    db.session.execute(
+        update(Shift)
+        .where(Shift.event_id == event.id)
+        .values(revision=Shift.revision + 1, changed_at=utcnow())
+        .execution_options(synchronize_session="evaluate")
+    )
 
 
 def _add_shift(
