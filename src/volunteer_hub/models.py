@@ -4,10 +4,10 @@ from volunteer_hub.auth.models import ApiToken, LoginCode
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.hours.models import HoursRollup, RecordChange, ServiceRecord, TeamHoursRollup
-from volunteer_hub.people.models import Person
+from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
-from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.teams.models import Membership, Team, TeamInvitation
 from volunteer_hub.units.models import Unit
 
 __all__ = [
@@ -23,11 +23,13 @@ __all__ = [
     "Membership",
     "OutgoingSms",
     "Person",
+    "PhoneChange",
     "RecordChange",
     "ServiceRecord",
     "Shift",
     "Signup",
     "Team",
     "TeamHoursRollup",
+    "TeamInvitation",
     "Unit",
 ]

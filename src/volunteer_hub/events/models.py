@@ -73,6 +73,8 @@ class Event(TimestampMixin, Base):
     #: a repeating event (weekly flood patrol in 汛期): the RFC 5545 rule its shifts were
     #: laid out by, e.g. "FREQ=WEEKLY;UNTIL=20260930T160000Z"; feeds publish it as RRULE
     recurrence_rule: Mapped[str | None] = mapped_column(String(200))
+    #: 公开招募: anyone may sign up (flood duty); otherwise only the team's members
+    open_to_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     team: Mapped[Team] = relationship(lazy="raise_on_sql")
     category: Mapped[Category] = relationship(lazy="raise_on_sql")

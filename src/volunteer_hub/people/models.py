@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, Text, false, true
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from volunteer_hub.db import Base, TimestampMixin
+from volunteer_hub.db import Base, TimestampMixin, utcnow
 
 
 class Person(UserMixin, TimestampMixin, Base):
@@ -32,6 +32,9 @@ class Person(UserMixin, TimestampMixin, Base):
     last_login_at: Mapped[datetime | None]
     #: set while the person has opted out of texts (TD/退订/STOP); history in consent_change
     sms_opted_out_at: Mapped[datetime | None]
+    #: part of every session's and remember cookie's user id; bumping it (logout, password
+    #: or phone change, deactivation, "log out everywhere") ends all of them at once
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     #: what this login may do: "staff" after a password, "volunteer" after an SMS code.
     #: Not a column: it travels in the session's user id (see get_id), so a texted code
@@ -47,3 +50,30 @@ class Person(UserMixin, TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Person {self.id}>"
+
+
+class PhoneChange(Base):
+    """A change of a person's phone, waiting for the code texted to the new number.
+
+    The number is changed only when the code comes back: whoever typed a new number
+    cannot take the account over by typing a phone they hold. Only a keyed hash of the
+    code is kept, as for login codes.
+    """
+
+    __tablename__ = "phone_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    #: E.164; becomes person.phone once confirmed
+    new_phone: Mapped[str] = mapped_column(String(20))
+    #: who asked for the change (the person, a leader, a coordinator or an admin)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
+    #: hex HMAC-SHA-256 of the code under the app's secret key
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: wrong codes tried against this one; at the limit it is dead
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    confirmed_at: Mapped[datetime | None]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import Base, TimestampMixin, utcnow
@@ -44,3 +44,51 @@ class Membership(Base):
 
     team: Mapped[Team] = relationship(lazy="raise_on_sql")
     person: Mapped[Person] = relationship(lazy="raise_on_sql")
+
+
+class InvitationStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    #: the leader took it back, or the person joined the team some other way
+    WITHDRAWN = "withdrawn"
+
+
+class TeamInvitation(Base):
+    """A leader's request that someone already registered join their team.
+
+    People are never enrolled in a team without their consent: when the phone a leader
+    adds belongs to an existing person, the person is texted and becomes a member only
+    when they accept (by SMS or on their page).
+    """
+
+    __tablename__ = "team_invitation"
+    __table_args__ = (
+        # One open invitation per person and team; decided ones are history.
+        Index(
+            "uq_team_invitation_pending",
+            "team_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_team_invitation_person_id_status", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    #: the name the leader typed; the person's stored name is never shown to the inviter
+    name_given: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    status: Mapped[InvitationStatus] = mapped_column(
+        String(20), default=InvitationStatus.PENDING, server_default="pending"
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    #: how the person answered: "sms" or "web"
+    decided_via: Mapped[str | None] = mapped_column(String(10))
+
+    team: Mapped[Team] = relationship(lazy="raise_on_sql")
+    person: Mapped[Person] = relationship(lazy="raise_on_sql", foreign_keys=[person_id])
