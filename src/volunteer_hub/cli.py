@@ -53,6 +53,25 @@ def token_command(phone, name):
     click.echo(plain)
 
 
+@users_cli.command("deactivate")
+@click.option("--phone", required=True)
+def deactivate_command(phone):
+    """Switch an account off: no more logins, API tokens refused, and every session
+    and remember cookie it has ends now."""
+    from volunteer_hub.auth.services import deactivate
+    from volunteer_hub.people.services import find_by_phone
+
+    try:
+        person = find_by_phone(phone)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if person is None:
+        raise click.ClickException("no person with that phone")
+    deactivate(person)
+    db.session.commit()
+    click.echo(f"deactivated #{person.id} {person.name}; all sessions ended")
+
+
 reminders_cli = AppGroup("reminders", help="Reminder texts before shifts.")
 
 

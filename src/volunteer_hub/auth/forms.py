@@ -10,3 +10,13 @@ class LoginForm(FlaskForm):
         _l("密码"), validators=[DataRequired(_l("请填写密码")), Length(max=200)]
     )
     remember = BooleanField(_l("在这台设备上保持登录"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=200)]
+    )
+    # The minimum length is checked by the service, with the same message as everywhere.
+    new_password = PasswordField(
+        _l("新密码"), validators=[DataRequired(_l("请填写新密码")), Length(max=200)]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,18 +28,66 @@ TOKEN_PREFIX = "vh_"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 # Compared against when the phone is unknown, so both paths cost one scrypt.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+#: a session's user id (see ``Person.get_id``): scope, person id, session version
+_MAX_ID = 2**31 - 1
+_SESSION_ID = re.compile(r"(?P<scope>v?)(?P<id>[0-9]{1,10}):(?P<version>[0-9]{1,10})")
 
 
 def load_user(user_id: str) -> Person | None:
-    """The session's person; "v<id>" is a login by SMS code, with a volunteer's powers."""
-    volunteer_only = user_id.startswith("v")
-    digits = user_id.removeprefix("v")
-    person = db.session.get(Person, int(digits)) if digits.isdigit() else None
+    """The session's person, from the id ``Person.get_id`` gave at login.
+
+    "<id>:<version>" is a password login, "v<id>:<version>" a login by SMS code (a
+    volunteer's powers only). The version must still be the person's: ``end_all_sessions``
+    moves it on, and every session and remember cookie carrying the old one is dead. An id
+    without a version (a cookie from before versions) is refused the same way.
+    """
+    match = _SESSION_ID.fullmatch(user_id or "")
+    if match is None or int(match["id"]) > _MAX_ID:
+        return None
+    person = db.session.get(Person, int(match["id"]))
     if person is None or not person.is_active:
         return None
-    if volunteer_only:
+    if person.session_version != int(match["version"]):
+        return None
+    if match["scope"]:
         person.login_scope = "volunteer"
     return person
+
+
+def end_all_sessions(person: Person) -> int:
+    """Invalidate every session and remember cookie of this person, here and on every
+    other device; returns the new version. The caller commits.
+
+    One UPDATE in the database, so two of these at once both count and a concurrent
+    login cannot slip in with a version that is about to die unnoticed.
+    """
+    db.session.execute(
+        update(Person)
+        .where(Person.id == person.id)
+        .values(session_version=Person.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(person, ["session_version"])
+    return person.session_version
+
+
+def change_password(person: Person, current: str, new: str) -> None:
+    """Set a new password after checking the current one, and end every session of the
+    person (the caller logs this one in again). The caller commits."""
+    if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
+        raise ValidationFailed({"current_password": _("当前密码不正确")})
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed({"new_password": _("密码至少 %(n)d 位", n=MIN_PASSWORD_LENGTH)})
+    set_password(person, new)
+    end_all_sessions(person)
+
+
+def deactivate(person: Person) -> None:
+    """Switch the account off: no login of any kind, and every open session ends now.
+    API tokens stop working too (they are only honoured for active people)."""
+    person.is_active = False
+    db.session.flush()
+    end_all_sessions(person)
 
 
 def authenticate(phone: str, password: str) -> Person | None:

@@ -4,12 +4,19 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
-from volunteer_hub.auth.forms import LoginForm
-from volunteer_hub.auth.services import authenticate
+from volunteer_hub.auth.forms import ChangePasswordForm, LoginForm
+from volunteer_hub.auth.services import (
+    MIN_PASSWORD_LENGTH,
+    authenticate,
+    change_password,
+    end_all_sessions,
+)
+from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db, limiter
-from volunteer_hub.web import current_viewer
+from volunteer_hub.web import current_viewer, error_dict, form_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -39,8 +46,57 @@ def login():
 @bp.post("/logout")
 def logout():
     volunteer = current_user.is_authenticated and current_user.login_scope == "volunteer"
-    logout_user()
+    end_sessions_and_log_out()
     flash(_("您已退出登录"), "info")
+    return redirect(url_for("volunteers.login" if volunteer else "auth.login"))
+
+
+def end_sessions_and_log_out() -> None:
+    """Log out here and everywhere else: a copy of this session's cookies (or of one
+    from another device) must not outlive the logout."""
+    if current_user.is_authenticated:
+        end_all_sessions(current_user)
+        db.session.commit()
+    logout_user()
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def account():
+    if current_user.login_scope == "volunteer":
+        # Logged in by texted code: no password to change; /me has 退出所有设备.
+        return redirect(url_for("volunteers.home"))
+    form = ChangePasswordForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+        try:
+            change_password(current_user, form.current_password.data, form.new_password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            errors = error_dict(exc)
+        else:
+            db.session.commit()
+            # Every other session is over; this one carries on under the new version.
+            login_user(current_user._get_current_object(), remember=remembered)
+            flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
+            return redirect(url_for("auth.account"))
+    elif request.method == "POST":
+        errors = form_errors(form)
+    status = 400 if errors else 200
+    return render_template(
+        "account/index.html", form=form, errors=errors, min_length=MIN_PASSWORD_LENGTH
+    ), status
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_sessions():
+    """退出所有设备: for a lost phone or a shared computer."""
+    volunteer = current_user.login_scope == "volunteer"
+    end_sessions_and_log_out()
+    flash(_("已在所有设备上退出登录。"), "info")
     return redirect(url_for("volunteers.login" if volunteer else "auth.login"))
 
 

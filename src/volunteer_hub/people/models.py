@@ -42,7 +42,10 @@ class Person(UserMixin, TimestampMixin, Base):
     login_scope = "staff"
 
     def get_id(self) -> str:
-        return f"v{self.id}" if self.login_scope == "volunteer" else str(self.id)
+        # The session version rides along, so one UPDATE of it (auth.services.
+        # end_all_sessions) kills every session and remember cookie made before.
+        scope = "v" if self.login_scope == "volunteer" else ""
+        return f"{scope}{self.id}:{self.session_version or 0}"
 
     @property
     def sms_opted_out(self) -> bool:

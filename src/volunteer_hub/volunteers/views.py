@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 
 from volunteer_hub.auth.login_codes import (
     LoginCodeError,
@@ -25,6 +25,7 @@ from volunteer_hub.auth.login_codes import (
     request_code,
     verify_code,
 )
+from volunteer_hub.auth.views import end_sessions_and_log_out
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db, limiter
@@ -270,6 +271,15 @@ def sms_on():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    end_sessions_and_log_out()
     flash(_("您已退出登录"), "info")
+    return redirect(url_for("volunteers.login"))
+
+
+@bp.post("/sessions/end")
+@volunteer_required
+def end_sessions():
+    """退出所有设备, for a phone that was lost or lent."""
+    end_sessions_and_log_out()
+    flash(_("已在所有设备上退出登录。"), "info")
     return redirect(url_for("volunteers.login"))
