@@ -2,11 +2,12 @@
 and XLSX (openpyxl), with Chinese headers; and a volunteer's 志愿服务记录证明 as XLSX.
 
 Everything here turns report objects (hours.reports) into bytes; it runs no query.
+Every cell is written through volunteer_hub.spreadsheets, which keeps typed text from
+becoming a formula.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
+from volunteer_hub import spreadsheets
 from volunteer_hub.hours.reports import PersonHistory, TeamReport, UnitReport
 from volunteer_hub.i18n import to_local
+from volunteer_hub.spreadsheets import append_row
 
-BOM = "\ufeff"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv"
 
@@ -117,27 +119,18 @@ def team_tables(report: TeamReport) -> list[Table]:
 
 def to_csv(tables: Sequence[Table], heading: Iterable[str] = ()) -> bytes:
     """The tables one after the other, a blank line between them, each with its title
-    and header row; UTF-8 with a BOM and CRLF line ends, as Excel expects."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for line in heading:
-        writer.writerow([line])
+    and header row; UTF-8 with a BOM and CRLF line ends, as Excel expects. Every cell,
+    the heading's too, goes through the one sanitiser (volunteer_hub.spreadsheets)."""
+    heading = list(heading)
+    lines: list[list] = [[line] for line in heading]
     for index, (title, headers, rows) in enumerate(tables):
         if index or heading:
-            writer.writerow([])
+            lines.append([])
         if len(tables) > 1:
-            writer.writerow([title])
-        writer.writerow(headers)
-        writer.writerows(_csv_safe(row) for row in rows)
-    return (BOM + out.getvalue()).encode("utf-8")
-
-
-def _csv_safe(row: list) -> list:
-    # A cell starting with = + - @ is a formula to Excel: names typed by people are text.
-    return [
-        "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
-        for value in row
-    ]
+            lines.append([title])
+        lines.append(headers)
+        lines.extend(rows)
+    return spreadsheets.csv_bytes(lines)
 
 
 # -- XLSX --------------------------------------------------------------------------------
@@ -151,22 +144,15 @@ def to_xlsx(tables: Sequence[Table], heading: Sequence[str] = ()) -> bytes:
     for title, headers, rows in tables:
         sheet = book.create_sheet(title=title[:31])
         for line in heading:
-            sheet.append([line])
-        sheet.append(headers)
-        header_row = sheet.max_row
-        for cell in sheet[header_row]:
+            append_row(sheet, [line])
+        for cell in append_row(sheet, headers):
             cell.font = Font(bold=True)
+        header_row = sheet.max_row
         for row in rows:
-            sheet.append([_xlsx_safe(value) for value in row])
+            append_row(sheet, row)
         sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
         _fit_columns(sheet, [headers, *rows])
     return _save(book)
-
-
-def _xlsx_safe(value):
-    if isinstance(value, str) and value[:1] == "=":
-        return "'" + value
-    return value
 
 
 def _fit_columns(sheet, rows: Iterable[Sequence]) -> None:
@@ -222,41 +208,36 @@ def certificate_xlsx(cert: Certificate) -> bytes:
     sheet = book.active
     sheet.title = _("志愿服务记录证明")[:31]
     bold = Font(bold=True)
-    sheet.append([_("志愿服务记录证明")])
-    sheet["A1"].font = Font(bold=True, size=16)
+    (title,) = append_row(sheet, [_("志愿服务记录证明")])
+    title.font = Font(bold=True, size=16)
+    title.alignment = Alignment(horizontal="center")
     sheet.merge_cells("A1:D1")
-    sheet["A1"].alignment = Alignment(horizontal="center")
-    sheet.append([])
+    append_row(sheet, [])
     for label, value in (
         (_("姓名"), cert.name),
         (_("手机号码"), cert.phone_masked),
         (_("服务队"), cert.team_name),
         (_("组织单位"), " ".join(cert.organization)),
     ):
-        sheet.append([label, value])
-        sheet.cell(row=sheet.max_row, column=1).font = bold
-    sheet.append([])
-    sheet.append([_("序号"), _("服务日期"), _("服务内容"), _("服务时长（小时）")])
+        append_row(sheet, [label, value])[0].font = bold
+    append_row(sheet, [])
+    for cell in append_row(sheet, [_("序号"), _("服务日期"), _("服务内容"), _("服务时长（小时）")]):
+        cell.font = bold
     header_row = sheet.max_row
     thin = Side(style="thin")
-    for cell in sheet[header_row]:
-        cell.font = bold
     for index, row in enumerate(cert.services, start=1):
-        sheet.append([index, service_date(row.started_at), row.content, hours_value(row.minutes)])
-    sheet.append(["", "", _("合计"), hours_value(cert.total_minutes)])
-    sheet.cell(row=sheet.max_row, column=3).font = bold
+        append_row(
+            sheet, [index, service_date(row.started_at), row.content, hours_value(row.minutes)]
+        )
+    append_row(sheet, ["", "", _("合计"), hours_value(cert.total_minutes)])[2].font = bold
     for row in sheet.iter_rows(min_row=header_row, max_row=sheet.max_row, max_col=4):
         for cell in row:
             cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
-    sheet.append([])
-    sheet.append(
-        [
-            _("以上志愿服务经本队记录、核实无误，特此证明。"),
-        ]
-    )
-    sheet.append([])
-    sheet.append(["", "", _("出具单位：%(team)s（盖章）", team=cert.team_name)])
-    sheet.append(["", "", _("日期：%(year)d年%(month)d月%(day)d日", **_ymd(cert.issued_on))])
+    append_row(sheet, [])
+    append_row(sheet, [_("以上志愿服务经本队记录、核实无误，特此证明。")])
+    append_row(sheet, [])
+    append_row(sheet, ["", "", _("出具单位：%(team)s（盖章）", team=cert.team_name)])
+    append_row(sheet, ["", "", _("日期：%(year)d年%(month)d月%(day)d日", **_ymd(cert.issued_on))])
     sheet.column_dimensions["A"].width = 12
     sheet.column_dimensions["B"].width = 14
     sheet.column_dimensions["C"].width = 48

@@ -80,7 +80,10 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
     from urllib.parse import quote
 
     response = Response(body, mimetype=mimetype)
-    ascii_name = filename.encode("ascii", "ignore").decode() or "report"
+    # Names are typed by people: no quote, backslash or control character may end the
+    # quoted ASCII fallback (or the header) early; filename* carries the real name.
+    ascii_name = "".join(ch for ch in filename if " " <= ch <= "~" and ch not in '"\\')
+    ascii_name = ascii_name or "report"
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     )
