@@ -38,8 +38,22 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     web.init_app(app)
     request_log.init_app(app)
+    _trust_proxies(app)  # outermost: the request log and the limits see the real client
     _announce_mode(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXY_HOPS`` reverse proxies, take the client's address and scheme
+    from the X-Forwarded-For and X-Forwarded-Proto they set (ProxyFix reads the n-th value
+    from the right, so what a client put in front of them is skipped). With 0, those
+    headers are ignored: anyone can send them. Host, port and prefix are not taken from
+    headers; PUBLIC_BASE_URL is the public origin wherever one is needed."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _init_extensions(app: Flask) -> None:

@@ -18,6 +18,16 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _non_negative_int(name: str, value: str | None) -> int:
+    try:
+        number = int((value or "0").strip() or "0")
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
 def _sqlalchemy_url(url: str) -> str:
     # Operators paste Heroku-style URLs; we speak psycopg 3.
     if url.startswith("postgres://"):
@@ -45,6 +55,7 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
     sms_backend = env.get("SMS_BACKEND") or ("twilio" if twilio_sid and twilio_token else "console")
 
     public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    proxy_hops = _non_negative_int("TRUSTED_PROXY_HOPS", env.get("TRUSTED_PROXY_HOPS"))
     secure_cookies = _bool(
         env.get("SESSION_COOKIE_SECURE"),
         default=bool(public_base_url and public_base_url.startswith("https://")),
@@ -56,6 +67,9 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "SECRET_KEY": secret_key,
         "SECRET_KEY_GENERATED": generated_secret,
         "PUBLIC_BASE_URL": public_base_url,
+        #: reverse proxies in front of us that set X-Forwarded-For/-Proto (werkzeug
+        #: ProxyFix); 0 trusts no such header
+        "TRUSTED_PROXY_HOPS": proxy_hops,
         "SMS_BACKEND": sms_backend,
         "TWILIO_ACCOUNT_SID": twilio_sid,
         "TWILIO_AUTH_TOKEN": twilio_token,

@@ -11,7 +11,7 @@ from tests.conftest import login
 
 LINE = re.compile(
     r"request_id=(?P<id>\S+) method=(?P<method>\S+) path=(?P<path>\S+) "
-    r"status=(?P<status>\d{3}) duration_ms=(?P<ms>\d+\.\d)$"
+    r"status=(?P<status>\d{3}) duration_ms=(?P<ms>\d+\.\d) client=(?P<client>\S+)$"
 )
 
 

@@ -1,11 +1,13 @@
-"""One log line per request: request id, method, path, status, duration.
+"""One log line per request: request id, method, path, status, duration, client address.
 
 The id comes from the ``X-Request-ID`` header when a proxy set a sensible one, or is
 made here; it goes back in the response's ``X-Request-ID`` and is in ``g.request_id``
-for anything else that logs. The line carries no personal data: no query string (phone
-numbers travel there), feed tokens masked (``/feeds/[token].ics``), and any run of
-seven or more digits in the path replaced, in case someone typed a phone number into
-a URL.
+for anything else that logs. Beyond the client's address the line carries nothing
+personal: no query string (phone numbers travel there), feed tokens masked
+(``/feeds/[token].ics``), and any run of seven or more digits in the path replaced, in
+case someone typed a phone number into a URL. The client is the connecting address, or
+the one the trusted proxies forwarded (``TRUSTED_PROXY_HOPS``): what the rate limits
+count by, so the log shows who ran into them.
 
 A WSGI middleware rather than Flask hooks: it sees every request, including those that
 another ``before_request`` ends early and those that fail, and times all of it.
@@ -66,10 +68,12 @@ class RequestLog:
             return self.wsgi_app(environ, start_with_id)
         finally:
             log.info(
-                "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
+                "request_id=%s method=%s path=%s status=%s duration_ms=%.1f client=%s",
                 request_id,
                 environ.get("REQUEST_METHOD", ""),
                 loggable_path(environ.get("PATH_INFO", "")),
                 status[0],
                 (time.perf_counter() - started) * 1000,
+                # Behind TRUSTED_PROXY_HOPS proxies ProxyFix has put the real client here.
+                environ.get("REMOTE_ADDR") or "-",
             )
