@@ -49,6 +49,9 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     query: type[BaseModel] | None = None
+    #: other successful answers: (status, model, description); a view returning an
+    #: instance of one of these models is serialised with its status
+    other_responses: tuple[tuple[int, type[BaseModel], str], ...] = ()
     #: problem statuses beyond those implied (401, 404 with path ids, 400/422 with input)
     problems: tuple[int, ...] = ()
     description: str = ""
@@ -75,6 +78,11 @@ def operation(summary: str, *, tag: str, **options: Any) -> Callable:
                 return current_app.response_class(
                     result.model_dump_json(), status=op.status, mimetype="application/json"
                 )
+            for status, model, _description in op.other_responses:
+                if isinstance(result, model):
+                    return current_app.response_class(
+                        result.model_dump_json(), status=status, mimetype="application/json"
+                    )
             return result
 
         wrapper.api_operation = op  # type: ignore[attr-defined]
@@ -114,6 +122,9 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
                 wanted.append((model, mode))
         if op.response is not None and (op.response, "serialization") not in wanted:
             wanted.append((op.response, "serialization"))
+        for _status, model, _description in op.other_responses:
+            if (model, "serialization") not in wanted:
+                wanted.append((model, "serialization"))
     refs, definitions = models_json_schema(wanted, ref_template=REF_TEMPLATE)
     schemas = definitions.get("$defs", {})
 
@@ -153,6 +164,11 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
                 }
             elif op.status == 204:
                 responses["204"] = {"description": op.summary}
+            for status, model, description in op.other_responses:
+                responses[str(status)] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ref(model, "serialization")}},
+                }
             for status in sorted(_problem_statuses(op, rule.arguments)):
                 responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
             item["responses"] = responses

@@ -200,7 +200,12 @@ class TeamCreate(RequestModel):
 
 class MemberCreate(RequestModel):
     phone: str = Text(32, "手机号码", required=True, examples=["13800138000"])
-    name: str = Text(50, "姓名", default="", description="新志愿者必填；已登记的手机号可省略。")
+    name: str = Text(
+        50,
+        "姓名",
+        default="",
+        description="新志愿者必填；已登记的手机号可省略（对方收到入队邀请，答复 202）。",
+    )
     role: Literal["member", "leader"] = Field("member", title="角色")
     skills: str = Text(500, "技能", default="")
 
@@ -237,6 +242,12 @@ class EventCreate(RequestModel):
     location: Location = Field("", title="地点")
     description: Description = Field("", title="活动说明")
     status: Literal["draft", "published"] = Field("published", title="状态")
+    open_to_all: bool = Field(
+        False,
+        title="公开招募",
+        description="公开招募：为 true 时任何登记过的志愿者都可报名（如防汛值守）；为 false 时只有本队队员可以"
+        "（短信、网页；协调员和管理员仍可为任何人报名）。Open to everyone, or to the team's members only.",
+    )
     shifts: list[ShiftCreate] = Field(min_length=1, max_length=MAX_SHIFTS, title="班次")
     repeat: RepeatCreate = Omittable(
         "每周重复",
@@ -254,6 +265,7 @@ class EventUpdate(RequestModel):
     location: Location = Omittable("地点")
     description: Description = Omittable("活动说明")
     status: Literal["draft", "published"] = Omittable("状态")
+    open_to_all: bool = Omittable("公开招募", description="见新建活动的 open_to_all。")
     shifts: list[ShiftUpdate] = Omittable(
         "班次",
         min_length=1,
@@ -277,9 +289,18 @@ class EventQuery(Page):
 
 
 class SignupCreate(RequestModel):
-    phone: str = Text(32, "手机号码", required=True, examples=["13800138000"])
+    phone: str = Text(
+        32,
+        "手机号码",
+        required=True,
+        examples=["13800138000"],
+        description="队长只能为本队队员报名；管理员和辖区协调员可为任何手机号报名。",
+    )
     name: str = Text(
-        50, "姓名", default="", description="手机号未登记时用来建立志愿者；已登记时忽略。"
+        50,
+        "姓名",
+        default="",
+        description="管理员或协调员报名未登记的手机号时用来建立志愿者；已登记时忽略。",
     )
 
 
@@ -357,6 +378,16 @@ class MemberList(ResponseModel):
     items: list[MemberOut]
 
 
+class MemberInvited(ResponseModel):
+    """The phone is already registered: the person was invited, not enrolled."""
+
+    status: Literal["invited"] = Field(
+        description="已向该手机号发出入队邀请，对方同意（短信回复“加入”或在志愿者页面）后才成为队员"
+    )
+    phone: str = Field(description="打码的手机号，如 138****8000")
+    name: str = Field(description="请求中填写的姓名（不是系统中登记的姓名）")
+
+
 class ShiftOut(ResponseModel):
     id: int
     code: str = Field(description="志愿者短信报名用的编号（报名 1234）")
@@ -382,6 +413,9 @@ class EventOut(ResponseModel):
     starts_at: LocalTime
     ends_at: LocalTime
     status: Literal["draft", "published", "cancelled"]
+    open_to_all: bool = Field(
+        description="公开招募：任何登记过的志愿者都可报名；false 时仅限本队队员"
+    )
     revision: int
     cancelled_at: LocalTime | None
     created_at: LocalTime

@@ -21,11 +21,11 @@ from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events import services as events
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import get_or_create_person
+from volunteer_hub.people.services import get_or_create_person, mask_phone
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
 from volunteer_hub.teams import services as teams
-from volunteer_hub.teams.models import Team
+from volunteer_hub.teams.models import Team, TeamInvitation
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import create_unit, subtree_ids
 
@@ -133,22 +133,42 @@ def list_members(team_id: int):
 
 @bp.post("/teams/<int:team_id>/members")
 @operation(
-    "添加队员（按手机号查找，未登记则新建志愿者）",
+    "添加队员（新手机号新建志愿者；已登记的手机号发出入队邀请）",
     tag="teams",
     body=schemas.MemberCreate,
     response=schemas.MemberOut,
     status=201,
+    other_responses=(
+        (
+            202,
+            schemas.MemberInvited,
+            "该手机号已登记：已发出入队邀请，对方同意后才加入。"
+            "Already registered: invited, joins once they accept.",
+        ),
+    ),
     problems=(409,),
+    description="A phone that is already registered is never enrolled directly and its "
+    "stored name is not returned: the person is texted an invitation (202).",
 )
 def add_member(team_id: int, body: schemas.MemberCreate):
     viewer = current_viewer()
     team = queries.visible_team(viewer, team_id)
-    membership = teams.add_member(team.id, body.name, body.phone, body.role, body.skills)
-    person_id = membership.person_id
+    added = teams.add_member(
+        team.id, body.name, body.phone, body.role, body.skills, invited_by_id=viewer.person_id
+    )
+    person_id = added.person_id
+    if isinstance(added, TeamInvitation):
+        answer = schemas.MemberInvited(
+            status="invited",
+            phone=mask_phone(db.session.get(Person, person_id).phone),
+            name=added.name_given,
+        )
+        db.session.commit()
+        return answer
     db.session.commit()
     person = db.session.get(Person, person_id)
     full_phone = serializers.full_phone_ids(viewer, [person])
-    return serializers.member(membership, person, full_phone)
+    return serializers.member(added, person, full_phone)
 
 
 # Events -----------------------------------------------------------------------------

@@ -107,3 +107,50 @@ def viewer_for(person: Person | None) -> Viewer | None:
         coordinator_path=coordinator_path,
         led_team_ids=frozenset(led),
     )
+
+
+def may_edit_identity(viewer: Viewer, person_id: int) -> bool:
+    """Whether ``viewer`` may change the person's name, phone and skills.
+
+    Identity is shared by every team the person belongs to and is what they log in
+    with, so a team's staff may edit it only where no one else has a claim on it:
+    - admins always, and everyone their own;
+    - an admin account only by admins;
+    - a staff account (leader of any team, coordinator) only by a coordinator above
+      all of its teams and strictly above its coordinator unit: a peer coordinator or
+      a leader of one of its teams could otherwise take it over;
+    - anyone else by staff whose scope (teams led, coordinator subtree) holds every
+      team the person is in.
+    A person in no team has no one but an admin to vouch for a change.
+    """
+    if viewer.is_admin or viewer.person_id == person_id:
+        return True
+    person = db.session.get(Person, person_id)
+    if person is None or person.is_admin:
+        return False
+    rows = db.session.execute(
+        select(Membership.team_id, Membership.role, Unit.path)
+        .join(Team, Team.id == Membership.team_id)
+        .join(Unit, Unit.id == Team.unit_id)
+        .where(Membership.person_id == person_id)
+    ).all()
+    if not rows and person.coordinator_unit_id is None:
+        return False
+    coordinator_path = viewer.coordinator_path
+
+    def under_coordinator(path: str) -> bool:
+        return bool(coordinator_path) and is_within(path, coordinator_path)
+
+    leads = any(role == MemberRole.LEADER for _team_id, role, _path in rows)
+    if leads or person.coordinator_unit_id is not None:
+        if not coordinator_path or not all(under_coordinator(path) for *_rest, path in rows):
+            return False
+        if person.coordinator_unit_id is None:
+            return True
+        unit_path = db.session.scalar(
+            select(Unit.path).where(Unit.id == person.coordinator_unit_id)
+        )
+        return unit_path != coordinator_path and under_coordinator(unit_path or "")
+    return all(
+        team_id in viewer.led_team_ids or under_coordinator(path) for team_id, _role, path in rows
+    )

@@ -33,6 +33,9 @@ Matching rules, and why:
 * Opt-in is the whole message too ("订阅", "START", "UNSTOP").
 * "取消报名 CODE" is accepted as CANCEL, the way many people phrase it, and a space
   inside a Chinese keyword is ignored ("我的 时长", "取消 报名 1234").
+* 加入 / JR (同意加入) accepts a team's invitation and 不加入 / BJR (不同意加入)
+  declines it; a code (3–8 digits, the invitation's) is optional and only needed when
+  several invitations wait.
 * A correction request (更正 / GZ) is the one command that carries free text: an optional
   code, then what should be corrected ("更正 1234 实际9点到", "GZ 记错了"). The code is
   a run of 3–8 digits right after the keyword that no other digit or Latin letter
@@ -71,6 +74,9 @@ class CommandKind(enum.StrEnum):
     MY_SHIFTS = "my_shifts"
     MY_HOURS = "my_hours"
     CORRECTION = "correction"
+    #: accept / decline a team's invitation (optionally with the invitation's code)
+    JOIN_TEAM = "join_team"
+    DECLINE_TEAM = "decline_team"
     HELP = "help"
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
@@ -93,7 +99,7 @@ CODE_REQUIRED = frozenset(
     {CommandKind.SIGN_UP, CommandKind.CANCEL, CommandKind.CHECK_IN, CommandKind.CHECK_OUT}
 )
 #: kinds that take a code when given one, and work without it
-_CODE_OPTIONAL = frozenset({CommandKind.CONFIRM})
+_CODE_OPTIONAL = frozenset({CommandKind.CONFIRM, CommandKind.JOIN_TEAM, CommandKind.DECLINE_TEAM})
 
 #: carrier opt-out words (Twilio's list, CTIA's, and China's TD / 退订)
 OPT_OUT_WORDS = frozenset(
@@ -140,6 +146,13 @@ _KEYWORDS: dict[str, CommandKind] = {
     "MY": CommandKind.MY_SHIFTS,
     "更正": CommandKind.CORRECTION,
     "GZ": CommandKind.CORRECTION,
+    # A team's invitation (teams.services.add_member). Not "JOIN": that is 报名 already.
+    "加入": CommandKind.JOIN_TEAM,
+    "JR": CommandKind.JOIN_TEAM,
+    "同意加入": CommandKind.JOIN_TEAM,
+    "不加入": CommandKind.DECLINE_TEAM,
+    "BJR": CommandKind.DECLINE_TEAM,
+    "不同意加入": CommandKind.DECLINE_TEAM,
     "帮助": CommandKind.HELP,
     "BZ": CommandKind.HELP,
     "HELP": CommandKind.HELP,

@@ -113,6 +113,8 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
         return _my_hours(person, now), SmsKind.REPLY
     if kind == CommandKind.CORRECTION:
         return _correction(person, command.code, command.note, now), SmsKind.REPLY
+    if kind in (CommandKind.JOIN_TEAM, CommandKind.DECLINE_TEAM):
+        return _team_invitation(person, kind, command.code, now), SmsKind.REPLY
     if kind == CommandKind.HELP:
         return replies.help_text(), SmsKind.REPLY
     return replies.unknown_command(), SmsKind.REPLY
@@ -319,6 +321,41 @@ def _correction(person: Person, code: str | None, note: str, now: datetime) -> s
     except ValidationFailed:
         return replies.correction_too_long(limit=CORRECTION_NOTE_LIMIT)
     return replies.correction_received(title=record.content, day=record.started_at)
+
+
+def _team_invitation(person: Person, kind: CommandKind, code: str | None, now: datetime) -> str:
+    """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
+    waiting; when several wait, the reply lists each with its code."""
+    from volunteer_hub.teams import services as teams
+
+    accept = kind == CommandKind.JOIN_TEAM
+    word = "加入" if accept else "不加入"
+    waiting = teams.invitations_for(person.id)
+    if code is not None:
+        waiting = [item for item in waiting if item.id == int(code)]
+        if not waiting:
+            hint = f"报名班次请回复“报名 {code}”。" if accept else ""
+            return f"没有编号为 {code} 的入队邀请。{hint}"
+    if not waiting:
+        return "您目前没有待处理的入队邀请。报名班次请回复“报名 代码”。"
+    if len(waiting) > 1:
+        choices = "；".join(
+            f"{teams.text_team_name(item.team.name)}回复“{word}{teams.invitation_code(item)}”"
+            for item in waiting
+        )
+        return f"您有{len(waiting)}个入队邀请：{choices}。"
+    invitation = waiting[0]
+    team_name = teams.text_team_name(invitation.team.name)
+    try:
+        if accept:
+            teams.accept_invitation(invitation.id, person.id, via="sms", now=now)
+        else:
+            teams.decline_invitation(invitation.id, person.id, via="sms", now=now)
+    except DomainError:
+        return f"{team_name}的邀请已失效。"
+    if accept:
+        return f"您已加入{team_name}，以后可以报名该队的活动。"
+    return f"已谢绝{team_name}的入队邀请。"
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:

@@ -19,3 +19,18 @@ class MemberForm(FlaskForm):
     # The service says which roles exist, in Chinese, with the other field errors.
     role = SelectField(_l("角色"), choices=role_choices, validate_choice=False)
     skills = StringField(_l("技能特长"))
+
+
+class PhoneCodeForm(FlaskForm):
+    """The code texted to a member's new phone, which the new number's holder reads out."""
+
+    code = StringField(
+        _l("短信验证码"),
+        render_kw={
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "pattern": "[0-9]*",
+            "maxlength": "6",
+            "class": "code-input",
+        },
+    )

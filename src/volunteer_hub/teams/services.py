@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from sqlalchemy import case, delete, func, select
+from dataclasses import dataclass
+from datetime import datetime
 
+from flask_babel import gettext as _
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from volunteer_hub.auth.permissions import Viewer, may_edit_identity
+from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db
-from volunteer_hub.people.models import Person
+from volunteer_hub.people import phone_changes
+from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
-from volunteer_hub.teams.models import MemberRole, Membership, Team
+from volunteer_hub.sms.models import SmsKind
+from volunteer_hub.sms.services import queue_text
+from volunteer_hub.teams.models import (
+    InvitationStatus,
+    MemberRole,
+    Membership,
+    Team,
+    TeamInvitation,
+)
 from volunteer_hub.units.models import Unit
+
+# Plain Chinese, like the other texts (sms/replies.py): SMS is Chinese-only.
+INVITATION_TEXT = (
+    "{team}邀请您加入该队。同意请回复“加入”，不同意请回复“不加入”；也可登录志愿者页面处理。"
+)
+#: longest team name put into a text
+TEXT_TEAM_NAME = 20
 
 
 class AlreadyMember(Conflict):
     code = "already-member"
+
+
+class IdentityLocked(DomainError):
+    """A change of name, phone or skills by someone who may not make it."""
+
+    code = "identity-locked"
+
+
+class InvitationClosed(Conflict):
+    """The invitation was declined, withdrawn, or does not wait for an answer any more."""
+
+    code = "invitation-closed"
+
+
+@dataclass(frozen=True)
+class MemberUpdate:
+    membership: Membership
+    #: the phone change started by this update, waiting for its code; None if none
+    phone_change: PhoneChange | None = None
 
 
 def create_team(unit_id: int, name: str, description: str = "") -> Team:
@@ -34,9 +75,23 @@ def create_team(unit_id: int, name: str, description: str = "") -> Team:
 
 
 def add_member(
-    team_id: int, name: str, phone: str, role: str = MemberRole.MEMBER, skills: str = ""
-) -> Membership:
-    """Add a person (found by phone, or created) to the team."""
+    team_id: int,
+    name: str,
+    phone: str,
+    role: str = MemberRole.MEMBER,
+    skills: str = "",
+    *,
+    invited_by_id: int | None = None,
+) -> Membership | TeamInvitation:
+    """Add a new person to the team, or invite the registered person with this phone.
+
+    A phone nobody has yet makes a new person and their membership. A phone that is
+    already someone's is never enrolled directly and never tells the caller whose it is
+    (that would make the form a phone → name lookup): the person gets a pending
+    ``TeamInvitation`` and a text, and joins (as a member) only when they accept. The
+    answer then carries only the name the caller typed. Adding the same person again
+    while an invitation is pending returns that invitation and sends nothing more.
+    """
     errors: dict[str, str] = {}
     name = (name or "").strip()
     e164 = None
@@ -53,38 +108,106 @@ def add_member(
         errors["name"] = _("请填写姓名")
     if errors:
         raise ValidationFailed(errors)
-    if db.session.get(Team, team_id) is None:
+    team = db.session.get(Team, team_id)
+    if team is None:
         raise NotFound(_("服务队不存在"))
     if person is None:
         person = Person(name=name, phone=e164, skills=(skills or "").strip())
         db.session.add(person)
         db.session.flush()
-    elif _membership(team_id, person.id) is not None:
+        membership = Membership(team_id=team_id, person_id=person.id, role=MemberRole(role))
+        db.session.add(membership)
+        db.session.flush()
+        return membership
+    if _membership(team_id, person.id) is not None:
+        # The caller leads or oversees this team and sees its members: naming them is fine.
         raise AlreadyMember(_("%(name)s 已是本队队员", name=person.name), field="phone")
-    membership = Membership(team_id=team_id, person_id=person.id, role=MemberRole(role))
-    db.session.add(membership)
-    db.session.flush()
-    return membership
+    return _invite(team, person, name, invited_by_id)
+
+
+def _invite(
+    team: Team, person: Person, name_given: str, invited_by_id: int | None
+) -> TeamInvitation:
+    invitation = pending_invitation(team.id, person.id)
+    if invitation is None:
+        invitation = TeamInvitation(
+            team_id=team.id,
+            person_id=person.id,
+            invited_by_id=invited_by_id,
+            name_given=name_given,
+            status=InvitationStatus.PENDING,
+            created_at=utcnow(),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(invitation)
+                db.session.flush()
+        except IntegrityError:
+            # Invited by someone else at the same moment: theirs is the one.
+            invitation = pending_invitation(team.id, person.id)
+            if invitation is None:
+                raise
+            return invitation
+    # An opted-out person gets no text (rule 4); the invitation still waits on their page.
+    queue_text(
+        to_phone=person.phone,
+        body=INVITATION_TEXT.format(team=text_team_name(team.name)),
+        kind=SmsKind.NOTICE,
+        dedupe_key=f"team-invitation:{invitation.id}",
+        person_id=person.id,
+    )
+    return invitation
 
 
 def update_member(
-    team_id: int, person_id: int, name: str, phone: str, role: str, skills: str = ""
-) -> Membership:
+    team_id: int,
+    person_id: int,
+    name: str | None,
+    phone: str | None,
+    role: str,
+    skills: str | None = None,
+    *,
+    viewer: Viewer,
+) -> MemberUpdate:
+    """Change a member's role in the team and, where ``viewer`` may, their identity.
+
+    Name, phone and skills belong to the person, not to this team (they are shared by
+    all their teams and the phone is their login), so they change only when
+    ``may_edit_identity`` allows; ``None`` means "not sent, keep". A request that would
+    change them without that right is refused whole (IdentityLocked), nothing saved.
+    A new phone is not set here: it starts a phone change, applied when the code texted
+    to the new number is entered (people.phone_changes).
+    """
     membership = _membership(team_id, person_id)
     if membership is None:
         raise NotFound(_("队员不存在"))
     person = db.session.get(Person, person_id)
     errors: dict[str, str] = {}
-    name = (name or "").strip()
+    name = person.name if name is None else name.strip()
+    skills = person.skills if skills is None else skills.strip()
+    e164 = person.phone
+    if phone is not None:
+        try:
+            e164 = normalize_phone(phone)
+        except InvalidPhone as exc:
+            errors["phone"] = exc.message
+            e164 = None
+    identity_changes = (
+        name != person.name
+        or skills != person.skills
+        or (e164 is not None and e164 != person.phone)
+    )
+    if identity_changes and not may_edit_identity(viewer, person_id):
+        raise IdentityLocked(
+            _(
+                "您无权修改该队员的姓名、手机号码和技能：其中有其他服务队或管理人员的账号信息，"
+                "请联系管理员或上级协调员。"
+            ),
+        )
     if not name:
         errors["name"] = _("请填写姓名")
     elif len(name) > 50:
         errors["name"] = _("姓名不能超过 50 个字")
-    try:
-        e164 = normalize_phone(phone)
-    except InvalidPhone as exc:
-        errors["phone"] = exc.message
-        e164 = None
     if e164 and e164 != person.phone:
         taken = db.session.scalar(select(Person.id).where(Person.phone == e164))
         if taken is not None:
@@ -96,11 +219,13 @@ def update_member(
     if membership.role == MemberRole.LEADER and role != MemberRole.LEADER:
         _keep_one_leader(team_id, person_id)
     person.name = name
-    person.phone = e164
-    person.skills = (skills or "").strip()
+    person.skills = skills
     membership.role = MemberRole(role)
     db.session.flush()
-    return membership
+    change = None
+    if e164 != person.phone:
+        change = phone_changes.start(person_id, e164, viewer.person_id)
+    return MemberUpdate(membership=membership, phone_change=change)
 
 
 def remove_member(team_id: int, person_id: int) -> None:
@@ -111,6 +236,136 @@ def remove_member(team_id: int, person_id: int) -> None:
     if membership.role == MemberRole.LEADER:
         _keep_one_leader(team_id, person_id)
     db.session.execute(delete(Membership).where(Membership.id == membership.id))
+
+
+# -- invitations: joining a team is the person's decision ------------------------------
+
+
+def pending_invitation(team_id: int, person_id: int) -> TeamInvitation | None:
+    return db.session.scalar(
+        select(TeamInvitation).where(
+            TeamInvitation.team_id == team_id,
+            TeamInvitation.person_id == person_id,
+            TeamInvitation.status == InvitationStatus.PENDING,
+        )
+    )
+
+
+def pending_invitations(team_id: int) -> list[TeamInvitation]:
+    """The team's open invitations, oldest first, with the people loaded (one query)."""
+    from sqlalchemy.orm import contains_eager
+
+    return list(
+        db.session.scalars(
+            select(TeamInvitation)
+            .join(Person, Person.id == TeamInvitation.person_id)
+            .where(
+                TeamInvitation.team_id == team_id,
+                TeamInvitation.status == InvitationStatus.PENDING,
+            )
+            .order_by(TeamInvitation.created_at, TeamInvitation.id)
+            .options(contains_eager(TeamInvitation.person))
+        )
+    )
+
+
+def invitations_for(person_id: int) -> list[TeamInvitation]:
+    """What waits for the person's answer, oldest first, with the teams loaded."""
+    from sqlalchemy.orm import contains_eager
+
+    return list(
+        db.session.scalars(
+            select(TeamInvitation)
+            .join(Team, Team.id == TeamInvitation.team_id)
+            .where(
+                TeamInvitation.person_id == person_id,
+                TeamInvitation.status == InvitationStatus.PENDING,
+            )
+            .order_by(TeamInvitation.created_at, TeamInvitation.id)
+            .options(contains_eager(TeamInvitation.team))
+        )
+    )
+
+
+def invitation_code(invitation: TeamInvitation) -> str:
+    """What the person texts after 加入 when several invitations wait (3 digits at least,
+    like a shift code, so the SMS parser reads it)."""
+    return f"{invitation.id:03d}"
+
+
+def accept_invitation(
+    invitation_id: int, person_id: int, via: str, now: datetime | None = None
+) -> TeamInvitation:
+    """The person joins the team (as a member). Idempotent: accepting again changes
+    nothing. Raises NotFound (not theirs) or InvitationClosed."""
+    invitation = _decide(invitation_id, person_id, InvitationStatus.ACCEPTED, via, now)
+    db.session.execute(
+        dialect_insert(db.session, Membership)
+        .values(
+            team_id=invitation.team_id,
+            person_id=person_id,
+            role=MemberRole.MEMBER,
+            joined_at=invitation.decided_at or utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[Membership.team_id, Membership.person_id])
+    )
+    return invitation
+
+
+def decline_invitation(
+    invitation_id: int, person_id: int, via: str, now: datetime | None = None
+) -> TeamInvitation:
+    """The person says no; idempotent. Raises NotFound or InvitationClosed."""
+    return _decide(invitation_id, person_id, InvitationStatus.DECLINED, via, now)
+
+
+def withdraw_invitation(team_id: int, invitation_id: int, now: datetime | None = None) -> None:
+    """The team takes a pending invitation back. Raises NotFound when there is none."""
+    done = db.session.execute(
+        update(TeamInvitation)
+        .where(
+            TeamInvitation.id == invitation_id,
+            TeamInvitation.team_id == team_id,
+            TeamInvitation.status == InvitationStatus.PENDING,
+        )
+        .values(status=InvitationStatus.WITHDRAWN, decided_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise NotFound(_("该邀请不存在或已处理"))
+
+
+def _decide(
+    invitation_id: int, person_id: int, status: InvitationStatus, via: str, now: datetime | None
+) -> TeamInvitation:
+    now = now or utcnow()
+    # One conditional UPDATE decides, so two answers at once (a tap and a text) cannot
+    # both win; the loser sees the decided row below.
+    db.session.execute(
+        update(TeamInvitation)
+        .where(
+            TeamInvitation.id == invitation_id,
+            TeamInvitation.person_id == person_id,
+            TeamInvitation.status == InvitationStatus.PENDING,
+        )
+        .values(status=status, decided_at=now, decided_via=via)
+        .execution_options(synchronize_session=False)
+    )
+    invitation = db.session.scalar(
+        select(TeamInvitation)
+        .where(TeamInvitation.id == invitation_id, TeamInvitation.person_id == person_id)
+        .execution_options(populate_existing=True)
+    )
+    if invitation is None:
+        raise NotFound(_("该邀请不存在"))
+    if invitation.status != status:
+        raise InvitationClosed(_("该邀请已失效或已处理"))
+    return invitation
+
+
+def text_team_name(name: str, limit: int = TEXT_TEAM_NAME) -> str:
+    """A team's name as a text carries it: cut to ``limit`` characters."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def members(team_id: int) -> list[Membership]:

@@ -6,13 +6,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from volunteer_hub import queries
+from volunteer_hub.auth.permissions import may_edit_identity
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import DomainError
+from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.extensions import db
-from volunteer_hub.people.services import display_phone
+from volunteer_hub.people import phone_changes
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import display_phone, mask_phone
 from volunteer_hub.teams import services
-from volunteer_hub.teams.forms import MemberForm
-from volunteer_hub.teams.models import MemberRole, Team
+from volunteer_hub.teams.forms import MemberForm, PhoneCodeForm
+from volunteer_hub.teams.models import MemberRole, Team, TeamInvitation
 from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
 bp = Blueprint("teams", __name__)
@@ -45,21 +48,60 @@ def team(team_id: int):
 @bp.post("/teams/<int:team_id>/members")
 @staff_required
 def add_member(team_id: int):
-    team = found(queries.visible_team, current_viewer(), team_id)
+    viewer = current_viewer()
+    team = found(queries.visible_team, viewer, team_id)
     form = MemberForm()
     if not form.validate_on_submit():
         return _team_page(team, form, form_errors(form), 400)
     try:
-        membership = services.add_member(
-            team.id, form.name.data, form.phone.data, form.role.data or "", form.skills.data
+        added = services.add_member(
+            team.id,
+            form.name.data,
+            form.phone.data,
+            form.role.data or "",
+            form.skills.data,
+            invited_by_id=viewer.person_id,
         )
-        name = services.membership(team.id, membership.person_id).person.name
+        if isinstance(added, TeamInvitation):
+            # Only what the leader typed, and the number masked: never the stored name.
+            typed = added.name_given
+            masked = mask_phone(db.session.get(Person, added.person_id).phone)
+        else:
+            name = services.membership(team.id, added.person_id).person.name
     except DomainError as exc:
         db.session.rollback()
         return _team_page(team, form, error_dict(exc), 400)
     db.session.commit()
+    if isinstance(added, TeamInvitation):
+        if typed:
+            message = _(
+                "%(phone)s（%(name)s）已在系统中登记，已向其发送入队邀请，对方同意后才会加入本队。",
+                phone=masked,
+                name=typed,
+            )
+        else:
+            message = _(
+                "%(phone)s 已在系统中登记，已向其发送入队邀请，对方同意后才会加入本队。",
+                phone=masked,
+            )
+        flash(message, "info")
+        return redirect(url_for("teams.team", team_id=team.id, _anchor="invitations"))
     flash(_("已添加队员：%(name)s", name=name), "success")
     return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
+
+
+@bp.post("/teams/<int:team_id>/invitations/<int:invitation_id>/withdraw")
+@staff_required
+def withdraw_invitation(team_id: int, invitation_id: int):
+    team = found(queries.visible_team, current_viewer(), team_id)
+    try:
+        services.withdraw_invitation(team.id, invitation_id)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("已撤回入队邀请。"), "success")
+    return redirect(url_for("teams.team", team_id=team.id, _anchor="invitations"))
 
 
 @bp.route("/teams/<int:team_id>/members/<int:person_id>/edit", methods=["GET", "POST"])
@@ -71,6 +113,7 @@ def edit_member(team_id: int, person_id: int):
     if membership is None or person_id not in viewer.people_with_full_phone([person_id]):
         abort(404)
     person = membership.person
+    identity_editable = may_edit_identity(viewer, person_id)
     if request.method != "POST":
         form = MemberForm(
             formdata=None,
@@ -81,27 +124,96 @@ def edit_member(team_id: int, person_id: int):
                 "skills": person.skills,
             },
         )
-        return _member_page(team, membership, form, {})
+        return _member_page(team, membership, form, {}, identity_editable=identity_editable)
     form = MemberForm()
     if not form.validate_on_submit():
-        return _member_page(team, membership, form, form_errors(form), 400)
+        return _member_page(
+            team, membership, form, form_errors(form), 400, identity_editable=identity_editable
+        )
+
+    def sent(name: str) -> str | None:
+        # A field the page did not send (read-only identity) means "keep as it is".
+        return getattr(form, name).data if name in request.form else None
+
     try:
-        services.update_member(
+        update = services.update_member(
             team.id,
             person_id,
-            form.name.data,
-            form.phone.data,
+            sent("name"),
+            sent("phone"),
             form.role.data or "",
-            form.skills.data,
+            sent("skills"),
+            viewer=viewer,
         )
+        change = update.phone_change
+        new_phone = change.new_phone if change is not None else None
     except DomainError as exc:
         db.session.rollback()
-        return _member_page(team, membership, form, error_dict(exc), 400)
-    name = (form.name.data or "").strip()
+        return _member_page(
+            team, membership, form, error_dict(exc), 400, identity_editable=identity_editable
+        )
+    name = person.name
     db.session.commit()
+    if new_phone is not None:
+        flash(
+            _(
+                "已保存队员信息：%(name)s。验证码已发到新手机号 %(phone)s，输入验证码后手机号才会更改。",
+                name=name,
+                phone=display_phone(new_phone),
+            ),
+            "info",
+        )
+        return redirect(url_for("teams.confirm_phone", team_id=team.id, person_id=person_id))
     flash(_("已保存队员信息：%(name)s", name=name), "success")
     if person_id == viewer.person_id and form.role.data != MemberRole.LEADER:
         return redirect(url_for("teams.my_teams"))  # they no longer lead this team
+    return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
+
+
+@bp.route("/teams/<int:team_id>/members/<int:person_id>/phone", methods=["GET", "POST"])
+@staff_required
+def confirm_phone(team_id: int, person_id: int):
+    """The code texted to the member's new phone: the number changes when it is entered."""
+    viewer = current_viewer()
+    team = found(queries.visible_team, viewer, team_id)
+    membership = services.membership(team.id, person_id)
+    if (
+        membership is None
+        or person_id not in viewer.people_with_full_phone([person_id])
+        or not may_edit_identity(viewer, person_id)
+    ):
+        abort(404)
+    change = phone_changes.pending(person_id)
+    if change is None:
+        flash(_("没有等待验证的手机号变更，请在编辑页重新修改手机号。"), "info")
+        return redirect(url_for("teams.edit_member", team_id=team.id, person_id=person_id))
+    form = PhoneCodeForm()
+    if request.method != "POST":
+        return _phone_page(team, membership, change, form, {})
+    if not form.validate_on_submit():
+        return _phone_page(team, membership, change, form, form_errors(form), 400)
+    new_phone = change.new_phone
+    try:
+        phone_changes.confirm(person_id, form.code.data)
+    except DomainError as exc:
+        db.session.rollback()
+        change = phone_changes.pending(person_id)
+        if change is None:
+            flash(exc.message, "error")
+            return redirect(url_for("teams.edit_member", team_id=team.id, person_id=person_id))
+        return _phone_page(team, membership, change, form, error_dict(exc), 400)
+    name = membership.person.name
+    db.session.commit()
+    flash(
+        _(
+            "%(name)s 的手机号已改为 %(phone)s。",
+            name=name,
+            phone=display_phone(new_phone),
+        ),
+        "success",
+    )
+    if person_id == viewer.person_id:
+        return redirect(url_for("auth.login"))  # their own sessions ended with the change
     return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
 
 
@@ -141,6 +253,8 @@ def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int
         "teams/team.html",
         team=team,
         members=members,
+        invitations=services.pending_invitations(team.id),
+        mask_phone=mask_phone,
         full_phone_ids=viewer.people_with_full_phone(m.person_id for m in members),
         events=events,
         event_limit=EVENT_LIMIT,
@@ -150,7 +264,7 @@ def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int
     return body, status
 
 
-def _member_page(team, membership, form, errors, status: int = 200):
+def _member_page(team, membership, form, errors, status: int = 200, *, identity_editable=True):
     return (
         render_template(
             "teams/member_edit.html",
@@ -159,6 +273,21 @@ def _member_page(team, membership, form, errors, status: int = 200):
             person=membership.person,
             form=form,
             errors=errors,
+            identity_editable=identity_editable,
+            display_phone=display_phone,
+            phone_change=phone_changes.pending(membership.person_id) if identity_editable else None,
         ),
         status,
     )
+
+
+def _phone_page(team, membership, change, form, errors, status: int = 200):
+    body = render_template(
+        "teams/phone_change.html",
+        team=team,
+        person=membership.person,
+        new_phone=display_phone(change.new_phone),
+        form=form,
+        errors=errors,
+    )
+    return body, status

@@ -33,6 +33,8 @@ from volunteer_hub.hours import personal
 from volunteer_hub.hours import services as hours
 from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
 from volunteer_hub.sms.services import opt_in, opt_out
+from volunteer_hub.teams import services as teams
+from volunteer_hub.teams.models import Team
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.forms import CodeForm, CorrectionForm, PhoneForm
 from volunteer_hub.web import form_errors
@@ -267,6 +269,54 @@ def sms_on():
     db.session.commit()
     flash(_("已打开短信通知。"), "success")
     return redirect(url_for("volunteers.home", _anchor="sms"))
+
+
+# -- team invitations: the person decides whether to join (teams.services.add_member) --
+
+
+@bp.context_processor
+def _invitations():
+    """The team invitations waiting for the logged-in person, for the /me page's block.
+    A callable, so pages that do not show it run no query."""
+
+    def pending_invitations():
+        if not current_user.is_authenticated:
+            return []
+        return teams.invitations_for(current_user.id)
+
+    return {"pending_invitations": pending_invitations}
+
+
+@bp.post("/invitations/<int:invitation_id>/accept")
+@volunteer_required
+def accept_invitation(invitation_id: int):
+    return _answer_invitation(invitation_id, accept=True)
+
+
+@bp.post("/invitations/<int:invitation_id>/decline")
+@volunteer_required
+def decline_invitation(invitation_id: int):
+    return _answer_invitation(invitation_id, accept=False)
+
+
+def _answer_invitation(invitation_id: int, accept: bool):
+    decide = teams.accept_invitation if accept else teams.decline_invitation
+    try:
+        invitation = decide(invitation_id, current_user.id, via="web")
+        team_name = db.session.get(Team, invitation.team_id).name
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("volunteers.home", _anchor="invitations"))
+    db.session.commit()
+    if accept:
+        flash(_("您已加入 %(team)s。", team=team_name), "success")
+    else:
+        flash(_("已谢绝 %(team)s 的入队邀请。", team=team_name), "info")
+    return redirect(url_for("volunteers.home", _anchor="invitations"))
 
 
 @bp.post("/logout")

@@ -1,0 +1,233 @@
+"""A person's phone changes only when the code texted to the new number comes back.
+
+The phone is what a volunteer logs in with (a texted code) and what SMS commands are
+matched by, so whoever could set it freely could take the account over by typing a
+number they hold. A change is therefore a ``PhoneChange`` row first: six random digits
+go to the new number, and the number is changed when they are entered, within
+``CODE_LIFETIME`` and ``MAX_FAILED_ATTEMPTS`` wrong tries. As for login codes
+(auth/login_codes.py), only a keyed HMAC of the code is stored, a new request voids the
+earlier ones, and a wrong try is committed at once so a rollback cannot hand out more.
+Applying the change bumps ``person.session_version``: every session of the person ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import unicodedata
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person, PhoneChange
+from volunteer_hub.people.services import mask_phone, normalize_phone
+from volunteer_hub.sms.models import SmsKind
+from volunteer_hub.sms.services import queue_text
+
+CODE_LENGTH = 6
+CODE_LIFETIME = timedelta(minutes=30)
+MAX_FAILED_ATTEMPTS = 5
+
+# Plain Chinese strings, like the other texts (sms/replies.py): SMS is Chinese-only.
+CODE_TEXT = (
+    "您正在把志愿服务账号的手机号改为本号码，验证码 {code}，30分钟内有效。"
+    "请把验证码告诉为您办理的队长；如非本人操作请忽略。"
+)
+CHANGED_TEXT = "您的志愿服务账号手机号已改为 {phone}。如非本人操作，请联系队长。"
+
+
+class PhoneChangeError(DomainError):
+    code = "phone-change"
+
+
+class PhoneTaken(PhoneChangeError):
+    code = "phone-taken"
+
+
+class WrongPhoneCode(PhoneChangeError):
+    """The code does not match; the try was counted (and committed)."""
+
+    code = "phone-change-code-wrong"
+
+
+class PhoneChangeExpired(PhoneChangeError):
+    """No live change: never asked for, expired, done, replaced, or too many wrong tries."""
+
+    code = "phone-change-expired"
+
+
+def start(
+    person_id: int, new_phone: str, requested_by_id: int | None, now: datetime | None = None
+) -> PhoneChange:
+    """Ask for the person's phone to become ``new_phone`` and text the code there.
+
+    Raises InvalidPhone, PhoneTaken (the number is someone's), PhoneChangeError (it is
+    already theirs) or NotFound. Earlier live requests of the person are voided.
+    """
+    now = now or utcnow()
+    e164 = normalize_phone(new_phone)
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise NotFound(_("队员不存在"))
+    if e164 == person.phone:
+        raise PhoneChangeError(_("新手机号与原号码相同"), field="phone")
+    _check_free(e164, person_id)
+    db.session.execute(
+        update(PhoneChange)
+        .where(
+            PhoneChange.person_id == person_id,
+            PhoneChange.confirmed_at.is_(None),
+            PhoneChange.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    plain = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+    change = PhoneChange(
+        person_id=person_id,
+        new_phone=e164,
+        requested_by_id=requested_by_id,
+        code_hash=_hash(person_id, e164, plain),
+        created_at=now,
+        expires_at=now + CODE_LIFETIME,
+        failed_attempts=0,
+    )
+    db.session.add(change)
+    db.session.flush()
+    # Sent without person_id, so the person's opt-out does not hold it back. Opt-out is
+    # per person and about *their* number (rule 4); the new number is not theirs until
+    # this code proves it, and whoever holds it asked for nothing from us yet. The text
+    # is the one message that number can get from this request, and without it the
+    # change could never be made. (No one else holds the number: _check_free.)
+    queue_text(
+        to_phone=e164,
+        body=CODE_TEXT.format(code=plain),
+        kind=SmsKind.LOGIN_CODE,
+        dedupe_key=f"phone-change:{change.id}",
+    )
+    return change
+
+
+def pending(person_id: int, now: datetime | None = None) -> PhoneChange | None:
+    """The person's live change waiting for its code, if any."""
+    now = now or utcnow()
+    change = _latest(person_id)
+    return change if change is not None and _is_live(change, now) else None
+
+
+def confirm(person_id: int, code: str, now: datetime | None = None) -> Person:
+    """Apply the person's live change if ``code`` is its code. The caller commits.
+
+    Raises WrongPhoneCode (the failed try is committed here), PhoneChangeExpired, or
+    PhoneTaken when the number was given to someone else meanwhile.
+    """
+    now = now or utcnow()
+    typed = "".join(unicodedata.normalize("NFKC", code or "").split())
+    if len(typed) != CODE_LENGTH or not typed.isdecimal():
+        raise WrongPhoneCode(_("请输入短信里的6位数字验证码"), field="code")
+    change = _latest(person_id)
+    if change is None or not _is_live(change, now):
+        raise _expired()
+    if not hmac.compare_digest(change.code_hash, _hash(person_id, change.new_phone, typed)):
+        # Conditional, so concurrent wrong tries are all counted and stop at the limit.
+        db.session.execute(
+            update(PhoneChange)
+            .where(
+                PhoneChange.id == change.id,
+                PhoneChange.confirmed_at.is_(None),
+                PhoneChange.failed_attempts < MAX_FAILED_ATTEMPTS,
+            )
+            .values(failed_attempts=PhoneChange.failed_attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        tries_left = MAX_FAILED_ATTEMPTS - db.session.scalar(
+            select(PhoneChange.failed_attempts).where(PhoneChange.id == change.id)
+        )
+        if tries_left <= 0:
+            raise PhoneChangeExpired(
+                _("验证码输错次数太多，已失效。请重新修改手机号以获取新验证码。"), field="code"
+            )
+        raise WrongPhoneCode(_("验证码不正确，还可以再试 %(n)d 次。", n=tries_left), field="code")
+
+    # The number may have been given to someone else since the code was sent.
+    _check_free(change.new_phone, person_id, field="code")
+    # One conditional UPDATE decides: of two confirmations at once, exactly one applies.
+    spent = db.session.execute(
+        update(PhoneChange)
+        .where(
+            PhoneChange.id == change.id,
+            PhoneChange.confirmed_at.is_(None),
+            PhoneChange.expires_at > now,
+            PhoneChange.failed_attempts < MAX_FAILED_ATTEMPTS,
+        )
+        .values(confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if spent != 1:
+        raise _expired()
+    person = db.session.get(Person, person_id)
+    old_phone = person.phone
+    try:
+        with db.session.begin_nested():
+            person.phone = change.new_phone
+            # Ends every session and remember cookie of the person (checked per request).
+            person.session_version = Person.session_version + 1
+            db.session.flush()
+    except IntegrityError:
+        # Taken by a concurrent registration between the check and the flush.
+        raise PhoneTaken(_("该手机号已属于另一位志愿者"), field="code") from None
+    db.session.refresh(person, ["phone", "session_version"])
+    # Tell the old number, so a change the person did not ask for does not go unnoticed.
+    # With person_id: the person's opt-out holds for this one.
+    queue_text(
+        to_phone=old_phone,
+        body=CHANGED_TEXT.format(phone=mask_phone(change.new_phone)),
+        kind=SmsKind.NOTICE,
+        dedupe_key=f"phone-changed:{change.id}",
+        person_id=person_id,
+    )
+    return person
+
+
+def _check_free(e164: str, person_id: int, field: str = "phone") -> None:
+    taken = db.session.scalar(select(Person.id).where(Person.phone == e164, Person.id != person_id))
+    if taken is not None:
+        raise PhoneTaken(_("该手机号已属于另一位志愿者"), field=field)
+
+
+def _latest(person_id: int) -> PhoneChange | None:
+    return db.session.scalar(
+        select(PhoneChange)
+        .where(PhoneChange.person_id == person_id)
+        .order_by(PhoneChange.id.desc())
+        .limit(1)
+    )
+
+
+def _is_live(change: PhoneChange, now: datetime) -> bool:
+    return (
+        change.confirmed_at is None
+        and change.expires_at > now
+        and change.failed_attempts < MAX_FAILED_ATTEMPTS
+    )
+
+
+def _expired() -> PhoneChangeExpired:
+    return PhoneChangeExpired(
+        _("验证码已失效或已使用，请重新修改手机号以获取新验证码。"), field="code"
+    )
+
+
+def _hash(person_id: int, e164: str, code: str) -> str:
+    # Keyed, and bound to the person and the number: a code proves this one change only.
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"phone-change:{person_id}:{e164}:{code}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
