@@ -47,3 +47,29 @@ def test_enqueue_calls_after_commit():
     assert calls == []
     db.session.commit()
     assert calls == ["sent"]
+
+
+def test_a_broker_outage_is_one_warning_and_the_commit_stands(caplog):
+    """Redis down: the enqueue fails after the commit; the request must go on (the outbox
+    row is durable and the tick sends it again), with one line in the log."""
+    import logging
+
+    import redis
+
+    def unreachable(*args):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6390.")
+
+    calls = []
+    caplog.set_level(logging.WARNING, logger="volunteer_hub.after_commit")
+    db.session.add(Person(name="乙", phone="+8613900000002"))
+    after_commit.enqueue(unreachable, 1)
+    after_commit.enqueue(calls.append, "still runs")
+
+    db.session.commit()  # does not raise
+
+    assert calls == ["still runs"]
+    assert db.session.query(Person).filter_by(phone="+8613900000002").count() == 1
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "broker unreachable: ConnectionError" in record.getMessage()
+    assert record.exc_info is None  # no traceback per request during an outage

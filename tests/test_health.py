@@ -6,6 +6,7 @@ def test_healthz_reports_database_and_broker(client, app):
     assert body["checks"]["database"] == "ok"
     expected_broker = "ok" if app.config["REDIS_URL"] else "in-process"
     assert body["checks"]["broker"] == expected_broker
+    assert body["checks"]["redis"] == ("ok" if app.config["REDIS_URL"] else "not configured")
 
 
 def test_healthz_is_503_when_the_broker_is_unreachable(client, app):
@@ -16,4 +17,7 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client, app):
     finally:
         app.config["REDIS_URL"] = previous
     assert response.status_code == 503
-    assert response.get_json()["checks"]["broker"].startswith("error")
+    checks = response.get_json()["checks"]
+    assert checks["redis"] == "error: ConnectionError"  # named, for whoever reads the 503
+    assert checks["broker"].startswith("error")
+    assert checks["database"] == "ok"

@@ -67,9 +67,32 @@ def _run_pending(session: Session) -> None:
         for func in callables:
             try:
                 func(*args)
-            except Exception:
-                # The data is committed; a lost side effect is recovered by the sweeps.
-                log.exception("after-commit side effect %r failed", func)
+            except Exception as exc:
+                # The data is committed; a lost side effect is recovered by the sweeps
+                # (an outbox row stays queued and the tick hands it to a worker again).
+                # The request that committed it goes on: never a 500 for this.
+                if _is_connection_error(exc):
+                    # Redis is down: one line, not a traceback per request.
+                    log.warning(
+                        "after-commit side effect %r skipped, broker unreachable: %s: %s",
+                        func,
+                        type(exc).__name__,
+                        exc,
+                    )
+                else:
+                    log.exception("after-commit side effect %r failed", func)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import dramatiq.errors
+    import redis.exceptions
+
+    return isinstance(
+        exc,
+        dramatiq.errors.BrokerConnectionError
+        | redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError,
+    )
 
 
 def _drop_on_rollback(session: Session, transaction: SessionTransaction) -> None:

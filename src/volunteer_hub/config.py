@@ -112,6 +112,13 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: long forms on a slow phone
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # While Redis is unreachable each process counts in its own memory (Flask-Limiter
+        # logs the switch once, and goes back to Redis when it answers again): logins keep
+        # working and stay limited. Anything else the limiter cannot do is logged, not a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # A Redis that stops answering (rather than refusing) must not hold requests.
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
         "BABEL_DEFAULT_LOCALE": "zh",
