@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from tests.api.conftest import refused
 from volunteer_hub.extensions import db
-from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.teams.models import Membership, Team, TeamInvitation
 
 
 @pytest.fixture
@@ -203,15 +203,52 @@ def test_add_member(api, make, row_counts):
     assert row_counts() == before
 
 
-def test_add_a_known_person_as_leader_of_another_team(api, make):
+def test_a_known_person_is_invited_not_enrolled_and_not_named(api, make):
+    """Issue 11: the phone of another team's leader neither enrols them nor tells the
+    caller their stored name; the answer is 202 with the masked number and the name typed."""
     team, other = make.team(), make.team()
-    known = make.member(other)
-    response = api.as_(make.leader(team)).post(
-        f"/api/v1/teams/{team.id}/members", json={"phone": known.phone, "role": "leader"}
+    known = make.leader(other, name="李队长")
+    leader = api.as_(make.leader(team))
+    before = _members(team.id)
+    response = leader.post(
+        f"/api/v1/teams/{team.id}/members",
+        json={"phone": known.phone, "name": "老李", "role": "leader"},
     )
-    assert response.status_code == 201
-    assert response.get_json()["person"]["id"] == known.id
-    assert response.get_json()["role"] == "leader"
+    assert response.status_code == 202
+    national = known.phone.removeprefix("+86")
+    assert response.get_json() == {
+        "status": "invited",
+        "phone": f"{national[:3]}****{national[-4:]}",
+        "name": "老李",
+    }
+    assert "李队长" not in response.get_data(as_text=True)
+    assert _members(team.id) == before
+    invitation = db.session.scalar(select(TeamInvitation))
+    assert (invitation.team_id, invitation.person_id, invitation.status) == (
+        team.id,
+        known.id,
+        "pending",
+    )
+    # Again while pending: the same answer, still one invitation.
+    again = leader.post(f"/api/v1/teams/{team.id}/members", json={"phone": known.phone})
+    assert again.status_code == 202 and again.get_json()["name"] == ""
+    assert len(db.session.scalars(select(TeamInvitation.id)).all()) == 1
+
+
+def test_a_member_added_again_by_api_is_a_409(api, make):
+    team = make.team()
+    member = make.member(team)
+    response = api.as_(make.leader(team)).post(
+        f"/api/v1/teams/{team.id}/members", json={"phone": member.phone}
+    )
+    refused(response, 409)
+
+
+def _members(team_id: int) -> list[int]:
+    db.session.expire_all()
+    return sorted(
+        db.session.scalars(select(Membership.person_id).where(Membership.team_id == team_id))
+    )
 
 
 def test_ids_as_json_schema_integers(api, make, tree):

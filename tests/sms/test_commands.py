@@ -499,3 +499,47 @@ def test_correction_texts_never_raise():
         assert command.kind in (K.CORRECTION, K.OPT_OUT, K.UNKNOWN)
         if command.code is not None:
             assert command.code.isascii() and command.code.isdigit()
+
+
+# -- answering a team's invitation: 加入 / 不加入 [CODE] ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("加入", Command(K.JOIN_TEAM, None, "加入")),
+        ("加入。", Command(K.JOIN_TEAM, None, "加入")),
+        (" 加 入 ", Command(K.JOIN_TEAM, None, "加入")),
+        ("同意加入", Command(K.JOIN_TEAM, None, "同意加入")),
+        ("JR", Command(K.JOIN_TEAM, None, "JR")),
+        ("jr", Command(K.JOIN_TEAM, None, "JR")),
+        ("ＪＲ", Command(K.JOIN_TEAM, None, "JR")),
+        ("加入 007", Command(K.JOIN_TEAM, "007", "加入")),
+        ("加入１２３", Command(K.JOIN_TEAM, "123", "加入")),
+        ("JR 4567", Command(K.JOIN_TEAM, "4567", "JR")),
+        ("不加入", Command(K.DECLINE_TEAM, None, "不加入")),
+        ("不同意加入", Command(K.DECLINE_TEAM, None, "不同意加入")),
+        ("BJR", Command(K.DECLINE_TEAM, None, "BJR")),
+        ("不加入 012", Command(K.DECLINE_TEAM, "012", "不加入")),
+    ],
+)
+def test_team_invitation_answers(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("JOIN 1234", K.SIGN_UP),  # JOIN stays 报名 (CONTRACTS.md)
+        ("JRX", K.UNKNOWN),
+        ("加入 12", K.UNKNOWN),
+        ("加入吧", K.UNKNOWN),
+        ("加入 退订", K.OPT_OUT),  # opt-out wins, as everywhere
+    ],
+)
+def test_not_a_team_invitation_answer(text, kind):
+    assert parse(text).kind is kind
+
+
+def test_team_invitation_answers_need_no_code():
+    assert K.JOIN_TEAM not in CODE_REQUIRED and K.DECLINE_TEAM not in CODE_REQUIRED

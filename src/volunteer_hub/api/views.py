@@ -161,7 +161,7 @@ def add_member(team_id: int, body: schemas.MemberCreate):
         answer = schemas.MemberInvited(
             status="invited",
             phone=mask_phone(db.session.get(Person, person_id).phone),
-            name=added.name_given,
+            name=(body.name or "").strip(),  # what was typed now, never a stored name
         )
         db.session.commit()
         return answer

@@ -64,7 +64,7 @@ def add_member(team_id: int):
         )
         if isinstance(added, TeamInvitation):
             # Only what the leader typed, and the number masked: never the stored name.
-            typed = added.name_given
+            typed = (form.name.data or "").strip()
             masked = mask_phone(db.session.get(Person, added.person_id).phone)
         else:
             name = services.membership(team.id, added.person_id).person.name
