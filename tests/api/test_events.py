@@ -193,7 +193,7 @@ def test_patch_changes_only_given_fields(as_leader, team, make):
 def test_patch_replaces_the_shift_list(as_leader, team, make):
     event = make.event(team, shifts=2, capacity=1)
     first, second = make.shifts_of(event)
-    waiting = [make.person() for _ in range(2)]
+    waiting = [make.member(team) for _ in range(2)]
     for person in waiting:
         signups.sign_up(first.id, person.id, "web")
     db.session.commit()
@@ -236,7 +236,7 @@ def test_patch_refused_changes_nothing(as_leader, team, make, row_counts):
     event = make.event(team, capacity=2)
     shift = make.shifts_of(event)[0]
     for _ in range(2):
-        signups.sign_up(shift.id, make.person().id, "web")
+        signups.sign_up(shift.id, make.member(team).id, "web")
     db.session.commit()
     before = row_counts()
 
@@ -270,7 +270,7 @@ def test_patch_refuses_explicit_null(as_leader, team, make):
 
 def test_cancel_event(as_leader, team, make):
     event = make.event(team, shifts=2)
-    signup = signups.sign_up(make.shifts_of(event)[0].id, make.person().id, "web").signup
+    signup = signups.sign_up(make.shifts_of(event)[0].id, make.member(team).id, "web").signup
     db.session.commit()
 
     response = as_leader.post(f"/api/v1/events/{event.id}/cancel", json={"reason": "台风预警"})
@@ -412,3 +412,28 @@ def test_event_list_runs_the_same_queries_for_10_or_200_shifts(api, make, count_
     assert (small_shifts, large_shifts) == (10, 200)
     assert small_count == large_count
     assert large_count <= 10
+
+
+def test_open_to_all_is_set_shown_and_changed(as_leader, team):
+    """公开招募: members only unless asked; PATCH changes it only when given."""
+    closed = as_leader.post("/api/v1/events", json=event_body(team)).get_json()
+    assert closed["open_to_all"] is False
+
+    created = as_leader.post("/api/v1/events", json=event_body(team, open_to_all=True))
+    assert created.status_code == 201, created.get_json()
+    event_id = created.get_json()["id"]
+    assert created.get_json()["open_to_all"] is True
+    assert as_leader.get(f"/api/v1/events/{event_id}").get_json()["open_to_all"] is True
+
+    renamed = as_leader.patch(f"/api/v1/events/{event_id}", json={"title": "防汛值守"})
+    assert renamed.get_json()["open_to_all"] is True  # not given: unchanged
+    closing = as_leader.patch(f"/api/v1/events/{event_id}", json={"open_to_all": False})
+    assert closing.get_json()["open_to_all"] is False
+    assert db.session.get(Event, event_id).open_to_all is False
+
+
+def test_open_to_all_must_be_a_boolean(as_leader, team, row_counts):
+    before = row_counts()
+    response = as_leader.post("/api/v1/events", json=event_body(team, open_to_all="yes"))
+    assert "open_to_all" in refused(response, 422)
+    assert row_counts() == before

@@ -56,24 +56,75 @@ def test_sign_up_a_known_volunteer_by_phone_in_any_format(as_leader, make, team,
     assert db.session.get(Shift, shift.id).filled == 1
 
 
-def test_unknown_phone_creates_the_person(as_leader, make, team):
+def test_an_overseer_signs_up_an_unknown_phone_and_creates_the_person(api, make, team):
+    coordinator = make.coordinator(team.unit)
     shift = _shift(make, team)
-    response = as_leader.post(
+    response = api.as_(coordinator).post(
         f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900001111", "name": "王建国"}
     )
     assert response.status_code == 201
     body = response.get_json()
     person = db.session.scalar(select(Person).where(Person.phone == "+8613900001111"))
     assert person is not None and person.name == "王建国"
-    # Not a member of any team the leader leads: masked.
+    # Not a member of any team the coordinator oversees: masked.
     assert body["person"]["phone"] == "139****1111"
     assert body["person"]["phone_masked"] is True
 
 
-def test_unknown_phone_without_a_name_is_refused(as_leader, make, team, row_counts):
+def test_an_admin_signs_up_another_teams_member(api, make, team):
+    other = make.member(make.team())
     shift = _shift(make, team)
+    response = api.as_(make.admin()).post(
+        f"/api/v1/shifts/{shift.id}/signups", json={"phone": other.phone}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["person"]["id"] == other.id
+
+
+@pytest.mark.parametrize("open_to_all", [False, True])
+def test_a_leader_signs_up_only_members_of_the_team(as_leader, make, team, row_counts, open_to_all):
+    """Another team's leader, someone in no team, an unknown phone: the same 403, no
+    name, nobody created, nothing signed up; an open event changes nothing for this."""
+    shift = _shift(make, team, open_to_all=open_to_all)
+    other_leader = make.leader(make.team(), name="李队长")
+    loner = make.person(name="周某")
     before = row_counts()
-    response = as_leader.post(f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900001111"})
+
+    answers = [
+        as_leader.post(
+            f"/api/v1/shifts/{shift.id}/signups", json={"phone": phone, "name": "随便写"}
+        )
+        for phone in (other_leader.phone, loner.phone, "+8613900007777")
+    ]
+
+    for response in answers:
+        refused(response, 403)
+    bodies = [a.get_json() for a in answers]
+    assert {b["code"] for b in bodies} == {"members-only"}
+    assert len({b["detail"] for b in bodies}) == 1  # nothing tells who is registered
+    assert team.name in bodies[0]["detail"]
+    text = str(bodies)
+    assert "李队长" not in text and "周某" not in text
+    assert row_counts() == before
+    assert db.session.scalar(select(Person).where(Person.phone == "+8613900007777")) is None
+
+
+def test_a_leader_who_also_coordinates_elsewhere_is_still_only_a_leader_here(api, make, team):
+    elsewhere = make.unit()
+    leader = make.leader(team, coordinator_unit_id=elsewhere.id)
+    shift = _shift(make, team)
+    response = api.as_(leader).post(
+        f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900003333", "name": "钱七"}
+    )
+    refused(response, 403)
+    assert db.session.scalar(select(Person).where(Person.phone == "+8613900003333")) is None
+
+
+def test_unknown_phone_without_a_name_is_refused(api, make, team, row_counts):
+    shift = _shift(make, team)
+    as_admin = api.as_(make.admin())
+    before = row_counts()
+    response = as_admin.post(f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900001111"})
     assert refused(response, 422) == {"name": "请填写姓名"}
     assert row_counts() == before
 
@@ -92,12 +143,10 @@ def test_bad_phone_is_refused_and_changes_nothing(as_leader, make, team, row_cou
 
 def test_full_shift_waitlists_with_position(as_leader, make, team):
     shift = _shift(make, team, capacity=1)
+    members = [make.member(team) for _ in range(3)]
     answers = [
-        as_leader.post(
-            f"/api/v1/shifts/{shift.id}/signups",
-            json={"phone": f"+8613700000{i:03d}", "name": f"志愿者{i}"},
-        )
-        for i in range(3)
+        as_leader.post(f"/api/v1/shifts/{shift.id}/signups", json={"phone": m.phone})
+        for m in members
     ]
     assert [a.status_code for a in answers] == [201, 201, 201]
     bodies = [a.get_json() for a in answers]
@@ -124,11 +173,12 @@ def test_second_active_signup_is_409(as_leader, make, team, row_counts):
     assert db.session.get(Shift, shift.id).filled == 1
 
 
-def test_signup_after_the_shift_started_is_409(as_leader, make, team, row_counts):
+def test_signup_after_the_shift_started_is_409(api, make, team, row_counts):
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     shift = _shift(make, team, starts_at=started)
+    as_admin = api.as_(make.admin())
     before = row_counts()
-    response = as_leader.post(
+    response = as_admin.post(
         f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900002222", "name": "赵六"}
     )
     refused(response, 409)
@@ -139,20 +189,21 @@ def test_signup_after_the_shift_started_is_409(as_leader, make, team, row_counts
 def test_signup_for_a_draft_is_409(as_leader, make, team):
     shift = _shift(make, team, status="draft")
     response = as_leader.post(
-        f"/api/v1/shifts/{shift.id}/signups", json={"phone": "13900002222", "name": "赵六"}
+        f"/api/v1/shifts/{shift.id}/signups", json={"phone": make.member(team).phone}
     )
     refused(response, 409)
     assert response.get_json()["code"] == "event-not-open"
 
 
 def test_roster_lists_confirmed_then_waitlist_with_positions(as_leader, make, team):
-    shift = _shift(make, team, capacity=1)
+    # Open to all, so people of no team could sign up (by SMS).
+    shift = _shift(make, team, capacity=1, open_to_all=True)
     member = make.member(team)
     outsider = make.person(phone="+8613512345678")
     third = make.person()
     for person in (outsider, member, third):
         signups.sign_up(shift.id, person.id, "sms")
-    cancelled = signups.sign_up(_shift(make, team).id, make.person().id, "web").signup
+    cancelled = signups.sign_up(_shift(make, team).id, make.member(team).id, "web").signup
     signups.cancel(cancelled.id)
     db.session.commit()
 
@@ -200,8 +251,8 @@ def test_delete_cancels_and_promotes_the_first_waitlisted(as_leader, make, team)
 
 def test_delete_a_waitlisted_signup_promotes_nobody(as_leader, make, team):
     shift = _shift(make, team, capacity=1)
-    signups.sign_up(shift.id, make.person().id, "web")
-    waiting = signups.sign_up(shift.id, make.person().id, "web").signup
+    signups.sign_up(shift.id, make.member(team).id, "web")
+    waiting = signups.sign_up(shift.id, make.member(team).id, "web").signup
     db.session.commit()
     body = as_leader.delete(f"/api/v1/signups/{waiting.id}").get_json()
     assert body["signup"]["status"] == "cancelled"

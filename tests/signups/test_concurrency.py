@@ -38,26 +38,42 @@ def _run_together(app, jobs):
 
 
 def test_two_hundred_people_twenty_seats(app, make):
-    shift_id = make.shifts_of(make.event(make.team(), capacity=SEATS))[0].id
-    person_ids = [make.person().id for _ in range(PEOPLE)]
+    """Every answer is true at commit: 20 confirmed, and the 180 waitlisted are told
+    the places 1..180, each once (a count that could not see rows committed meanwhile
+    told some people the same place)."""
+    team = make.team()
+    shift_id = make.shifts_of(make.event(team, capacity=SEATS))[0].id
+    person_ids = [make.member(team).id for _ in range(PEOPLE)]
 
     def sign_up(person_id):
         def job():
             try:
                 result = services.sign_up(shift_id, person_id, "api")
+                answer = (result.signup.status, result.waitlist_position, result.signup.id)
                 db.session.commit()
-                return result.signup.status
+                return answer
             except Exception as exc:  # any error is a failure of the rule, reported below
                 db.session.rollback()
-                return f"error: {exc!r}"
+                return (f"error: {exc!r}", None, None)
 
         return job
 
     outcomes = _run_together(app, [sign_up(pid) for pid in person_ids])
 
-    assert [o for o in outcomes if o.startswith("error")] == []
-    assert outcomes.count(SignupStatus.CONFIRMED) == SEATS
-    assert outcomes.count(SignupStatus.WAITLISTED) == PEOPLE - SEATS
+    assert [o for o, _position, _id in outcomes if o.startswith("error")] == []
+    statuses = [status for status, _position, _id in outcomes]
+    assert statuses.count(SignupStatus.CONFIRMED) == SEATS
+    assert statuses.count(SignupStatus.WAITLISTED) == PEOPLE - SEATS
+
+    told = sorted(
+        (position, signup_id)
+        for status, position, signup_id in outcomes
+        if status == SignupStatus.WAITLISTED
+    )
+    assert [position for position, _id in told] == list(range(1, PEOPLE - SEATS + 1))
+    # ... and the places follow the waitlist's own order (the order of ids).
+    assert [signup_id for _position, signup_id in told] == sorted(i for _p, i in told)
+    assert all(o[1] is None for o in outcomes if o[0] == SignupStatus.CONFIRMED)
 
     assert_seats_consistent(shift_id, confirmed=SEATS, waitlisted=PEOPLE - SEATS)
 
@@ -65,10 +81,11 @@ def test_two_hundred_people_twenty_seats(app, make):
 def test_cancellations_and_signups_racing_never_oversell(app, make):
     """Half the confirmed cancel while newcomers sign up: seats stay exact, the
     waitlist is promoted in order, nobody is lost."""
-    shift_id = make.shifts_of(make.event(make.team(), capacity=10))[0].id
-    holders = [make.person().id for _ in range(10)]
-    waiting = [make.person().id for _ in range(10)]
-    newcomers = [make.person().id for _ in range(20)]
+    team = make.team()
+    shift_id = make.shifts_of(make.event(team, capacity=10))[0].id
+    holders = [make.member(team).id for _ in range(10)]
+    waiting = [make.member(team).id for _ in range(10)]
+    newcomers = [make.member(team).id for _ in range(20)]
     held = [services.sign_up(shift_id, pid, "web").signup.id for pid in holders]
     for pid in waiting:
         services.sign_up(shift_id, pid, "web")

@@ -82,9 +82,10 @@ def server(app, tmp_path):
 @pytest.mark.slow
 def test_two_hundred_simultaneous_api_signups_for_twenty_seats(server, make):
     team = make.team()
-    leader = make.leader(team)
+    # A coordinator over the team: may sign up phones nobody registered yet.
+    coordinator = make.coordinator(team.unit)
     shift_id = make.shifts_of(make.event(team, capacity=SEATS))[0].id
-    token = make.api_token(leader)
+    token = make.api_token(coordinator)
     db.session.commit()
 
     barrier = threading.Barrier(PEOPLE)
@@ -97,15 +98,19 @@ def test_two_hundred_simultaneous_api_signups_for_twenty_seats(server, make):
                 json={"phone": f"+86137{index:08d}", "name": f"志愿者{index}"},
                 headers={"Authorization": f"Bearer {token}"},
             )
-            return response.status_code, response.json().get("status")
+            body = response.json()
+            return response.status_code, body.get("status"), body.get("waitlist_position")
 
     with ThreadPoolExecutor(max_workers=PEOPLE) as pool:
         outcomes = list(pool.map(sign_up, range(PEOPLE)))
 
-    assert [code for code, _ in outcomes if code >= 500] == []
-    assert {code for code, _ in outcomes} == {201}
-    statuses = [status for _, status in outcomes]
+    assert [code for code, _, _ in outcomes if code >= 500] == []
+    assert {code for code, _, _ in outcomes} == {201}
+    statuses = [status for _, status, _ in outcomes]
     assert statuses.count("confirmed") == SEATS
     assert statuses.count("waitlisted") == PEOPLE - SEATS
+    # Each waitlisted answer tells the true place at commit: 1..180, once each.
+    told = sorted(position for _, status, position in outcomes if status == "waitlisted")
+    assert told == list(range(1, PEOPLE - SEATS + 1))
 
     assert_seats_consistent(shift_id, confirmed=SEATS, waitlisted=PEOPLE - SEATS)

@@ -106,7 +106,7 @@ def test_signing_off_promotes_the_first_waitlisted_and_says_so(client, world, ma
 def test_sign_up_by_phone_of_a_new_volunteer_and_masked_phone_for_non_members(client, world, make):
     event = make.event(world.team_a, shifts=1, capacity=5)
     (shift,) = make.shifts_of(event)
-    login(client, world.leader_a)
+    login(client, world.coordinator_x)  # a leader signs up members only
 
     response = client.post(
         f"/shifts/{shift.id}/signups",
@@ -116,7 +116,7 @@ def test_sign_up_by_phone_of_a_new_volunteer_and_masked_phone_for_non_members(cl
     html = page(response)
     assert "已为 孙海峰 报名，已确认" in html
     roster = section(html, shift.id)
-    # Not in any team this leader leads: masked. Members are shown in full.
+    # Not in any team this coordinator oversees: masked. Members are shown in full.
     assert "138****8000" in roster and "138 0013 8000" not in roster
 
     client.post(f"/shifts/{shift.id}/signups", data={"person_id": world.member_a.id})
@@ -126,7 +126,7 @@ def test_sign_up_by_phone_of_a_new_volunteer_and_masked_phone_for_non_members(cl
 
 
 def test_member_of_another_team_on_the_roster_is_masked(client, world, make):
-    event = make.event(world.team_a, shifts=1)
+    event = make.event(world.team_a, shifts=1, open_to_all=True)
     (shift,) = make.shifts_of(event)
     sign_up(shift.id, world.member_b.id, "sms")  # a volunteer of team B signs up by SMS
     db.session.commit()
@@ -148,7 +148,10 @@ def test_domain_errors_become_chinese_flash_messages(client, world, make):
         ({"person_id": world.member_a.id}, "王建国 已在该班次的名单中"),
         ({"person_id": world.member_b.id}, "请从名单中选择本队队员"),  # not of this team
         ({"person_id": "", "phone": "12345"}, "手机号码"),
-        ({"person_id": "", "phone": "13800138001", "name": ""}, "请填写姓名"),
+        (
+            {"person_id": "", "phone": "13800138001", "name": ""},
+            "只能为“凤凰街道退役军人志愿服务队”的队员报名",
+        ),
         ({"person_id": ""}, "请选择队员，或填写手机号码"),
     ]
     for data, message in cases:

@@ -31,6 +31,7 @@ _RULE_ARGUMENT = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>\w+)>")
 PROBLEM_RESPONSES = {
     400: "请求体不是有效的 JSON，或请求与规则不符。Malformed JSON or a refused request.",
     401: "缺少或无效的 API 令牌。Missing or invalid bearer token.",
+    403: "规则不允许：如队长为非本队队员报名（members-only）。Refused by a rule.",
     404: "资源不存在，或您无权查看。Not found, or not visible to you.",
     409: "与当前状态冲突：已报名、班次已开始、活动已取消等。Conflict with the current state.",
     422: "输入有误，errors 列出每个字段的问题。Invalid input, per field.",

@@ -86,6 +86,7 @@ def event(row: Event) -> schemas.EventOut:
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         status=row.status,
+        open_to_all=row.open_to_all,
         revision=row.revision,
         cancelled_at=row.cancelled_at,
         created_at=row.created_at,

@@ -21,7 +21,7 @@ from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events import services as events
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import get_or_create_person, mask_phone
+from volunteer_hub.people.services import mask_phone
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
 from volunteer_hub.teams import services as teams
@@ -223,6 +223,7 @@ def create_event(body: schemas.EventCreate):
         location=body.location,
         description=body.description,
         status=body.status,
+        open_to_all=body.open_to_all,
     )
     shifts = [
         events.ShiftInput(
@@ -275,6 +276,7 @@ def update_event(event_id: int, body: schemas.EventUpdate):
         location=body.location if "location" in given else event.location,
         description=body.description if "description" in given else event.description,
         status=body.status if "status" in given else event.status,
+        open_to_all=body.open_to_all if "open_to_all" in given else None,
     )
     if "shifts" in given:
         shifts = [
@@ -343,19 +345,26 @@ def list_signups(shift_id: int):
 
 @bp.post("/shifts/<int:shift_id>/signups")
 @operation(
-    "为志愿者报名（按手机号；未登记则以 name 新建）",
+    "为志愿者报名（按手机号）",
     tag="signups",
     body=schemas.SignupCreate,
     response=schemas.SignupOut,
     status=201,
-    problems=(409,),
-    description="有空位则 confirmed，否则 waitlisted 并给出候补名次。同一人重复报名：409。",
+    problems=(403, 409),
+    description=(
+        "有空位则 confirmed，否则 waitlisted 并给出候补名次（提交时的真实名次）。"
+        "同一人重复报名：409。队长只能为本队队员报名，其他手机号（无论是否已登记）一律 403 "
+        "members-only，不新建志愿者；管理员和辖区协调员可为任何手机号报名，未登记的以 name 新建。"
+    ),
 )
 def create_signup(shift_id: int, body: schemas.SignupCreate):
     viewer = current_viewer()
     shift = queries.visible_shift(viewer, shift_id)
-    person, created = get_or_create_person(body.name, body.phone)
-    result = signups.sign_up(shift.id, person.id, SignupSource.API, acted_by_id=viewer.person_id)
+    overseer = signups.oversees(viewer, db.session.get(Team, shift.event.team_id))
+    person, created = signups.person_to_sign_up(shift.id, body.phone, body.name, overseer=overseer)
+    result = signups.sign_up(
+        shift.id, person.id, SignupSource.API, acted_by_id=viewer.person_id, overseer=overseer
+    )
     # Someone created by this very request belongs to no team yet: masked, no query needed.
     full_phone = set() if created else serializers.full_phone_ids(viewer, [person])
     # Serialised before the commit, which would expire (and so reload) every object.

@@ -65,6 +65,7 @@ class EventForm(FlaskForm):
     location = StringField(_l("地点"))
     description = TextAreaField(_l("活动说明"))
     status = SelectField(_l("状态"), choices=status_choices, validate_choice=False)
+    open_to_all = BooleanField(_l("公开招募：非本队人员也可报名"))
     shifts = FieldList(FormField(ShiftRowForm), min_entries=EMPTY_ROWS_NEW, max_entries=MAX_ROWS)
     #: a new event only: repeat the one shift weekly, this many weeks or until a date
     repeat_weeks = StringField(
@@ -95,6 +96,7 @@ def parse_event_form(form: EventForm) -> ParsedEvent:
         location=form.location.data or "",
         description=form.description.data or "",
         status=form.status.data or "",
+        open_to_all=bool(form.open_to_all.data),
     )
     errors: dict[str, str] = {}
     shifts: list[ShiftInput] = []

@@ -47,6 +47,9 @@ class EventInput:
     location: str = ""
     description: str = ""
     status: str = EventStatus.PUBLISHED
+    #: 公开招募: anyone may sign up (flood duty); otherwise only the team's members.
+    #: None: members only for a new event, unchanged by an update
+    open_to_all: bool | None = None
 
 
 @dataclass
@@ -232,6 +235,7 @@ def _create(
         revision=0,
         created_by_id=created_by_id,
         recurrence_rule=rule,
+        open_to_all=bool(data.open_to_all),
     )
     db.session.add(event)
     db.session.flush()
@@ -310,6 +314,8 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     event.description = (data.description or "").strip()
     event.location = new_location
     event.status = EventStatus(data.status)
+    if data.open_to_all is not None:
+        event.open_to_all = data.open_to_all
     event.starts_at, event.ends_at = _span(data, shifts)
     event.revision += 1
     if _shown_of(event) != shown_before:

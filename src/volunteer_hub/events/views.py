@@ -29,7 +29,6 @@ from volunteer_hub.events.models import CategoryGroup, Event, EventStatus, Shift
 from volunteer_hub.events.services import MAX_SHIFTS
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import get_or_create_person
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import broadcast as broadcasts
@@ -134,6 +133,7 @@ def edit_event(event_id: int):
                 "location": event.location,
                 "description": event.description,
                 "status": event.status,
+                "open_to_all": event.open_to_all,
                 "shifts": rows + [{}] * empty,
             },
         )
@@ -235,6 +235,8 @@ def event(event_id: int):
         "events/event.html",
         event=event,
         team=event.team,
+        # Only they may name a phone from outside the team (signups.check_may_join).
+        sign_up_by_phone=signups.oversees(viewer, event.team),
         shifts=shifts,
         full_phone_ids=viewer.people_with_full_phone(person_ids),
         now=now,
@@ -316,11 +318,16 @@ def sign_up(shift_id: int):
     if not form.validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
+    overseer = signups.oversees(viewer, db.session.get(Team, shift.event.team_id))
     try:
-        person = _person_to_sign_up(shift.event.team_id, form)
+        person = _person_to_sign_up(shift.id, shift.event.team_id, form, overseer=overseer)
         name = person.name
         result = signups.sign_up(
-            shift.id, person.id, source=SignupSource.LEADER, acted_by_id=viewer.person_id
+            shift.id,
+            person.id,
+            source=SignupSource.LEADER,
+            acted_by_id=viewer.person_id,
+            overseer=overseer,
         )
         db.session.commit()
     except signups.AlreadySignedUp:
@@ -369,7 +376,7 @@ def cancel_signup(signup_id: int):
     return redirect(back)
 
 
-def _person_to_sign_up(team_id: int, form: SignupForm) -> Person:
+def _person_to_sign_up(shift_id: int, team_id: int, form: SignupForm, *, overseer: bool) -> Person:
     chosen = (form.person_id.data or "").strip()
     if chosen:
         member = teams.membership(team_id, int(chosen)) if chosen.isdigit() else None
@@ -377,7 +384,9 @@ def _person_to_sign_up(team_id: int, form: SignupForm) -> Person:
             raise DomainError(_("请从名单中选择本队队员"), field="person_id")
         return member.person
     if (form.phone.data or "").strip():
-        person, _created = get_or_create_person(form.name.data, form.phone.data)
+        person, _created = signups.person_to_sign_up(
+            shift_id, form.phone.data, form.name.data, overseer=overseer
+        )
         return person
     raise DomainError(_("请选择队员，或填写手机号码"), field="person_id")
 

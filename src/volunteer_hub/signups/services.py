@@ -5,12 +5,22 @@ Capacity is never exceeded: a seat is claimed with one conditional UPDATE
 shift row on PostgreSQL and per file on SQLite. A stale read can never oversell.
 The waitlist is ordered by signup id. Releasing a seat and promoting the first
 waitlisted person happen in the same transaction, while the shift row is locked.
+
+The waitlist position we tell is the true one at commit: a waitlisted signup is
+inserted and counted while its transaction holds the shift row's lock, which every
+change to the waitlist takes first (sign-up, cancel, a cancelled shift). So waitlisted
+ids follow commit order, and the count, a statement begun after every earlier holder
+committed, sees each of them (READ COMMITTED on PostgreSQL; on SQLite BEGIN IMMEDIATE
+already serialises writers). Locks are always taken shift row first, then signup rows.
+
+Who may be put on a shift is one rule, :func:`check_may_join`, for every channel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, text, update
@@ -22,12 +32,18 @@ from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import get_or_create_person, normalize_phone
 from volunteer_hub.signups.models import (
     ACTIVE_STATUSES,
     Signup,
     SignupSource,
     SignupStatus,
 )
+from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.units.services import is_within
+
+if TYPE_CHECKING:
+    from volunteer_hub.auth.permissions import Viewer
 
 
 class AlreadySignedUp(Conflict):
@@ -47,6 +63,14 @@ class EventNotOpen(DomainError):
 class SignupNotActive(DomainError):
     code = "signup-not-active"
     status = 409
+
+
+class MembersOnly(DomainError):
+    """The event is for its team's members (not 公开招募) and the person is not one,
+    or a leader named someone outside the team. ``team`` in details: the team's name."""
+
+    code = "members-only"
+    status = 403
 
 
 @dataclass
@@ -73,13 +97,20 @@ def sign_up(
     source: SignupSource | str,
     acted_by_id: int | None = None,
     now: datetime | None = None,
+    *,
+    overseer: bool = False,
 ) -> SignupResult:
     """Put the person on the shift: confirmed if a seat is free, else at the end of the
-    waitlist. Raises AlreadySignedUp, ShiftStarted, EventNotOpen, NotFound."""
+    waitlist. ``acted_by_id``: who signs them up, when not they themself; ``overseer``:
+    that caller is an admin or a coordinator over the event's team (:func:`oversees`),
+    who may sign up anyone. Raises MembersOnly (see :func:`check_may_join`),
+    AlreadySignedUp, ShiftStarted, EventNotOpen, NotFound."""
     now = now or utcnow()
     shift, event = _shift_and_event(shift_id)
     if db.session.get(Person, person_id) is None:
         raise NotFound(_("志愿者不存在"), field="person_id")
+    on_behalf = acted_by_id is not None and acted_by_id != person_id
+    check_may_join(event, person_id, on_behalf=on_behalf, overseer=overseer)
     if event.status != EventStatus.PUBLISHED or shift.is_cancelled:
         if event.status == EventStatus.CANCELLED or shift.is_cancelled:
             raise EventNotOpen(_("该活动已取消"))
@@ -88,6 +119,12 @@ def sign_up(
         raise ShiftStarted(_("该班次已经开始，不能再报名"))
 
     claimed = _claim_seat(shift_id)
+    if not claimed:
+        # To the waitlist: queue on the shift row's lock first (see the module's
+        # docstring), then try again, for a seat may have been freed while we waited.
+        # The seat-claiming UPDATE above already holds that lock when it succeeds.
+        _lock_shift(shift_id)
+        claimed = _claim_seat(shift_id)
     signup = _insert_active_signup(
         shift_id=shift_id,
         person_id=person_id,
@@ -122,6 +159,9 @@ def cancel(
     if previous not in ACTIVE_STATUSES:
         raise SignupNotActive(_("该报名已取消"))
 
+    # The shift row first, like every change to the waitlist: a waitlisted signup that
+    # leaves moves those behind it up, and a position told meanwhile must count it.
+    _lock_shift(signup.shift_id)
     # Conditional, so two cancellations of the same signup release one seat only.
     changed = db.session.execute(
         update(Signup)
@@ -178,6 +218,7 @@ def cancel_shift(
     shift = db.session.get(Shift, shift_id)
     if shift is None:
         raise NotFound(_("班次不存在"))
+    _lock_shift(shift_id)  # before the signup rows, in the order cancel() takes them
     ended_ids = list(
         db.session.scalars(
             select(Signup.id).where(Signup.shift_id == shift_id, Signup.status.in_(ACTIVE_STATUSES))
@@ -208,6 +249,47 @@ def cancel_shift(
         shift, signup_ids=ended_ids, event_cancelled=event_cancelled, reason=reason
     )
     return len(ended_ids)
+
+
+def check_may_join(event: Event, person_id: int, *, on_behalf: bool, overseer: bool) -> None:
+    """Who may be put on an event's shifts, whatever the channel (SMS, /me, a leader's
+    page, the API): a member of the event's team always; anyone else only when the
+    event is open to all (公开招募) and they sign themselves up, or when an overseer
+    (an admin, a coordinator over the team) acts. A leader acting for someone signs up
+    members only, open event or not: nobody is put on another team's rota unasked.
+    Raises MembersOnly, naming the team."""
+    if overseer or (event.open_to_all and not on_behalf):
+        return
+    if _is_member(event.team_id, person_id):
+        return
+    raise _members_only(event, on_behalf=on_behalf)
+
+
+def oversees(viewer: Viewer, team: Team) -> bool:
+    """An admin, or a coordinator whose unit's subtree holds the team: may sign up any
+    phone for the team's events (``overseer`` of :func:`sign_up`)."""
+    if viewer.is_admin:
+        return True
+    return viewer.coordinator_path is not None and is_within(
+        team.unit.path, viewer.coordinator_path
+    )
+
+
+def person_to_sign_up(
+    shift_id: int, phone: str, name: str, *, overseer: bool
+) -> tuple[Person, bool]:
+    """The person a leader or staff names by phone, and whether they were created. An
+    overseer may name any phone (a new number is registered with ``name``); anyone else
+    only a member of the event's team: any other phone, registered or not, gets the same
+    MembersOnly, so the answer tells nothing about who is registered, and nobody is
+    created. Raises InvalidPhone for a number that is not one."""
+    if overseer:
+        return get_or_create_person(name, phone)
+    _shift, event = _shift_and_event(shift_id)
+    person = db.session.scalar(select(Person).where(Person.phone == normalize_phone(phone)))
+    if person is None or not _is_member(event.team_id, person.id):
+        raise _members_only(event, on_behalf=True)
+    return person, False
 
 
 def waitlist_position(signup: Signup) -> int | None:
@@ -277,6 +359,31 @@ def _claim_seat(shift_id: int) -> bool:
     )
     _expire_shift(shift_id)
     return result.rowcount == 1
+
+
+def _lock_shift(shift_id: int) -> None:
+    """Hold the shift row until commit (FOR UPDATE; SQLite's writer lock already does)."""
+    db.session.execute(select(Shift.id).where(Shift.id == shift_id).with_for_update())
+
+
+def _is_member(team_id: int, person_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.team_id == team_id, Membership.person_id == person_id
+            )
+        )
+        is not None
+    )
+
+
+def _members_only(event: Event, *, on_behalf: bool) -> MembersOnly:
+    team = db.session.get(Team, event.team_id)
+    if on_behalf:
+        message = _("只能为“%(team)s”的队员报名", team=team.name)
+    else:
+        message = _("该活动仅限“%(team)s”的队员报名", team=team.name)
+    return MembersOnly(message, field="phone" if on_behalf else None, team=team.name)
 
 
 def _release_seat(shift_id: int) -> None:
