@@ -28,6 +28,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _configure_logging(app)
+    from volunteer_hub import boundary
+
+    boundary.init_app(app)  # text input cleaned before any extension or view reads it
     _init_extensions(app)
     _init_broker(app)
     _register_blueprints(app)

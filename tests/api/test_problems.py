@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
+from tests.api.conftest import refused
+from tests.api.test_events import event_body
 from volunteer_hub import create_app
+from volunteer_hub.events.models import Event
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 from volunteer_hub.units.models import Unit
 
 
@@ -84,3 +90,52 @@ def test_odd_json_never_crashes(api, make, payload):
     )
     assert response.status_code in (400, 422)
     assert response.mimetype == "application/problem+json"
+
+
+def _json(api, url, text):
+    return api.post(url, data=text.encode(), headers={"Content-Type": "application/json"})
+
+
+def test_control_characters_in_json_strings_are_dropped_not_a_500(api, make):
+    """U+0000 is valid JSON and pydantic takes it; PostgreSQL refuses it mid-request."""
+    team = make.team()
+    as_leader = api.as_(make.leader(team))
+    response = _json(
+        as_leader,
+        f"/api/v1/teams/{team.id}/members",
+        r'{"name": "黄\u0000继光\u0085", "phone": "+8613912345678", "skills": "驾驶\b\u001b"}',
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    assert response.get_json()["person"]["name"] == "黄继光"
+    person = db.session.scalar(select(Person).where(Person.phone == "+8613912345678"))
+    assert (person.name, person.skills) == ("黄继光", "驾驶")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [r"长江\u0000巡堤", r"长江巡堤\ud800", r"\udfff长江巡堤", r"长江\u007f巡堤\u0007"],
+    ids=["nul", "lone high surrogate", "lone low surrogate", "del and bell"],
+)
+def test_an_event_title_with_control_characters_is_stored_without_them(api, make, title):
+    team = make.team()
+    body = json.dumps(event_body(team, title="TITLE"), ensure_ascii=False)
+    response = _json(api.as_(make.leader(team)), "/api/v1/events", body.replace("TITLE", title))
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    assert response.get_json()["title"] == "长江巡堤"
+    assert db.session.scalar(select(Event.title)) == "长江巡堤"
+
+
+def test_a_string_of_nothing_but_controls_is_an_empty_field(api, make, row_counts):
+    team = make.team()
+    as_leader = api.as_(make.leader(team))
+    before = row_counts()
+    body = json.dumps(event_body(team, title="TITLE"), ensure_ascii=False)
+    response = _json(as_leader, "/api/v1/events", body.replace("TITLE", r"\u0000"))
+    assert "title" in refused(response, 422)
+    assert row_counts() == before
+
+
+def test_a_query_string_with_a_nul_is_never_a_500(api, make):
+    as_admin = api.as_(make.admin())
+    for url in ("/api/v1/events?from=2031-01-01%00", "/api/v1/hours?group_by=person%00"):
+        assert as_admin.get(url).status_code < 500, url

@@ -264,3 +264,52 @@ def test_confirm_with_nothing_ahead_or_a_foreign_code_changes_nothing(client, tw
         )
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "recorded"),
+    [
+        ("报名\x00{code}", "报名{code}"),
+        ("\x00报名 {code}\x00", "报名 {code}"),
+        ("报\x07名\x1b{code}", "报名{code}"),
+    ],
+    ids=["nul inside", "nul around", "other controls"],
+)
+def test_a_text_with_control_characters_is_recorded_and_answered(
+    client, twilio, make, body, recorded
+):
+    """Signed over what the provider sent (the NUL included); recorded and acted on
+    without it. A 500 here would have the provider retry the same text forever."""
+    team = make.team()
+    volunteer = make.member(team)
+    shift = make.shifts_of(make.event(team, title="长江巡堤"))[0]
+    reply = text(client, volunteer.phone, body.format(code=shift.code), sid="SMnul0001")
+    assert reply and "长江巡堤" in reply
+    inbound = db.session.scalar(select(InboundSms))
+    assert (inbound.body, inbound.message_sid) == (recorded.format(code=shift.code), "SMnul0001")
+    signup = db.session.scalar(select(Signup))
+    assert (signup.person_id, signup.shift_id) == (volunteer.id, shift.id)
+    assert "\x00" not in db.session.scalar(select(OutgoingSms.body))
+    assert text(client, volunteer.phone, body.format(code=shift.code), sid="SMnul0001") is None
+    assert _count(InboundSms) == 1  # a replay is still recognised
+
+
+def test_a_text_of_nothing_but_a_nul_gets_the_help_reply(client, twilio, make):
+    volunteer = make.person()
+    reply = text(client, volunteer.phone, "\x00")
+    assert reply
+    assert db.session.scalar(select(InboundSms.body)) == ""
+
+
+def test_the_signature_still_covers_what_was_sent(client, twilio, make):
+    """Cleaning comes after the check: a signature over the cleaned text is not Twilio's."""
+    volunteer = make.person()
+    sent = {"MessageSid": "SMnul0002", "From": volunteer.phone, "To": "+15005550006"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        "http://localhost/sms/inbound", {**sent, "Body": "帮助"}
+    )
+    response = client.post(
+        "/sms/inbound", data={**sent, "Body": "帮\x00助"}, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 403
+    assert _count(InboundSms) == 0

@@ -16,6 +16,7 @@ from flask import request
 from flask_babel import gettext as _
 from pydantic import BaseModel, ValidationError
 
+from volunteer_hub.boundary import clean_json_text
 from volunteer_hub.errors import DomainError, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,7 +34,8 @@ def parse_body(model: type[M], *, required: bool = True) -> M:
             raise MalformedJson(_("缺少请求体：请发送 JSON 对象"))
         raw = b"{}"
     try:
-        return model.model_validate_json(raw)
+        # The text itself, not Python values: strict models keep JSON's own types.
+        return model.model_validate_json(clean_json_text(raw))
     except ValidationError as exc:
         malformed = [e for e in exc.errors(include_url=False) if e["type"] == "json_invalid"]
         if malformed:

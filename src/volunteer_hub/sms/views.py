@@ -57,8 +57,10 @@ def status():
 
 def _require_signature() -> None:
     signature = request.headers.get("X-Twilio-Signature")
+    # Signed over the parameters as sent; the handlers then read the cleaned ``form``
+    # (volunteer_hub.boundary), so a text with a NUL in it is answered, not refused.
     if not signature or not gateway().verify_webhook(
-        _public_url(), request.form.to_dict(), signature
+        _public_url(), request.raw_form.to_dict(), signature
     ):
         abort(403)
 
