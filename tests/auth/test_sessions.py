@@ -201,3 +201,27 @@ def test_end_all_sessions_is_one_atomic_increment(leader):
     assert end_all_sessions(leader) == start + 2
     db.session.commit()
     assert leader.get_id() == f"{leader.id}:{start + 2}"
+
+
+def test_a_confirmed_phone_change_ends_every_session(app, client, volunteer):
+    """The phone change (people.phone_changes) moves the same version on."""
+    import re
+
+    from sqlalchemy import select
+
+    from volunteer_hub.people import phone_changes
+    from volunteer_hub.sms.models import OutgoingSms
+
+    me_login(client, volunteer)
+    thief = copied(app, client)
+    new_phone = "+8613955556666"
+    phone_changes.start(volunteer.id, new_phone, requested_by_id=volunteer.id)
+    db.session.commit()
+    body = db.session.scalar(
+        select(OutgoingSms.body).where(OutgoingSms.to_phone == new_phone).order_by(OutgoingSms.id)
+    )
+    phone_changes.confirm(volunteer.id, re.search(r"验证码 (\d{6})", body).group(1))
+    db.session.commit()
+
+    assert refused_volunteer(client)
+    assert refused_volunteer(thief)
