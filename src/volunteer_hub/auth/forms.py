@@ -14,9 +14,13 @@ class LoginForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        _l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=200)]
+        _l("当前密码"),
+        validators=[DataRequired(_l("请填写当前密码")), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
     )
     # The minimum length is checked by the service, with the same message as everywhere.
     new_password = PasswordField(
-        _l("新密码"), validators=[DataRequired(_l("请填写新密码")), Length(max=200)]
+        _l("新密码"),
+        validators=[DataRequired(_l("请填写新密码")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
     )
