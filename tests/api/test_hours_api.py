@@ -20,7 +20,8 @@ def scene(make, broker, worker):
     served(
         s.t1, s.l1, when=at(2031, 5, 5), hours_each=3, people=0, existing=[s.a], category="红色宣讲"
     )
-    served(s.t2, s.l2, when=at(2031, 5, 20), hours_each=1.5, verify=False)
+    # Pending, on a shift that is over by now: the leader verifies it through the API.
+    served(s.t2, s.l2, when=at(2025, 5, 20), hours_each=1.5, verify=False)
     served(s.t3, s.l3, when=at(2031, 4, 1), hours_each=5)
     settle(broker, worker)
     return s
@@ -140,3 +141,23 @@ def test_hours_are_scoped_to_the_viewer(api, scene):
         row["minutes"] for row in leader.get("/api/v1/hours?group_by=month").get_json()["items"]
     ] == [300]
     assert api.anonymous().get("/api/v1/hours?group_by=team").status_code == 401
+
+
+def test_verify_is_refused_before_the_shift_ends(api, make):
+    """Issue 11, defect 9: hours are verified only for time that has happened."""
+    from tests.hours.page_support import past_shift
+    from volunteer_hub.auth.permissions import viewer_for
+    from volunteer_hub.hours import services as hours
+
+    team = make.team()
+    leader = make.leader(team)
+    shift, (person, _other) = past_shift(team, started_ago=1, hours=4)  # ends in 3 hours
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer_for(leader))
+    db.session.commit()
+    response = api.as_(leader).post(f"/api/v1/service-records/{record.id}/verify")
+    refused(response, 409)
+    body = response.get_json()
+    assert body["code"] == "service-not-over"
+    assert "结束后才能审核" in body["detail"]
+    db.session.expire_all()
+    assert db.session.get(ServiceRecord, record.id).status == RecordStatus.PENDING

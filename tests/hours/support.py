@@ -18,6 +18,9 @@ from volunteer_hub.signups.models import SignupSource
 START = datetime(2031, 7, 1, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
+#: an hour after the default shift (START, two hours) ended: when the leader marks and
+#: verifies it, as hours are verified only for time that has happened
+AFTER = START + 3 * HOUR
 
 
 def shift_with_people(

@@ -189,7 +189,7 @@ def test_figures_follow_a_verification_after_the_worker(client, scene, broker, w
     from volunteer_hub.hours.models import ServiceRecord
 
     pending = db.session.scalar(select(ServiceRecord).where(ServiceRecord.status == "pending"))
-    hours.verify([pending.id], viewer=viewer(scene.l1))
+    hours.verify([pending.id], viewer=viewer(scene.l1), now=at(2031, 7, 1))
     db.session.commit()
     settle(broker, worker)
     login(client, scene.coordinator)

@@ -21,9 +21,9 @@ from volunteer_hub.hours.models import Attendance, RecordChange, RecordStatus, S
 from volunteer_hub.i18n import to_local
 
 
-def marked_shift(make, team, leader, people: int = 2):
+def marked_shift(make, team, leader, people: int = 2, started_ago: float = 3):
     """A shift that has run, everyone marked present as planned: pending records."""
-    shift, members = past_shift(team, people=people)
+    shift, members = past_shift(team, people=people, started_ago=started_ago)
     hours.mark_all_attended(shift.id, viewer=viewer(leader))
     db.session.commit()
     return shift, members, [record_of(person.id) for person in members]
@@ -136,7 +136,8 @@ def edit_data(record, **changes):
 def test_edit_times_attendance_content_and_over_the_shift_length(client, make):
     team = make.team()
     leader = make.leader(team)
-    shift, _people, (record, _second) = marked_shift(make, team, leader)
+    # Ended two hours ago: the leader extends it by 70 minutes that have passed.
+    shift, _people, (record, _second) = marked_shift(make, team, leader, started_ago=4)
     login(client, leader)
     end = to_local(shift.ends_at + 70 * MINUTE).strftime("%H:%M")
     data = edit_data(

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.hours.support import HOUR, MINUTE, START, shift_with_people, viewer
+from tests.hours.support import AFTER, HOUR, MINUTE, START, shift_with_people, viewer
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events.models import Event
 from volunteer_hub.events.services import EventInput, ShiftInput, update_event
@@ -54,7 +54,9 @@ def test_time_is_capped_at_the_shift_length_unless_the_leader_says_otherwise(mak
     db.session.commit()
     assert record.minutes == 120  # 3 h 20 on site, the shift is 2 h
 
-    hours.edit_record(record.id, viewer=viewer(leader), reason="抢险延长", over_shift_length=True)
+    hours.edit_record(
+        record.id, viewer=viewer(leader), reason="抢险延长", over_shift_length=True, now=AFTER
+    )
     db.session.commit()
     assert record.minutes == 210  # 3 h 20 on site, to the nearest half hour
     assert record.over_shift_length
@@ -139,11 +141,13 @@ def test_a_forgotten_check_out_closes_at_the_shift_end_and_is_flagged(app):
 def test_the_leader_marks_a_no_show_and_it_counts_nothing(make):
     team, shift, (came, stayed_home) = shift_with_people()
     leader = make.leader(team)
-    hours.mark_attendance(shift.id, came.id, "present", viewer=viewer(leader))
-    absent = hours.mark_attendance(shift.id, stayed_home.id, "absent", viewer=viewer(leader))
+    hours.mark_attendance(shift.id, came.id, "present", viewer=viewer(leader), now=AFTER)
+    absent = hours.mark_attendance(
+        shift.id, stayed_home.id, "absent", viewer=viewer(leader), now=AFTER
+    )
     db.session.commit()
     assert absent.attendance == Attendance.ABSENT and absent.minutes == 0
-    assert hours.verify([absent.id], viewer=viewer(leader)) == 1
+    assert hours.verify([absent.id], viewer=viewer(leader), now=AFTER) == 1
     db.session.commit()
     assert not absent.counts
 
@@ -165,12 +169,14 @@ def test_all_confirmed_attended_as_planned_leaves_existing_records_alone(make):
 def test_a_leader_verifies_only_their_own_teams_records(make):
     team, shift, (person, _other) = shift_with_people()
     other_leader = make.leader(make.team())
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(make.leader(team)))
+    record = hours.mark_attendance(
+        shift.id, person.id, "present", viewer=viewer(make.leader(team)), now=AFTER
+    )
     db.session.commit()
     with pytest.raises(NotFound):
-        hours.verify([record.id], viewer=viewer(other_leader))
+        hours.verify([record.id], viewer=viewer(other_leader), now=AFTER)
     with pytest.raises(NotFound):
-        hours.mark_attendance(shift.id, person.id, "absent", viewer=viewer(other_leader))
+        hours.mark_attendance(shift.id, person.id, "absent", viewer=viewer(other_leader), now=AFTER)
     db.session.rollback()
     assert record.status == RecordStatus.PENDING and record.attendance == Attendance.PRESENT
 
@@ -179,10 +185,12 @@ def test_a_coordinator_above_the_team_may_verify(make):
     district = make.unit("鄂城区")
     team = make.team(make.unit("凤凰街道", parent=district))
     _team, shift, (person, _other) = shift_with_people(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(make.leader(team)))
+    record = hours.mark_attendance(
+        shift.id, person.id, "present", viewer=viewer(make.leader(team)), now=AFTER
+    )
     db.session.commit()
     coordinator = make.coordinator(district)
-    assert hours.verify([record.id], viewer=viewer(coordinator)) == 1
+    assert hours.verify([record.id], viewer=viewer(coordinator), now=AFTER) == 1
     db.session.commit()
     assert record.decided_by_id == coordinator.id
 
@@ -198,12 +206,14 @@ def test_a_record_still_on_site_waits_for_check_out(make):
 def test_rejecting_and_editing_need_a_reason(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader))
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
     db.session.commit()
     with pytest.raises(ValidationFailed, match="原因"):
         hours.reject(record.id, viewer=viewer(leader), reason=" ")
     with pytest.raises(ValidationFailed, match="原因"):
-        hours.edit_record(record.id, viewer=viewer(leader), reason="", started_at=START + HOUR)
+        hours.edit_record(
+            record.id, viewer=viewer(leader), reason="", started_at=START + HOUR, now=AFTER
+        )
     db.session.rollback()
     assert record.status == RecordStatus.PENDING and record.started_at == START
     hours.reject(record.id, viewer=viewer(leader), reason="未到岗")
@@ -217,7 +227,7 @@ def test_a_volunteer_asks_for_a_correction_and_the_leader_resolves_it(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
     record = hours.mark_attendance(
-        shift.id, person.id, "present", viewer=viewer(leader), ended_at=START + HOUR
+        shift.id, person.id, "present", viewer=viewer(leader), ended_at=START + HOUR, now=AFTER
     )
     db.session.commit()
     with pytest.raises(NotFound):
@@ -226,7 +236,7 @@ def test_a_volunteer_asks_for_a_correction_and_the_leader_resolves_it(make):
     db.session.commit()
     assert record.correction_note == "我一直干到十点"
     hours.resolve_correction(
-        record.id, viewer=viewer(leader), reason="核实属实", ended_at=START + 2 * HOUR
+        record.id, viewer=viewer(leader), reason="核实属实", ended_at=START + 2 * HOUR, now=AFTER
     )
     db.session.commit()
     assert record.correction_note is None and record.minutes == 120
@@ -269,7 +279,7 @@ def test_unplanned_service_is_entered_for_a_member_and_marked_as_such(make):
 def test_deleting_a_record_keeps_its_trail(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader))
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
     db.session.commit()
     record_id = record.id
     hours.delete_record(record_id, viewer=viewer(leader), reason="重复登记")
@@ -289,7 +299,7 @@ def test_deleting_a_record_keeps_its_trail(make):
 def test_records_follow_their_event_into_another_category(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader))
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
     db.session.commit()
     event = db.session.get(Event, shift.event_id)
     new_category = make.category("红色宣讲")

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.hours.support import (
+    AFTER,
     HOUR,
     MINUTE,
     START,
@@ -40,6 +41,8 @@ from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
 
 OPERATIONS = 2_000
+#: when the leader acts on records: after every shift and every time typed here
+LATER = START + 400 * 24 * HOUR
 CATEGORIES = ("防汛抗旱", "红色宣讲", "护苗护学")
 
 
@@ -125,11 +128,13 @@ def _random_operation(rng: random.Random, teams, make) -> str:
             viewer=leader,
             started_at=began,
             ended_at=began + rng.randint(10, 300) * MINUTE,
+            now=LATER,
         )
     elif kind == "mark_all":
         hours.mark_all_attended(shift.id, viewer=leader, now=end + HOUR)
     elif kind == "verify" and records:
-        hours.verify(rng.sample(records, min(len(records), rng.randint(1, 4))), viewer=leader)
+        picked = rng.sample(records, min(len(records), rng.randint(1, 4)))
+        hours.verify(picked, viewer=leader, now=LATER)
     elif kind == "reject" and record_id:
         hours.reject(record_id, viewer=leader, reason="核实未到岗")
     elif kind == "edit" and record_id:
@@ -143,6 +148,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
             ended_at=began + rng.randint(0, 400) * MINUTE,
             over_shift_length=rng.random() < 0.3,
             attendance=rng.choice([None, "present", "late", "absent"]),
+            now=LATER,
         )
     elif kind == "delete" and record_id:
         hours.delete_record(record_id, viewer=leader, reason="重复登记")
@@ -175,7 +181,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
             started_at=began,
             ended_at=began + rng.randint(30, 600) * MINUTE,
             verified=rng.random() < 0.5,
-            now=START + 400 * 24 * HOUR,
+            now=LATER,
         )
     elif kind == "correction" and record_id:
         owner = db.session.get(ServiceRecord, record_id).person_id
@@ -187,6 +193,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
                 viewer=leader,
                 reason="已核实",
                 ended_at=end + rng.randint(0, 60) * MINUTE,
+                now=LATER,
             )
     elif kind == "close_forgotten":
         hours.close_forgotten_check_outs(start + rng.randint(0, 600) * MINUTE)
@@ -251,7 +258,7 @@ def test_rebuild_repairs_a_damaged_roll_up_and_says_what_it_changed(make):
     hours.mark_all_attended(shift.id, viewer=leader, now=START + 3 * HOUR)
     db.session.commit()
     record_ids = db.session.scalars(select(ServiceRecord.id)).all()
-    hours.verify(record_ids, viewer=leader)
+    hours.verify(record_ids, viewer=leader, now=AFTER)
     db.session.commit()
     first = hours.rebuild_all()
     db.session.commit()
@@ -302,9 +309,9 @@ def test_only_counted_changes_send_roll_up_work(make, broker):
     db.session.commit()
     assert queued() == 0  # pending: nothing in the roll-ups changes
     record_id = db.session.scalar(select(ServiceRecord.id))
-    hours.verify([record_id], viewer=leader)
+    hours.verify([record_id], viewer=leader, now=AFTER)
     db.session.rollback()
     assert queued() == 0  # rolled back: nothing sent
-    hours.verify([record_id], viewer=leader)
+    hours.verify([record_id], viewer=leader, now=AFTER)
     db.session.commit()
     assert queued() == 1

@@ -173,8 +173,9 @@ def test_check_in_on_a_cancelled_shift(client, sms_webhook, on_site):
 def test_check_in_on_a_record_the_leader_already_verified(client, sms_webhook, on_site, make):
     team, shift, (person, _other) = on_site
     leader = viewer(make.leader(team))
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader)
-    hours.verify([record.id], viewer=leader)
+    after = shift.ends_at + HOUR
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
+    hours.verify([record.id], viewer=leader, now=after)
     db.session.commit()
     assert_unchanged(
         client, sms_webhook, person.phone, f"签到 {shift.code}", "已审核", f"更正 {shift.code}"
@@ -236,9 +237,10 @@ def test_every_reply_fits_one_segment(client, sms_webhook, on_site):
 def _verified_service(team, person, leader, starts_at, hours_long, *, verify=True):
     _team, shift, _people = shift_with_people(team, starts_at=starts_at, hours=hours_long, people=0)
     signups.sign_up(shift.id, person.id, SignupSource.WEB, now=starts_at - 48 * HOUR)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader)
+    after = shift.ends_at + HOUR
+    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
     if verify:
-        hours.verify([record.id], viewer=leader)
+        hours.verify([record.id], viewer=leader, now=after)
     db.session.commit()
     return shift, record
 
@@ -293,7 +295,7 @@ def test_correction_by_code_after_the_code_was_released_and_reused(client, sms_w
     assert release_stale_codes() >= 1
     db.session.commit()
     # The code now belongs to a new shift the person is signed up for, without a record.
-    _new_team, new_shift, _people = shift_with_people(starts_at=now_minute() + 24 * HOUR)
+    _team, new_shift, _people = shift_with_people(team, starts_at=now_minute() + 24 * HOUR)
     signups.sign_up(new_shift.id, person.id, SignupSource.WEB)
     db.session.execute(update(Shift).where(Shift.id == new_shift.id).values(code=old_shift.code))
     db.session.commit()

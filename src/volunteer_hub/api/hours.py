@@ -185,7 +185,8 @@ def list_service_records(query: ServiceRecordQuery):
     response=ServiceRecordOut,
     problems=(409,),
     description="只有该服务队的队长、上级协调员和管理员可以审核；其他情况 404。"
-    "已认定的记录再次认定不变。尚未签退的记录：409。",
+    "已认定的记录再次认定不变。尚未签退、或班次（计划外服务：服务本身）尚未结束的记录：409，"
+    "只认定已经发生的服务。",
 )
 def verify_service_record(record_id: int):
     viewer = current_viewer()

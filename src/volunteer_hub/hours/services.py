@@ -42,6 +42,9 @@ from volunteer_hub.teams.models import Membership, Team
 LATE_AFTER = timedelta(minutes=15)
 #: longest service one record may count (a 24-hour flood watch, with a margin)
 MAX_RECORD_MINUTES = 36 * 60
+#: how far past the server's clock a time a leader types may be: times are typed to the
+#: minute and a phone's clock may run a little fast; more than this has not happened yet
+FUTURE_TOLERANCE = timedelta(minutes=5)
 #: the name of the after-commit event that carries one touched roll-up key
 KEY_TOUCHED = "hours_key_touched"
 
@@ -78,6 +81,13 @@ class StillOnSite(Conflict):
     """Checked in and not out yet: nothing to verify until the service is over."""
 
     code = "still-on-site"
+
+
+class ServiceNotOver(Conflict):
+    """The shift (or the service entered without one) has not ended yet: hours are
+    verified only for time that has happened."""
+
+    code = "service-not-over"
 
 
 # -- time ------------------------------------------------------------------------------
@@ -241,12 +251,19 @@ def mark_attendance(
     now: datetime | None = None,
 ) -> ServiceRecord:
     """The roster: present, late or absent (a no-show, counted as nothing), with the
-    times on site if the leader adjusts them (default: check-in/out, else the plan)."""
+    times on site if the leader adjusts them (default: check-in/out, else the plan).
+    Only once the shift has started; typed times no later than ``now`` (give or take
+    FUTURE_TOLERANCE)."""
     now = now or utcnow()
     attendance = _attendance(attendance)
     shift, event = _shift_and_event(shift_id, viewer)
+    if shift.starts_at > now:
+        raise OutsideWindow(_("班次尚未开始，不能登记出勤"))
     if _active_signup(shift_id, person_id) is None:
         raise NotSignedUp(_("该志愿者没有报名这个班次"))
+    # Times typed must have happened; left out, the end is the plan's, which may still
+    # lie ahead: such a record waits for the shift's end before it can be verified.
+    _check_not_future(now, started_at=started_at, ended_at=ended_at)
     record = _record_of(shift_id, person_id)
     if attendance == Attendance.ABSENT:
         started_at, ended_at = shift.starts_at, shift.starts_at
@@ -306,7 +323,8 @@ def edit_record(
     now: datetime | None = None,
 ) -> ServiceRecord:
     """The leader corrects a record, saying why: the times on site, attendance, content,
-    or counting beyond the shift's length (``over_shift_length``)."""
+    or counting beyond the shift's length (``over_shift_length``). New times must have
+    happened (no later than ``now``, give or take FUTURE_TOLERANCE)."""
     now = now or utcnow()
     record = record_for(record_id, viewer)
     reason = (reason or "").strip()
@@ -319,6 +337,7 @@ def edit_record(
         values["started_at"] = started_at
     if ended_at is not None:
         values["ended_at"] = ended_at
+    _check_not_future(now, started_at=started_at, ended_at=ended_at)
     _check_span(
         values.get("started_at", record.started_at), values.get("ended_at", record.ended_at)
     )
@@ -335,7 +354,9 @@ def edit_record(
 
 def verify(record_ids: Sequence[int], *, viewer: Viewer, now: datetime | None = None) -> int:
     """Verify pending records the viewer may manage; returns how many changed. A record
-    still open on site (checked in, not out, not closed) waits."""
+    still open on site (checked in, not out, not closed) waits, and so does one whose
+    shift, or its own end, is still ahead of ``now``: nothing is verified before it
+    happened."""
     now = now or utcnow()
     records = _records_for(record_ids, viewer)
     changed = 0
@@ -344,6 +365,7 @@ def verify(record_ids: Sequence[int], *, viewer: Viewer, now: datetime | None = 
             continue
         if _on_site(record):
             raise StillOnSite(_("%(name)s 尚未签退，暂不能审核", name=_person_name(record)))
+        _require_over(record, now)
         _change(
             record,
             viewer.person_id,
@@ -422,8 +444,10 @@ def add_unplanned(
         errors["content"] = _("请填写服务内容（不超过 300 字）")
     if ended_at <= started_at:
         errors["ended_at"] = _("结束时间必须晚于开始时间")
-    elif started_at > now:
+    elif started_at > now + FUTURE_TOLERANCE:
         errors["started_at"] = _("不能登记尚未发生的服务")
+    elif ended_at > now + FUTURE_TOLERANCE:
+        errors["ended_at"] = _future_message(now)
     elif ended_at - started_at > timedelta(minutes=MAX_RECORD_MINUTES):
         errors["ended_at"] = _("一条记录不能超过 36 小时")
     if errors:
@@ -921,6 +945,48 @@ def _check_span(started_at: datetime, ended_at: datetime) -> None:
         raise ValidationFailed({"ended_at": _("结束时间不能早于开始时间")})
     if ended_at - started_at > timedelta(minutes=MAX_RECORD_MINUTES):
         raise ValidationFailed({"ended_at": _("一条记录不能超过 36 小时")})
+
+
+def _check_not_future(now: datetime, **times: datetime | None) -> None:
+    """Refuse typed times (by field) later than ``now`` and its FUTURE_TOLERANCE."""
+    limit = now + FUTURE_TOLERANCE
+    errors = {
+        field: _future_message(now)
+        for field, value in times.items()
+        if value is not None and value > limit
+    }
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _future_message(now: datetime) -> str:
+    return _(
+        "不能晚于现在（%(time)s）：尚未发生的时间不能登记",
+        time=f"{to_local(now):%H:%M}",
+    )
+
+
+def _require_over(record: ServiceRecord, now: datetime) -> None:
+    """Raise ServiceNotOver unless the record's shift has ended and so has the record
+    (an end typed within FUTURE_TOLERANCE of the clock counts as reached)."""
+    if record.shift_id is not None:
+        end = db.session.scalar(select(Shift.ends_at).where(Shift.id == record.shift_id))
+        if end is not None and now < end:
+            raise ServiceNotOver(
+                _(
+                    "%(name)s 的班次 %(time)s 结束，结束后才能审核",
+                    name=_person_name(record),
+                    time=f"{to_local(end):%Y-%m-%d %H:%M}",
+                )
+            )
+    if record.ended_at > now + FUTURE_TOLERANCE:
+        raise ServiceNotOver(
+            _(
+                "%(name)s 的服务 %(time)s 结束，结束后才能审核",
+                name=_person_name(record),
+                time=f"{to_local(record.ended_at):%Y-%m-%d %H:%M}",
+            )
+        )
 
 
 def _on_site(record: ServiceRecord) -> bool:

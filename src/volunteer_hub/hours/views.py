@@ -224,6 +224,7 @@ def _attendance_page(shift: Shift, form: MarkForm, errors, error_person_id, stat
             team=team,
             rows=rows,
             summary=summary,
+            now=now,
             started=shift.starts_at <= now,
             ended=shift.ends_at <= now,
             cancelled=shift.is_cancelled or event.is_cancelled,
