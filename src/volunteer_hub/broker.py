@@ -72,8 +72,11 @@ class AppContextMiddleware(Middleware):
 def init_app(app: Flask) -> BrokerState:
     url = app.config.get("REDIS_URL")
     if url:
-        broker: dramatiq.Broker = RedisBroker(url=url, namespace=app.config["DRAMATIQ_NAMESPACE"])
-        backend: object = RedisBackend(url=url)
+        client = redis_client(url)
+        broker: dramatiq.Broker = RedisBroker(
+            client=client, namespace=app.config["DRAMATIQ_NAMESPACE"]
+        )
+        backend: object = RedisBackend(client=client)
     else:
         broker = StubBroker()
         backend = StubBackend()
@@ -85,6 +88,18 @@ def init_app(app: Flask) -> BrokerState:
     if state.embedded and app.config["EMBEDDED_WORKER"] and not app.testing:
         app.before_request(_start_embedded_worker)
     return state
+
+
+def redis_client(url: str):
+    """A client that gives up instead of hanging: a Redis that drops packets (rather than
+    refusing connections) must fail an enqueue after a commit in seconds, not hold the
+    request; the outbox row is durable and the tick sends it again. Dramatiq's Redis
+    broker polls with scripts and never blocks on the socket, so a timeout is safe."""
+    import redis
+
+    return redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )
 
 
 def state() -> BrokerState:
