@@ -136,7 +136,11 @@ def test_sms_signup_gets_the_reply_and_no_second_text(app, make, team):
     db.session.commit()
 
     expected = replies.signup_confirmed(
-        title=event.title, starts_at=shift.starts_at, code=shift.code
+        title=event.title,
+        starts_at=shift.starts_at,
+        code=shift.code,
+        team=team.name,
+        location=event.location,
     )
     assert result.reply == body_of(app, expected)
     assert notices() == []
@@ -335,7 +339,7 @@ def test_api_cancel_tells_everyone(client, make, team, leader):
 
 
 def _many_signups(make, team, count: int) -> Event:
-    event, shift = one_shift(make, team, capacity=count)
+    event, shift = one_shift(make, team, capacity=count, open_to_all=True)
     people = [Person(name=f"队员{i}", phone=f"+86137{team.id:04d}{i:04d}") for i in range(count)]
     db.session.add_all(people)
     db.session.flush()

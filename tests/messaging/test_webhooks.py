@@ -52,7 +52,9 @@ def text(client, phone, body, sid=None):
 
 @pytest.fixture
 def shift(make):
-    return make.shifts_of(make.event(make.team(), capacity=1, title="长江巡堤"))[0]
+    # Open to all: the people texting here belong to no team.
+    event = make.event(make.team(), capacity=1, title="长江巡堤", open_to_all=True)
+    return make.shifts_of(event)[0]
 
 
 def _count(model):
@@ -205,6 +207,7 @@ def test_confirm_without_code_means_the_latest_reminder(client, twilio, make):
         make.event(
             team,
             title="防汛值守",
+            open_to_all=True,
             shifts=[
                 {"starts_at": make.future(5), "ends_at": make.future(9), "capacity": 5},
                 {"starts_at": make.future(20), "ends_at": make.future(24), "capacity": 5},
@@ -227,7 +230,7 @@ def test_confirm_without_code_means_the_latest_reminder(client, twilio, make):
 
 def test_confirm_without_reminder_takes_the_next_shift_within_two_days(client, twilio, make):
     soon, far = (
-        make.shifts_of(make.event(make.team(), starts_at=make.future(hours)))[0]
+        make.shifts_of(make.event(make.team(), starts_at=make.future(hours), open_to_all=True))[0]
         for hours in (30, 24 * 6)
     )
     volunteer = make.person()

@@ -30,9 +30,33 @@ CODES = ["123", "1234", "56789", "123456"]
 PHONE_LIKE = re.compile(r"\d(?:[\s\-]?\d){6,}")
 
 
+TEAMS = [
+    "长江卫士队",
+    "汉阳区退役军人志愿服务队",
+    "鄂州市梁子湖区涂家垴镇退役军人志愿服务队（第三分队）",
+]
+PLACES = ["", "江滩", "鄂州市鄂城区莲花山社区党群服务中心（联系人13800138000）"]
+#: (team, place) pairs every sign-up reply is tried with, short to long
+ABOUT = [("", ""), (TEAMS[0], PLACES[1]), (TEAMS[1], PLACES[2]), (TEAMS[2], PLACES[2])]
+
+
+def _sign_up_bodies(title: str, code: str, team: str, location: str) -> list[str]:
+    about = {"title": title, "code": code, "team": team, "location": location}
+    return [
+        replies.signup_confirmed(starts_at=WHEN, **about),
+        replies.signup_waitlisted(starts_at=WHEN, position=3, **about),
+        replies.signup_waitlisted(starts_at=WHEN, position=128, **about),
+        replies.already_signed_up(starts_at=WHEN, **about),
+        replies.shift_started(**about),
+        replies.event_cancelled(**about),
+        replies.members_only(**about),
+    ]
+
+
 def _all_bodies(title: str, code: str) -> list[str]:
     kinds = [CommandKind.SIGN_UP, CommandKind.CANCEL, CommandKind.CHECK_IN, CommandKind.CHECK_OUT]
     return [
+        *(body for team, place in ABOUT for body in _sign_up_bodies(title, code, team, place)),
         replies.help_text(),
         replies.unknown_command(),
         *(replies.need_code(kind) for kind in kinds),
@@ -124,7 +148,35 @@ def test_phone_numbers_in_titles_are_masked(title, shown):
 
 def test_short_title_is_kept_whole():
     body = replies.signup_confirmed(title="防汛巡堤", starts_at=WHEN, code="1234")
-    assert body == "报名成功：防汛巡堤，11月25日 08:00。如需取消请回复 取消 1234"
+    assert body == "报名成功：「防汛巡堤」，11月25日 08:00。取消请回复 取消 1234"
+
+
+def test_a_sign_up_reply_names_the_team_and_the_place():
+    about = {"title": "防汛巡堤", "code": "1234", "team": "长江卫士队", "location": "鄂州江滩"}
+    assert (
+        replies.signup_confirmed(starts_at=WHEN, **about)
+        == "报名成功：长江卫士队「防汛巡堤」，11月25日 08:00，地点：鄂州江滩。取消请回复 取消 1234"
+    )
+    for body in _sign_up_bodies(**about):
+        assert "长江卫士队「防汛巡堤」" in body and "地点：鄂州江滩" in body, body
+
+
+@pytest.mark.parametrize("team", TEAMS)
+@pytest.mark.parametrize("title", TITLES)
+def test_long_team_title_and_place_are_all_cut_and_all_kept(title, team):
+    place = PLACES[-1]
+    for body in _sign_up_bodies(title, "123456", team, place):
+        assert replies.units(body) <= replies.BODY_BUDGET, body
+        named, rest = body.split("「", 1)
+        assert named.removeprefix("报名成功：").removeprefix("您已报名")[:3] == team[:3], body
+        assert "地点：鄂州市" in rest, body
+        assert not PHONE_LIKE.search(body), body
+
+
+def test_members_only_says_so_and_whose_event_it_is():
+    body = replies.members_only(title="防汛巡堤", code="6422", team="长江卫士队", location="江滩")
+    assert body.startswith("长江卫士队「防汛巡堤」（编号6422，地点：江滩）仅限该队队员报名")
+    assert "未为您报名" in body
 
 
 def test_long_title_is_cut_with_an_ellipsis_and_keeps_code_and_time():

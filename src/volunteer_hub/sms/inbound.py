@@ -30,6 +30,7 @@ from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
+from volunteer_hub.teams.models import Team
 
 #: how many upcoming shifts 我的 lists at most (the reply fits what it can)
 MY_SHIFTS_LIMIT = 10
@@ -125,19 +126,24 @@ def _sign_up(person: Person, code: str, now: datetime) -> str:
     if found is None:
         return replies.unknown_code(code=code)
     shift, event = found
-    title, starts_at = event.title, to_local(shift.starts_at)
+    starts_at = to_local(shift.starts_at)
+    # Whose event and where, in every answer: a mistyped code shows at once.
+    team = db.session.get(Team, event.team_id)
+    about = {"title": event.title, "code": code, "team": team.name, "location": event.location}
     try:
         result = signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now)
+    except signups.MembersOnly:
+        return replies.members_only(**about)
     except signups.AlreadySignedUp:
-        return replies.already_signed_up(title=title, starts_at=starts_at, code=code)
+        return replies.already_signed_up(starts_at=starts_at, **about)
     except signups.ShiftStarted:
-        return replies.shift_started(title=title, code=code)
+        return replies.shift_started(**about)
     except signups.EventNotOpen:
-        return replies.event_cancelled(title=title, code=code)
+        return replies.event_cancelled(**about)
     if result.confirmed:
-        return replies.signup_confirmed(title=title, starts_at=starts_at, code=code)
+        return replies.signup_confirmed(starts_at=starts_at, **about)
     return replies.signup_waitlisted(
-        title=title, starts_at=starts_at, code=code, position=result.waitlist_position
+        starts_at=starts_at, position=result.waitlist_position, **about
     )
 
 

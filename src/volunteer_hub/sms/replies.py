@@ -44,6 +44,7 @@ __all__ = [
     "format_hours",
     "format_time",
     "help_text",
+    "members_only",
     "my_hours",
     "my_shifts",
     "need_code",
@@ -200,30 +201,125 @@ def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> st
     )
 
 
-def signup_confirmed(*, title: str, starts_at: datetime, code: str) -> str:
-    when = format_time(starts_at)
-    return _fit(lambda t: f"报名成功：{t}，{when}。如需取消请回复 取消 {code}", title)
+# Every sign-up answer names the team and the place as well as the event, so that a
+# code typed wrong (or another team's code) shows at once whose event it is and where.
+# Team, title and place are free text: the longest is cut first, none below MIN_TITLE.
 
 
-def signup_waitlisted(*, title: str, starts_at: datetime, code: str, position: int) -> str:
+def _clean(text: str) -> str:
+    return _mask_phone_like(" ".join((text or "").split()))
+
+
+def _fit_all(
+    build: Callable[[str, str, str], str],
+    *,
+    title: str,
+    team: str,
+    location: str,
+    budget: int = BODY_BUDGET,
+) -> str:
+    """``build(title, team, place)`` with the longest of the three cut until it fits."""
+    parts = [_clean_title(title), _clean(team), _clean(location)]
+    limits = [units(part) for part in parts]
+
+    def render() -> str:
+        return build(*(_truncate(part, limit) for part, limit in zip(parts, limits, strict=True)))
+
+    text = render()
+    while (overflow := units(text) - budget) > 0:
+        longest = max(range(3), key=lambda i: limits[i])
+        if limits[longest] <= MIN_TITLE:
+            break  # all as short as they may be: two segments rather than nothing
+        runner_up = max(limits[i] for i in range(3) if i != longest)
+        if runner_up < limits[longest]:  # down to the next one's length at most
+            limits[longest] = max(MIN_TITLE, runner_up, limits[longest] - overflow)
+        else:  # as long as another: take turns, a unit each
+            limits[longest] -= 1
+        text = render()
+    return text
+
+
+def _named(title: str, team: str) -> str:
+    """长江卫士服务队「防汛巡堤」, or only 「防汛巡堤」 when the team is not given."""
+    return f"{team}「{title}」"
+
+
+def _where(place: str) -> str:
+    return f"，地点：{place}" if place else ""
+
+
+def signup_confirmed(
+    *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
+) -> str:
     when = format_time(starts_at)
-    return _fit(
-        lambda t: f"{t}（{when}）已满，您在候补第{position}位，有空位将短信通知。",
-        title,
+    return _fit_all(
+        lambda t, g, p: f"报名成功：{_named(t, g)}，{when}{_where(p)}。取消请回复 取消 {code}",
+        title=title,
+        team=team,
+        location=location,
     )
 
 
-def already_signed_up(*, title: str, starts_at: datetime, code: str) -> str:
+def signup_waitlisted(
+    *,
+    title: str,
+    starts_at: datetime,
+    code: str,
+    position: int,
+    team: str = "",
+    location: str = "",
+) -> str:
     when = format_time(starts_at)
-    return _fit(lambda t: f"您已报名{t}（{when}），无需重复报名。", title)
+    return _fit_all(
+        lambda t, g, p: (
+            f"{_named(t, g)}（{when}{_where(p)}）已满，您在候补第{position}位，有空位将短信通知。"
+        ),
+        title=title,
+        team=team,
+        location=location,
+    )
 
 
-def shift_started(*, title: str, code: str) -> str:
-    return _fit(lambda t: f"{t}（编号{code}）已开始或已结束，无法报名。", title)
+def already_signed_up(
+    *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
+) -> str:
+    when = format_time(starts_at)
+    return _fit_all(
+        lambda t, g, p: f"您已报名{_named(t, g)}（{when}{_where(p)}），无需重复报名。",
+        title=title,
+        team=team,
+        location=location,
+    )
 
 
-def event_cancelled(*, title: str, code: str) -> str:
-    return _fit(lambda t: f"{t}（编号{code}）已取消，无法报名。", title)
+def shift_started(*, title: str, code: str, team: str = "", location: str = "") -> str:
+    return _fit_all(
+        lambda t, g, p: f"{_named(t, g)}（编号{code}{_where(p)}）已开始或已结束，无法报名。",
+        title=title,
+        team=team,
+        location=location,
+    )
+
+
+def event_cancelled(*, title: str, code: str, team: str = "", location: str = "") -> str:
+    return _fit_all(
+        lambda t, g, p: f"{_named(t, g)}（编号{code}{_where(p)}）已取消，无法报名。",
+        title=title,
+        team=team,
+        location=location,
+    )
+
+
+def members_only(*, title: str, code: str, team: str, location: str = "") -> str:
+    """A code of a members-only event texted by someone not in its team: nothing done."""
+    return _fit_all(
+        lambda t, g, p: (
+            f"{_named(t, g)}（编号{code}{_where(p)}）仅限该队队员报名，未为您报名。请核对编号。"
+        ),
+        title=title,
+        team=team,
+        location=location,
+    )
 
 
 def unknown_code(*, code: str) -> str:
