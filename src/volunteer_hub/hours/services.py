@@ -360,12 +360,12 @@ def verify(record_ids: Sequence[int], *, viewer: Viewer, now: datetime | None = 
     now = now or utcnow()
     records = _records_for(record_ids, viewer)
     changed = 0
-    for record in records:
+    for record, shift_end in records:
         if record.status == RecordStatus.VERIFIED:
             continue
         if _on_site(record):
             raise StillOnSite(_("%(name)s 尚未签退，暂不能审核", name=_person_name(record)))
-        _require_over(record, now)
+        _require_over(record, shift_end, now)
         _change(
             record,
             viewer.person_id,
@@ -795,20 +795,25 @@ def _record_of(shift_id: int, person_id: int) -> ServiceRecord | None:
     )
 
 
-def _records_for(record_ids: Sequence[int], viewer: Viewer) -> list[ServiceRecord]:
+def _records_for(
+    record_ids: Sequence[int], viewer: Viewer
+) -> list[tuple[ServiceRecord, datetime | None]]:
+    """The records, locked, each with its shift's end (None for unplanned service)."""
     ids = sorted(set(record_ids))
-    records = list(
-        db.session.scalars(
-            select(ServiceRecord)
+    rows = [
+        (record, shift_end)
+        for record, shift_end in db.session.execute(
+            select(ServiceRecord, Shift.ends_at)
             .join(Team, Team.id == ServiceRecord.team_id)
+            .outerjoin(Shift, Shift.id == ServiceRecord.shift_id)
             .where(ServiceRecord.id.in_(ids), viewer.team_condition())
             .order_by(ServiceRecord.id)
             .with_for_update(of=ServiceRecord)
         )
-    )
-    if len(records) != len(ids):
+    ]
+    if len(rows) != len(ids):
         raise NotFound(_("服务记录不存在"))
-    return records
+    return rows
 
 
 def _new_record(shift: Shift, event: Event, person_id: int, **values: Any) -> ServiceRecord:
@@ -966,19 +971,17 @@ def _future_message(now: datetime) -> str:
     )
 
 
-def _require_over(record: ServiceRecord, now: datetime) -> None:
+def _require_over(record: ServiceRecord, shift_end: datetime | None, now: datetime) -> None:
     """Raise ServiceNotOver unless the record's shift has ended and so has the record
     (an end typed within FUTURE_TOLERANCE of the clock counts as reached)."""
-    if record.shift_id is not None:
-        end = db.session.scalar(select(Shift.ends_at).where(Shift.id == record.shift_id))
-        if end is not None and now < end:
-            raise ServiceNotOver(
-                _(
-                    "%(name)s 的班次 %(time)s 结束，结束后才能审核",
-                    name=_person_name(record),
-                    time=f"{to_local(end):%Y-%m-%d %H:%M}",
-                )
+    if shift_end is not None and now < shift_end:
+        raise ServiceNotOver(
+            _(
+                "%(name)s 的班次 %(time)s 结束，结束后才能审核",
+                name=_person_name(record),
+                time=f"{to_local(shift_end):%Y-%m-%d %H:%M}",
             )
+        )
     if record.ended_at > now + FUTURE_TOLERANCE:
         raise ServiceNotOver(
             _(
