@@ -114,6 +114,60 @@ def test_transient_failure_goes_back_to_the_queue_then_succeeds(make, provider):
     assert db.session.get(OutgoingSms, row_id).attempts == 2
 
 
+def test_no_send_slot_leaves_the_text_queued_and_unclaimed(make, provider):
+    """The wait for a slot of the send rate (Redis) comes before the claim: when it fails
+    the text was never near the provider, so it stays queued, never "sending"."""
+    row_id = _queue(make.person()).id
+    db.session.commit()
+
+    def redis_is_down():
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    delivery = services.deliver(row_id, provider, pace=redis_is_down)
+    assert (delivery.outcome, delivery.retry) == ("retry", True)
+    row = db.session.get(OutgoingSms, row_id)
+    assert (row.status, row.attempts, row.claimed_at) == ("queued", 0, None)
+    assert row.error_code == "ConnectionError"
+    assert provider.sent == []
+    assert services.deliver(row_id, provider, pace=lambda: None).outcome == "sent"
+    assert len(provider.sent) == 1
+
+
+def test_only_a_text_about_to_be_claimed_takes_a_send_slot(make, provider):
+    person = make.person()
+    sent = _queue(person, "sent").id
+    later = services.queue_text(
+        to_phone=person.phone,
+        body="明早活动",
+        kind="broadcast",
+        dedupe_key="later",
+        person_id=person.id,
+        send_after=utcnow() + timedelta(hours=8),
+    ).id
+    db.session.commit()
+    slots = []
+    outcomes = [
+        services.deliver(row_id, provider, pace=lambda: slots.append(1)).outcome
+        for row_id in (sent, sent, later)
+    ]
+    assert outcomes == ["sent", "skipped", "skipped"]  # already sent; not yet due
+    assert slots == [1]
+
+
+def test_a_failure_during_the_provider_call_is_left_for_review(make, provider):
+    """Only then may the provider have the text: resending could send it twice."""
+    row_id = _queue(make.person()).id
+    db.session.commit()
+    provider.fail_next(RuntimeError("connection reset in the middle of the request"))
+    with pytest.raises(RuntimeError):
+        services.deliver(row_id, provider)
+    db.session.rollback()
+    assert db.session.get(OutgoingSms, row_id).status == SmsStatus.SENDING
+    assert services.requeue_stuck(now=utcnow() + timedelta(minutes=15)) == (0, 1)
+    db.session.commit()
+    assert db.session.get(OutgoingSms, row_id).status == SmsStatus.REVIEW
+
+
 def test_provider_says_unsubscribed_opts_the_person_out(make, provider):
     person = make.person()
     first, second = _queue(person, "a").id, _queue(person, "b").id

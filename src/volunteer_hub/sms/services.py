@@ -9,6 +9,7 @@ delivery finds the row claimed and does nothing. Rule 4: opt-out is absolute.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,18 +97,44 @@ class Delivery:
     retry: bool = False
 
 
-def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) -> Delivery:
-    """Send one outbox row through ``gateway`` at most once. Commits as it goes: the claim
-    is durable before the provider is called, so a crash leaves a row in "sending" for
-    the sweep to flag, never a text sent twice."""
+def deliver(
+    outgoing_id: int,
+    gateway: SmsGateway,
+    now: datetime | None = None,
+    *,
+    pace: Callable[[], None] | None = None,
+) -> Delivery:
+    """Send one outbox row through ``gateway`` at most once.
+
+    A row is "sending" only while the provider may have it, so the sweep flags for
+    review only texts that may have gone out. Everything that can fail before the
+    hand-over happens while the row is still "queued": ``pace`` (the wait for a slot of
+    the shared send rate, in Redis) before the claim, and the claim commits together
+    with the checks that decide to send. A failure there leaves the text queued for the
+    actor's retry or the sweep. The claim is durable before the provider is called, so
+    a crash during the call leaves "sending" for the sweep to flag, never a text sent
+    twice.
+
+    ``pace`` runs only for a row still queued and due, so texts already sent, claimed or
+    cancelled take no slot."""
     now = now or utcnow()
+    due = db.session.scalar(
+        select(OutgoingSms.id).where(OutgoingSms.id == outgoing_id, _claimable(now))
+    )
+    # End the read before waiting for a slot: on SQLite it holds the write lock.
+    db.session.commit()
+    if due is None:
+        return Delivery("skipped")  # already claimed, finished, cancelled or not yet due
+    if pace is not None:
+        try:
+            pace()
+        except Exception as exc:  # nothing claimed: whatever went wrong, the text waits
+            _postpone(outgoing_id, now, exc)
+            return Delivery("retry", retry=True)
+
     claimed = db.session.execute(
         update(OutgoingSms)
-        .where(
-            OutgoingSms.id == outgoing_id,
-            OutgoingSms.status == SmsStatus.QUEUED,
-            (OutgoingSms.send_after.is_(None)) | (OutgoingSms.send_after <= now),
-        )
+        .where(OutgoingSms.id == outgoing_id, _claimable(now))
         .values(
             status=SmsStatus.SENDING,
             claimed_at=now,
@@ -116,9 +143,9 @@ def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) 
         )
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
     if claimed != 1:
-        return Delivery("skipped")  # already claimed, finished, cancelled or not yet due
+        db.session.commit()
+        return Delivery("skipped")  # another actor claimed it since
 
     row = db.session.get(OutgoingSms, outgoing_id)
     if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
@@ -132,8 +159,10 @@ def deliver(outgoing_id: int, gateway: SmsGateway, now: datetime | None = None) 
         return Delivery("cancelled")
 
     to_phone, body = row.to_phone, row.body
-    # End the read transaction before the provider call: on SQLite it holds the write
-    # lock (BEGIN IMMEDIATE), and every other writer would wait for the provider.
+    # The claim becomes durable here, with the decision to send; a failure before this
+    # commit rolls it back. Committing also ends the transaction before the provider
+    # call: on SQLite it holds the write lock (BEGIN IMMEDIATE), and every other writer
+    # would wait for the provider.
     db.session.commit()
     try:
         result = gateway.send(to_phone, body, status_callback=_status_callback_url())
@@ -247,6 +276,28 @@ def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
     for outgoing_id in stuck_ids:
         after_commit.enqueue(send_sms.send, outgoing_id)
     return len(stuck_ids), flagged
+
+
+def _claimable(now: datetime):
+    """A row an actor may claim at ``now``: queued, and its time has come."""
+    return (OutgoingSms.status == SmsStatus.QUEUED) & (
+        (OutgoingSms.send_after.is_(None)) | (OutgoingSms.send_after <= now)
+    )
+
+
+def _postpone(outgoing_id: int, now: datetime, exc: Exception) -> None:
+    """The text could not be handed over and was never claimed (no send slot: the rate
+    is used up, or Redis is away). Say why on the row, and keep the sweep off it while
+    the actor backs off, as after a provider's transient error."""
+    code = getattr(exc, "code", None) or type(exc).__name__
+    db.session.execute(
+        update(OutgoingSms)
+        .where(OutgoingSms.id == outgoing_id, OutgoingSms.status == SmsStatus.QUEUED)
+        .values(error_code=code[:20], error_message=str(exc)[:500], status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.warning("sms %s: no send slot (%s), stays queued, will retry", outgoing_id, code)
 
 
 def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> None:

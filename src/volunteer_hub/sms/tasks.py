@@ -28,27 +28,12 @@ PACING_SLICE_MS = 100
     time_limit=2 * 60_000,
 )
 def send_sms(outgoing_id: int) -> None:
-    delivery = services.deliver(outgoing_id, PacedGateway(gateway()))
+    # The slot is taken before the row is claimed (see services.deliver): if Redis is
+    # away, the text stays queued instead of stranded in "sending".
+    delivery = services.deliver(outgoing_id, gateway(), pace=_wait_for_send_slot)
     if delivery.retry:
         # Dramatiq's Retries middleware sends it again later, with exponential backoff.
         raise TransientSmsError(f"sms {outgoing_id} will be retried")
-
-
-class PacedGateway:
-    """The provider, reached only through the shared send rate. The slot is taken at the
-    moment of the hand-over, so texts skipped before it (already sent, cancelled, opted
-    out) use none, and what the provider sees is as evenly spaced as we can make it."""
-
-    def __init__(self, inner: SmsGateway):
-        self.inner = inner
-        self.name = inner.name
-
-    def send(self, to: str, body: str, *, status_callback: str | None = None):
-        _wait_for_send_slot()  # raises TransientSmsError: back to the queue, retried
-        return self.inner.send(to, body, status_callback=status_callback)
-
-    def __getattr__(self, attribute):
-        return getattr(self.inner, attribute)
 
 
 def gateway() -> SmsGateway:
@@ -79,7 +64,10 @@ def send_pacing(rate_per_second: int) -> tuple[int, int]:
 
 def _wait_for_send_slot() -> None:
     """Keep every worker process together under SMS_RATE_PER_SECOND, so a call-out to
-    thousands never trips the provider's own 429s."""
+    thousands never trips the provider's own 429s. Taken just before the claim and the
+    hand-over, so what the provider sees is as evenly spaced as we can make it. Raises
+    TransientSmsError when no slot frees up in time, and whatever the rate-limit backend
+    raises (Redis unreachable): the caller has claimed nothing yet."""
     config = current_app.config
     # Providers meter per sending number (or messaging service): so do we.
     sender = config.get("TWILIO_MESSAGING_SERVICE_SID") or config.get("TWILIO_FROM_NUMBER") or "-"
@@ -96,7 +84,7 @@ def _wait_for_send_slot() -> None:
             if acquired:
                 return
         if time.monotonic() > deadline:
-            raise TransientSmsError("send rate exhausted, trying again later")
+            raise TransientSmsError("send rate exhausted, trying again later", code="send-rate")
         # Until the next slice opens (plus a little, so the workers do not all collide).
         now_ms = time.time() * 1000
         time.sleep((slice_ms - now_ms % slice_ms) / 1000 + random.uniform(0, 0.01))
