@@ -47,6 +47,7 @@ def world(make) -> World:
     event_b = make.event(team_b)
     shift_b = make.shifts_of(event_b)[0]
     signup_b = signups.sign_up(shift_b.id, make.member(team_b).id, "web").signup
+    make.member(team_b, phone="+8613900004444")  # a leader signs up members only
     db.session.commit()
     return World(district_x, district_y, team_a, team_b, leader_a, event_b, shift_b, signup_b)
 
@@ -66,7 +67,7 @@ TEAM_B_ROUTES = [
     ("PATCH", "/api/v1/events/{event}", {"title": "改名"}),
     ("POST", "/api/v1/events/{event}/cancel", {"reason": "测试"}),
     ("GET", "/api/v1/shifts/{shift}/signups", None),
-    ("POST", "/api/v1/shifts/{shift}/signups", {"phone": "13900003333", "name": "新人"}),
+    ("POST", "/api/v1/shifts/{shift}/signups", {"phone": "13900004444", "name": "新人"}),
     ("DELETE", "/api/v1/signups/{signup}", None),
 ]
 ROUTE_IDS = [f"{method} {url}" for method, url, _body in TEAM_B_ROUTES]

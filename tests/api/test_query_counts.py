@@ -15,7 +15,7 @@ def _populate(make, size: int):
     for _ in range(size):
         make.member(team)
         make.team(make.unit(parent=unit))
-    shift = make.shifts_of(make.event(team, capacity=max(size // 2, 1)))[0]
+    shift = make.shifts_of(make.event(team, capacity=max(size // 2, 1), open_to_all=True))[0]
     for _ in range(size):
         signups.sign_up(shift.id, make.person().id, "web")  # half of them waitlisted
     db.session.commit()

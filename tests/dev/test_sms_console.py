@@ -39,8 +39,9 @@ def test_lists_the_texts_the_system_sent(client, dev_pages, make):
 
 
 def test_simulated_text_signs_up_and_shows_the_reply(client, dev_pages, make):
-    shift = make.shifts_of(make.event(make.team(), title="红色宣讲"))[0]
-    volunteer = make.person()
+    team = make.team()
+    shift = make.shifts_of(make.event(team, title="红色宣讲"))[0]
+    volunteer = make.member(team)
 
     response = client.post("/dev/sms", data={"phone": volunteer.phone, "body": f"报名{shift.code}"})
     assert response.status_code == 302

@@ -152,6 +152,21 @@ def test_other_teams_shifts_and_signups_are_not_found(logged_in, teams, make):
     assert snapshot() == before
 
 
+def test_an_open_event_of_another_team_takes_me_as_a_text_would(logged_in, teams, make):
+    """公开招募: the rule of every channel; a members-only one of that team stays 404."""
+    flood = make.event(teams.team_b, shifts=1, title="防汛值守", open_to_all=True)
+    (shift,) = make.shifts_of(flood)
+    response = logged_in.post(f"/me/shifts/{shift.id}/signup")
+    assert response.status_code == 302
+    assert "报名成功" in page(logged_in.get("/me"))
+    signup = db.session.scalar(select(Signup).where(Signup.shift_id == shift.id))
+    assert (signup.person_id, signup.status, signup.source) == (
+        teams.volunteer.id,
+        SignupStatus.CONFIRMED,
+        SignupSource.WEB,
+    )
+
+
 def test_cancel_frees_the_seat_for_the_first_on_the_waitlist(logged_in, teams, make):
     first, _ = make.shifts_of(teams.event_a)
     mine = sign_up(first.id, teams.volunteer.id, "sms").signup
@@ -222,6 +237,7 @@ def _more_teams_with_shifts(make, teams, count: int) -> None:
     for i in range(count):
         team = make.team()
         db.session.add(Membership(team_id=team.id, person_id=teams.volunteer.id))
+        db.session.add(Membership(team_id=team.id, person_id=teams.other.id))
         db.session.commit()
         mine, _open = make.shifts_of(make.event(team, shifts=2, capacity=1, title=f"活动{i}"))
         if i % 3 == 0:

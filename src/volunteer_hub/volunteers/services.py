@@ -1,7 +1,8 @@
 """What a volunteer sees and does on /me: their shifts, their teams' open shifts.
 
 Signing up and cancelling are the rules of ``signups.services``; this module only adds
-who may: a volunteer signs up for shifts of their own teams' events and cancels their
+what a volunteer can reach: shifts of their own teams' events (listed here), of events
+open to all (公开招募: not listed, but open to them as to 报名 CODE by text), and their
 own signups. Anything else does not exist for them (NotFound, a 404 on the page).
 Both page queries are single statements whatever the number of shifts and teams.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from volunteer_hub.db import utcnow
@@ -164,19 +165,21 @@ def open_shifts(
 
 
 def sign_up(person_id: int, shift_id: int, now: datetime | None = None) -> signups.SignupResult:
-    """Sign the person up for a shift of one of their teams' events (source web).
-    A shift of another team, or of an unpublished event, is NotFound."""
-    team_shift = db.session.scalar(
+    """Sign the person up (source web) for a shift of one of their teams' events or of
+    an event open to all (公开招募). A shift of another team's members-only event, or of
+    an unpublished one, does not exist for them: NotFound. Who may join is still the
+    rule of ``signups.sign_up``, as for every channel."""
+    my_teams = select(Membership.team_id).where(Membership.person_id == person_id)
+    reachable = db.session.scalar(
         select(Shift.id)
         .join(Event, Event.id == Shift.event_id)
-        .join(Membership, Membership.team_id == Event.team_id)
         .where(
             Shift.id == shift_id,
-            Membership.person_id == person_id,
             Event.status != EventStatus.DRAFT,
+            or_(Event.open_to_all.is_(True), Event.team_id.in_(my_teams)),
         )
     )
-    if team_shift is None:
+    if reachable is None:
         raise NotFound(_("班次不存在"))
     return signups.sign_up(shift_id, person_id, SignupSource.WEB, now=now)
 
