@@ -85,7 +85,7 @@ def test_an_admin_signs_up_another_teams_member(api, make, team):
 def test_a_leader_signs_up_only_members_of_the_team(as_leader, make, team, row_counts, open_to_all):
     """Another team's leader, someone in no team, an unknown phone: the same 403, no
     name, nobody created, nothing signed up; an open event changes nothing for this."""
-    shift = _shift(make, team, open_to_all=open_to_all)
+    shift = _shift(make, team, **({"open_to_all": True} if open_to_all else {}))
     other_leader = make.leader(make.team(), name="李队长")
     loner = make.person(name="周某")
     before = row_counts()

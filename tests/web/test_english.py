@@ -53,7 +53,9 @@ def english_world(make):
         }
         for i in range(2)
     ]
-    event = make.event(team, shifts=shifts, title="Levee patrol", location="East levee")
+    event = make.event(
+        team, shifts=shifts, title="Levee patrol", location="East levee", open_to_all=True
+    )
     first, _second = make.shifts_of(event)
     for person in (member, outsider):
         sign_up(first.id, person.id, "sms")

@@ -281,3 +281,84 @@ def test_several_errors_are_shown_at_once_next_to_their_rows(client, world):
     assert "第 3 个班次：结束时间必须晚于开始时间" in html
     assert 'id="shifts-1-end-error"' in html
     assert 'id="shifts-2-end-error"' in html
+
+
+# -- 公开招募 and who a leader may sign up ------------------------------------------------
+
+
+def test_open_to_all_is_set_on_the_form_shown_and_kept_until_unticked(client, world):
+    login(client, world.leader_a)
+    day = local_day(3)
+    new_form = page(client.get(f"/teams/{world.team_a.id}/events/new"))
+    assert 'name="open_to_all"' in new_form and "公开招募" in new_form
+
+    data = event_form([(day, "08:00", "12:00", 10)], title="抗洪抢险值守")
+    event_id = created_event_id(
+        client.post(f"/teams/{world.team_a.id}/events/new", data={**data, "open_to_all": "y"})
+    )
+    assert db.session.get(Event, event_id).open_to_all is True
+    shown = page(client.get(f"/events/{event_id}"))
+    assert "公开招募" in shown and "任何登记过的志愿者都可报名" in shown
+    edit = page(client.get(f"/events/{event_id}/edit"))
+    assert re.search(
+        r'<input[^>]*checked[^>]*name="open_to_all"|name="open_to_all"[^>]*checked', edit
+    )
+
+    shift_id = shifts_of(event_id)[0].id
+    rows = event_form([(day, "08:00", "12:00", 10, "", shift_id)], title="抗洪抢险值守")
+    response = client.post(f"/events/{event_id}/edit", data=rows)  # the box left unticked
+    assert response.status_code == 302, page(response)[:2000]
+    db.session.expire_all()
+    assert db.session.get(Event, event_id).open_to_all is False
+    assert "仅限本队队员" in page(client.get(f"/events/{event_id}"))
+
+
+def test_a_new_event_is_for_members_only(client, world):
+    login(client, world.leader_a)
+    data = event_form([(local_day(3), "08:00", "12:00", 10)])
+    event_id = created_event_id(client.post(f"/teams/{world.team_a.id}/events/new", data=data))
+    assert db.session.get(Event, event_id).open_to_all is False
+
+
+@pytest.mark.parametrize("open_to_all", [False, True])
+def test_a_leader_signs_up_only_members_and_learns_nothing_of_other_phones(
+    client, world, make, open_to_all
+):
+    """Another team's leader, a member of another team, an unknown number: the same
+    message, no name shown, nobody created or enrolled or signed up."""
+    event = make.event(world.team_a, shifts=1, **({"open_to_all": True} if open_to_all else {}))
+    (shift,) = make.shifts_of(event)
+    login(client, world.leader_a)
+    before = row_counts()
+
+    answers = []
+    for phone in (world.leader_b.phone, world.member_b.phone, "+8613900008888"):
+        response = client.post(
+            f"/shifts/{shift.id}/signups",
+            data={"person_id": "", "phone": phone, "name": "随便"},
+            follow_redirects=True,
+        )
+        answers.append(page(response))
+    for html in answers:
+        assert "只能为“凤凰街道退役军人志愿服务队”的队员报名" in html
+        assert "李队长" not in html and "赵卫东" not in html
+    assert row_counts() == before
+    assert not db.session.scalars(select(Signup).where(Signup.shift_id == shift.id)).all()
+    # The page offers the team's members only.
+    html = page(client.get(f"/events/{event.id}"))
+    assert 'name="phone"' not in html and "队长只能为本队队员报名" in html
+
+
+def test_a_coordinator_over_the_team_signs_up_any_phone(client, world, make):
+    event = make.event(world.team_a, shifts=1)
+    (shift,) = make.shifts_of(event)
+    login(client, world.coordinator_x)
+    assert 'name="phone"' in page(client.get(f"/events/{event.id}"))
+    response = client.post(
+        f"/shifts/{shift.id}/signups",
+        data={"person_id": "", "phone": world.member_b.phone},
+        follow_redirects=True,
+    )
+    assert "已为 赵卫东 报名，已确认" in page(response)
+    signup = db.session.scalar(select(Signup).where(Signup.shift_id == shift.id))
+    assert (signup.person_id, signup.source) == (world.member_b.id, "leader")

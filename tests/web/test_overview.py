@@ -10,7 +10,12 @@ from volunteer_hub.signups.services import sign_up
 
 def test_overview_shows_fill_rate_waitlist_and_teams(client, world, make):
     event = make.event(
-        world.team_a, shifts=2, capacity=2, title="重阳节走访慰问", category_name="走访慰问"
+        world.team_a,
+        shifts=2,
+        capacity=2,
+        title="重阳节走访慰问",
+        category_name="走访慰问",
+        open_to_all=True,  # the three below are in no team (the team count stays 2)
     )
     first, _second = make.shifts_of(event)
     for _ in range(3):

@@ -19,7 +19,9 @@ def add_shifts(make, team, count: int, people):
     made = 0
     while made < count:
         n = min(100, count - made)
-        event = make.event(team, shifts=n, capacity=1, starts_at=make.future(48 + made * 2))
+        event = make.event(
+            team, shifts=n, capacity=1, starts_at=make.future(48 + made * 2), open_to_all=True
+        )
         events.append(event)
         made += n
     shifts = [s for e in events for s in make.shifts_of(e)]
