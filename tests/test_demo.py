@@ -252,3 +252,50 @@ def test_demo_teams_have_past_service_and_the_roll_ups_agree(runner):
     db.session.rollback()
     shifts = db.session.scalars(select(Shift)).all()
     assert all(shift.starts_at > utcnow() for shift in shifts)  # history needs no past shifts
+
+
+def test_the_readme_sms_demo_works_for_flood_duty_and_keeps_other_teams_events_closed(runner):
+    """README: a demo volunteer texts 报名 CODE on /dev/sms. Flood duty and emergencies
+    are open to all (公开招募); another team's members-only event says so."""
+    from volunteer_hub.events.models import Event
+    from volunteer_hub.sms.inbound import handle_inbound
+
+    _seed(runner)
+    open_titles = set(db.session.scalars(select(Event.title).where(Event.open_to_all)))
+    assert {"长江江堤24小时值守", "青山江滩防汛巡堤", "长江水上应急救援演练"} <= open_titles
+    assert "校门口护学岗" not in open_titles
+
+    leader_team = db.session.scalar(select(Team).where(Team.name == demo.LEADER_TEAM))
+    volunteer = db.session.scalar(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.team_id == leader_team.id, Membership.role == MemberRole.MEMBER)
+        .limit(1)
+    )
+
+    def code_of(title: str) -> str:
+        return db.session.scalar(
+            select(Shift.code)
+            .join(Event, Event.id == Shift.event_id)
+            .where(Event.title == title)
+            .order_by(Shift.starts_at.desc())
+            .limit(1)
+        )
+
+    flood = handle_inbound(
+        message_sid="SMdemo1",
+        from_phone=volunteer.phone,
+        to_phone="+10000",
+        body=f"报名 {code_of('长江江堤24小时值守')}",
+    )
+    assert "邓平社区" in flood.reply and "「长江江堤" in flood.reply  # team and title, cut to fit
+    assert "地点：鄂州市华容区" in flood.reply
+    assert "报名成功" in flood.reply or "候补" in flood.reply
+    closed = handle_inbound(
+        message_sid="SMdemo2",
+        from_phone=volunteer.phone,
+        to_phone="+10000",
+        body=f"报名 {code_of('高性宽先进事迹宣讲')}",
+    )
+    assert "仅限该队队员报名" in closed.reply
+    db.session.rollback()

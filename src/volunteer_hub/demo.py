@@ -249,6 +249,16 @@ class EventSpec:
     description: str
     shifts: Callable[[date], list[ShiftSpec]]
 
+    @property
+    def open_to_all(self) -> bool:
+        """Flood duty and emergencies call on everyone (公开招募): any registered volunteer
+        may text their codes; every other demo event is for its team's members."""
+        return self.category in OPEN_CATEGORIES
+
+
+#: categories whose demo events are open to all
+OPEN_CATEGORIES = frozenset({"防汛抗旱", "抢险救灾", "应急救援"})
+
 
 def _flood_rota(today: date) -> list[ShiftSpec]:
     """24 hours on the dyke in six shifts of four hours, from 08:00 the day after tomorrow."""
@@ -596,6 +606,7 @@ def _seed_events(teams: dict[str, Team], tally: Tally, now: datetime) -> None:
                 category_id=category.id,
                 location=spec.location,
                 description=spec.description,
+                open_to_all=spec.open_to_all,
             ),
             inputs,
             created_by_id=leader_id,
