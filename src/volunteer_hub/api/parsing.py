@@ -154,10 +154,8 @@ def _message(error: dict[str, Any], label: str) -> str:
         # pydantic lists them as "'a', 'b' or 'c'"
         expected = re.sub(r"', '|' or '", "、", str(ctx.get("expected", ""))).strip("'")
         return _("%(label)s应为以下之一：%(expected)s", label=label, expected=expected)
-    if kind == "string_pattern_mismatch":
-        if not str(error.get("input", "")).strip():
-            return _("请填写%(label)s", label=label)
-        return _("%(label)s含有不允许的字符", label=label)
+    if kind == "string_pattern_mismatch":  # the only pattern: something besides spaces
+        return _("请填写%(label)s", label=label)
     if kind == "timezone_aware":
         return _("%(label)s必须带时区偏移，如 2025-07-01T09:00:00+08:00", label=label)
     if kind == "date_iso":
