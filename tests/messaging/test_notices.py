@@ -62,6 +62,17 @@ def one_shift(make, team, **kwargs):
     return event, make.shifts_of(event)[0]
 
 
+def named(event, shift):
+    """What a sign-up text names: the event, its team, time, place and code."""
+    return {
+        "title": event.title,
+        "team": event.team.name,
+        "starts_at": shift.starts_at,
+        "location": event.location,
+        "code": shift.code,
+    }
+
+
 # -- sign-up confirmations -------------------------------------------------------------
 
 
@@ -78,10 +89,10 @@ def test_leader_signup_on_the_web_is_confirmed_by_text(app, client, make, team, 
     assert notice.person_id == member.id and notice.to_phone == member.phone
     assert notice.signup_id == signup.id
     assert notice.dedupe_key == f"notice:placed:{signup.id}"
-    assert notice.body == body_of(
-        app, replies.signup_confirmed(title=event.title, starts_at=shift.starts_at, code=shift.code)
-    )
+    assert notice.body == body_of(app, replies.signup_confirmed(**named(event, shift)))
     assert "报名成功" in notice.body and shift.code in notice.body
+    # signed up by someone else, the member learns which team and which place
+    assert team.name in notice.body and event.location in notice.body
     assert queue_depth(broker, "sms") == 1  # sent to the worker once committed
 
 
@@ -98,9 +109,7 @@ def test_api_signup_on_a_full_shift_tells_the_waitlist_position(app, client, mak
     assert "报名成功" in notices(first)[0].body
     assert notices(second)[0].body == body_of(
         app,
-        replies.signup_waitlisted(
-            title=event.title, starts_at=shift.starts_at, code=shift.code, position=1
-        ),
+        replies.signup_waitlisted(**named(event, shift), position=1),
     )
     assert "候补第2位" in notices(third)[0].body
 
@@ -118,9 +127,7 @@ def test_volunteer_signup_on_the_me_page_is_confirmed_by_text(app, client, make,
     assert signup.source == SignupSource.WEB
     [notice] = notices(member)
     assert notice.dedupe_key == f"notice:placed:{signup.id}"
-    assert notice.body == body_of(
-        app, replies.signup_confirmed(title=event.title, starts_at=shift.starts_at, code=shift.code)
-    )
+    assert notice.body == body_of(app, replies.signup_confirmed(**named(event, shift)))
 
 
 def test_sms_signup_gets_the_reply_and_no_second_text(app, make, team):
@@ -135,14 +142,8 @@ def test_sms_signup_gets_the_reply_and_no_second_text(app, make, team):
     )
     db.session.commit()
 
-    expected = replies.signup_confirmed(
-        title=event.title,
-        starts_at=shift.starts_at,
-        code=shift.code,
-        team=team.name,
-        location=event.location,
-    )
-    assert result.reply == body_of(app, expected)
+    # the web's confirmation and the SMS reply are the same words
+    assert result.reply == body_of(app, replies.signup_confirmed(**named(event, shift)))
     assert notices() == []
     kinds = db.session.scalars(select(OutgoingSms.kind)).all()
     assert kinds == [SmsKind.REPLY]
@@ -194,7 +195,7 @@ def assert_promoted(app, event, shift, person, signup):
     assert notice.signup_id == signup.id
     assert notice.body == body_of(
         app,
-        replies.waitlist_promoted(title=event.title, starts_at=shift.starts_at, code=shift.code),
+        replies.waitlist_promoted(**named(event, shift)),
     )
     assert "您已从候补转为正式报名" in notice.body
 

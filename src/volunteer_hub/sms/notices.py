@@ -26,6 +26,7 @@ from volunteer_hub.sms import replies
 from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.services import queue_text
+from volunteer_hub.teams.models import Team
 
 
 @signals.signup_placed.connect
@@ -36,15 +37,11 @@ def signup_placed(signup: Signup, *, source: SignupSource, **_kwargs) -> None:
     from volunteer_hub.signups.services import waitlist_position
 
     shift, event = _shift_and_event(signup.shift_id)
-    title, starts_at = event.title, shift.starts_at
     if signup.status == SignupStatus.CONFIRMED:
-        body = replies.signup_confirmed(title=title, starts_at=starts_at, code=shift.code)
+        body = replies.signup_confirmed(**_named_shift(shift, event))
     else:
         body = replies.signup_waitlisted(
-            title=title,
-            starts_at=starts_at,
-            code=shift.code,
-            position=waitlist_position(signup),
+            **_named_shift(shift, event), position=waitlist_position(signup)
         )
     _queue_one(signup, body, f"notice:placed:{signup.id}")
 
@@ -52,7 +49,7 @@ def signup_placed(signup: Signup, *, source: SignupSource, **_kwargs) -> None:
 @signals.signup_promoted.connect
 def signup_promoted(signup: Signup, **_kwargs) -> None:
     shift, event = _shift_and_event(signup.shift_id)
-    body = replies.waitlist_promoted(title=event.title, starts_at=shift.starts_at, code=shift.code)
+    body = replies.waitlist_promoted(**_named_shift(shift, event))
     _queue_one(signup, body, f"notice:promoted:{signup.id}")
 
 
@@ -160,6 +157,20 @@ def _queue_one(signup: Signup, body: str, dedupe_key: str) -> None:
         person_id=person.id,
         signup_id=signup.id,
     )
+
+
+def _named_shift(shift: Shift, event: Event) -> dict:
+    """What a sign-up text says of its shift: the same words an SMS sign-up's reply has
+    (title, team, time, place and code), so a person signed up by someone else can tell
+    which team and which dike it is."""
+    team = db.session.get(Team, event.team_id)
+    return {
+        "title": event.title,
+        "team": team.name,
+        "starts_at": shift.starts_at,
+        "location": event.location,
+        "code": shift.code,
+    }
 
 
 def _shift_and_event(shift_id: int) -> tuple[Shift, Event]:

@@ -530,9 +530,18 @@ def _span(starts_at: datetime, ends_at: datetime | None) -> str:
     return f"{format_time(starts_at)}–{end}"
 
 
-def waitlist_promoted(*, title: str, starts_at: datetime, code: str) -> str:
+def waitlist_promoted(
+    *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
+) -> str:
     when = format_time(starts_at)
-    return _fit(lambda t: f"您已从候补转为正式报名：{t}，{when}。如需取消请回复 取消 {code}", title)
+    return _fit_all(
+        lambda t, g, p: (
+            f"您已从候补转为正式报名：{_named(t, g)}，{when}{_where(p)}。如需取消请回复 取消 {code}"
+        ),
+        title=title,
+        team=team,
+        location=location,
+    )
 
 
 #: how much of the leader's cancellation reason a notice carries
