@@ -8,7 +8,7 @@ What it does, on this machine only (everything on 127.0.0.1):
 
 1. creates a fresh PostgreSQL database (127.0.0.1:5432, user postgres, trust auth) and
    picks an empty Redis database (redis://127.0.0.1:6379/<n>);
-2. ``flask db upgrade``, then makes a team, a leader, an API token and the shifts
+2. ``flask db upgrade``, then makes a team, a leader, a coordinator's API token and the shifts
    (``bench/_setup_data.py``, in a process of its own);
 3. starts ``gunicorn -w 2`` on a free port and waits for /healthz;
 4. for each concurrency level: GET /healthz for ``--duration`` seconds, then
