@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     boundary.init_app(app)  # text input cleaned before any extension or view reads it
     _init_extensions(app)
+    _subscribe_handlers(app)
     _init_broker(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -84,6 +85,12 @@ def _init_extensions(app: Flask) -> None:
 
     # Receivers of the domain signals connect when their module is imported.
     from volunteer_hub.sms import notices  # noqa: F401
+
+
+def _subscribe_handlers(app: Flask) -> None:
+    from volunteer_hub import domain_events, handlers
+
+    handlers.subscribe_all(domain_events.init_app(app))
 
 
 def _init_broker(app: Flask) -> None:

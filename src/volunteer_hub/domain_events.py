@@ -1,0 +1,170 @@
+"""Domain events: the one way a service announces a change to the rest of the code.
+
+A service that changed something publishes an event, a frozen dataclass named for what
+happened (``SignupPlaced``, ``EventChanged`` ...) that carries ids and plain values,
+never ORM objects. Each event class declares when its handlers run:
+
+* ``Phase.IN_TRANSACTION``: at once, inside the transaction that made the change, so
+  what they write (an outbox row, a dirty mark) commits or rolls back with it;
+* ``Phase.AFTER_COMMIT``: once the outermost transaction has committed (through
+  ``after_commit``), never after a rollback, for work that must see committed rows.
+
+Handlers are subscribed explicitly, in ``volunteer_hub.handlers``, which ``create_app``
+calls: nothing subscribes by being imported, so that one table lists who reacts to
+what. Publishing an event nobody handles is a bug: it raises ``UnhandledEvent`` in
+debug and testing, and is logged as an error elsewhere (the change itself still stands).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, TypeVar
+
+from flask import Flask, current_app
+
+from volunteer_hub import after_commit
+
+log = logging.getLogger(__name__)
+
+_EXTENSION = "volunteer_hub.domain_events"
+
+
+class Phase(enum.Enum):
+    IN_TRANSACTION = "in the transaction"
+    AFTER_COMMIT = "after commit"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every domain event; subclasses are frozen dataclasses with a ``phase``."""
+
+    phase: ClassVar[Phase]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.__dict__.get("phase"), Phase):
+            raise TypeError(f"{cls.__name__} must declare its phase (Phase.IN_TRANSACTION …)")
+
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[Any], None]
+
+
+class UnhandledEvent(RuntimeError):
+    """An event was published that no handler is subscribed to."""
+
+
+class Subscriptions:
+    """Which handlers run for which event class (one per app, in ``app.extensions``)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[DomainEvent], list[Handler]] = {}
+
+    def subscribe(self, event_class: type[E], *handlers: Callable[[E], None]) -> None:
+        if not (isinstance(event_class, type) and issubclass(event_class, DomainEvent)):
+            raise TypeError(f"{event_class!r} is not a DomainEvent class")
+        known = self._handlers.setdefault(event_class, [])
+        known.extend(h for h in handlers if h not in known)
+
+    def handlers_for(self, event_class: type[DomainEvent]) -> list[Handler]:
+        return list(self._handlers.get(event_class, ()))
+
+    def __contains__(self, event_class: type[DomainEvent]) -> bool:
+        return bool(self._handlers.get(event_class))
+
+
+def init_app(app: Flask) -> Subscriptions:
+    subscriptions = app.extensions[_EXTENSION] = Subscriptions()
+    return subscriptions
+
+
+def publish(event: DomainEvent) -> None:
+    """Announce ``event``: run its handlers now or after commit, as its class declares."""
+    if not isinstance(event, DomainEvent):
+        raise TypeError(f"{event!r} is not a DomainEvent")
+    subscriptions: Subscriptions = current_app.extensions[_EXTENSION]
+    handlers = subscriptions.handlers_for(type(event))
+    if not handlers:
+        _unhandled(event)
+        return
+    if event.phase is Phase.IN_TRANSACTION:
+        for handler in handlers:
+            handler(event)
+    else:
+        for handler in handlers:
+            after_commit.enqueue(handler, event)
+
+
+def _unhandled(event: DomainEvent) -> None:
+    message = f"no handler is subscribed to {type(event).__name__}"
+    if current_app.debug or current_app.testing:
+        raise UnhandledEvent(message)
+    log.error("%s; published: %r", message, event)
+
+
+# -- the events ------------------------------------------------------------------------
+# Ids and plain values only: a handler loads what it needs (from the identity map, as a
+# rule, since the publishing service has just loaded it).
+
+
+@dataclass(frozen=True)
+class SignupPlaced(DomainEvent):
+    """A person was put on a shift, confirmed or waitlisted."""
+
+    phase = Phase.IN_TRANSACTION
+    signup_id: int
+    source: str  #: SignupSource value: "sms", "web", "api" ...
+
+
+@dataclass(frozen=True)
+class SignupCancelled(DomainEvent):
+    """One signup ended: cancelled by its person or by a leader (not with its shift)."""
+
+    phase = Phase.IN_TRANSACTION
+    signup_id: int
+
+
+@dataclass(frozen=True)
+class SignupPromoted(DomainEvent):
+    """A waitlisted signup got its seat."""
+
+    phase = Phase.IN_TRANSACTION
+    signup_id: int
+
+
+@dataclass(frozen=True)
+class ShiftCancelled(DomainEvent):
+    """The organizer cancelled or removed a shift, ending its active signups."""
+
+    phase = Phase.IN_TRANSACTION
+    shift_id: int
+    signup_ids: tuple[int, ...]  #: the signups it ended
+    event_cancelled: bool  #: the whole event went, not just this shift
+    reason: str = ""  #: the leader's words, may be empty
+
+
+@dataclass(frozen=True)
+class EventChanged(DomainEvent):
+    """An event was created, edited or cancelled; the fields say what moved."""
+
+    phase = Phase.IN_TRANSACTION
+    event_id: int
+    moved_shift_ids: tuple[int, ...] = ()  #: shifts whose start or end changed
+    location_changed: bool = False
+    old_category_id: int | None = None  #: set when the event moved to another category
+
+
+@dataclass(frozen=True)
+class RecordCounted(DomainEvent):
+    """A service record that counts in the roll-ups changed: its key must be recomputed
+    (published for the key before a change and again for the key after it)."""
+
+    phase = Phase.IN_TRANSACTION
+    person_id: int
+    team_id: int
+    category_id: int
+    month: date  #: first day of the month
