@@ -3,6 +3,10 @@ with Redis) or by a thread of the web process (embedded mode).
 
 Each step is idempotent and safe to run twice at once, so two schedulers by mistake, or a
 tick that overlaps the next, cost work but never double texts.
+
+It is what makes the after-commit messages a fast path only: texts still queued, feed
+changes not applied and roll-up keys still marked a while after their commit had their
+message lost (a Redis blip, a worker that died), and the tick sends it again.
 """
 
 from __future__ import annotations
@@ -34,14 +38,20 @@ class TickResult:
     dropped_reminders: int = 0
     #: feed rebuilds sent again because their first message was lost
     requeued_feeds: int = 0
+    #: feed changes (calendar.changes) sent again to be applied: their message was lost
+    requeued_feed_changes: int = 0
+    #: marked roll-up keys (hours.marks) sent again to be recomputed
+    requeued_rollups: int = 0
     #: check-ins never checked out, closed at their shift's end for the leader to see
     closed_check_ins: int = 0
 
 
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
+    from volunteer_hub.calendar.tasks import requeue_lost_changes
     from volunteer_hub.events.services import release_stale_codes
     from volunteer_hub.hours.services import close_forgotten_check_outs
+    from volunteer_hub.hours.tasks import requeue_marked
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
 
@@ -49,7 +59,9 @@ def tick(now: datetime | None = None) -> TickResult:
     requeued, flagged = requeue_stuck(now)
     released = release_stale_codes(now)
     feeds = requeue_overdue_rebuilds(now)
+    feed_changes = requeue_lost_changes(now)
     closed = close_forgotten_check_outs(now)
+    rollups = requeue_marked(now)
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
@@ -66,6 +78,8 @@ def tick(now: datetime | None = None) -> TickResult:
         dropped_reminders=reminders.dropped,
         requeued_feeds=feeds,
         closed_check_ins=closed,
+        requeued_feed_changes=feed_changes,
+        requeued_rollups=rollups,
     )
 
 

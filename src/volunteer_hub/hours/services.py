@@ -2,8 +2,9 @@
 marks, verification, corrections and unplanned service; and the hour roll-ups.
 
 Every change writes a ``RecordChange`` (who, why, what) in the same transaction, and
-names the roll-up keys it touched; after the commit the hours actors recompute exactly
-those keys from the records (``recompute_key``), never by adding deltas. A key is
+marks the roll-up keys it touched (``RecordCounted``, ``hours.marks``); after the commit
+the hours actors recompute exactly those keys from the records (``recompute_key``),
+never by adding deltas. A key is
 (person, team, category, local month). ``rebuild_all`` recomputes everything and says
 what it had to change: nothing, on a healthy database.
 """
@@ -20,12 +21,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
-from volunteer_hub import after_commit, signals
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.domain_events import EventChanged, RecordCounted, publish
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import marks
 from volunteer_hub.hours.models import (
     Attendance,
     HoursRollup,
@@ -45,8 +47,6 @@ MAX_RECORD_MINUTES = 36 * 60
 #: how far past the server's clock a time a leader types may be: times are typed to the
 #: minute and a phone's clock may run a little fast; more than this has not happened yet
 FUTURE_TOLERANCE = timedelta(minutes=5)
-#: the name of the after-commit event that carries one touched roll-up key
-KEY_TOUCHED = "hours_key_touched"
 
 RollupKey = tuple[int, int, int, date]  # person, team, category, month
 
@@ -533,8 +533,12 @@ def resolve_correction(
 # -- an event moved to another category ------------------------------------------------
 
 
-def _event_recategorized(event: Event, old_category_id: int, **_kwargs) -> None:
-    """Records follow their event's category; both months' keys are recomputed."""
+def follow_event_category(changed: EventChanged) -> None:
+    """Handler of ``EventChanged``: records follow their event's category; the keys on
+    both sides are recomputed."""
+    if changed.old_category_id is None:
+        return
+    event, old_category_id = db.session.get(Event, changed.event_id), changed.old_category_id
     records = db.session.scalars(
         select(ServiceRecord)
         .join(Shift, Shift.id == ServiceRecord.shift_id)
@@ -564,9 +568,6 @@ def _event_recategorized(event: Event, old_category_id: int, **_kwargs) -> None:
     db.session.flush()
 
 
-signals.event_recategorized.connect(_event_recategorized)
-
-
 # -- roll-ups ------------------------------------------------------------------------
 
 
@@ -583,6 +584,8 @@ def recompute_key(person_id: int, team_id: int, category_id: int, month: date) -
     from ``service_record``, then the team row from the person rows. Safe to run twice
     or at the same time as another: each key is recomputed under a lock."""
     _lock("person", person_id, team_id, category_id, month)
+    key = (person_id, team_id, category_id, month)
+    mark_version = marks.version_of(key)  # read before the records: see marks.clear
     counted = db.session.execute(
         select(func.count(), func.coalesce(func.sum(ServiceRecord.minutes), 0)).where(
             ServiceRecord.person_id == person_id,
@@ -614,6 +617,7 @@ def recompute_key(person_id: int, team_id: int, category_id: int, month: date) -
         {"team_id": team_id, "category_id": category_id, "month": month},
         {"volunteers": team_sum[0], "services": int(team_sum[1]), "minutes": int(team_sum[2])},
     )
+    marks.clear(key, mark_version)
     return KeyResult(person_row, team_row)
 
 
@@ -876,13 +880,11 @@ def _recount(record: ServiceRecord) -> None:
 
 
 def _touch_if_counted(record: ServiceRecord) -> None:
-    """Name the record's roll-up key for recomputing after commit, if the record is in
-    the roll-ups (records that are not change nothing there)."""
+    """Announce the record's roll-up key as owed a recompute, if the record is in the
+    roll-ups (records that are not change nothing there)."""
     if not record.counts:
         return
-    after_commit.emit(
-        KEY_TOUCHED, record.person_id, record.team_id, record.category_id, record.month.isoformat()
-    )
+    publish(RecordCounted(record.person_id, record.team_id, record.category_id, record.month))
 
 
 def _audit(
