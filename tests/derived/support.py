@@ -69,10 +69,10 @@ class Messages:
         finally:
             self.broker.reachable = True
 
-    def deliver(self) -> int:
+    def deliver(self, limit: int | None = None) -> int:
         db.session.rollback()  # the actors commit in this session: start clean
         count = 0
-        while message := self._next():
+        while (limit is None or count < limit) and (message := self._next()):
             actor = self.broker.get_actor(message.actor_name)
             actor(*message.args, **message.kwargs)
             self.delivered.append(message.actor_name)
