@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import Flask
 
@@ -24,6 +25,16 @@ from volunteer_hub.extensions import db
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
+
+
+class Resent(NamedTuple):
+    """Derived data whose message was lost, sent again to a worker by a tick."""
+
+    feed_changes: int  #: not applied yet (calendar.changes)
+    rollup_keys: int  #: still marked (hours.marks)
+
+
+_NOTHING_RESENT = Resent(0, 0)
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,10 @@ class TickResult:
     dropped_reminders: int = 0
     #: feed rebuilds sent again because their first message was lost
     requeued_feeds: int = 0
-    #: feed changes (calendar.changes) sent again to be applied: their message was lost
-    requeued_feed_changes: int = 0
-    #: marked roll-up keys (hours.marks) sent again to be recomputed
-    requeued_rollups: int = 0
     #: check-ins never checked out, closed at their shift's end for the leader to see
     closed_check_ins: int = 0
+    #: derived data sent again to a worker, its marks older than a minute
+    resent: Resent = _NOTHING_RESENT
 
 
 def tick(now: datetime | None = None) -> TickResult:
@@ -61,7 +70,7 @@ def tick(now: datetime | None = None) -> TickResult:
     feeds = requeue_overdue_rebuilds(now)
     feed_changes = requeue_lost_changes(now)
     closed = close_forgotten_check_outs(now)
-    rollups = requeue_marked(now)
+    rollup_keys = requeue_marked(now)
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
@@ -78,8 +87,7 @@ def tick(now: datetime | None = None) -> TickResult:
         dropped_reminders=reminders.dropped,
         requeued_feeds=feeds,
         closed_check_ins=closed,
-        requeued_feed_changes=feed_changes,
-        requeued_rollups=rollups,
+        resent=Resent(feed_changes, rollup_keys),
     )
 
 

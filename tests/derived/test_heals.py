@@ -95,12 +95,12 @@ def test_a_feed_whose_change_message_was_lost_is_repaired_by_one_tick(messages, 
 
     early = scheduler.tick(now=later(0.5))
     messages.deliver()
-    assert early.requeued_feed_changes == 0  # its message may simply be on its way
+    assert early.resent.feed_changes == 0  # its message may simply be on its way
     assert feed_id in stale_feeds([feed_id])
 
     repaired = scheduler.tick(now=later(1.5))
     messages.deliver()
-    assert repaired.requeued_feed_changes >= 1
+    assert repaired.resent.feed_changes >= 1
     assert stale_feeds(world.feeds.values()) == []
     assert marks_left()[0] == 0
 
@@ -127,12 +127,12 @@ def test_a_roll_up_whose_recompute_message_was_lost_is_repaired_by_one_tick(make
 
     early = scheduler.tick(now=later(0.5))
     messages.deliver()
-    assert early.requeued_rollups == 0
+    assert early.resent.rollup_keys == 0
     assert not rollups_current()
 
     repaired = scheduler.tick(now=later(1.5))
     messages.deliver()
-    assert repaired.requeued_rollups == 2
+    assert repaired.resent.rollup_keys == 2
     assert rollups_current()
     assert marks_left()[1] == 0
 

@@ -321,14 +321,8 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     if _shown_of(event) != shown_before:
         _touch_shifts(event)
     db.session.flush()
-    publish(
-        EventChanged(
-            event.id,
-            moved_shift_ids=tuple(moved_shift_ids),
-            location_changed=location_changed,
-            old_category_id=old_category_id if event.category_id != old_category_id else None,
-        )
-    )
+    left = old_category_id if event.category_id != old_category_id else None
+    publish(EventChanged(event.id, tuple(moved_shift_ids), location_changed, left))
     return event
 
 
