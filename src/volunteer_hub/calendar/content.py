@@ -162,7 +162,7 @@ def shown_in_person_feeds(now: datetime):
 
 def _shift_rows() -> Select:
     """Shifts with what their entries show of the event, its category and team."""
-    return (
+    query = (
         select(
             Shift.id.label("shift_id"),
             Shift.title.label("shift_title"),
@@ -176,11 +176,18 @@ def _shift_rows() -> Select:
             Event.description,
             Event.location,
             Event.status.label("event_status"),
-            Category.name.label("category"),
-            Team.name.label("team"),
         )
         .select_from(Shift)
         .join(Event, Event.id == Shift.event_id)
+    )
+    return _with_names(query)
+
+
+def _with_names(query: Select) -> Select:
+    """``query`` (joined to Event) with the names every entry shows besides the event's:
+    its category's and its team's (columns ``category`` and ``team``)."""
+    return (
+        query.add_columns(Category.name.label("category"), Team.name.label("team"))
         .join(Category, Category.id == Event.category_id)
         .join(Team, Team.id == Event.team_id)
     )
@@ -264,25 +271,19 @@ def team_events(
     CANCELLED_KEPT, of the teams ``scope_filter`` selects; three queries in all."""
     links = links or _Links.current()
     event_ids = _team_event_ids(scope_filter, category_ids, now)
-    rows = db.session.execute(
-        select(
-            Event.id,
-            Event.title,
-            Event.description,
-            Event.location,
-            Event.starts_at,
-            Event.ends_at,
-            Event.status,
-            Event.revision,
-            Event.updated_at,
-            Event.recurrence_rule,
-            Category.name.label("category"),
-            Team.name.label("team"),
-        )
-        .join(Category, Category.id == Event.category_id)
-        .join(Team, Team.id == Event.team_id)
-        .where(Event.id.in_(event_ids))
-    ).all()
+    columns = (
+        Event.id,
+        Event.title,
+        Event.description,
+        Event.location,
+        Event.starts_at,
+        Event.ends_at,
+        Event.status,
+        Event.revision,
+        Event.updated_at,
+        Event.recurrence_rule,
+    )
+    rows = db.session.execute(_with_names(select(*columns)).where(Event.id.in_(event_ids))).all()
     shifts_by_event = _shifts_by_event(event_ids)
     signup_changes = _signup_changes(event_ids)
     texts = _description_texts()
