@@ -3,11 +3,11 @@ them, and keeping each one's stored body up to date.
 
 A feed's URL carries a secret token (``secrets.token_urlsafe(32)``: 256 bits) that is
 shown once and stored only as its SHA-256. A change marks stale (``stale_since``) every
-live feed that shows it (:func:`mark_stale`), in the same transaction; a rebuild claims
-the feed (:func:`claim_stale`) and stores the body and its ETag (:func:`rebuild_feed`),
-and the minute tick re-sends rebuilds whose message was lost
-(:func:`requeue_overdue_rebuilds`). The web process serves the stored bytes. What a
-body holds is built in :mod:`volunteer_hub.calendar.content`.
+live feed that shows it (:func:`mark_stale`); a rebuild claims the feed
+(:func:`claim_stale`) and stores the body and its ETag (:func:`rebuild_feed`), and the
+minute tick re-sends rebuilds whose message was lost (:func:`requeue_overdue_rebuilds`).
+The web process serves the stored bytes. What a body holds is built in
+:mod:`volunteer_hub.calendar.content`.
 """
 
 from __future__ import annotations
