@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import (
@@ -92,6 +93,9 @@ class PeriodReport:
     #: every month of the period, oldest first, zeros included
     by_month: tuple[MonthRow, ...]
     totals: Figures
+
+
+R = TypeVar("R", bound=PeriodReport)
 
 
 @dataclass(frozen=True)
@@ -225,15 +229,13 @@ def unit_report(
         ),
         key=lambda row: (-row.minutes, -row.services, row.name, row.team_id),
     )
-    return UnitReport(
+    return _report(
+        UnitReport,
+        (start, end, categories),
+        per_category,
+        per_month,
         unit_path=unit_path,
         by_team=tuple(by_team),
-        month_from=start,
-        month_to=end,
-        category_ids=categories,
-        by_category=_by_category(per_category),
-        by_month=_by_month(start, end, per_month),
-        totals=_totals(per_month),
     )
 
 
@@ -328,18 +330,16 @@ def team_report(
         select(Team.id).where(Team.id == team_id), start, end, categories
     )
     per_person = _sums_by_person(team_id, start, end, categories)
-    return TeamReport(
+    return _report(
+        TeamReport,
+        (start, end, categories),
+        per_category,
+        per_month,
         team_id=team.id,
         team_name=team[1],
         unit_name=team[2],
         by_person=_person_rows(team_id, per_person, viewer),
         people_served=len(per_person),
-        month_from=start,
-        month_to=end,
-        category_ids=categories,
-        by_category=_by_category(per_category),
-        by_month=_by_month(start, end, per_month),
-        totals=_totals(per_month),
     )
 
 
@@ -481,6 +481,27 @@ def person_history(
 def _as_date(value) -> date:
     # A date grouped on SQLite may come back as text.
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _report(
+    kind: type[R],
+    period: tuple[date, date, tuple[int, ...]],
+    per_category: dict[int, dict[str, int]],
+    per_month: dict[date, dict[str, int]],
+    **own: Any,
+) -> R:
+    """A report of ``kind`` over ``period`` (first month, last month, categories): its
+    figures by category, by month and in total from the sums; ``own`` are its own fields."""
+    start, end, categories = period
+    return kind(
+        month_from=start,
+        month_to=end,
+        category_ids=categories,
+        by_category=_by_category(per_category),
+        by_month=_by_month(start, end, per_month),
+        totals=_totals(per_month),
+        **own,
+    )
 
 
 def _by_category(per_category: dict[int, dict[str, int]]) -> tuple[CategoryRow, ...]:
