@@ -1,12 +1,12 @@
 """Service records (志愿服务记录): how one is counted, stored and changed, with its trail.
 
-Every record is stored through ``add_record`` and changed through ``apply_change`` (the
-attendance and verification modules too): its month and minutes are recounted, a
-``RecordChange`` (who, why, what) is written in the same transaction, and the roll-up
-keys it touched, before and after, are named (``_touch_if_counted``) for the hours
-actors to recompute (``hours.rollups``). Here also the leader's edits, deletions and
-unplanned service, the volunteer's correction requests and their resolution, and
-records following their event into another category.
+A record is stored through ``add_record`` and changed through ``apply_change``, by the
+attendance and verification modules too: its month and minutes are recounted, and the
+roll-up keys it touched, before and after, are named (``_touch_if_counted``) for the
+hours actors to recompute (``hours.rollups``). Every change, deletions and records
+moved with their event's category included, writes a ``RecordChange`` (who, why, what)
+in the same transaction. Here also: the leader's edits, deletions and unplanned service,
+and the volunteer's correction requests and their resolution.
 """
 
 from __future__ import annotations

@@ -132,6 +132,9 @@ def rebuild_all() -> RebuildReport:
     return RebuildReport(person_rows, team_rows)
 
 
+# -- internals -------------------------------------------------------------------------
+
+
 def _sync(model, key_names: Sequence[str], value_names: Sequence[str], expected: dict) -> dict:
     columns = [getattr(model, name) for name in (*key_names, *value_names)]
     current = {
