@@ -44,8 +44,12 @@ class CodeColumns:
     """The columns of a table of texted codes (a mixin for the model). The table adds
     what the code is for, and the column set when it is used (``TextedCodes.used``)."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    # sort_order: a table's columns stand in the order its migration made them, the
+    # mixin's first two before the model's own, its ``used`` column last.
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
     #: hex HMAC-SHA-256 of the code under the app's secret key
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,7 +33,7 @@ class LoginCode(CodeColumns, Base):
 
     __tablename__ = "login_code"
 
-    used_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None] = mapped_column(sort_order=1)
 
     def code_binding(self) -> str:
         # The same six digits sent to two people hash differently.

@@ -72,7 +72,7 @@ class PhoneChange(CodeColumns, Base):
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL")
     )
-    confirmed_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None] = mapped_column(sort_order=1)
 
     def code_binding(self) -> str:
         # The number too: a code proves this one change only.
