@@ -3,8 +3,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, Select, String, false, func, select
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from volunteer_hub.db import Base, partial_index, utcnow
 from volunteer_hub.events.models import Shift
@@ -69,3 +69,19 @@ class Signup(Base):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @classmethod
+    def waitlisted_ahead(cls, shift_id, signup_id) -> Select:
+        """Count the waitlisted signups before ``signup_id`` on shift ``shift_id`` (the
+        waitlist order is the order of ``id``). Give values, or the columns of an outer
+        query and correlate the result to it."""
+        ahead = aliased(cls)
+        return (
+            select(func.count())
+            .select_from(ahead)
+            .where(
+                ahead.shift_id == shift_id,
+                ahead.status == SignupStatus.WAITLISTED,
+                ahead.id < signup_id,
+            )
+        )
