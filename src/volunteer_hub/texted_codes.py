@@ -44,8 +44,9 @@ class CodeColumns:
     """The columns of a table of texted codes (a mixin for the model). The table adds
     what the code is for, and the column set when it is used (``TextedCodes.used``)."""
 
-    # sort_order: a table's columns stand in the order its migration made them, the
-    # mixin's first two before the model's own, its ``used`` column last.
+    # sort_order keeps each table's columns in the order its migration made them: these
+    # two first, the model's own columns next, the rest of these, then its ``used``
+    # column (sort_order=1).
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
     person_id: Mapped[int] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), index=True, sort_order=-1
