@@ -59,7 +59,7 @@ def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
     from volunteer_hub.calendar.tasks import requeue_lost_changes
     from volunteer_hub.events.services import release_stale_codes
-    from volunteer_hub.hours.services import close_forgotten_check_outs
+    from volunteer_hub.hours.attendance import close_forgotten_check_outs
     from volunteer_hub.hours.tasks import requeue_marked
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck

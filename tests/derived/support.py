@@ -24,6 +24,7 @@ from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.broker import bind_actors
 from volunteer_hub.calendar import services as feeds
 from volunteer_hub.calendar.changes import FeedChange
+from volunteer_hub.calendar.content import build_body
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
@@ -145,7 +146,7 @@ def stale_feeds(feed_ids) -> list[int]:
     stale = []
     for feed_id in feed_ids:
         stored = db.session.scalar(select(Feed.body).where(Feed.id == feed_id))
-        if stored != feeds.build_body(feed_id):
+        if stored != build_body(feed_id):
             stale.append(feed_id)
     db.session.rollback()
     return stale

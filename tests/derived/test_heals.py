@@ -29,8 +29,7 @@ from tests.hours.support import AFTER, shift_with_people, viewer
 from volunteer_hub import scheduler
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import marks
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, marks, records, verification
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource
@@ -109,17 +108,17 @@ def test_a_feed_whose_change_message_was_lost_is_repaired_by_one_tick(messages, 
 def test_a_roll_up_whose_recompute_message_was_lost_is_repaired_by_one_tick(make, messages, way):
     team, shift, _people = shift_with_people(people=2)
     leader = viewer(make.leader(team))
-    hours.mark_all_attended(shift.id, viewer=leader, now=AFTER)
+    attendance.mark_all_attended(shift.id, viewer=leader, now=AFTER)
     db.session.commit()
     messages.deliver()
     records = db.session.scalars(select(ServiceRecord.id)).all()
 
     if way == "unreachable":
         with messages.unreachable():
-            hours.verify(records, viewer=leader, now=AFTER)
+            verification.verify(records, viewer=leader, now=AFTER)
             db.session.commit()
     else:
-        hours.verify(records, viewer=leader, now=AFTER)
+        verification.verify(records, viewer=leader, now=AFTER)
         db.session.commit()
         assert messages.lose() >= 1
     assert not rollups_current()
@@ -142,8 +141,10 @@ def test_a_recompute_keeps_a_mark_made_after_it_read_the_mark(make, messages):
     version moved on) keeps its mark, so its own recompute is still owed."""
     team, shift, (person, _other) = shift_with_people(people=2)
     leader = viewer(make.leader(team))
-    hours.mark_all_attended(shift.id, viewer=leader, now=AFTER)
-    hours.verify(db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER)
+    attendance.mark_all_attended(shift.id, viewer=leader, now=AFTER)
+    verification.verify(
+        db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER
+    )
     db.session.commit()
     record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.person_id == person.id))
     key = (record.person_id, record.team_id, record.category_id, record.month)
@@ -180,12 +181,14 @@ def test_one_transaction_writes_one_mark_per_thing_it_changed(messages):
 
     team, shift, (person,) = shift_with_people(people=1)
     leader = viewer(make.leader(team))
-    hours.mark_all_attended(shift.id, viewer=leader, now=AFTER)
-    hours.verify(db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER)
+    attendance.mark_all_attended(shift.id, viewer=leader, now=AFTER)
+    verification.verify(
+        db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER
+    )
     db.session.commit()
     messages.deliver()
     record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.person_id == person.id))
-    hours.edit_record(record.id, viewer=leader, reason="更正", content="巡堤（夜）", now=AFTER)
+    records.edit_record(record.id, viewer=leader, reason="更正", content="巡堤（夜）", now=AFTER)
     db.session.commit()
     key = (record.person_id, record.team_id, record.category_id, record.month)
     assert marks.version_of(key) == 1
@@ -196,8 +199,10 @@ def test_the_ops_page_shows_changes_and_keys_waiting(app, make, messages):
 
     team, shift, _people = shift_with_people(people=1)
     leader = viewer(make.leader(team))
-    hours.mark_all_attended(shift.id, viewer=leader, now=AFTER)
-    hours.verify(db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER)
+    attendance.mark_all_attended(shift.id, viewer=leader, now=AFTER)
+    verification.verify(
+        db.session.scalars(select(ServiceRecord.id)).all(), viewer=leader, now=AFTER
+    )
     db.session.commit()
     make.event(team, shifts=1)
     messages.lose()

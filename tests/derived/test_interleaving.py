@@ -38,7 +38,7 @@ from volunteer_hub.errors import DomainError
 from volunteer_hub.events import services as events
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, records, verification
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
@@ -136,23 +136,23 @@ class Scenario:
 
     def _check_in(self, seat: tuple[int, int]) -> None:
         shift_id, person_id = self._ids(seat)
-        hours.check_in(shift_id, person_id, now=db.session.get(Shift, shift_id).starts_at)
+        attendance.check_in(shift_id, person_id, now=db.session.get(Shift, shift_id).starts_at)
 
     def _mark(self, seat: tuple[int, int]) -> ServiceRecord:
         shift_id, person_id = self._ids(seat)
-        return hours.mark_attendance(
+        return attendance.mark_attendance(
             shift_id, person_id, "present", viewer=self.leader, now=self.later
         )
 
     def _verify(self, seat: tuple[int, int]) -> None:
         record = self._record(seat)
         if record.checked_in_at is not None and record.checked_out_at is None:
-            hours.check_out(*self._ids(seat), now=record.ended_at)
-        hours.verify([record.id], viewer=self.leader, now=self.later)
+            attendance.check_out(*self._ids(seat), now=record.ended_at)
+        verification.verify([record.id], viewer=self.leader, now=self.later)
 
     def _edit_record(self, seat: tuple[int, int], minutes: int) -> None:
         record = self._record(seat)
-        hours.edit_record(
+        records.edit_record(
             record.id,
             viewer=self.leader,
             reason="队长更正",
@@ -161,7 +161,7 @@ class Scenario:
         )
 
     def _delete(self, seat: tuple[int, int]) -> None:
-        hours.delete_record(self._record(seat).id, viewer=self.leader, reason="重复登记")
+        records.delete_record(self._record(seat).id, viewer=self.leader, reason="重复登记")
 
     def _edit_event(self, which: int, **changes) -> None:
         edit_event(self.event_ids[which], **changes)  # commits

@@ -6,7 +6,7 @@ handler below marks the key in the same transaction (``hours.marks``) and sends
 ``recompute_rollup`` after the commit. The message carries the key (ids and an ISO
 month), never a figure: the actor reads the records as they are when it runs, so a
 retry, a duplicate delivery or two actors for the same key at once all end with the
-same rows (``services.recompute_key`` locks the key, and clears its mark). A message
+same rows (``rollups.recompute_key`` locks the key, and clears its mark). A message
 that was lost is sent again by the tick (``requeue_marked``) once its mark is older than
 a minute.
 """
@@ -20,14 +20,14 @@ import dramatiq
 from volunteer_hub import after_commit
 from volunteer_hub.domain_events import RecordCounted, new_in_transaction
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import marks, services
+from volunteer_hub.hours import marks, rollups
 
 QUEUE = "hours"
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=10, min_backoff=1_000, max_backoff=60_000)
 def recompute_rollup(person_id: int, team_id: int, category_id: int, month: str) -> None:
-    services.recompute_key(person_id, team_id, category_id, date.fromisoformat(month))
+    rollups.recompute_key(person_id, team_id, category_id, date.fromisoformat(month))
     db.session.commit()
 
 
