@@ -28,16 +28,17 @@ import json
 import re
 import secrets
 import signal
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from volunteer_hub.devtools.fake_twilio import _Handler as _KeepAliveHandler
+from volunteer_hub.devtools.fake_twilio import _interrupt, _Server
 
 ACCESS_KEY_ID = "LTAI5tFakeAliyunKeyId00"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret"
@@ -183,8 +184,6 @@ class FakeAliyun:
         self.invalid_numbers: set[str] = set()
         #: texts the balance still pays for; None is unlimited
         self.balance: int | None = None
-        #: answer Throttling.User beyond this many send requests in any one second
-        self.max_per_second: float | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -198,15 +197,13 @@ class FakeAliyun:
         self._nonces: set[str] = set()
         self._codes: collections.Counter[str] = collections.Counter()
         self._calls: list[str] = []
-        self._accepted_at: collections.deque[float] = collections.deque()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeAliyun:
         if self._server is None:
             self._stopping.clear()
-            self._server = _Server((self.host, self.port), _Handler)
-            self._server.fake = self
+            self._server = _Server((self.host, self.port), _Handler, self)  # type: ignore[arg-type]
             self.port = self._server.server_address[1]
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
@@ -222,7 +219,8 @@ class FakeAliyun:
             return
         self._server.shutdown()
         self._stopping.set()  # delayed answers return now
-        self._server.server_close()
+        self._server.close_connections()  # idle keep-alive connections end their handler
+        self._server.server_close()  # and the handler threads are joined
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
@@ -274,7 +272,7 @@ class FakeAliyun:
         with self._lock:
             self._reset_state()
             self.invalid_numbers.clear()
-            self.balance = self.max_per_second = None
+            self.balance = None
             self.delay = 0.0
 
     @property
@@ -320,8 +318,6 @@ class FakeAliyun:
             self._stopping.wait(scripted.delay if scripted else self.delay)
             if scripted is not None and scripted.code is not None:
                 raise AliyunError(scripted.code, scripted.message, scripted.status)
-            if self._over_rate():
-                raise AliyunError("Throttling.User")
             texts = self._texts(action, params)
             biz_id = self._accept(texts, request_id)
         except AliyunError as error:
@@ -366,18 +362,6 @@ class FakeAliyun:
     def _next_scripted(self) -> Scripted | None:
         with self._lock:
             return self._script.popleft() if self._script else None
-
-    def _over_rate(self) -> bool:
-        if not self.max_per_second:
-            return False
-        now = time.monotonic()
-        with self._lock:
-            while self._accepted_at and now - self._accepted_at[0] >= 1.0:
-                self._accepted_at.popleft()
-            if len(self._accepted_at) >= self.max_per_second:
-                return True
-            self._accepted_at.append(now)
-            return False
 
     def _texts(self, action: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """The request's texts, one per number, validated as Aliyun validates them."""
@@ -539,31 +523,15 @@ def _params(raw: Any) -> dict[str, str]:
     return value
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a delayed answer's thread ends with the fake's stop event
-    allow_reuse_address = True
-    fake: FakeAliyun
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is expected (timeout tests); stay quiet.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class _Handler(_KeepAliveHandler):
+    """Fake Twilio's keep-alive handler, answering Aliyun's RPC calls instead."""
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        status, payload = self.server.fake.answer(self.command, self.path, headers, body)
+        fake: FakeAliyun = self.server.fake  # type: ignore[assignment]
+        status, payload = fake.answer(self.command, self.path, headers, body)
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
@@ -573,10 +541,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = _serve
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: Iterable[str] | None = None) -> None:
