@@ -303,7 +303,12 @@ def test_parse_push_reads_the_documented_sms_report_example(gateway):
 
 @pytest.mark.parametrize(
     ("err_code", "status"),
-    [("MK:0001", "undelivered"), ("UNDELIV", "undelivered"), ("isv.OUT_OF_SERVICE", "failed")],
+    [
+        ("MK:0001", "undelivered"),
+        ("UNDELIV", "undelivered"),
+        ("isv.OUT_OF_SERVICE", "failed"),
+        ("DELIVERED", "undelivered"),  # not a success, whatever the code says
+    ],
 )
 def test_a_failed_report_says_why(gateway, err_code, status):
     item = {**SMS_REPORT_EXAMPLE[0], "success": False, "err_code": err_code, "err_msg": "失败"}

@@ -106,6 +106,9 @@ CONFIG_CODES = frozenset({
 })  # fmt: skip
 INVALID_NUMBER = "isv.MOBILE_NUMBER_ILLEGAL"
 
+#: a recipient on its way into a batch: its position, Aliyun's form of its number, variables
+_Pending = tuple[int, str, Mapping[str, str]]
+
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -269,14 +272,16 @@ class AliyunGateway:
         )
 
     def send_template(self, to: str, template_key: str, variables: Mapping[str, str]) -> SendResult:
+        return self._send_one(aliyun_number(to), variables, self._template_code(template_key))
+
+    def _send_one(self, number: str, variables: Mapping[str, str], code: str) -> SendResult:
         from alibabacloud_dysmsapi20170525 import models
 
-        number = aliyun_number(to)
         request = models.SendSmsRequest(
             phone_numbers=number,
             sign_name=self.sign_name,
-            template_code=self._template_code(template_key),
-            template_param=_param_json(variables),
+            template_code=code,
+            template_param=json.dumps(_string_values(variables), ensure_ascii=False),
         )
         body = self._call(self.client.send_sms_with_options, request)
         return SendResult(provider_sid=provider_sid(body.biz_id, number), status="sent")
@@ -287,24 +292,24 @@ class AliyunGateway:
         """One result per recipient, in order: SendBatchSms per 100 numbers. A number
         Aliyun cannot take fails alone, before the call; when Aliyun still refuses a
         number of a batch, that batch goes text by text so only the bad number fails."""
-        results: list[SendResult | SmsError | None] = [None] * len(recipients)
-        sendable: list[tuple[int, str, Mapping[str, str]]] = []
         try:
             code = self._template_code(template_key)
         except SmsError as error:
             return [error] * len(recipients)
+        outcomes: dict[int, SendResult | SmsError] = {}
+        sendable: list[_Pending] = []
         for index, (phone, variables) in enumerate(recipients):
             try:
                 sendable.append((index, aliyun_number(phone), variables))
             except SmsError as error:
-                results[index] = error
+                outcomes[index] = error
         for chunk in _chunks(sendable, BATCH_LIMIT):
-            for index, outcome in self._send_chunk(chunk, code, template_key, recipients):
-                results[index] = outcome
-        assert all(result is not None for result in results)
-        return results  # type: ignore[return-value]
+            outcomes.update(self._send_chunk(chunk, code, template_key))
+        return [outcomes[index] for index in range(len(recipients))]
 
-    def _send_chunk(self, chunk, code, template_key, recipients):
+    def _send_chunk(
+        self, chunk: Sequence[_Pending], code: str, template_key: str
+    ) -> dict[int, SendResult | SmsError]:
         from alibabacloud_dysmsapi20170525 import models
 
         request = models.SendBatchSmsRequest(
@@ -312,24 +317,23 @@ class AliyunGateway:
             sign_name_json=json.dumps([self.sign_name] * len(chunk), ensure_ascii=False),
             template_code=code,
             template_param_json=json.dumps(
-                [{k: str(v) for k, v in variables.items()} for *_, variables in chunk],
-                ensure_ascii=False,
+                [_string_values(variables) for *_, variables in chunk], ensure_ascii=False
             ),
         )
         try:
             body = self._call(self.client.send_batch_sms_with_options, request)
         except SmsError as error:
             if error.code != INVALID_NUMBER or len(chunk) == 1:
-                return [(index, error) for index, *_ in chunk]
-            return [(index, self._one(recipients[index], template_key)) for index, *_ in chunk]
-        return [
-            (index, SendResult(provider_sid=provider_sid(body.biz_id, number), status="sent"))
+                return {index: error for index, *_ in chunk}
+            return {index: self._one(number, variables, code) for index, number, variables in chunk}
+        return {
+            index: SendResult(provider_sid=provider_sid(body.biz_id, number), status="sent")
             for index, number, _ in chunk
-        ]
+        }
 
-    def _one(self, recipient: tuple[str, Mapping[str, str]], template_key: str):
+    def _one(self, number: str, variables: Mapping[str, str], code: str) -> SendResult | SmsError:
         try:
-            return self.send_template(recipient[0], template_key, recipient[1])
+            return self._send_one(number, variables, code)
         except SmsError as error:
             return error
 
@@ -344,7 +348,7 @@ class AliyunGateway:
 
     def _call(self, method: Any, request: Any) -> Any:
         """One API call; Aliyun's answer body when its Code is OK, else our error."""
-        from darabonba.exceptions import RetryError, UnretryableException
+        from darabonba.exceptions import ResponseException, RetryError, UnretryableException
         from darabonba.runtime import RuntimeOptions
 
         try:
@@ -361,14 +365,11 @@ class AliyunGateway:
                     f"Aliyun did not answer within {self.timeout}s", code="timeout"
                 ) from None
             raise TransientSmsError("Aliyun unreachable", code="connection") from None
-        except Exception as exc:  # the SDK's error answers: HTTP 4xx/5xx
-            code = getattr(exc, "code", None)
-            if code is None:
-                raise
-            status = int(getattr(exc, "status_code", 0) or 0)
+        except ResponseException as exc:  # an error answer: HTTP 4xx/5xx with a Code
+            code = str(exc.code)
             if code in CONFIG_CODES:
                 log.error("aliyun refused our credentials or settings: %s", code)
-            raise classify(str(code), _first_line(getattr(exc, "message", "")), status) from None
+            raise classify(code, _first_line(exc.message), int(exc.status_code or 0)) from None
         body = response.body
         if body.code != "OK":
             raise classify(str(body.code), str(body.message or ""))
@@ -407,8 +408,8 @@ class AliyunGateway:
         if not isinstance(success, bool):
             raise TypeError("success is not a boolean")
         err_code = str(item.get("err_code") or "")
-        status = "delivered" if success else (self.delivery_status(err_code) or "undelivered")
-        if status == "delivered" and not success:
+        status = "delivered" if success else self.delivery_status(err_code)
+        if not success and status in (None, "delivered"):  # failed, whatever the code says
             status = "undelivered"
         return DeliveryReport(
             provider_sid=provider_sid(str(item["biz_id"]), item["phone_number"]),
@@ -448,9 +449,9 @@ def _is_loopback(endpoint: str | None) -> bool:
         return False
 
 
-def _param_json(variables: Mapping[str, str]) -> str:
+def _string_values(variables: Mapping[str, str]) -> dict[str, str]:
     # Aliyun takes string values only (isv.INVALID_JSON_PARAM otherwise).
-    return json.dumps({key: str(value) for key, value in variables.items()}, ensure_ascii=False)
+    return {key: str(value) for key, value in variables.items()}
 
 
 def _first_line(message: str) -> str:
