@@ -344,9 +344,11 @@ def push_receiver(gateway: AliyunGateway):
     """A minimal endpoint of ours: parses the push and answers as Aliyun expects."""
     app = Flask(__name__)
     received = []
+    app.config["RAW"] = raw = []
 
     @app.post("/sms/<kind>/aliyun/secret")
     def receive(kind):
+        raw.extend(request.get_json())
         received.extend(gateway.parse_push(kind, request.get_json()))
         body, status = gateway.push_ack(kind)
         return jsonify(body), status
@@ -362,6 +364,8 @@ def test_the_fakes_pushes_round_trip_through_parse_push(fake, gateway):
         "http://vh.example.cn/sms/report/aliyun/secret", fake.messages, client=client
     )
     assert acknowledged(answer)
+    pushed = client.application.config["RAW"]
+    assert [set(item) for item in pushed] == [set(SMS_REPORT_EXAMPLE[0])] * 2
     assert [(r.provider_sid, r.to, r.status) for r in received] == [
         (results[0].provider_sid, PHONE, "delivered"),
         (results[1].provider_sid, OTHER, "delivered"),
