@@ -105,7 +105,10 @@ ERROR_CLASSES: tuple[tuple[str, type[SmsError]], ...] = (
     ("InvalidParameterValue.SdkAppIdNotExist", ProviderConfigError),
     ("FailedOperation.SignatureIncorrectOrUnapproved", ProviderConfigError),
     ("FailedOperation.MissingSignature", ProviderConfigError),
-    ("FailedOperation.Template", ProviderConfigError),
+    ("FailedOperation.TemplateIncorrectOrUnapproved", ProviderConfigError),
+    ("FailedOperation.TemplateUnapprovedOrNotExist", ProviderConfigError),
+    ("FailedOperation.TemplateIdNotExist", ProviderConfigError),
+    ("FailedOperation.TemplateParamSetNotMatchApprovedTemplate", ProviderConfigError),
     # the SDK's own words for a failed exchange: no answer, a non-200 answer, a cut body
     ("ClientNetworkError", TransientSmsError),
     ("ServerNetworkError", TransientSmsError),
