@@ -22,15 +22,12 @@ By hand: ``python -m volunteer_hub.devtools.fake_tencent --port 8096``.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,8 +36,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from volunteer_hub.devtools.fake_twilio import _Handler as _KeepAliveHandler
-from volunteer_hub.devtools.fake_twilio import _interrupt, _Server
+from volunteer_hub.devtools.fake_provider import (
+    FakeProvider,
+    KeepAliveHandler,
+    fake_arguments,
+    run_by_hand,
+    server_options,
+)
 from volunteer_hub.sms.segments import count_segments
 
 SECRET_ID = "AKIDfakeTencentSms0000000000000000000"
@@ -139,8 +141,25 @@ def _serial_no() -> str:
     return f"{secrets.randbelow(9000) + 1000}:{secrets.randbelow(10**28):028d}"
 
 
-class FakeTencentSms:
+class _Handler(KeepAliveHandler):
+    def do_POST(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, data = self.server.fake.handle(headers, self.body())
+        # Exactly this type: the SDK looks for errors only in application/json answers.
+        self.answer(status, "application/json" if status == 200 else "text/html", data)
+
+    def do_GET(self) -> None:
+        self.send_error(405)
+
+
+class FakeTencentSms(FakeProvider):
     """A threaded HTTP server on 127.0.0.1 that answers like Tencent Cloud's SendSms."""
+
+    handler = _Handler
+    #: a recorded text, one per number: ``serial_no``, ``phone``, ``template_id``,
+    #: ``params``, ``sign_name``, ``sdk_app_id``, ``text`` (when the template is known),
+    #: ``fee``, ``request_id``
+    phone_field = "phone"
 
     def __init__(
         self,
@@ -161,67 +180,21 @@ class FakeTencentSms:
         self.sign_names = set(sign_names)
         #: approved TemplateId → content with {1}, {2} …; None accepts any id and count
         self.templates = dict(templates) if templates is not None else None
-        self.host = host
-        self.port = port
         #: seconds every request takes (benchmarks: provider latency)
         self.delay = delay
         #: numbers that always get this per-number code (e.g. BLACKLISTED)
         self.number_errors: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._reset_state()
+        super().__init__(host, port)
 
     def _reset_state(self) -> None:
-        self._messages: list[dict[str, Any]] = []
-        self._script: collections.deque[Scripted] = collections.deque()
-        self._requests = 0
-        self._auth_failures = 0
+        super()._reset_state()
         self._errors: collections.Counter[str] = collections.Counter()
         self._pushes: list[dict[str, Any]] = []
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> FakeTencentSms:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler, self)  # type: ignore[arg-type]
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-tencent-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        self._stopping.set()  # delayed answers return now
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTencentSms:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:
         """``host:port``, what TENCENT_SMS_ENDPOINT takes (loopback: plain http)."""
-        if self._server is None:
-            raise RuntimeError("the fake is not running: start() it first")
-        return f"{self.host}:{self.port}"
+        return self.address
 
     def app_config(self) -> dict[str, Any]:
         """Config keys that point the app's tencent backend at this fake (SMS_TEMPLATES
@@ -252,13 +225,11 @@ class FakeTencentSms:
         ``http_status`` a bare non-200 answer, as from the gateway in front of the API."""
         if where not in ("number", "request"):
             raise ValueError("where is 'number' or 'request'")
-        with self._lock:
-            self._script.extend([Scripted(code, message, where, http_status, delay)] * times)
+        self._enqueue(Scripted(code, message, where, http_status, delay), times)
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` requests succeed, but only after ``seconds``."""
-        with self._lock:
-            self._script.extend([Scripted(delay=seconds)] * times)
+        self._enqueue(Scripted(delay=seconds), times)
 
     def reset(self) -> None:
         with self._lock:
@@ -267,28 +238,6 @@ class FakeTencentSms:
             self.delay = 0.0
 
     # -- records --------------------------------------------------------------------------
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """Every accepted text, one per number: ``serial_no``, ``phone``, ``template_id``,
-        ``params``, ``sign_name``, ``sdk_app_id``, ``text`` (when the template is known),
-        ``fee``, ``request_id``; a copy."""
-        with self._lock:
-            return [dict(message) for message in self._messages]
-
-    def messages_to(self, phone: str) -> list[dict[str, Any]]:
-        return [message for message in self.messages if message["phone"] == phone]
-
-    @property
-    def requests(self) -> int:
-        """SendSms requests received, whatever their answer."""
-        with self._lock:
-            return self._requests
-
-    @property
-    def auth_failures(self) -> int:
-        with self._lock:
-            return self._auth_failures
 
     @property
     def errors(self) -> collections.Counter[str]:
@@ -308,11 +257,11 @@ class FakeTencentSms:
         """Answer one POST to ``/`` (``headers`` by lower-case name): status and body."""
         with self._lock:
             self._requests += 1
-            scripted = self._script.popleft() if self._script else None
+        scripted = self._next_scripted()
         request_id = str(uuid.uuid4())
         try:
             self._authenticate(headers, body)
-            if self._stopping.wait(scripted.delay if scripted else self.delay):
+            if self._wait(scripted.delay if scripted else self.delay):
                 raise TencentError("InternalError.Timeout")
             if scripted is not None and scripted.http_status != 200:
                 return scripted.http_status, b"<html><body>502 Bad Gateway</body></html>"
@@ -535,64 +484,22 @@ def _split_mainland(phone: str) -> tuple[str, str]:
     return "", phone.lstrip("+")
 
 
-class _Handler(_KeepAliveHandler):
-    """Fake Twilio's keep-alive handler, answering Tencent's one API path instead."""
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, data = self.server.fake.handle(headers, body)  # type: ignore[attr-defined]
-        self.send_response(status)
-        # Exactly this type: the SDK looks for errors only in application/json answers.
-        self.send_header("Content-Type", "application/json" if status == 200 else "text/html")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.send_error(405)
+def _describe(text: dict[str, Any]) -> str:
+    """A received text for the terminal, its number masked."""
+    where = f"to ****{text['phone'][-4:]}: template {text['template_id']}"
+    return f"{text['serial_no']} {where} params {text['params']}"
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local fake of Tencent Cloud SMS SendSms.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8096)
+    parser = fake_arguments("A local fake of Tencent Cloud SMS SendSms.", port=8096)
     parser.add_argument("--secret-id", default=SECRET_ID)
     parser.add_argument("--secret-key", default=SECRET_KEY)
     parser.add_argument("--app-id", default=SDK_APP_ID)
     parser.add_argument("--sign-name", default=SIGN_NAME)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds per request")
     args = parser.parse_args(list(argv) if argv is not None else None)
-
-    fake = FakeTencentSms(
-        args.secret_id,
-        args.secret_key,
-        args.app_id,
-        sign_names=[args.sign_name],
-        host=args.host,
-        port=args.port,
-        delay=args.delay,
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
-    with fake:
-        print(f"fake Tencent Cloud SMS listening on http://{fake.endpoint}; for the app:")
-        for key, value in fake.app_config().items():
-            print(f"  {key}={value}", flush=True)
-        seen = 0
-        try:
-            while True:
-                time.sleep(0.5)
-                messages = fake.messages
-                for message in messages[seen:]:
-                    print(
-                        f"{message['serial_no']} to ****{message['phone'][-4:]}: template "
-                        f"{message['template_id']} params {message['params']}",
-                        flush=True,
-                    )
-                seen = len(messages)
-        except KeyboardInterrupt:
-            print("stopping")
+    credentials = (args.secret_id, args.secret_key, args.app_id)
+    fake = FakeTencentSms(*credentials, sign_names=[args.sign_name], **server_options(args))
+    run_by_hand(fake, "fake Tencent Cloud SMS", _describe)
 
 
 if __name__ == "__main__":
