@@ -379,7 +379,8 @@ def test_connection_refused_is_transient():
 @pytest.mark.parametrize(
     ("code", "error"),
     [
-        ("LimitExceeded.AppDailyLimit", TransientSmsError),
+        ("LimitExceeded.AppDailyLimit", ProviderPaused),
+        ("LimitExceeded.PhoneNumberOneHourLimit", TransientSmsError),
         ("LimitExceeded.PhoneNumberCountLimit", PermanentSmsError),
         ("RequestLimitExceeded.IPLimitExceeded", TransientSmsError),
         ("InternalError.SendAndRecvFail", TransientSmsError),

@@ -20,17 +20,18 @@ each entry says which of our variables fills which number:
     signup_confirmed = { id = "1234568", params = ["title", "starts", "code"] }
 
 **Errors**: flow control (``LimitExceeded.*``, ``RequestLimitExceeded``), Tencent's own
-failures, timeouts and non-200 answers are ``TransientSmsError``; an empty SMS package or
-arrears is ``ProviderPaused`` (transient, but no text can go until an operator tops up:
-pause sending and show it on /ops); credentials, SdkAppId, sign name or template code
-refused is ``ProviderConfigError`` (permanent); a number on Tencent's do-not-disturb list
-(the person unsubscribed, 退订) is ``RecipientOptedOut``; an invalid number and anything
-else is ``PermanentSmsError``.
+failures, timeouts and non-200 answers are ``TransientSmsError``; an empty SMS package,
+arrears or the account's daily cap is ``ProviderPaused`` (transient, but no text can go
+until an operator acts or the cap resets: pause sending and show it on /ops); refused
+credentials, SdkAppId, sign name or template code are ``ProviderConfigError``
+(permanent); a number on Tencent's do-not-disturb list (the person unsubscribed, 退订) is
+``RecipientOptedOut``; an invalid number and anything else is ``PermanentSmsError``.
 
 **Pushes**: a reply (上行短信) arrives as one JSON object, delivery reports (状态报告) as a
-JSON array; both expect ``{"result": 0, "errmsg": "OK"}``. Neither carries a message id
-for replies or a signature, so the URL carries our secret (checked by the view) and a
-reply's id is a digest of its fields: a replayed push gets the same id.
+JSON array; both expect ``{"result": 0, "errmsg": "OK"}``. Tencent signs neither, so the
+URL carries our secret (checked by the view); a reply has no message id, so its id is a digest of its fields (number, second, text, sign, extension): a replayed
+push gets the same id, and so would the same words from the same phone within one second.
+A report's ``sid`` is the ``SerialNo`` that SendSms answered, our ``provider_sid``.
 
 The backend never retries (the send actor owns retries) and builds its client on first use.
 """
@@ -76,8 +77,9 @@ STATUS_MAP: dict[str, str] = {"SUCCESS": "delivered", "FAIL": "undelivered"}
 
 
 class ProviderPaused(TransientSmsError):
-    """The account cannot send anything until an operator acts (SMS package empty,
-    arrears): pause sending and show it on /ops rather than retrying each text."""
+    """The account cannot send anything now (SMS package empty, arrears, the account's
+    daily cap reached): pause sending through Tencent and show it on /ops, and resume once
+    an operator has acted or the cap has reset, rather than retrying each text."""
 
 
 class ProviderConfigError(PermanentSmsError):
@@ -89,6 +91,11 @@ class ProviderConfigError(PermanentSmsError):
 ERROR_CLASSES: tuple[tuple[str, type[SmsError]], ...] = (
     ("FailedOperation.InsufficientBalanceInSmsPackage", ProviderPaused),
     ("UnauthorizedOperation.ServiceSuspendDueToArrears", ProviderPaused),
+    # the account's own daily caps (set in the console): nothing goes until tomorrow
+    ("LimitExceeded.AppDailyLimit", ProviderPaused),
+    ("LimitExceeded.AppMainlandChinaDailyLimit", ProviderPaused),
+    ("LimitExceeded.AppGlobalDailyLimit", ProviderPaused),
+    ("LimitExceeded.DailyLimit", ProviderPaused),
     # 免打扰名单: usually the person unsubscribed (退订) with the carrier
     ("FailedOperation.PhoneNumberInBlacklist", RecipientOptedOut),
     ("InvalidParameterValue.IncorrectPhoneNumber", PermanentSmsError),
@@ -96,7 +103,7 @@ ERROR_CLASSES: tuple[tuple[str, type[SmsError]], ...] = (
     # more than 200 numbers in one call is our mistake, retrying repeats it
     ("LimitExceeded.PhoneNumberCountLimit", PermanentSmsError),
     ("LimitExceeded.AppCountryOrRegionInBlacklist", PermanentSmsError),
-    # flow control: per number per 30 s / hour / day, per app per day, delivery frequency
+    # flow control: per number per 30 s / hour / day, the delivery frequency policy
     ("LimitExceeded", TransientSmsError),
     ("RequestLimitExceeded", TransientSmsError),
     ("InternalError", TransientSmsError),
@@ -128,7 +135,8 @@ def classify(code: str, message: str) -> SmsError:
         if code == prefix or code.startswith(prefix + "."):
             error_class = candidate
             break
-    text = _DIGIT_RUN.sub("[number]", f"Tencent Cloud SMS error {code}: {message}")
+    # A non-200 answer's "message" is the whole page a proxy sent: its start is enough.
+    text = _DIGIT_RUN.sub("[number]", f"Tencent Cloud SMS error {code}: {message[:200]}")
     if code == "ClientNetworkError":
         # The SDK wraps every requests failure alike; a timeout deserves its own code.
         code = "timeout" if "timed out" in message.lower() else "connection"
