@@ -1,10 +1,12 @@
-"""What every local fake of an SMS provider's API shares (``fake_twilio``, ``fake_tencent``).
+"""What every local fake of an SMS provider's API shares.
 
-A threaded HTTP server on 127.0.0.1 with keep-alive connections, like the real APIs (so
-benchmarks reuse sockets), that stops promptly: delayed answers return at once and idle
-connections are closed, and no handler thread outlives the fake. And the loop of
-``python -m volunteer_hub.devtools.fake_…``: print the settings for the app, then each
-text the fake receives, until Ctrl-C or SIGTERM. Each fake adds its provider's API.
+``FakeServer``: a threaded HTTP server on 127.0.0.1 with keep-alive connections, like the
+real APIs (so benchmarks reuse sockets), that stops promptly: delayed answers return at
+once, idle connections are closed, and no handler thread outlives the fake.
+``FakeAccount``: the script of answers to come and the records a test reads. And the
+command line of ``python -m volunteer_hub.devtools.fake_…``: print the settings for the
+app, then each text the fake receives, until Ctrl-C or SIGTERM. Each fake (``fake_tencent``)
+adds its provider's API; ``fake_twilio`` predates this module and has its own copy.
 """
 
 from __future__ import annotations
@@ -91,33 +93,22 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class FakeProvider:
-    """Start, stop and the address of a fake, its script of answers and its records; a
-    subclass names its ``handler`` and the field of a recorded text that holds the number."""
+class FakeServer:
+    """Serving a fake over HTTP: start on a free port (or the given one), stop promptly,
+    use as a context manager. A subclass sets ``host`` and ``port`` and names its
+    ``handler``, whose ``self.server.fake`` is the fake."""
 
     handler: type[KeepAliveHandler]
-    phone_field: str
-
-    def __init__(self, host: str, port: int):
-        self.host = host
-        self.port = port
-        self._stopping = threading.Event()
-        self._server: ProviderServer | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._reset_state()
-
-    def _reset_state(self) -> None:
-        """Forget texts, counters and the script (a subclass adds its own records)."""
-        self._messages: list[dict[str, Any]] = []
-        self._script: collections.deque[Any] = collections.deque()
-        self._requests = 0
-        self._auth_failures = 0
+    host: str
+    port: int
+    _server: ProviderServer | None = None
+    _thread: threading.Thread | None = None
+    _stopping: threading.Event | None = None
 
     def start(self) -> Self:
         if self._server is not None:
             return self
-        self._stopping.clear()
+        self._stopping = threading.Event()
         self._server = ProviderServer((self.host, self.port), self.handler, self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -134,7 +125,8 @@ class FakeProvider:
         if server is None:
             return
         server.shutdown()  # no new connections
-        self._stopping.set()  # delayed answers return now
+        if self._stopping is not None:
+            self._stopping.set()  # delayed answers return now
         server.close_connections()  # idle keep-alive connections end their handler
         server.server_close()  # and the handler threads are joined
         if thread is not None:
@@ -154,7 +146,30 @@ class FakeProvider:
             raise RuntimeError("the fake is not running: start() it first")
         return f"{self.host}:{self.port}"
 
-    # -- the script and the records ------------------------------------------------------
+    def _wait(self, seconds: float) -> bool:
+        """Hold an answer ``seconds``; True when the fake is stopping meanwhile."""
+        if seconds <= 0 or self._stopping is None:
+            return False
+        return self._stopping.wait(seconds)
+
+
+class FakeAccount:
+    """A fake provider account's script of answers to come and its records, behind one
+    lock. A subclass names the field of a recorded text that holds the number, and adds
+    its own records in ``_reset_state``."""
+
+    phone_field: str
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Forget texts, counters and the script (called under the lock, or in __init__)."""
+        self._messages: list[dict[str, Any]] = []
+        self._script: collections.deque[Any] = collections.deque()
+        self._requests = 0
+        self._auth_failures = 0
 
     def _enqueue(self, answer: Any, times: int) -> None:
         """The next ``times`` requests get ``answer`` (after the script so far)."""
@@ -185,10 +200,6 @@ class FakeProvider:
     def auth_failures(self) -> int:
         with self._lock:
             return self._auth_failures
-
-    def _wait(self, seconds: float) -> bool:
-        """Hold an answer ``seconds``; True when the fake is stopping meanwhile."""
-        return seconds > 0 and self._stopping.wait(seconds)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

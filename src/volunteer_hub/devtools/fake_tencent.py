@@ -37,7 +37,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from volunteer_hub.devtools.fake_provider import (
-    FakeProvider,
+    FakeAccount,
+    FakeServer,
     KeepAliveHandler,
     fake_arguments,
     run_by_hand,
@@ -152,7 +153,7 @@ class _Handler(KeepAliveHandler):
         self.send_error(405)
 
 
-class FakeTencentSms(FakeProvider):
+class FakeTencentSms(FakeAccount, FakeServer):
     """A threaded HTTP server on 127.0.0.1 that answers like Tencent Cloud's SendSms."""
 
     handler = _Handler
@@ -184,7 +185,8 @@ class FakeTencentSms(FakeProvider):
         self.delay = delay
         #: numbers that always get this per-number code (e.g. BLACKLISTED)
         self.number_errors: dict[str, str] = {}
-        super().__init__(host, port)
+        self.host, self.port = host, port
+        super().__init__()
 
     def _reset_state(self) -> None:
         super()._reset_state()

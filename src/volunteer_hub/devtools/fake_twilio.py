@@ -16,29 +16,29 @@ By hand: ``python -m volunteer_hub.devtools.fake_twilio --port 8099``.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import collections
+import contextlib
 import json
 import re
 import secrets
+import signal
+import socket
+import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from volunteer_hub.devtools.fake_provider import (
-    FakeProvider,
-    KeepAliveHandler,
-    fake_arguments,
-    run_by_hand,
-    server_options,
-)
 from volunteer_hub.sms.segments import count_segments
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -118,47 +118,8 @@ class TwilioError(Exception):
         }
 
 
-class _Handler(KeepAliveHandler):
-    def _form(self) -> dict[str, str]:
-        raw = self.body().decode("utf-8")
-        return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-
-    def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        content_type = "application/json; charset=utf-8"
-        self.answer(status, content_type, data, {"Twilio-Request-Id": new_sid("RQ")})
-
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        form = self._form()
-        match = MESSAGES_PATH.match(path)
-        if match is None:
-            self._answer(404, TwilioError(404).payload())
-            return
-        fake = self.server.fake
-        status, payload = fake.create_message(
-            match["account"], self.headers.get("Authorization"), form
-        )
-        self._answer(status, payload)
-
-    def do_GET(self) -> None:
-        match = MESSAGE_PATH.match(urlsplit(self.path).path)
-        if match is None:
-            self._answer(404, TwilioError(404).payload())
-            return
-        status, payload = self.server.fake.fetch_message(
-            match["account"], self.headers.get("Authorization"), match["sid"]
-        )
-        self._answer(status, payload)
-
-
-class FakeTwilio(FakeProvider):
+class FakeTwilio:
     """A threaded HTTP server on 127.0.0.1 that answers like Twilio's Messages API."""
-
-    handler = _Handler
-    #: a recorded text is Twilio's message resource plus the request's form fields
-    #: (``params``) and ``status_callback``
-    phone_field = "to"
 
     def __init__(
         self,
@@ -172,23 +133,69 @@ class FakeTwilio(FakeProvider):
     ):
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.host = host
+        self.port = port
         #: seconds every message request takes (benchmarks: provider latency)
         self.delay = delay
         #: answer 429 (code 20429) beyond this many accepted messages in any one second
         self.max_per_second = max_per_second
         #: recipients that texted STOP to our sender: sends to them get 21610
         self.unsubscribed: set[str] = set()
-        super().__init__(host, port)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._reset_state()
 
     def _reset_state(self) -> None:
-        super()._reset_state()
+        self._messages: list[dict[str, Any]] = []
+        self._script: collections.deque[Scripted] = collections.deque()
+        self._requests = 0
+        self._auth_failures = 0
         self._statuses: collections.Counter[int] = collections.Counter()
         self._accepted_at: collections.deque[float] = collections.deque()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> FakeTwilio:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-twilio-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()  # no new connections
+        self._stopping.set()  # delayed answers return now
+        server.close_connections()  # idle keep-alive connections end their handler
+        server.server_close()  # and the handler threads are joined
+        if thread is not None:
+            thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     @property
     def base_url(self) -> str:
         """The origin to put into TWILIO_API_BASE_URL."""
-        return f"http://{self.address}"
+        if self._server is None:
+            raise RuntimeError("the fake is not running: start() it first")
+        return f"http://{self.host}:{self.port}"
 
     def app_config(
         self, *, from_number: str | None = FROM_NUMBER, messaging_service_sid: str | None = None
@@ -215,11 +222,15 @@ class FakeTwilio(FakeProvider):
         delay: float = 0.0,
     ) -> None:
         """The next ``times`` message requests get this error (after the script so far)."""
-        self._enqueue(Scripted(status, code, message, delay), times)
+        with self._lock:
+            for _ in range(times):
+                self._script.append(Scripted(status, code, message, delay))
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` message requests succeed, but only after ``seconds``."""
-        self._enqueue(Scripted(None, None, None, seconds), times)
+        with self._lock:
+            for _ in range(times):
+                self._script.append(Scripted(None, None, None, seconds))
 
     def reset(self) -> None:
         """Forget messages, counters, the script and the unsubscribed set."""
@@ -231,12 +242,33 @@ class FakeTwilio(FakeProvider):
 
     # -- records --------------------------------------------------------------------------
 
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Every accepted message, as Twilio's resource plus the request's form fields
+        (``params``) and ``status_callback``; a copy, safe to read while sends go on."""
+        with self._lock:
+            return [dict(message) for message in self._messages]
+
+    def messages_to(self, phone: str) -> list[dict[str, Any]]:
+        return [message for message in self.messages if message["to"] == phone]
+
     def message(self, sid: str) -> dict[str, Any]:
         with self._lock:
             for message in self._messages:
                 if message["sid"] == sid:
                     return dict(message)
         raise KeyError(sid)
+
+    @property
+    def requests(self) -> int:
+        """Message-create requests received, whatever their answer."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def auth_failures(self) -> int:
+        with self._lock:
+            return self._auth_failures
 
     @property
     def statuses(self) -> collections.Counter[int]:
@@ -371,6 +403,14 @@ class FakeTwilio(FakeProvider):
             password, self.auth_token
         )
 
+    def _next_scripted(self) -> Scripted | None:
+        with self._lock:
+            return self._script.popleft() if self._script else None
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
     def _over_rate(self) -> bool:
         if not self.max_per_second:
             return False
@@ -484,23 +524,139 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
+class _Server(ThreadingHTTPServer):
+    # Handler threads are joined on close (no thread outlives the fake); keep-alive
+    # connections are shut down first so their threads end promptly.
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type, fake: FakeTwilio):
+        self.fake = fake
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up is expected (timeout tests); stay quiet.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API: benchmarks reuse sockets
+    timeout = 30  # an idle keep-alive connection does not hold its thread forever
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # request lines carry nothing useful and would flood benchmark output
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+    def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Twilio-Request-Id", new_sid("RQ"))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        form = self._form()
+        match = MESSAGES_PATH.match(path)
+        if match is None:
+            self._answer(404, TwilioError(404).payload())
+            return
+        fake = self.server.fake
+        status, payload = fake.create_message(
+            match["account"], self.headers.get("Authorization"), form
+        )
+        self._answer(status, payload)
+
+    def do_GET(self) -> None:
+        match = MESSAGE_PATH.match(urlsplit(self.path).path)
+        if match is None:
+            self._answer(404, TwilioError(404).payload())
+            return
+        status, payload = self.server.fake.fetch_message(
+            match["account"], self.headers.get("Authorization"), match["sid"]
+        )
+        self._answer(status, payload)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Iterable[str] | None = None) -> None:
-    parser = fake_arguments("A local fake of Twilio's Messages API.", port=8099)
+    parser = argparse.ArgumentParser(description="A local fake of Twilio's Messages API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--account-sid", default=ACCOUNT_SID)
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per message request")
     parser.add_argument("--max-per-second", type=float, default=None, help="429 beyond this")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    options = server_options(args)
     fake = FakeTwilio(
-        args.account_sid, args.auth_token, max_per_second=args.max_per_second, **options
+        args.account_sid,
+        args.auth_token,
+        host=args.host,
+        port=args.port,
+        delay=args.delay,
+        max_per_second=args.max_per_second,
     )
-    run_by_hand(fake, "fake Twilio", _describe)
-
-
-def _describe(message: dict[str, Any]) -> str:
-    size = f"{len(message['body'])} chars, {message['num_segments']} segment(s)"
-    return f"{message['sid']} to {_mask(message['to'])}: {size}"
+    # A benchmark that started us stops us with terminate(): leave as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with fake:
+        print(f"fake Twilio listening on {fake.base_url}; for the app:", flush=True)
+        for key, value in fake.app_config().items():
+            if value is not None:
+                print(f"  {key}={value}", flush=True)
+        seen = 0
+        try:
+            while True:
+                time.sleep(0.5)
+                messages = fake.messages
+                for message in messages[seen:]:
+                    print(
+                        f"{message['sid']} to {_mask(message['to'])}: "
+                        f"{len(message['body'])} chars, {message['num_segments']} segment(s)",
+                        flush=True,
+                    )
+                seen = len(messages)
+        except KeyboardInterrupt:
+            print("stopping")
 
 
 if __name__ == "__main__":
