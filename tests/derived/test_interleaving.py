@@ -205,7 +205,7 @@ def _settle(messages, fate: str) -> None:
 
 def test_derived_data_ends_right_whatever_happens_to_the_messages(messages, runner):
     @settings(
-        max_examples=25,
+        max_examples=20,
         deadline=None,
         database=None,  # no .hypothesis/ directory in the checkout
         derandomize=True,  # the same examples on every run: what fails in CI fails here

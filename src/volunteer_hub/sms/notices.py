@@ -2,9 +2,9 @@
 
 Handlers of the domain events (``volunteer_hub.domain_events``, subscribed in
 ``volunteer_hub.handlers``): they run inside the transaction that made the change and
-write outbox rows, so a notice exists exactly when its change does. One signup gets at most one notice of each kind (the dedupe keys carry
-the signup id; a change notice carries the event's revision as well, so each edit tells
-once).
+write outbox rows, so a notice exists exactly when its change does. One signup gets at
+most one notice of each kind (the dedupe keys carry the signup id; a change notice
+carries the event's revision as well, so each edit tells once).
 
 The wording lives in ``sms.replies``: a signup on the web, by a leader or through the API
 is confirmed with the same words an SMS signup gets as its reply. Fan-outs (a cancelled
