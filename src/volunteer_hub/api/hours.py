@@ -192,7 +192,6 @@ def verify_service_record(record_id: int):
     viewer = current_viewer()
     record = hours.record_for(record_id, viewer)
     hours.verify([record.id], viewer=viewer)
-    # Answered from this transaction, before the commit: nothing is read after it.
     row = db.session.execute(
         select(ServiceRecord, Person, Team.name, Category.name)
         .join(Person, Person.id == ServiceRecord.person_id)
@@ -201,9 +200,7 @@ def verify_service_record(record_id: int):
         .where(ServiceRecord.id == record_id)
     ).one()
     full_phone = serializers.full_phone_ids(viewer, [row[1]])
-    answer = _record_out(*row, full_phone)
-    db.session.commit()
-    return answer
+    return _record_out(*row, full_phone)
 
 
 @operation(

@@ -1,0 +1,88 @@
+"""One transaction per request, ended in one place: views never commit or roll back.
+
+A view parses its input, calls services and returns its answer. When it has answered,
+``_end`` (the last ``after_request`` hook) ends the request's transaction by one rule:
+
+- a request that changes things (POST, PUT, PATCH, DELETE) whose answer is a success
+  (status below 400, redirects included) is committed, and the after-commit queue
+  (``after_commit``) runs, as after any commit;
+- everything else is rolled back: every error answer, and every GET, HEAD and OPTIONS
+  request, so reading a page never writes by accident. The two reads that do mean to
+  write commit on their own, where they write: a feed built on its first fetch
+  (calendar/views.py) and an API token's last-use time (api/auth.py).
+
+Flask builds the answer before ``_end`` runs, so a flash or a redirect is sent only with
+a committed transaction: if the commit fails, the request fails (500) instead.
+
+A domain error is rolled back before any answer to it is rendered: the page then shows
+committed rows only, and a flush that failed cannot break the error page's queries. The
+DomainError handlers (web.py for pages, api/problems.py for JSON) call
+``answer_domain_error``, which rolls back and answers with what the view declared before
+calling its service (``on_domain_error``: its form again with the errors, a flash and a
+redirect back), or with the handler's default answer.
+
+Any other exception: Flask answers 500, after which ``_end`` rolls back; where Flask
+re-raises instead (testing), the teardown does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from volunteer_hub.errors import DomainError
+from volunteer_hub.extensions import db
+
+#: methods that only read: their transaction is never committed here
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_RESPOND = "volunteer_hub.on_domain_error"
+
+Respond = Callable[[DomainError], Any]
+
+
+def init_app(app: Flask) -> None:
+    """Install the rule; call it before any other ``after_request`` hook is registered,
+    so that ``_end`` runs after all of them (Flask runs them in reverse order)."""
+    app.after_request(_end)
+    app.teardown_request(_teardown)
+
+
+def on_domain_error(respond: Respond, *, unless: type[DomainError] | None = None) -> None:
+    """Answer a DomainError raised later in this request with ``respond(exc)``, after the
+    rollback. An error of type ``unless`` keeps the default answer (e.g. NotFound: 404)."""
+    setattr(g, _RESPOND, (respond, unless))
+
+
+def answer_domain_error(exc: DomainError, default: Respond) -> Any:
+    """For the DomainError handlers: roll back, then the view's answer or ``default``'s."""
+    db.session.rollback()
+    respond, unless = g.pop(_RESPOND, (default, None))
+    if unless is not None and isinstance(exc, unless):
+        respond = default
+    return respond(exc)
+
+
+def _end(response: Response) -> Response:
+    g.pop(_RESPOND, None)
+    if request.method in READ_METHODS or response.status_code >= 400:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return response
+
+
+def _teardown(exc: BaseException | None) -> None:
+    if exc is not None:  # the answer was never built, so _end did not run
+        g.pop(_RESPOND, None)
+        db.session.rollback()
+
+
+def read_back() -> None:
+    """Flush, then forget what this session had loaded, so that an answer built next is
+    read from the rows as the commit will leave them: services change some rows around
+    the ORM (conditional UPDATEs, rows added by id), which objects already loaded miss."""
+    db.session.flush()
+    db.session.expire_all()
