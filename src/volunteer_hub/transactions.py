@@ -50,17 +50,23 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_teardown)
 
 
-def on_domain_error(respond: Respond, *, unless: type[DomainError] | None = None) -> None:
+def on_domain_error(
+    respond: Respond,
+    *,
+    only: type[DomainError] = DomainError,
+    unless: type[DomainError] | tuple[()] = (),
+) -> None:
     """Answer a DomainError raised later in this request with ``respond(exc)``, after the
-    rollback. An error of type ``unless`` keeps the default answer (e.g. NotFound: 404)."""
-    setattr(g, _RESPOND, (respond, unless))
+    rollback, if it is an ``only`` and not an ``unless``; other errors get the handler's
+    default answer (a NotFound: the 404 page)."""
+    setattr(g, _RESPOND, (respond, only, unless))
 
 
 def answer_domain_error(exc: DomainError, default: Respond) -> Any:
     """For the DomainError handlers: roll back, then the view's answer or ``default``'s."""
     db.session.rollback()
-    respond, unless = g.pop(_RESPOND, (default, None))
-    if unless is not None and isinstance(exc, unless):
+    respond, only, unless = g.pop(_RESPOND, (default, DomainError, ()))
+    if not isinstance(exc, only) or isinstance(exc, unless):
         respond = default
     return respond(exc)
 
