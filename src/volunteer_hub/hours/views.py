@@ -1,8 +1,9 @@
 """The leader's hours pages: attendance on each shift's roster, the team's records to
 verify, one record with its trail, and service entered without a shift.
 
-Every action parses a form, calls hours.services, commits and redirects with a message;
-bad input comes back on the form, in Chinese, with nothing changed. What the viewer may
+Every action parses a form, calls hours.services and redirects with a message (the
+request's end commits: transactions.py); bad input comes back on the form, in Chinese,
+with nothing changed. What the viewer may
 not manage is a 404, as everywhere.
 """
 
@@ -47,8 +48,10 @@ from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupStatus
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Team
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import (
     MAX_ID,
+    back_to,
     current_viewer,
     error_dict,
     form_errors,
@@ -103,29 +106,26 @@ def mark(shift_id: int):
         shown_start, shown_end = shown_span(record, shift)
         started_at = _typed_time(form.start.data, shown_start, "start", errors)
         ended_at = _typed_time(form.end.data, shown_end, "end", errors)
-    if not errors:
-        try:
-            services.mark_attendance(
-                shift.id,
-                person_id,
-                form.attendance.data or "",
-                viewer=viewer,
-                started_at=started_at,
-                ended_at=ended_at,
-            )
-            name = db.session.get(Person, person_id).name
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = form_keys(error_dict(exc))
-        else:
-            label = attendance_labels().get(form.attendance.data, "")
-            flash(_("已登记 %(name)s：%(status)s", name=name, status=label), "success")
-            return redirect(
-                url_for("hours.attendance", shift_id=shift_id, _anchor=f"person-{person_id}")
-            )
-    shift = found(queries.visible_shift, viewer, shift_id)
-    return _attendance_page(shift, form, errors, person_id, 400)
+    if errors:
+        return _attendance_page(shift, form, errors, person_id, 400)
+
+    def refused(exc: DomainError):
+        shift = found(queries.visible_shift, viewer, shift_id)  # fresh after the rollback
+        return _attendance_page(shift, form, form_keys(error_dict(exc)), person_id, 400)
+
+    on_domain_error(refused)
+    services.mark_attendance(
+        shift.id,
+        person_id,
+        form.attendance.data or "",
+        viewer=viewer,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    name = db.session.get(Person, person_id).name
+    label = attendance_labels().get(form.attendance.data, "")
+    flash(_("已登记 %(name)s：%(status)s", name=name, status=label), "success")
+    return redirect(url_for("hours.attendance", shift_id=shift_id, _anchor=f"person-{person_id}"))
 
 
 @bp.post("/shifts/<int:shift_id>/attendance/all")
@@ -137,13 +137,8 @@ def mark_all(shift_id: int):
     if not BulkForm().validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    try:
-        made = services.mark_all_attended(shift.id, viewer=viewer)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(back)
+    on_domain_error(back_to(back))
+    made = services.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
     else:
@@ -268,13 +263,13 @@ def verify_many(team_id: int):
         return _records_page(team, {"record_id": _("请先勾选要审核的记录")}, 400)
     if records_read.team_record_ids(team.id, ids) != set(ids):
         abort(404)  # not this team's: as if it did not exist
-    try:
-        changed = services.verify(ids, viewer=viewer)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        team = found(queries.visible_team, viewer, team_id)
+
+    def refused(exc: DomainError):
+        team = found(queries.visible_team, viewer, team_id)  # fresh after the rollback
         return _records_page(team, {"record_id": exc.message}, 400)
+
+    on_domain_error(refused)
+    changed = services.verify(ids, viewer=viewer)
     flash(_("已审核通过 %(n)d 条记录", n=changed), "success")
     return redirect(back)
 
@@ -324,13 +319,8 @@ def verify_one(record_id: int):
     if not BulkForm().validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    try:
-        services.verify([record_id], viewer=viewer)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(back)
+    on_domain_error(back_to(back))
+    services.verify([record_id], viewer=viewer)
     flash(_("已审核通过"), "success")
     return redirect(back)
 
@@ -358,23 +348,26 @@ def _edit(record_id: int, form_class, which: str):
     edits = _edits(page, form, errors)
     if which == "edit" and not errors and not edits:
         errors["_"] = _("没有需要保存的修改")
-    if not errors:
-        try:
-            if which == "edit":
-                services.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
-            else:
-                services.resolve_correction(
-                    record_id, viewer=viewer, reason=reason_of(form), **edits
-                )
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = form_keys(error_dict(exc))
-        else:
-            flash(_("记录已修改") if which == "edit" else _("更正申请已处理"), "success")
-            return redirect(url_for("hours.record", record_id=record_id))
-    page = found(records_read.record_page, viewer, record_id)
-    return _record_page(page, {which: form}, {which: errors}, 400)
+    if errors:
+        return _record_page(page, {which: form}, {which: errors}, 400)
+    on_domain_error(_refused_on_record(viewer, record_id, which, form))
+    if which == "edit":
+        services.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
+    else:
+        services.resolve_correction(record_id, viewer=viewer, reason=reason_of(form), **edits)
+    flash(_("记录已修改") if which == "edit" else _("更正申请已处理"), "success")
+    return redirect(url_for("hours.record", record_id=record_id))
+
+
+def _refused_on_record(viewer, record_id: int, which: str, form):
+    """The answer to a refused record action: the record page again, from fresh rows
+    (the rollback expired what was loaded), with the service's errors on its form."""
+
+    def refused(exc: DomainError):
+        page = found(records_read.record_page, viewer, record_id)
+        return _record_page(page, {which: form}, {which: form_keys(error_dict(exc))}, 400)
+
+    return refused
 
 
 def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) -> dict[str, Any]:
@@ -417,47 +410,32 @@ def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) ->
 @bp.post("/hours/records/<int:record_id>/reject")
 @staff_required
 def reject(record_id: int):
-    return _with_reason(
-        record_id,
-        "reject",
-        lambda viewer, reason: services.reject(record_id, viewer=viewer, reason=reason),
-        _("已不予认定"),
-        lambda page: url_for("hours.record", record_id=record_id),
-    )
+    return _with_reason(record_id, "reject", services.reject, _("已不予认定"))
 
 
 @bp.post("/hours/records/<int:record_id>/delete")
 @staff_required
 def delete(record_id: int):
-    return _with_reason(
-        record_id,
-        "delete",
-        lambda viewer, reason: services.delete_record(record_id, viewer=viewer, reason=reason),
-        _("记录已删除"),
-        lambda page: url_for("hours.records", team_id=page.team.id),
-    )
+    return _with_reason(record_id, "delete", services.delete_record, _("记录已删除"))
 
 
-def _with_reason(record_id: int, action: str, act, done: str, back):
-    """A record action that needs only a reason (reject, delete): run it, or show the
-    record page again with the form's errors and nothing changed."""
+def _with_reason(record_id: int, action: str, act, done: str):
+    """A record action that needs only a reason (reject, delete): ``act(record_id,
+    viewer=, reason=)``, or the record page again with the form's errors, nothing changed.
+    Then back to the record, or for a deleted one to its team's records."""
     viewer = current_viewer()
     page = found(records_read.record_page, viewer, record_id)
-    target = back(page)
+    if action == "delete":
+        target = url_for("hours.records", team_id=page.team.id)
+    else:
+        target = url_for("hours.record", record_id=record_id)
     form = ReasonForm()
-    errors = form_errors(form) if not form.validate_on_submit() else {}
-    if not errors:
-        try:
-            act(viewer, reason_of(form))
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = form_keys(error_dict(exc))
-        else:
-            flash(done, "success")
-            return redirect(target)
-    page = found(records_read.record_page, viewer, record_id)
-    return _record_page(page, {action: form}, {action: errors}, 400)
+    if not form.validate_on_submit():
+        return _record_page(page, {action: form}, {action: form_errors(form)}, 400)
+    on_domain_error(_refused_on_record(viewer, record_id, action, form))
+    act(record_id, viewer=viewer, reason=reason_of(form))
+    flash(done, "success")
+    return redirect(target)
 
 
 def _record_page(
@@ -523,35 +501,34 @@ def new_unplanned(team_id: int):
         errors["person_id"] = _("请选择队员")
     category_id = _id(form.category.data)
     span = parse_span_fields(form, errors)
-    if not errors and span is not None:
-        try:
-            record = services.add_unplanned(
-                team.id,
-                person_id,
-                viewer=viewer,
-                category_id=category_id,
-                content=form.content.data or "",
-                started_at=span[0],
-                ended_at=span[1],
-                verified=bool(form.verified.data),
-            )
-            name, hours = db.session.get(Person, person_id).name, record.hours
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = form_keys(error_dict(exc))
-        else:
-            flash(
-                _(
-                    "已登记 %(name)s 的计划外服务 %(hours)s 小时",
-                    name=name,
-                    hours=format_hours(hours),
-                ),
-                "success",
-            )
-            return redirect(url_for("hours.records", team_id=team_id))
-    team = found(queries.visible_team, viewer, team_id)
-    return _unplanned_page(team, form, errors, 400)
+    if errors or span is None:
+        return _unplanned_page(team, form, errors, 400)
+
+    def refused(exc: DomainError):
+        team = found(queries.visible_team, viewer, team_id)  # fresh after the rollback
+        return _unplanned_page(team, form, form_keys(error_dict(exc)), 400)
+
+    on_domain_error(refused)
+    record = services.add_unplanned(
+        team.id,
+        person_id,
+        viewer=viewer,
+        category_id=category_id,
+        content=form.content.data or "",
+        started_at=span[0],
+        ended_at=span[1],
+        verified=bool(form.verified.data),
+    )
+    name = db.session.get(Person, person_id).name
+    flash(
+        _(
+            "已登记 %(name)s 的计划外服务 %(hours)s 小时",
+            name=name,
+            hours=format_hours(record.hours),
+        ),
+        "success",
+    )
+    return redirect(url_for("hours.records", team_id=team_id))
 
 
 def _unplanned_page(team: Team, form: UnplannedForm, errors, status: int = 200):
