@@ -107,10 +107,7 @@ def new_event(team_id: int):
 @staff_required
 def edit_event(event_id: int):
     viewer = current_viewer()
-    event = found(queries.visible_event, viewer, event_id)
-    if event.is_cancelled:
-        flash(_("活动已取消，不能再修改"), "error")
-        return redirect(url_for("events.event", event_id=event.id))
+    event = _live_event(event_id, _("活动已取消，不能再修改"), "error")
     current = [s for s in event.shifts if not s.is_cancelled]
     if len(current) > MAX_SHIFTS:
         # Only possible for data written around the service; the form cannot carry it.
@@ -154,11 +151,7 @@ def edit_event(event_id: int):
 @bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
 @staff_required
 def cancel_event(event_id: int):
-    viewer = current_viewer()
-    event = found(queries.visible_event, viewer, event_id)
-    if event.is_cancelled:
-        flash(_("该活动已经取消"), "info")
-        return redirect(url_for("events.event", event_id=event.id))
+    event = _live_event(event_id, _("该活动已经取消"), "info")
     form = CancelEventForm()
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -366,6 +359,16 @@ def _person_to_sign_up(shift_id: int, team_id: int, form: SignupForm, *, oversee
         )
         return person
     raise DomainError(_("请选择队员，或填写手机号码"), field="person_id")
+
+
+def _live_event(event_id: int, if_cancelled: str, category: str) -> Event:
+    """The event the viewer may manage; a cancelled one sends them back to its page with
+    the message ``if_cancelled``."""
+    event = found(queries.visible_event, current_viewer(), event_id)
+    if event.is_cancelled:
+        flash(if_cancelled, category)
+        abort(redirect(url_for("events.event", event_id=event.id)))
+    return event
 
 
 def _event_errors(exc: DomainError, parsed) -> dict[str, str]:

@@ -15,20 +15,8 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import forms, services
 from volunteer_hub.hours import queries as records_read
-from volunteer_hub.hours import services
-from volunteer_hub.hours.forms import (
-    BulkForm,
-    MarkForm,
-    ReasonForm,
-    RecordEditForm,
-    ResolveForm,
-    UnplannedForm,
-    VerifyForm,
-    attendance_labels,
-    local_date,
-    local_time,
-)
 from volunteer_hub.hours.labels import action_labels, channel_labels, describe, status_labels
 from volunteer_hub.hours.models import Attendance, RecordStatus, ServiceRecord
 from volunteer_hub.people.models import Person
@@ -75,7 +63,7 @@ def on_site(record: ServiceRecord | None) -> bool:
     )
 
 
-def attendance_page(shift: Shift, form: MarkForm, errors, error_person_id, status: int = 200):
+def attendance_page(shift: Shift, form: forms.MarkForm, errors, error_person_id, status: int = 200):
     viewer = current_viewer()
     now = utcnow()
     event = shift.event
@@ -119,10 +107,10 @@ def attendance_page(shift: Shift, form: MarkForm, errors, error_person_id, statu
             errors=errors,
             error_person_id=error_person_id,
             full_phone_ids=viewer.people_with_full_phone(r.person.id for r in rows),
-            bulk_form=BulkForm(formdata=None),
-            attendance_labels=attendance_labels(),
+            bulk_form=forms.BulkForm(formdata=None),
+            attendance_labels=forms.attendance_labels(),
             status_labels=status_labels(),
-            local_time=local_time,
+            local_time=forms.local_time,
         ),
         status,
     )
@@ -145,9 +133,9 @@ def records_page(team: Team, errors: dict[str, str], status: int = 200):
             selected=selected,
             counts=records_read.status_counts(team.id),
             corrections=records_read.open_corrections(team.id),
-            form=VerifyForm(formdata=None),
+            form=forms.VerifyForm(formdata=None),
             errors=errors,
-            attendance_labels=attendance_labels(),
+            attendance_labels=forms.attendance_labels(),
             status_labels=status_labels(),
         ),
         status,
@@ -156,38 +144,38 @@ def records_page(team: Team, errors: dict[str, str], status: int = 200):
 
 def record_page(
     page: records_read.RecordPage,
-    forms: dict[str, Any] | None = None,
+    shown: dict[str, Any] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
     status: int = 200,
 ):
-    forms = dict(forms or {})
+    shown = dict(shown or {})  # the forms, by action; those not given start empty
     record = page.record
     shown_start, shown_end = shown_span(record, page.shift)
     data = {
         "attendance": record.attendance,
-        "date": local_date(shown_start),
-        "start": local_time(shown_start),
-        "end": local_time(shown_end),
+        "date": forms.local_date(shown_start),
+        "start": forms.local_time(shown_start),
+        "end": forms.local_time(shown_end),
         "content": record.content,
         "over_shift_length": record.over_shift_length,
     }
-    forms.setdefault("edit", RecordEditForm(formdata=None, data=data))
-    forms.setdefault("resolve", ResolveForm(formdata=None, data=data))
-    forms.setdefault("reject", ReasonForm(formdata=None))
-    forms.setdefault("delete", ReasonForm(formdata=None))
+    shown.setdefault("edit", forms.RecordEditForm(formdata=None, data=data))
+    shown.setdefault("resolve", forms.ResolveForm(formdata=None, data=data))
+    shown.setdefault("reject", forms.ReasonForm(formdata=None))
+    shown.setdefault("delete", forms.ReasonForm(formdata=None))
     return (
         render_template(
             "hours/record.html",
             page=page,
             record=record,
-            forms=forms,
+            forms=shown,
             errors=errors or {},
-            verify_form=BulkForm(formdata=None),
+            verify_form=forms.BulkForm(formdata=None),
             trail=[
                 (change, name, describe(change)) for change, name in records_read.trail(record.id)
             ],
             on_site=on_site(record),
-            attendance_labels=attendance_labels(),
+            attendance_labels=forms.attendance_labels(),
             status_labels=status_labels(),
             action_labels=action_labels(),
             channel_labels=channel_labels(),
@@ -196,7 +184,7 @@ def record_page(
     )
 
 
-def unplanned_page(team: Team, form: UnplannedForm, errors, status: int = 200):
+def unplanned_page(team: Team, form: forms.UnplannedForm, errors, status: int = 200):
     members = teams.members(team.id)
     form.person_id.choices = [("", _("请选择"))] + [
         (str(m.person_id), m.person.name) for m in members

@@ -76,6 +76,16 @@ def _filter_args(month_from: date, month_to: date, category_ids: list[int]) -> d
     return args
 
 
+def _charts(report) -> dict:
+    """What both report pages show of a report: its months as a chart, its period."""
+    return {
+        "month_chart": charts.month_trend(report.by_month),
+        "hours_text": charts.hours_text,
+        "month_label": charts.month_label,
+        "period": exports.period_text(report.month_from, report.month_to),
+    }
+
+
 def _export(fmt: str, tables, report, title: str, name: str) -> Response:
     """A report's tables as a CSV or XLSX file, headed by its title and period."""
     period = exports.period_text(report.month_from, report.month_to)
@@ -150,10 +160,7 @@ def unit_report():
         filter_args={**team_args, "unit": unit.id} if unit else team_args,
         team_args=team_args,
         team_chart=charts.top_teams(report.by_team),
-        month_chart=charts.month_trend(report.by_month),
-        hours_text=charts.hours_text,
-        month_label=charts.month_label,
-        period=exports.period_text(report.month_from, report.month_to),
+        **_charts(report),
     )
 
 
@@ -213,10 +220,7 @@ def team_report(team_id: int):
         categories=active_categories(),
         selected_category=category_ids[0] if category_ids else None,
         filter_args=_filter_args(month_from, month_to, category_ids),
-        month_chart=charts.month_trend(report.by_month),
-        hours_text=charts.hours_text,
-        month_label=charts.month_label,
-        period=exports.period_text(report.month_from, report.month_to),
+        **_charts(report),
     )
 
 

@@ -104,11 +104,7 @@ def withdraw_invitation(team_id: int, invitation_id: int):
 @bp.route("/teams/<int:team_id>/members/<int:person_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_member(team_id: int, person_id: int):
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
-    membership = services.membership(team.id, person_id)
-    if membership is None or person_id not in viewer.people_with_full_phone([person_id]):
-        abort(404)
+    viewer, team, membership = _managed_member(team_id, person_id)
     person = membership.person
     identity_editable = may_edit_identity(viewer, person_id)
     if request.method != "POST":
@@ -168,15 +164,7 @@ def edit_member(team_id: int, person_id: int):
 @staff_required
 def confirm_phone(team_id: int, person_id: int):
     """The code texted to the member's new phone: the number changes when it is entered."""
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
-    membership = services.membership(team.id, person_id)
-    if (
-        membership is None
-        or person_id not in viewer.people_with_full_phone([person_id])
-        or not may_edit_identity(viewer, person_id)
-    ):
-        abort(404)
+    viewer, team, membership = _managed_member(team_id, person_id, identity=True)
     change = phone_changes.pending(person_id)
     if change is None:
         flash(_("没有等待验证的手机号变更，请在编辑页重新修改手机号。"), "info")
@@ -226,6 +214,19 @@ def remove_member(team_id: int, person_id: int):
     if person_id == viewer.person_id:
         return redirect(url_for("teams.my_teams"))
     return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
+
+
+def _managed_member(team_id: int, person_id: int, *, identity: bool = False):
+    """The viewer, the team and the membership they may edit: they see the team and the
+    member's full phone, and for ``identity`` may change who the person is; else 404."""
+    viewer = current_viewer()
+    team = found(queries.visible_team, viewer, team_id)
+    membership = services.membership(team.id, person_id)
+    if membership is None or person_id not in viewer.people_with_full_phone([person_id]):
+        abort(404)
+    if identity and not may_edit_identity(viewer, person_id):
+        abort(404)
+    return viewer, team, membership
 
 
 def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int = 200):

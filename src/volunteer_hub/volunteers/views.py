@@ -232,16 +232,20 @@ def cancel(signup_id: int):
 @bp.post("/sms/off")
 @volunteer_required
 def sms_off():
-    opt_out(current_user.id, channel="web")
-    flash(_("已关闭短信通知。以后需要时可在这里重新打开，或发送短信「订阅」。"), "success")
-    return redirect(url_for("volunteers.home", _anchor="sms"))
+    return _sms_switched(
+        opt_out, _("已关闭短信通知。以后需要时可在这里重新打开，或发送短信「订阅」。")
+    )
 
 
 @bp.post("/sms/on")
 @volunteer_required
 def sms_on():
-    opt_in(current_user.id, channel="web")
-    flash(_("已打开短信通知。"), "success")
+    return _sms_switched(opt_in, _("已打开短信通知。"))
+
+
+def _sms_switched(switch, done: str):
+    switch(current_user.id, channel="web")
+    flash(done, "success")
     return redirect(url_for("volunteers.home", _anchor="sms"))
 
 
