@@ -15,12 +15,13 @@ from typing import Literal
 from flask import Blueprint
 from flask_babel import gettext as _
 from pydantic import Field
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from volunteer_hub import queries
 from volunteer_hub.api import serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import operation
+from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.api.schemas import (
     LocalTime,
     Omittable,
@@ -32,7 +33,7 @@ from volunteer_hub.api.schemas import (
     ResponseModel,
 )
 from volunteer_hub.auth.permissions import Viewer
-from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.events.models import Category
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import services as hours
@@ -146,10 +147,7 @@ def list_service_records(query: ServiceRecordQuery):
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
     statement = (
-        select(ServiceRecord, Person, Team.name, Category.name)
-        .join(Person, Person.id == ServiceRecord.person_id)
-        .join(Team, Team.id == ServiceRecord.team_id)
-        .join(Category, Category.id == ServiceRecord.category_id)
+        _records_with_names()
         .where(_record_scope(viewer))
         .order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
         .limit(query.limit)
@@ -192,13 +190,7 @@ def verify_service_record(record_id: int):
     viewer = current_viewer()
     record = hours.record_for(record_id, viewer)
     hours.verify([record.id], viewer=viewer)
-    row = db.session.execute(
-        select(ServiceRecord, Person, Team.name, Category.name)
-        .join(Person, Person.id == ServiceRecord.person_id)
-        .join(Team, Team.id == ServiceRecord.team_id)
-        .join(Category, Category.id == ServiceRecord.category_id)
-        .where(ServiceRecord.id == record_id)
-    ).one()
+    row = db.session.execute(_records_with_names().where(ServiceRecord.id == record_id)).one()
     full_phone = serializers.full_phone_ids(viewer, [row[1]])
     return _record_out(*row, full_phone)
 
@@ -223,10 +215,7 @@ def hours_totals(query: HoursQuery):
     table = HoursRollup if query.group_by == "person" else TeamHoursRollup
     scope = [viewer.team_condition()]
     if query.unit_id is not None:
-        try:
-            unit = queries.visible_unit(viewer, query.unit_id)
-        except NotFound:
-            raise NotFound(_("单位不存在"), field="unit_id") from None
+        unit = unit_of_field(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
         scope.append(Team.unit_id.in_(subtree_ids(unit.path)))
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
@@ -285,6 +274,17 @@ def register(bp: Blueprint) -> None:
 
 
 # Helpers ------------------------------------------------------------------------------
+
+
+def _records_with_names() -> Select:
+    """Records with their person and the names of their team and category, as
+    ``_record_out`` takes them."""
+    return (
+        select(ServiceRecord, Person, Team.name, Category.name)
+        .join(Person, Person.id == ServiceRecord.person_id)
+        .join(Team, Team.id == ServiceRecord.team_id)
+        .join(Category, Category.id == ServiceRecord.category_id)
+    )
 
 
 def _record_scope(viewer: Viewer) -> ColumnElement[bool]:

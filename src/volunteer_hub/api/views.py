@@ -8,6 +8,8 @@ the services.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from volunteer_hub import queries
 from volunteer_hub.api import auth, hours, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import as_json, document, operation
+from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events import services as events
@@ -72,7 +75,7 @@ def create_unit_view(body: schemas.UnitCreate):
         if not viewer.is_admin:
             raise ValidationFailed({"parent_id": _("请选择上级单位")})
     else:
-        _visible_unit(viewer, body.parent_id, field="parent_id", message=_("上级单位不存在"))
+        unit_of_field(viewer, body.parent_id, field="parent_id", message=_("上级单位不存在"))
     return serializers.unit(create_unit(body.name, body.parent_id, body.level))
 
 
@@ -87,7 +90,7 @@ def list_teams(query: schemas.TeamQuery):
     viewer = current_viewer()
     statement = queries.visible_teams(viewer)
     if query.unit_id is not None:
-        unit = _visible_unit(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
+        unit = unit_of_field(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
         statement = statement.where(Team.unit_id.in_(subtree_ids(unit.path)))
     rows = db.session.scalars(statement.limit(query.limit).offset(query.offset))
     return schemas.TeamList(
@@ -106,7 +109,7 @@ def list_teams(query: schemas.TeamQuery):
 )
 def create_team(body: schemas.TeamCreate):
     viewer = current_viewer()
-    _visible_unit(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
+    unit_of_field(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
     team_id = teams.create_team(body.unit_id, body.name, body.description).id
     return serializers.team(queries.visible_team(viewer, team_id))
 
@@ -219,12 +222,7 @@ def create_event(body: schemas.EventCreate):
         status=body.status,
         open_to_all=body.open_to_all,
     )
-    shifts = [
-        events.ShiftInput(
-            starts_at=s.starts_at, ends_at=s.ends_at, capacity=s.capacity, title=s.title
-        )
-        for s in body.shifts
-    ]
+    shifts = _shift_inputs(body.shifts)
     if body.repeat is not None:
         if len(shifts) != 1:
             raise ValidationFailed(
@@ -271,28 +269,9 @@ def update_event(event_id: int, body: schemas.EventUpdate):
         open_to_all=body.open_to_all if "open_to_all" in given else None,
     )
     if "shifts" in given:
-        shifts = [
-            events.ShiftInput(
-                id=s.id,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                capacity=s.capacity,
-                title=s.title,
-            )
-            for s in body.shifts
-        ]
+        shifts = _shift_inputs(body.shifts)
     else:
-        shifts = [
-            events.ShiftInput(
-                id=s.id,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                capacity=s.capacity,
-                title=s.title,
-            )
-            for s in event.shifts
-            if not s.is_cancelled
-        ]
+        shifts = _shift_inputs(s for s in event.shifts if not s.is_cancelled)
     events.update_event(event.id, data, shifts)
     return _event_read_back(viewer, event_id)
 
@@ -447,11 +426,19 @@ def openapi_document():
 # Helpers ----------------------------------------------------------------------------
 
 
-def _visible_unit(viewer: Viewer, unit_id: int, *, field: str, message: str) -> Unit:
-    try:
-        return queries.visible_unit(viewer, unit_id)
-    except NotFound:
-        raise NotFound(message, field=field) from None
+def _shift_inputs(shifts: Iterable) -> list[events.ShiftInput]:
+    """Shifts as the events service takes them, from the body or from the event itself:
+    the same fields, and the id of a shift that exists (a new one has none)."""
+    return [
+        events.ShiftInput(
+            id=getattr(s, "id", None),
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            capacity=s.capacity,
+            title=s.title,
+        )
+        for s in shifts
+    ]
 
 
 def _event_read_back(viewer: Viewer, event_id: int) -> schemas.EventOut:
