@@ -27,10 +27,11 @@ re-raises instead (testing), the teardown does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, flash, g, redirect, request
 
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
@@ -51,14 +52,18 @@ def init_app(app: Flask) -> None:
 
 
 def on_domain_error(
-    respond: Respond,
+    respond: Respond | None = None,
     *,
+    back: str | None = None,
     only: type[DomainError] = DomainError,
     unless: type[DomainError] | tuple[()] = (),
 ) -> None:
     """Answer a DomainError raised later in this request with ``respond(exc)``, after the
     rollback, if it is an ``only`` and not an ``unless``; other errors get the handler's
-    default answer (a NotFound: the 404 page)."""
+    default answer (a NotFound: the 404 page). ``back=url`` is the usual answer of a form
+    posted from a page: the error's message flashed, and a redirect to that page."""
+    if back is not None:
+        respond = functools.partial(_flash_and_redirect, back)
     setattr(g, _RESPOND, (respond, only, unless))
 
 
@@ -69,6 +74,11 @@ def answer_domain_error(exc: DomainError, default: Respond) -> Any:
     if not isinstance(exc, only) or isinstance(exc, unless):
         respond = default
     return respond(exc)
+
+
+def _flash_and_redirect(url: str, exc: DomainError) -> Response:
+    flash(exc.message, "error")
+    return redirect(url)
 
 
 def _end(response: Response) -> Response:

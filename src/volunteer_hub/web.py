@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TypeVar
 from urllib.parse import urlencode
 
-from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -112,17 +112,6 @@ def format_span(start: datetime, end: datetime) -> str:
     if local_start.date() == local_end.date():
         return f"{format_local(start)}–{local_end:%H:%M}"
     return f"{format_local(start)} – {format_local(end)}"
-
-
-def back_to(url: str) -> transactions.Respond:
-    """An answer to a domain error for ``transactions.on_domain_error``: its message
-    flashed, and a redirect to ``url`` (the page the form was on)."""
-
-    def respond(exc: DomainError):
-        flash(exc.message, "error")
-        return redirect(url)
-
-    return respond
 
 
 def init_app(app: Flask) -> None:

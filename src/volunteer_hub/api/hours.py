@@ -10,7 +10,7 @@ scope answer 404, never 403.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Blueprint
 from flask_babel import gettext as _
@@ -50,22 +50,27 @@ LATEST = date(2099, 12, 31)
 
 # Models -------------------------------------------------------------------------------
 
+#: what the from/to dates of a query bound: the days themselves, or their months
+DAYS = "当地日期（含），按服务开始时间。Local date, inclusive."
+MONTHS = "当地日期，取其所在月份（含）。The month of this local date, inclusive."
+
+
+def _first(title: str, bounds: str) -> Any:
+    """``?from=``: the first day (or month) a query covers."""
+    return Omittable(title, alias="from", description=bounds, examples=["2026-01-01"])
+
+
+def _last(title: str, bounds: str) -> Any:
+    """``?to=``: the last day (or month) a query covers."""
+    return Omittable(title, description=bounds, examples=["2026-12-31"])
+
 
 class ServiceRecordQuery(Page):
     team_id: QueryId = Omittable("服务队")
     person_id: QueryId = Omittable("志愿者")
     status: Literal["pending", "verified", "rejected"] = Omittable("审核状态")
-    from_: QueryDate = Omittable(
-        "起始日期",
-        alias="from",
-        description="当地日期（含），按服务开始时间。Local date, inclusive.",
-        examples=["2026-01-01"],
-    )
-    to: QueryDate = Omittable(
-        "截止日期",
-        description="当地日期（含），按服务开始时间。Local date, inclusive.",
-        examples=["2026-12-31"],
-    )
+    from_: QueryDate = _first("起始日期", DAYS)
+    to: QueryDate = _last("截止日期", DAYS)
 
 
 class ServiceRecordOut(ResponseModel):
@@ -98,17 +103,8 @@ class HoursQuery(Page):
     )
     unit_id: QueryId = Omittable("单位", description="只计该单位及其下级单位的服务队。")
     team_id: QueryId = Omittable("服务队")
-    from_: QueryDate = Omittable(
-        "起始月份",
-        alias="from",
-        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
-        examples=["2026-01-01"],
-    )
-    to: QueryDate = Omittable(
-        "截止月份",
-        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
-        examples=["2026-12-31"],
-    )
+    from_: QueryDate = _first("起始月份", MONTHS)
+    to: QueryDate = _last("截止月份", MONTHS)
 
 
 class HoursRow(ResponseModel):
@@ -228,25 +224,18 @@ def hours_totals(query: HoursQuery):
     minutes = func.sum(table.minutes).label("minutes")
     services = func.sum(table.services).label("services")
     base = select(minutes, services).join(Team, Team.id == table.team_id).where(*scope)
-    if query.group_by == "person":
-        statement = (
-            base.add_columns(Person.id, Person.name)
-            .join(Person, Person.id == table.person_id)
-            .group_by(Person.id, Person.name)
-            .order_by(minutes.desc(), Person.id)
-        )
-    elif query.group_by == "team":
-        statement = base.add_columns(Team.id, Team.name).group_by(Team.id, Team.name)
-        statement = statement.order_by(minutes.desc(), Team.id)
-    elif query.group_by == "category":
-        statement = (
-            base.add_columns(Category.id, Category.name)
-            .join(Category, Category.id == table.category_id)
-            .group_by(Category.id, Category.name)
-            .order_by(minutes.desc(), Category.id)
-        )
-    else:
+    if query.group_by == "month":
         statement = base.add_columns(table.month).group_by(table.month).order_by(table.month)
+    else:
+        named, key = {
+            "person": (Person, "person_id"),  # only the per-person table has it
+            "team": (Team, None),  # joined already, for the scope
+            "category": (Category, "category_id"),
+        }[query.group_by]
+        statement = base.add_columns(named.id, named.name)
+        if key is not None:
+            statement = statement.join(named, named.id == getattr(table, key))
+        statement = statement.group_by(named.id, named.name).order_by(minutes.desc(), named.id)
     rows = db.session.execute(statement.limit(query.limit).offset(query.offset)).all()
     items = []
     for row in rows:

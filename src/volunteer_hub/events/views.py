@@ -35,14 +35,7 @@ from volunteer_hub.sms import broadcast as broadcasts
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import (
-    back_to,
-    current_viewer,
-    form_errors,
-    format_local,
-    found,
-    staff_required,
-)
+from volunteer_hub.web import current_viewer, form_errors, format_local, found, staff_required
 
 bp = Blueprint("events", __name__)
 
@@ -157,7 +150,7 @@ def cancel_event(event_id: int):
     if request.method == "POST":
         if form.validate_on_submit():
             back = url_for("events.event", event_id=event_id)
-            on_domain_error(back_to(back))
+            on_domain_error(back=back)
             services.cancel_event(event.id, form.reason.data)
             flash(_("活动已取消"), "success")
             return redirect(back)
@@ -264,7 +257,7 @@ def broadcast(event_id: int):
     if not form.validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    on_domain_error(back_to(back))
+    on_domain_error(back=back)
     sent = broadcasts.broadcast_event(event.id, viewer.person_id, urgent=form.urgent.data)
     counts = (sent.queued_count, sent.held_count, sent.skipped_count)
     held_until = broadcasts.send_time(sent) if sent.held_count else None
@@ -336,7 +329,7 @@ def cancel_signup(signup_id: int):
     shift = found(queries.visible_shift, viewer, signup.shift_id)
     back = url_for("events.event", event_id=shift.event_id, _anchor=f"shift-{shift.id}")
     name = db.session.get(Person, signup.person_id).name
-    on_domain_error(back_to(back))
+    on_domain_error(back=back)
     result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
     # A cancellation frees one seat, so at most one person moves up.
     promoted = [db.session.get(Person, s.person_id).name for s in result.promoted]

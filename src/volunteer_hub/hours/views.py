@@ -43,15 +43,7 @@ from volunteer_hub.hours.models import Attendance
 from volunteer_hub.i18n import parse_time
 from volunteer_hub.people.models import Person
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import (
-    MAX_ID,
-    back_to,
-    current_viewer,
-    error_dict,
-    form_errors,
-    found,
-    staff_required,
-)
+from volunteer_hub.web import MAX_ID, current_viewer, error_dict, form_errors, found, staff_required
 
 bp = Blueprint("hours", __name__)
 
@@ -115,7 +107,7 @@ def mark_all(shift_id: int):
     if not BulkForm().validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    on_domain_error(back_to(back))
+    on_domain_error(back=back)
     made = services.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
@@ -196,7 +188,7 @@ def verify_one(record_id: int):
     if not BulkForm().validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    on_domain_error(back_to(back))
+    on_domain_error(back=back)
     services.verify([record_id], viewer=viewer)
     flash(_("已审核通过"), "success")
     return redirect(back)

@@ -17,14 +17,7 @@ from volunteer_hub.teams import services
 from volunteer_hub.teams.forms import MemberForm, PhoneCodeForm
 from volunteer_hub.teams.models import MemberRole, Team, TeamInvitation
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import (
-    back_to,
-    current_viewer,
-    error_dict,
-    form_errors,
-    found,
-    staff_required,
-)
+from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
 bp = Blueprint("teams", __name__)
 
@@ -208,7 +201,7 @@ def remove_member(team_id: int, person_id: int):
     if membership is None:
         abort(404)
     name = membership.person.name
-    on_domain_error(back_to(url_for("teams.team", team_id=team.id, _anchor="members")))
+    on_domain_error(back=url_for("teams.team", team_id=team.id, _anchor="members"))
     services.remove_member(team.id, person_id)
     flash(_("已将 %(name)s 移出本队", name=name), "success")
     if person_id == viewer.person_id:

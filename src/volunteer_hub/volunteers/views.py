@@ -37,7 +37,7 @@ from volunteer_hub.teams.models import Team
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.forms import CodeForm, CorrectionForm, PhoneForm
-from volunteer_hub.web import back_to, form_errors
+from volunteer_hub.web import form_errors
 
 bp = Blueprint("volunteers", __name__, url_prefix="/me")
 
@@ -291,7 +291,7 @@ def _answer_invitation(invitation_id: int, accept: bool):
 
 def _back_home_on_error(anchor: str | None = None) -> None:
     """A refused action: its message on /me; what does not exist (or is not theirs): 404."""
-    on_domain_error(back_to(url_for("volunteers.home", _anchor=anchor)), unless=NotFound)
+    on_domain_error(back=url_for("volunteers.home", _anchor=anchor), unless=NotFound)
 
 
 @bp.post("/logout")
