@@ -23,6 +23,10 @@ redirect back), or with the handler's default answer.
 
 Any other exception: Flask answers 500, after which ``_end`` rolls back; where Flask
 re-raises instead (testing), the teardown does.
+
+Nothing is committed before the answer is built, so an answer read after a write sees
+the session's own objects; where a service changed rows around the ORM, ``read_back``
+makes the answer read them as the commit will leave them (the API's event answers).
 """
 
 from __future__ import annotations
