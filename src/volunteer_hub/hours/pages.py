@@ -15,7 +15,8 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import forms, services
+from volunteer_hub.hours import attendance as hours_attendance
+from volunteer_hub.hours import forms
 from volunteer_hub.hours import queries as records_read
 from volunteer_hub.hours.labels import action_labels, channel_labels, describe, status_labels
 from volunteer_hub.hours.models import Attendance, RecordStatus, ServiceRecord
@@ -70,7 +71,7 @@ def attendance_page(shift: Shift, form: forms.MarkForm, errors, error_person_id,
     confirmed = [
         s for s in signups.roster([shift.id])[shift.id] if s.status == SignupStatus.CONFIRMED
     ]
-    records = services.records_of_shift(shift.id)
+    records = hours_attendance.records_of_shift(shift.id)
     on_roster = {s.person_id for s in confirmed}
     others = records_read.people_by_id(set(records) - on_roster)
     rows = [

@@ -2,7 +2,7 @@
 verify, one record with its trail, and service entered without a shift. The URL rules
 and handlers are here; hours/pages.py builds the pages, hours/labels.py their words.
 
-Every action parses a form, calls hours.services and redirects with a message (the
+Every action parses a form, calls an hours service and redirects with a message (the
 request's end commits: transactions.py); bad input comes back on the form, in Chinese,
 with nothing changed. What the viewer may not manage is a 404, as everywhere.
 """
@@ -19,8 +19,10 @@ from volunteer_hub import queries
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import pages, services
+from volunteer_hub.hours import attendance as hours_attendance
+from volunteer_hub.hours import pages, verification
 from volunteer_hub.hours import queries as records_read
+from volunteer_hub.hours import records as hours_records
 from volunteer_hub.hours.forms import (
     BulkForm,
     MarkForm,
@@ -72,7 +74,7 @@ def mark(shift_id: int):
     if shift.starts_at > utcnow():
         errors["_"] = _("班次尚未开始，不能登记出勤")
     else:
-        record = services.records_of_shift(shift.id).get(person_id)
+        record = hours_attendance.records_of_shift(shift.id).get(person_id)
         shown_start, shown_end = pages.shown_span(record, shift)
         started_at = _typed_time(form.start.data, shown_start, "start", errors)
         ended_at = _typed_time(form.end.data, shown_end, "end", errors)
@@ -84,7 +86,7 @@ def mark(shift_id: int):
         return pages.attendance_page(shift, form, form_keys(error_dict(exc)), person_id, 400)
 
     on_domain_error(refused)
-    services.mark_attendance(
+    hours_attendance.mark_attendance(
         shift.id,
         person_id,
         form.attendance.data or "",
@@ -108,7 +110,7 @@ def mark_all(shift_id: int):
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
     on_domain_error(back=back)
-    made = services.mark_all_attended(shift.id, viewer=viewer)
+    made = hours_attendance.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
     else:
@@ -164,7 +166,7 @@ def verify_many(team_id: int):
         return pages.records_page(team, {"record_id": exc.message}, 400)
 
     on_domain_error(refused)
-    changed = services.verify(ids, viewer=viewer)
+    changed = verification.verify(ids, viewer=viewer)
     flash(_("已审核通过 %(n)d 条记录", n=changed), "success")
     return redirect(back)
 
@@ -189,7 +191,7 @@ def verify_one(record_id: int):
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
     on_domain_error(back=back)
-    services.verify([record_id], viewer=viewer)
+    verification.verify([record_id], viewer=viewer)
     flash(_("已审核通过"), "success")
     return redirect(back)
 
@@ -221,9 +223,9 @@ def _edit(record_id: int, form_class, which: str):
         return pages.record_page(page, {which: form}, {which: errors}, 400)
     on_domain_error(_refused_on_record(viewer, record_id, which, form))
     if which == "edit":
-        services.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
+        hours_records.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
     else:
-        services.resolve_correction(record_id, viewer=viewer, reason=reason_of(form), **edits)
+        hours_records.resolve_correction(record_id, viewer=viewer, reason=reason_of(form), **edits)
     flash(_("记录已修改") if which == "edit" else _("更正申请已处理"), "success")
     return redirect(url_for("hours.record", record_id=record_id))
 
@@ -240,7 +242,7 @@ def _refused_on_record(viewer, record_id: int, which: str, form):
 
 
 def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) -> dict[str, Any]:
-    """What the form changes, as arguments of services.edit_record: only fields that
+    """What the form changes, as arguments of hours_records.edit_record: only fields that
     differ from the record as shown."""
     record = page.record
     edits: dict[str, Any] = {}
@@ -279,13 +281,13 @@ def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) ->
 @bp.post("/hours/records/<int:record_id>/reject")
 @staff_required
 def reject(record_id: int):
-    return _with_reason(record_id, "reject", services.reject, _("已不予认定"))
+    return _with_reason(record_id, "reject", verification.reject, _("已不予认定"))
 
 
 @bp.post("/hours/records/<int:record_id>/delete")
 @staff_required
 def delete(record_id: int):
-    return _with_reason(record_id, "delete", services.delete_record, _("记录已删除"))
+    return _with_reason(record_id, "delete", hours_records.delete_record, _("记录已删除"))
 
 
 def _with_reason(record_id: int, action: str, act, done: str):
@@ -336,7 +338,7 @@ def new_unplanned(team_id: int):
         return pages.unplanned_page(team, form, form_keys(error_dict(exc)), 400)
 
     on_domain_error(refused)
-    record = services.add_unplanned(
+    record = hours_records.add_unplanned(
         team.id,
         person_id,
         viewer=viewer,
