@@ -31,6 +31,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from volunteer_hub import boundary
 
     boundary.init_app(app)  # text input cleaned before any extension or view reads it
+    from volunteer_hub import transactions
+
+    transactions.init_app(app)  # first, so that it ends each request after every other hook
     _init_extensions(app)
     _subscribe_handlers(app)
     _init_broker(app)
