@@ -14,7 +14,3 @@ class UploadForm(FlaskForm):
     )
     # Choices are the viewer's teams, set by the view; "" means "by the 服务队 column".
     team_id = SelectField(_l("导入到"), choices=[], validate_choice=False)
-
-
-class ApplyForm(FlaskForm):
-    """Only the CSRF token: applying takes no input."""

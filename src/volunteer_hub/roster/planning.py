@@ -310,11 +310,8 @@ def _classify(planned: list[PlannedRow], created_here: dict[str, int]) -> None:
 def _people_by_phone(phones: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(phones)):
-        found.update(
-            db.session.execute(
-                select(Person.phone, Person.id).where(Person.phone.in_(chunk))
-            ).tuples()
-        )
+        rows = db.session.execute(select(Person.phone, Person.id).where(Person.phone.in_(chunk)))
+        found.update((phone, person_id) for phone, person_id in rows)
     return found
 
 
@@ -327,7 +324,7 @@ def _pairs(query, model, person_ids: set[int], team_ids: set[int]) -> set[tuple[
         rows = db.session.execute(
             query.where(model.person_id.in_(chunk), model.team_id.in_(sorted(team_ids)))
         )
-        pairs.update(rows.tuples())
+        pairs.update((team_id, person_id) for team_id, person_id in rows)
     return pairs
 
 

@@ -281,7 +281,7 @@ def _insert_people(rows: list[PlannedRow]) -> dict[str, int]:
         for p in rows
     ]
     result = db.session.execute(insert(Person).returning(Person.phone, Person.id), values)
-    return dict(result.tuples())
+    return {phone: person_id for phone, person_id in result}
 
 
 # -- the preview as stored and shown ----------------------------------------------------

@@ -20,7 +20,7 @@ from volunteer_hub import queries
 from volunteer_hub.errors import Conflict, DomainError
 from volunteer_hub.extensions import db
 from volunteer_hub.roster import services, sheets
-from volunteer_hub.roster.forms import ApplyForm, UploadForm
+from volunteer_hub.roster.forms import UploadForm
 from volunteer_hub.roster.models import ImportStatus
 from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
@@ -106,9 +106,6 @@ def status(import_id: int):
 @staff_required
 def apply(import_id: int):
     record = found(services.visible_import, current_viewer(), import_id)
-    if not ApplyForm().validate_on_submit():
-        flash(_("页面已过期，请刷新后再试。"), "error")
-        return redirect(url_for("roster.show", import_id=record.id))
     try:
         services.queue_apply(record.id)
     except Conflict as exc:
