@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dramatiq
 
+# First: it sets the placeholder broker that init_app moves actors from. Declared before
+# it (this module imported on its own, by a test), the actor would stay on dramatiq's
+# default broker and never reach the app's.
+from volunteer_hub import broker  # noqa: F401
 from volunteer_hub.roster import services
 
 QUEUE = "roster"
