@@ -39,11 +39,12 @@ class RosterImport(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     file_sha256: Mapped[str] = mapped_column(String(64))
     file_size: Mapped[int] = mapped_column(Integer)
-    #: the uploaded bytes, until applied (the job parses them again)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: the uploaded bytes, until applied (the job parses them again); deferred, as is
+    #: the preview: loaded only where used
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     status: Mapped[ImportStatus] = mapped_column(String(20), default=ImportStatus.PREVIEWED)
     #: every row's outcome as the preview saw it (phones masked but in error rows)
-    preview: Mapped[dict] = mapped_column(JSON)
+    preview: Mapped[dict] = mapped_column(JSON, deferred=True)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     done_rows: Mapped[int] = mapped_column(Integer, default=0)
     #: what applying did, by row

@@ -4,7 +4,7 @@
 preview and the bytes in a ``RosterImport`` row; nothing else changes. ``queue_apply``
 hands it to the worker (``roster.tasks``), which calls ``apply_import``: it reads and
 plans the file again against the database as it is then, and applies each team in its
-own transaction — a team with an error row is held back whole, the others go in. People
+own savepoint — a team with an error row is held back whole, the others go in. People
 already registered are never enrolled: they get the invitation of teams.services
 (issue 11), whose text goes through the outbox after the commit. Applying the same file
 again finds everyone a member or invited and changes nothing.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -41,6 +42,19 @@ log = logging.getLogger(__name__)
 
 #: a job marked running this long ago died with its worker: it may be applied again
 STALE_RUNNING = timedelta(minutes=15)
+#: teams are applied in savepoints and committed together once this many rows are done,
+#: so the progress bar moves without a commit (a WAL flush) for each of 417 small teams
+COMMIT_EVERY_ROWS = 500
+#: the job's counters, zeroed when it starts
+COUNTERS = (
+    "new_count",
+    "existing_count",
+    "invited_count",
+    "error_count",
+    "held_back_count",
+    "teams_created",
+    "done_rows",
+)
 #: the command line acts as an admin
 CLI_VIEWER = Viewer(person_id=0, is_admin=True)
 
@@ -140,7 +154,7 @@ def apply_import(import_id: int) -> RosterImport | None:
     claimed = db.session.execute(
         update(RosterImport)
         .where(RosterImport.id == import_id, RosterImport.status == ImportStatus.QUEUED)
-        .values(status=ImportStatus.RUNNING, started_at=utcnow(), done_rows=0)
+        .values(status=ImportStatus.RUNNING, started_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -164,28 +178,71 @@ def apply_import(import_id: int) -> RosterImport | None:
     return record
 
 
+@dataclass
+class Tally:
+    """What applying one team did, added to the job's counters by one UPDATE."""
+
+    new: int = 0
+    existing: int = 0
+    invited: int = 0
+    errors: int = 0
+    held_back: int = 0
+    teams_created: int = 0
+    done: int = 0
+
+    def add_to(self, import_id: int) -> None:
+        # A plain UPDATE: loading the row would load its preview (thousands of rows of
+        # JSON) again after every team's commit.
+        columns = {
+            "new_count": self.new,
+            "existing_count": self.existing,
+            "invited_count": self.invited,
+            "error_count": self.errors,
+            "held_back_count": self.held_back,
+            "teams_created": self.teams_created,
+            "done_rows": self.done,
+        }
+        db.session.execute(
+            update(RosterImport)
+            .where(RosterImport.id == import_id)
+            .values({name: getattr(RosterImport, name) + n for name, n in columns.items()})
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _apply(record: RosterImport) -> None:
-    viewer = _viewer_of(record)
-    scope = scope_for(viewer, record.team_id, record.created_by_id)
-    for counter in ("new_count", "existing_count", "invited_count", "error_count"):
-        setattr(record, counter, 0)
-    record.held_back_count = record.teams_created = 0
+    import_id = record.id
+    scope = scope_for(_viewer_of(record), record.team_id, record.created_by_id)
     planned = preview(record.content, record.file_name, scope)
-    record.total_rows = len(planned.rows)
-    orphans = [p for p in planned.rows if p.team is None]  # rows with no team: errors
-    record.error_count += len(orphans)
-    record.done_rows += len(orphans)
+    db.session.execute(
+        update(RosterImport)
+        .where(RosterImport.id == import_id)
+        .values(total_rows=len(planned.rows), **dict.fromkeys(COUNTERS, 0))
+        .execution_options(synchronize_session=False)
+    )
+    orphans = sum(1 for p in planned.rows if p.team is None)  # rows with no team: errors
+    Tally(errors=orphans, done=orphans).add_to(import_id)
     db.session.commit()
     created_here: dict[str, int] = {}
+    uncommitted = 0
     for team_plan in planned.teams:
-        _apply_team(record, team_plan, scope, created_here)
-    record.status = ImportStatus.DONE
-    record.finished_at = utcnow()
-    record.content = None  # a list of phones: not kept longer than needed
+        _apply_team(import_id, team_plan, scope, created_here)
+        uncommitted += len(team_plan.rows)
+        if uncommitted >= COMMIT_EVERY_ROWS:
+            db.session.commit()  # the progress bar moves
+            uncommitted = 0
+    db.session.execute(
+        update(RosterImport)
+        .where(RosterImport.id == import_id)
+        # the file is a list of phones: not kept longer than needed
+        .values(status=ImportStatus.DONE, finished_at=utcnow(), content=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    record = db.session.get(RosterImport, import_id)
     log.info(
         "roster import %s by %s (%s, %s bytes): %s",
-        record.id,
+        import_id,
         record.created_by_id or "cli",
         record.file_sha256[:12],
         record.file_size,
@@ -204,33 +261,36 @@ def _viewer_of(record: RosterImport) -> Viewer:
 
 
 def _apply_team(
-    record: RosterImport, team_plan: TeamPlan, scope: Scope, created_here: dict[str, int]
+    import_id: int, team_plan: TeamPlan, scope: Scope, created_here: dict[str, int]
 ) -> None:
-    """One team in one transaction, with the job's progress and counts."""
+    """One team, all or nothing (a savepoint), with the job's progress and counts."""
     rows = team_plan.rows
+    tally = Tally(done=len(rows))
+    made: dict[str, int] = {}
     if team_plan.error_rows:
-        record.error_count += team_plan.error_rows
-        record.held_back_count += len(rows) - team_plan.error_rows
+        tally.errors = team_plan.error_rows
+        tally.held_back = len(rows) - team_plan.error_rows
     else:
         try:
-            made = _write_team(record, team_plan, scope)
+            with db.session.begin_nested():
+                made = _write_team(team_plan, scope, tally)
         except IntegrityError:
             # Someone registered a phone or joined a member meanwhile: look again, once.
-            db.session.rollback()
+            tally = Tally(done=len(rows))
             retry = plan([p.row for p in rows], scope, created_here).teams
-            made = _write_team(record, retry[0], scope) if retry else {}
-        created_here.update(made)
-    record.done_rows += len(rows)
-    db.session.commit()
+            with db.session.begin_nested():
+                made = _write_team(retry[0], scope, tally) if retry else {}
+    tally.add_to(import_id)
+    created_here.update(made)
 
 
-def _write_team(record: RosterImport, team_plan: TeamPlan, scope: Scope) -> dict[str, int]:
+def _write_team(team_plan: TeamPlan, scope: Scope, tally: Tally) -> dict[str, int]:
     """Create the team if needed, insert its new people and memberships (one statement
     each), invite the registered; returns phone → id of the people created."""
     team_id = team_plan.team_id
     if team_id is None:
         team_id = teams.create_team(team_plan.unit_id, team_plan.name).id
-        record.teams_created += 1
+        tally.teams_created += 1
     by_outcome: dict[Outcome, list[PlannedRow]] = {outcome: [] for outcome in Outcome}
     for planned in team_plan.rows:
         by_outcome[planned.outcome].append(planned)
@@ -245,7 +305,6 @@ def _write_team(record: RosterImport, team_plan: TeamPlan, scope: Scope) -> dict
                 for pid in joining
             ],
         )
-    invited = 0
     for planned in by_outcome[Outcome.INVITE]:
         # The one consent rule: a registered phone is invited, never enrolled (issue 11).
         try:
@@ -256,12 +315,11 @@ def _write_team(record: RosterImport, team_plan: TeamPlan, scope: Scope) -> dict
                 skills=planned.row.skills,
                 invited_by_id=scope.invited_by_id,
             )
-            invited += 1
+            tally.invited += 1
         except teams.AlreadyMember:
-            record.existing_count += 1  # joined since the plan was made
-    record.new_count += len(joining)
-    record.invited_count += invited
-    record.existing_count += len(by_outcome[Outcome.MEMBER]) + len(by_outcome[Outcome.INVITED])
+            tally.existing += 1  # joined since the plan was made
+    tally.new += len(joining)
+    tally.existing += len(by_outcome[Outcome.MEMBER]) + len(by_outcome[Outcome.INVITED])
     return created
 
 
