@@ -256,3 +256,27 @@ def test_statements_are_per_team_not_per_row(make, count_queries):
     db.session.commit()
     large = statements(40, 2000)
     assert small == large
+
+
+def test_a_new_person_in_two_teams_of_one_file_joins_both_without_an_invitation(make):
+    admin = make.admin()
+    district = make.unit("鄂城区")
+    make.team(district, name="甲队")
+    make.team(district, name="乙队")
+    content = xlsx(
+        (
+            "Sheet1",
+            [
+                HEADERS,
+                ["张一", phone(90), "", "", "甲队", ""],
+                ["张一", phone(90), "", "", "乙队", ""],
+            ],
+        )
+    )
+    first = run(content, admin)
+    assert (first.new_count, first.invited_count) == (2, 0)
+    person = db.session.scalar(select(Person).where(Person.phone == f"+86{phone(90)}"))
+    assert count(Membership, Membership.person_id == person.id) == 2
+    assert count(TeamInvitation) == 0
+    second = run(content, admin)
+    assert (second.new_count, second.invited_count, second.existing_count) == (0, 0, 2)
