@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.hours.report_views import bp as hour_reports_bp
     from volunteer_hub.hours.views import bp as hours_bp
     from volunteer_hub.ops.views import bp as ops_bp
+    from volunteer_hub.roster.views import bp as roster_bp
     from volunteer_hub.sms.views import bp as sms_bp
     from volunteer_hub.teams.views import bp as teams_bp
     from volunteer_hub.units.views import bp as units_bp
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
         hour_reports_bp,
         hours_bp,
         ops_bp,
+        roster_bp,
         dev_bp,
     )
     for blueprint in blueprints:
