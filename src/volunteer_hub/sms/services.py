@@ -26,7 +26,7 @@ from volunteer_hub.sms.gateway import (
     SmsGateway,
     TransientSmsError,
 )
-from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.models import STATUS_RANK, ConsentChange, OutgoingSms, SmsKind, SmsStatus
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,33 @@ def deliver(
         row.segments = result.segments
     _finish(row, SmsStatus(result.status), now)
     return Delivery("sent")
+
+
+def record_status_report(
+    gateway: SmsGateway,
+    *,
+    provider_sid: str,
+    provider_status: str,
+    error_code: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """A provider's delivery report on a text we handed over: move its row to our word
+    for ``provider_status`` (the backend translates it), keeping ``error_code`` when the
+    text failed. Reports arrive out of order, so a row's status never moves backwards;
+    a report on an unknown message or in a word we ignore changes nothing. True if the
+    row changed. The caller commits."""
+    ours = gateway.delivery_status(provider_status)
+    if ours is None:
+        return False
+    row = db.session.scalar(select(OutgoingSms).where(OutgoingSms.provider_sid == provider_sid))
+    new = SmsStatus(ours)
+    if row is None or STATUS_RANK[new] <= STATUS_RANK[SmsStatus(row.status)]:
+        return False
+    row.status = new
+    row.status_changed_at = now or utcnow()
+    if new in (SmsStatus.FAILED, SmsStatus.UNDELIVERED):
+        row.error_code = error_code[:20] if error_code else None
+    return True
 
 
 def opt_out(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
