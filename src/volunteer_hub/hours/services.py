@@ -35,7 +35,8 @@ from volunteer_hub.hours.models import (
     TeamHoursRollup,
 )
 from volunteer_hub.i18n import to_local
-from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupStatus
+from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.signups.services import active_signup
 from volunteer_hub.teams.models import Membership, Team
 
 #: a check-in this long after the start is marked late
@@ -259,7 +260,7 @@ def mark_attendance(
     shift, event = _shift_and_event(shift_id, viewer)
     if shift.starts_at > now:
         raise OutsideWindow(_("班次尚未开始，不能登记出勤"))
-    if _active_signup(shift_id, person_id) is None:
+    if active_signup(shift_id, person_id) is None:
         raise NotSignedUp(_("该志愿者没有报名这个班次"))
     # Times typed must have happened; left out, the end is the plan's, which may still
     # lie ahead: such a record waits for the shift's end before it can be verified.
@@ -769,18 +770,8 @@ def _shift_and_event(shift_id: int, viewer: Viewer | None = None) -> tuple[Shift
     return shift, event
 
 
-def _active_signup(shift_id: int, person_id: int) -> Signup | None:
-    return db.session.scalar(
-        select(Signup).where(
-            Signup.shift_id == shift_id,
-            Signup.person_id == person_id,
-            Signup.status.in_(ACTIVE_STATUSES),
-        )
-    )
-
-
 def _require_seat(shift_id: int, person_id: int) -> None:
-    signup = _active_signup(shift_id, person_id)
+    signup = active_signup(shift_id, person_id)
     if signup is None:
         raise NotSignedUp(_("您没有报名这个班次"))
     if signup.status != SignupStatus.CONFIRMED:
