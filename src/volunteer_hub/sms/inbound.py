@@ -8,6 +8,7 @@ opted out only 订阅/START (opt back in) and the opt-out words do anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,30 +99,16 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
         return None, SmsKind.REPLY
     if kind in CODE_REQUIRED and command.code is None:
         return replies.need_code(kind), SmsKind.REPLY
-    if kind == CommandKind.SIGN_UP:
-        return _sign_up(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CANCEL:
-        return _cancel(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CONFIRM:
-        return _confirm(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.MY_SHIFTS:
-        return _my_shifts(person, now), SmsKind.REPLY
-    if kind == CommandKind.CHECK_IN:
-        return _check_in(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CHECK_OUT:
-        return _check_out(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.MY_HOURS:
-        return _my_hours(person, now), SmsKind.REPLY
-    if kind == CommandKind.CORRECTION:
-        return _correction(person, command.code, command.note, now), SmsKind.REPLY
-    if kind in (CommandKind.JOIN_TEAM, CommandKind.DECLINE_TEAM):
-        return _team_invitation(person, kind, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.HELP:
-        return replies.help_text(), SmsKind.REPLY
-    return replies.unknown_command(), SmsKind.REPLY
+    act = _ACTIONS.get(kind)
+    return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
 
-def _sign_up(person: Person, code: str, now: datetime) -> str:
+def _help(person: Person, command: Command, now: datetime) -> str:
+    return replies.help_text()
+
+
+def _sign_up(person: Person, command: Command, now: datetime) -> str:
+    code = command.code
     found = _current_shift(code)
     if found is None:
         return replies.unknown_code(code=code)
@@ -147,7 +134,8 @@ def _sign_up(person: Person, code: str, now: datetime) -> str:
     )
 
 
-def _cancel(person: Person, code: str, now: datetime) -> str:
+def _cancel(person: Person, command: Command, now: datetime) -> str:
+    code = command.code
     found = _current_shift(code)
     if found is None:
         return replies.unknown_code(code=code)
@@ -162,10 +150,11 @@ def _cancel(person: Person, code: str, now: datetime) -> str:
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
 
 
-def _confirm(person: Person, code: str | None, now: datetime) -> str:
+def _confirm(person: Person, command: Command, now: datetime) -> str:
     """确认 answers a reminder. With a code it names the shift; without one it means the
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
+    code = command.code
     upcoming = (
         select(Signup, Shift, Event)
         .join(Shift, Shift.id == Signup.shift_id)
@@ -205,7 +194,7 @@ def _confirm(person: Person, code: str | None, now: datetime) -> str:
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
-def _my_shifts(person: Person, now: datetime) -> str:
+def _my_shifts(person: Person, command: Command, now: datetime) -> str:
     rows = db.session.execute(
         select(Shift.code, Event.title, Shift.starts_at)
         .join(Signup, Signup.shift_id == Shift.id)
@@ -224,16 +213,37 @@ def _my_shifts(person: Person, now: datetime) -> str:
 # -- attendance and hours (hours.services does the work; these only choose the words) ---
 
 
-def _check_in(person: Person, code: str, now: datetime) -> str:
+def _check_in(person: Person, command: Command, now: datetime) -> str:
+    return _on_shift(person, command.code, now, _record_check_in)
+
+
+def _check_out(person: Person, command: Command, now: datetime) -> str:
+    return _on_shift(person, command.code, now, _record_check_out)
+
+
+def _on_shift(
+    person: Person,
+    code: str,
+    now: datetime,
+    record: Callable[[Person, Shift, str, str, datetime], str],
+) -> str:
+    """What check-in and check-out answer alike: no current shift with the code, no
+    seat on it, or cancelled meanwhile. ``record`` does the rest and answers."""
     found = _current_shift(code)
     if found is None:
         return _not_current(person, code)
     shift, event = found
-    title = event.title
     try:
-        hours.check_in(shift.id, person.id, now=now, channel="sms")
+        return record(person, shift, event.title, code, now)
     except hours.NotSignedUp:
         return _no_seat(shift.id, person.id, code)
+    except DomainError:  # the shift or its event was cancelled meanwhile
+        return replies.shift_cancelled(title=event.title, code=code)
+
+
+def _record_check_in(person: Person, shift: Shift, title: str, code: str, now: datetime) -> str:
+    try:
+        hours.check_in(shift.id, person.id, now=now, channel="sms")
     except hours.OutsideWindow:
         if now < shift.starts_at:
             early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
@@ -244,21 +254,12 @@ def _check_in(person: Person, code: str, now: datetime) -> str:
         return replies.already_checked_in(title=title, at=record.checked_in_at, code=code)
     except hours.RecordDecided:
         return replies.record_decided(title=title, code=code)
-    except DomainError:  # the shift or its event was cancelled meanwhile
-        return replies.shift_cancelled(title=title, code=code)
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _check_out(person: Person, code: str, now: datetime) -> str:
-    found = _current_shift(code)
-    if found is None:
-        return _not_current(person, code)
-    shift, event = found
-    title = event.title
+def _record_check_out(person: Person, shift: Shift, title: str, code: str, now: datetime) -> str:
     try:
         record = hours.check_out(shift.id, person.id, now=now, channel="sms")
-    except hours.NotSignedUp:
-        return _no_seat(shift.id, person.id, code)
     except hours.NotCheckedIn:
         return replies.not_checked_in(code=code)
     except hours.AlreadyCheckedOut:
@@ -266,8 +267,6 @@ def _check_out(person: Person, code: str, now: datetime) -> str:
         return replies.already_checked_out(title=title, at=record.checked_out_at, code=code)
     except hours.OutsideWindow:
         return replies.check_out_closed(title=title, code=code)
-    except DomainError:
-        return replies.shift_cancelled(title=title, code=code)
     return replies.checked_out(title=title, at=now, minutes=record.minutes)
 
 
@@ -297,7 +296,7 @@ def _not_current(person: Person, code: str) -> str:
     return replies.check_in_closed(title=event.title, code=code)
 
 
-def _my_hours(person: Person, now: datetime) -> str:
+def _my_hours(person: Person, command: Command, now: datetime) -> str:
     totals = personal.summary(person.id, now)
     if not totals.records:
         return replies.no_records()
@@ -309,9 +308,10 @@ def _my_hours(person: Person, now: datetime) -> str:
     )
 
 
-def _correction(person: Person, code: str | None, note: str, now: datetime) -> str:
+def _correction(person: Person, command: Command, now: datetime) -> str:
     """更正 [CODE] note: a correction request on the person's record of the shift with
     that code (even a released code), or on their latest record."""
+    code, note = command.code, command.note
     if code is not None:
         record = personal.record_by_code(person.id, code)
         if record is None:
@@ -329,12 +329,13 @@ def _correction(person: Person, code: str | None, note: str, now: datetime) -> s
     return replies.correction_received(title=record.content, day=record.started_at)
 
 
-def _team_invitation(person: Person, kind: CommandKind, code: str | None, now: datetime) -> str:
+def _team_invitation(person: Person, command: Command, now: datetime) -> str:
     """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
     waiting; when several wait, the reply lists each with its code."""
     from volunteer_hub.teams import services as teams
 
-    accept = kind == CommandKind.JOIN_TEAM
+    code = command.code
+    accept = command.kind == CommandKind.JOIN_TEAM
     word = "加入" if accept else "不加入"
     waiting = teams.invitations_for(person.id)
     if code is not None:
@@ -371,6 +372,22 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
         .where(Shift.code == code, Shift.code_is_current.is_(True))
     ).first()
     return (row[0], row[1]) if row else None
+
+
+#: what each command does for a known person who takes texts; each returns the reply
+_ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], str]] = {
+    CommandKind.SIGN_UP: _sign_up,
+    CommandKind.CANCEL: _cancel,
+    CommandKind.CONFIRM: _confirm,
+    CommandKind.MY_SHIFTS: _my_shifts,
+    CommandKind.CHECK_IN: _check_in,
+    CommandKind.CHECK_OUT: _check_out,
+    CommandKind.MY_HOURS: _my_hours,
+    CommandKind.CORRECTION: _correction,
+    CommandKind.JOIN_TEAM: _team_invitation,
+    CommandKind.DECLINE_TEAM: _team_invitation,
+    CommandKind.HELP: _help,
+}
 
 
 def _record_reply(
