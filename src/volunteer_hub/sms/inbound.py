@@ -108,11 +108,14 @@ def _help(person: Person, command: Command, now: datetime) -> str:
 
 
 def _sign_up(person: Person, command: Command, now: datetime) -> str:
-    code = command.code
-    found = _current_shift(code)
-    if found is None:
-        return replies.unknown_code(code=code)
-    shift, event = found
+    return _on_shift(person, command.code, now, _sign_up_for, missing=_unknown_code)
+
+
+def _cancel(person: Person, command: Command, now: datetime) -> str:
+    return _on_shift(person, command.code, now, _cancel_on, missing=_unknown_code)
+
+
+def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
     starts_at = to_local(shift.starts_at)
     # Whose event and where, in every answer: a mistyped code shows at once.
     team = db.session.get(Team, event.team_id)
@@ -134,12 +137,7 @@ def _sign_up(person: Person, command: Command, now: datetime) -> str:
     )
 
 
-def _cancel(person: Person, command: Command, now: datetime) -> str:
-    code = command.code
-    found = _current_shift(code)
-    if found is None:
-        return replies.unknown_code(code=code)
-    shift, event = found
+def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
     signup = signups.active_signup(shift.id, person.id)
     if signup is None:
         return replies.not_signed_up(code=code)
@@ -214,36 +212,19 @@ def _my_shifts(person: Person, command: Command, now: datetime) -> str:
 
 
 def _check_in(person: Person, command: Command, now: datetime) -> str:
-    return _on_shift(person, command.code, now, _record_check_in)
+    return _on_shift(person, command.code, now, _check_in_on, missing=_not_current)
 
 
 def _check_out(person: Person, command: Command, now: datetime) -> str:
-    return _on_shift(person, command.code, now, _record_check_out)
+    return _on_shift(person, command.code, now, _check_out_on, missing=_not_current)
 
 
-def _on_shift(
-    person: Person,
-    code: str,
-    now: datetime,
-    record: Callable[[Person, Shift, str, str, datetime], str],
-) -> str:
-    """What check-in and check-out answer alike: no current shift with the code, no
-    seat on it, or cancelled meanwhile. ``record`` does the rest and answers."""
-    found = _current_shift(code)
-    if found is None:
-        return _not_current(person, code)
-    shift, event = found
-    try:
-        return record(person, shift, event.title, code, now)
-    except hours.NotSignedUp:
-        return _no_seat(shift.id, person.id, code)
-    except DomainError:  # the shift or its event was cancelled meanwhile
-        return replies.shift_cancelled(title=event.title, code=code)
-
-
-def _record_check_in(person: Person, shift: Shift, title: str, code: str, now: datetime) -> str:
+def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+    title = event.title
     try:
         hours.check_in(shift.id, person.id, now=now, channel="sms")
+    except hours.NotSignedUp:
+        return _no_seat(shift.id, person.id, code)
     except hours.OutsideWindow:
         if now < shift.starts_at:
             early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
@@ -254,12 +235,17 @@ def _record_check_in(person: Person, shift: Shift, title: str, code: str, now: d
         return replies.already_checked_in(title=title, at=record.checked_in_at, code=code)
     except hours.RecordDecided:
         return replies.record_decided(title=title, code=code)
+    except DomainError:  # the shift or its event was cancelled meanwhile
+        return replies.shift_cancelled(title=title, code=code)
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _record_check_out(person: Person, shift: Shift, title: str, code: str, now: datetime) -> str:
+def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+    title = event.title
     try:
         record = hours.check_out(shift.id, person.id, now=now, channel="sms")
+    except hours.NotSignedUp:
+        return _no_seat(shift.id, person.id, code)
     except hours.NotCheckedIn:
         return replies.not_checked_in(code=code)
     except hours.AlreadyCheckedOut:
@@ -267,6 +253,8 @@ def _record_check_out(person: Person, shift: Shift, title: str, code: str, now: 
         return replies.already_checked_out(title=title, at=record.checked_out_at, code=code)
     except hours.OutsideWindow:
         return replies.check_out_closed(title=title, code=code)
+    except DomainError:
+        return replies.shift_cancelled(title=title, code=code)
     return replies.checked_out(title=title, at=now, minutes=record.minutes)
 
 
@@ -363,6 +351,25 @@ def _team_invitation(person: Person, command: Command, now: datetime) -> str:
     if accept:
         return f"您已加入{team_name}，以后可以报名该队的活动。"
     return f"已谢绝{team_name}的入队邀请。"
+
+
+def _on_shift(
+    person: Person,
+    code: str,
+    now: datetime,
+    act: Callable[[Person, Shift, Event, str, datetime], str],
+    *,
+    missing: Callable[[Person, str], str],
+) -> str:
+    """``act`` on the current shift with the code; ``missing`` answers when none has it."""
+    found = _current_shift(code)
+    if found is None:
+        return missing(person, code)
+    return act(person, *found, code, now)
+
+
+def _unknown_code(person: Person, code: str) -> str:
+    return replies.unknown_code(code=code)
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
