@@ -169,6 +169,56 @@ def test_status_callbacks_only_move_forward(client, twilio, make):
     assert report("queued") == "delivered"
 
 
+def test_a_failed_report_keeps_the_providers_error_code(client, twilio, make):
+    from volunteer_hub.sms import services
+
+    volunteer = make.person()
+    row = services.queue_text(
+        to_phone=volunteer.phone,
+        body="通知",
+        kind="notice",
+        dedupe_key="s:2",
+        person_id=volunteer.id,
+    )
+    row.status, row.provider_sid = "sent", "SM" + "b" * 32
+    db.session.commit()
+
+    params = {"MessageSid": row.provider_sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert post_signed(client, "/sms/status", params).status_code == 204
+    db.session.expire_all()
+    stored = db.session.get(OutgoingSms, row.id)
+    assert (stored.status, stored.error_code) == ("undelivered", "30003")
+
+
+def test_status_reports_on_unknown_messages_or_in_unknown_words_change_nothing(app, twilio, make):
+    from volunteer_hub.sms import services
+    from volunteer_hub.sms.backends import current_gateway
+
+    volunteer = make.person()
+    row = services.queue_text(
+        to_phone=volunteer.phone,
+        body="通知",
+        kind="notice",
+        dedupe_key="s:3",
+        person_id=volunteer.id,
+    )
+    row.status, row.provider_sid = "sent", "SM" + "c" * 32
+    db.session.commit()
+    gateway = current_gateway()
+
+    unknown = services.record_status_report(
+        gateway, provider_sid="SM" + "d" * 32, provider_status="delivered"
+    )
+    odd_word = services.record_status_report(
+        gateway, provider_sid=row.provider_sid, provider_status="receiving"
+    )
+    assert not unknown and not odd_word and row.status == "sent"
+    assert services.record_status_report(
+        gateway, provider_sid=row.provider_sid, provider_status="delivered"
+    )
+    assert row.status == "delivered"
+
+
 # -- 确认: confirming attendance after a reminder ----------------------------------------
 
 
