@@ -1,4 +1,5 @@
-"""The outbox: queue a text (a row first), deliver it (claim, hand over, record).
+"""The outbox: queue a text (a row first), deliver it (claim, hand over, record), take in
+the provider's delivery reports; and a person's consent to texts (opt out, opt in).
 
 Rule 2 of ARCHITECTURE.md: a text is an ``OutgoingSms`` row with a unique dedupe key,
 committed before any actor is sent; the actor gets the row id, claims it with a
