@@ -205,12 +205,7 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
 
 
 def record_status_report(
-    gateway: SmsGateway,
-    *,
-    provider_sid: str,
-    provider_status: str,
-    error_code: str | None = None,
-    now: datetime | None = None,
+    gateway: SmsGateway, provider_sid: str, provider_status: str, error_code: str | None = None
 ) -> bool:
     """A provider's delivery report on a text we handed over: move its row to our word
     for ``provider_status`` (the backend translates it), keeping ``error_code`` when the
@@ -225,7 +220,7 @@ def record_status_report(
     if row is None or STATUS_RANK[new] <= STATUS_RANK[SmsStatus(row.status)]:
         return False
     row.status = new
-    row.status_changed_at = now or utcnow()
+    row.status_changed_at = utcnow()
     if new in (SmsStatus.FAILED, SmsStatus.UNDELIVERED):
         row.error_code = error_code[:20] if error_code else None
     return True
