@@ -246,7 +246,7 @@ def rebuild(repeat: int, feed_ids: list[int]) -> dict:
             counter.build_s += time.perf_counter() - t0
             counter.inputs.append(feed_input)
 
-    ics.build_feed = timed_build_feed  # services.build_body calls ics.build_feed
+    ics.build_feed = timed_build_feed  # content.build_body calls ics.build_feed
     out: dict = {}
     with app.app_context():
         engine = db.engine

@@ -13,7 +13,7 @@ What it does, on this machine only (PostgreSQL on 127.0.0.1:5432, user postgres,
 2. three years of events, shifts and service records (``bench/_hours_data.py``) with
    COPY, foreign-key triggers off during the load as ``pg_restore --disable-triggers``
    does, every foreign key checked by one anti-join each afterwards; then VACUUM ANALYZE;
-3. ``hours.services.rebuild_all()`` (what ``flask hours rebuild`` runs), timed, and a
+3. ``hours.rollups.rebuild_all()`` (what ``flask hours rebuild`` runs), timed, and a
    second one, which must change nothing;
 4. ``hours.reports.unit_report`` for 鄂州市 and for 鄂城区, over the last 12 and the last
    36 months, beside one statement over ``service_record`` (team → unit subtree,
@@ -22,7 +22,7 @@ What it does, on this machine only (PostgreSQL on 127.0.0.1:5432, user postgres,
    参与人次; both must give the same numbers. Report and raw alternate, ``--repeat``
    times each;
 5. between those rounds, ``--verifications`` pending records verified one at a time as
-   the app does: ``hours.services.verify`` (admin viewer) and commit, then
+   the app does: ``hours.verification.verify`` (admin viewer) and commit, then
    ``recompute_key`` for the key the commit announced, as the roll-up actor does, and
    commit; time and statements of each transaction;
 6. afterwards the reports still equal the raw figures, and a rebuild changes nothing;
@@ -423,7 +423,7 @@ def run(args, env: dict, url: str, results: dict) -> bool:
     from volunteer_hub import after_commit, create_app
     from volunteer_hub.auth.permissions import Viewer
     from volunteer_hub.extensions import db
-    from volunteer_hub.hours import reports, services
+    from volunteer_hub.hours import records, reports, rollups, verification
     from volunteer_hub.hours.models import HoursRollup, TeamHoursRollup
     from volunteer_hub.people.models import Person
     from volunteer_hub.units.models import Unit
@@ -437,11 +437,11 @@ def run(args, env: dict, url: str, results: dict) -> bool:
 
     # 3. the roll-ups, twice
     t0 = time.perf_counter()
-    first = services.rebuild_all()
+    first = rollups.rebuild_all()
     session.commit()
     rebuild_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    second = services.rebuild_all()
+    second = rollups.rebuild_all()
     session.commit()
     rebuild2_s = time.perf_counter() - t0
     session.connection().exec_driver_sql("ANALYZE hours_rollup, team_hours_rollup")
@@ -522,14 +522,14 @@ def run(args, env: dict, url: str, results: dict) -> bool:
     def on_key(person_id, team_id, category_id, month):
         touched.append((person_id, team_id, category_id, date.fromisoformat(month)))
 
-    after_commit.connect(services.KEY_TOUCHED, on_key)
+    after_commit.connect(records.KEY_TOUCHED, on_key)
     verify_s, verify_q, recompute_s, recompute_q, outcomes = [], [], [], [], {}
 
     def verify_one(record_id: int) -> None:
         touched.clear()
         before = log.count
         t = time.perf_counter()
-        changed = services.verify([record_id], viewer=viewer)
+        changed = verification.verify([record_id], viewer=viewer)
         session.commit()
         verify_s.append(time.perf_counter() - t)
         verify_q.append(log.count - before)
@@ -538,7 +538,7 @@ def run(args, env: dict, url: str, results: dict) -> bool:
             raise SystemExit(f"verify({record_id}) changed {changed}, keys {keys}")
         before = log.count
         t = time.perf_counter()
-        result = services.recompute_key(*keys[0])
+        result = rollups.recompute_key(*keys[0])
         session.commit()
         recompute_s.append(time.perf_counter() - t)
         recompute_q.append(log.count - before)
@@ -591,7 +591,7 @@ def run(args, env: dict, url: str, results: dict) -> bool:
     sys.stderr.write("\n")
 
     ok &= check_all("after the verifications")
-    third = services.rebuild_all()
+    third = rollups.rebuild_all()
     session.commit()
     if third.changed:
         say("REBUILD AFTER THE VERIFICATIONS CHANGED ROWS:", third.person_rows, third.team_rows)

@@ -238,7 +238,7 @@ def test_refuses_to_run_against_a_real_sms_gateway(app, runner):
 
 def test_demo_teams_have_past_service_and_the_roll_ups_agree(runner):
     from volunteer_hub.hours.models import ServiceRecord, TeamHoursRollup
-    from volunteer_hub.hours.services import rebuild_all
+    from volunteer_hub.hours.rollups import rebuild_all
 
     _seed(runner)
     statuses = dict(

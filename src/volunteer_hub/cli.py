@@ -40,14 +40,8 @@ def create_user_command(phone, name, role, unit_id, team_id, password):
 def token_command(phone, name):
     """Mint an API bearer token for a member of staff (shown once)."""
     from volunteer_hub.auth.services import mint_token
-    from volunteer_hub.people.services import find_by_phone
 
-    try:
-        person = find_by_phone(phone)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    if person is None:
-        raise click.ClickException("no person with that phone")
+    person = _person_by_phone(phone)
     _token, plain = mint_token(person, name)
     db.session.commit()
     click.echo(plain)
@@ -59,6 +53,15 @@ def deactivate_command(phone):
     """Switch an account off: no more logins, API tokens refused, and every session
     and remember cookie it has ends now."""
     from volunteer_hub.auth.services import deactivate
+
+    person = _person_by_phone(phone)
+    deactivate(person)
+    db.session.commit()
+    click.echo(f"deactivated #{person.id} {person.name}; all sessions ended")
+
+
+def _person_by_phone(phone: str):
+    """The person with this phone, or a ClickException that says why there is none."""
     from volunteer_hub.people.services import find_by_phone
 
     try:
@@ -67,9 +70,7 @@ def deactivate_command(phone):
         raise click.ClickException(exc.message) from None
     if person is None:
         raise click.ClickException("no person with that phone")
-    deactivate(person)
-    db.session.commit()
-    click.echo(f"deactivated #{person.id} {person.name}; all sessions ended")
+    return person
 
 
 reminders_cli = AppGroup("reminders", help="Reminder texts before shifts.")

@@ -50,16 +50,7 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
     if generated_secret:
         secret_key = _dev_secret_key(instance)
 
-    twilio_sid = env.get("TWILIO_ACCOUNT_SID") or None
-    twilio_token = env.get("TWILIO_AUTH_TOKEN") or None
-    sms_backend = env.get("SMS_BACKEND") or ("twilio" if twilio_sid and twilio_token else "console")
-
     public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
-    proxy_hops = _non_negative_int("TRUSTED_PROXY_HOPS", env.get("TRUSTED_PROXY_HOPS"))
-    secure_cookies = _bool(
-        env.get("SESSION_COOKIE_SECURE"),
-        default=bool(public_base_url and public_base_url.startswith("https://")),
-    )
 
     return {
         "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(database_url),
@@ -69,14 +60,10 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "PUBLIC_BASE_URL": public_base_url,
         #: reverse proxies in front of us that set X-Forwarded-For/-Proto (werkzeug
         #: ProxyFix); 0 trusts no such header
-        "TRUSTED_PROXY_HOPS": proxy_hops,
-        "SMS_BACKEND": sms_backend,
-        "TWILIO_ACCOUNT_SID": twilio_sid,
-        "TWILIO_AUTH_TOKEN": twilio_token,
-        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,
-        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
-        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL") or None,
-        "SMS_SIGNATURE": env.get("SMS_SIGNATURE") or DEFAULT_SMS_SIGNATURE,
+        "TRUSTED_PROXY_HOPS": _non_negative_int(
+            "TRUSTED_PROXY_HOPS", env.get("TRUSTED_PROXY_HOPS")
+        ),
+        **_sms_settings(env),
         "TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
         "DRAMATIQ_NAMESPACE": env.get("DRAMATIQ_NAMESPACE") or "volunteer_hub",
         #: embedded mode only: consume the in-process queue in a thread of the web process
@@ -84,6 +71,36 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         #: the development pages (/dev/sms: console texts and an inbound simulator); also
         #: on whenever Flask runs in debug mode. Never in production.
         "DEV_PAGES": _bool(env.get("DEV_PAGES")),
+        #: 签到 is accepted from this many minutes before a shift until its end
+        "CHECK_IN_EARLY_MINUTES": int(env.get("CHECK_IN_EARLY_MINUTES") or 30),
+        #: 签退 is accepted until this many minutes after a shift's end
+        "CHECK_OUT_LATE_MINUTES": int(env.get("CHECK_OUT_LATE_MINUTES") or 120),
+        #: service time is rounded to this many minutes (half an hour)
+        "HOURS_ROUNDING_MINUTES": int(env.get("HOURS_ROUNDING_MINUTES") or 30),
+        **_cookie_settings(env, public_base_url),
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: long forms on a slow phone
+        **_rate_limit_settings(env, redis_url),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        #: feed bodies each web process keeps by ETag (calendar.body_cache); 0: none
+        "FEED_BODY_CACHE_BYTES": int(float(env.get("FEED_BODY_CACHE_MB") or 64) * 2**20),
+    }
+
+
+def _sms_settings(env) -> dict:
+    """The SMS gateway and how fast and when texts go out."""
+    twilio_sid = env.get("TWILIO_ACCOUNT_SID") or None
+    twilio_token = env.get("TWILIO_AUTH_TOKEN") or None
+    return {
+        "SMS_BACKEND": env.get("SMS_BACKEND")
+        or ("twilio" if twilio_sid and twilio_token else "console"),
+        "TWILIO_ACCOUNT_SID": twilio_sid,
+        "TWILIO_AUTH_TOKEN": twilio_token,
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL") or None,
+        "SMS_SIGNATURE": env.get("SMS_SIGNATURE") or DEFAULT_SMS_SIGNATURE,
         #: texts handed to the provider per second, across every worker process
         "SMS_RATE_PER_SECOND": int(env.get("SMS_RATE_PER_SECOND") or 10),
         #: seconds a provider call may take before it counts as a transient failure
@@ -92,25 +109,33 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "SMS_QUIET_HOURS": env.get("SMS_QUIET_HOURS") or "21:00-08:00",
         #: non-urgent broadcast texts one person gets per local day at most
         "BROADCAST_DAILY_CAP": int(env.get("BROADCAST_DAILY_CAP") or 2),
-        #: 签到 is accepted from this many minutes before a shift until its end
-        "CHECK_IN_EARLY_MINUTES": int(env.get("CHECK_IN_EARLY_MINUTES") or 30),
-        #: 签退 is accepted until this many minutes after a shift's end
-        "CHECK_OUT_LATE_MINUTES": int(env.get("CHECK_OUT_LATE_MINUTES") or 120),
-        #: service time is rounded to this many minutes (half an hour)
-        "HOURS_ROUNDING_MINUTES": int(env.get("HOURS_ROUNDING_MINUTES") or 30),
-        #: volunteers' SMS login codes: requests per phone and per client address
-        "LOGIN_CODE_RATE_LIMIT": env.get("LOGIN_CODE_RATE_LIMIT") or "3 per 10 minutes;10 per day",
-        "LOGIN_CODE_IP_RATE_LIMIT": env.get("LOGIN_CODE_IP_RATE_LIMIT") or "20 per hour",
-        # Cookies: HttpOnly always, SameSite=Lax, Secure whenever we are served over https.
+    }
+
+
+def _cookie_settings(env, public_base_url: str | None) -> dict:
+    """Cookies: HttpOnly always, SameSite=Lax, Secure whenever we are served over https."""
+    secure = _bool(
+        env.get("SESSION_COOKIE_SECURE"),
+        default=bool(public_base_url and public_base_url.startswith("https://")),
+    )
+    return {
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": secure_cookies,
+        "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SECURE": secure,
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
-        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: long forms on a slow phone
+    }
+
+
+def _rate_limit_settings(env, redis_url: str | None) -> dict:
+    """Flask-Limiter, and the limits on logins and on asking for login codes."""
+    return {
+        #: volunteers' SMS login codes: requests per phone and per client address
+        "LOGIN_CODE_RATE_LIMIT": env.get("LOGIN_CODE_RATE_LIMIT") or "3 per 10 minutes;10 per day",
+        "LOGIN_CODE_IP_RATE_LIMIT": env.get("LOGIN_CODE_IP_RATE_LIMIT") or "20 per hour",
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # While Redis is unreachable each process counts in its own memory (Flask-Limiter
         # logs the switch once, and goes back to Redis when it answers again): logins keep
@@ -121,11 +146,6 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
-        "BABEL_DEFAULT_LOCALE": "zh",
-        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
-        #: feed bodies each web process keeps by ETag (calendar.body_cache); 0: none
-        "FEED_BODY_CACHE_BYTES": int(float(env.get("FEED_BODY_CACHE_MB") or 64) * 2**20),
     }
 
 

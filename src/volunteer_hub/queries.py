@@ -26,47 +26,54 @@ def visible_teams(viewer: Viewer) -> Select:
 
 def visible_team(viewer: Viewer, team_id: int) -> Team:
     """The team, or NotFound when it does not exist *or* the viewer may not see it."""
-    team = db.session.scalar(select(Team).where(Team.id == team_id, viewer.team_condition()))
-    if team is None:
-        raise NotFound(_("服务队不存在"))
-    return team
+    query = select(Team).where(Team.id == team_id, viewer.team_condition())
+    return _one_or_not_found(query, _("服务队不存在"))
 
 
 def visible_unit(viewer: Viewer, unit_id: int) -> Unit:
-    unit = db.session.scalar(select(Unit).where(Unit.id == unit_id, viewer.unit_condition()))
-    if unit is None:
-        raise NotFound(_("单位不存在"))
-    return unit
+    query = select(Unit).where(Unit.id == unit_id, viewer.unit_condition())
+    return _one_or_not_found(query, _("单位不存在"))
 
 
 def visible_event(viewer: Viewer, event_id: int) -> Event:
     """The event with its shifts, team and category loaded; NotFound if not visible."""
-    event = db.session.scalar(
+    query = (
         select(Event)
         .join(Team, Team.id == Event.team_id)
         .where(Event.id == event_id, viewer.team_condition())
-        .options(
-            selectinload(Event.shifts),
-            selectinload(Event.team),
-            selectinload(Event.category),
-        )
+        .options(*_EVENT_LOADS)
     )
-    if event is None:
-        raise NotFound(_("活动不存在"))
-    return event
+    return _one_or_not_found(query, _("活动不存在"))
 
 
 def visible_shift(viewer: Viewer, shift_id: int) -> Shift:
-    shift = db.session.scalar(
+    query = (
         select(Shift)
         .join(Event, Event.id == Shift.event_id)
         .join(Team, Team.id == Event.team_id)
         .where(Shift.id == shift_id, viewer.team_condition())
         .options(contains_eager(Shift.event))
     )
-    if shift is None:
-        raise NotFound(_("班次不存在"))
-    return shift
+    return _one_or_not_found(query, _("班次不存在"))
+
+
+def _one_or_not_found(query: Select, message: str):
+    # Missing and not visible are the same answer: an id one may not see reveals nothing.
+    found = db.session.scalar(query)
+    if found is None:
+        raise NotFound(message)
+    return found
+
+
+#: what event lists and pages show of each event besides its own columns (one query each)
+_EVENT_LOADS = (
+    selectinload(Event.shifts),
+    selectinload(Event.team),
+    selectinload(Event.category),
+)
+
+#: events a team's page and the coordinator overview list: not yet decided to be off
+UPCOMING_STATUSES = (EventStatus.PUBLISHED, EventStatus.DRAFT)
 
 
 def events(
@@ -74,6 +81,7 @@ def events(
     *,
     team_id: int | None = None,
     unit_path: str | None = None,
+    category_id: int | None = None,
     ends_after: datetime | None = None,
     starts_before: datetime | None = None,
     statuses: tuple[str, ...] | None = None,
@@ -81,7 +89,11 @@ def events(
     offset: int = 0,
 ) -> list[Event]:
     """Events the viewer may see, soonest first, with shifts, team and category loaded
-    (three extra queries in all, however many events)."""
+    (three extra queries in all, however many events). Each argument left at None
+    filters nothing: ``team_id`` one team, ``unit_path`` the teams of a unit's subtree,
+    ``category_id`` one category, ``ends_after`` and ``starts_before`` a time window,
+    ``statuses`` (e.g. UPCOMING_STATUSES) the events' statuses; ``limit`` and ``offset``
+    a page."""
     from volunteer_hub.units.services import subtree_condition
 
     query = (
@@ -89,16 +101,14 @@ def events(
         .join(Team, Team.id == Event.team_id)
         .where(viewer.team_condition())
         .order_by(Event.starts_at, Event.id)
-        .options(
-            selectinload(Event.shifts),
-            selectinload(Event.team),
-            selectinload(Event.category),
-        )
+        .options(*_EVENT_LOADS)
     )
     if team_id is not None:
         query = query.where(Event.team_id == team_id)
     if unit_path is not None:
         query = query.where(Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path))))
+    if category_id is not None:
+        query = query.where(Event.category_id == category_id)
     if ends_after is not None:
         query = query.where(Event.ends_at > ends_after)
     if starts_before is not None:
@@ -107,42 +117,6 @@ def events(
         query = query.where(Event.status.in_(statuses))
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return list(db.session.scalars(query))
-
-
-UPCOMING_STATUSES = (EventStatus.PUBLISHED, EventStatus.DRAFT)
-
-
-def overview_events(
-    viewer: Viewer,
-    *,
-    ends_after: datetime,
-    unit_path: str | None = None,
-    category_id: int | None = None,
-    statuses: tuple[str, ...] = UPCOMING_STATUSES,
-    limit: int = 50,
-    offset: int = 0,
-) -> list[Event]:
-    """Like ``events`` with a category filter, for the coordinator overview (four queries)."""
-    from volunteer_hub.units.services import subtree_condition
-
-    query = (
-        select(Event)
-        .join(Team, Team.id == Event.team_id)
-        .where(viewer.team_condition(), Event.ends_at > ends_after, Event.status.in_(statuses))
-        .order_by(Event.starts_at, Event.id)
-        .limit(limit)
-        .offset(offset)
-        .options(
-            selectinload(Event.shifts),
-            selectinload(Event.team),
-            selectinload(Event.category),
-        )
-    )
-    if unit_path is not None:
-        query = query.where(Team.unit_id.in_(select(Unit.id).where(subtree_condition(unit_path))))
-    if category_id is not None:
-        query = query.where(Event.category_id == category_id)
     return list(db.session.scalars(query))
 
 

@@ -41,7 +41,7 @@ class TickResult:
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
     from volunteer_hub.events.services import release_stale_codes
-    from volunteer_hub.hours.services import close_forgotten_check_outs
+    from volunteer_hub.hours.attendance import close_forgotten_check_outs
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
 

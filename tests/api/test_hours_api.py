@@ -147,12 +147,12 @@ def test_verify_is_refused_before_the_shift_ends(api, make):
     """Issue 11, defect 9: hours are verified only for time that has happened."""
     from tests.hours.page_support import past_shift
     from volunteer_hub.auth.permissions import viewer_for
-    from volunteer_hub.hours import services as hours
+    from volunteer_hub.hours import attendance
 
     team = make.team()
     leader = make.leader(team)
     shift, (person, _other) = past_shift(team, started_ago=1, hours=4)  # ends in 3 hours
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer_for(leader))
+    record = attendance.mark_attendance(shift.id, person.id, "present", viewer=viewer_for(leader))
     db.session.commit()
     response = api.as_(leader).post(f"/api/v1/service-records/{record.id}/verify")
     refused(response, 409)

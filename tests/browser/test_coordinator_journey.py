@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, verification
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
@@ -40,12 +40,12 @@ def served_hours(make, team, leader, title, category_name, days_ago, people):
     for person in people:
         signups.sign_up(shift.id, person.id, SignupSource.WEB, now=day - timedelta(days=2))
     leader_view = viewer_for(leader)
-    hours.mark_all_attended(shift.id, viewer=leader_view, now=day + 13 * HOUR)
+    attendance.mark_all_attended(shift.id, viewer=leader_view, now=day + 13 * HOUR)
     db.session.flush()
     ids = db.session.scalars(
         db.select(ServiceRecord.id).where(ServiceRecord.shift_id == shift.id)
     ).all()
-    hours.verify(ids, viewer=leader_view)
+    verification.verify(ids, viewer=leader_view)
     db.session.commit()
 
 

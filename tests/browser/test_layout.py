@@ -11,7 +11,7 @@ import pytest
 from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
 
@@ -85,7 +85,7 @@ def test_key_pages_fit_a_phone_with_large_text(journey, make, broker, worker):
     past_shift = make.shifts_of(past)[0]
     for person in [volunteer, *others]:
         signups.sign_up(past_shift.id, person.id, SignupSource.SMS, now=day - 48 * HOUR)
-    hours.mark_all_attended(past_shift.id, viewer=viewer_for(leader), now=day + 13 * HOUR)
+    attendance.mark_all_attended(past_shift.id, viewer=viewer_for(leader), now=day + 13 * HOUR)
     coming = make.event(
         team,
         title="红色故事进校园：老兵讲述抗洪抢险的故事",

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from tests.calendar.feeds_support import World, issue, parse, uids, unfolded, vevents, world  # noqa: F401
 from tests.conftest import login
 from tests.volunteers.conftest import me_login
-from volunteer_hub.calendar import services
+from volunteer_hub.calendar import content, services
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.events import services as events
 from volunteer_hub.events.models import Event, Shift
@@ -122,6 +122,25 @@ def test_person_feed_has_one_entry_per_active_signup(world: World, make):
     assert "候补" in str(by_uid[f"shift-{a.id}@localhost"]["DESCRIPTION"])
     assert "已确认" in str(by_uid[f"shift-{b.id}@localhost"]["DESCRIPTION"])
     assert world.member_a.phone not in unfolded(body)
+
+
+def test_a_downloaded_shift_is_the_person_feed_entry_without_the_signup(world: World, make):
+    """One builder for a shift's entry: the .ics download and the person feed agree on
+    everything but what the person's signup adds (its status line, its own times)."""
+    event = make.event(world.team_a, shifts=1, title="护学岗", description="带好雨具")
+    (shift,) = make.shifts_of(event)
+    signups.sign_up(shift.id, world.member_a.id, SignupSource.WEB)
+    db.session.commit()
+    feed_id, _ = issue(world.member_a, "person", world.member_a.id)
+    (in_feed,) = vevents(body_of(feed_id))
+    (alone,) = vevents(content.single_shift_ics(shift.id))
+
+    same = ("UID", "SUMMARY", "DTSTART", "DTEND", "SEQUENCE", "LOCATION", "URL", "STATUS")
+    assert {k: in_feed[k].to_ical() for k in same} == {k: alone[k].to_ical() for k in same}
+    assert in_feed["CATEGORIES"].to_ical() == alone["CATEGORIES"].to_ical()
+    feed_lines = str(in_feed["DESCRIPTION"]).splitlines()
+    assert feed_lines[0].startswith("报名状态")
+    assert str(alone["DESCRIPTION"]).splitlines() == feed_lines[1:]
 
 
 def test_a_shift_called_off_stays_in_the_person_feed_as_cancelled_for_30_days(world: World, make):

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from tests import factories
-from volunteer_hub.calendar.services import single_event_ics
+from volunteer_hub.calendar.content import single_event_ics
 from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.events import services as events
 from volunteer_hub.events.models import Event, Shift

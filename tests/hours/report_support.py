@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests import factories as make
 from tests.hours.support import HOUR, shift_with_people, viewer
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, verification
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.teams.models import Team
 from volunteer_hub.units.models import Unit
@@ -50,11 +50,11 @@ def served(
     # Marked and verified once the shift is over, as the rules require.
     after = shift.ends_at + HOUR
     records = [
-        hours.mark_attendance(shift.id, person.id, "present", viewer=as_leader, now=after)
+        attendance.mark_attendance(shift.id, person.id, "present", viewer=as_leader, now=after)
         for person in everyone
     ]
     if verify:
-        hours.verify([r.id for r in records], viewer=as_leader, now=after)
+        verification.verify([r.id for r in records], viewer=as_leader, now=after)
     db.session.commit()
     return everyone
 

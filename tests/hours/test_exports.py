@@ -12,7 +12,7 @@ from tests.conftest import login
 from tests.hours.report_support import at, served, settle, tree
 from tests.hours.support import viewer
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import verification
 
 PERIOD = {"from": "2031-01", "to": "2031-12"}
 
@@ -189,7 +189,7 @@ def test_figures_follow_a_verification_after_the_worker(client, scene, broker, w
     from volunteer_hub.hours.models import ServiceRecord
 
     pending = db.session.scalar(select(ServiceRecord).where(ServiceRecord.status == "pending"))
-    hours.verify([pending.id], viewer=viewer(scene.l1), now=at(2031, 7, 1))
+    verification.verify([pending.id], viewer=viewer(scene.l1), now=at(2031, 7, 1))
     db.session.commit()
     settle(broker, worker)
     login(client, scene.coordinator)

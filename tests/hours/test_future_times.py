@@ -15,7 +15,7 @@ from tests.hours.support import HOUR, MINUTE, START, shift_with_people, viewer
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import Conflict, DomainError, ValidationFailed
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, records, verification
 from volunteer_hub.hours.models import RecordStatus, ServiceRecord
 from volunteer_hub.i18n import to_local
 
@@ -44,7 +44,7 @@ def test_attendance_during_the_shift_refuses_an_arrival_and_a_departure_ahead(ma
         {"ended_at": shift.ends_at},  # the plan's end, typed, has not happened either
     ):
         with pytest.raises(ValidationFailed) as refused_:
-            hours.mark_attendance(
+            attendance.mark_attendance(
                 shift.id, person.id, "present", viewer=leader, now=DURING, **times
             )
         assert set(refused_.value.errors) == set(times)
@@ -57,26 +57,26 @@ def test_a_few_minutes_ahead_is_tolerated_and_blank_keeps_the_plan_until_it_ends
     team, shift, (early, late) = shift_with_people()
     leader = viewer(make.leader(team))
     # A phone clock running fast: within FUTURE_TOLERANCE.
-    came = hours.mark_attendance(
+    came = attendance.mark_attendance(
         shift.id, early.id, "present", viewer=leader, ended_at=DURING + 4 * MINUTE, now=DURING
     )
     # No departure yet: the plan's end stands, and the record waits for it.
-    stays = hours.mark_attendance(shift.id, late.id, "late", viewer=leader, now=DURING)
+    stays = attendance.mark_attendance(shift.id, late.id, "late", viewer=leader, now=DURING)
     db.session.commit()
     assert came.ended_at == DURING + 4 * MINUTE
     assert stays.ended_at == shift.ends_at
     for record in (came, stays):
         with pytest.raises(Conflict, match="10:00 结束，结束后才能审核"):
-            hours.verify([record.id], viewer=leader, now=DURING + 30 * MINUTE)
+            verification.verify([record.id], viewer=leader, now=DURING + 30 * MINUTE)
         db.session.rollback()
         assert record.status == RecordStatus.PENDING
-    assert hours.verify([came.id, stays.id], viewer=leader, now=shift.ends_at) == 2
+    assert verification.verify([came.id, stays.id], viewer=leader, now=shift.ends_at) == 2
 
 
 def test_attendance_before_the_shift_starts_is_refused(make):
     team, shift, (person, _other) = shift_with_people()
-    with pytest.raises(hours.OutsideWindow, match="班次尚未开始"):
-        hours.mark_attendance(
+    with pytest.raises(attendance.OutsideWindow, match="班次尚未开始"):
+        attendance.mark_attendance(
             shift.id, person.id, "absent", viewer=viewer(make.leader(team)), now=START - MINUTE
         )
     db.session.rollback()
@@ -86,40 +86,40 @@ def test_attendance_before_the_shift_starts_is_refused(make):
 def test_a_record_checked_out_early_is_verified_only_after_the_shift(make):
     team, shift, (person, _other) = shift_with_people()
     leader = viewer(make.leader(team))
-    hours.check_in(shift.id, person.id, now=START)
-    record = hours.check_out(shift.id, person.id, now=DURING)
+    attendance.check_in(shift.id, person.id, now=START)
+    record = attendance.check_out(shift.id, person.id, now=DURING)
     db.session.commit()
     with pytest.raises(Conflict) as refused_:
-        hours.verify([record.id], viewer=leader, now=DURING + MINUTE)
+        verification.verify([record.id], viewer=leader, now=DURING + MINUTE)
     assert refused_.value.code == "service-not-over"
     db.session.rollback()
-    assert hours.verify([record.id], viewer=leader, now=shift.ends_at + MINUTE) == 1
+    assert verification.verify([record.id], viewer=leader, now=shift.ends_at + MINUTE) == 1
 
 
 def test_edits_and_corrections_cannot_move_times_into_the_future(make):
     team, shift, (person, _other) = shift_with_people()
     leader = viewer(make.leader(team))
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=leader, ended_at=DURING, now=DURING
     )
-    hours.request_correction(record.id, person.id, "我干到十点", now=DURING)
+    records.request_correction(record.id, person.id, "我干到十点", now=DURING)
     db.session.commit()
     before = (record.started_at, record.ended_at, record.minutes, record.correction_note)
     with pytest.raises(ValidationFailed) as refused_:
-        hours.edit_record(
+        records.edit_record(
             record.id, viewer=leader, reason="延长", ended_at=DURING + 3 * HOUR, now=DURING
         )
     assert set(refused_.value.errors) == {"ended_at"}
     db.session.rollback()
     with pytest.raises(ValidationFailed):
-        hours.resolve_correction(
+        records.resolve_correction(
             record.id, viewer=leader, reason="属实", ended_at=shift.ends_at, now=DURING
         )
     db.session.rollback()
     db.session.refresh(record)
     assert (record.started_at, record.ended_at, record.minutes, record.correction_note) == before
     # Once ten o'clock has come, the same correction goes through.
-    hours.resolve_correction(
+    records.resolve_correction(
         record.id, viewer=leader, reason="属实", ended_at=shift.ends_at, now=shift.ends_at
     )
     db.session.commit()
@@ -130,7 +130,7 @@ def test_unplanned_service_cannot_end_in_the_future_even_verified_at_once(make):
     team = make.team()
     leader, member = viewer(make.leader(team)), make.member(team)
     with pytest.raises(ValidationFailed) as refused_:
-        hours.add_unplanned(
+        records.add_unplanned(
             team.id,
             member.id,
             viewer=leader,
@@ -205,7 +205,7 @@ def test_mid_shift_the_departure_is_left_blank_and_the_record_waits(client, runn
 
 def test_the_record_page_refuses_an_end_ahead(client, running):
     leader, shift, (person, _other) = running
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=viewer(leader), ended_at=utcnow() - 10 * MINUTE
     )
     db.session.commit()
@@ -214,7 +214,7 @@ def test_the_record_page_refuses_an_end_ahead(client, running):
     local = to_local(record.started_at)
     for form in ("edit", "resolve"):
         if form == "resolve":
-            hours.request_correction(record.id, person.id, "我还在岗")
+            records.request_correction(record.id, person.id, "我还在岗")
             db.session.commit()
             before = tables()
         response = client.post(
@@ -237,9 +237,9 @@ def test_the_sms_check_in_and_out_use_the_clock(make):
     """Nothing to type there: the times are the server's; check-out before the end
     leaves a record that still waits for the shift."""
     team, shift, (person, _other) = shift_with_people()
-    hours.check_in(shift.id, person.id, now=DURING)
-    record = hours.check_out(shift.id, person.id, now=DURING + 30 * MINUTE)
+    attendance.check_in(shift.id, person.id, now=DURING)
+    record = attendance.check_out(shift.id, person.id, now=DURING + 30 * MINUTE)
     db.session.commit()
     assert (record.checked_in_at, record.ended_at) == (DURING, DURING + 30 * MINUTE)
     with pytest.raises(DomainError):
-        hours.verify([record.id], viewer=viewer(make.leader(team)), now=DURING + 50 * MINUTE)
+        verification.verify([record.id], viewer=viewer(make.leader(team)), now=DURING + 50 * MINUTE)

@@ -11,7 +11,7 @@ from tests.hours.page_support import HOUR, MINUTE, page, past_shift, record_of, 
 from tests.hours.support import shift_with_people
 from tests.volunteers.conftest import me_login
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance
 from volunteer_hub.hours.forms import nearest
 from volunteer_hub.hours.models import Attendance, RecordChange
 from volunteer_hub.i18n import to_local
@@ -73,8 +73,8 @@ def test_times_left_as_shown_keep_the_stored_time_to_the_second(client, make):
     leader = make.leader(team)
     shift, (person, _other) = past_shift(team)
     checked_in = shift.starts_at + 3 * MINUTE + timedelta(seconds=27)
-    hours.check_in(shift.id, person.id, now=checked_in)
-    hours.check_out(shift.id, person.id, now=shift.ends_at)
+    attendance.check_in(shift.id, person.id, now=checked_in)
+    attendance.check_out(shift.id, person.id, now=shift.ends_at)
     db.session.commit()
     login(client, leader)
     html = page(client.get(f"/shifts/{shift.id}/attendance"))
@@ -162,9 +162,9 @@ def test_forgotten_check_outs_and_no_shows_are_flagged(client, make, app):
     team = make.team()
     leader = make.leader(team)
     shift, (forgot, stayed_home) = past_shift(team, started_ago=5)
-    hours.check_in(shift.id, forgot.id, now=shift.starts_at + 5 * MINUTE)
+    attendance.check_in(shift.id, forgot.id, now=shift.starts_at + 5 * MINUTE)
     late = app.config["CHECK_OUT_LATE_MINUTES"] * MINUTE
-    assert hours.close_forgotten_check_outs(shift.ends_at + late + MINUTE) == 1
+    assert attendance.close_forgotten_check_outs(shift.ends_at + late + MINUTE) == 1
     db.session.commit()
     login(client, leader)
     html = page(client.get(f"/shifts/{shift.id}/attendance"))

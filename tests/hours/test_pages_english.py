@@ -8,7 +8,7 @@ from tests.hours.support import viewer
 from tests.web.test_english import CJK, english
 from volunteer_hub.events.models import Event
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, records
 
 
 def test_the_hours_pages_are_english_with_lang_en(client, make):
@@ -17,13 +17,13 @@ def test_the_hours_pages_are_english_with_lang_en(client, make):
     shift, (wang, li) = past_shift(team)
     shift.title = ""  # the record's content is then the event title alone
     db.session.get(Event, shift.event_id).title = "Levee patrol"
-    hours.mark_attendance(shift.id, wang.id, "late", viewer=viewer(leader))
-    hours.mark_attendance(shift.id, li.id, "absent", viewer=viewer(leader))
+    attendance.mark_attendance(shift.id, wang.id, "late", viewer=viewer(leader))
+    attendance.mark_attendance(shift.id, li.id, "absent", viewer=viewer(leader))
     wang.name, li.name = "Wang", "Li"
     db.session.commit()
     record = record_of(wang.id)
-    hours.edit_record(record.id, viewer=viewer(leader), reason="late", over_shift_length=True)
-    hours.request_correction(record.id, wang.id, "I stayed until the end")
+    records.edit_record(record.id, viewer=viewer(leader), reason="late", over_shift_length=True)
+    records.request_correction(record.id, wang.id, "I stayed until the end")
     db.session.commit()
     record_id = record.id
     urls = [

@@ -7,7 +7,8 @@ from tests.hours.page_support import past_shift
 from tests.hours.support import viewer
 from tests.web.test_query_counts import measure
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance
+from volunteer_hub.hours import records as hours_records
 
 
 def team_with_records(make, shifts: int, people: int):
@@ -16,7 +17,7 @@ def team_with_records(make, shifts: int, people: int):
     made = []
     for index in range(shifts):
         shift, _members = past_shift(team, started_ago=3 + 3 * index, people=people)
-        hours.mark_all_attended(shift.id, viewer=viewer(leader))
+        attendance.mark_all_attended(shift.id, viewer=viewer(leader))
         made.append(shift)
     db.session.commit()
     return team, leader, made
@@ -25,9 +26,9 @@ def team_with_records(make, shifts: int, people: int):
 def test_records_page_does_not_query_per_row(client, make, count_queries):
     small, leader, (small_shift,) = team_with_records(make, 1, 2)
     large, large_leader, large_shifts = team_with_records(make, 4, 15)  # 60: two pages
-    records = hours.records_of_shift(large_shifts[0].id)
+    records = attendance.records_of_shift(large_shifts[0].id)
     first = next(iter(records.values()))
-    hours.request_correction(first.id, first.person_id, "时间不对")
+    hours_records.request_correction(first.id, first.person_id, "时间不对")
     db.session.commit()
     small_id, small_shift_id, large_id = small.id, small_shift.id, large.id
     large_shift_id = large_shifts[0].id

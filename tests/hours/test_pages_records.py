@@ -16,7 +16,8 @@ from tests.hours.support import (
 from tests.volunteers.conftest import me_login
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, verification
+from volunteer_hub.hours import records as hours_records
 from volunteer_hub.hours.models import Attendance, RecordChange, RecordStatus, ServiceRecord
 from volunteer_hub.i18n import to_local
 
@@ -24,7 +25,7 @@ from volunteer_hub.i18n import to_local
 def marked_shift(make, team, leader, people: int = 2, started_ago: float = 3):
     """A shift that has run, everyone marked present as planned: pending records."""
     shift, members = past_shift(team, people=people, started_ago=started_ago)
-    hours.mark_all_attended(shift.id, viewer=viewer(leader))
+    attendance.mark_all_attended(shift.id, viewer=viewer(leader))
     db.session.commit()
     return shift, members, [record_of(person.id) for person in members]
 
@@ -33,7 +34,7 @@ def test_the_team_page_links_to_the_records_and_pending_come_first(client, make)
     team = make.team()
     leader = make.leader(team)
     _shift, _people, (first, second) = marked_shift(make, team, leader)
-    hours.verify([first.id], viewer=viewer(leader))
+    verification.verify([first.id], viewer=viewer(leader))
     db.session.commit()
     login(client, leader)
     assert f'href="/teams/{team.id}/hours/records"' in page(client.get(f"/teams/{team.id}"))
@@ -85,7 +86,7 @@ def test_a_record_still_on_site_cannot_be_verified(client, make):
     team = make.team()
     leader = make.leader(team)
     shift, (person, _other) = past_shift(team, started_ago=1)
-    record = hours.check_in(shift.id, person.id, now=shift.starts_at)
+    record = attendance.check_in(shift.id, person.id, now=shift.starts_at)
     db.session.commit()
     login(client, leader)
     html = page(client.get(f"/teams/{team.id}/hours/records"))
@@ -205,10 +206,10 @@ def test_a_correction_request_is_shown_and_resolved(client, make):
     team = make.team()
     leader = make.leader(team)
     shift, (person, _other), (record, _second) = marked_shift(make, team, leader)
-    hours.edit_record(
+    hours_records.edit_record(
         record.id, viewer=viewer(leader), reason="早退", ended_at=shift.starts_at + HOUR
     )
-    hours.request_correction(record.id, person.id, "我一直干到结束", channel="sms")
+    hours_records.request_correction(record.id, person.id, "我一直干到结束", channel="sms")
     db.session.commit()
     login(client, leader)
     html = page(client.get(f"/teams/{team.id}/hours/records"))
@@ -285,7 +286,7 @@ def test_another_teams_leader_gets_404_everywhere(client, make):
     team = make.team()
     leader = make.leader(team)
     _shift, _people, (record, _second) = marked_shift(make, team, leader)
-    hours.request_correction(record.id, record.person_id, "时间不对")
+    hours_records.request_correction(record.id, record.person_id, "时间不对")
     db.session.commit()
     stranger = make.leader(make.team())
     before = tables()

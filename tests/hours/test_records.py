@@ -12,7 +12,7 @@ from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events.models import Event
 from volunteer_hub.events.services import EventInput, ShiftInput, update_event
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, records, verification
 from volunteer_hub.hours.models import Attendance, RecordChange, RecordStatus, ServiceRecord
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
@@ -35,11 +35,11 @@ def trail(record_id: int) -> list[tuple[str, int | None]]:
 
 def test_check_in_and_out_count_the_time_on_site_rounded_to_the_half_hour():
     _team, shift, (person, _other) = shift_with_people()
-    record = hours.check_in(shift.id, person.id, now=START - 10 * MINUTE)
+    record = attendance.check_in(shift.id, person.id, now=START - 10 * MINUTE)
     db.session.commit()
     assert record.status == RecordStatus.PENDING
     assert record.attendance == Attendance.PRESENT
-    hours.check_out(shift.id, person.id, now=START + 80 * MINUTE)  # 1 h 30 on site
+    attendance.check_out(shift.id, person.id, now=START + 80 * MINUTE)  # 1 h 30 on site
     db.session.commit()
     assert record.minutes == 90
     assert record.month == date(2031, 7, 1)
@@ -49,12 +49,12 @@ def test_check_in_and_out_count_the_time_on_site_rounded_to_the_half_hour():
 def test_time_is_capped_at_the_shift_length_unless_the_leader_says_otherwise(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.check_in(shift.id, person.id, now=START - 30 * MINUTE)
-    hours.check_out(shift.id, person.id, now=START + 2 * HOUR + 50 * MINUTE)
+    record = attendance.check_in(shift.id, person.id, now=START - 30 * MINUTE)
+    attendance.check_out(shift.id, person.id, now=START + 2 * HOUR + 50 * MINUTE)
     db.session.commit()
     assert record.minutes == 120  # 3 h 20 on site, the shift is 2 h
 
-    hours.edit_record(
+    records.edit_record(
         record.id, viewer=viewer(leader), reason="抢险延长", over_shift_length=True, now=AFTER
     )
     db.session.commit()
@@ -64,31 +64,31 @@ def test_time_is_capped_at_the_shift_length_unless_the_leader_says_otherwise(mak
 
 def test_a_late_check_in_is_marked_late():
     _team, shift, (person, _other) = shift_with_people()
-    record = hours.check_in(shift.id, person.id, now=START + 20 * MINUTE)
+    record = attendance.check_in(shift.id, person.id, now=START + 20 * MINUTE)
     assert record.attendance == Attendance.LATE
 
 
 @pytest.mark.parametrize(
     ("when", "error"),
     [
-        (START - 31 * MINUTE, hours.OutsideWindow),  # too early
-        (START + 2 * HOUR + MINUTE, hours.OutsideWindow),  # the shift is over
+        (START - 31 * MINUTE, attendance.OutsideWindow),  # too early
+        (START + 2 * HOUR + MINUTE, attendance.OutsideWindow),  # the shift is over
     ],
 )
 def test_check_in_outside_its_window_changes_nothing(when, error):
     _team, shift, (person, _other) = shift_with_people()
     with pytest.raises(error):
-        hours.check_in(shift.id, person.id, now=when)
+        attendance.check_in(shift.id, person.id, now=when)
     db.session.rollback()
     assert record_count() == 0
 
 
 def test_check_in_twice_is_refused_and_keeps_the_first_time():
     _team, shift, (person, _other) = shift_with_people()
-    hours.check_in(shift.id, person.id, now=START - 5 * MINUTE)
+    attendance.check_in(shift.id, person.id, now=START - 5 * MINUTE)
     db.session.commit()
-    with pytest.raises(hours.AlreadyCheckedIn, match="07:55"):
-        hours.check_in(shift.id, person.id, now=START + 5 * MINUTE)
+    with pytest.raises(attendance.AlreadyCheckedIn, match="07:55"):
+        attendance.check_in(shift.id, person.id, now=START + 5 * MINUTE)
     db.session.rollback()
     record = db.session.scalar(select(ServiceRecord))
     assert record.checked_in_at == START - 5 * MINUTE
@@ -98,56 +98,56 @@ def test_check_in_twice_is_refused_and_keeps_the_first_time():
 def test_someone_not_signed_up_or_waitlisted_cannot_check_in(make):
     team, shift, _people = shift_with_people()
     stranger = make.member(team)
-    with pytest.raises(hours.NotSignedUp):
-        hours.check_in(shift.id, stranger.id, now=START)
+    with pytest.raises(attendance.NotSignedUp):
+        attendance.check_in(shift.id, stranger.id, now=START)
     shift.capacity = 2  # full: the next one waits
     db.session.commit()
     waiting = make.member(team)
     signups.sign_up(shift.id, waiting.id, SignupSource.WEB, now=START - 10 * HOUR)
     db.session.commit()
-    with pytest.raises(hours.NotSignedUp, match="候补"):
-        hours.check_in(shift.id, waiting.id, now=START)
+    with pytest.raises(attendance.NotSignedUp, match="候补"):
+        attendance.check_in(shift.id, waiting.id, now=START)
     db.session.rollback()
     assert record_count() == 0
 
 
 def test_check_out_needs_a_check_in_and_comes_once():
     _team, shift, (person, _other) = shift_with_people()
-    with pytest.raises(hours.NotCheckedIn):
-        hours.check_out(shift.id, person.id, now=START + HOUR)
-    hours.check_in(shift.id, person.id, now=START)
-    hours.check_out(shift.id, person.id, now=START + HOUR)
+    with pytest.raises(attendance.NotCheckedIn):
+        attendance.check_out(shift.id, person.id, now=START + HOUR)
+    attendance.check_in(shift.id, person.id, now=START)
+    attendance.check_out(shift.id, person.id, now=START + HOUR)
     db.session.commit()
-    with pytest.raises(hours.AlreadyCheckedOut):
-        hours.check_out(shift.id, person.id, now=START + 90 * MINUTE)
+    with pytest.raises(attendance.AlreadyCheckedOut):
+        attendance.check_out(shift.id, person.id, now=START + 90 * MINUTE)
     db.session.rollback()
     assert db.session.scalar(select(ServiceRecord.checked_out_at)) == START + HOUR
 
 
 def test_a_forgotten_check_out_closes_at_the_shift_end_and_is_flagged(app):
     _team, shift, (person, _other) = shift_with_people()
-    record = hours.check_in(shift.id, person.id, now=START)
+    record = attendance.check_in(shift.id, person.id, now=START)
     db.session.commit()
     late = app.config["CHECK_OUT_LATE_MINUTES"] * MINUTE
-    assert hours.close_forgotten_check_outs(START + 2 * HOUR + late - MINUTE) == 0
-    assert hours.close_forgotten_check_outs(START + 2 * HOUR + late + MINUTE) == 1
+    assert attendance.close_forgotten_check_outs(START + 2 * HOUR + late - MINUTE) == 0
+    assert attendance.close_forgotten_check_outs(START + 2 * HOUR + late + MINUTE) == 1
     db.session.commit()
     assert record.auto_closed and record.checked_out_at is None
     assert record.ended_at == START + 2 * HOUR and record.minutes == 120
     assert trail(record.id)[-1] == ("auto_closed", None)
-    assert hours.close_forgotten_check_outs(START + 10 * HOUR) == 0  # once
+    assert attendance.close_forgotten_check_outs(START + 10 * HOUR) == 0  # once
 
 
 def test_the_leader_marks_a_no_show_and_it_counts_nothing(make):
     team, shift, (came, stayed_home) = shift_with_people()
     leader = make.leader(team)
-    hours.mark_attendance(shift.id, came.id, "present", viewer=viewer(leader), now=AFTER)
-    absent = hours.mark_attendance(
+    attendance.mark_attendance(shift.id, came.id, "present", viewer=viewer(leader), now=AFTER)
+    absent = attendance.mark_attendance(
         shift.id, stayed_home.id, "absent", viewer=viewer(leader), now=AFTER
     )
     db.session.commit()
     assert absent.attendance == Attendance.ABSENT and absent.minutes == 0
-    assert hours.verify([absent.id], viewer=viewer(leader), now=AFTER) == 1
+    assert verification.verify([absent.id], viewer=viewer(leader), now=AFTER) == 1
     db.session.commit()
     assert not absent.counts
 
@@ -155,28 +155,30 @@ def test_the_leader_marks_a_no_show_and_it_counts_nothing(make):
 def test_all_confirmed_attended_as_planned_leaves_existing_records_alone(make):
     team, shift, people = shift_with_people(people=4)
     leader = make.leader(team)
-    hours.check_in(shift.id, people[0].id, now=START + 30 * MINUTE)
-    hours.check_out(shift.id, people[0].id, now=START + HOUR)
+    attendance.check_in(shift.id, people[0].id, now=START + 30 * MINUTE)
+    attendance.check_out(shift.id, people[0].id, now=START + HOUR)
     db.session.commit()
-    made = hours.mark_all_attended(shift.id, viewer=viewer(leader), now=START + 3 * HOUR)
+    made = attendance.mark_all_attended(shift.id, viewer=viewer(leader), now=START + 3 * HOUR)
     db.session.commit()
     assert made == 3
     minutes = dict(db.session.execute(select(ServiceRecord.person_id, ServiceRecord.minutes)).all())
     assert minutes == {people[0].id: 30, people[1].id: 120, people[2].id: 120, people[3].id: 120}
-    assert hours.mark_all_attended(shift.id, viewer=viewer(leader), now=START + 3 * HOUR) == 0
+    assert attendance.mark_all_attended(shift.id, viewer=viewer(leader), now=START + 3 * HOUR) == 0
 
 
 def test_a_leader_verifies_only_their_own_teams_records(make):
     team, shift, (person, _other) = shift_with_people()
     other_leader = make.leader(make.team())
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=viewer(make.leader(team)), now=AFTER
     )
     db.session.commit()
     with pytest.raises(NotFound):
-        hours.verify([record.id], viewer=viewer(other_leader), now=AFTER)
+        verification.verify([record.id], viewer=viewer(other_leader), now=AFTER)
     with pytest.raises(NotFound):
-        hours.mark_attendance(shift.id, person.id, "absent", viewer=viewer(other_leader), now=AFTER)
+        attendance.mark_attendance(
+            shift.id, person.id, "absent", viewer=viewer(other_leader), now=AFTER
+        )
     db.session.rollback()
     assert record.status == RecordStatus.PENDING and record.attendance == Attendance.PRESENT
 
@@ -185,38 +187,40 @@ def test_a_coordinator_above_the_team_may_verify(make):
     district = make.unit("鄂城区")
     team = make.team(make.unit("凤凰街道", parent=district))
     _team, shift, (person, _other) = shift_with_people(team)
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=viewer(make.leader(team)), now=AFTER
     )
     db.session.commit()
     coordinator = make.coordinator(district)
-    assert hours.verify([record.id], viewer=viewer(coordinator), now=AFTER) == 1
+    assert verification.verify([record.id], viewer=viewer(coordinator), now=AFTER) == 1
     db.session.commit()
     assert record.decided_by_id == coordinator.id
 
 
 def test_a_record_still_on_site_waits_for_check_out(make):
     team, shift, (person, _other) = shift_with_people()
-    record = hours.check_in(shift.id, person.id, now=START)
+    record = attendance.check_in(shift.id, person.id, now=START)
     db.session.commit()
-    with pytest.raises(hours.StillOnSite):
-        hours.verify([record.id], viewer=viewer(make.leader(team)))
+    with pytest.raises(verification.StillOnSite):
+        verification.verify([record.id], viewer=viewer(make.leader(team)))
 
 
 def test_rejecting_and_editing_need_a_reason(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
+    record = attendance.mark_attendance(
+        shift.id, person.id, "present", viewer=viewer(leader), now=AFTER
+    )
     db.session.commit()
     with pytest.raises(ValidationFailed, match="原因"):
-        hours.reject(record.id, viewer=viewer(leader), reason=" ")
+        verification.reject(record.id, viewer=viewer(leader), reason=" ")
     with pytest.raises(ValidationFailed, match="原因"):
-        hours.edit_record(
+        records.edit_record(
             record.id, viewer=viewer(leader), reason="", started_at=START + HOUR, now=AFTER
         )
     db.session.rollback()
     assert record.status == RecordStatus.PENDING and record.started_at == START
-    hours.reject(record.id, viewer=viewer(leader), reason="未到岗")
+    verification.reject(record.id, viewer=viewer(leader), reason="未到岗")
     db.session.commit()
     change = db.session.scalars(select(RecordChange).order_by(RecordChange.id.desc())).first()
     assert (change.action, change.actor_id, change.reason) == ("rejected", leader.id, "未到岗")
@@ -226,16 +230,16 @@ def test_rejecting_and_editing_need_a_reason(make):
 def test_a_volunteer_asks_for_a_correction_and_the_leader_resolves_it(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=viewer(leader), ended_at=START + HOUR, now=AFTER
     )
     db.session.commit()
     with pytest.raises(NotFound):
-        hours.request_correction(record.id, _other.id, "不是我的")
-    hours.request_correction(record.id, person.id, "我一直干到十点", channel="sms")
+        records.request_correction(record.id, _other.id, "不是我的")
+    records.request_correction(record.id, person.id, "我一直干到十点", channel="sms")
     db.session.commit()
     assert record.correction_note == "我一直干到十点"
-    hours.resolve_correction(
+    records.resolve_correction(
         record.id, viewer=viewer(leader), reason="核实属实", ended_at=START + 2 * HOUR, now=AFTER
     )
     db.session.commit()
@@ -255,7 +259,7 @@ def test_unplanned_service_is_entered_for_a_member_and_marked_as_such(make):
         category_id=category_id, content="夜间抢险转移群众", verified=True, now=START + 9 * HOUR
     )
     with pytest.raises(ValidationFailed) as refused:
-        hours.add_unplanned(
+        records.add_unplanned(
             team.id,
             outsider.id,
             viewer=viewer(leader),
@@ -264,7 +268,7 @@ def test_unplanned_service_is_entered_for_a_member_and_marked_as_such(make):
             **args,
         )
     assert set(refused.value.errors) == {"person_id", "ended_at"}
-    record = hours.add_unplanned(
+    record = records.add_unplanned(
         team.id,
         member.id,
         viewer=viewer(leader),
@@ -279,10 +283,12 @@ def test_unplanned_service_is_entered_for_a_member_and_marked_as_such(make):
 def test_deleting_a_record_keeps_its_trail(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
+    record = attendance.mark_attendance(
+        shift.id, person.id, "present", viewer=viewer(leader), now=AFTER
+    )
     db.session.commit()
     record_id = record.id
-    hours.delete_record(record_id, viewer=viewer(leader), reason="重复登记")
+    records.delete_record(record_id, viewer=viewer(leader), reason="重复登记")
     db.session.commit()
     assert record_count() == 0
     actions = db.session.execute(
@@ -299,7 +305,9 @@ def test_deleting_a_record_keeps_its_trail(make):
 def test_records_follow_their_event_into_another_category(make):
     team, shift, (person, _other) = shift_with_people()
     leader = make.leader(team)
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=viewer(leader), now=AFTER)
+    record = attendance.mark_attendance(
+        shift.id, person.id, "present", viewer=viewer(leader), now=AFTER
+    )
     db.session.commit()
     event = db.session.get(Event, shift.event_id)
     new_category = make.category("红色宣讲")

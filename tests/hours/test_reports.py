@@ -11,8 +11,7 @@ from tests.hours.report_support import at, raw_by_team, served, settle, tree
 from tests.hours.support import viewer
 from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import reports
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import reports, verification
 
 
 @pytest.fixture
@@ -102,7 +101,7 @@ def test_a_rejected_record_leaves_the_report(scene, broker, worker):
             ServiceRecord.team_id == scene.t2.id, ServiceRecord.minutes == 90
         )
     )
-    hours.reject(record.id, viewer=viewer(scene.l2), reason="重复登记")
+    verification.reject(record.id, viewer=viewer(scene.l2), reason="重复登记")
     db.session.commit()
     settle(broker, worker)
     got = report(scene)

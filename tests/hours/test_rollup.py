@@ -34,7 +34,9 @@ from volunteer_hub.errors import DomainError
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.events.services import EventInput, ShiftInput, update_event
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance as hours_attendance
+from volunteer_hub.hours import records as hours_records
+from volunteer_hub.hours import rollups, verification
 from volunteer_hub.hours.models import HoursRollup, ServiceRecord, TeamHoursRollup
 from volunteer_hub.hours.tasks import QUEUE, recompute_rollup
 from volunteer_hub.signups import services as signups
@@ -103,7 +105,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
         weights=[14, 12, 10, 3, 22, 5, 12, 3, 2, 5, 4, 2],
     )[0]
     if kind == "check_in":
-        hours.check_in(shift.id, person.id, now=start + rng.randint(-30, 120) * MINUTE)
+        hours_attendance.check_in(shift.id, person.id, now=start + rng.randint(-30, 120) * MINUTE)
     elif kind == "check_out":
         on_site = db.session.execute(
             select(ServiceRecord.shift_id, ServiceRecord.person_id).where(
@@ -115,13 +117,17 @@ def _random_operation(rng: random.Random, teams, make) -> str:
         if on_site and rng.random() < 0.8:
             shift_id, person_id = rng.choice(on_site)
             shift = db.session.get(Shift, shift_id)
-            hours.check_out(shift_id, person_id, now=shift.starts_at + rng.randint(0, 240) * MINUTE)
+            hours_attendance.check_out(
+                shift_id, person_id, now=shift.starts_at + rng.randint(0, 240) * MINUTE
+            )
         else:
-            hours.check_out(shift.id, person.id, now=start + rng.randint(0, 240) * MINUTE)
+            hours_attendance.check_out(
+                shift.id, person.id, now=start + rng.randint(0, 240) * MINUTE
+            )
     elif kind == "mark":
         attendance = rng.choice(["present", "late", "absent"])
         began = start + rng.randint(-20, 60) * MINUTE
-        hours.mark_attendance(
+        hours_attendance.mark_attendance(
             shift.id,
             person.id,
             attendance,
@@ -131,16 +137,16 @@ def _random_operation(rng: random.Random, teams, make) -> str:
             now=LATER,
         )
     elif kind == "mark_all":
-        hours.mark_all_attended(shift.id, viewer=leader, now=end + HOUR)
+        hours_attendance.mark_all_attended(shift.id, viewer=leader, now=end + HOUR)
     elif kind == "verify" and records:
         picked = rng.sample(records, min(len(records), rng.randint(1, 4)))
-        hours.verify(picked, viewer=leader, now=LATER)
+        verification.verify(picked, viewer=leader, now=LATER)
     elif kind == "reject" and record_id:
-        hours.reject(record_id, viewer=leader, reason="核实未到岗")
+        verification.reject(record_id, viewer=leader, reason="核实未到岗")
     elif kind == "edit" and record_id:
         moved = rng.choice([0, 0, 1, -1]) * timedelta(days=rng.randint(1, 40))
         began = start + moved + rng.randint(-30, 30) * MINUTE
-        hours.edit_record(
+        hours_records.edit_record(
             record_id,
             viewer=leader,
             reason="队长更正",
@@ -151,7 +157,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
             now=LATER,
         )
     elif kind == "delete" and record_id:
-        hours.delete_record(record_id, viewer=leader, reason="重复登记")
+        hours_records.delete_record(record_id, viewer=leader, reason="重复登记")
     elif kind == "recategorize":
         event = db.session.get(Event, shift.event_id)
         current = db.session.scalars(
@@ -172,7 +178,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
         )
     elif kind == "unplanned":
         began = start + rng.randint(-1000, 1000) * MINUTE
-        hours.add_unplanned(
+        hours_records.add_unplanned(
             team.id,
             person.id,
             viewer=leader,
@@ -186,9 +192,9 @@ def _random_operation(rng: random.Random, teams, make) -> str:
     elif kind == "correction" and record_id:
         owner = db.session.get(ServiceRecord, record_id).person_id
         if rng.random() < 0.5:
-            hours.request_correction(record_id, owner, "时间不对")
+            hours_records.request_correction(record_id, owner, "时间不对")
         else:
-            hours.resolve_correction(
+            hours_records.resolve_correction(
                 record_id,
                 viewer=leader,
                 reason="已核实",
@@ -196,7 +202,7 @@ def _random_operation(rng: random.Random, teams, make) -> str:
                 now=LATER,
             )
     elif kind == "close_forgotten":
-        hours.close_forgotten_check_outs(start + rng.randint(0, 600) * MINUTE)
+        hours_attendance.close_forgotten_check_outs(start + rng.randint(0, 600) * MINUTE)
     else:
         return "skipped"
     return kind
@@ -255,15 +261,15 @@ def test_the_roll_up_equals_a_group_by_over_the_records_after_thousands_of_chang
 def test_rebuild_repairs_a_damaged_roll_up_and_says_what_it_changed(make):
     team, shift, people = shift_with_people(people=3)
     leader = viewer(make.leader(team))
-    hours.mark_all_attended(shift.id, viewer=leader, now=START + 3 * HOUR)
+    hours_attendance.mark_all_attended(shift.id, viewer=leader, now=START + 3 * HOUR)
     db.session.commit()
     record_ids = db.session.scalars(select(ServiceRecord.id)).all()
-    hours.verify(record_ids, viewer=leader, now=AFTER)
+    verification.verify(record_ids, viewer=leader, now=AFTER)
     db.session.commit()
-    first = hours.rebuild_all()
+    first = rollups.rebuild_all()
     db.session.commit()
     assert first.person_rows["inserted"] == 3 and first.team_rows["inserted"] == 1
-    assert hours.rebuild_all().changed == 0
+    assert rollups.rebuild_all().changed == 0
     db.session.commit()
 
     # Damage it: one row gone, one wrong, one that should not exist; the team row wrong.
@@ -284,7 +290,7 @@ def test_rebuild_repairs_a_damaged_roll_up_and_says_what_it_changed(make):
         )
     )
     db.session.commit()
-    report = hours.rebuild_all()
+    report = rollups.rebuild_all()
     db.session.commit()
     assert report.person_rows == {"inserted": 1, "updated": 1, "deleted": 1, "unchanged": 1}
     assert report.team_rows == {"inserted": 0, "updated": 1, "deleted": 0, "unchanged": 0}
@@ -304,14 +310,14 @@ def test_only_counted_changes_send_roll_up_work(make, broker):
     def queued() -> int:
         return queue_depth(broker, queue)
 
-    hours.check_in(shift.id, person.id, now=START)
-    hours.check_out(shift.id, person.id, now=START + HOUR)
+    hours_attendance.check_in(shift.id, person.id, now=START)
+    hours_attendance.check_out(shift.id, person.id, now=START + HOUR)
     db.session.commit()
     assert queued() == 0  # pending: nothing in the roll-ups changes
     record_id = db.session.scalar(select(ServiceRecord.id))
-    hours.verify([record_id], viewer=leader, now=AFTER)
+    verification.verify([record_id], viewer=leader, now=AFTER)
     db.session.rollback()
     assert queued() == 0  # rolled back: nothing sent
-    hours.verify([record_id], viewer=leader, now=AFTER)
+    verification.verify([record_id], viewer=leader, now=AFTER)
     db.session.commit()
     assert queued() == 1

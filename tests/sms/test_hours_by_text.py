@@ -13,7 +13,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.events.services import cancel_event, release_stale_codes
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, verification
 from volunteer_hub.hours.models import RecordChange, RecordStatus, ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.signups import services as signups
@@ -65,7 +65,7 @@ def test_check_in_by_text(client, sms_webhook, on_site, word):
 def test_check_out_by_text_says_the_hours_counted(client, sms_webhook, make):
     start = now_minute() - 90 * MINUTE
     _team, shift, (person, _other) = shift_with_people(starts_at=start, hours=3, title="护苗护学")
-    hours.check_in(shift.id, person.id, now=now_minute() - 80 * MINUTE)  # 80 min on site
+    attendance.check_in(shift.id, person.id, now=now_minute() - 80 * MINUTE)  # 80 min on site
     db.session.commit()
 
     reply = sms_webhook(client, person.phone, f"QT {shift.code}")
@@ -174,8 +174,8 @@ def test_check_in_on_a_record_the_leader_already_verified(client, sms_webhook, o
     team, shift, (person, _other) = on_site
     leader = viewer(make.leader(team))
     after = shift.ends_at + HOUR
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
-    hours.verify([record.id], viewer=leader, now=after)
+    record = attendance.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
+    verification.verify([record.id], viewer=leader, now=after)
     db.session.commit()
     assert_unchanged(
         client, sms_webhook, person.phone, f"签到 {shift.code}", "已审核", f"更正 {shift.code}"
@@ -199,7 +199,7 @@ def test_check_out_twice(client, sms_webhook, on_site):
 def test_check_out_after_its_window(client, sms_webhook):
     start = now_minute() - 5 * HOUR  # ended 3 h ago; check-out closes 2 h after the end
     _team, shift, (person, _other) = shift_with_people(starts_at=start, title="长江巡堤")
-    hours.check_in(shift.id, person.id, now=start)
+    attendance.check_in(shift.id, person.id, now=start)
     db.session.commit()
     assert_unchanged(client, sms_webhook, person.phone, f"签退 {shift.code}", "签退时间已过")
 
@@ -238,9 +238,9 @@ def _verified_service(team, person, leader, starts_at, hours_long, *, verify=Tru
     _team, shift, _people = shift_with_people(team, starts_at=starts_at, hours=hours_long, people=0)
     signups.sign_up(shift.id, person.id, SignupSource.WEB, now=starts_at - 48 * HOUR)
     after = shift.ends_at + HOUR
-    record = hours.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
+    record = attendance.mark_attendance(shift.id, person.id, "present", viewer=leader, now=after)
     if verify:
-        hours.verify([record.id], viewer=leader, now=after)
+        verification.verify([record.id], viewer=leader, now=after)
     db.session.commit()
     return shift, record
 
@@ -264,7 +264,7 @@ def test_my_hours(client, sms_webhook, make, word):
     _shift, rejected = _verified_service(
         team, person, leader, local_datetime(year, 7, 4, 8), 3, verify=False
     )
-    hours.reject(rejected.id, viewer=leader, reason="未到岗")
+    verification.reject(rejected.id, viewer=leader, reason="未到岗")
     db.session.commit()
 
     reply = sms_webhook(client, person.phone, word)

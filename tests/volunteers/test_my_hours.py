@@ -15,8 +15,7 @@ from tests.hours.support import shift_with_people, viewer
 from tests.volunteers.conftest import me_login, page
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import personal
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, personal, verification
 from volunteer_hub.hours.models import RecordChange, ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.signups import services as signups
@@ -39,7 +38,7 @@ def service(team, person, leader, starts_at, hours_long=2.0, *, title="长江巡
         team, starts_at=starts_at, hours=hours_long, people=0, title=title
     )
     signups.sign_up(shift.id, person.id, SignupSource.WEB, now=starts_at - 48 * HOUR)
-    record = hours.mark_attendance(
+    record = attendance.mark_attendance(
         shift.id, person.id, "present", viewer=leader, now=shift.ends_at + HOUR
     )
     db.session.commit()
@@ -58,20 +57,20 @@ def history(teams):
     _s, verified = service(teams.team_a, person, leader, at(year, 3, 5), 1.5, title="红色宣讲")
     # Marked and verified once over, whatever today's date: 10 March is after all of it.
     done = at(year, 3, 10)
-    hours.verify([old.id, verified.id], viewer=leader, now=done)
+    verification.verify([old.id, verified.id], viewer=leader, now=done)
     _s, pending = service(teams.team_a, person, leader, at(year, 3, 6), 2, title="护苗护学")
     _s, rejected = service(teams.team_a, person, leader, at(year, 3, 7), 3, title="敬老院探访")
-    hours.reject(rejected.id, viewer=leader, reason="未到岗")
+    verification.reject(rejected.id, viewer=leader, reason="未到岗")
     _team, shift, _people = shift_with_people(
         teams.team_a, starts_at=at(year, 3, 8), people=0, title="防汛值守"
     )
     signups.sign_up(shift.id, person.id, SignupSource.WEB, now=at(year, 3, 1))
-    closed = hours.check_in(shift.id, person.id, now=shift.starts_at)
-    hours.close_forgotten_check_outs(now=shift.ends_at + 3 * HOUR)
+    closed = attendance.check_in(shift.id, person.id, now=shift.starts_at)
+    attendance.close_forgotten_check_outs(now=shift.ends_at + 3 * HOUR)
     _s, absent = service(teams.team_a, person, leader, at(year, 2, 1), 2, title="缺席的活动")
-    hours.mark_attendance(absent.shift_id, person.id, "absent", viewer=leader, now=done)
+    attendance.mark_attendance(absent.shift_id, person.id, "absent", viewer=leader, now=done)
     _s, others = service(teams.team_a, teams.other, leader, at(year, 3, 9), 4, title="别人的活动")
-    hours.verify([others.id], viewer=leader, now=done)
+    verification.verify([others.id], viewer=leader, now=done)
     db.session.commit()
     return {
         "year": year,

@@ -35,7 +35,7 @@ from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events.models import Category
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import records, verification
 from volunteer_hub.hours.models import HoursRollup, ServiceRecord, TeamHoursRollup
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
@@ -190,8 +190,8 @@ def list_service_records(query: ServiceRecordQuery):
 )
 def verify_service_record(record_id: int):
     viewer = current_viewer()
-    record = hours.record_for(record_id, viewer)
-    hours.verify([record.id], viewer=viewer)
+    record = records.record_for(record_id, viewer)
+    verification.verify([record.id], viewer=viewer)
     # Answered from this transaction, before the commit: nothing is read after it.
     row = db.session.execute(
         select(ServiceRecord, Person, Team.name, Category.name)

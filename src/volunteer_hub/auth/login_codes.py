@@ -1,24 +1,18 @@
 """Volunteers log in on the mobile page with a one-time code texted to their phone.
 
-A code is six random digits, good for one login, ``MAX_FAILED_ATTEMPTS`` wrong tries and
-``CODE_LIFETIME``. Only an HMAC-SHA-256 under the app's secret key is stored (keyed, so
-a leaked table cannot be brute-forced offline in a million tries). A new request voids
-the person's earlier codes. Asking for a code with a number we do not know looks
-exactly like asking with one we do, so the page does not tell who is registered.
+A code is good for one login, a few wrong tries and ``CODES.lifetime``; how it is made,
+stored, tried and spent is the rule of texted_codes.py. Asking for a code with a number
+we do not know looks exactly like asking with one we do, so the page does not tell who
+is registered.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from flask_babel import gettext as _
-from sqlalchemy import select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from volunteer_hub.auth.models import LoginCode
 from volunteer_hub.db import utcnow
@@ -28,10 +22,7 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
-
-CODE_LENGTH = 6
-CODE_LIFETIME = timedelta(minutes=10)
-MAX_FAILED_ATTEMPTS = 5
+from volunteer_hub.texted_codes import TextedCodes
 
 # A plain Chinese string, like the other texts (sms/replies.py): SMS is Chinese-only.
 CODE_TEXT = "您的登录验证码是 {code}，10分钟内有效。如非本人操作请忽略。"
@@ -51,6 +42,17 @@ class LoginCodeExpired(LoginCodeError):
     """No live code: never asked for, expired, used, replaced, or too many wrong tries."""
 
     code = "login-code-expired"
+
+
+CODES = TextedCodes(
+    model=LoginCode,
+    used=LoginCode.used_at,
+    lifetime=timedelta(minutes=10),
+    wrong=WrongLoginCode,
+    expired=LoginCodeExpired,
+    expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
+    too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
+)
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,7 @@ def request_code(phone: str, now: datetime | None = None) -> CodeRequest:
         # Rule 4: no text at all; a code they cannot receive would only sit there.
         return CodeRequest(phone=e164, opted_out=True)
 
-    db.session.execute(
-        update(LoginCode)
-        .where(
-            LoginCode.person_id == person.id,
-            LoginCode.used_at.is_(None),
-            LoginCode.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    plain = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
-    login_code = LoginCode(
-        person_id=person.id,
-        code_hash=_hash(person.id, plain),
-        created_at=now,
-        expires_at=now + CODE_LIFETIME,
-        failed_attempts=0,
-    )
-    db.session.add(login_code)
-    db.session.flush()
+    login_code, plain = CODES.issue(person.id, now)
     queue_text(
         to_phone=person.phone,
         body=CODE_TEXT.format(code=plain),
@@ -118,13 +101,11 @@ def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:
     without a live code and a malformed phone all give LoginCodeExpired.
     """
     now = now or utcnow()
-    typed = "".join(unicodedata.normalize("NFKC", code or "").split())
-    if len(typed) != CODE_LENGTH or not typed.isdecimal():
-        raise WrongLoginCode(_("请输入短信里的6位数字验证码"), field="code")
+    typed = CODES.typed_digits(code)
     try:
         e164 = normalize_phone(phone)
     except InvalidPhone:
-        raise _expired() from None
+        raise CODES.expired_error() from None
     row = db.session.execute(
         select(Person, LoginCode)
         .join(LoginCode, LoginCode.person_id == Person.id)
@@ -132,62 +113,8 @@ def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:
         .order_by(LoginCode.id.desc())
         .limit(1)
     ).first()
-    if row is None:
-        raise _expired()
-    person, login_code = row
-    if (
-        login_code.used_at is not None
-        or login_code.expires_at <= now
-        or login_code.failed_attempts >= MAX_FAILED_ATTEMPTS
-    ):
-        raise _expired()
-
-    if not hmac.compare_digest(login_code.code_hash, _hash(person.id, typed)):
-        # Conditional, so concurrent wrong tries are all counted and stop at the limit.
-        db.session.execute(
-            update(LoginCode)
-            .where(
-                LoginCode.id == login_code.id,
-                LoginCode.used_at.is_(None),
-                LoginCode.failed_attempts < MAX_FAILED_ATTEMPTS,
-            )
-            .values(failed_attempts=LoginCode.failed_attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        tries_left = MAX_FAILED_ATTEMPTS - db.session.scalar(
-            select(LoginCode.failed_attempts).where(LoginCode.id == login_code.id)
-        )
-        if tries_left <= 0:
-            raise LoginCodeExpired(
-                _("验证码输错次数太多，已失效。请重新获取验证码。"), field="code"
-            )
-        raise WrongLoginCode(_("验证码不正确，还可以再试 %(n)d 次。", n=tries_left), field="code")
-
-    # One conditional UPDATE decides: of two verifications at the same moment, the
-    # database lets exactly one set used_at.
-    spent = db.session.execute(
-        update(LoginCode)
-        .where(
-            LoginCode.id == login_code.id,
-            LoginCode.used_at.is_(None),
-            LoginCode.expires_at > now,
-            LoginCode.failed_attempts < MAX_FAILED_ATTEMPTS,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if spent != 1:
-        raise _expired()
+    person, login_code = row if row is not None else (None, None)
+    CODES.check(login_code, typed, now)
+    CODES.use(login_code, now)
     person.last_login_at = now
     return person
-
-
-def _expired() -> LoginCodeExpired:
-    return LoginCodeExpired(_("验证码已失效或已使用，请重新获取验证码。"), field="code")
-
-
-def _hash(person_id: int, code: str) -> str:
-    # Bound to the person too: the same six digits for two people hash differently.
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"{person_id}:{code}".encode(), hashlib.sha256).hexdigest()

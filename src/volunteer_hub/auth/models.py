@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import Base, utcnow
 from volunteer_hub.people.models import Person
+from volunteer_hub.texted_codes import CodeColumns
 
 
 class ApiToken(Base):
@@ -26,18 +27,14 @@ class ApiToken(Base):
     person: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
 
 
-class LoginCode(Base):
+class LoginCode(CodeColumns, Base):
     """A one-time code texted to a volunteer to log in on the mobile page. Only a keyed
     hash is kept; a code is good for one login, a few tries and a few minutes."""
 
     __tablename__ = "login_code"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
-    #: hex HMAC-SHA-256 of the code under the app's secret key
-    code_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    #: wrong codes tried against this one; at the limit it is dead
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    used_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None] = mapped_column(sort_order=1)
+
+    def code_binding(self) -> str:
+        # The same six digits sent to two people hash differently.
+        return str(self.person_id)

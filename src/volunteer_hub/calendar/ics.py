@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -308,40 +308,32 @@ def _vevents(event: FeedEvent, zone: ZoneInfo) -> list[Event]:
     if event.sequence < 0:
         raise ValueError(f"{uid}: sequence must not be negative")
     start, end = _span(event.starts_at, event.ends_at, zone, uid)
-    stamp = _utc(event.last_modified, "last_modified")
-    location = _clean(_location(event.location, event.address))
-    description = _description(event.description, event.url)
-    categories = [c for c in (_clean(c) for c in event.categories) if c]
-
-    master = Event()
-    master.add("UID", uid)
-    master.add("DTSTAMP", stamp)
-    master.add("LAST-MODIFIED", stamp)
-    master.add("SEQUENCE", event.sequence)
-    master.add("DTSTART", start)
-    master.add("DTEND", end)
-    master.add("SUMMARY", _title(event.title, event.cancelled))
-    if description:
-        master.add("DESCRIPTION", description)
-    if location:
-        master.add("LOCATION", location)
-    if event.url:
-        master.add("URL", event.url)
-    if categories:
-        master.add("CATEGORIES", categories)
-    master.add("STATUS", "CANCELLED" if event.cancelled else "CONFIRMED")
+    master = _Entry(
+        uid=uid,
+        stamp=_utc(event.last_modified, "last_modified"),
+        sequence=event.sequence,
+        start=start,
+        end=end,
+        title=event.title,
+        description=_description(event.description, event.url),
+        location=_clean(_location(event.location, event.address)),
+        url=event.url,
+        categories=tuple(c for c in (_clean(c) for c in event.categories) if c),
+        cancelled=event.cancelled,
+    )
+    component = master.component()
     if event.recurrence is None:
-        return [master]
+        return [component]
 
     recurrence = event.recurrence
-    master.add("RRULE", _rule(recurrence.rule, zone, uid))
+    component.add("RRULE", _rule(recurrence.rule, zone, uid))
     excluded = sorted({_aware(d, "excluded").astimezone(zone) for d in recurrence.excluded})
     for day in excluded:
         # one EXDATE line each, in DTSTART's zone and value type (Google and Android
         # ignore a UTC EXDATE on a zoned series)
-        master.add("EXDATE", [day])
+        component.add("EXDATE", [day])
 
-    components = [master]
+    components = [component]
     moved: set[datetime] = set()
     for override in sorted(
         recurrence.overrides, key=lambda o: _utc(o.recurrence_id, "recurrence_id")
@@ -352,39 +344,73 @@ def _vevents(event: FeedEvent, zone: ZoneInfo) -> list[Event]:
         if rid in excluded:
             raise ValueError(f"{uid}: the occurrence {rid} is both excluded and overridden")
         moved.add(rid)
-        o_start, o_end = _span(override.starts_at, override.ends_at, zone, uid)
-        o_stamp = stamp
-        if override.last_modified is not None:
-            o_stamp = max(stamp, _utc(override.last_modified, "last_modified"))
-        cancelled = event.cancelled or override.cancelled
-        title = event.title if override.title is None else override.title
-        o_description = (
-            description
-            if override.description is None
-            else _description(override.description, event.url)
-        )
-        o_location = location if override.location is None else _clean(override.location)
-
-        occurrence = Event()
-        occurrence.add("UID", uid)
-        occurrence.add("RECURRENCE-ID", rid)
-        occurrence.add("DTSTAMP", o_stamp)
-        occurrence.add("LAST-MODIFIED", o_stamp)
-        occurrence.add("SEQUENCE", max(event.sequence, override.sequence or 0))
-        occurrence.add("DTSTART", o_start)
-        occurrence.add("DTEND", o_end)
-        occurrence.add("SUMMARY", _title(title, cancelled))
-        if o_description:
-            occurrence.add("DESCRIPTION", o_description)
-        if o_location:
-            occurrence.add("LOCATION", o_location)
-        if event.url:
-            occurrence.add("URL", event.url)
-        if categories:
-            occurrence.add("CATEGORIES", categories)
-        occurrence.add("STATUS", "CANCELLED" if cancelled else "CONFIRMED")
-        components.append(occurrence)
+        components.append(_occurrence(master, override, rid, zone).component())
     return components
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Entry:
+    """What one VEVENT says, cleaned and in its zone: a series' master or an occurrence
+    (``recurrence_id`` set) that overrides it."""
+
+    uid: str
+    stamp: datetime
+    sequence: int
+    start: datetime
+    end: datetime
+    title: str
+    description: str
+    location: str
+    url: str | None
+    categories: tuple[str, ...]
+    cancelled: bool
+    recurrence_id: datetime | None = None
+
+    def component(self) -> Event:
+        vevent = Event()
+        vevent.add("UID", self.uid)
+        if self.recurrence_id is not None:
+            vevent.add("RECURRENCE-ID", self.recurrence_id)
+        vevent.add("DTSTAMP", self.stamp)
+        vevent.add("LAST-MODIFIED", self.stamp)
+        vevent.add("SEQUENCE", self.sequence)
+        vevent.add("DTSTART", self.start)
+        vevent.add("DTEND", self.end)
+        vevent.add("SUMMARY", _title(self.title, self.cancelled))
+        if self.description:
+            vevent.add("DESCRIPTION", self.description)
+        if self.location:
+            vevent.add("LOCATION", self.location)
+        if self.url:
+            vevent.add("URL", self.url)
+        if self.categories:
+            vevent.add("CATEGORIES", list(self.categories))
+        vevent.add("STATUS", "CANCELLED" if self.cancelled else "CONFIRMED")
+        return vevent
+
+
+def _occurrence(master: _Entry, override: Override, rid: datetime, zone: ZoneInfo) -> _Entry:
+    """The master with what ``override`` changes; its stamp and sequence never below the
+    master's (clients ignore an override older than its series)."""
+    start, end = _span(override.starts_at, override.ends_at, zone, master.uid)
+    stamp = master.stamp
+    if override.last_modified is not None:
+        stamp = max(stamp, _utc(override.last_modified, "last_modified"))
+    description = master.description
+    if override.description is not None:
+        description = _description(override.description, master.url)
+    return replace(
+        master,
+        recurrence_id=rid,
+        stamp=stamp,
+        sequence=max(master.sequence, override.sequence or 0),
+        start=start,
+        end=end,
+        title=master.title if override.title is None else override.title,
+        description=description,
+        location=master.location if override.location is None else _clean(override.location),
+        cancelled=master.cancelled or override.cancelled,
+    )
 
 
 def _rule(text: str, zone: ZoneInfo, uid: str) -> vRecur:

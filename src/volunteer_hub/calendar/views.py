@@ -33,7 +33,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
 from volunteer_hub import queries
-from volunteer_hub.calendar import services
+from volunteer_hub.calendar import content, services
 from volunteer_hub.calendar.body_cache import feed_bodies
 from volunteer_hub.calendar.forms import FeedForm
 from volunteer_hub.calendar.models import Feed, FeedScope
@@ -377,4 +377,4 @@ def signup_ics(signup_id: int):
     )
     if shift_id is None:
         abort(404)
-    return ics_download(services.single_shift_ics(shift_id), f"shift-{shift_id}.ics")
+    return ics_download(content.single_shift_ics(shift_id), f"shift-{shift_id}.ics")

@@ -267,7 +267,8 @@ def _seed_service_history(teams: dict[str, Team], tally: Tally, now: datetime) -
     unplanned service so that every demo shift stays upcoming."""
     from volunteer_hub.auth.permissions import viewer_for
     from volunteer_hub.hours.models import ServiceRecord
-    from volunteer_hub.hours.services import add_unplanned, rebuild_all
+    from volunteer_hub.hours.records import add_unplanned
+    from volunteer_hub.hours.rollups import rebuild_all
 
     zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
     field_of = {spec.team: spec.category for spec in EVENTS}

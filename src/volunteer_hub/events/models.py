@@ -13,12 +13,11 @@ from sqlalchemy import (
     Text,
     false,
     func,
-    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from volunteer_hub.db import Base, TimestampMixin, utcnow
+from volunteer_hub.db import Base, TimestampMixin, partial_index, utcnow
 from volunteer_hub.teams.models import Team
 
 
@@ -99,13 +98,7 @@ class Shift(Base):
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("filled >= 0 AND filled <= capacity", name="filled_within_capacity"),
         # A code identifies one current shift; old codes are released and may come back.
-        Index(
-            "uq_shift_code_current",
-            "code",
-            unique=True,
-            postgresql_where=text("code_is_current"),
-            sqlite_where=text("code_is_current"),
-        ),
+        partial_index("uq_shift_code_current", "code", unique=True, where="code_is_current"),
         Index("ix_shift_event_id_starts_at", "event_id", "starts_at"),
         # The reminder sweep looks a few days ahead across all events, every minute.
         Index("ix_shift_starts_at", "starts_at"),

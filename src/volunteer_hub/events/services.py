@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from volunteer_hub import after_commit, signals
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.events.models import Category, Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import from_local, to_local
@@ -61,16 +61,14 @@ class RepeatInput:
     until: date | None = None
 
 
-class ShiftHasSignups(DomainError):
+class ShiftHasSignups(Conflict):
     code = "shift-has-signups"
-    status = 409
 
 
-class EventCancelled(DomainError):
+class EventCancelled(Conflict):
     """A cancelled event is kept for the record; it cannot change any more."""
 
     code = "event-cancelled"
-    status = 409
 
 
 def find_category(name_or_id: str | int | None) -> Category | None:

@@ -251,7 +251,7 @@ def event(event_id: int):
 def event_ics(event_id: int):
     """The event as a one-event .ics, for whoever may see it: staff over its team, and
     people signed up to one of its shifts."""
-    from volunteer_hub.calendar.services import single_event_ics
+    from volunteer_hub.calendar.content import single_event_ics
     from volunteer_hub.calendar.views import ics_download
 
     viewer = current_viewer()

@@ -16,10 +16,10 @@ hours = AppGroup("hours", help="Service hours (志愿服务时长).")
 @hours.command("rebuild")
 def rebuild_command():
     """Recompute every roll-up row from the service records; report what changed."""
-    from volunteer_hub.hours import services
+    from volunteer_hub.hours import rollups
 
     started = time.perf_counter()
-    report = services.rebuild_all()
+    report = rollups.rebuild_all()
     db.session.commit()
     elapsed = time.perf_counter() - started
 

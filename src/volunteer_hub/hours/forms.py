@@ -2,8 +2,8 @@
 
 Times are typed as wall-clock times in the display zone (Asia/Shanghai). The rules
 (a reason is required, the end after the start, at most 36 hours, a team member) are
-left to hours.services, so that the web and the API give the same answers; here only
-what cannot be parsed is refused.
+left to hours.records and hours.attendance, so that the web and the API give the same
+answers; here only what cannot be parsed is refused.
 """
 
 from __future__ import annotations

@@ -22,11 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from volunteer_hub.db import Base, TimestampMixin, utcnow
+from volunteer_hub.db import Base, TimestampMixin, partial_index, utcnow
 from volunteer_hub.events.models import Category, Shift
 from volunteer_hub.people.models import Person
 from volunteer_hub.teams.models import Team
@@ -62,12 +61,7 @@ class ServiceRecord(TimestampMixin, Base):
         Index("ix_service_record_team_id_status", "team_id", "status"),
         Index("ix_service_record_rollup_key", "person_id", "team_id", "category_id", "month"),
         # The sweep that closes forgotten check-outs looks only at open check-ins.
-        Index(
-            "ix_service_record_open_check_in",
-            "ended_at",
-            postgresql_where=text(_OPEN_CHECK_IN),
-            sqlite_where=text(_OPEN_CHECK_IN),
-        ),
+        partial_index("ix_service_record_open_check_in", "ended_at", where=_OPEN_CHECK_IN),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -157,21 +151,10 @@ class RecordChange(Base):
     channel: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
 
 
-class HoursRollup(Base):
-    """Verified service by (person, team, category, month): minutes and number of services.
+class _RollupColumns:
+    """What both roll-ups are keyed by below the person (team, category, month) and the
+    figures they keep; a mixin, so the two tables cannot drift apart."""
 
-    Recomputed from ``service_record`` for exactly the keys a change touches.
-    """
-
-    __tablename__ = "hours_rollup"
-    __table_args__ = (
-        Index("ix_hours_rollup_team_id_month", "team_id", "month"),
-        Index("ix_hours_rollup_person_id_month", "person_id", "month"),
-    )
-
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
-    )
     team_id: Mapped[int] = mapped_column(
         ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
     )
@@ -183,7 +166,25 @@ class HoursRollup(Base):
     services: Mapped[int] = mapped_column(Integer)
 
 
-class TeamHoursRollup(Base):
+class HoursRollup(_RollupColumns, Base):
+    """Verified service by (person, team, category, month): minutes and number of services.
+
+    Recomputed from ``service_record`` for exactly the keys a change touches.
+    """
+
+    __tablename__ = "hours_rollup"
+    __table_args__ = (
+        Index("ix_hours_rollup_team_id_month", "team_id", "month"),
+        Index("ix_hours_rollup_person_id_month", "person_id", "month"),
+    )
+
+    # First in the primary key: the mixin's columns follow the class's own.
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class TeamHoursRollup(_RollupColumns, Base):
     """The same by (team, category, month), for coordinators reading hundreds of teams;
     recomputed from ``hours_rollup`` after the person rows beneath it."""
 
@@ -199,14 +200,5 @@ class TeamHoursRollup(Base):
         ),
     )
 
-    team_id: Mapped[int] = mapped_column(
-        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
-    )
-    category_id: Mapped[int] = mapped_column(
-        ForeignKey("category.id", ondelete="CASCADE"), primary_key=True
-    )
-    month: Mapped[date] = mapped_column(primary_key=True)
-    minutes: Mapped[int] = mapped_column(Integer)
-    services: Mapped[int] = mapped_column(Integer)
     #: distinct volunteers with verified service in the key
-    volunteers: Mapped[int] = mapped_column(Integer)
+    volunteers: Mapped[int] = mapped_column(Integer, sort_order=1)  # after the mixin's

@@ -1,5 +1,5 @@
 """A volunteer's own service records, read for them: totals, history, and the record an
-SMS correction means. Read-only; the changes go through ``hours.services``.
+SMS correction means. Read-only; the changes go through ``hours.records``.
 
 Totals are summed from the person's raw records (a handful of indexed rows), so they
 are right the moment a leader verifies, before the roll-up actor has run.

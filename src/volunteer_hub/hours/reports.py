@@ -16,9 +16,10 @@ the order of 100,000 rows a year at Ezhou scale): the team report gives them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import (
@@ -80,18 +81,28 @@ class MonthRow(Figures):
 
 
 @dataclass(frozen=True)
-class UnitReport:
-    unit_path: str
+class PeriodReport:
+    """What every report over a period has: the months it covers, the categories it was
+    limited to (none: all), and its figures by category, by month and in total."""
+
     month_from: date
     month_to: date
     category_ids: tuple[int, ...]
-    #: every team of the subtree, most minutes first (teams without service last)
-    by_team: tuple[TeamRow, ...]
     #: categories with service in the period, most minutes first
     by_category: tuple[CategoryRow, ...]
     #: every month of the period, oldest first, zeros included
     by_month: tuple[MonthRow, ...]
     totals: Figures
+
+
+R = TypeVar("R", bound=PeriodReport)
+
+
+@dataclass(frozen=True)
+class UnitReport(PeriodReport):
+    unit_path: str
+    #: every team of the subtree, most minutes first (teams without service last)
+    by_team: tuple[TeamRow, ...]
 
 
 @dataclass(frozen=True)
@@ -110,18 +121,12 @@ class PersonRow(Figures):
 
 
 @dataclass(frozen=True)
-class TeamReport:
+class TeamReport(PeriodReport):
     team_id: int
     team_name: str
     unit_name: str
-    month_from: date
-    month_to: date
-    category_ids: tuple[int, ...]
     #: current members and anyone else with service in the period; most minutes first
     by_person: tuple[PersonRow, ...]
-    by_category: tuple[CategoryRow, ...]
-    by_month: tuple[MonthRow, ...]
-    totals: Figures
     #: distinct people with verified service for the team in the period
     people_served: int
 
@@ -217,11 +222,6 @@ def unit_report(
         if teams
         else ({}, {}, {})
     )
-    names = dict(
-        db.session.execute(
-            select(Category.id, Category.name).where(Category.id.in_(sorted(per_category)))
-        ).all()
-    )
     by_team = sorted(
         (
             TeamRow(team_id=team_id, name=name, unit_name=unit_name, **per_team.get(team_id, {}))
@@ -229,41 +229,24 @@ def unit_report(
         ),
         key=lambda row: (-row.minutes, -row.services, row.name, row.team_id),
     )
-    return UnitReport(
+    return _report(
+        UnitReport,
+        (start, end, categories),
+        per_category,
+        per_month,
         unit_path=unit_path,
-        month_from=start,
-        month_to=end,
-        category_ids=categories,
         by_team=tuple(by_team),
-        by_category=tuple(
-            sorted(
-                (
-                    CategoryRow(category_id=category_id, name=names.get(category_id, ""), **sums)
-                    for category_id, sums in per_category.items()
-                ),
-                key=lambda row: (-row.minutes, -row.services, row.category_id),
-            )
-        ),
-        by_month=tuple(
-            MonthRow(month=month, **per_month.get(month, {}))
-            for month in months_between(start, end)
-        ),
-        totals=Figures(
-            **{
-                name: sum(sums[name] for sums in per_month.values())
-                for name in ("minutes", "services", "volunteers")
-            }
-        ),
     )
 
 
 def _sums_by_team_category_month(
     team_ids: Select, start: date, end: date, categories: Sequence[int]
 ) -> tuple[dict, dict, dict]:
-    """Sums of ``team_hours_rollup`` for the teams ``team_ids`` selects and the period,
-    three ways (by team, by category, by month) in one statement: one pass with GROUPING
-    SETS on PostgreSQL (an index-only scan of the covering index), three GROUP BYs joined
-    with UNION ALL elsewhere. The teams are a semi-join, not a join per row."""
+    """Sums of ``team_hours_rollup`` for the teams ``team_ids`` selects (a subtree's, or
+    one team) and the period, three ways (by team, by category, by month) in one
+    statement: one pass with GROUPING SETS on PostgreSQL (an index-only scan of the
+    covering index), three GROUP BYs joined with UNION ALL elsewhere. The teams are a
+    semi-join, not a join per row."""
     rollup = TeamHoursRollup
     where = [rollup.team_id.in_(team_ids), rollup.month >= start, rollup.month <= end]
     if categories:
@@ -343,41 +326,29 @@ def team_report(
     ).first()
     if team is None:
         raise NotFound(_("服务队不存在"))
+    _per_team, per_category, per_month = _sums_by_team_category_month(
+        select(Team.id).where(Team.id == team_id), start, end, categories
+    )
+    per_person = _sums_by_person(team_id, start, end, categories)
+    return _report(
+        TeamReport,
+        (start, end, categories),
+        per_category,
+        per_month,
+        team_id=team.id,
+        team_name=team[1],
+        unit_name=team[2],
+        by_person=_person_rows(team_id, per_person, viewer),
+        people_served=len(per_person),
+    )
 
-    def team_rollup_where(query: Select) -> Select:
-        query = query.where(
-            TeamHoursRollup.team_id == team_id,
-            TeamHoursRollup.month >= start,
-            TeamHoursRollup.month <= end,
-        )
-        if categories:
-            query = query.where(TeamHoursRollup.category_id.in_(categories))
-        return query
 
-    category_rows = db.session.execute(
-        team_rollup_where(
-            select(
-                TeamHoursRollup.category_id,
-                Category.name,
-                func.sum(TeamHoursRollup.minutes),
-                func.sum(TeamHoursRollup.services),
-                func.sum(TeamHoursRollup.volunteers),
-            )
-            .join(Category, Category.id == TeamHoursRollup.category_id)
-            .group_by(TeamHoursRollup.category_id, Category.name)
-        )
-    ).all()
-    month_rows = db.session.execute(
-        team_rollup_where(
-            select(
-                TeamHoursRollup.month,
-                func.sum(TeamHoursRollup.minutes),
-                func.sum(TeamHoursRollup.services),
-                func.sum(TeamHoursRollup.volunteers),
-            ).group_by(TeamHoursRollup.month)
-        )
-    ).all()
-    person_query = (
+def _sums_by_person(
+    team_id: int, start: date, end: date, categories: Sequence[int]
+) -> dict[int, tuple[int, int, int]]:
+    """{person id: (minutes, services, months with service)} from ``hours_rollup``, for
+    everyone with service for the team in the period."""
+    query = (
         select(
             HoursRollup.person_id,
             func.sum(HoursRollup.minutes),
@@ -392,11 +363,18 @@ def team_report(
         .group_by(HoursRollup.person_id)
     )
     if categories:
-        person_query = person_query.where(HoursRollup.category_id.in_(categories))
-    per_person = {
+        query = query.where(HoursRollup.category_id.in_(categories))
+    return {
         person_id: (int(minutes), int(services), int(active_months))
-        for person_id, minutes, services, active_months in db.session.execute(person_query)
+        for person_id, minutes, services, active_months in db.session.execute(query)
     }
+
+
+def _person_rows(
+    team_id: int, per_person: dict[int, tuple[int, int, int]], viewer: Viewer | None
+) -> tuple[PersonRow, ...]:
+    """A row for each current member and each other person in ``per_person``, most
+    minutes first; phones in full only where ``viewer`` may read them."""
     member_ids = select(Membership.person_id).where(Membership.team_id == team_id)
     persons = db.session.execute(
         select(Person.id, Person.name, Person.phone, Person.id.in_(member_ids)).where(
@@ -404,7 +382,6 @@ def team_report(
         )
     ).all()
     full = viewer.people_with_full_phone(p.id for p in persons) if viewer else set()
-
     rows = []
     for person_id, name, phone, is_member in persons:
         minutes, services, active_months = per_person.get(person_id, (0, 0, 0))
@@ -423,19 +400,7 @@ def team_report(
             )
         )
     rows.sort(key=lambda row: (-row.minutes, -row.services, row.name, row.person_id))
-    return TeamReport(
-        team_id=team.id,
-        team_name=team[1],
-        unit_name=team[2],
-        month_from=start,
-        month_to=end,
-        category_ids=categories,
-        by_person=tuple(rows),
-        by_category=_category_rows(category_rows),
-        by_month=_month_rows(start, end, month_rows),
-        totals=_totals(month_rows),
-        people_served=len(per_person),
-    )
+    return tuple(rows)
 
 
 # -- the volunteer: their own records ---------------------------------------------------
@@ -518,39 +483,61 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _category_rows(rows: Iterable) -> tuple[CategoryRow, ...]:
-    made = [
-        CategoryRow(
-            category_id=category_id,
-            name=name,
-            minutes=int(minutes),
-            services=int(services),
-            volunteers=int(volunteers),
+def _report(
+    kind: type[R],
+    period: tuple[date, date, tuple[int, ...]],
+    per_category: dict[int, dict[str, int]],
+    per_month: dict[date, dict[str, int]],
+    **own: Any,
+) -> R:
+    """A report of ``kind`` over ``period`` (first month, last month, categories): its
+    figures by category, by month and in total from the sums; ``own`` are its own fields."""
+    start, end, categories = period
+    return kind(
+        month_from=start,
+        month_to=end,
+        category_ids=categories,
+        by_category=_by_category(per_category),
+        by_month=_by_month(start, end, per_month),
+        totals=_totals(per_month),
+        **own,
+    )
+
+
+def _by_category(per_category: dict[int, dict[str, int]]) -> tuple[CategoryRow, ...]:
+    """The categories' rows, named (one query), most minutes first."""
+    names = dict(
+        db.session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(sorted(per_category)))
+        ).all()
+    )
+    return tuple(
+        sorted(
+            (
+                CategoryRow(category_id=category_id, name=names.get(category_id, ""), **sums)
+                for category_id, sums in per_category.items()
+            ),
+            key=lambda row: (-row.minutes, -row.services, row.category_id),
         )
-        for category_id, name, minutes, services, volunteers in rows
-    ]
-    made.sort(key=lambda row: (-row.minutes, -row.services, row.category_id))
-    return tuple(made)
+    )
 
 
-def _month_rows(start: date, end: date, rows: Iterable) -> tuple[MonthRow, ...]:
-    sums = {_as_date(row[0]): tuple(int(value) for value in row[1:]) for row in rows}
-    made = []
-    for month in months_between(start, end):
-        minutes, services, volunteers = sums.get(month, (0, 0, 0))
-        made.append(
-            MonthRow(month=month, minutes=minutes, services=services, volunteers=volunteers)
-        )
-    return tuple(made)
+def _by_month(
+    start: date, end: date, per_month: dict[date, dict[str, int]]
+) -> tuple[MonthRow, ...]:
+    """A row for every month from ``start`` to ``end``, zeros where nothing was served."""
+    return tuple(
+        MonthRow(month=month, **per_month.get(month, {})) for month in months_between(start, end)
+    )
 
 
-def _totals(month_rows: Iterable) -> Figures:
-    minutes = services = volunteers = 0
-    for _month, month_minutes, month_services, month_volunteers in month_rows:
-        minutes += int(month_minutes)
-        services += int(month_services)
-        volunteers += int(month_volunteers)
-    return Figures(minutes=minutes, services=services, volunteers=volunteers)
+def _totals(per_month: dict[date, dict[str, int]]) -> Figures:
+    return Figures(
+        **{
+            name: sum(sums[name] for sums in per_month.values())
+            for name in ("minutes", "services", "volunteers")
+        }
+    )
 
 
 __all__ = [
@@ -558,6 +545,7 @@ __all__ = [
     "Figures",
     "HistoryRow",
     "MonthRow",
+    "PeriodReport",
     "PersonHistory",
     "PersonRow",
     "TeamReport",

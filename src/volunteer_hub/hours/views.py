@@ -1,7 +1,7 @@
 """The leader's hours pages: attendance on each shift's roster, the team's records to
 verify, one record with its trail, and service entered without a shift.
 
-Every action parses a form, calls hours.services, commits and redirects with a message;
+Every action parses a form, calls an hours service, commits and redirects with a message;
 bad input comes back on the form, in Chinese, with nothing changed. What the viewer may
 not manage is a 404, as everywhere.
 """
@@ -21,8 +21,10 @@ from volunteer_hub.errors import DomainError
 from volunteer_hub.events.models import Shift
 from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import attendance as hours_attendance
 from volunteer_hub.hours import queries as records_read
-from volunteer_hub.hours import services
+from volunteer_hub.hours import records as hours_records
+from volunteer_hub.hours import verification
 from volunteer_hub.hours.forms import (
     BulkForm,
     MarkForm,
@@ -99,13 +101,13 @@ def mark(shift_id: int):
     if shift.starts_at > utcnow():
         errors["_"] = _("班次尚未开始，不能登记出勤")
     else:
-        record = services.records_of_shift(shift.id).get(person_id)
+        record = hours_attendance.records_of_shift(shift.id).get(person_id)
         shown_start, shown_end = shown_span(record, shift)
         started_at = _typed_time(form.start.data, shown_start, "start", errors)
         ended_at = _typed_time(form.end.data, shown_end, "end", errors)
     if not errors:
         try:
-            services.mark_attendance(
+            hours_attendance.mark_attendance(
                 shift.id,
                 person_id,
                 form.attendance.data or "",
@@ -138,7 +140,7 @@ def mark_all(shift_id: int):
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
     try:
-        made = services.mark_all_attended(shift.id, viewer=viewer)
+        made = hours_attendance.mark_all_attended(shift.id, viewer=viewer)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -195,7 +197,7 @@ def _attendance_page(shift: Shift, form: MarkForm, errors, error_person_id, stat
     confirmed = [
         s for s in signups.roster([shift.id])[shift.id] if s.status == SignupStatus.CONFIRMED
     ]
-    records = services.records_of_shift(shift.id)
+    records = hours_attendance.records_of_shift(shift.id)
     on_roster = {s.person_id for s in confirmed}
     others = records_read.people_by_id(set(records) - on_roster)
     rows = [
@@ -269,7 +271,7 @@ def verify_many(team_id: int):
     if records_read.team_record_ids(team.id, ids) != set(ids):
         abort(404)  # not this team's: as if it did not exist
     try:
-        changed = services.verify(ids, viewer=viewer)
+        changed = verification.verify(ids, viewer=viewer)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -325,7 +327,7 @@ def verify_one(record_id: int):
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
     try:
-        services.verify([record_id], viewer=viewer)
+        verification.verify([record_id], viewer=viewer)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -361,9 +363,9 @@ def _edit(record_id: int, form_class, which: str):
     if not errors:
         try:
             if which == "edit":
-                services.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
+                hours_records.edit_record(record_id, viewer=viewer, reason=reason_of(form), **edits)
             else:
-                services.resolve_correction(
+                hours_records.resolve_correction(
                     record_id, viewer=viewer, reason=reason_of(form), **edits
                 )
             db.session.commit()
@@ -378,7 +380,7 @@ def _edit(record_id: int, form_class, which: str):
 
 
 def _edits(page: records_read.RecordPage, form: RecordEditForm, errors: dict) -> dict[str, Any]:
-    """What the form changes, as arguments of services.edit_record: only fields that
+    """What the form changes, as arguments of records.edit_record: only fields that
     differ from the record as shown."""
     record = page.record
     edits: dict[str, Any] = {}
@@ -420,7 +422,7 @@ def reject(record_id: int):
     return _with_reason(
         record_id,
         "reject",
-        lambda viewer, reason: services.reject(record_id, viewer=viewer, reason=reason),
+        lambda viewer, reason: verification.reject(record_id, viewer=viewer, reason=reason),
         _("已不予认定"),
         lambda page: url_for("hours.record", record_id=record_id),
     )
@@ -432,7 +434,7 @@ def delete(record_id: int):
     return _with_reason(
         record_id,
         "delete",
-        lambda viewer, reason: services.delete_record(record_id, viewer=viewer, reason=reason),
+        lambda viewer, reason: hours_records.delete_record(record_id, viewer=viewer, reason=reason),
         _("记录已删除"),
         lambda page: url_for("hours.records", team_id=page.team.id),
     )
@@ -525,7 +527,7 @@ def new_unplanned(team_id: int):
     span = parse_span_fields(form, errors)
     if not errors and span is not None:
         try:
-            record = services.add_unplanned(
+            record = hours_records.add_unplanned(
                 team.id,
                 person_id,
                 viewer=viewer,

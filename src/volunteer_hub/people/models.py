@@ -6,7 +6,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from volunteer_hub.db import Base, TimestampMixin, utcnow
+from volunteer_hub.db import Base, TimestampMixin
+from volunteer_hub.texted_codes import CodeColumns
 
 
 class Person(UserMixin, TimestampMixin, Base):
@@ -55,7 +56,7 @@ class Person(UserMixin, TimestampMixin, Base):
         return f"<Person {self.id}>"
 
 
-class PhoneChange(Base):
+class PhoneChange(CodeColumns, Base):
     """A change of a person's phone, waiting for the code texted to the new number.
 
     The number is changed only when the code comes back: whoever typed a new number
@@ -65,18 +66,14 @@ class PhoneChange(Base):
 
     __tablename__ = "phone_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     #: E.164; becomes person.phone once confirmed
     new_phone: Mapped[str] = mapped_column(String(20))
     #: who asked for the change (the person, a leader, a coordinator or an admin)
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL")
     )
-    #: hex HMAC-SHA-256 of the code under the app's secret key
-    code_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    #: wrong codes tried against this one; at the limit it is dead
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    confirmed_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None] = mapped_column(sort_order=1)
+
+    def code_binding(self) -> str:
+        # The number too: a code proves this one change only.
+        return f"phone-change:{self.person_id}:{self.new_phone}"

@@ -4,23 +4,18 @@ The phone is what a volunteer logs in with (a texted code) and what SMS commands
 matched by, so whoever could set it freely could take the account over by typing a
 number they hold. A change is therefore a ``PhoneChange`` row first: six random digits
 go to the new number, and the number is changed when they are entered, within
-``CODE_LIFETIME`` and ``MAX_FAILED_ATTEMPTS`` wrong tries. As for login codes
-(auth/login_codes.py), only a keyed HMAC of the code is stored, a new request voids the
-earlier ones, and a wrong try is committed at once so a rollback cannot hand out more.
-Applying the change bumps ``person.session_version``: every session of the person ends.
+``CODES.lifetime`` and a few wrong tries; how the code is made, stored, tried and spent
+is the rule of texted_codes.py, as for login codes. Applying the change bumps
+``person.session_version``: every session of the person ends.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import unicodedata
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from volunteer_hub.db import utcnow
@@ -30,10 +25,7 @@ from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import mask_phone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
-
-CODE_LENGTH = 6
-CODE_LIFETIME = timedelta(minutes=30)
-MAX_FAILED_ATTEMPTS = 5
+from volunteer_hub.texted_codes import TextedCodes
 
 # Plain Chinese strings, like the other texts (sms/replies.py): SMS is Chinese-only.
 CODE_TEXT = (
@@ -63,6 +55,17 @@ class PhoneChangeExpired(PhoneChangeError):
     code = "phone-change-expired"
 
 
+CODES = TextedCodes(
+    model=PhoneChange,
+    used=PhoneChange.confirmed_at,
+    lifetime=timedelta(minutes=30),
+    wrong=WrongPhoneCode,
+    expired=PhoneChangeExpired,
+    expired_message=_l("验证码已失效或已使用，请重新修改手机号以获取新验证码。"),
+    too_many_message=_l("验证码输错次数太多，已失效。请重新修改手机号以获取新验证码。"),
+)
+
+
 def start(
     person_id: int, new_phone: str, requested_by_id: int | None, now: datetime | None = None
 ) -> PhoneChange:
@@ -79,28 +82,7 @@ def start(
     if e164 == person.phone:
         raise PhoneChangeError(_("新手机号与原号码相同"), field="phone")
     _check_free(e164, person_id)
-    db.session.execute(
-        update(PhoneChange)
-        .where(
-            PhoneChange.person_id == person_id,
-            PhoneChange.confirmed_at.is_(None),
-            PhoneChange.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    plain = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
-    change = PhoneChange(
-        person_id=person_id,
-        new_phone=e164,
-        requested_by_id=requested_by_id,
-        code_hash=_hash(person_id, e164, plain),
-        created_at=now,
-        expires_at=now + CODE_LIFETIME,
-        failed_attempts=0,
-    )
-    db.session.add(change)
-    db.session.flush()
+    change, plain = CODES.issue(person_id, now, new_phone=e164, requested_by_id=requested_by_id)
     # Sent without person_id, so the person's opt-out does not hold it back. Opt-out is
     # per person and about *their* number (rule 4); the new number is not theirs until
     # this code proves it, and whoever holds it asked for nothing from us yet. The text
@@ -119,7 +101,7 @@ def pending(person_id: int, now: datetime | None = None) -> PhoneChange | None:
     """The person's live change waiting for its code, if any."""
     now = now or utcnow()
     change = _latest(person_id)
-    return change if change is not None and _is_live(change, now) else None
+    return change if change is not None and CODES.is_live(change, now) else None
 
 
 def confirm(person_id: int, code: str, now: datetime | None = None) -> Person:
@@ -129,50 +111,12 @@ def confirm(person_id: int, code: str, now: datetime | None = None) -> Person:
     PhoneTaken when the number was given to someone else meanwhile.
     """
     now = now or utcnow()
-    typed = "".join(unicodedata.normalize("NFKC", code or "").split())
-    if len(typed) != CODE_LENGTH or not typed.isdecimal():
-        raise WrongPhoneCode(_("请输入短信里的6位数字验证码"), field="code")
+    typed = CODES.typed_digits(code)
     change = _latest(person_id)
-    if change is None or not _is_live(change, now):
-        raise _expired()
-    if not hmac.compare_digest(change.code_hash, _hash(person_id, change.new_phone, typed)):
-        # Conditional, so concurrent wrong tries are all counted and stop at the limit.
-        db.session.execute(
-            update(PhoneChange)
-            .where(
-                PhoneChange.id == change.id,
-                PhoneChange.confirmed_at.is_(None),
-                PhoneChange.failed_attempts < MAX_FAILED_ATTEMPTS,
-            )
-            .values(failed_attempts=PhoneChange.failed_attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        tries_left = MAX_FAILED_ATTEMPTS - db.session.scalar(
-            select(PhoneChange.failed_attempts).where(PhoneChange.id == change.id)
-        )
-        if tries_left <= 0:
-            raise PhoneChangeExpired(
-                _("验证码输错次数太多，已失效。请重新修改手机号以获取新验证码。"), field="code"
-            )
-        raise WrongPhoneCode(_("验证码不正确，还可以再试 %(n)d 次。", n=tries_left), field="code")
-
+    CODES.check(change, typed, now)
     # The number may have been given to someone else since the code was sent.
     _check_free(change.new_phone, person_id, field="code")
-    # One conditional UPDATE decides: of two confirmations at once, exactly one applies.
-    spent = db.session.execute(
-        update(PhoneChange)
-        .where(
-            PhoneChange.id == change.id,
-            PhoneChange.confirmed_at.is_(None),
-            PhoneChange.expires_at > now,
-            PhoneChange.failed_attempts < MAX_FAILED_ATTEMPTS,
-        )
-        .values(confirmed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if spent != 1:
-        raise _expired()
+    CODES.use(change, now)
     person = db.session.get(Person, person_id)
     old_phone = person.phone
     try:
@@ -210,24 +154,3 @@ def _latest(person_id: int) -> PhoneChange | None:
         .order_by(PhoneChange.id.desc())
         .limit(1)
     )
-
-
-def _is_live(change: PhoneChange, now: datetime) -> bool:
-    return (
-        change.confirmed_at is None
-        and change.expires_at > now
-        and change.failed_attempts < MAX_FAILED_ATTEMPTS
-    )
-
-
-def _expired() -> PhoneChangeExpired:
-    return PhoneChangeExpired(
-        _("验证码已失效或已使用，请重新修改手机号以获取新验证码。"), field="code"
-    )
-
-
-def _hash(person_id: int, e164: str, code: str) -> str:
-    # Keyed, and bound to the person and the number: a code proves this one change only.
-    key = current_app.config["SECRET_KEY"].encode()
-    message = f"phone-change:{person_id}:{e164}:{code}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -3,10 +3,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, Select, String, false, func, select
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
-from volunteer_hub.db import Base, utcnow
+from volunteer_hub.db import Base, partial_index, utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.people.models import Person
 
@@ -33,13 +33,12 @@ class Signup(Base):
     __tablename__ = "signup"
     __table_args__ = (
         # At most one active signup per person and shift; cancelled ones are history.
-        Index(
+        partial_index(
             "uq_signup_active_person_shift",
             "shift_id",
             "person_id",
             unique=True,
-            postgresql_where=text("status <> 'cancelled'"),
-            sqlite_where=text("status <> 'cancelled'"),
+            where="status <> 'cancelled'",
         ),
         Index("ix_signup_shift_id_status_id", "shift_id", "status", "id"),
         Index("ix_signup_person_id_status", "person_id", "status"),
@@ -70,3 +69,19 @@ class Signup(Base):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @classmethod
+    def waitlisted_ahead(cls, shift_id, signup_id) -> Select:
+        """Count the waitlisted signups before ``signup_id`` on shift ``shift_id`` (the
+        waitlist order is the order of ``id``). Give values, or the columns of an outer
+        query and correlate the result to it."""
+        ahead = aliased(cls)
+        return (
+            select(func.count())
+            .select_from(ahead)
+            .where(
+                ahead.shift_id == shift_id,
+                ahead.status == SignupStatus.WAITLISTED,
+                ahead.id < signup_id,
+            )
+        )

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import contains_eager
 
 from volunteer_hub import after_commit, signals
@@ -50,19 +50,16 @@ class AlreadySignedUp(Conflict):
     code = "already-signed-up"
 
 
-class ShiftStarted(DomainError):
+class ShiftStarted(Conflict):
     code = "shift-started"
-    status = 409
 
 
-class EventNotOpen(DomainError):
+class EventNotOpen(Conflict):
     code = "event-not-open"
-    status = 409
 
 
-class SignupNotActive(DomainError):
+class SignupNotActive(Conflict):
     code = "signup-not-active"
-    status = 409
 
 
 class MembersOnly(DomainError):
@@ -295,16 +292,7 @@ def person_to_sign_up(
 def waitlist_position(signup: Signup) -> int | None:
     if signup.status != SignupStatus.WAITLISTED:
         return None
-    ahead = db.session.scalar(
-        select(func.count())
-        .select_from(Signup)
-        .where(
-            Signup.shift_id == signup.shift_id,
-            Signup.status == SignupStatus.WAITLISTED,
-            Signup.id < signup.id,
-        )
-    )
-    return ahead + 1
+    return db.session.scalar(Signup.waitlisted_ahead(signup.shift_id, signup.id)) + 1
 
 
 def active_signup(shift_id: int, person_id: int) -> Signup | None:

@@ -19,8 +19,7 @@ from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import personal
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import attendance, personal, records
 from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
@@ -37,7 +36,7 @@ from volunteer_hub.teams.models import Team
 MY_SHIFTS_LIMIT = 10
 #: 确认 without a code and without a reminder confirms the next shift this close
 CONFIRM_AHEAD = timedelta(hours=48)
-#: the longest correction note ``hours.services.request_correction`` takes
+#: the longest correction note ``hours.records.request_correction`` takes
 CORRECTION_NOTE_LIMIT = 500
 
 
@@ -208,7 +207,7 @@ def _my_shifts(person: Person, command: Command, now: datetime) -> str:
     return replies.my_shifts([(code, title, to_local(starts)) for code, title, starts in rows])
 
 
-# -- attendance and hours (hours.services does the work; these only choose the words) ---
+# -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
 def _check_in(person: Person, command: Command, now: datetime) -> str:
@@ -222,18 +221,18 @@ def _check_out(person: Person, command: Command, now: datetime) -> str:
 def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
     title = event.title
     try:
-        hours.check_in(shift.id, person.id, now=now, channel="sms")
-    except hours.NotSignedUp:
+        attendance.check_in(shift.id, person.id, now=now, channel="sms")
+    except attendance.NotSignedUp:
         return _no_seat(shift.id, person.id, code)
-    except hours.OutsideWindow:
+    except attendance.OutsideWindow:
         if now < shift.starts_at:
             early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
             return replies.check_in_not_open(title=title, opens_at=shift.starts_at - early)
         return replies.check_in_closed(title=title, code=code)
-    except hours.AlreadyCheckedIn:
+    except attendance.AlreadyCheckedIn:
         record = personal.record_on(shift.id, person.id)
         return replies.already_checked_in(title=title, at=record.checked_in_at, code=code)
-    except hours.RecordDecided:
+    except attendance.RecordDecided:
         return replies.record_decided(title=title, code=code)
     except DomainError:  # the shift or its event was cancelled meanwhile
         return replies.shift_cancelled(title=title, code=code)
@@ -243,15 +242,15 @@ def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: dat
 def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
     title = event.title
     try:
-        record = hours.check_out(shift.id, person.id, now=now, channel="sms")
-    except hours.NotSignedUp:
+        record = attendance.check_out(shift.id, person.id, now=now, channel="sms")
+    except attendance.NotSignedUp:
         return _no_seat(shift.id, person.id, code)
-    except hours.NotCheckedIn:
+    except attendance.NotCheckedIn:
         return replies.not_checked_in(code=code)
-    except hours.AlreadyCheckedOut:
+    except attendance.AlreadyCheckedOut:
         record = personal.record_on(shift.id, person.id)
         return replies.already_checked_out(title=title, at=record.checked_out_at, code=code)
-    except hours.OutsideWindow:
+    except attendance.OutsideWindow:
         return replies.check_out_closed(title=title, code=code)
     except DomainError:
         return replies.shift_cancelled(title=title, code=code)
@@ -311,7 +310,7 @@ def _correction(person: Person, command: Command, now: datetime) -> str:
     if not note.strip():
         return replies.correction_need_note(code)
     try:
-        hours.request_correction(record.id, person.id, note, channel="sms", now=now)
+        records.request_correction(record.id, person.id, note, channel="sms", now=now)
     except ValidationFailed:
         return replies.correction_too_long(limit=CORRECTION_NOTE_LIMIT)
     return replies.correction_received(title=record.content, day=record.started_at)

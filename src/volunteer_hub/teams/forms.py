@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
+from volunteer_hub.forms import texted_code_field
 from volunteer_hub.teams.models import MemberRole
 
 
@@ -24,13 +25,4 @@ class MemberForm(FlaskForm):
 class PhoneCodeForm(FlaskForm):
     """The code texted to a member's new phone, which the new number's holder reads out."""
 
-    code = StringField(
-        _l("短信验证码"),
-        render_kw={
-            "inputmode": "numeric",
-            "autocomplete": "one-time-code",
-            "pattern": "[0-9]*",
-            "maxlength": "6",
-            "class": "code-input",
-        },
-    )
+    code = texted_code_field()

@@ -3,10 +3,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from volunteer_hub.db import Base, TimestampMixin, utcnow
+from volunteer_hub.db import Base, TimestampMixin, partial_index, utcnow
 from volunteer_hub.people.models import Person
 from volunteer_hub.units.models import Unit
 
@@ -65,13 +65,12 @@ class TeamInvitation(Base):
     __tablename__ = "team_invitation"
     __table_args__ = (
         # One open invitation per person and team; decided ones are history.
-        Index(
+        partial_index(
             "uq_team_invitation_pending",
             "team_id",
             "person_id",
             unique=True,
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
+            where="status = 'pending'",
         ),
         Index("ix_team_invitation_person_id_status", "person_id", "status"),
     )

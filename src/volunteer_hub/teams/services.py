@@ -8,6 +8,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.auth.permissions import Viewer, may_edit_identity
 from volunteer_hub.db import dialect_insert, utcnow
@@ -253,36 +254,24 @@ def pending_invitation(team_id: int, person_id: int) -> TeamInvitation | None:
 
 def pending_invitations(team_id: int) -> list[TeamInvitation]:
     """The team's open invitations, oldest first, with the people loaded (one query)."""
-    from sqlalchemy.orm import contains_eager
-
-    return list(
-        db.session.scalars(
-            select(TeamInvitation)
-            .join(Person, Person.id == TeamInvitation.person_id)
-            .where(
-                TeamInvitation.team_id == team_id,
-                TeamInvitation.status == InvitationStatus.PENDING,
-            )
-            .order_by(TeamInvitation.created_at, TeamInvitation.id)
-            .options(contains_eager(TeamInvitation.person))
-        )
-    )
+    return _open_invitations(TeamInvitation.person, TeamInvitation.team_id == team_id)
 
 
 def invitations_for(person_id: int) -> list[TeamInvitation]:
     """What waits for the person's answer, oldest first, with the teams loaded."""
-    from sqlalchemy.orm import contains_eager
+    return _open_invitations(TeamInvitation.team, TeamInvitation.person_id == person_id)
 
+
+def _open_invitations(loaded, condition) -> list[TeamInvitation]:
+    """Pending invitations meeting ``condition``, oldest first, with the ``loaded``
+    relationship joined in (one query)."""
     return list(
         db.session.scalars(
             select(TeamInvitation)
-            .join(Team, Team.id == TeamInvitation.team_id)
-            .where(
-                TeamInvitation.person_id == person_id,
-                TeamInvitation.status == InvitationStatus.PENDING,
-            )
+            .join(loaded)
+            .where(condition, TeamInvitation.status == InvitationStatus.PENDING)
             .order_by(TeamInvitation.created_at, TeamInvitation.id)
-            .options(contains_eager(TeamInvitation.team))
+            .options(contains_eager(loaded))
         )
     )
 
@@ -370,8 +359,6 @@ def text_team_name(name: str, limit: int = TEXT_TEAM_NAME) -> str:
 
 def members(team_id: int) -> list[Membership]:
     """Leaders first, then by name; people loaded in the same query."""
-    from sqlalchemy.orm import contains_eager
-
     return list(
         db.session.scalars(
             select(Membership)
@@ -394,8 +381,6 @@ def member_count(team_id: int) -> int:
 
 def membership(team_id: int, person_id: int) -> Membership | None:
     """One member of the team with the person loaded (one query)."""
-    from sqlalchemy.orm import contains_eager
-
     return db.session.scalar(
         select(Membership)
         .join(Person, Person.id == Membership.person_id)

@@ -35,11 +35,12 @@ def overview():
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and int(page) >= 1 else 1
 
-    rows = queries.overview_events(
+    rows = queries.events(
         viewer,
         ends_after=utcnow(),
         unit_path=unit.path if unit else None,
         category_id=int(category_text) if category_text else None,
+        statuses=queries.UPCOMING_STATUSES,
         limit=PAGE_SIZE + 1,
         offset=(page - 1) * PAGE_SIZE,
     )

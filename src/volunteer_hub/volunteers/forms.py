@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from volunteer_hub.forms import texted_code_field
+
 
 class PhoneForm(FlaskForm):
     # The format itself is checked by people.services.normalize_phone, in Chinese.
@@ -16,17 +18,7 @@ class PhoneForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(
-        _l("短信验证码"),
-        validators=[DataRequired(_l("请填写短信验证码")), Length(max=20)],
-        render_kw={
-            "inputmode": "numeric",
-            "autocomplete": "one-time-code",
-            "pattern": "[0-9]*",
-            "maxlength": "6",
-            "class": "code-input",
-        },
-    )
+    code = texted_code_field(DataRequired(_l("请填写短信验证码")), Length(max=20))
 
 
 class CorrectionForm(FlaskForm):

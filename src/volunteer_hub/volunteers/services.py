@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import or_, select
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import NotFound
@@ -63,17 +62,8 @@ def my_shifts(person_id: int, now: datetime | None = None) -> list[MyShift]:
     """The person's active signups on shifts still ahead, soonest first, each with its
     place on the waitlist (one query: the place is a correlated count)."""
     now = now or utcnow()
-    ahead = aliased(Signup)
     waiting_ahead = (
-        select(func.count())
-        .select_from(ahead)
-        .where(
-            ahead.shift_id == Signup.shift_id,
-            ahead.status == SignupStatus.WAITLISTED,
-            ahead.id < Signup.id,
-        )
-        .correlate(Signup)
-        .scalar_subquery()
+        Signup.waitlisted_ahead(Signup.shift_id, Signup.id).correlate(Signup).scalar_subquery()
     )
     rows = db.session.execute(
         select(

@@ -29,8 +29,7 @@ from volunteer_hub.auth.views import end_sessions_and_log_out
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db, limiter
-from volunteer_hub.hours import personal
-from volunteer_hub.hours import services as hours
+from volunteer_hub.hours import personal, records
 from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
 from volunteer_hub.sms.services import opt_in, opt_out
 from volunteer_hub.teams import services as teams
@@ -197,7 +196,7 @@ def request_correction(record_id: int):
     if not form.validate_on_submit():
         return _hours_page(form, record_id, form_errors(form))
     try:
-        hours.request_correction(record_id, current_user.id, form.note.data, channel="web")
+        records.request_correction(record_id, current_user.id, form.note.data, channel="web")
     except NotFound:
         db.session.rollback()
         abort(404)
