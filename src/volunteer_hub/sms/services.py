@@ -204,19 +204,14 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
     return Delivery("sent")
 
 
-def record_status_report(
-    gateway: SmsGateway, provider_sid: str, provider_status: str, error_code: str | None = None
-) -> bool:
-    """A provider's delivery report on a text we handed over: move its row to our word
-    for ``provider_status`` (the backend translates it), keeping ``error_code`` when the
-    text failed. Reports arrive out of order, so a row's status never moves backwards;
-    a report on an unknown message or in a word we ignore changes nothing. True if the
-    row changed. The caller commits."""
-    ours = gateway.delivery_status(provider_status)
-    if ours is None:
-        return False
+def record_delivery_report(provider_sid: str, status: str, error_code: str | None = None) -> bool:
+    """A provider reports the fate of a text we handed over, in our words: ``status`` is
+    sent / delivered / failed / undelivered (the backend translates the provider's word).
+    Reports arrive out of order, so a row's status never moves backwards; a failure keeps
+    the provider's ``error_code``. A report on a message we do not know changes nothing.
+    True if the row changed. The caller commits."""
     row = db.session.scalar(select(OutgoingSms).where(OutgoingSms.provider_sid == provider_sid))
-    new = SmsStatus(ours)
+    new = SmsStatus(status)
     if row is None or STATUS_RANK[new] <= STATUS_RANK[SmsStatus(row.status)]:
         return False
     row.status = new

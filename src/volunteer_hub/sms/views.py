@@ -37,12 +37,9 @@ def inbound():
 def status():
     _require_signature()
     form = request.form
-    services.record_status_report(
-        current_gateway(),
-        provider_sid=_message_sid(form),
-        provider_status=form.get("MessageStatus") or "",
-        error_code=form.get("ErrorCode") or None,
-    )
+    ours = current_gateway().delivery_status(form.get("MessageStatus") or "")
+    if ours is not None:  # None: a word of the provider's we do not follow
+        services.record_delivery_report(_message_sid(form), ours, form.get("ErrorCode"))
     db.session.commit()
     return Response(status=204)
 
