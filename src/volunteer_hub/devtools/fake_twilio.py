@@ -17,21 +17,15 @@ By hand: ``python -m volunteer_hub.devtools.fake_twilio --port 8099``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
-import signal
-import socket
-import sys
-import threading
-import time
 from collections.abc import Iterable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from volunteer_hub.devtools.fake_http import KeepAliveHandler, LocalFake, serve_by_hand
 from volunteer_hub.devtools.fake_twilio_account import (
     ACCOUNT_SID,
     API_VERSION,
@@ -53,9 +47,54 @@ def _mask(phone: str) -> str:
     return "****" + phone[-4:] if len(phone) > 4 else "****"
 
 
-class FakeTwilio(FakeTwilioAccount):
+class _Handler(KeepAliveHandler):
+    """Twilio's Messages API: create (POST) and fetch (GET) a message."""
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+    def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Twilio-Request-Id", new_sid("RQ"))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        form = self._form()
+        match = MESSAGES_PATH.match(path)
+        if match is None:
+            self._answer(404, TwilioError(404).payload())
+            return
+        fake: FakeTwilio = self.server.fake  # type: ignore[assignment]
+        status, payload = fake.create_message(
+            match["account"], self.headers.get("Authorization"), form
+        )
+        self._answer(status, payload)
+
+    def do_GET(self) -> None:
+        match = MESSAGE_PATH.match(urlsplit(self.path).path)
+        if match is None:
+            self._answer(404, TwilioError(404).payload())
+            return
+        fake: FakeTwilio = self.server.fake  # type: ignore[assignment]
+        status, payload = fake.fetch_message(
+            match["account"], self.headers.get("Authorization"), match["sid"]
+        )
+        self._answer(status, payload)
+
+
+class FakeTwilio(FakeTwilioAccount, LocalFake):
     """An account served by a threaded HTTP server on 127.0.0.1, answering like Twilio's
     Messages API; and Twilio's side of our webhooks (signed status callbacks and texts)."""
+
+    handler = _Handler
+    thread_name = "fake-twilio"
 
     def __init__(
         self,
@@ -70,49 +109,11 @@ class FakeTwilio(FakeTwilioAccount):
         super().__init__(account_sid, auth_token, delay=delay, max_per_second=max_per_second)
         self.host = host
         self.port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> FakeTwilio:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-twilio-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()  # no new connections
-        self._stopping.set()  # delayed answers return now
-        server.close_connections()  # idle keep-alive connections end their handler
-        server.server_close()  # and the handler threads are joined
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
         """The origin to put into TWILIO_API_BASE_URL."""
-        if self._server is None:
-            raise RuntimeError("the fake is not running: start() it first")
+        self._require_running()
         return f"http://{self.host}:{self.port}"
 
     def app_config(
@@ -238,100 +239,6 @@ class FakeTwilio(FakeTwilioAccount):
         return self.post_signed(url, params, client=client)
 
 
-class _Server(ThreadingHTTPServer):
-    # Handler threads are joined on close (no thread outlives the fake); keep-alive
-    # connections are shut down first so their threads end promptly.
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type, fake: FakeTwilio):
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def track(self, connection: socket.socket, open_: bool) -> None:
-        with self._connections_lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already gone
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is expected (timeout tests); stay quiet.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real API: benchmarks reuse sockets
-    timeout = 30  # an idle keep-alive connection does not hold its thread forever
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # request lines carry nothing useful and would flood benchmark output
-
-    def _form(self) -> dict[str, str]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
-        return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-
-    def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Twilio-Request-Id", new_sid("RQ"))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        form = self._form()
-        match = MESSAGES_PATH.match(path)
-        if match is None:
-            self._answer(404, TwilioError(404).payload())
-            return
-        fake = self.server.fake
-        status, payload = fake.create_message(
-            match["account"], self.headers.get("Authorization"), form
-        )
-        self._answer(status, payload)
-
-    def do_GET(self) -> None:
-        match = MESSAGE_PATH.match(urlsplit(self.path).path)
-        if match is None:
-            self._answer(404, TwilioError(404).payload())
-            return
-        status, payload = self.server.fake.fetch_message(
-            match["account"], self.headers.get("Authorization"), match["sid"]
-        )
-        self._answer(status, payload)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local fake of Twilio's Messages API.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -350,27 +257,15 @@ def main(argv: Iterable[str] | None = None) -> None:
         delay=args.delay,
         max_per_second=args.max_per_second,
     )
-    # A benchmark that started us stops us with terminate(): leave as cleanly as on Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupt)
-    with fake:
-        print(f"fake Twilio listening on {fake.base_url}; for the app:", flush=True)
-        for key, value in fake.app_config().items():
-            if value is not None:
-                print(f"  {key}={value}", flush=True)
-        seen = 0
-        try:
-            while True:
-                time.sleep(0.5)
-                messages = fake.messages
-                for message in messages[seen:]:
-                    print(
-                        f"{message['sid']} to {_mask(message['to'])}: "
-                        f"{len(message['body'])} chars, {message['num_segments']} segment(s)",
-                        flush=True,
-                    )
-                seen = len(messages)
-        except KeyboardInterrupt:
-            print("stopping")
+    serve_by_hand(
+        fake,
+        "Twilio",
+        fake.app_config,
+        lambda message: (
+            f"{message['sid']} to {_mask(message['to'])}: "
+            f"{len(message['body'])} chars, {message['num_segments']} segment(s)"
+        ),
+    )
 
 
 if __name__ == "__main__":
