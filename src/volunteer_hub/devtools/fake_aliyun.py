@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from volunteer_hub.devtools.fake_http import KeepAliveHandler, LocalFake, serve_by_hand
+from volunteer_hub.devtools.fake_provider import FakeServer, KeepAliveHandler, run_by_hand
 
 ACCESS_KEY_ID = "LTAI5tFakeAliyunKeyId00"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret"
@@ -173,11 +173,10 @@ class _Handler(KeepAliveHandler):
     do_GET = do_POST = _serve
 
 
-class FakeAliyun(LocalFake):
+class FakeAliyun(FakeServer):
     """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API."""
 
     handler = _Handler
-    thread_name = "fake-aliyun"
 
     def __init__(
         self,
@@ -219,8 +218,7 @@ class FakeAliyun(LocalFake):
     @property
     def endpoint(self) -> str:
         """``host:port``, what goes into ALIYUN_SMS_ENDPOINT."""
-        self._require_running()
-        return f"{self.host}:{self.port}"
+        return self.address
 
     def app_config(self, sign_name: str = SIGN_NAME) -> dict[str, Any]:
         """Config keys that point the app's aliyun backend at this fake."""
@@ -525,14 +523,14 @@ def main(argv: Iterable[str] | None = None) -> None:
         delay=args.delay,
         sign_names=[args.sign_name],
     )
-    serve_by_hand(
+    run_by_hand(
         fake,
-        "Aliyun SMS",
-        lambda: fake.app_config(args.sign_name),
+        "fake Aliyun SMS",
         lambda message: (
             f"{message['biz_id']} to ****{message['to'][-4:]}: "
             f"{message['template_code']} {len(message['params'])} param(s)"
         ),
+        config=lambda: fake.app_config(args.sign_name),
     )
 
 

@@ -16,7 +16,6 @@ By hand: ``python -m volunteer_hub.devtools.fake_twilio --port 8099``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -25,7 +24,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from volunteer_hub.devtools.fake_http import KeepAliveHandler, LocalFake, serve_by_hand
+from volunteer_hub.devtools.fake_provider import (
+    FakeServer,
+    KeepAliveHandler,
+    fake_arguments,
+    run_by_hand,
+    server_options,
+)
 from volunteer_hub.devtools.fake_twilio_account import (
     ACCOUNT_SID,
     API_VERSION,
@@ -51,18 +56,13 @@ class _Handler(KeepAliveHandler):
     """Twilio's Messages API: create (POST) and fetch (GET) a message."""
 
     def _form(self) -> dict[str, str]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        raw = self.body().decode("utf-8")
         return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
     def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Twilio-Request-Id", new_sid("RQ"))
-        self.end_headers()
-        self.wfile.write(data)
+        headers = {"Twilio-Request-Id": new_sid("RQ")}
+        self.answer(status, "application/json; charset=utf-8", data, headers)
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -89,12 +89,11 @@ class _Handler(KeepAliveHandler):
         self._answer(status, payload)
 
 
-class FakeTwilio(FakeTwilioAccount, LocalFake):
+class FakeTwilio(FakeTwilioAccount, FakeServer):
     """An account served by a threaded HTTP server on 127.0.0.1, answering like Twilio's
     Messages API; and Twilio's side of our webhooks (signed status callbacks and texts)."""
 
     handler = _Handler
-    thread_name = "fake-twilio"
 
     def __init__(
         self,
@@ -113,8 +112,7 @@ class FakeTwilio(FakeTwilioAccount, LocalFake):
     @property
     def base_url(self) -> str:
         """The origin to put into TWILIO_API_BASE_URL."""
-        self._require_running()
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.address}"
 
     def app_config(
         self, *, from_number: str | None = FROM_NUMBER, messaging_service_sid: str | None = None
@@ -240,31 +238,25 @@ class FakeTwilio(FakeTwilioAccount, LocalFake):
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local fake of Twilio's Messages API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8099)
+    parser = fake_arguments("A local fake of Twilio's Messages API.", port=8099)
     parser.add_argument("--account-sid", default=ACCOUNT_SID)
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds per message request")
     parser.add_argument("--max-per-second", type=float, default=None, help="429 beyond this")
     args = parser.parse_args(list(argv) if argv is not None else None)
-
     fake = FakeTwilio(
         args.account_sid,
         args.auth_token,
-        host=args.host,
-        port=args.port,
-        delay=args.delay,
         max_per_second=args.max_per_second,
+        **server_options(args),
     )
-    serve_by_hand(
-        fake,
-        "Twilio",
-        fake.app_config,
-        lambda message: (
-            f"{message['sid']} to {_mask(message['to'])}: "
-            f"{len(message['body'])} chars, {message['num_segments']} segment(s)"
-        ),
+    run_by_hand(fake, "fake Twilio", _describe)
+
+
+def _describe(message: dict[str, Any]) -> str:
+    """An accepted message for the terminal, its number masked."""
+    return (
+        f"{message['sid']} to {_mask(message['to'])}: "
+        f"{len(message['body'])} chars, {message['num_segments']} segment(s)"
     )
 
 

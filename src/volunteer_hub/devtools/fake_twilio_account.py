@@ -12,7 +12,6 @@ import base64
 import collections
 import re
 import secrets
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 
+from volunteer_hub.devtools.fake_provider import FakeAccount
 from volunteer_hub.sms.segments import count_segments
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -92,8 +92,13 @@ class TwilioError(Exception):
         }
 
 
-class FakeTwilioAccount:
-    """One Twilio account: its credentials, its messages, and how it answers the API."""
+class FakeTwilioAccount(FakeAccount):
+    """One Twilio account: its credentials, its messages, and how it answers the API.
+    Served by ``FakeTwilio``, whose server holds delayed answers (``_wait``)."""
+
+    #: a recorded message is Twilio's resource plus the request's form fields
+    #: (``params``) and ``status_callback``
+    phone_field = "to"
 
     def __init__(
         self,
@@ -111,16 +116,10 @@ class FakeTwilioAccount:
         self.max_per_second = max_per_second
         #: recipients that texted STOP to our sender: sends to them get 21610
         self.unsubscribed: set[str] = set()
-        self._lock = threading.Lock()
-        #: set while the server stops: delayed answers return at once
-        self._stopping = threading.Event()
-        self._reset_state()
+        super().__init__()
 
     def _reset_state(self) -> None:
-        self._messages: list[dict[str, Any]] = []
-        self._script: collections.deque[Scripted] = collections.deque()
-        self._requests = 0
-        self._auth_failures = 0
+        super()._reset_state()
         self._statuses: collections.Counter[int] = collections.Counter()
         self._accepted_at: collections.deque[float] = collections.deque()
 
@@ -136,15 +135,11 @@ class FakeTwilioAccount:
         delay: float = 0.0,
     ) -> None:
         """The next ``times`` message requests get this error (after the script so far)."""
-        with self._lock:
-            for _ in range(times):
-                self._script.append(Scripted(status, code, message, delay))
+        self._enqueue(Scripted(status, code, message, delay), times)
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` message requests succeed, but only after ``seconds``."""
-        with self._lock:
-            for _ in range(times):
-                self._script.append(Scripted(None, None, None, seconds))
+        self._enqueue(Scripted(None, None, None, seconds), times)
 
     def reset(self) -> None:
         """Forget messages, counters, the script and the unsubscribed set."""
@@ -156,33 +151,12 @@ class FakeTwilioAccount:
 
     # -- records --------------------------------------------------------------------------
 
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """Every accepted message, as Twilio's resource plus the request's form fields
-        (``params``) and ``status_callback``; a copy, safe to read while sends go on."""
-        with self._lock:
-            return [dict(message) for message in self._messages]
-
-    def messages_to(self, phone: str) -> list[dict[str, Any]]:
-        return [message for message in self.messages if message["to"] == phone]
-
     def message(self, sid: str) -> dict[str, Any]:
         with self._lock:
             for message in self._messages:
                 if message["sid"] == sid:
                     return dict(message)
         raise KeyError(sid)
-
-    @property
-    def requests(self) -> int:
-        """Message-create requests received, whatever their answer."""
-        with self._lock:
-            return self._requests
-
-    @property
-    def auth_failures(self) -> int:
-        with self._lock:
-            return self._auth_failures
 
     @property
     def statuses(self) -> collections.Counter[int]:
@@ -211,14 +185,6 @@ class FakeTwilioAccount:
         return secrets.compare_digest(user, self.account_sid) and secrets.compare_digest(
             password, self.auth_token
         )
-
-    def _next_scripted(self) -> Scripted | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
-
-    def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self._stopping.wait(seconds)
 
     def _over_rate(self) -> bool:
         if not self.max_per_second:
