@@ -110,8 +110,13 @@ def _mask_phone_like(text: str) -> str:
     return _PHONE_LIKE.sub(mask, text)
 
 
+def _clean(text: str) -> str:
+    """Free text as a text carries it: whitespace collapsed, phone-like digits masked."""
+    return _mask_phone_like(" ".join((text or "").split()))
+
+
 def _clean_title(title: str) -> str:
-    return _mask_phone_like(" ".join(title.split())) or "活动"
+    return _clean(title) or "活动"
 
 
 def _truncate(text: str, max_units: int) -> str:
@@ -181,16 +186,11 @@ def opted_in() -> str:
 # -- signing up ------------------------------------------------------------------------
 
 
-#: how much of a place a reminder carries (a long address is cut, the title too)
-PLACE_UNITS = 24
-
-
 def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> str:
     """Before a shift: what, when, where, and how to confirm or cancel; two segments at
     most, phone-like digits masked."""
     when = format_time(starts_at)
-    place = _truncate(_mask_phone_like(" ".join(location.split())), PLACE_UNITS)
-    where = f"，地点：{place}" if place else ""
+    where = _where(_place(location))
     return _fit(
         lambda t: (
             f"提醒：您报名的「{t}」将于{when}开始{where}。"
@@ -206,27 +206,21 @@ def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> st
 # Team, title and place are free text: the longest is cut first, none below MIN_TITLE.
 
 
-def _clean(text: str) -> str:
-    return _mask_phone_like(" ".join((text or "").split()))
-
-
-def _fit_all(
-    build: Callable[[str, str, str], str],
-    *,
-    title: str,
-    team: str,
-    location: str,
-    budget: int = BODY_BUDGET,
-) -> str:
-    """``build(title, team, place)`` with the longest of the three cut until it fits."""
+def _fit_all(template: str, title: str, team: str, location: str, **values: object) -> str:
+    """``template`` filled in, ``{named}`` with the team and the title (see ``_named``),
+    ``{where}`` with the place, the rest from ``values``; the longest of title, team and
+    place cut until the text fits BODY_BUDGET."""
     parts = [_clean_title(title), _clean(team), _clean(location)]
     limits = [units(part) for part in parts]
 
     def render() -> str:
-        return build(*(_truncate(part, limit) for part, limit in zip(parts, limits, strict=True)))
+        cut_title, cut_team, place = (
+            _truncate(part, limit) for part, limit in zip(parts, limits, strict=True)
+        )
+        return template.format(named=_named(cut_title, cut_team), where=_where(place), **values)
 
     text = render()
-    while (overflow := units(text) - budget) > 0:
+    while (overflow := units(text) - BODY_BUDGET) > 0:
         longest = max(range(3), key=lambda i: limits[i])
         if limits[longest] <= MIN_TITLE:
             break  # all as short as they may be: two segments rather than nothing
@@ -248,16 +242,20 @@ def _where(place: str) -> str:
     return f"，地点：{place}" if place else ""
 
 
+#: the answers about an event's shift: ``{named}`` is its team and title, ``{where}`` its place
+_CONFIRMED = "报名成功：{named}，{when}{where}。取消请回复 取消 {code}"
+_WAITLISTED = "{named}（{when}{where}）已满，您在候补第{position}位，有空位将短信通知。"
+_ALREADY = "您已报名{named}（{when}{where}），无需重复报名。"
+_STARTED = "{named}（编号{code}{where}）已开始或已结束，无法报名。"
+_CANCELLED = "{named}（编号{code}{where}）已取消，无法报名。"
+_MEMBERS_ONLY = "{named}（编号{code}{where}）仅限该队队员报名，未为您报名。请核对编号。"
+_PROMOTED = "您已从候补转为正式报名：{named}，{when}{where}。如需取消请回复 取消 {code}"
+
+
 def signup_confirmed(
     *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
 ) -> str:
-    when = format_time(starts_at)
-    return _fit_all(
-        lambda t, g, p: f"报名成功：{_named(t, g)}，{when}{_where(p)}。取消请回复 取消 {code}",
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_CONFIRMED, title, team, location, when=format_time(starts_at), code=code)
 
 
 def signup_waitlisted(
@@ -270,56 +268,26 @@ def signup_waitlisted(
     location: str = "",
 ) -> str:
     when = format_time(starts_at)
-    return _fit_all(
-        lambda t, g, p: (
-            f"{_named(t, g)}（{when}{_where(p)}）已满，您在候补第{position}位，有空位将短信通知。"
-        ),
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_WAITLISTED, title, team, location, when=when, position=position)
 
 
 def already_signed_up(
     *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
 ) -> str:
-    when = format_time(starts_at)
-    return _fit_all(
-        lambda t, g, p: f"您已报名{_named(t, g)}（{when}{_where(p)}），无需重复报名。",
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_ALREADY, title, team, location, when=format_time(starts_at))
 
 
 def shift_started(*, title: str, code: str, team: str = "", location: str = "") -> str:
-    return _fit_all(
-        lambda t, g, p: f"{_named(t, g)}（编号{code}{_where(p)}）已开始或已结束，无法报名。",
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_STARTED, title, team, location, code=code)
 
 
 def event_cancelled(*, title: str, code: str, team: str = "", location: str = "") -> str:
-    return _fit_all(
-        lambda t, g, p: f"{_named(t, g)}（编号{code}{_where(p)}）已取消，无法报名。",
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_CANCELLED, title, team, location, code=code)
 
 
 def members_only(*, title: str, code: str, team: str, location: str = "") -> str:
     """A code of a members-only event texted by someone not in its team: nothing done."""
-    return _fit_all(
-        lambda t, g, p: (
-            f"{_named(t, g)}（编号{code}{_where(p)}）仅限该队队员报名，未为您报名。请核对编号。"
-        ),
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_MEMBERS_ONLY, title, team, location, code=code)
 
 
 def unknown_code(*, code: str) -> str:
@@ -512,12 +480,12 @@ def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY
 
 #: a notice that carries a place may take two segments (signature included)
 TWO_SEGMENTS = 2 * 67 - 10
-#: a place is cut to this many units in a notice or a call-out
+#: a place is cut to this many units in a reminder, a notice or a call-out
 PLACE_UNITS = 30
 
 
 def _place(location: str) -> str:
-    return _truncate(_mask_phone_like(" ".join(location.split())), PLACE_UNITS)
+    return _truncate(_clean(location), PLACE_UNITS)
 
 
 def _span(starts_at: datetime, ends_at: datetime | None) -> str:
@@ -533,15 +501,7 @@ def _span(starts_at: datetime, ends_at: datetime | None) -> str:
 def waitlist_promoted(
     *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
 ) -> str:
-    when = format_time(starts_at)
-    return _fit_all(
-        lambda t, g, p: (
-            f"您已从候补转为正式报名：{_named(t, g)}，{when}{_where(p)}。如需取消请回复 取消 {code}"
-        ),
-        title=title,
-        team=team,
-        location=location,
-    )
+    return _fit_all(_PROMOTED, title, team, location, when=format_time(starts_at), code=code)
 
 
 #: how much of the leader's cancellation reason a notice carries
@@ -554,7 +514,7 @@ def organizer_cancelled(
     """The organizer ended the person's signup: the whole event, or just this shift; with
     the leader's reason, shortened, when they gave one."""
     when = format_time(starts_at)
-    reason = _truncate(_mask_phone_like(" ".join(reason.split())), REASON_UNITS)
+    reason = _truncate(_clean(reason), REASON_UNITS)
     because = f"原因：{reason}。" if reason else ""
     if whole_event:
         return _fit(
@@ -611,8 +571,7 @@ def broadcast_call(
     ``budget`` (UTF-16 units, what 2–3 segments leave after the signature), then "等N个班次".
     """
     head = f"新活动：「{_truncate(_clean_title(title), CALL_TITLE_UNITS)}」"
-    place = _place(location)
-    where = f"，地点：{place}" if place else ""
+    where = _where(_place(location))
     if len(shifts) == 1:
         code, starts_at, _name = shifts[0]
         return f"{head}{format_time(starts_at)}{where}。回复“报名 {code}”报名"
