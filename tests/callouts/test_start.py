@@ -91,7 +91,7 @@ def test_skills_filter_keeps_people_with_one_of_them(make):
     team = make.team()
     leader = make.leader(team)
     shift = make.shifts_of(make.event(team))[0]
-    boat, medic, driver, nobody = (make.member(team) for _ in range(4))
+    boat, medic, driver, _nobody = (make.member(team) for _ in range(4))
     set_skills(boat.id, ["冲锋舟驾驶", "水上救援"])
     set_skills(medic.id, ["急救"])
     set_skills(driver.id, ["驾驶"])

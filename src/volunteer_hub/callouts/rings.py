@@ -7,7 +7,7 @@ the (callout, person) unique key, and only the rows that INSERT wrote are texted
 person in two rings, or in a ring fired twice by mistake, gets one text; and the outbox
 rows carry dedupe keys as well. A call-out ends (full, started, stopped) by one
 conditional UPDATE of its status; the one transaction that made it writes the
-stand-down, once.
+stand-down, one text per person and call-out (its dedupe key).
 """
 
 from __future__ import annotations
@@ -185,24 +185,25 @@ def is_full(callout_id: int) -> bool:
 
 def end_callout(callout_id: int, status: CalloutStatus, now: datetime) -> bool:
     """End an active call-out (no more rings) and text the stand-down; False when it had
-    ended already. A full call-out may still be stopped, with no second stand-down."""
+    ended already. A full call-out still takes replies (on the waitlist) and may then be
+    stopped: that stand-down reaches those who answered since, and nobody twice (each
+    person's stand-down has its own dedupe key)."""
     ended = db.session.execute(
         update(Callout)
         .where(Callout.id == callout_id, Callout.status == CalloutStatus.ACTIVE)
         .values(status=status, ended_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if ended != 1:
-        if status == CalloutStatus.STOPPED:
-            db.session.execute(
-                update(Callout)
-                .where(Callout.id == callout_id, Callout.status == CalloutStatus.FULL)
-                .values(status=status)
-                .execution_options(synchronize_session=False)
-            )
-        _expire(callout_id)
-        return False
+    if ended != 1 and status == CalloutStatus.STOPPED:
+        ended = db.session.execute(
+            update(Callout)
+            .where(Callout.id == callout_id, Callout.status == CalloutStatus.FULL)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        ).rowcount
     _expire(callout_id)
+    if ended != 1:
+        return False
     _stand_down(db.session.get(Callout, callout_id), now)
     return True
 
