@@ -33,7 +33,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupStatus
 from volunteer_hub.sms.broadcast import QuietHours
-from volunteer_hub.sms.fanout import CHUNK, Text, queue_many
+from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.units.models import Unit
 
@@ -82,22 +82,28 @@ def text_ring(callout: Callout, ring: CalloutRing, now: datetime) -> Audience:
         goes_out=held_until or now,
         exclude_person_id=callout.created_by_id,
     )
-    new_ids: list[int] = []
-    for start in range(0, len(found.person_ids), CHUNK):
-        rows = [
-            {"callout_id": callout.id, "person_id": pid, "ring": ring.number, "texted_at": now}
-            for pid in found.person_ids[start : start + CHUNK]
-        ]
-        new_ids.extend(
+    # One statement, its rows sent in batches (insertmanyvalues): a multi-row VALUES
+    # would compile a bound parameter per value, seconds for a district.
+    new_ids = (
+        list(
             db.session.scalars(
-                dialect_insert(db.session, CalloutRecipient)
-                .values(rows)
-                .on_conflict_do_nothing(
-                    index_elements=[CalloutRecipient.callout_id, CalloutRecipient.person_id]
-                )
-                .returning(CalloutRecipient.person_id)
+                dialect_insert(db.session, CalloutRecipient.__table__)
+                .on_conflict_do_nothing(index_elements=["callout_id", "person_id"])
+                .returning(CalloutRecipient.__table__.c.person_id),
+                [
+                    {
+                        "callout_id": callout.id,
+                        "person_id": pid,
+                        "ring": ring.number,
+                        "texted_at": now,
+                    }
+                    for pid in found.person_ids
+                ],
             )
         )
+        if found.person_ids
+        else []
+    )
     event = db.session.get(Event, shifts[0].event_id)
     body = texts.call(
         message=callout.message,
