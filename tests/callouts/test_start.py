@@ -170,3 +170,31 @@ def test_leader_may_call_out_only_their_own_teams(make):
             ),
         )
     assert db.session.scalar(select(func.count()).select_from(CalloutRecipient)) == 0
+
+
+def test_not_urgent_respects_the_daily_cap_urgent_does_not(make, app):
+    assert app.config["BROADCAST_DAILY_CAP"] == 2
+    team = make.team()
+    leader = make.leader(team)
+    members = [make.member(team) for _ in range(3)]
+    noon = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0)  # 12:00 CST
+    shifts = [
+        make.shifts_of(make.event(team, starts_at=noon + timedelta(days=3, hours=3 * i)))[0]
+        for i in range(4)
+    ]
+    for shift in shifts[:2]:
+        _callout, found = services.start(viewer(leader), data([shift], teams=[team]), now=noon)
+        assert found.recipients == 3
+    db.session.commit()
+    third = services.preview(viewer(leader), data([shifts[2]], teams=[team]), now=noon)
+    assert (third.recipients, third.left_out["capped"]) == (0, 3)
+    # the next local day counts afresh; an urgent call-out is never capped
+    tomorrow = services.preview(
+        viewer(leader), data([shifts[2]], teams=[team]), now=noon + timedelta(days=1)
+    )
+    assert tomorrow.recipients == 3
+    urgent = services.preview(
+        viewer(leader), data([shifts[2]], teams=[team], urgent=True), now=noon
+    )
+    assert urgent.recipients == 3
+    assert {row.person_id for row in texts_to()} == {m.id for m in members}

@@ -99,7 +99,7 @@ def answer(
     event = db.session.get(Event, callout.event_id)
     shifts = rings.callout_shifts(callout.id)
     if callout.status not in OPEN_STATUSES or not shifts or shifts[0].starts_at <= now:
-        return Reply(texts.closed(title=event.title))
+        return Reply(texts.closed(event.title))
     if not accept:
         return _decline(recipient, event, now)
     return _accept(recipient, callout, event, shifts, source, now)
@@ -131,35 +131,24 @@ def _accept(
         except signups.AlreadySignedUp:  # the same person's second reply, at the same moment
             current = signups.active_signup(shift.id, recipient.person_id)
         except (signups.ShiftStarted, signups.EventNotOpen):
-            return Reply(texts.closed(title=event.title))
+            return Reply(texts.closed(event.title))
     if current is not None:
         _record(recipient, Answer.ACCEPTED, current.id, now)
         on = db.session.get(Shift, current.shift_id)
         return Reply(
-            texts.already_on(title=event.title, starts_at=on.starts_at, location=event.location),
+            texts.already_on(texts.Duty.of(event, on)),
             signup=current,
             waitlist_position=signups.waitlist_position(current),
         )
     if result is None:  # signed up and off again meanwhile: let them reply once more
-        return Reply(texts.closed(title=event.title))
+        return Reply(texts.closed(event.title))
     _record(recipient, Answer.ACCEPTED, result.signup.id, now)
     if result.confirmed:
         if callout.status == CalloutStatus.ACTIVE and rings.is_full(callout.id):
             rings.end_callout(callout.id, CalloutStatus.FULL, now)
-        text = texts.seated(
-            title=event.title,
-            starts_at=shift.starts_at,
-            ends_at=shift.ends_at,
-            location=event.location,
-            code=shift.code,
-        )
+        text = texts.seated(texts.Duty.of(event, shift))
     else:
-        text = texts.waitlisted(
-            position=result.waitlist_position,
-            title=event.title,
-            starts_at=shift.starts_at,
-            location=event.location,
-        )
+        text = texts.waitlisted(texts.Duty.of(event, shift), result.waitlist_position)
     return Reply(text, signup=result.signup, waitlist_position=result.waitlist_position)
 
 
@@ -169,7 +158,7 @@ def _decline(recipient: CalloutRecipient, event: Event, now: datetime) -> Reply:
         if taken is not None and taken.is_active:
             signups.cancel(taken.id, now=now)  # the seat goes to the head of the waitlist
     _record(recipient, Answer.DECLINED, None, now)
-    return Reply(texts.declined(title=event.title))
+    return Reply(texts.declined(event.title))
 
 
 def _record(

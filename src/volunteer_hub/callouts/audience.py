@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import and_, exists, or_, select, true
 
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
@@ -32,7 +32,7 @@ from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.skills import PersonSkill, Skill
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupStatus
-from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.broadcast import at_daily_cap
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.units.services import subtree_ids
 
@@ -124,37 +124,10 @@ def audience(
     return found
 
 
-#: texts that never reached the person do not count towards the daily cap
-_NOT_RECEIVED = (SmsStatus.CANCELLED, SmsStatus.FAILED)
-
-
 def _at_daily_cap(person_ids: list[int], goes_out: datetime) -> set[int]:
-    """Of ``person_ids``, those with BROADCAST_DAILY_CAP non-urgent call-out texts going out
-    on the local day of ``goes_out``: the cap of ``sms.broadcast``, counted the same way
-    (by the day a text goes out, texts never received not counted) over a set of people
-    rather than a team's members."""
-    cap = current_app.config["BROADCAST_DAILY_CAP"]
+    """The broadcasts' daily cap over a set of people, a few hundred ids per query."""
     zone = local_zone()
-    day = goes_out.astimezone(zone).date()
-    day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    day_end = day_start + timedelta(days=1)
-    out_at = func.coalesce(OutgoingSms.send_after, OutgoingSms.created_at)
     capped: set[int] = set()
     for start in range(0, len(person_ids), 500):
-        capped.update(
-            db.session.scalars(
-                select(OutgoingSms.person_id)
-                .where(
-                    OutgoingSms.person_id.in_(person_ids[start : start + 500]),
-                    OutgoingSms.kind == SmsKind.BROADCAST,
-                    OutgoingSms.is_urgent.is_(False),
-                    OutgoingSms.status.not_in(_NOT_RECEIVED),
-                    out_at >= day_start,
-                    out_at < day_end,
-                    OutgoingSms.created_at >= day_start - timedelta(days=1),
-                )
-                .group_by(OutgoingSms.person_id)
-                .having(func.count() >= cap)
-            )
-        )
+        capped |= at_daily_cap(person_ids[start : start + 500], goes_out, zone)
     return capped

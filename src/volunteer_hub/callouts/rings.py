@@ -106,11 +106,8 @@ def text_ring(callout: Callout, ring: CalloutRing, now: datetime) -> Audience:
     )
     event = db.session.get(Event, shifts[0].event_id)
     body = texts.call(
+        texts.Duty.of(event, shifts[0], shifts[-1]),
         message=callout.message,
-        title=event.title,
-        starts_at=shifts[0].starts_at,
-        ends_at=shifts[-1].ends_at,
-        location=event.location,
         code=callout.code,
         urgent=callout.is_urgent,
     )
@@ -229,14 +226,8 @@ def _stand_down(callout: Callout, now: datetime) -> None:
 
     def body(status: SignupStatus, shift: Shift) -> str:
         if status == SignupStatus.WAITLISTED:
-            return texts.stand_down_waitlisted(title=event.title)
-        return texts.stand_down_seated(
-            title=event.title,
-            starts_at=shift.starts_at,
-            ends_at=shift.ends_at,
-            location=event.location,
-            code=shift.code,
-        )
+            return texts.stand_down_waitlisted(event.title)
+        return texts.stand_down_seated(texts.Duty.of(event, shift))
 
     queue_many(
         (
