@@ -159,16 +159,9 @@ def fire_due_rings(now: datetime | None = None) -> int:
 def _end_finished(now: datetime) -> None:
     """Active call-outs whose first shift began, or whose every seat is taken, end."""
     rows = db.session.execute(
-        select(
-            CalloutShift.callout_id,
-            func.min(Shift.starts_at),
-            func.sum(Shift.capacity),
-            func.sum(Shift.filled),
-        )
-        .join(Shift, Shift.id == CalloutShift.shift_id)
+        _seats()
         .join(Callout, Callout.id == CalloutShift.callout_id)
-        .where(Callout.status == CalloutStatus.ACTIVE, Shift.is_cancelled.is_(False))
-        .group_by(CalloutShift.callout_id)
+        .where(Callout.status == CalloutStatus.ACTIVE)
     ).all()
     for callout_id, first_start, seats, filled in rows:
         if first_start <= now:
@@ -178,12 +171,23 @@ def _end_finished(now: datetime) -> None:
 
 
 def is_full(callout_id: int) -> bool:
-    seats, filled = db.session.execute(
-        select(func.sum(Shift.capacity), func.sum(Shift.filled))
-        .join(CalloutShift, CalloutShift.shift_id == Shift.id)
-        .where(CalloutShift.callout_id == callout_id, Shift.is_cancelled.is_(False))
-    ).one()
-    return seats is not None and filled >= seats
+    row = db.session.execute(_seats().where(CalloutShift.callout_id == callout_id)).first()
+    return row is not None and row.filled >= row.seats
+
+
+def _seats():
+    """Per call-out: its first start, its seats and the seats taken (shifts not cancelled)."""
+    return (
+        select(
+            CalloutShift.callout_id,
+            func.min(Shift.starts_at).label("first_start"),
+            func.sum(Shift.capacity).label("seats"),
+            func.sum(Shift.filled).label("filled"),
+        )
+        .join(Shift, Shift.id == CalloutShift.shift_id)
+        .where(Shift.is_cancelled.is_(False))
+        .group_by(CalloutShift.callout_id)
+    )
 
 
 def end_callout(callout_id: int, status: CalloutStatus, now: datetime) -> bool:
