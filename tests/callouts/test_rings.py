@@ -145,3 +145,21 @@ def test_stop_ends_the_rings(make):
     db.session.commit()
     assert fire_due_rings(now + 30 * MINUTE) == 0
     assert len(_texted(callout)) == 4
+
+
+def test_a_full_callout_lets_go_of_replies_once_its_shift_starts(make):
+    callout, now, people, shift = _two_rings(make, capacity=1)
+    seated, late = people["a"][:2]
+    answers.answer(seated.id, None, True, now=now)
+    answers.answer(late.id, None, True, now=now + MINUTE)
+    db.session.commit()
+    db.session.refresh(callout)
+    assert callout.status == CalloutStatus.FULL
+    fire_due_rings(shift.starts_at)
+    db.session.commit()
+    db.session.refresh(callout)
+    assert callout.status == CalloutStatus.STARTED
+    stand_down = texts_to(like=f"callout:{callout.id}:stand-down:%")
+    assert [r.person_id for r in stand_down] == [seated.id, late.id]
+    # "Y" now confirms a reminder again, as the parser reads it
+    assert answers.handle_callout_reply(late.id, "Y", now=shift.starts_at) is None

@@ -157,16 +157,19 @@ def fire_due_rings(now: datetime | None = None) -> int:
 
 
 def _end_finished(now: datetime) -> None:
-    """Active call-outs whose first shift began, or whose every seat is taken, end."""
+    """Active call-outs whose first shift began, or whose every seat is taken, end; a
+    full one becomes started then (it takes no more replies)."""
     rows = db.session.execute(
         _seats()
+        .add_columns(Callout.status)
         .join(Callout, Callout.id == CalloutShift.callout_id)
-        .where(Callout.status == CalloutStatus.ACTIVE)
+        .where(Callout.status.in_((CalloutStatus.ACTIVE, CalloutStatus.FULL)))
+        .group_by(Callout.status)
     ).all()
-    for callout_id, first_start, seats, filled in rows:
+    for callout_id, first_start, seats, filled, status in rows:
         if first_start <= now:
             end_callout(callout_id, CalloutStatus.STARTED, now)
-        elif filled >= seats:
+        elif filled >= seats and status == CalloutStatus.ACTIVE:
             end_callout(callout_id, CalloutStatus.FULL, now)
 
 
@@ -191,17 +194,17 @@ def _seats():
 
 
 def end_callout(callout_id: int, status: CalloutStatus, now: datetime) -> bool:
-    """End an active call-out (no more rings) and text the stand-down; False when it had
-    ended already. A full call-out still takes replies (on the waitlist) and may then be
-    stopped: that stand-down reaches those who answered since, and nobody twice (each
-    person's stand-down has its own dedupe key)."""
+    """End the call-out (no more rings) and text the stand-down; False when it had ended
+    already. A full call-out still takes replies (on the waitlist) until it is stopped or
+    its shift starts: that stand-down reaches those who answered since, and nobody twice
+    (each person's stand-down has its own dedupe key)."""
     ended = db.session.execute(
         update(Callout)
         .where(Callout.id == callout_id, Callout.status == CalloutStatus.ACTIVE)
         .values(status=status, ended_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if ended != 1 and status == CalloutStatus.STOPPED:
+    if ended != 1 and status != CalloutStatus.FULL:
         ended = db.session.execute(
             update(Callout)
             .where(Callout.id == callout_id, Callout.status == CalloutStatus.FULL)
