@@ -1,9 +1,10 @@
 """Skills as data: a list of skills (水上救援, 冲锋舟驾驶, 急救 …) and who has which.
 
 A call-out may ask for "one of these skills", which needs skills people can be matched
-on rather than free text. ``person.skills`` (free text) stays for now: the migration that
-created these tables copied it in with :func:`split_skills`, and the member page, the
-roster import and the rosters move over to these tables in a later step.
+on rather than free text. ``person.skills`` (free text) stays for now, as typed: the
+migration that created these tables copied it in with :func:`split_skills`, and every
+place that writes it (the member form, the API, the roster import) also gives the person
+these skills (:func:`give_skills`), so a call-out's filter finds them.
 """
 
 from __future__ import annotations
@@ -83,6 +84,26 @@ def set_skills(person_id: int, names: Iterable[str]) -> None:
             dialect_insert(db.session, PersonSkill)
             .values([{"person_id": person_id, "skill_id": skill_id} for skill_id in sorted(ids)])
             .on_conflict_do_nothing(index_elements=[PersonSkill.person_id, PersonSkill.skill_id])
+        )
+
+
+def give_skills(typed_by_person: dict[int, str]) -> None:
+    """Add the skills typed for each person (free text, split with :func:`split_skills`),
+    for many people in a few statements (a roster import of a whole district)."""
+    names_by_person = {pid: split_skills(text) for pid, text in typed_by_person.items()}
+    ids = skill_ids({n for names in names_by_person.values() for n in names}, create=True)
+    rows = [
+        {"person_id": pid, "skill_id": ids[name]}
+        for pid, names in names_by_person.items()
+        for name in names
+        if name in ids
+    ]
+    if rows:
+        db.session.execute(
+            dialect_insert(db.session, PersonSkill).on_conflict_do_nothing(
+                index_elements=[PersonSkill.person_id, PersonSkill.skill_id]
+            ),
+            rows,
         )
 
 
