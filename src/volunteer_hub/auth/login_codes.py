@@ -29,6 +29,8 @@ CODE_TEXT = "您的登录验证码是 {code}，10分钟内有效。如非本人�
 
 
 class LoginCodeError(DomainError):
+    """Any failed sign-in by texted code; the volunteers' login page catches this base."""
+
     code = "login-code"
 
 

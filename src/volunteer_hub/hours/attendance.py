@@ -40,22 +40,32 @@ LATE_AFTER = timedelta(minutes=15)
 
 
 class NotSignedUp(DomainError):
+    """No confirmed seat on the shift (none at all, or only a waitlist place)."""
+
     code = "not-signed-up"
 
 
 class OutsideWindow(DomainError):
+    """Not now: check-in too early or after the end, check-out too late, marking before the start."""
+
     code = "outside-window"
 
 
 class AlreadyCheckedIn(Conflict):
+    """A second 签到; the message tells the time of the first."""
+
     code = "already-checked-in"
 
 
 class NotCheckedIn(DomainError):
+    """签退 without a 签到 first; an SMS sender is told to check in."""
+
     code = "not-checked-in"
 
 
 class AlreadyCheckedOut(Conflict):
+    """The record is closed (checked out, or auto-closed); the leader corrects a wrong time."""
+
     code = "already-checked-out"
 
 

@@ -36,10 +36,14 @@ CHANGED_TEXT = "您的志愿服务账号手机号已改为 {phone}。如非本�
 
 
 class PhoneChangeError(DomainError):
+    """The change cannot start: as raised here, the new number is the person's own."""
+
     code = "phone-change"
 
 
 class PhoneTaken(PhoneChangeError):
+    """Another person holds the number, found at the start or, taken since, at the code."""
+
     code = "phone-taken"
 
 

@@ -53,18 +53,26 @@ if TYPE_CHECKING:
 
 
 class AlreadySignedUp(Conflict):
+    """The person already holds a seat or a waitlist place on this shift."""
+
     code = "already-signed-up"
 
 
 class ShiftStarted(Conflict):
+    """Signing up closes when the shift starts."""
+
     code = "shift-started"
 
 
 class EventNotOpen(Conflict):
+    """The event is a draft or cancelled; the message says which."""
+
     code = "event-not-open"
 
 
 class SignupNotActive(Conflict):
+    """The signup was already cancelled (perhaps by a concurrent request)."""
+
     code = "signup-not-active"
 
 

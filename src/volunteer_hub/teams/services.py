@@ -37,6 +37,8 @@ TEXT_TEAM_NAME = 20
 
 
 class AlreadyMember(Conflict):
+    """Adding someone who is in the team already."""
+
     code = "already-member"
 
 
