@@ -35,28 +35,20 @@ CODE_TEXT = (
 CHANGED_TEXT = "您的志愿服务账号手机号已改为 {phone}。如非本人操作，请联系队长。"
 
 
-class PhoneChangeError(DomainError):
+class PhoneChangeError(DomainError, code="phone-change"):
     """The change cannot start: as raised here, the new number is the person's own."""
 
-    code = "phone-change"
 
-
-class PhoneTaken(PhoneChangeError):
+class PhoneTaken(PhoneChangeError, code="phone-taken"):
     """Another person holds the number, found at the start or, taken since, at the code."""
 
-    code = "phone-taken"
 
-
-class WrongPhoneCode(PhoneChangeError):
+class WrongPhoneCode(PhoneChangeError, code="phone-change-code-wrong"):
     """The code does not match; the try was counted (and committed)."""
 
-    code = "phone-change-code-wrong"
 
-
-class PhoneChangeExpired(PhoneChangeError):
+class PhoneChangeExpired(PhoneChangeError, code="phone-change-expired"):
     """No live change: never asked for, expired, done, replaced, or too many wrong tries."""
-
-    code = "phone-change-expired"
 
 
 CODES = TextedCodes(
