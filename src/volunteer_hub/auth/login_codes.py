@@ -33,7 +33,7 @@ class LoginCodeError(DomainError, code="login-code"):
 
 
 class WrongLoginCode(LoginCodeError, code="login-code-wrong"):
-    """The code does not match; the try was counted (and committed)."""
+    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
 
 
 class LoginCodeExpired(LoginCodeError, code="login-code-expired"):

@@ -44,7 +44,7 @@ class PhoneTaken(PhoneChangeError, code="phone-taken"):
 
 
 class WrongPhoneCode(PhoneChangeError, code="phone-change-code-wrong"):
-    """The code does not match; the try was counted (and committed)."""
+    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
 
 
 class PhoneChangeExpired(PhoneChangeError, code="phone-change-expired"):
