@@ -34,9 +34,8 @@ def unit_of_field(viewer: Viewer, unit_id: int, *, field: str, message: str) -> 
         raise NotFound(message, field=field) from None
 
 
-class MalformedJson(DomainError):
-    status = 400
-    code = "malformed-json"
+class MalformedJson(DomainError, code="malformed-json"):
+    """The request has no body where one is required, or the body is not JSON."""
 
 
 def parse_body(model: type[M], *, required: bool = True) -> M:

@@ -28,20 +28,16 @@ from volunteer_hub.texted_codes import TextedCodes
 CODE_TEXT = "您的登录验证码是 {code}，10分钟内有效。如非本人操作请忽略。"
 
 
-class LoginCodeError(DomainError):
-    code = "login-code"
+class LoginCodeError(DomainError, code="login-code"):
+    """Any failed sign-in by texted code; the volunteers' login page catches this base."""
 
 
-class WrongLoginCode(LoginCodeError):
-    """The code does not match; the try was counted (and committed)."""
-
-    code = "login-code-wrong"
+class WrongLoginCode(LoginCodeError, code="login-code-wrong"):
+    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
 
 
-class LoginCodeExpired(LoginCodeError):
+class LoginCodeExpired(LoginCodeError, code="login-code-expired"):
     """No live code: never asked for, expired, used, replaced, or too many wrong tries."""
-
-    code = "login-code-expired"
 
 
 CODES = TextedCodes(

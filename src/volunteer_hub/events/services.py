@@ -61,14 +61,8 @@ class RepeatInput:
     until: date | None = None
 
 
-class ShiftHasSignups(Conflict):
-    code = "shift-has-signups"
-
-
-class EventCancelled(Conflict):
+class EventCancelled(Conflict, code="event-cancelled"):
     """A cancelled event is kept for the record; it cannot change any more."""
-
-    code = "event-cancelled"
 
 
 def find_category(name_or_id: str | int | None) -> Category | None:

@@ -39,30 +39,28 @@ from volunteer_hub.teams.models import Team
 LATE_AFTER = timedelta(minutes=15)
 
 
-class NotSignedUp(DomainError):
-    code = "not-signed-up"
+class NotSignedUp(DomainError, code="not-signed-up"):
+    """No confirmed seat on the shift (none at all, or only a waitlist place)."""
 
 
-class OutsideWindow(DomainError):
-    code = "outside-window"
+class OutsideWindow(DomainError, code="outside-window"):
+    """Not now: check-in too early or after the end, check-out too late, marking before the start."""
 
 
-class AlreadyCheckedIn(Conflict):
-    code = "already-checked-in"
+class AlreadyCheckedIn(Conflict, code="already-checked-in"):
+    """A second 签到; the message tells the time of the first."""
 
 
-class NotCheckedIn(DomainError):
-    code = "not-checked-in"
+class NotCheckedIn(DomainError, code="not-checked-in"):
+    """签退 without a 签到 first; an SMS sender is told to check in."""
 
 
-class AlreadyCheckedOut(Conflict):
-    code = "already-checked-out"
+class AlreadyCheckedOut(Conflict, code="already-checked-out"):
+    """The record is closed (checked out, or auto-closed); the leader corrects a wrong time."""
 
 
-class RecordDecided(Conflict):
+class RecordDecided(Conflict, code="record-decided"):
     """A verified or rejected record changes only through the leader."""
-
-    code = "record-decided"
 
 
 def records_of_shift(shift_id: int) -> dict[int, ServiceRecord]:

@@ -32,12 +32,17 @@ from volunteer_hub.teams.models import Team
 
 
 class RecordStatus(enum.StrEnum):
+    """The review of a record: it waits for the leader, who verifies it or not; only
+    verified hours count."""
+
     PENDING = "pending"
     VERIFIED = "verified"
     REJECTED = "rejected"
 
 
 class Attendance(enum.StrEnum):
+    """How the person turned up: by the check-in time (``attendance.LATE_AFTER``) or as marked."""
+
     PRESENT = "present"
     LATE = "late"
     ABSENT = "absent"  # a no-show: kept, never counted

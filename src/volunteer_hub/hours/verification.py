@@ -26,17 +26,13 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.teams.models import Team
 
 
-class StillOnSite(Conflict):
+class StillOnSite(Conflict, code="still-on-site"):
     """Checked in and not out yet: nothing to verify until the service is over."""
 
-    code = "still-on-site"
 
-
-class ServiceNotOver(Conflict):
+class ServiceNotOver(Conflict, code="service-not-over"):
     """The shift (or the service entered without one) has not ended yet: hours are
     verified only for time that has happened."""
-
-    code = "service-not-over"
 
 
 def verify(record_ids: Sequence[int], *, viewer: Viewer, now: datetime | None = None) -> int:

@@ -35,24 +35,20 @@ CODE_TEXT = (
 CHANGED_TEXT = "您的志愿服务账号手机号已改为 {phone}。如非本人操作，请联系队长。"
 
 
-class PhoneChangeError(DomainError):
-    code = "phone-change"
+class PhoneChangeError(DomainError, code="phone-change"):
+    """The change cannot start: as raised here, the new number is the person's own."""
 
 
-class PhoneTaken(PhoneChangeError):
-    code = "phone-taken"
+class PhoneTaken(PhoneChangeError, code="phone-taken"):
+    """Another person holds the number, found at the start or, taken since, at the code."""
 
 
-class WrongPhoneCode(PhoneChangeError):
-    """The code does not match; the try was counted (and committed)."""
-
-    code = "phone-change-code-wrong"
+class WrongPhoneCode(PhoneChangeError, code="phone-change-code-wrong"):
+    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
 
 
-class PhoneChangeExpired(PhoneChangeError):
+class PhoneChangeExpired(PhoneChangeError, code="phone-change-expired"):
     """No live change: never asked for, expired, done, replaced, or too many wrong tries."""
-
-    code = "phone-change-expired"
 
 
 CODES = TextedCodes(

@@ -13,8 +13,8 @@ from volunteer_hub.people.models import Person
 DEFAULT_REGION = "CN"
 
 
-class InvalidPhone(DomainError):
-    code = "invalid-phone"
+class InvalidPhone(DomainError, code="invalid-phone"):
+    """Empty, or not a phone number that can be texted."""
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:

@@ -69,10 +69,8 @@ _MARKS = re.compile(r"[\s*/、·:：()（）\[\]【】_-]")
 _BRACKETED = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
 
 
-class UnreadableFile(DomainError):
+class UnreadableFile(DomainError, code="unreadable-roster"):
     """The upload is not a roster we can read; nothing was imported."""
-
-    code = "unreadable-roster"
 
 
 @dataclass

@@ -12,12 +12,16 @@ from volunteer_hub.people.models import Person
 
 
 class SignupStatus(enum.StrEnum):
+    """CONFIRMED holds a seat, WAITLISTED waits for one (in ``id`` order); both are active."""
+
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
     CANCELLED = "cancelled"
 
 
 class SignupSource(enum.StrEnum):
+    """Who signed the person up: they did (web page or SMS), their leader, or an API client."""
+
     WEB = "web"
     SMS = "sms"
     LEADER = "leader"

@@ -52,27 +52,26 @@ if TYPE_CHECKING:
     from volunteer_hub.auth.permissions import Viewer
 
 
-class AlreadySignedUp(Conflict):
-    code = "already-signed-up"
+class AlreadySignedUp(Conflict, code="already-signed-up"):
+    """The person already holds a seat or a waitlist place on this shift."""
 
 
-class ShiftStarted(Conflict):
-    code = "shift-started"
+class ShiftStarted(Conflict, code="shift-started"):
+    """Signing up closes when the shift starts."""
 
 
-class EventNotOpen(Conflict):
-    code = "event-not-open"
+class EventNotOpen(Conflict, code="event-not-open"):
+    """The event is a draft or cancelled; the message says which."""
 
 
-class SignupNotActive(Conflict):
-    code = "signup-not-active"
+class SignupNotActive(Conflict, code="signup-not-active"):
+    """The signup was already cancelled (perhaps by a concurrent request)."""
 
 
-class MembersOnly(DomainError):
+class MembersOnly(DomainError, code="members-only"):
     """The event is for its team's members (not 公开招募) and the person is not one,
     or a leader named someone outside the team. ``team`` in details: the team's name."""
 
-    code = "members-only"
     status = 403
 
 

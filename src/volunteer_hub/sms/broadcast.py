@@ -41,8 +41,10 @@ MAX_SEGMENTS = 3
 _NOT_RECEIVED = (SmsStatus.CANCELLED, SmsStatus.FAILED)
 
 
-class BroadcastRefused(DomainError):
-    code = "broadcast-refused"
+class BroadcastRefused(DomainError, code="broadcast-refused"):
+    """The event cannot be announced: a draft, cancelled, no shift still open when the text
+    would go out, or nobody else in the team to tell."""
+
     status = 409
 
 

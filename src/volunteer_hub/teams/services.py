@@ -37,20 +37,16 @@ INVITATION_TEXT = (
 TEXT_TEAM_NAME = 20
 
 
-class AlreadyMember(Conflict):
-    code = "already-member"
+class AlreadyMember(Conflict, code="already-member"):
+    """Adding someone who is in the team already."""
 
 
-class IdentityLocked(DomainError):
+class IdentityLocked(DomainError, code="identity-locked"):
     """A change of name, phone or skills by someone who may not make it."""
 
-    code = "identity-locked"
 
-
-class InvitationClosed(Conflict):
+class InvitationClosed(Conflict, code="invitation-closed"):
     """The invitation was declined, withdrawn, or does not wait for an answer any more."""
-
-    code = "invitation-closed"
 
 
 @dataclass(frozen=True)
