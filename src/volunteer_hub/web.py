@@ -6,8 +6,10 @@ How a request's transaction ends (commit, rollback) is transactions.py's job.
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlencode
 
@@ -21,7 +23,7 @@ from flask_wtf.csrf import CSRFError
 from volunteer_hub import transactions
 from volunteer_hub.auth.permissions import Viewer, viewer_for
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
-from volunteer_hub.extensions import login_manager
+from volunteer_hub.extensions import limiter, login_manager
 from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
 from volunteer_hub.people.services import display_phone, mask_phone
 
@@ -186,7 +188,7 @@ def _error_pages(app: Flask) -> None:
             from volunteer_hub.api.problems import problem
 
             return problem(429, _("请求过于频繁"), _("请稍后再试。"))
-        return render_template("errors/429.html"), 429
+        return _too_many_page(), 429
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
@@ -198,6 +200,22 @@ def _error_pages(app: Flask) -> None:
     def domain_error(error: DomainError):
         # Rolled back first; then the answer the view declared, or the generic error page.
         return transactions.answer_domain_error(error, _domain_error_page)
+
+
+def _too_many_page() -> str:
+    """When the limit that was hit lets the next try through, and a way back to the form
+    (a limited request is a form's POST: its own URL shows the form again)."""
+    limit = limiter.current_limit
+    retry_at = datetime.fromtimestamp(limit.reset_at, UTC) if limit else None
+    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60)) if limit else None
+    back = request.path if request.method == "POST" else url_for("index")
+    return render_template(
+        "errors/429.html",
+        retry_at=format_local(retry_at, "time") if retry_at else None,
+        minutes=minutes,
+        back=back,
+        code_request=request.endpoint == "volunteers.login",
+    )
 
 
 def _domain_error_page(error: DomainError):
@@ -213,7 +231,8 @@ def _domain_error_page(error: DomainError):
 def _index():
     viewer = current_viewer()
     if viewer is None:
-        return redirect(url_for("auth.login"))
+        # Volunteers and staff log in differently: ask which one first.
+        return render_template("auth/choose.html")
     if viewer.is_coordinator or viewer.is_admin:
         return redirect(url_for("units.overview"))
     if viewer.is_staff:
