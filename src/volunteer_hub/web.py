@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -26,6 +26,7 @@ from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import limiter, login_manager
 from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
 from volunteer_hub.people.services import display_phone, mask_phone
+from volunteer_hub.units.models import Unit
 
 T = TypeVar("T")
 
@@ -114,6 +115,18 @@ def format_span(start: datetime, end: datetime) -> str:
     if local_start.date() == local_end.date():
         return f"{format_local(start)}–{local_end:%H:%M}"
     return f"{format_local(start)} – {format_local(end)}"
+
+
+def indented(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
+    """Units in path order, each with its name indented by its depth below the topmost
+    one listed: a <select> shows the tree (an <option> holds text only, so no-break
+    spaces, which browsers keep)."""
+    levels = [unit.path.strip("/").count("/") for unit in units]
+    top = min(levels, default=0)
+    return [
+        (unit, "\u00a0" * 3 * (level - top) + unit.name)
+        for unit, level in zip(units, levels, strict=True)
+    ]
 
 
 def init_app(app: Flask) -> None:

@@ -61,3 +61,16 @@ def test_copy_script_is_served_from_self(client):
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     assert b"clipboard" in response.data
+
+
+def test_the_unit_picker_shows_the_tree_indented(client, world: World, make):
+    village = make.unit("莲花社区", parent=world.street_a)
+    login(client, world.coordinator_a)
+    html = client.get("/calendar").get_data(as_text=True)
+    options = re.findall(r'<option value="unit:(\d+)"[^>]*>([^<]*)</option>', html)
+    nbsp = "\u00a0"
+    assert options == [
+        (str(world.district_a.id), "鄂城区 及下属"),
+        (str(world.street_a.id), nbsp * 3 + "凤凰街道 及下属"),
+        (str(village.id), nbsp * 6 + "莲花社区 及下属"),
+    ]

@@ -27,7 +27,7 @@ from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import ancestors
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import current_viewer, error_dict, found, staff_required
+from volunteer_hub.web import current_viewer, error_dict, found, indented, staff_required
 
 bp = Blueprint("hour_reports", __name__)
 
@@ -142,15 +142,11 @@ def _unit_page(viewer, errors: dict[str, str] | None = None):
         viewer, defaults=bool(errors)
     )
     team_args = _filter_args(month_from, month_to, category_ids)
-    units = queries.visible_units(viewer)
-    levels = {u.id: u.path.strip("/").count("/") for u in units}
-    top = min(levels.values(), default=0)
     body = render_template(
         "hours/reports/unit.html",
         report=report,
         unit=unit,
-        units=units,
-        depth={unit_id: level - top for unit_id, level in levels.items()},
+        units=indented(queries.visible_units(viewer)),
         categories=active_categories(),
         selected_category=category_ids[0] if category_ids else None,
         filter_args={**team_args, "unit": unit.id} if unit else team_args,
