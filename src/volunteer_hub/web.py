@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError
 
 from volunteer_hub import transactions
 from volunteer_hub.auth.permissions import Viewer, viewer_for
+from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import limiter, login_manager
 from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
@@ -96,18 +97,23 @@ def lang_url(lang: str) -> str:
 
 
 def format_local(value: datetime | None, fmt: str = "full") -> str:
-    """Times as people here read them, in the display zone: 11月23日 周一 09:00."""
+    """Times as people here read them, in the display zone: 11月23日 周一 09:00, with the
+    year in front when it is not this year's (2025年11月23日 周日 09:00): a shift typed
+    with last year's date must not pass for this year's. The one date filter of pages."""
     if value is None:
         return ""
     local = to_local(value)
+    other_year = local.year != to_local(utcnow()).year
     if str(get_locale()) == "en":
-        formats = {"full": "%a %d %b %H:%M", "date": "%Y-%m-%d", "time": "%H:%M"}
+        full = "%a %d %b %Y %H:%M" if other_year else "%a %d %b %H:%M"
+        formats = {"full": full, "date": "%Y-%m-%d", "time": "%H:%M"}
         return local.strftime(formats.get(fmt, fmt))
     if fmt == "time":
         return local.strftime("%H:%M")
     if fmt == "date":
         return f"{local.year}年{local.month}月{local.day}日"
-    return f"{local.month}月{local.day}日 周{WEEKDAYS_ZH[local.weekday()]} {local:%H:%M}"
+    year = f"{local.year}年" if other_year else ""
+    return f"{year}{local.month}月{local.day}日 周{WEEKDAYS_ZH[local.weekday()]} {local:%H:%M}"
 
 
 def format_span(start: datetime, end: datetime) -> str:
