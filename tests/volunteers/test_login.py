@@ -207,7 +207,9 @@ def test_opted_out_person_is_told_to_text_subscribe_and_gets_nothing(client, tea
     ("sender", "shown"),
     [("+8610690000123", "106 9000 0123"), ("+12025550123", "+1 202-555-0123"), (None, None)],
 )
-def test_the_opted_out_page_names_the_number_to_text(app, client, teams, monkeypatch, sender, shown):
+def test_the_opted_out_page_names_the_number_to_text(
+    app, client, teams, monkeypatch, sender, shown
+):
     monkeypatch.setitem(app.config, "TWILIO_FROM_NUMBER", sender)
     opt_out(teams.volunteer.id, channel="sms", keyword="TD")
     db.session.commit()

@@ -375,9 +375,7 @@ def test_publishing_a_shift_in_the_past_asks_to_confirm_first(client, world):
     assert "第 2 个班次的时间已经过去" in html and 'id="confirm_past"' in html
     assert row_counts() == before
     # A draft is no publication: no question asked.
-    draft = client.post(
-        f"/teams/{world.team_a.id}/events/new", data={**data, "status": "draft"}
-    )
+    draft = client.post(f"/teams/{world.team_a.id}/events/new", data={**data, "status": "draft"})
     draft_id = created_event_id(draft)
     # Ticked: published, and the past date shows its year wherever it is shown.
     confirmed = client.post(

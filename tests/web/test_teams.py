@@ -174,9 +174,13 @@ def test_team_page_lists_past_events_with_attendance_and_hours(client, make, cou
     def past_events(count: int, started_ago: float):
         shifts = []
         for i in range(count):
-            shift, people = past_shift(db.session.get(Team, team_id), started_ago=started_ago + i * 24, people=3)
+            shift, people = past_shift(
+                db.session.get(Team, team_id), started_ago=started_ago + i * 24, people=3
+            )
             attendance.mark_all_attended(shift.id, viewer=viewer(db.session.get(Person, leader_id)))
-            attendance.mark_attendance(shift.id, people[2].id, "absent", viewer=viewer(db.session.get(Person, leader_id)))
+            attendance.mark_attendance(
+                shift.id, people[2].id, "absent", viewer=viewer(db.session.get(Person, leader_id))
+            )
             shifts.append(shift)
         db.session.commit()
         return shifts
@@ -185,7 +189,9 @@ def test_team_page_lists_past_events_with_attendance_and_hours(client, make, cou
     records = db.session.scalars(
         select(ServiceRecord).where(ServiceRecord.shift_id == latest.id)
     ).all()
-    verification.verify([r.id for r in records if r.minutes][:1], viewer=viewer(db.session.get(Person, leader_id)))
+    verification.verify(
+        [r.id for r in records if r.minutes][:1], viewer=viewer(db.session.get(Person, leader_id))
+    )
     db.session.commit()
     login(client, leader)
     html = page(client.get(url))

@@ -13,7 +13,6 @@ from volunteer_hub.extensions import db
 from volunteer_hub.hours.models import Attendance, RecordStatus, ServiceRecord
 
 
-
 @dataclass(frozen=True)
 class PastEvent:
     """An event that is over, with the service recorded for it: people who came (a
@@ -55,7 +54,9 @@ def past_events(team_id: int, now: datetime, *, limit: int, offset: int = 0) -> 
                 Shift.event_id,
                 func.count(ServiceRecord.id).filter(counted).label("attended"),
                 func.coalesce(func.sum(ServiceRecord.minutes).filter(counted), 0).label("minutes"),
-                func.coalesce(func.sum(ServiceRecord.minutes).filter(verified), 0).label("verified"),
+                func.coalesce(func.sum(ServiceRecord.minutes).filter(verified), 0).label(
+                    "verified"
+                ),
             )
             .join(Shift, Shift.id == ServiceRecord.shift_id)
             .where(Shift.event_id.in_([event.id for event in events]))

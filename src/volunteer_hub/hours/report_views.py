@@ -24,9 +24,9 @@ from volunteer_hub.hours import charts, exports, reports
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import ancestors
-from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, found, indented, staff_required
 
 bp = Blueprint("hour_reports", __name__)
@@ -138,9 +138,7 @@ def unit_report():
 
 
 def _unit_page(viewer, errors: dict[str, str] | None = None):
-    unit, report, (month_from, month_to, category_ids) = _unit_report(
-        viewer, defaults=bool(errors)
-    )
+    unit, report, (month_from, month_to, category_ids) = _unit_report(viewer, defaults=bool(errors))
     team_args = _filter_args(month_from, month_to, category_ids)
     body = render_template(
         "hours/reports/unit.html",

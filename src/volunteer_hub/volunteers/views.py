@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 
 import phonenumbers
-
 from flask import (
     Blueprint,
     current_app,
