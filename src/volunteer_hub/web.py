@@ -145,6 +145,8 @@ def init_app(app: Flask) -> None:
     _template_helpers(app)
     _error_pages(app)
     app.add_url_rule("/", "index", _index)
+    # Browsers ask every site for it at the root, whatever the page says.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
 
 
 def _fresh_identity():
