@@ -50,14 +50,26 @@ def ensure_venv(extras: str = "") -> None:
 
 def run(args: list[str]) -> int:
     ensure_venv()
-    env = dict(os.environ)
-    env.setdefault("DEV_PAGES", "1")  # /dev/sms: read the console texts, simulate replies
-    port = env.get("PORT", "5000")
+    env = server_env(os.environ)
+    port, host = env["PORT"], env["HOST"]
     flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
-    check([*flask, "db", "upgrade"], env=env)
-    check([*flask, "seed-demo"], env=env)
-    print(f"· serving on http://127.0.0.1:{port}/  (Ctrl+C to stop)", flush=True)
-    return call([*flask, "run", "--host", env.get("HOST", "127.0.0.1"), "--port", port, *args], env)
+    # Each flask process says the same start-up warnings; the server says them once.
+    check([*flask, "db", "upgrade"], env=env, quiet=True)
+    check([*flask, "seed-demo"], env=env, quiet=True)
+    print(f"· serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    return call([*flask, "run", "--host", host, "--port", port, *args], env)
+
+
+def server_env(environ) -> dict[str, str]:
+    """The environment of the development server: ``environ`` with its defaults."""
+    env = dict(environ)
+    env.setdefault("DEV_PAGES", "1")  # /dev/sms: read the console texts, simulate replies
+    env.setdefault("PORT", "5000")
+    env.setdefault("HOST", "127.0.0.1")
+    # Feed bodies and .ics files are built outside requests too (a worker, the tick), so
+    # they cannot take the origin from a request: give them this server's, port included.
+    env.setdefault("PUBLIC_BASE_URL", f"http://{env['HOST']}:{env['PORT']}")
+    return env
 
 
 def test(args: list[str]) -> int:
@@ -65,15 +77,30 @@ def test(args: list[str]) -> int:
     return call([PYTHON, "-m", "pytest", *args], dict(os.environ))
 
 
-def check(cmd: list, env: dict | None = None) -> None:
-    code = call(cmd, env)
+#: start-up warnings of the app (volunteer_hub/__init__.py), said by every flask process
+STARTUP_WARNINGS = ("SECRET_KEY is not set", "Embedded mode:")
+
+
+def check(cmd: list, env: dict | None = None, quiet: bool = False) -> None:
+    code = call(cmd, env, quiet)
     if code:
         sys.exit(code)
 
 
-def call(cmd: list, env: dict | None = None) -> int:
+def call(cmd: list, env: dict | None = None, quiet: bool = False) -> int:
+    """Run ``cmd``; ``quiet`` drops the app's start-up warnings from its error output
+    (every other line is passed through as it comes)."""
     try:
-        return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+        if not quiet:
+            return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+        with subprocess.Popen(
+            [str(c) for c in cmd], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+        ) as process:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if not any(warning in line for warning in STARTUP_WARNINGS):
+                    sys.stderr.write(line)
+            return process.wait()
     except KeyboardInterrupt:
         return 130
 

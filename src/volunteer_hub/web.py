@@ -6,8 +6,10 @@ How a request's transaction ends (commit, rollback) is transactions.py's job.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from datetime import datetime
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlencode
 
@@ -20,10 +22,12 @@ from flask_wtf.csrf import CSRFError
 
 from volunteer_hub import transactions
 from volunteer_hub.auth.permissions import Viewer, viewer_for
+from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
-from volunteer_hub.extensions import login_manager
+from volunteer_hub.extensions import limiter, login_manager
 from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
 from volunteer_hub.people.services import display_phone, mask_phone
+from volunteer_hub.units.models import Unit
 
 T = TypeVar("T")
 
@@ -93,18 +97,23 @@ def lang_url(lang: str) -> str:
 
 
 def format_local(value: datetime | None, fmt: str = "full") -> str:
-    """Times as people here read them, in the display zone: 11月23日 周一 09:00."""
+    """Times as people here read them, in the display zone: 11月23日 周一 09:00, with the
+    year in front when it is not this year's (2025年11月23日 周日 09:00): a shift typed
+    with last year's date must not pass for this year's. The one date filter of pages."""
     if value is None:
         return ""
     local = to_local(value)
+    other_year = local.year != to_local(utcnow()).year
     if str(get_locale()) == "en":
-        formats = {"full": "%a %d %b %H:%M", "date": "%Y-%m-%d", "time": "%H:%M"}
+        full = "%a %d %b %Y %H:%M" if other_year else "%a %d %b %H:%M"
+        formats = {"full": full, "date": "%Y-%m-%d", "time": "%H:%M"}
         return local.strftime(formats.get(fmt, fmt))
     if fmt == "time":
         return local.strftime("%H:%M")
     if fmt == "date":
         return f"{local.year}年{local.month}月{local.day}日"
-    return f"{local.month}月{local.day}日 周{WEEKDAYS_ZH[local.weekday()]} {local:%H:%M}"
+    year = f"{local.year}年" if other_year else ""
+    return f"{year}{local.month}月{local.day}日 周{WEEKDAYS_ZH[local.weekday()]} {local:%H:%M}"
 
 
 def format_span(start: datetime, end: datetime) -> str:
@@ -112,6 +121,18 @@ def format_span(start: datetime, end: datetime) -> str:
     if local_start.date() == local_end.date():
         return f"{format_local(start)}–{local_end:%H:%M}"
     return f"{format_local(start)} – {format_local(end)}"
+
+
+def indented(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
+    """Units in path order, each with its name indented by its depth below the topmost
+    one listed: a <select> shows the tree (an <option> holds text only, so no-break
+    spaces, which browsers keep)."""
+    levels = [unit.path.strip("/").count("/") for unit in units]
+    top = min(levels, default=0)
+    return [
+        (unit, "\u00a0" * 3 * (level - top) + unit.name)
+        for unit, level in zip(units, levels, strict=True)
+    ]
 
 
 def init_app(app: Flask) -> None:
@@ -124,6 +145,8 @@ def init_app(app: Flask) -> None:
     _template_helpers(app)
     _error_pages(app)
     app.add_url_rule("/", "index", _index)
+    # Browsers ask every site for it at the root, whatever the page says.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
 
 
 def _fresh_identity():
@@ -186,7 +209,7 @@ def _error_pages(app: Flask) -> None:
             from volunteer_hub.api.problems import problem
 
             return problem(429, _("请求过于频繁"), _("请稍后再试。"))
-        return render_template("errors/429.html"), 429
+        return _too_many_page(), 429
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
@@ -198,6 +221,22 @@ def _error_pages(app: Flask) -> None:
     def domain_error(error: DomainError):
         # Rolled back first; then the answer the view declared, or the generic error page.
         return transactions.answer_domain_error(error, _domain_error_page)
+
+
+def _too_many_page() -> str:
+    """When the limit that was hit lets the next try through, and a way back to the form
+    (a limited request is a form's POST: its own URL shows the form again)."""
+    limit = limiter.current_limit
+    retry_at = datetime.fromtimestamp(limit.reset_at, UTC) if limit else None
+    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60)) if limit else None
+    back = request.path if request.method == "POST" else url_for("index")
+    return render_template(
+        "errors/429.html",
+        retry_at=format_local(retry_at, "time") if retry_at else None,
+        minutes=minutes,
+        back=back,
+        code_request=request.endpoint == "volunteers.login",
+    )
 
 
 def _domain_error_page(error: DomainError):
@@ -213,7 +252,8 @@ def _domain_error_page(error: DomainError):
 def _index():
     viewer = current_viewer()
     if viewer is None:
-        return redirect(url_for("auth.login"))
+        # Volunteers and staff log in differently: ask which one first.
+        return render_template("auth/choose.html")
     if viewer.is_coordinator or viewer.is_admin:
         return redirect(url_for("units.overview"))
     if viewer.is_staff:

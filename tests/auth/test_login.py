@@ -113,3 +113,24 @@ def test_cookies_are_secure_when_served_over_https(tmp_path):
     assert settings["REMEMBER_COOKIE_SECURE"] is True
     plain = from_environment(str(tmp_path), {})
     assert plain["SESSION_COOKIE_SECURE"] is False
+
+
+def test_the_front_page_asks_volunteer_or_staff(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "志愿者（短信验证码）" in html and 'href="/me/login"' in html
+    assert "工作人员（密码）" in html and 'href="/login"' in html
+    # The same choice on both login pages, the current one marked.
+    for path, current in (("/login", "/login"), ("/me/login", "/me/login")):
+        html = client.get(path).get_data(as_text=True)
+        assert "志愿者（短信验证码）" in html and "工作人员（密码）" in html
+        assert f'href="{current}" aria-current="page"' in html
+
+
+def test_a_wrong_password_points_volunteers_to_the_code_login(client, leader):
+    response = client.post("/login", data={"phone": leader.phone, "password": "nope"})
+    html = response.get_data(as_text=True)
+    assert "手机号码或密码不正确" in html
+    alert = html.split('role="alert"')[1].split("</div>")[0]
+    assert "短信验证码" in alert and 'href="/me/login"' in alert

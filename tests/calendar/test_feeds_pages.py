@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.calendar.feeds_support import World, fetch, world  # noqa: F401
 from tests.conftest import login
+from tests.factories import PASSWORD
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.extensions import db
 
@@ -61,3 +62,33 @@ def test_copy_script_is_served_from_self(client):
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     assert b"clipboard" in response.data
+
+
+def test_the_unit_picker_shows_the_tree_indented(client, world: World, make):
+    village = make.unit("莲花社区", parent=world.street_a)
+    login(client, world.coordinator_a)
+    html = client.get("/calendar").get_data(as_text=True)
+    options = re.findall(r'<option value="unit:(\d+)"[^>]*>([^<]*)</option>', html)
+    nbsp = "\u00a0"
+    assert options == [
+        (str(world.district_a.id), "鄂城区 及下属"),
+        (str(world.street_a.id), nbsp * 3 + "凤凰街道 及下属"),
+        (str(village.id), nbsp * 6 + "莲花社区 及下属"),
+    ]
+
+
+def test_without_public_base_url_the_link_is_the_requests_origin_port_included(
+    app, client, world: World, monkeypatch
+):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", None)
+    monkeypatch.setitem(app.config, "SERVER_NAME", None)
+    # As `flask run` on port 5000 is reached: every request to that origin.
+    origin = "http://127.0.0.1:5000"
+    person = world.coordinator_a
+    response = client.post(
+        "/login", data={"phone": person.phone, "password": PASSWORD}, base_url=origin
+    )
+    assert response.status_code == 302
+    data = {"target": f"unit:{world.district_a.id}"}
+    html = client.post("/calendar", data=data, base_url=origin).get_data(as_text=True)
+    assert f"{origin}/feeds/" in html and "webcal://127.0.0.1:5000/feeds/" in html

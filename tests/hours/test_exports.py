@@ -4,6 +4,7 @@ and that Chinese survives the round trip."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -60,9 +61,8 @@ def test_unit_page_for_a_coordinator_shows_their_subtree_with_charts(client, sce
     assert page.count('<svg class="chart"') == 2
     assert '<title id="chart-teams-title">' in page
     assert "莲花山社区戎马志愿服务队 7 小时" in page  # the chart says its numbers in words
-    # Another unit is not the coordinator's: 404, as is a bad month.
+    # Another unit is not the coordinator's: 404.
     assert client.get("/hours/reports", query_string={"unit": scene.huarong.id}).status_code == 404
-    assert client.get("/hours/reports", query_string={"from": "2031-13"}).status_code == 404
     assert client.get("/hours/reports.csv", query_string={"unit": scene.city.id}).status_code == 404
 
 
@@ -196,3 +196,31 @@ def test_figures_follow_a_verification_after_the_worker(client, scene, broker, w
     text = client.get("/hours/reports.csv", query_string=PERIOD).data.decode("utf-8-sig")
     assert "莲花山社区戎马志愿服务队,鄂城区,11,660,4,4" in text
     assert "2031-06,4,240,1,1" in text  # June now has the four hours
+
+
+@pytest.mark.parametrize("month", ["2031-13", "2031-00", "March", "2031-3-x", "0-01"])
+def test_a_month_that_is_no_month_is_a_form_error(client, scene, month):
+    login(client, scene.coordinator)
+    for url in ("/hours/reports", f"/teams/{scene.t1.id}/hours/report"):
+        response = client.get(url, query_string={"from": month, "to": "2031-12"})
+        assert response.status_code == 400, url
+        html = response.get_data(as_text=True)
+        alert = html.split('role="alert"')[1].split("</div>")[0]
+        assert "月份不正确" in alert and "2026-03" in alert
+        assert '<svg class="chart"' in html  # the page is there, with this year's figures
+    assert client.get("/hours/reports.csv", query_string={"from": month}).status_code == 400
+
+
+def test_a_period_too_long_is_a_form_error_too(client, scene):
+    login(client, scene.coordinator)
+    response = client.get("/hours/reports", query_string={"from": "2001-01", "to": "2031-12"})
+    assert response.status_code == 400
+    assert "一次最多统计" in response.get_data(as_text=True)
+
+
+def test_the_month_chart_names_each_month_and_the_year_where_it_turns(client, scene):
+    login(client, scene.coordinator)
+    html = client.get("/hours/reports", query_string={"from": "2030-11", "to": "2031-02"})
+    svg = html.get_data(as_text=True).split('id="chart-months"')[1].split("</svg>")[0]
+    labels = re.findall(r'fill="#5c5c5c">([^<]+)</text>', svg)
+    assert labels == ["11月", "2030", "12月", "1月", "2031", "2月", "单位：小时"]

@@ -175,6 +175,20 @@ def test_forgotten_check_outs_and_no_shows_are_flagged(client, make, app):
     assert "未签退 1 人" in html
 
 
+def test_the_header_counts_people_on_site_without_check_out(client, make):
+    team = make.team()
+    leader = make.leader(team)
+    shift, people = past_shift(team, started_ago=1, hours=3, people=4)
+    for person in people[:3]:
+        attendance.check_in(shift.id, person.id, now=shift.starts_at + 5 * MINUTE)
+    attendance.check_out(shift.id, people[2].id, now=shift.starts_at + 50 * MINUTE)
+    db.session.commit()
+    login(client, leader)
+    html = page(client.get(f"/shifts/{shift.id}/attendance"))
+    assert html.count("在岗，尚未签退") == 2
+    assert "未签退 2 人" in html
+
+
 def test_another_teams_leader_and_a_volunteer_get_404(client, make):
     team = make.team()
     leader = make.leader(team)

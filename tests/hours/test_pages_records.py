@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from tests.conftest import login, token_from
@@ -60,6 +62,28 @@ def test_several_records_verified_at_once(client, make):
     assert statuses == [RecordStatus.VERIFIED, RecordStatus.PENDING, RecordStatus.VERIFIED]
     assert record_of(records[0].person_id).decided_by_id == leader.id
     assert "已审核通过 2 条记录" in page(client.get(f"/teams/{team.id}/hours/records"))
+
+
+def test_all_pending_records_of_the_page_verified_with_one_button(client, make):
+    team = make.team()
+    leader = make.leader(team)
+    _shift, _people, records = marked_shift(make, team, leader, people=4)
+    verification.verify([records[3].id], viewer=viewer(leader))
+    db.session.commit()
+    login(client, leader)
+    html = page(client.get(f"/teams/{team.id}/hours/records?status=pending"))
+    assert "全部认定（本页 3 条）" in html
+    assert 'data-select-all="record_id"' in html  # the tick-all box, with the script
+    # The button sends what the page listed, as a browser without script would.
+    listed = [int(v) for v in re.findall(r'name="page_record_id" value="(\d+)"', html)]
+    assert sorted(listed) == sorted(r.id for r in records[:3])
+    response = client.post(
+        f"/teams/{team.id}/hours/records/verify?status=pending",
+        data={"page_record_id": listed, "verify_all": "1"},
+    )
+    assert response.status_code == 302
+    assert all(record_of(r.person_id).status == RecordStatus.VERIFIED for r in records)
+    assert "已审核通过 3 条记录" in page(client.get(f"/teams/{team.id}/hours/records"))
 
 
 def test_verifying_nothing_or_anothers_record_changes_nothing(client, make):

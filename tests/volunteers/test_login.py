@@ -20,6 +20,7 @@ from volunteer_hub.auth.login_codes import (
 from volunteer_hub.auth.models import LoginCode
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
+from volunteer_hub.i18n import to_local
 from volunteer_hub.sms.models import OutgoingSms
 from volunteer_hub.sms.services import opt_out
 
@@ -202,6 +203,24 @@ def test_opted_out_person_is_told_to_text_subscribe_and_gets_nothing(client, tea
     assert request_code(teams.volunteer.phone).opted_out is True
 
 
+@pytest.mark.parametrize(
+    ("sender", "shown"),
+    [("+8610690000123", "106 9000 0123"), ("+12025550123", "+1 202-555-0123"), (None, None)],
+)
+def test_the_opted_out_page_names_the_number_to_text(
+    app, client, teams, monkeypatch, sender, shown
+):
+    monkeypatch.setitem(app.config, "TWILIO_FROM_NUMBER", sender)
+    opt_out(teams.volunteer.id, channel="sms", keyword="TD")
+    db.session.commit()
+    html = page(client.post("/me/login", data={"phone": teams.volunteer.phone}))
+    if shown:
+        assert f"发送短信「订阅」到 {shown}" in html
+    else:
+        assert "回复「订阅」到我们发给您的任意一条短信" in html
+    assert "到服务号码" not in html
+
+
 def test_bad_phone_gets_a_chinese_error_and_changes_nothing(client, teams):
     before = counts()
     for phone, message in (("", "请填写手机号码"), ("12345", "手机号码")):
@@ -232,6 +251,20 @@ def test_code_requests_are_limited_per_phone(client, teams):
         "/me/login", data={"phone": teams.other.phone}, environ_base={"REMOTE_ADDR": "10.0.0.4"}
     )
     assert response.status_code == 302
+
+
+def test_the_limit_page_says_when_to_ask_again_and_leads_back(client, teams):
+    for _ in range(3):
+        assert client.post("/me/login", data={"phone": teams.volunteer.phone}).status_code == 302
+    asked = utcnow()
+    response = client.post("/me/login", data={"phone": teams.volunteer.phone})
+    assert response.status_code == 429
+    html = page(response)
+    # Three codes per ten minutes: the next one some ten minutes from now.
+    times = {to_local(asked + timedelta(minutes=m)).strftime("%H:%M") for m in (9, 10, 11)}
+    assert any(f"请在 {t} 以后再试" in html for t in times), html
+    assert "分钟后" in html and "一两分钟" not in html
+    assert 'href="/me/login"' in html.split("操作过于频繁")[-1]
 
 
 def test_code_requests_are_limited_per_address(client, teams):

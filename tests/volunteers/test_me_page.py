@@ -66,7 +66,11 @@ def test_page_shows_my_shifts_with_waitlist_place_and_open_shifts(logged_in, tea
     assert "凤凰小学门口" in mine
     local = to_local(first.starts_at)
     assert f"{local.month}月{local.day}日" in mine and f"{local:%H:%M}" in mine
-    assert mine.count("取消报名") == 2
+    # A seat is cancelled and goes in the calendar; a waiting place is only left.
+    seat, waiting = mine.split('class="me-card"')[1:]
+    assert "取消报名" in seat and "加入手机日历" in seat
+    assert "退出候补" in waiting
+    assert "取消报名" not in waiting and "加入手机日历" not in waiting
 
     assert "红色宣讲" in open_part and "名额已满，可以候补" in open_part
     assert re.search(r">\s*候补\s*</button>", open_part)
@@ -250,11 +254,13 @@ def test_page_queries_do_not_grow_with_shifts_and_teams(logged_in, teams, make, 
     _more_teams_with_shifts(make, teams, 3)
     with count_queries() as few:
         html = page(logged_in.get("/me"))
-    assert html.count("取消报名") == 3 and html.count("候补第 1 位") == 1
+    assert html.count("取消报名") + html.count("退出候补") == 3
+    assert html.count("候补第 1 位") == 1
 
     _more_teams_with_shifts(make, teams, 27)
     with count_queries() as many:
         html = page(logged_in.get("/me"))
-    assert html.count("取消报名") == 30 and html.count("候补第 1 位") == 10
+    assert html.count("取消报名") + html.count("退出候补") == 30
+    assert html.count("候补第 1 位") == 10
     assert many.count == few.count, many.statements
     assert few.count <= 5, few.statements  # user, viewer, my shifts, open shifts, invitations

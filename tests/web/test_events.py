@@ -362,3 +362,39 @@ def test_a_coordinator_over_the_team_signs_up_any_phone(client, world, make):
     assert "已为 赵卫东 报名，已确认" in page(response)
     signup = db.session.scalar(select(Signup).where(Signup.shift_id == shift.id))
     assert (signup.person_id, signup.source) == (world.member_b.id, "leader")
+
+
+def test_publishing_a_shift_in_the_past_asks_to_confirm_first(client, world):
+    login(client, world.leader_a)
+    last_year = local_day(-400)
+    data = event_form([(local_day(3), "09:00", "11:00", 5), (last_year, "09:00", "11:00", 5)])
+    before = row_counts()
+    response = client.post(f"/teams/{world.team_a.id}/events/new", data=data)
+    assert response.status_code == 400
+    html = page(response)
+    assert "第 2 个班次的时间已经过去" in html and 'id="confirm_past"' in html
+    assert row_counts() == before
+    # A draft is no publication: no question asked.
+    draft = client.post(f"/teams/{world.team_a.id}/events/new", data={**data, "status": "draft"})
+    draft_id = created_event_id(draft)
+    # Ticked: published, and the past date shows its year wherever it is shown.
+    confirmed = client.post(
+        f"/teams/{world.team_a.id}/events/new", data={**data, "confirm_past": "y"}
+    )
+    event_id = created_event_id(confirmed)
+    assert db.session.get(Event, event_id).status == "published"
+    html = page(client.get(f"/events/{event_id}"))
+    assert f"{last_year.year}年{last_year.month}月{last_year.day}日" in html
+    soon = local_day(3)
+    if soon.year == local_day(0).year:
+        assert f"{soon.year}年{soon.month}月{soon.day}日" not in html
+    # Publishing the draft later asks too; editing a published event's past shift does not.
+    form_data = {**data, "status": "published"}
+    for index, shift in enumerate(reversed(shifts_of(draft_id))):  # the form's row order
+        form_data[f"shifts-{index}-id"] = str(shift.id)
+    response = client.post(f"/events/{draft_id}/edit", data=form_data)
+    assert response.status_code == 400 and "时间已经过去" in page(response)
+    form_data = {**data, "title": "改个名字"}
+    for index, shift in enumerate(reversed(shifts_of(event_id))):
+        form_data[f"shifts-{index}-id"] = str(shift.id)
+    assert client.post(f"/events/{event_id}/edit", data=form_data).status_code == 302

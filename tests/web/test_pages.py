@@ -108,3 +108,11 @@ def test_static_files_are_served(client):
     for path in ("/static/app.css", "/static/app.js"):
         with client.get(path) as response:
             assert response.status_code == 200
+
+
+def test_the_favicon_is_served_at_the_root(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    response.close()

@@ -9,7 +9,7 @@ from tests.conftest import login
 from tests.web.conftest import page, row_counts
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.teams.models import Membership
+from volunteer_hub.teams.models import Membership, Team
 
 
 def spaced(e164: str) -> str:
@@ -158,3 +158,57 @@ def test_remove_member_and_last_leader_stays(client, world):
     )
     assert "服务队至少需要一位队长" in page(response)
     assert row_counts() == before
+
+
+def test_team_page_lists_past_events_with_attendance_and_hours(client, make, count_queries):
+    from tests.hours.page_support import past_shift
+    from tests.hours.support import viewer
+    from tests.web.test_query_counts import measure
+    from volunteer_hub.hours import attendance, verification
+    from volunteer_hub.hours.models import ServiceRecord
+
+    team = make.team()
+    leader = make.leader(team)
+    team_id, leader_id, url = team.id, leader.id, f"/teams/{team.id}"
+
+    def past_events(count: int, started_ago: float):
+        shifts = []
+        for i in range(count):
+            shift, people = past_shift(
+                db.session.get(Team, team_id), started_ago=started_ago + i * 24, people=3
+            )
+            attendance.mark_all_attended(shift.id, viewer=viewer(db.session.get(Person, leader_id)))
+            attendance.mark_attendance(
+                shift.id, people[2].id, "absent", viewer=viewer(db.session.get(Person, leader_id))
+            )
+            shifts.append(shift)
+        db.session.commit()
+        return shifts
+
+    (latest,) = past_events(1, 3)
+    records = db.session.scalars(
+        select(ServiceRecord).where(ServiceRecord.shift_id == latest.id)
+    ).all()
+    verification.verify(
+        [r.id for r in records if r.minutes][:1], viewer=viewer(db.session.get(Person, leader_id))
+    )
+    db.session.commit()
+    login(client, leader)
+    html = page(client.get(url))
+    past = html.split('id="past-title"')[1]
+    card = past.split(f'id="past-event-{latest.event_id}"')[1].split("</li>")[0]
+    assert "到场 2 人" in card  # the third was marked absent
+    assert "服务时长 4 小时" in card and "已认定 2 小时" in card
+    assert "更早的活动" not in past
+    few = measure(client, count_queries, url)
+
+    past_events(24, 30)
+    many = measure(client, count_queries, url)
+    assert many == few
+    html = page(client.get(url))
+    past = html.split('id="past-title"')[1]
+    assert past.count('id="past-event-') == 20
+    assert f'href="/teams/{team_id}/events/past?page=2"' in past
+    second = page(client.get(f"/teams/{team_id}/events/past?page=2"))
+    assert second.count('id="past-event-') == 5
+    assert "下一页" not in second and "上一页" in second

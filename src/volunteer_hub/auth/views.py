@@ -39,8 +39,9 @@ def login():
         if person is not None:
             login_user(person, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("index"))
-        flash(_("手机号码或密码不正确"), "error")
-    return render_template("auth/login.html", form=form)
+        # Shown on the page, with the way in for volunteers, who have no password.
+        return render_template("auth/login.html", form=form, failed=True)
+    return render_template("auth/login.html", form=form, failed=False)
 
 
 @bp.post("/logout")

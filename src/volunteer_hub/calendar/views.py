@@ -43,7 +43,7 @@ from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import csrf, db
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import current_viewer, error_dict, form_errors
+from volunteer_hub.web import current_viewer, error_dict, form_errors, indented
 
 bp = Blueprint("calendar", __name__)
 
@@ -311,7 +311,7 @@ def _targets(viewer) -> list[tuple[str, list[tuple[str, str]]]]:
         groups.append(
             (
                 _("单位（含下属全部服务队）"),
-                [(f"unit:{u.id}", _("%(name)s 及下属", name=u.name)) for u in units],
+                [(f"unit:{u.id}", _("%(name)s 及下属", name=name)) for u, name in indented(units)],
             )
         )
     return groups

@@ -73,6 +73,8 @@ class EventForm(FlaskForm):
         render_kw={"type": "number", "min": "2", "max": "52", "inputmode": "numeric"},
     )
     repeat_until = StringField(_l("或重复到"), render_kw={"type": "date"})
+    #: ticked after the warning that a shift to be published lies in the past
+    confirm_past = BooleanField(_l("这些日期确实已经过去，仍要发布（例如补录已开展的活动）"))
 
 
 @dataclass
@@ -157,6 +159,34 @@ def parse_event_form(form: EventForm) -> ParsedEvent:
             for key, message in row_keys(exc.errors, rows).items():
                 errors.setdefault(key, message)
     return ParsedEvent(data=data, shifts=shifts, rows=rows, errors=errors, repeat=repeat)
+
+
+def past_dates_warning(
+    form: EventForm, parsed: ParsedEvent, now: datetime, stored: dict[int, datetime]
+) -> dict[str, str]:
+    """A form error asking to confirm, when an event is to be published with a shift that
+    starts before ``now`` and was not already there at that time (``stored``: the event's
+    shift starts by id) — a mistyped date, most often; none once ``confirm_past`` is
+    ticked, nor for a draft."""
+    if form.confirm_past.data or parsed.data.status != EventStatus.PUBLISHED:
+        return {}
+    past = [
+        number
+        for number, shift in enumerate(parsed.shifts, start=1)
+        if shift is not _PLACEHOLDER_SHIFT
+        and shift.starts_at < now
+        and stored.get(shift.id or 0) != shift.starts_at
+    ]
+    if not past:
+        return {}
+    numbers = "、".join(str(n) for n in past)
+    return {
+        "confirm_past": _(
+            "第 %(numbers)s 个班次的时间已经过去，发布后没人能报名。请检查日期；"
+            "确实要发布，请勾选下面的确认框后再保存。",
+            numbers=numbers,
+        )
+    }
 
 
 def _parse_repeat(form: EventForm, errors: dict[str, str]) -> RepeatInput | None:

@@ -22,6 +22,7 @@ from volunteer_hub.events.forms import (
     EventForm,
     SignupForm,
     parse_event_form,
+    past_dates_warning,
     row_keys,
     shift_row_data,
 )
@@ -81,8 +82,9 @@ def new_event(team_id: int):
     if not form.validate_on_submit():
         return _form_page(team, None, form, form_errors(form), 400)
     parsed = parse_event_form(form)
-    if parsed.errors:
-        return _form_page(team, None, form, parsed.errors, 400)
+    errors = parsed.errors or past_dates_warning(form, parsed, utcnow(), {})
+    if errors:
+        return _form_page(team, None, form, errors, 400)
     on_domain_error(lambda exc: _form_page(team, None, form, _event_errors(exc, parsed), 400))
     if parsed.repeat is not None:
         event = services.create_repeating_event(
@@ -127,8 +129,10 @@ def edit_event(event_id: int):
     if not form.validate_on_submit():
         return _form_page(event.team, event, form, form_errors(form), 400)
     parsed = parse_event_form(form)
-    if parsed.errors:
-        return _form_page(event.team, event, form, parsed.errors, 400)
+    stored = {} if event.status != EventStatus.PUBLISHED else {s.id: s.starts_at for s in current}
+    errors = parsed.errors or past_dates_warning(form, parsed, utcnow(), stored)
+    if errors:
+        return _form_page(event.team, event, form, errors, 400)
 
     def refused(exc: DomainError):
         # The rollback expired what was loaded; show the page from fresh rows.

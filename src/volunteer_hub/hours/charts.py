@@ -81,7 +81,7 @@ def month_trend(rows: Sequence, *, chart_id: str = "chart-months") -> Markup:
         return _svg(chart_id, 40, title, _("没有服务时长。"), [_empty(20)])
     top = max(row.minutes for row in rows) or 1
     plot_top, plot_height, axis = 18, 150, 14
-    height = plot_top + plot_height + axis + 18
+    height = plot_top + plot_height + axis + 31
     slot = WIDTH / len(rows)
     bar_width = max(2.0, slot * 0.7)
     label_every = 1 if len(rows) <= 12 else (3 if len(rows) <= 36 else 12)
@@ -110,6 +110,11 @@ def month_trend(rows: Sequence, *, chart_id: str = "chart-months") -> Markup:
                 f'<text x="{x + bar_width / 2:.1f}" y="{baseline + axis}" font-size="11" '
                 f'text-anchor="middle" fill="{MUTED}">{escape(month_label(row.month))}</text>'
             )
+        if index == 0 or row.month.month == 1:  # the year under its first month
+            body.append(
+                f'<text x="{x + bar_width / 2:.1f}" y="{baseline + axis + 13}" font-size="11" '
+                f'text-anchor="middle" fill="{MUTED}">{row.month.year}</text>'
+            )
     body.append(
         f'<text x="0" y="{height - 2}" font-size="11" fill="{MUTED}">'
         f"{escape(_('单位：小时'))}</text>"
@@ -120,8 +125,6 @@ def month_trend(rows: Sequence, *, chart_id: str = "chart-months") -> Markup:
 def month_label(month: date, *, long: bool = False) -> str:
     if long:
         return _("%(year)d年%(month)d月", year=month.year, month=month.month)
-    if month.month == 1:
-        return str(month.year)  # the year where it turns
     return _("%(month)d月", month=month.month)
 
 

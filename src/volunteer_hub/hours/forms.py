@@ -60,6 +60,8 @@ class BulkForm(FlaskForm):
 
 class VerifyForm(FlaskForm):
     record_id = SelectMultipleField(validate_choice=False)
+    #: every record of the page that could be ticked, for 全部认定 (``verify_all``)
+    page_record_id = SelectMultipleField(validate_choice=False)
 
 
 class ReasonForm(FlaskForm):

@@ -55,11 +55,14 @@ def shown_span(record: ServiceRecord | None, shift: Shift | None) -> tuple[datet
 
 def on_site(record: ServiceRecord | None) -> bool:
     """Checked in and not out yet (nor closed by the sweep): still on site."""
+    return record is not None and never_checked_out(record) and not record.auto_closed
+
+
+def never_checked_out(record: ServiceRecord) -> bool:
+    """Checked in and not out: on site now, or closed at the shift's end by the sweep."""
     return (
-        record is not None
-        and record.checked_in_at is not None
+        record.checked_in_at is not None
         and record.checked_out_at is None
-        and not record.auto_closed
         and record.attendance != Attendance.ABSENT
     )
 
@@ -90,7 +93,8 @@ def attendance_page(shift: Shift, form: forms.MarkForm, errors, error_person_id,
         "confirmed": len(confirmed),
         "marked": len(records),
         "absent": sum(r.attendance == Attendance.ABSENT for r in records.values()),
-        "not_checked_out": sum(r.auto_closed for r in records.values()),
+        # Checked in, never out: those still on site and those the sweep closed alike.
+        "not_checked_out": sum(never_checked_out(r) for r in records.values()),
     }
     return (
         render_template(

@@ -24,9 +24,10 @@ from volunteer_hub.hours import charts, exports, reports
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import ancestors
-from volunteer_hub.web import current_viewer, found, staff_required
+from volunteer_hub.web import current_viewer, error_dict, found, indented, staff_required
 
 bp = Blueprint("hour_reports", __name__)
 
@@ -34,22 +35,16 @@ bp = Blueprint("hour_reports", __name__)
 # -- filters ------------------------------------------------------------------------------
 
 
-def _month_arg(name: str, default: date) -> date:
-    """``2031-03`` (what <input type="month"> sends) or ``2031-03-17``; 404 otherwise."""
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        parts = [int(part) for part in text.split("-")]
-        return date(parts[0], parts[1], 1) if len(parts) in (2, 3) else abort(404)
-    except (ValueError, IndexError):
-        abort(404)
-
-
-def _filters() -> tuple[date, date, list[int]]:
+def _filters(*, defaults: bool = False) -> tuple[date, date, list[int]]:
+    """The request's months and category; this year so far when absent (or ``defaults``:
+    the page shown again under a form error). A month that is no month raises
+    ValidationFailed, a form error on the page."""
     today = to_local(utcnow()).date()
-    month_from = _month_arg("from", date(today.year, 1, 1))
-    month_to = _month_arg("to", date(today.year, today.month, 1))
+    month_from, month_to = date(today.year, 1, 1), date(today.year, today.month, 1)
+    if defaults:
+        return month_from, month_to, []
+    month_from = reports.parse_month(request.args.get("from"), "from") or month_from
+    month_to = reports.parse_month(request.args.get("to"), "to") or month_to
     if month_to < month_from:
         month_from, month_to = month_to, month_from
     category_ids = []
@@ -60,13 +55,6 @@ def _filters() -> tuple[date, date, list[int]]:
             abort(404)
         category_ids.append(int(value))
     return month_from, month_to, category_ids
-
-
-def _report(call, *args, **kwargs):
-    try:
-        return call(*args, **kwargs)
-    except ValidationFailed:
-        abort(404)
 
 
 def _filter_args(month_from: date, month_to: date, category_ids: list[int]) -> dict:
@@ -144,24 +132,28 @@ def unit_report():
         if len(led) == 1:
             return redirect(url_for("hour_reports.team_report", team_id=led[0]))
         return redirect(url_for("teams.my_teams"))
-    unit, report, (month_from, month_to, category_ids) = _unit_report(viewer)
+    # A month that is no month, a period too long: the form again, with the error.
+    on_domain_error(lambda exc: _unit_page(viewer, error_dict(exc)), only=ValidationFailed)
+    return _unit_page(viewer)
+
+
+def _unit_page(viewer, errors: dict[str, str] | None = None):
+    unit, report, (month_from, month_to, category_ids) = _unit_report(viewer, defaults=bool(errors))
     team_args = _filter_args(month_from, month_to, category_ids)
-    units = queries.visible_units(viewer)
-    levels = {u.id: u.path.strip("/").count("/") for u in units}
-    top = min(levels.values(), default=0)
-    return render_template(
+    body = render_template(
         "hours/reports/unit.html",
         report=report,
         unit=unit,
-        units=units,
-        depth={unit_id: level - top for unit_id, level in levels.items()},
+        units=indented(queries.visible_units(viewer)),
         categories=active_categories(),
         selected_category=category_ids[0] if category_ids else None,
         filter_args={**team_args, "unit": unit.id} if unit else team_args,
         team_args=team_args,
         team_chart=charts.top_teams(report.by_team),
+        errors=errors or {},
         **_charts(report),
     )
+    return body, 400 if errors else 200
 
 
 @bp.get("/hours/reports.<any(csv, xlsx):fmt>")
@@ -176,12 +168,11 @@ def unit_export(fmt: str):
     return _export(fmt, exports.unit_tables(report, unit_name), report, title, unit_name)
 
 
-def _unit_report(viewer):
+def _unit_report(viewer, *, defaults: bool = False):
     """The unit asked for (or the viewer's), its report for the request's filters, those."""
     unit, path = _unit_for(viewer)
-    month_from, month_to, category_ids = _filters()
-    report = _report(
-        reports.unit_report,
+    month_from, month_to, category_ids = _filters(defaults=defaults)
+    report = reports.unit_report(
         path,
         month_from=month_from,
         month_to=month_to,
@@ -193,13 +184,12 @@ def _unit_report(viewer):
 # -- the leader: a team -----------------------------------------------------------------------
 
 
-def _team_report(team_id: int):
+def _team_report(team_id: int, *, defaults: bool = False):
     """The team the viewer may see, its report for the request's filters, and those."""
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
-    month_from, month_to, category_ids = _filters()
-    report = _report(
-        reports.team_report,
+    month_from, month_to, category_ids = _filters(defaults=defaults)
+    report = reports.team_report(
         team.id,
         month_from=month_from,
         month_to=month_to,
@@ -212,16 +202,25 @@ def _team_report(team_id: int):
 @bp.get("/teams/<int:team_id>/hours/report")
 @staff_required
 def team_report(team_id: int):
-    team, report, (month_from, month_to, category_ids) = _team_report(team_id)
-    return render_template(
+    on_domain_error(lambda exc: _team_page(team_id, error_dict(exc)), only=ValidationFailed)
+    return _team_page(team_id)
+
+
+def _team_page(team_id: int, errors: dict[str, str] | None = None):
+    team, report, (month_from, month_to, category_ids) = _team_report(
+        team_id, defaults=bool(errors)
+    )
+    body = render_template(
         "hours/reports/team.html",
         team=team,
         report=report,
         categories=active_categories(),
         selected_category=category_ids[0] if category_ids else None,
         filter_args=_filter_args(month_from, month_to, category_ids),
+        errors=errors or {},
         **_charts(report),
     )
+    return body, 400 if errors else 200
 
 
 @bp.get("/teams/<int:team_id>/hours/report.<any(csv, xlsx):fmt>")

@@ -172,6 +172,21 @@ def first_of_month(day: date) -> date:
     return date(day.year, day.month, 1)
 
 
+def parse_month(text: str | None, field: str) -> date | None:
+    """``2031-03`` (what <input type="month"> sends) or ``2031-03-17`` as the first of its
+    month; None when empty. Anything else raises ValidationFailed on ``field``."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    parts = text.split("-")
+    try:
+        if len(parts) in (2, 3) and all(part.isdigit() for part in parts):
+            return date(int(parts[0]), int(parts[1]), 1)
+    except ValueError:
+        pass
+    raise ValidationFailed({field: _("月份不正确：请按 2026-03 这样的格式填写年和月")})
+
+
 def months_between(month_from: date, month_to: date) -> list[date]:
     """Every first-of-month from ``month_from`` to ``month_to``, both included."""
     months = []

@@ -153,7 +153,8 @@ def verify_many(team_id: int):
     if not form.validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    ids = [_id(value) for value in form.record_id.data or []]
+    chosen = form.page_record_id.data if request.form.get("verify_all") else form.record_id.data
+    ids = [_id(value) for value in chosen or []]
     if None in ids:
         abort(404)
     if not ids:

@@ -12,7 +12,22 @@
     }
   });
 
+  // <input type="checkbox" data-select-all="NAME">: ticks or clears every NAME box of its form.
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    var name = all.getAttribute && all.getAttribute("data-select-all");
+    if (!name || !all.form) {
+      return;
+    }
+    all.form.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-select-all]").forEach(function (box) {
+      box.closest(".js-only").hidden = false;
+    });
     var form = document.querySelector("[data-event-form]");
     if (form) {
       setUpShiftRows(form);

@@ -10,6 +10,7 @@ from volunteer_hub.auth.permissions import may_edit_identity
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import past_events
 from volunteer_hub.people import phone_changes
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import display_phone, mask_phone
@@ -23,6 +24,8 @@ bp = Blueprint("teams", __name__)
 
 #: the team page lists this many upcoming events at most
 EVENT_LIMIT = 100
+#: past events on the team page (and per page of the list of them all)
+PAST_LIMIT = 20
 
 
 @bp.get("/teams")
@@ -241,10 +244,27 @@ def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int
         full_phone_ids=viewer.people_with_full_phone(m.person_id for m in members),
         events=events,
         event_limit=EVENT_LIMIT,
+        past=past_events.past_events(team.id, utcnow(), limit=PAST_LIMIT + 1),
+        past_limit=PAST_LIMIT,
         form=form,
         errors=errors,
     )
     return body, status
+
+
+@bp.get("/teams/<int:team_id>/events/past")
+@staff_required
+def past(team_id: int):
+    """All the team's past events, PAST_LIMIT a page, latest first."""
+    team = found(queries.visible_team, current_viewer(), team_id)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+    rows = past_events.past_events(
+        team.id, utcnow(), limit=PAST_LIMIT + 1, offset=(page - 1) * PAST_LIMIT
+    )
+    return render_template(
+        "teams/past.html", team=team, past=rows, past_limit=PAST_LIMIT, page=page
+    )
 
 
 def _member_page(team, membership, form, errors, status: int = 200, *, identity_editable=True):

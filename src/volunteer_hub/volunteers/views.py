@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+import phonenumbers
 from flask import (
     Blueprint,
     current_app,
@@ -97,9 +98,27 @@ def login():
     )
     outcome = request_code(form.phone.data)
     if outcome.opted_out:
-        return render_template("volunteers/login.html", form=form, errors={}, opted_out=True)
+        return render_template(
+            "volunteers/login.html",
+            form=form,
+            errors={},
+            opted_out=True,
+            service_number=_service_number(),
+        )
     session[SESSION_PHONE] = outcome.phone
     return redirect(url_for("volunteers.code"))
+
+
+def _service_number() -> str | None:
+    """The number our texts come from, to text 订阅 to; None when the sender is a
+    messaging service or a domestic provider's channel, which has no one number."""
+    number = current_app.config.get("TWILIO_FROM_NUMBER")
+    if not number:
+        return None
+    try:
+        return display_phone(number)
+    except phonenumbers.NumberParseException:  # a short code: shown as configured
+        return number
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
