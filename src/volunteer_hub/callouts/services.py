@@ -43,8 +43,9 @@ MAX_RINGS = 6
 MESSAGE_LENGTH = 200
 
 
-class CalloutRefused(Conflict):
-    code = "callout-refused"
+class CalloutRefused(Conflict, code="callout-refused"):
+    """The call-out cannot start or change now: it has ended, its event is not published
+    or is cancelled, its shift has started, or no free reply code could be found."""
 
 
 @dataclass(frozen=True)
