@@ -33,7 +33,7 @@ must work in workers without an app context, and the approved templates are Chin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -132,11 +132,14 @@ class Rendered:
 def render(key: str, **values: object) -> Rendered:
     """The template ``key`` filled with ``values`` (see the module docstring for what
     happens to free text). KeyError for an unknown key or a missing variable."""
-    template = CATALOGUE[key]
+    return render_template(CATALOGUE[key], values)
+
+
+def render_template(template: Template, values: Mapping[str, object]) -> Rendered:
     missing = set(template.variables) - set(values)
     extra = set(values) - set(template.variables)
     if missing or extra:
-        raise KeyError(f"{key}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        raise KeyError(f"{template.key}: missing {sorted(missing)}, unexpected {sorted(extra)}")
     full: dict[str, str] = {}
     limits: dict[str, int] = {}
     for name, var in template.variables.items():
@@ -177,7 +180,9 @@ def _fit(template: Template, full: dict[str, str], limits: dict[str, int]) -> Re
 
 def example(template: Template) -> Rendered:
     """The template rendered with its example values."""
-    return render(template.key, **{name: var.example for name, var in template.variables.items()})
+    return render_template(
+        template, {name: var.example for name, var in template.variables.items()}
+    )
 
 
 # -- the providers' rules --------------------------------------------------------------
