@@ -7,6 +7,7 @@ import pytest
 
 from volunteer_hub.config import DEFAULT_SMS_SIGNATURE
 from volunteer_hub.sms.backends.aliyun import load_template_codes
+from volunteer_hub.sms.backends.tencent import load_templates
 from volunteer_hub.sms.catalogue import CODE, NOTICE, Template, Var
 from volunteer_hub.sms.templates import (
     CATALOGUE,
@@ -206,7 +207,13 @@ def test_example_mapping_maps_every_key_for_both_providers(runner, tmp_path):
     assert result.exit_code == 0, result.output
     path = tmp_path / "sms_templates.toml"
     path.write_text(result.output, encoding="utf-8")
-    for provider in ("aliyun", "tencent"):
-        codes = load_template_codes(path, provider)
-        assert set(codes) == set(CATALOGUE)
-        assert len(set(codes.values())) == len(CATALOGUE)
+    aliyun = load_template_codes(path, "aliyun")
+    tencent = load_templates(str(path))
+    assert set(aliyun) == set(tencent) == set(CATALOGUE)
+    assert len(set(aliyun.values())) == len({t.id for t in tencent.values()}) == len(CATALOGUE)
+    # Tencent's parameters in the order of its {1}, {2} …
+    confirmed = example(CATALOGUE["signup_confirmed"])
+    assert tencent["signup_confirmed"].param_set(confirmed.variables) == list(
+        confirmed.variables.values()
+    )
+    assert tencent["signup_confirmed"].params == ("team", "title", "when", "place", "code")

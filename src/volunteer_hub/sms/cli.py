@@ -4,7 +4,8 @@ What an operator needs to register the texts with Aliyun or Tencent Cloud (name,
 content, an example, why it is sent), the check of the providers' rules (``--check``,
 non-zero exit naming each broken rule), and a complete ``SMS_TEMPLATES`` file with a
 placeholder code per key (``--example-mapping``) to fill in with the codes the consoles
-give, in the format ``sms.backends.aliyun.load_template_codes`` reads.
+give, in the format the Aliyun and Tencent backends read (``[aliyun]`` and ``[tencent]``
+tables).
 """
 
 from __future__ import annotations
@@ -73,13 +74,13 @@ def example_mapping_toml() -> str:
     ]
     for provider, pattern in _PLACEHOLDER_CODES.items():
         lines.append(f"[{provider}]")
-        if provider == "tencent":
-            lines.append("# Tencent numbers the variables {1}, {2} ... in the order shown.")
         for number, template in enumerate(CATALOGUE.values(), start=1):
-            line = f'{template.key} = "{pattern.format(number)}"'
+            code = pattern.format(number)
             if provider == "tencent" and template.names:
-                order = " ".join(f"{{{i}}}={name}" for i, name in enumerate(template.names, 1))
-                line += f"  # {order}"
-            lines.append(line)
+                # Tencent numbers variables {1}, {2} …: say which of ours fills which.
+                params = ", ".join(f'"{name}"' for name in template.names)
+                lines.append(f'{template.key} = {{ id = "{code}", params = [{params}] }}')
+            else:
+                lines.append(f'{template.key} = "{code}"')
         lines.append("")
     return "\n".join(lines)

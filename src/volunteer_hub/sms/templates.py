@@ -157,9 +157,10 @@ def _fit(template: Template, full: dict[str, str], limits: dict[str, int]) -> Re
     unit each), none below MIN_FREE: two segments rather than a title of nothing."""
 
     def sent() -> dict[str, str]:
+        # In the order of the content: Tencent's short mapping numbers them so ({1}, {2} …).
         return {
-            name: cut(value, limits[name]) if name in limits else value
-            for name, value in full.items()
+            name: cut(full[name], limits[name]) if name in limits else full[name]
+            for name in template.names
         }
 
     variables = sent()
