@@ -70,7 +70,7 @@ class Template:
 # -- variables used by many templates --------------------------------------------------
 
 TITLE = Var("防汛巡堤", free=True, fallback="活动")
-TEAM = Var("江岸区“长江卫士”退役军人志愿服务队", free=True, fallback="服务队")
+TEAM = Var("江岸区“长江卫士”退役军人志愿服务队", free=True)
 #: a place in a sign-up answer or notice; "待定" when the event has none yet
 PLACE = Var("汉口江滩三阳路码头", free=True, limit=30, fallback="待定")
 SHIFT_CODE = Var("1234")
@@ -192,7 +192,7 @@ _TEMPLATES = [
         {
             "title": TITLE,
             "when": WHEN,
-            "place": Var(PLACE.example, True, 24, "待定"),
+            "place": PLACE,
             "code": SHIFT_CODE,
         },
         budget=2 * BODY_BUDGET,
@@ -232,6 +232,13 @@ _TEMPLATES = [
         "签到成功：${title}，${when}。结束时请回复 签退 ${code}",
         "志愿者在活动现场短信签到后的确认，用于记录志愿服务时长",
         {"title": TITLE, "when": WHEN, "code": SHIFT_CODE},
+    ),
+    _t(
+        "checked_in_any",
+        NOTICE,
+        "签到成功：${title}，${when}。结束时请回复 签退+编号",
+        "志愿者在活动现场短信签到后的确认（未注明班次编号时）",
+        {"title": TITLE, "when": WHEN},
     ),
     _t(
         "checked_out",
