@@ -3,9 +3,12 @@ and ``flask sms templates``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from volunteer_hub.config import DEFAULT_SMS_SIGNATURE
+from volunteer_hub.sms import replies
 from volunteer_hub.sms.backends.aliyun import load_template_codes
 from volunteer_hub.sms.backends.tencent import load_templates
 from volunteer_hub.sms.catalogue import CODE, NOTICE, Template, Var
@@ -54,7 +57,9 @@ LONGEST = {
     # lists built by sms/replies.py, at most MAX_VARIABLE units by construction
     "first": "12月31日 23:59 防汛巡堤拉练… 999999",
     "rest": "12月31日 23:59 防汛巡堤… 99999 等99个",
-    "shifts": "999999 12月31日 23:59；等99个班次",
+    "shifts": "999999 12月31日 23:59 值守；999998 23:59",
+    "shifts_2": "999997 1月1日 00:00 值守；999996 00:00",
+    "shifts_3": "999995 1月2日 00:00；等99个班次",
     "choices": "东塔社区“…回复“加入001”；全市“长江…回复“加入002”",
 }
 
@@ -217,3 +222,25 @@ def test_example_mapping_maps_every_key_for_both_providers(runner, tmp_path):
         confirmed.variables.values()
     )
     assert tencent["signup_confirmed"].params == ("team", "title", "when", "place", "code")
+
+
+# -- lists built by sms/replies.py stay within one variable each ------------------------
+
+
+def test_lists_fit_the_variables_a_provider_takes_with_the_longest_real_values():
+    start = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)
+    shifts = [(str(999_999 - i), start + timedelta(hours=i // 2), "值守二班") for i in range(30)]
+    texts = [
+        replies.broadcast_call(title=LONG_TITLE, location=LONG_PLACE, shifts=shifts),
+        replies.my_shifts([(code, LONG_TITLE, when) for code, when, _name in shifts]),
+        replies.my_shifts([(code, "巡", when) for code, when, _name in shifts]),
+        replies.invitation_choose([(LONGEST_TEAM, f"{i:03d}") for i in range(9)], accept=False),
+        replies.invitation_choose([(LONGEST_TEAM, "001"), ("邓平社区", "002")], accept=True),
+    ]
+    for text in texts:
+        assert variable_problems(text) == [], text
+        assert len(SIGNATURE + text.text) <= MAX_TEXT
+    assert texts[0].key == "broadcast_many_3" and texts[0].text.endswith("等30个班次")
+    assert texts[1].key == "my_shifts_first_of" and texts[1].text.endswith(" 等30个")
+    assert texts[2].key == "my_shifts_more" and texts[2].text.endswith(" 等30个")
+    assert "加入002" in texts[4].text

@@ -88,6 +88,30 @@ def _t(key, kind, content, why, variables=None, budget=BODY_BUDGET, fit=("title"
     return Template(key, kind, content, why, variables, budget if fit else None, fit)
 
 
+def _broadcast_many(n: int) -> Template:
+    """A call-out of several shifts: the list in 1–3 variables of at most 35 characters
+    (one variable a provider takes), as many as the shifts need."""
+    lists = ["shifts", "shifts_2", "shifts_3"][:n]
+    examples = [
+        "1234 12月1日 08:00；5678 14:00",
+        "9012 12月2日 08:00",
+        "3456 12月3日 08:00；等6个班次",
+    ]
+    return _t(
+        "broadcast_many" + ("" if n == 1 else f"_{n}"),
+        NOTICE,
+        "新活动：“${title}”，地点：${place}。回复“报名+编号”报名："
+        + "；".join(f"${{{name}}}" for name in lists),
+        "队长发布志愿服务活动后通知本队队员报名（多个班次，列出编号和时间）",
+        {
+            "title": Var("防汛巡堤", True, 20, "活动"),
+            "place": PLACE,
+            **{name: Var(example) for name, example in zip(lists, examples, strict=False)},
+        },
+        fit=(),
+    )
+
+
 _TEMPLATES = [
     # -- help and hints --
     _t("help", NOTICE, HELP, "志愿者回复“帮助”时，告知可用的短信指令"),
@@ -478,18 +502,7 @@ _TEMPLATES = [
         },
         fit=(),
     ),
-    _t(
-        "broadcast_many",
-        NOTICE,
-        "新活动：“${title}”，地点：${place}。回复“报名+编号”报名：${shifts}",
-        "队长发布志愿服务活动后通知本队队员报名（多个班次，列出编号和时间）",
-        {
-            "title": Var("防汛巡堤", True, 20, "活动"),
-            "place": PLACE,
-            "shifts": Var("1234 12月1日 08:00；5678 14:00"),
-        },
-        fit=(),
-    ),
+    *(_broadcast_many(n) for n in (1, 2, 3)),
     # -- accounts and teams --
     _t(
         "login_code",

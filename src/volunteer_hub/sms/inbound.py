@@ -29,6 +29,7 @@ from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
+from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.teams.models import Team
 
 #: how many upcoming shifts 我的 lists at most (the reply fits what it can)
@@ -82,7 +83,9 @@ def handle_inbound(
     return InboundResult(reply=reply.body)
 
 
-def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str | None, SmsKind]:
+def _answer(
+    command: Command, person: Person | None, now: datetime
+) -> tuple[Rendered | None, SmsKind]:
     kind = command.kind
     if person is None:
         # Not registered: show the way to join; an opt-out needs no answer from us.
@@ -120,7 +123,7 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
     return replies.unknown_command(), SmsKind.REPLY
 
 
-def _sign_up(person: Person, code: str, now: datetime) -> str:
+def _sign_up(person: Person, code: str, now: datetime) -> Rendered:
     found = _current_shift(code)
     if found is None:
         return replies.unknown_code(code=code)
@@ -146,7 +149,7 @@ def _sign_up(person: Person, code: str, now: datetime) -> str:
     )
 
 
-def _cancel(person: Person, code: str, now: datetime) -> str:
+def _cancel(person: Person, code: str, now: datetime) -> Rendered:
     found = _current_shift(code)
     if found is None:
         return replies.unknown_code(code=code)
@@ -161,7 +164,7 @@ def _cancel(person: Person, code: str, now: datetime) -> str:
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
 
 
-def _confirm(person: Person, code: str | None, now: datetime) -> str:
+def _confirm(person: Person, code: str | None, now: datetime) -> Rendered:
     """确认 answers a reminder. With a code it names the shift; without one it means the
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
@@ -204,7 +207,7 @@ def _confirm(person: Person, code: str | None, now: datetime) -> str:
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
-def _my_shifts(person: Person, now: datetime) -> str:
+def _my_shifts(person: Person, now: datetime) -> Rendered:
     rows = db.session.execute(
         select(Shift.code, Event.title, Shift.starts_at)
         .join(Signup, Signup.shift_id == Shift.id)
@@ -223,7 +226,7 @@ def _my_shifts(person: Person, now: datetime) -> str:
 # -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
-def _check_in(person: Person, code: str, now: datetime) -> str:
+def _check_in(person: Person, code: str, now: datetime) -> Rendered:
     found = _current_shift(code)
     if found is None:
         return _not_current(person, code)
@@ -248,7 +251,7 @@ def _check_in(person: Person, code: str, now: datetime) -> str:
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _check_out(person: Person, code: str, now: datetime) -> str:
+def _check_out(person: Person, code: str, now: datetime) -> Rendered:
     found = _current_shift(code)
     if found is None:
         return _not_current(person, code)
@@ -270,14 +273,14 @@ def _check_out(person: Person, code: str, now: datetime) -> str:
     return replies.checked_out(title=title, at=now, minutes=record.minutes)
 
 
-def _no_seat(shift_id: int, person_id: int, code: str) -> str:
+def _no_seat(shift_id: int, person_id: int, code: str) -> Rendered:
     """Not signed up, or only on the waitlist."""
     if signups.active_signup(shift_id, person_id) is not None:
         return replies.waitlisted_no_check_in(code=code)
     return replies.not_signed_up(code=code)
 
 
-def _not_current(person: Person, code: str) -> str:
+def _not_current(person: Person, code: str) -> Rendered:
     """No current shift has the code: tell the person what became of their own shift
     with it (cancelled, or over and its code released), else that the code is unknown."""
     row = db.session.execute(
@@ -296,7 +299,7 @@ def _not_current(person: Person, code: str) -> str:
     return replies.check_in_closed(title=event.title, code=code)
 
 
-def _my_hours(person: Person, now: datetime) -> str:
+def _my_hours(person: Person, now: datetime) -> Rendered:
     totals = personal.summary(person.id, now)
     if not totals.records:
         return replies.no_records()
@@ -308,7 +311,7 @@ def _my_hours(person: Person, now: datetime) -> str:
     )
 
 
-def _correction(person: Person, code: str | None, note: str, now: datetime) -> str:
+def _correction(person: Person, code: str | None, note: str, now: datetime) -> Rendered:
     """更正 [CODE] note: a correction request on the person's record of the shift with
     that code (even a released code), or on their latest record."""
     if code is not None:
@@ -328,39 +331,35 @@ def _correction(person: Person, code: str | None, note: str, now: datetime) -> s
     return replies.correction_received(title=record.content, day=record.started_at)
 
 
-def _team_invitation(person: Person, kind: CommandKind, code: str | None, now: datetime) -> str:
+def _team_invitation(
+    person: Person, kind: CommandKind, code: str | None, now: datetime
+) -> Rendered:
     """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
     waiting; when several wait, the reply lists each with its code."""
     from volunteer_hub.teams import services as teams
 
     accept = kind == CommandKind.JOIN_TEAM
-    word = "加入" if accept else "不加入"
     waiting = teams.invitations_for(person.id)
     if code is not None:
         waiting = [item for item in waiting if item.id == int(code)]
         if not waiting:
-            hint = f"报名班次请回复“报名 {code}”。" if accept else ""
-            return f"没有编号为 {code} 的入队邀请。{hint}"
+            return replies.invitation_unknown_code(code=code, accept=accept)
     if not waiting:
-        return "您目前没有待处理的入队邀请。报名班次请回复“报名 代码”。"
+        return replies.invitation_none()
     if len(waiting) > 1:
-        choices = "；".join(
-            f"{teams.text_team_name(item.team.name)}回复“{word}{teams.invitation_code(item)}”"
-            for item in waiting
+        return replies.invitation_choose(
+            [(item.team.name, teams.invitation_code(item)) for item in waiting], accept=accept
         )
-        return f"您有{len(waiting)}个入队邀请：{choices}。"
     invitation = waiting[0]
-    team_name = teams.text_team_name(invitation.team.name)
+    team_name = invitation.team.name
     try:
         if accept:
             teams.accept_invitation(invitation.id, person.id, via="sms", now=now)
         else:
             teams.decline_invitation(invitation.id, person.id, via="sms", now=now)
     except DomainError:
-        return f"{team_name}的邀请已失效。"
-    if accept:
-        return f"您已加入{team_name}，以后可以报名该队的活动。"
-    return f"已谢绝{team_name}的入队邀请。"
+        return replies.invitation_answered(team=team_name, outcome="expired")
+    return replies.invitation_answered(team=team_name, outcome="accepted" if accept else "declined")
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
@@ -373,14 +372,16 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
 
 
 def _record_reply(
-    inbound: InboundSms, person: Person | None, text: str, kind: SmsKind, now: datetime
+    inbound: InboundSms, person: Person | None, text: Rendered, kind: SmsKind, now: datetime
 ) -> OutgoingSms:
     """The reply travels in the webhook's answer (TwiML), but it is a row like any text."""
-    body = current_app.config["SMS_SIGNATURE"] + text
+    body = current_app.config["SMS_SIGNATURE"] + text.text
     reply = OutgoingSms(
         person_id=person.id if person else None,
         to_phone=inbound.from_phone,
         body=body,
+        template_key=text.key,
+        template_vars=text.variables,
         kind=kind,
         dedupe_key=f"reply:{inbound.message_sid}",
         status=SmsStatus.SENT,
