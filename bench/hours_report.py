@@ -420,10 +420,11 @@ def run(args, env: dict, url: str, results: dict) -> bool:
     os.environ.update(EMBEDDED_WORKER="0", INSTANCE_PATH=env["INSTANCE_PATH"])
     from sqlalchemy import select, text
 
-    from volunteer_hub import after_commit, create_app
+    from volunteer_hub import create_app
     from volunteer_hub.auth.permissions import Viewer
     from volunteer_hub.extensions import db
-    from volunteer_hub.hours import records, reports, rollups, verification
+    from volunteer_hub.hours import reports, rollups, verification
+    from volunteer_hub.hours.marks import RollupMark
     from volunteer_hub.hours.models import HoursRollup, TeamHoursRollup
     from volunteer_hub.people.models import Person
     from volunteer_hub.units.models import Unit
@@ -517,23 +518,28 @@ def run(args, env: dict, url: str, results: dict) -> bool:
     session.rollback()
     random.Random(7).shuffle(pending)
     to_verify = pending[: args.verifications]
-    touched: list[tuple] = []
-
-    def on_key(person_id, team_id, category_id, month):
-        touched.append((person_id, team_id, category_id, date.fromisoformat(month)))
-
-    after_commit.connect(records.KEY_TOUCHED, on_key)
     verify_s, verify_q, recompute_s, recompute_q, outcomes = [], [], [], [], {}
 
     def verify_one(record_id: int) -> None:
-        touched.clear()
         before = log.count
         t = time.perf_counter()
         changed = verification.verify([record_id], viewer=viewer)
         session.commit()
         verify_s.append(time.perf_counter() - t)
         verify_q.append(log.count - before)
-        keys = list(touched)
+        # The keys the commit marked owed a recompute (the roll-up actor's work).
+        keys = [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    RollupMark.person_id,
+                    RollupMark.team_id,
+                    RollupMark.category_id,
+                    RollupMark.month,
+                )
+            )
+        ]
+        session.rollback()
         if changed != 1 or len(keys) != 1:
             raise SystemExit(f"verify({record_id}) changed {changed}, keys {keys}")
         before = log.count

@@ -63,7 +63,6 @@ def test_an_event_nobody_handles_fails_loudly_in_tests(subscriptions):
         domain_events.publish(Noted("d"))
 
 
-@pytest.mark.xfail(strict=True, reason="handlers are being moved over to the domain events")
 def test_every_event_the_app_declares_has_a_handler(app):
     declared = [
         cls

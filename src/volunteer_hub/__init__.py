@@ -83,9 +83,6 @@ def _init_extensions(app: Flask) -> None:
     # Import every model module so metadata is complete for migrations.
     from volunteer_hub import models  # noqa: F401
 
-    # Receivers of the domain signals connect when their module is imported.
-    from volunteer_hub.sms import notices  # noqa: F401
-
 
 def _subscribe_handlers(app: Flask) -> None:
     from volunteer_hub import domain_events, handlers

@@ -1,15 +1,18 @@
 """Side effects that must only happen once the data they describe is committed.
 
-During a request or a command, services call ``enqueue`` (an actor send, usually) or
-``emit`` (a domain event other packages subscribe to). Nothing runs until the session's
-outermost transaction commits; on rollback everything queued is dropped. A worker that
-picks up the message therefore always finds the rows it was told about.
+During a request or a command, code calls ``enqueue`` (an actor send, usually; the
+after-commit handlers of ``domain_events`` go through it too). Nothing runs until the
+session's outermost transaction commits; on rollback everything queued is dropped. A
+worker that picks up the message therefore always finds the rows it was told about.
+
+What is queued here is a fast path, never the only record of the work: the transaction
+also wrote something durable (an outbox row, a dirty mark) that the scheduler's tick
+finds and hands to a worker again if the message is lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,23 +22,11 @@ from sqlalchemy.orm import Session, SessionTransaction
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "volunteer_hub.after_commit"
-_receivers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
-
-
-def connect(name: str, receiver: Callable[..., Any]) -> None:
-    """Run ``receiver(*args)`` after the commit of every transaction that emitted ``name``."""
-    if receiver not in _receivers[name]:
-        _receivers[name].append(receiver)
-
-
-def emit(name: str, *args: Any) -> None:
-    """Announce a domain event; receivers run after commit, once per distinct (name, args)."""
-    _pending(_session()).setdefault(("emit", name, args), (name, args))
 
 
 def enqueue(func: Callable[..., Any], *args: Any) -> None:
     """Call ``func(*args)`` (e.g. ``some_actor.send``) after commit; duplicates collapse."""
-    _pending(_session()).setdefault(("call", func, args), (func, args))
+    _pending(_session()).setdefault((func, args), None)
 
 
 def install(session_class: type[Session] | Any) -> None:
@@ -61,26 +52,24 @@ def _run_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
-    for kind, target, _args in pending:
-        name_or_func, args = pending[(kind, target, _args)]
-        callables = _receivers.get(name_or_func, []) if kind == "emit" else [name_or_func]
-        for func in callables:
-            try:
-                func(*args)
-            except Exception as exc:
-                # The data is committed; a lost side effect is recovered by the sweeps
-                # (an outbox row stays queued and the tick hands it to a worker again).
-                # The request that committed it goes on: never a 500 for this.
-                if _is_connection_error(exc):
-                    # Redis is down: one line, not a traceback per request.
-                    log.warning(
-                        "after-commit side effect %r skipped, broker unreachable: %s: %s",
-                        func,
-                        type(exc).__name__,
-                        exc,
-                    )
-                else:
-                    log.exception("after-commit side effect %r failed", func)
+    for func, args in pending:
+        try:
+            func(*args)
+        except Exception as exc:
+            # The data is committed, and with it what the tick needs to do the work
+            # anyway: an outbox row stays queued, a dirty mark (roll-up key, feed
+            # change) stays in place, and the tick hands either to a worker again. The
+            # request that committed it goes on: never a 500 for this.
+            if _is_connection_error(exc):
+                # Redis is down: one line, not a traceback per request.
+                log.warning(
+                    "after-commit side effect %r skipped, broker unreachable: %s: %s",
+                    func,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                log.exception("after-commit side effect %r failed", func)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -13,13 +13,18 @@ Handlers are subscribed explicitly, in ``volunteer_hub.handlers``, which ``creat
 calls: nothing subscribes by being imported, so that one table lists who reacts to
 what. Publishing an event nobody handles is a bug: it raises ``UnhandledEvent`` in
 debug and testing, and is logged as an error elsewhere (the change itself still stands).
+
+A handler that writes a dirty mark (a roll-up key, a feed change) asks
+``new_in_transaction`` first, so that a transaction announcing the same thing twice
+writes its mark once.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, TypeVar
@@ -104,6 +109,29 @@ def _unhandled(event: DomainEvent) -> None:
     if current_app.debug or current_app.testing:
         raise UnhandledEvent(message)
     log.error("%s; published: %r", message, event)
+
+
+_SEEN_KEY = "volunteer_hub.domain_events.seen"
+
+
+def new_in_transaction(*keys: Hashable) -> bool:
+    """Note ``keys`` as written by the current transaction; True when one of them was
+    not yet, i.e. the caller has something to write.
+
+    Kept per innermost transaction: what a savepoint wrote and then rolled back is
+    forgotten with it (the mark is written again), and what an enclosing transaction
+    wrote is not seen inside a savepoint (written twice at worst, which is harmless)."""
+    from volunteer_hub.extensions import db
+
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    per_transaction = session.info.setdefault(_SEEN_KEY, weakref.WeakKeyDictionary())
+    seen = per_transaction.setdefault(transaction, set())
+    new = set(keys) - seen
+    seen.update(new)
+    return bool(new)
 
 
 # -- the events ------------------------------------------------------------------------

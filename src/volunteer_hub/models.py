@@ -1,8 +1,10 @@
 """Every model module, imported once so that the metadata is complete."""
 
 from volunteer_hub.auth.models import ApiToken, LoginCode
+from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.events.models import Category, Event, Shift
+from volunteer_hub.hours.marks import RollupMark
 from volunteer_hub.hours.models import HoursRollup, RecordChange, ServiceRecord, TeamHoursRollup
 from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.signups.models import Signup
@@ -17,6 +19,7 @@ __all__ = [
     "ConsentChange",
     "Event",
     "Feed",
+    "FeedChange",
     "HoursRollup",
     "InboundSms",
     "LoginCode",
@@ -25,6 +28,7 @@ __all__ = [
     "Person",
     "PhoneChange",
     "RecordChange",
+    "RollupMark",
     "ServiceRecord",
     "Shift",
     "Signup",

@@ -3,6 +3,10 @@ with Redis) or by a thread of the web process (embedded mode).
 
 Each step is idempotent and safe to run twice at once, so two schedulers by mistake, or a
 tick that overlaps the next, cost work but never double texts.
+
+It is what makes the after-commit messages a fast path only: texts still queued, feed
+changes not applied and roll-up keys still marked a while after their commit had their
+message lost (a Redis blip, a worker that died), and the tick sends it again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import Flask
 
@@ -20,6 +25,16 @@ from volunteer_hub.extensions import db
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
+
+
+class Resent(NamedTuple):
+    """Derived data whose message was lost, sent again to a worker by a tick."""
+
+    feed_changes: int  #: not applied yet (calendar.changes)
+    rollup_keys: int  #: still marked (hours.marks)
+
+
+_NOTHING_RESENT = Resent(0, 0)
 
 
 @dataclass(frozen=True)
@@ -36,12 +51,16 @@ class TickResult:
     requeued_feeds: int = 0
     #: check-ins never checked out, closed at their shift's end for the leader to see
     closed_check_ins: int = 0
+    #: derived data sent again to a worker, its marks older than a minute
+    resent: Resent = _NOTHING_RESENT
 
 
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
+    from volunteer_hub.calendar.tasks import requeue_lost_changes
     from volunteer_hub.events.services import release_stale_codes
     from volunteer_hub.hours.attendance import close_forgotten_check_outs
+    from volunteer_hub.hours.tasks import requeue_marked
     from volunteer_hub.reminders.services import sweep
     from volunteer_hub.sms.services import requeue_stuck
 
@@ -49,7 +68,9 @@ def tick(now: datetime | None = None) -> TickResult:
     requeued, flagged = requeue_stuck(now)
     released = release_stale_codes(now)
     feeds = requeue_overdue_rebuilds(now)
+    feed_changes = requeue_lost_changes(now)
     closed = close_forgotten_check_outs(now)
+    rollup_keys = requeue_marked(now)
     db.session.commit()
     if requeued or flagged:
         log.info("tick: %d texts sent to the queue again, %d flagged for review", requeued, flagged)
@@ -66,6 +87,7 @@ def tick(now: datetime | None = None) -> TickResult:
         dropped_reminders=reminders.dropped,
         requeued_feeds=feeds,
         closed_check_ins=closed,
+        resent=Resent(feed_changes, rollup_keys),
     )
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from volunteer_hub import after_commit, signals
 from volunteer_hub.db import utcnow
+from volunteer_hub.domain_events import EventChanged, publish
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.events.models import Category, Event, EventStatus, Shift
 from volunteer_hub.extensions import db
@@ -239,7 +239,7 @@ def _create(
     db.session.flush()
     for shift_input in shifts:
         _add_shift(event, shift_input, series_start=shift_input.starts_at if rule else None)
-    after_commit.emit("event_changed", event.id)
+    publish(EventChanged(event.id))
     return event
 
 
@@ -319,13 +319,8 @@ def update_event(event_id: int, data: EventInput, shifts: list[ShiftInput]) -> E
     if _shown_of(event) != shown_before:
         _touch_shifts(event)
     db.session.flush()
-    after_commit.emit("event_changed", event.id)
-    if event.category_id != old_category_id:
-        signals.event_recategorized.send(event, old_category_id=old_category_id)
-    if moved_shift_ids or location_changed:
-        signals.event_rescheduled.send(
-            event, moved_shift_ids=moved_shift_ids, location_changed=location_changed
-        )
+    left = old_category_id if event.category_id != old_category_id else None
+    publish(EventChanged(event.id, tuple(moved_shift_ids), location_changed, left))
     return event
 
 
@@ -344,7 +339,7 @@ def cancel_event(event_id: int, reason: str = "") -> Event:
     event.revision += 1
     _touch_shifts(event)
     db.session.flush()
-    after_commit.emit("event_changed", event.id)
+    publish(EventChanged(event.id))
     return event
 
 

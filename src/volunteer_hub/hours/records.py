@@ -2,8 +2,9 @@
 
 A record is stored through ``add_record`` and changed through ``apply_change``, by the
 attendance and verification modules too: its month and minutes are recounted, and the
-roll-up keys it touched, before and after, are named (``_touch_if_counted``) for the
-hours actors to recompute (``hours.rollups``). Every change, deletions and records
+roll-up keys it touched, before and after, are announced (``_touch_if_counted``:
+``RecordCounted``, which marks them in ``hours.marks``) for the hours actors to
+recompute (``hours.rollups``). Every change, deletions and records
 moved with their event's category included, writes a ``RecordChange`` (who, why, what)
 in the same transaction. Here also: the leader's edits, deletions and unplanned service,
 and the volunteer's correction requests and their resolution.
@@ -18,9 +19,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from volunteer_hub import after_commit, signals
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
+from volunteer_hub.domain_events import EventChanged, RecordCounted, publish
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
@@ -35,8 +36,6 @@ MAX_RECORD_MINUTES = 36 * 60
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: the longest content a record holds (its column's length)
 CONTENT_MAX = 300
-#: the name of the after-commit event that carries one touched roll-up key
-KEY_TOUCHED = "hours_key_touched"
 
 
 # -- counting --------------------------------------------------------------------------
@@ -257,8 +256,12 @@ def resolve_correction(
 # -- an event moved to another category ------------------------------------------------
 
 
-def _event_recategorized(event: Event, old_category_id: int, **_kwargs) -> None:
-    """Records follow their event's category; both months' keys are recomputed."""
+def follow_event_category(changed: EventChanged) -> None:
+    """Handler of ``EventChanged``: records follow their event's category; the keys on
+    both sides are recomputed."""
+    if changed.old_category_id is None:
+        return
+    event, old_category_id = db.session.get(Event, changed.event_id), changed.old_category_id
     records = db.session.scalars(
         select(ServiceRecord)
         .join(Shift, Shift.id == ServiceRecord.shift_id)
@@ -286,9 +289,6 @@ def _event_recategorized(event: Event, old_category_id: int, **_kwargs) -> None:
             ],
         )
     db.session.flush()
-
-
-signals.event_recategorized.connect(_event_recategorized)
 
 
 # -- storing and changing a record (for attendance and verification too) ---------------
@@ -346,13 +346,11 @@ def _recount(record: ServiceRecord) -> None:
 
 
 def _touch_if_counted(record: ServiceRecord) -> None:
-    """Name the record's roll-up key for recomputing after commit, if the record is in
-    the roll-ups (records that are not change nothing there)."""
+    """Announce the record's roll-up key as owed a recompute, if the record is in the
+    roll-ups (records that are not change nothing there)."""
     if not record.counts:
         return
-    after_commit.emit(
-        KEY_TOUCHED, record.person_id, record.team_id, record.category_id, record.month.isoformat()
-    )
+    publish(RecordCounted(record.person_id, record.team_id, record.category_id, record.month))
 
 
 # -- the trail -------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A key is (person, team, category, local month). ``recompute_key`` makes the rows of one
 key what the records say: the person row (``hours_rollup``) from ``service_record``,
-then the team row (``team_hours_rollup``) from the person rows; the hours actors run it
-for each key a change touched (``hours.records`` names them), never adding deltas.
+then the team row (``team_hours_rollup``) from the person rows, and clears the key's
+dirty mark (``hours.marks``); the hours actors run it for each key a change touched
+(``hours.records`` announces them), never adding deltas.
 ``rebuild_all`` recomputes everything and says what it had to change: nothing, on a
 healthy database.
 """
@@ -20,6 +21,7 @@ from sqlalchemy import func, select, text
 
 from volunteer_hub.db import dialect_insert
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import marks
 from volunteer_hub.hours.models import HoursRollup, ServiceRecord, TeamHoursRollup
 
 
@@ -36,6 +38,8 @@ def recompute_key(person_id: int, team_id: int, category_id: int, month: date) -
     from ``service_record``, then the team row from the person rows. Safe to run twice
     or at the same time as another: each key is recomputed under a lock."""
     _lock("person", person_id, team_id, category_id, month)
+    key = (person_id, team_id, category_id, month)
+    mark_version = marks.version_of(key)  # read before the records: see marks.clear
     counted = db.session.execute(
         select(func.count(), func.coalesce(func.sum(ServiceRecord.minutes), 0)).where(
             ServiceRecord.person_id == person_id,
@@ -67,6 +71,7 @@ def recompute_key(person_id: int, team_id: int, category_id: int, month: date) -
         {"team_id": team_id, "category_id": category_id, "month": month},
         {"volunteers": team_sum[0], "services": int(team_sum[1]), "minutes": int(team_sum[2])},
     )
+    marks.clear(key, mark_version)
     return KeyResult(person_row, team_row)
 
 

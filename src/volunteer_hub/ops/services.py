@@ -16,9 +16,11 @@ from dramatiq.brokers.redis import RedisBroker
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
+from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.calendar.services import REBUILD_OVERDUE_AFTER
 from volunteer_hub.extensions import db
+from volunteer_hub.hours.marks import RollupMark
 from volunteer_hub.people.services import mask_phone
 from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 from volunteer_hub.sms.services import STUCK_QUEUED_AFTER, STUCK_SENDING_AFTER
@@ -196,6 +198,11 @@ class FeedLag:
     never_built: int
     #: when a worker last finished a rebuild
     last_built: datetime | None
+    #: changes not yet applied to the feeds (calendar.changes): which feeds they make
+    #: stale is not known until a worker applies them
+    changes: int = 0
+    #: how long the oldest of those has waited
+    changes_lag: timedelta | None = None
 
 
 def feed_lag(now: datetime) -> FeedLag:
@@ -208,16 +215,40 @@ def feed_lag(now: datetime) -> FeedLag:
             func.min(Feed.stale_since),
             func.count(case((Feed.built_at.is_(None), 1))),
             func.max(Feed.built_at),
+            select(func.count()).select_from(FeedChange).scalar_subquery(),
+            select(func.min(FeedChange.created_at)).scalar_subquery(),
         ).where(Feed.revoked_at.is_(None))
     ).one()
-    oldest = _aware(row[2])
     return FeedLag(
         stale=row[0],
         overdue=row[1],
-        lag=max(now - oldest, timedelta(0)) if oldest is not None else None,
+        lag=_waited(now, row[2]),
         never_built=row[3],
         last_built=_aware(row[4]),
+        changes=row[5],
+        changes_lag=_waited(now, row[6]),
     )
+
+
+@dataclass(frozen=True)
+class RollupLag:
+    #: roll-up keys marked owed a recompute (hours.marks)
+    waiting: int
+    #: how long the oldest has waited; None when every roll-up is current
+    lag: timedelta | None
+
+
+def rollup_lag(now: datetime) -> RollupLag:
+    """How far the hour roll-ups are behind the records; one query."""
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(RollupMark.marked_at)).select_from(RollupMark)
+    ).one()
+    return RollupLag(waiting=count, lag=_waited(now, oldest))
+
+
+def _waited(now: datetime, since: datetime | str | None) -> timedelta | None:
+    since = _aware(since)
+    return max(now - since, timedelta(0)) if since is not None else None
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

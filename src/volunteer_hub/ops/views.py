@@ -42,5 +42,6 @@ def overview():
         last_tick=last_tick,
         tick_late=last_tick is None or now - last_tick > services.TICK_LATE_AFTER,
         feeds=services.feed_lag(now),
+        rollups=services.rollup_lag(now),
         limits=services.limits_in_minutes(),
     )

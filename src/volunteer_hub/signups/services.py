@@ -26,8 +26,14 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import contains_eager
 
-from volunteer_hub import after_commit, signals
 from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.domain_events import (
+    ShiftCancelled,
+    SignupCancelled,
+    SignupPlaced,
+    SignupPromoted,
+    publish,
+)
 from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
@@ -138,8 +144,7 @@ def sign_up(
             _release_seat(shift_id)
         raise AlreadySignedUp(_("您已报名该班次"))
 
-    after_commit.emit("signup_created", signup.id)
-    signals.signup_placed.send(signup, source=SignupSource(source))
+    publish(SignupPlaced(signup.id, SignupSource(source)))
     position = None if claimed else waitlist_position(signup)
     return SignupResult(signup=signup, waitlist_position=position)
 
@@ -169,6 +174,7 @@ def cancel(
     db.session.refresh(signup)
     if changed != 1:
         raise SignupNotActive(_("该报名已取消"))
+    publish(SignupCancelled(signup.id))
 
     promoted: list[Signup] = []
     if previous == SignupStatus.CONFIRMED:
@@ -180,7 +186,6 @@ def cancel(
             and shift.starts_at > now
         ):
             promoted = promote_waitlist(signup.shift_id, now=now)
-    after_commit.emit("signup_cancelled", signup.id)
     return CancelResult(signup=signup, promoted=promoted)
 
 
@@ -202,8 +207,7 @@ def promote_waitlist(shift_id: int, now: datetime | None = None) -> list[Signup]
         head.confirmed_at = now
         db.session.flush()
         promoted.append(head)
-        after_commit.emit("signup_promoted", head.id)
-        signals.signup_promoted.send(head)
+        publish(SignupPromoted(head.id))
     return promoted
 
 
@@ -240,11 +244,7 @@ def cancel_shift(
         .execution_options(synchronize_session=False)
     )
     db.session.expire(shift)
-    for signup_id in ended_ids:
-        after_commit.emit("signup_cancelled_by_organizer", signup_id)
-    signals.shift_cancelled.send(
-        shift, signup_ids=ended_ids, event_cancelled=event_cancelled, reason=reason
-    )
+    publish(ShiftCancelled(shift_id, tuple(ended_ids), event_cancelled, reason))
     return len(ended_ids)
 
 

@@ -1,10 +1,10 @@
 """Texts the system sends on its own when a signup or an event changes.
 
-Receivers of the domain signals (``volunteer_hub.signals``): they run inside the
-transaction that made the change and write outbox rows, so a notice exists exactly when
-its change does. One signup gets at most one notice of each kind (the dedupe keys carry
-the signup id; a change notice carries the event's revision as well, so each edit tells
-once).
+Handlers of the domain events (``volunteer_hub.domain_events``, subscribed in
+``volunteer_hub.handlers``): they run inside the transaction that made the change and
+write outbox rows, so a notice exists exactly when its change does. One signup gets at
+most one notice of each kind (the dedupe keys carry the signup id; a change notice
+carries the event's revision as well, so each edit tells once).
 
 The wording is the template catalogue's, chosen and filled by ``sms.replies``: a signup
 on the web, by a leader or through the API is confirmed with the same words an SMS
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from volunteer_hub import signals
 from volunteer_hub.db import utcnow
+from volunteer_hub.domain_events import EventChanged, ShiftCancelled, SignupPlaced, SignupPromoted
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -31,13 +31,13 @@ from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.teams.models import Team
 
 
-@signals.signup_placed.connect
-def signup_placed(signup: Signup, *, source: SignupSource, **_kwargs) -> None:
+def signup_placed(placed: SignupPlaced) -> None:
     # Someone who signed up by text already has these words: they are the TwiML reply.
-    if source == SignupSource.SMS:
+    if placed.source == SignupSource.SMS:
         return
     from volunteer_hub.signups.services import waitlist_position
 
+    signup = db.session.get(Signup, placed.signup_id)
     shift, event = _shift_and_event(signup.shift_id)
     if signup.status == SignupStatus.CONFIRMED:
         text = replies.signup_confirmed(**_named_shift(shift, event))
@@ -48,24 +48,16 @@ def signup_placed(signup: Signup, *, source: SignupSource, **_kwargs) -> None:
     _queue_one(signup, text, f"notice:placed:{signup.id}")
 
 
-@signals.signup_promoted.connect
-def signup_promoted(signup: Signup, **_kwargs) -> None:
+def signup_promoted(promoted: SignupPromoted) -> None:
+    signup = db.session.get(Signup, promoted.signup_id)
     shift, event = _shift_and_event(signup.shift_id)
     text = replies.waitlist_promoted(**_named_shift(shift, event))
     _queue_one(signup, text, f"notice:promoted:{signup.id}")
 
 
-@signals.shift_cancelled.connect
-def shift_cancelled(
-    shift: Shift,
-    *,
-    signup_ids: list[int],
-    event_cancelled: bool = False,
-    reason: str = "",
-    **_kwargs,
-) -> None:
-    event = db.session.get(Event, shift.event_id)
-    if event_cancelled:
+def shift_cancelled(cancelled: ShiftCancelled) -> None:
+    shift, event = _shift_and_event(cancelled.shift_id)
+    if cancelled.event_cancelled:
         # A call-out still held for the morning must not invite people to a cancelled event.
         db.session.execute(
             update(OutgoingSms)
@@ -82,17 +74,17 @@ def shift_cancelled(
             )
             .execution_options(synchronize_session=False)
         )
-    if not signup_ids:
+    if not cancelled.signup_ids:
         return
     rows = db.session.execute(
-        select(Signup.id, Signup.person_id).where(Signup.id.in_(signup_ids))
+        select(Signup.id, Signup.person_id).where(Signup.id.in_(cancelled.signup_ids))
     ).all()
     text = replies.organizer_cancelled(
         title=event.title,
         starts_at=shift.starts_at,
         code=shift.code,
-        whole_event=event_cancelled,
-        reason=reason,
+        whole_event=cancelled.event_cancelled,
+        reason=cancelled.reason,
     )
     queue_many(
         (
@@ -108,14 +100,16 @@ def shift_cancelled(
     )
 
 
-@signals.event_rescheduled.connect
-def event_rescheduled(
-    event: Event, *, moved_shift_ids: list[int], location_changed: bool, **_kwargs
-) -> None:
+def event_changed(changed: EventChanged) -> None:
+    """Tell the people on the event's shifts of a new time or place."""
+    location_changed = changed.location_changed
+    if not (changed.moved_shift_ids or location_changed):
+        return
+    event = db.session.get(Event, changed.event_id)
     # A draft's signups cannot exist; a cancelled event told its people already.
     if event.status != EventStatus.PUBLISHED:
         return
-    moved = set(moved_shift_ids)
+    moved = set(changed.moved_shift_ids)
     affected = Shift.id.in_(moved) if not location_changed else Shift.event_id == event.id
     rows = db.session.execute(
         select(Signup.id, Signup.person_id, Shift.id, Shift.code, Shift.starts_at, Shift.ends_at)
@@ -176,6 +170,6 @@ def _named_shift(shift: Shift, event: Event) -> dict:
 
 
 def _shift_and_event(shift_id: int) -> tuple[Shift, Event]:
-    # Usually from the identity map: the service that sent the signal loaded both.
+    # Usually from the identity map: the service that published the event loaded both.
     shift = db.session.get(Shift, shift_id)
     return shift, db.session.get(Event, shift.event_id)
