@@ -31,6 +31,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from volunteer_hub import boundary
 
     boundary.init_app(app)  # text input cleaned before any extension or view reads it
+    from volunteer_hub import transactions
+
+    transactions.init_app(app)  # first, so that it ends each request after every other hook
     _init_extensions(app)
     _subscribe_handlers(app)
     _init_broker(app)
@@ -108,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.hours.report_views import bp as hour_reports_bp
     from volunteer_hub.hours.views import bp as hours_bp
     from volunteer_hub.ops.views import bp as ops_bp
+    from volunteer_hub.roster.views import bp as roster_bp
     from volunteer_hub.sms.views import bp as sms_bp
     from volunteer_hub.teams.views import bp as teams_bp
     from volunteer_hub.units.views import bp as units_bp
@@ -125,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
         hour_reports_bp,
         hours_bp,
         ops_bp,
+        roster_bp,
         dev_bp,
     )
     for blueprint in blueprints:

@@ -7,6 +7,7 @@ from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.hours.marks import RollupMark
 from volunteer_hub.hours.models import HoursRollup, RecordChange, ServiceRecord, TeamHoursRollup
 from volunteer_hub.people.models import Person, PhoneChange
+from volunteer_hub.roster.models import RosterImport
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
 from volunteer_hub.teams.models import Membership, Team, TeamInvitation
@@ -29,6 +30,7 @@ __all__ = [
     "PhoneChange",
     "RecordChange",
     "RollupMark",
+    "RosterImport",
     "ServiceRecord",
     "Shift",
     "Signup",

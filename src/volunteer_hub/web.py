@@ -1,4 +1,7 @@
-"""Cross-cutting web concerns: the viewer, error pages, security headers, template helpers."""
+"""Cross-cutting web concerns: the viewer, error pages, security headers, template helpers.
+
+How a request's transaction ends (commit, rollback) is transactions.py's job.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,17 @@ from datetime import datetime
 from typing import TypeVar
 from urllib.parse import urlencode
 
-from flask import Flask, abort, g, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
+from volunteer_hub import transactions
 from volunteer_hub.auth.permissions import Viewer, viewer_for
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
-from volunteer_hub.extensions import db, login_manager
+from volunteer_hub.extensions import login_manager
 from volunteer_hub.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, to_local
 from volunteer_hub.people.services import display_phone, mask_phone
 
@@ -115,35 +119,42 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("请先登录")
     login_manager.login_message_category = "info"
     login_manager.localize_callback = str
+    app.before_request(_fresh_identity)
+    app.after_request(_security_headers)
+    _template_helpers(app)
+    _error_pages(app)
+    app.add_url_rule("/", "index", _index)
 
-    @app.before_request
-    def fresh_identity():
-        # g lives as long as the app context, which a caller (tests, a CLI command) may share
-        # across requests: who is asking must come from this request's own cookies.
-        g.pop("_login_user", None)
-        g.pop("viewer", None)
-        g.pop("_flask_babel", None)  # the locale too: this request's ?lang= or cookie
-        # Ids beyond the column range cannot exist; PostgreSQL would refuse them with a 500.
-        if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
-            abort(404)
 
-    @app.after_request
-    def security_headers(response):
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        chosen = request.args.get("lang")
-        if chosen in SUPPORTED_LOCALES:
-            response.set_cookie(
-                LOCALE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
-            )
-        return response
+def _fresh_identity():
+    # g lives as long as the app context, which a caller (tests, a CLI command) may share
+    # across requests: who is asking must come from this request's own cookies.
+    g.pop("_login_user", None)
+    g.pop("viewer", None)
+    g.pop("_flask_babel", None)  # the locale too: this request's ?lang= or cookie
+    # Ids beyond the column range cannot exist; PostgreSQL would refuse them with a 500.
+    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+        abort(404)
 
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    chosen = request.args.get("lang")
+    if chosen in SUPPORTED_LOCALES:
+        response.set_cookie(
+            LOCALE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def _template_helpers(app: Flask) -> None:
     @app.context_processor
     def template_helpers():
         return {
@@ -159,6 +170,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["tr"] = lambda text: _(text) if text else text
     app.jinja_env.globals["format_span"] = format_span
 
+
+def _error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(error):
         if request.path.startswith("/api/"):
@@ -183,26 +196,29 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        # Views handle the errors they expect; this keeps an unexpected one from being a 500.
-        db.session.rollback()
-        if request.path.startswith("/api/"):
-            from volunteer_hub.api.problems import from_domain_error
+        # Rolled back first; then the answer the view declared, or the generic error page.
+        return transactions.answer_domain_error(error, _domain_error_page)
 
-            return from_domain_error(error)
-        if isinstance(error, NotFound):
-            return render_template("errors/404.html"), 404
-        return render_template("errors/400.html", message=error.message), 400
 
-    @app.get("/")
-    def index():
-        viewer = current_viewer()
-        if viewer is None:
-            return redirect(url_for("auth.login"))
-        if viewer.is_coordinator or viewer.is_admin:
-            return redirect(url_for("units.overview"))
-        if viewer.is_staff:
-            return redirect(url_for("teams.my_teams"))
-        return redirect(url_for("volunteers.home"))
+def _domain_error_page(error: DomainError):
+    if request.path.startswith("/api/"):
+        from volunteer_hub.api.problems import from_domain_error
+
+        return from_domain_error(error)
+    if isinstance(error, NotFound):
+        return render_template("errors/404.html"), 404
+    return render_template("errors/400.html", message=error.message), 400
+
+
+def _index():
+    viewer = current_viewer()
+    if viewer is None:
+        return redirect(url_for("auth.login"))
+    if viewer.is_coordinator or viewer.is_admin:
+        return redirect(url_for("units.overview"))
+    if viewer.is_staff:
+        return redirect(url_for("teams.my_teams"))
+    return redirect(url_for("volunteers.home"))
 
 
 def phone_for(person, full_phone_ids: set[int]) -> str:

@@ -36,10 +36,10 @@ def _authenticate():
         return _unauthorized(_("请在 Authorization 头中提供 Bearer 令牌。"), error=None)
     found = token_and_viewer(token)
     if found is None:
-        db.session.rollback()
         return _unauthorized(_("API 令牌无效或已撤销。"), error="invalid_token")
     token_row, g.api_viewer = found
     if token_touch_due(token_row) and touch_token(token):
+        # Its own commit, before the view: a GET writes nothing else (transactions.py).
         db.session.commit()
     # Ids beyond the column range cannot exist; refuse them before they reach SQL.
     if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):

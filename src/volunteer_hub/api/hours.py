@@ -10,17 +10,18 @@ scope answer 404, never 403.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Blueprint
 from flask_babel import gettext as _
 from pydantic import Field
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from volunteer_hub import queries
 from volunteer_hub.api import serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import operation
+from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.api.schemas import (
     LocalTime,
     Omittable,
@@ -32,7 +33,7 @@ from volunteer_hub.api.schemas import (
     ResponseModel,
 )
 from volunteer_hub.auth.permissions import Viewer
-from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.events.models import Category
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import records, verification
@@ -49,22 +50,27 @@ LATEST = date(2099, 12, 31)
 
 # Models -------------------------------------------------------------------------------
 
+#: what the from/to dates of a query bound: the days themselves, or their months
+DAYS = "当地日期（含），按服务开始时间。Local date, inclusive."
+MONTHS = "当地日期，取其所在月份（含）。The month of this local date, inclusive."
+
+
+def _first(title: str, bounds: str) -> Any:
+    """``?from=``: the first day (or month) a query covers."""
+    return Omittable(title, alias="from", description=bounds, examples=["2026-01-01"])
+
+
+def _last(title: str, bounds: str) -> Any:
+    """``?to=``: the last day (or month) a query covers."""
+    return Omittable(title, description=bounds, examples=["2026-12-31"])
+
 
 class ServiceRecordQuery(Page):
     team_id: QueryId = Omittable("服务队")
     person_id: QueryId = Omittable("志愿者")
     status: Literal["pending", "verified", "rejected"] = Omittable("审核状态")
-    from_: QueryDate = Omittable(
-        "起始日期",
-        alias="from",
-        description="当地日期（含），按服务开始时间。Local date, inclusive.",
-        examples=["2026-01-01"],
-    )
-    to: QueryDate = Omittable(
-        "截止日期",
-        description="当地日期（含），按服务开始时间。Local date, inclusive.",
-        examples=["2026-12-31"],
-    )
+    from_: QueryDate = _first("起始日期", DAYS)
+    to: QueryDate = _last("截止日期", DAYS)
 
 
 class ServiceRecordOut(ResponseModel):
@@ -97,17 +103,8 @@ class HoursQuery(Page):
     )
     unit_id: QueryId = Omittable("单位", description="只计该单位及其下级单位的服务队。")
     team_id: QueryId = Omittable("服务队")
-    from_: QueryDate = Omittable(
-        "起始月份",
-        alias="from",
-        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
-        examples=["2026-01-01"],
-    )
-    to: QueryDate = Omittable(
-        "截止月份",
-        description="当地日期，取其所在月份（含）。The month of this local date, inclusive.",
-        examples=["2026-12-31"],
-    )
+    from_: QueryDate = _first("起始月份", MONTHS)
+    to: QueryDate = _last("截止月份", MONTHS)
 
 
 class HoursRow(ResponseModel):
@@ -146,10 +143,7 @@ def list_service_records(query: ServiceRecordQuery):
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
     statement = (
-        select(ServiceRecord, Person, Team.name, Category.name)
-        .join(Person, Person.id == ServiceRecord.person_id)
-        .join(Team, Team.id == ServiceRecord.team_id)
-        .join(Category, Category.id == ServiceRecord.category_id)
+        _records_with_names()
         .where(_record_scope(viewer))
         .order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
         .limit(query.limit)
@@ -192,18 +186,9 @@ def verify_service_record(record_id: int):
     viewer = current_viewer()
     record = records.record_for(record_id, viewer)
     verification.verify([record.id], viewer=viewer)
-    # Answered from this transaction, before the commit: nothing is read after it.
-    row = db.session.execute(
-        select(ServiceRecord, Person, Team.name, Category.name)
-        .join(Person, Person.id == ServiceRecord.person_id)
-        .join(Team, Team.id == ServiceRecord.team_id)
-        .join(Category, Category.id == ServiceRecord.category_id)
-        .where(ServiceRecord.id == record_id)
-    ).one()
+    row = db.session.execute(_records_with_names().where(ServiceRecord.id == record_id)).one()
     full_phone = serializers.full_phone_ids(viewer, [row[1]])
-    answer = _record_out(*row, full_phone)
-    db.session.commit()
-    return answer
+    return _record_out(*row, full_phone)
 
 
 @operation(
@@ -226,10 +211,7 @@ def hours_totals(query: HoursQuery):
     table = HoursRollup if query.group_by == "person" else TeamHoursRollup
     scope = [viewer.team_condition()]
     if query.unit_id is not None:
-        try:
-            unit = queries.visible_unit(viewer, query.unit_id)
-        except NotFound:
-            raise NotFound(_("单位不存在"), field="unit_id") from None
+        unit = unit_of_field(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
         scope.append(Team.unit_id.in_(subtree_ids(unit.path)))
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
@@ -242,25 +224,18 @@ def hours_totals(query: HoursQuery):
     minutes = func.sum(table.minutes).label("minutes")
     services = func.sum(table.services).label("services")
     base = select(minutes, services).join(Team, Team.id == table.team_id).where(*scope)
-    if query.group_by == "person":
-        statement = (
-            base.add_columns(Person.id, Person.name)
-            .join(Person, Person.id == table.person_id)
-            .group_by(Person.id, Person.name)
-            .order_by(minutes.desc(), Person.id)
-        )
-    elif query.group_by == "team":
-        statement = base.add_columns(Team.id, Team.name).group_by(Team.id, Team.name)
-        statement = statement.order_by(minutes.desc(), Team.id)
-    elif query.group_by == "category":
-        statement = (
-            base.add_columns(Category.id, Category.name)
-            .join(Category, Category.id == table.category_id)
-            .group_by(Category.id, Category.name)
-            .order_by(minutes.desc(), Category.id)
-        )
-    else:
+    if query.group_by == "month":
         statement = base.add_columns(table.month).group_by(table.month).order_by(table.month)
+    else:
+        named, key = {
+            "person": (Person, "person_id"),  # only the per-person table has it
+            "team": (Team, None),  # joined already, for the scope
+            "category": (Category, "category_id"),
+        }[query.group_by]
+        statement = base.add_columns(named.id, named.name)
+        if key is not None:
+            statement = statement.join(named, named.id == getattr(table, key))
+        statement = statement.group_by(named.id, named.name).order_by(minutes.desc(), named.id)
     rows = db.session.execute(statement.limit(query.limit).offset(query.offset)).all()
     items = []
     for row in rows:
@@ -288,6 +263,17 @@ def register(bp: Blueprint) -> None:
 
 
 # Helpers ------------------------------------------------------------------------------
+
+
+def _records_with_names() -> Select:
+    """Records with their person and the names of their team and category, as
+    ``_record_out`` takes them."""
+    return (
+        select(ServiceRecord, Person, Team.name, Category.name)
+        .join(Person, Person.id == ServiceRecord.person_id)
+        .join(Team, Team.id == ServiceRecord.team_id)
+        .join(Category, Category.id == ServiceRecord.category_id)
+    )
 
 
 def _record_scope(viewer: Viewer) -> ColumnElement[bool]:

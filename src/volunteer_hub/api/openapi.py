@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import Rule
 
 from volunteer_hub.api.parsing import parse_body, parse_query
 from volunteer_hub.api.problems import PROBLEM_MEDIA_TYPE
@@ -107,90 +108,13 @@ def openapi_path(rule: str) -> str:
 
 
 def _build(app: Flask, blueprint: str) -> dict[str, Any]:
-    operations = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.partition(".")[0] != blueprint:
-            continue
-        op = getattr(app.view_functions[rule.endpoint], "api_operation", None)
-        if op is None:
-            raise RuntimeError(f"API view {rule.endpoint} is not declared with @operation")
-        operations.append((rule, op))
-
-    wanted: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
-    for _rule, op in operations:
-        for model, mode in ((op.body, "validation"), (op.query, "validation")):
-            if model is not None and (model, mode) not in wanted:
-                wanted.append((model, mode))
-        if op.response is not None and (op.response, "serialization") not in wanted:
-            wanted.append((op.response, "serialization"))
-        for _status, model, _description in op.other_responses:
-            if (model, "serialization") not in wanted:
-                wanted.append((model, "serialization"))
-    refs, definitions = models_json_schema(wanted, ref_template=REF_TEMPLATE)
-    schemas = definitions.get("$defs", {})
-
-    def ref(model: type[BaseModel], mode: str) -> dict[str, str]:
-        return dict(refs[(model, mode)])
-
-    def schema_of(model: type[BaseModel], mode: str) -> dict[str, Any]:
-        return schemas[ref(model, mode)["$ref"].rsplit("/", 1)[1]]
-
+    operations = _operations(app, blueprint)
+    models = _Models(operations)
     paths: dict[str, dict[str, Any]] = {}
     for rule, op in sorted(operations, key=lambda item: item[0].rule):
-        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
-        for method in methods:
-            item: dict[str, Any] = {
-                "operationId": rule.endpoint.partition(".")[2],
-                "summary": op.summary,
-                "tags": [op.tag],
-            }
-            if op.description:
-                item["description"] = op.description
-            parameters = _path_parameters(rule.rule)
-            if op.query is not None:
-                parameters += _query_parameters(schema_of(op.query, "validation"))
-            if parameters:
-                item["parameters"] = parameters
-            if op.body is not None:
-                item["requestBody"] = {
-                    "required": op.body_required,
-                    "content": {"application/json": {"schema": ref(op.body, "validation")}},
-                }
-            responses: dict[str, Any] = {}
-            if op.response is not None or op.response_schema is not None:
-                schema = op.response_schema or ref(op.response, "serialization")
-                responses[str(op.status)] = {
-                    "description": op.summary,
-                    "content": {"application/json": {"schema": schema}},
-                }
-            elif op.status == 204:
-                responses["204"] = {"description": op.summary}
-            for status, model, description in op.other_responses:
-                responses[str(status)] = {
-                    "description": description,
-                    "content": {"application/json": {"schema": ref(model, "serialization")}},
-                }
-            for status in sorted(_problem_statuses(op, rule.arguments)):
-                responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
-            item["responses"] = responses
-            if op.public:
-                item["security"] = []
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            item = _path_item(rule, op, models)
             paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = item
-
-    problem_ref = {"$ref": REF_TEMPLATE.format(model="Problem")}
-    responses = {}
-    for status, description in PROBLEM_RESPONSES.items():
-        responses[f"Problem{status}"] = {
-            "description": description,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}},
-        }
-    responses["Problem401"]["headers"] = {
-        "WWW-Authenticate": {
-            "description": 'Bearer realm="volunteer_hub"',
-            "required": True,
-            "schema": {"type": "string"},
-        }
-    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -204,8 +128,8 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": schemas,
-            "responses": responses,
+            "schemas": models.schemas,
+            "responses": _problem_responses(),
             "securitySchemes": {
                 SECURITY_SCHEME: {
                     "type": "http",
@@ -216,6 +140,99 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
         },
         "security": [{SECURITY_SCHEME: []}],
     }
+
+
+def _operations(app: Flask, blueprint: str) -> list[tuple[Rule, Operation]]:
+    """Every rule of the blueprint with its declaration; a rule without one is a bug."""
+    operations = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.partition(".")[0] != blueprint:
+            continue
+        op = getattr(app.view_functions[rule.endpoint], "api_operation", None)
+        if op is None:
+            raise RuntimeError(f"API view {rule.endpoint} is not declared with @operation")
+        operations.append((rule, op))
+    return operations
+
+
+class _Models:
+    """The JSON schemas of every model the operations name, as components to refer to."""
+
+    def __init__(self, operations: list[tuple[Rule, Operation]]):
+        wanted: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
+        for _rule, op in operations:
+            named = [(op.body, "validation"), (op.query, "validation")]
+            named.append((op.response, "serialization"))
+            named += [(model, "serialization") for _status, model, _d in op.other_responses]
+            for model, mode in named:
+                if model is not None and (model, mode) not in wanted:
+                    wanted.append((model, mode))
+        self.refs, definitions = models_json_schema(wanted, ref_template=REF_TEMPLATE)
+        self.schemas: dict[str, Any] = definitions.get("$defs", {})
+
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, str]:
+        return dict(self.refs[(model, mode)])
+
+    def schema_of(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return self.schemas[self.ref(model, mode)["$ref"].rsplit("/", 1)[1]]
+
+
+def _path_item(rule: Rule, op: Operation, models: _Models) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "operationId": rule.endpoint.partition(".")[2],
+        "summary": op.summary,
+        "tags": [op.tag],
+    }
+    if op.description:
+        item["description"] = op.description
+    parameters = _path_parameters(rule.rule)
+    if op.query is not None:
+        parameters += _query_parameters(models.schema_of(op.query, "validation"))
+    if parameters:
+        item["parameters"] = parameters
+    if op.body is not None:
+        item["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": models.ref(op.body, "validation")}},
+        }
+    responses: dict[str, Any] = {}
+    if op.response is not None or op.response_schema is not None:
+        schema = op.response_schema or models.ref(op.response, "serialization")
+        responses[str(op.status)] = {
+            "description": op.summary,
+            "content": {"application/json": {"schema": schema}},
+        }
+    elif op.status == 204:
+        responses["204"] = {"description": op.summary}
+    for status, model, description in op.other_responses:
+        responses[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": models.ref(model, "serialization")}},
+        }
+    for status in sorted(_problem_statuses(op, rule.arguments)):
+        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    item["responses"] = responses
+    if op.public:
+        item["security"] = []
+    return item
+
+
+def _problem_responses() -> dict[str, Any]:
+    problem_ref = {"$ref": REF_TEMPLATE.format(model="Problem")}
+    responses: dict[str, Any] = {}
+    for status, description in PROBLEM_RESPONSES.items():
+        responses[f"Problem{status}"] = {
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}},
+        }
+    responses["Problem401"]["headers"] = {
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="volunteer_hub"',
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    }
+    return responses
 
 
 def _problem_statuses(op: Operation, arguments: set[str]) -> set[int]:

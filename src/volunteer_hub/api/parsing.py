@@ -1,4 +1,5 @@
 """Request bodies and query strings into models; pydantic's errors into Chinese, per field.
+Ids in the input that name what the viewer cannot see: a 404 on that field.
 
 Every error names its field twice: as a path a program can use (``shifts.0.capacity``)
 and in the message a person reads (第 1 个班次：人数至少为 1). The labels are the
@@ -16,10 +17,21 @@ from flask import request
 from flask_babel import gettext as _
 from pydantic import BaseModel, ValidationError
 
+from volunteer_hub import queries
+from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.boundary import clean_json_text
-from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+from volunteer_hub.units.models import Unit
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def unit_of_field(viewer: Viewer, unit_id: int, *, field: str, message: str) -> Unit:
+    """The unit an input field names, if the viewer may see it; else a 404 on that field."""
+    try:
+        return queries.visible_unit(viewer, unit_id)
+    except NotFound:
+        raise NotFound(message, field=field) from None
 
 
 class MalformedJson(DomainError):

@@ -1,7 +1,7 @@
 """RFC 9457 problem details, and the error handlers that answer with them under /api/.
 
-Every error rolls the session back first: bad input must change nothing, and in tests
-(and any caller sharing the app context) a half-done request would otherwise linger.
+Bad input changes nothing: an error answer ends its request with a rollback
+(transactions.py), and a domain error is rolled back before its problem is built.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from volunteer_hub.errors import DomainError, ValidationFailed
-from volunteer_hub.extensions import db
+from volunteer_hub.transactions import answer_domain_error
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -72,19 +72,16 @@ def register(bp: Blueprint) -> None:
 
 
 def _domain_error(exc: DomainError):
-    db.session.rollback()
-    return from_domain_error(exc)
+    return answer_domain_error(exc, from_domain_error)
 
 
 def _validation_error(exc: ValidationError):
     from volunteer_hub.api.parsing import field_errors
 
-    db.session.rollback()
     return from_domain_error(ValidationFailed(field_errors(None, exc)))
 
 
 def _http_error(exc: HTTPException):
-    db.session.rollback()
     status = exc.code or 500
     details = {
         404: _("没有这个资源，或您无权查看。"),

@@ -61,17 +61,8 @@ def member(row: Membership, someone: Person, full_phone: set[int]) -> schemas.Me
 
 
 def shift(row: Shift) -> schemas.ShiftOut:
-    return schemas.ShiftOut(
-        id=row.id,
-        code=row.code,
-        title=row.title,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        capacity=row.capacity,
-        filled=row.filled,
-        is_cancelled=row.is_cancelled,
-        series_starts_at=row.series_starts_at,
-    )
+    # Every field of ShiftOut is the column of the same name.
+    return schemas.ShiftOut.model_validate(row, from_attributes=True)
 
 
 def event(row: Event) -> schemas.EventOut:

@@ -2,10 +2,13 @@
 
 Each view parses (``@operation`` does it from the declared models), checks what the
 viewer may see (``queries``: what they cannot see answers 404, never 403), calls a
-service, commits, and serialises. The rules are in the services.
+service and serialises; the request's end commits (transactions.py). The rules are in
+the services.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
@@ -15,8 +18,8 @@ from volunteer_hub import queries
 from volunteer_hub.api import auth, hours, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import as_json, document, operation
+from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.auth.permissions import Viewer
-from volunteer_hub.calendar.models import Feed
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events import services as events
 from volunteer_hub.extensions import db
@@ -26,6 +29,7 @@ from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Team, TeamInvitation
+from volunteer_hub.transactions import read_back
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import create_unit, subtree_ids
 
@@ -71,10 +75,8 @@ def create_unit_view(body: schemas.UnitCreate):
         if not viewer.is_admin:
             raise ValidationFailed({"parent_id": _("请选择上级单位")})
     else:
-        _visible_unit(viewer, body.parent_id, field="parent_id", message=_("上级单位不存在"))
-    unit = create_unit(body.name, body.parent_id, body.level)
-    db.session.commit()
-    return serializers.unit(unit)
+        unit_of_field(viewer, body.parent_id, field="parent_id", message=_("上级单位不存在"))
+    return serializers.unit(create_unit(body.name, body.parent_id, body.level))
 
 
 # Teams ------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ def list_teams(query: schemas.TeamQuery):
     viewer = current_viewer()
     statement = queries.visible_teams(viewer)
     if query.unit_id is not None:
-        unit = _visible_unit(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
+        unit = unit_of_field(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
         statement = statement.where(Team.unit_id.in_(subtree_ids(unit.path)))
     rows = db.session.scalars(statement.limit(query.limit).offset(query.offset))
     return schemas.TeamList(
@@ -107,9 +109,8 @@ def list_teams(query: schemas.TeamQuery):
 )
 def create_team(body: schemas.TeamCreate):
     viewer = current_viewer()
-    _visible_unit(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
+    unit_of_field(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
     team_id = teams.create_team(body.unit_id, body.name, body.description).id
-    db.session.commit()
     return serializers.team(queries.visible_team(viewer, team_id))
 
 
@@ -156,17 +157,13 @@ def add_member(team_id: int, body: schemas.MemberCreate):
     added = teams.add_member(
         team.id, body.name, body.phone, body.role, body.skills, invited_by_id=viewer.person_id
     )
-    person_id = added.person_id
+    person = db.session.get(Person, added.person_id)
     if isinstance(added, TeamInvitation):
-        answer = schemas.MemberInvited(
+        return schemas.MemberInvited(
             status="invited",
-            phone=mask_phone(db.session.get(Person, person_id).phone),
+            phone=mask_phone(person.phone),
             name=(body.name or "").strip(),  # what was typed now, never a stored name
         )
-        db.session.commit()
-        return answer
-    db.session.commit()
-    person = db.session.get(Person, person_id)
     full_phone = serializers.full_phone_ids(viewer, [person])
     return serializers.member(added, person, full_phone)
 
@@ -225,12 +222,7 @@ def create_event(body: schemas.EventCreate):
         status=body.status,
         open_to_all=body.open_to_all,
     )
-    shifts = [
-        events.ShiftInput(
-            starts_at=s.starts_at, ends_at=s.ends_at, capacity=s.capacity, title=s.title
-        )
-        for s in body.shifts
-    ]
+    shifts = _shift_inputs(body.shifts)
     if body.repeat is not None:
         if len(shifts) != 1:
             raise ValidationFailed(
@@ -242,9 +234,7 @@ def create_event(body: schemas.EventCreate):
         )
     else:
         event = events.create_event(team.id, data, shifts, created_by_id=viewer.person_id)
-    event_id = event.id
-    db.session.commit()
-    return serializers.event(queries.visible_event(viewer, event_id))
+    return _event_read_back(viewer, event.id)
 
 
 @bp.get("/events/<int:event_id>")
@@ -279,31 +269,11 @@ def update_event(event_id: int, body: schemas.EventUpdate):
         open_to_all=body.open_to_all if "open_to_all" in given else None,
     )
     if "shifts" in given:
-        shifts = [
-            events.ShiftInput(
-                id=s.id,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                capacity=s.capacity,
-                title=s.title,
-            )
-            for s in body.shifts
-        ]
+        shifts = _shift_inputs(body.shifts)
     else:
-        shifts = [
-            events.ShiftInput(
-                id=s.id,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                capacity=s.capacity,
-                title=s.title,
-            )
-            for s in event.shifts
-            if not s.is_cancelled
-        ]
+        shifts = _shift_inputs(s for s in event.shifts if not s.is_cancelled)
     events.update_event(event.id, data, shifts)
-    db.session.commit()
-    return serializers.event(queries.visible_event(viewer, event_id))
+    return _event_read_back(viewer, event_id)
 
 
 @bp.post("/events/<int:event_id>/cancel")
@@ -319,8 +289,7 @@ def cancel_event(event_id: int, body: schemas.EventCancel):
     viewer = current_viewer()
     event = queries.visible_event(viewer, event_id)
     events.cancel_event(event.id, body.reason)
-    db.session.commit()
-    return serializers.event(queries.visible_event(viewer, event_id))
+    return _event_read_back(viewer, event_id)
 
 
 # Signups ----------------------------------------------------------------------------
@@ -367,10 +336,7 @@ def create_signup(shift_id: int, body: schemas.SignupCreate):
     )
     # Someone created by this very request belongs to no team yet: masked, no query needed.
     full_phone = set() if created else serializers.full_phone_ids(viewer, [person])
-    # Serialised before the commit, which would expire (and so reload) every object.
-    answer = serializers.signup(result.signup, person, full_phone, result.waitlist_position)
-    db.session.commit()
-    return answer
+    return serializers.signup(result.signup, person, full_phone, result.waitlist_position)
 
 
 @bp.delete("/signups/<int:signup_id>")
@@ -391,15 +357,12 @@ def delete_signup(signup_id: int):
         # The same answer whether it does not exist or is not the viewer's to see.
         raise NotFound(_("报名记录不存在")) from None
     result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
-    promoted = [(s.id, s.person_id) for s in result.promoted]
-    person_id = signup.person_id
-    db.session.commit()
-    person = db.session.get(Person, person_id)
+    person = db.session.get(Person, signup.person_id)
     full_phone = serializers.full_phone_ids(viewer, [person])
     return schemas.SignupCancelled(
         signup=serializers.signup(result.signup, person, full_phone),
-        promoted_signup_ids=[promoted_id for promoted_id, _person in promoted],
-        promoted_person_ids=[person_id for _signup, person_id in promoted],
+        promoted_signup_ids=[s.id for s in result.promoted],
+        promoted_person_ids=[s.person_id for s in result.promoted],
     )
 
 
@@ -426,10 +389,8 @@ def create_feed(body: schemas.FeedCreate):
     viewer = current_viewer()
     category_ids = feeds.find_categories(body.categories)
     issued = feeds.create_feed(body.scope, body.id, category_ids, viewer)
-    feed_id = issued.feed.id
-    db.session.commit()
     url, webcal_url = feeds.subscribe_urls(issued.token, request.host_url)
-    return serializers.feed(db.session.get(Feed, feed_id), url, webcal_url)
+    return serializers.feed(issued.feed, url, webcal_url)
 
 
 @bp.delete("/feeds/<int:feed_id>")
@@ -443,7 +404,6 @@ def delete_feed(feed_id: int):
     from volunteer_hub.calendar import services as feeds
 
     feeds.revoke_feed(feed_id, current_viewer())
-    db.session.commit()
     response = current_app.response_class(status=204)
     response.headers.remove("Content-Type")
     return response
@@ -466,11 +426,25 @@ def openapi_document():
 # Helpers ----------------------------------------------------------------------------
 
 
-def _visible_unit(viewer: Viewer, unit_id: int, *, field: str, message: str) -> Unit:
-    try:
-        return queries.visible_unit(viewer, unit_id)
-    except NotFound:
-        raise NotFound(message, field=field) from None
+def _shift_inputs(shifts: Iterable) -> list[events.ShiftInput]:
+    """Shifts as the events service takes them, from the body or from the event itself:
+    the same fields, and the id of a shift that exists (a new one has none)."""
+    return [
+        events.ShiftInput(
+            id=getattr(s, "id", None),
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            capacity=s.capacity,
+            title=s.title,
+        )
+        for s in shifts
+    ]
+
+
+def _event_read_back(viewer: Viewer, event_id: int) -> schemas.EventOut:
+    """The event a view just changed, as it stands once committed."""
+    read_back()
+    return serializers.event(queries.visible_event(viewer, event_id))
 
 
 def _category_id(ref: str | int) -> int | None:

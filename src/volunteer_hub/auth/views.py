@@ -1,3 +1,5 @@
+"""Log in with phone and password, change the password, log out here or everywhere."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -14,8 +16,8 @@ from volunteer_hub.auth.services import (
     change_password,
     end_all_sessions,
 )
-from volunteer_hub.errors import DomainError
-from volunteer_hub.extensions import db, limiter
+from volunteer_hub.extensions import limiter
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, form_errors
 
 bp = Blueprint("auth", __name__)
@@ -35,10 +37,8 @@ def login():
     if form.validate_on_submit():
         person = authenticate(form.phone.data, form.password.data)
         if person is not None:
-            db.session.commit()
             login_user(person, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("index"))
-        db.session.rollback()
         flash(_("手机号码或密码不正确"), "error")
     return render_template("auth/login.html", form=form)
 
@@ -56,7 +56,6 @@ def end_sessions_and_log_out() -> None:
     from another device) must not outlive the logout."""
     if current_user.is_authenticated:
         end_all_sessions(current_user)
-        db.session.commit()
     logout_user()
 
 
@@ -68,26 +67,21 @@ def account():
         # Logged in by texted code: no password to change; /me has 退出所有设备.
         return redirect(url_for("volunteers.home"))
     form = ChangePasswordForm()
-    errors: dict[str, str] = {}
-    if form.validate_on_submit():
-        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
-        try:
-            change_password(current_user, form.current_password.data, form.new_password.data)
-        except DomainError as exc:
-            db.session.rollback()
-            errors = error_dict(exc)
-        else:
-            db.session.commit()
-            # Every other session is over; this one carries on under the new version.
-            login_user(current_user._get_current_object(), remember=remembered)
-            flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
-            return redirect(url_for("auth.account"))
-    elif request.method == "POST":
-        errors = form_errors(form)
-    status = 400 if errors else 200
+    if not form.validate_on_submit():
+        return _account_page(form, form_errors(form) if request.method == "POST" else {})
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+    on_domain_error(lambda exc: _account_page(form, error_dict(exc)))
+    change_password(current_user, form.current_password.data, form.new_password.data)
+    # Every other session is over; this one carries on under the new version.
+    login_user(current_user._get_current_object(), remember=remembered)
+    flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
+    return redirect(url_for("auth.account"))
+
+
+def _account_page(form: ChangePasswordForm, errors: dict[str, str]):
     return render_template(
         "account/index.html", form=form, errors=errors, min_length=MIN_PASSWORD_LENGTH
-    ), status
+    ), 400 if errors else 200
 
 
 @bp.post("/account/sessions/end")

@@ -38,10 +38,11 @@ from volunteer_hub.calendar.body_cache import feed_bodies
 from volunteer_hub.calendar.forms import FeedForm
 from volunteer_hub.calendar.models import Feed, FeedScope
 from volunteer_hub.db import BINARY_RESULTS
-from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.errors import DomainError
 from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import csrf, db
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, form_errors
 
 bp = Blueprint("calendar", __name__)
@@ -114,7 +115,7 @@ def feed(token: str):
     if row.etag is None:
         # Never built yet (a worker will get there too): build it now and store it.
         services.rebuild_feed(row.id)
-        db.session.commit()
+        db.session.commit()  # on purpose: a GET commits nothing by itself (transactions.py)
         row = _feed_row(token_hash)
         if row is None:  # revoked in between
             abort(404)
@@ -201,21 +202,18 @@ def feeds():
         if any(wanted == value for value, _label in form.target.choices):
             form.target.data = wanted
     elif form.validate_on_submit():
+        on_domain_error(lambda exc: _feeds_page(form, targets, viewer, _target_errors(exc)))
         scope, _sep, target_id = (form.target.data or "").partition(":")
-        try:
-            if not target_id.isdigit():
-                raise DomainError(_("请选择订阅内容"), field="target")
-            issued = services.create_feed(scope, int(target_id), form.categories.data or [], viewer)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            errors = error_dict(exc)
-            if "id" in errors or "scope" in errors:
-                errors = {"target": errors.pop("id", None) or errors.pop("scope")}
-        else:
-            return _created_page(issued)
+        if not target_id.isdigit():
+            raise DomainError(_("请选择订阅内容"), field="target")
+        issued = services.create_feed(scope, int(target_id), form.categories.data or [], viewer)
+        return _created_page(issued)
     else:
         errors = form_errors(form)
+    return _feeds_page(form, targets, viewer, errors)
+
+
+def _feeds_page(form: FeedForm, targets, viewer, errors: dict[str, str]):
     return (
         render_template(
             "calendar/feeds.html",
@@ -228,15 +226,19 @@ def feeds():
     )
 
 
+def _target_errors(exc: DomainError) -> dict[str, str]:
+    """A refused feed as form errors: what the service says of the scope or the id is
+    said of the one select that chose both."""
+    errors = error_dict(exc)
+    if "id" in errors or "scope" in errors:
+        errors = {"target": errors.pop("id", None) or errors.pop("scope")}
+    return errors
+
+
 @bp.post("/calendar/<int:feed_id>/revoke")
 @login_required
 def revoke(feed_id: int):
-    try:
-        services.revoke_feed(feed_id, current_viewer())
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    db.session.commit()
+    services.revoke_feed(feed_id, current_viewer())  # NotFound: the 404 page
     flash(_("已停用该订阅，原来的链接不再有效。"), "success")
     return redirect(url_for("calendar.feeds"))
 
@@ -244,12 +246,7 @@ def revoke(feed_id: int):
 @bp.post("/calendar/<int:feed_id>/reissue")
 @login_required
 def reissue(feed_id: int):
-    try:
-        issued = services.reissue_feed(feed_id, current_viewer())
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    db.session.commit()
+    issued = services.reissue_feed(feed_id, current_viewer())  # NotFound: the 404 page
     return _created_page(issued, reissued=True)
 
 

@@ -56,7 +56,6 @@ def sms():
                 to_phone="console",
                 body=body,
             )
-            db.session.commit()
             flash(_("回复：%(reply)s", reply=result.reply) if result.reply else _("（无回复）"))
             return redirect(url_for("dev.sms", phone=phone))
     elif form.errors:

@@ -34,6 +34,7 @@ from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, 
 from volunteer_hub.sms import broadcast as broadcasts
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, form_errors, format_local, found, staff_required
 
 bp = Blueprint("events", __name__)
@@ -80,42 +81,26 @@ def new_event(team_id: int):
     if not form.validate_on_submit():
         return _form_page(team, None, form, form_errors(form), 400)
     parsed = parse_event_form(form)
-    if not parsed.errors:
-        try:
-            if parsed.repeat is not None:
-                event = services.create_repeating_event(
-                    team.id,
-                    parsed.data,
-                    parsed.shifts[0],
-                    parsed.repeat,
-                    created_by_id=viewer.person_id,
-                )
-            else:
-                event = services.create_event(
-                    team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
-                )
-            event_id = event.id
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            parsed.errors = row_keys(exc.errors, parsed.rows)
-        except DomainError as exc:
-            db.session.rollback()
-            parsed.errors = {"_": exc.message}
-        else:
-            flash(_("活动已创建"), "success")
-            return redirect(url_for("events.event", event_id=event_id))
-    return _form_page(team, None, form, parsed.errors, 400)
+    if parsed.errors:
+        return _form_page(team, None, form, parsed.errors, 400)
+    on_domain_error(lambda exc: _form_page(team, None, form, _event_errors(exc, parsed), 400))
+    if parsed.repeat is not None:
+        event = services.create_repeating_event(
+            team.id, parsed.data, parsed.shifts[0], parsed.repeat, created_by_id=viewer.person_id
+        )
+    else:
+        event = services.create_event(
+            team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
+        )
+    flash(_("活动已创建"), "success")
+    return redirect(url_for("events.event", event_id=event.id))
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_event(event_id: int):
     viewer = current_viewer()
-    event = found(queries.visible_event, viewer, event_id)
-    if event.is_cancelled:
-        flash(_("活动已取消，不能再修改"), "error")
-        return redirect(url_for("events.event", event_id=event.id))
+    event = _live_event(event_id, _("活动已取消，不能再修改"), "error")
     current = [s for s in event.shifts if not s.is_cancelled]
     if len(current) > MAX_SHIFTS:
         # Only possible for data written around the service; the form cannot carry it.
@@ -142,45 +127,33 @@ def edit_event(event_id: int):
     if not form.validate_on_submit():
         return _form_page(event.team, event, form, form_errors(form), 400)
     parsed = parse_event_form(form)
-    if not parsed.errors:
-        try:
-            services.update_event(event.id, parsed.data, parsed.shifts)
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            parsed.errors = row_keys(exc.errors, parsed.rows)
-        except DomainError as exc:
-            db.session.rollback()
-            parsed.errors = {"_": exc.message}
-        else:
-            flash(_("活动已保存"), "success")
-            return redirect(url_for("events.event", event_id=event_id))
-    # The rollback expired what was loaded; show the page from fresh rows.
-    event = found(queries.visible_event, viewer, event_id)
-    return _form_page(event.team, event, form, parsed.errors, 400)
+    if parsed.errors:
+        return _form_page(event.team, event, form, parsed.errors, 400)
+
+    def refused(exc: DomainError):
+        # The rollback expired what was loaded; show the page from fresh rows.
+        event = found(queries.visible_event, viewer, event_id)
+        return _form_page(event.team, event, form, _event_errors(exc, parsed), 400)
+
+    on_domain_error(refused)
+    services.update_event(event.id, parsed.data, parsed.shifts)
+    flash(_("活动已保存"), "success")
+    return redirect(url_for("events.event", event_id=event_id))
 
 
 @bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
 @staff_required
 def cancel_event(event_id: int):
-    viewer = current_viewer()
-    event = found(queries.visible_event, viewer, event_id)
-    if event.is_cancelled:
-        flash(_("该活动已经取消"), "info")
-        return redirect(url_for("events.event", event_id=event.id))
+    event = _live_event(event_id, _("该活动已经取消"), "info")
     form = CancelEventForm()
     errors: dict[str, str] = {}
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                services.cancel_event(event.id, form.reason.data)
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            else:
-                flash(_("活动已取消"), "success")
-            return redirect(url_for("events.event", event_id=event_id))
+            back = url_for("events.event", event_id=event_id)
+            on_domain_error(back=back)
+            services.cancel_event(event.id, form.reason.data)
+            flash(_("活动已取消"), "success")
+            return redirect(back)
         errors = form_errors(form)
     rosters = signups.roster([s.id for s in event.shifts])
     return (
@@ -284,15 +257,10 @@ def broadcast(event_id: int):
     if not form.validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
-    try:
-        sent = broadcasts.broadcast_event(event.id, viewer.person_id, urgent=form.urgent.data)
-        counts = (sent.queued_count, sent.held_count, sent.skipped_count)
-        held_until = broadcasts.send_time(sent) if sent.held_count else None
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(back)
+    on_domain_error(back=back)
+    sent = broadcasts.broadcast_event(event.id, viewer.person_id, urgent=form.urgent.data)
+    counts = (sent.queued_count, sent.held_count, sent.skipped_count)
+    held_until = broadcasts.send_time(sent) if sent.held_count else None
     flash(_broadcast_summary(*counts, held_until), "success")
     return redirect(back)
 
@@ -319,35 +287,35 @@ def sign_up(shift_id: int):
         flash(_("提交失败，请重试"), "error")
         return redirect(back)
     overseer = signups.oversees(viewer, db.session.get(Team, shift.event.team_id))
-    try:
-        person = _person_to_sign_up(shift.id, shift.event.team_id, form, overseer=overseer)
-        name = person.name
-        result = signups.sign_up(
-            shift.id,
-            person.id,
-            source=SignupSource.LEADER,
-            acted_by_id=viewer.person_id,
-            overseer=overseer,
-        )
-        db.session.commit()
-    except signups.AlreadySignedUp:
-        db.session.rollback()
-        flash(_("%(name)s 已在该班次的名单中", name=name), "error")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        if result.waitlist_position is None:
-            flash(_("已为 %(name)s 报名，已确认", name=name), "success")
+
+    def refused(exc: DomainError):
+        if isinstance(exc, signups.AlreadySignedUp):
+            flash(_("%(name)s 已在该班次的名单中", name=name), "error")
         else:
-            flash(
-                _(
-                    "已为 %(name)s 报名：名额已满，候补第 %(n)d 位",
-                    name=name,
-                    n=result.waitlist_position,
-                ),
-                "success",
-            )
+            flash(exc.message, "error")
+        return redirect(back)
+
+    on_domain_error(refused)
+    person = _person_to_sign_up(shift.id, shift.event.team_id, form, overseer=overseer)
+    name = person.name
+    result = signups.sign_up(
+        shift.id,
+        person.id,
+        source=SignupSource.LEADER,
+        acted_by_id=viewer.person_id,
+        overseer=overseer,
+    )
+    if result.waitlist_position is None:
+        flash(_("已为 %(name)s 报名，已确认", name=name), "success")
+    else:
+        flash(
+            _(
+                "已为 %(name)s 报名：名额已满，候补第 %(n)d 位",
+                name=name,
+                n=result.waitlist_position,
+            ),
+            "success",
+        )
     return redirect(back)
 
 
@@ -361,15 +329,10 @@ def cancel_signup(signup_id: int):
     shift = found(queries.visible_shift, viewer, signup.shift_id)
     back = url_for("events.event", event_id=shift.event_id, _anchor=f"shift-{shift.id}")
     name = db.session.get(Person, signup.person_id).name
-    try:
-        result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
-        # A cancellation frees one seat, so at most one person moves up.
-        promoted = [db.session.get(Person, s.person_id).name for s in result.promoted]
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(back)
+    on_domain_error(back=back)
+    result = signups.cancel(signup.id, acted_by_id=viewer.person_id)
+    # A cancellation frees one seat, so at most one person moves up.
+    promoted = [db.session.get(Person, s.person_id).name for s in result.promoted]
     flash(_("已取消 %(name)s 的报名", name=name), "success")
     for promoted_name in promoted:
         flash(_("候补的 %(name)s 已递补为正式名额", name=promoted_name), "success")
@@ -389,6 +352,23 @@ def _person_to_sign_up(shift_id: int, team_id: int, form: SignupForm, *, oversee
         )
         return person
     raise DomainError(_("请选择队员，或填写手机号码"), field="person_id")
+
+
+def _live_event(event_id: int, if_cancelled: str, category: str) -> Event:
+    """The event the viewer may manage; a cancelled one sends them back to its page with
+    the message ``if_cancelled``."""
+    event = found(queries.visible_event, current_viewer(), event_id)
+    if event.is_cancelled:
+        flash(if_cancelled, category)
+        abort(redirect(url_for("events.event", event_id=event.id)))
+    return event
+
+
+def _event_errors(exc: DomainError, parsed) -> dict[str, str]:
+    """A refused event as form errors: by shift row where the service named rows."""
+    if isinstance(exc, ValidationFailed):
+        return row_keys(exc.errors, parsed.rows)
+    return {"_": exc.message}
 
 
 def _form_page(team: Team, event: Event | None, form: EventForm, errors, status: int = 200):

@@ -76,6 +76,31 @@ def _filter_args(month_from: date, month_to: date, category_ids: list[int]) -> d
     return args
 
 
+def _charts(report) -> dict:
+    """What both report pages show of a report: its months as a chart, its period."""
+    return {
+        "month_chart": charts.month_trend(report.by_month),
+        "hours_text": charts.hours_text,
+        "month_label": charts.month_label,
+        "period": exports.period_text(report.month_from, report.month_to),
+    }
+
+
+def _export(fmt: str, tables, report, title: str, name: str) -> Response:
+    """A report's tables as a CSV or XLSX file, headed by its title and period."""
+    period = exports.period_text(report.month_from, report.month_to)
+    heading = [title, _("统计期间：%(period)s", period=period)]
+    filename = _(
+        "志愿服务时长_%(unit)s_%(start)s-%(end)s",
+        unit=name,
+        start=f"{report.month_from:%Y%m}",
+        end=f"{report.month_to:%Y%m}",
+    )
+    if fmt == "csv":
+        return _download(exports.to_csv(tables, heading), exports.CSV_MIMETYPE, filename + ".csv")
+    return _download(exports.to_xlsx(tables, heading), exports.XLSX_MIMETYPE, filename + ".xlsx")
+
+
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
     from urllib.parse import quote
 
@@ -119,15 +144,7 @@ def unit_report():
         if len(led) == 1:
             return redirect(url_for("hour_reports.team_report", team_id=led[0]))
         return redirect(url_for("teams.my_teams"))
-    unit, path = _unit_for(viewer)
-    month_from, month_to, category_ids = _filters()
-    report = _report(
-        reports.unit_report,
-        path,
-        month_from=month_from,
-        month_to=month_to,
-        category_ids=category_ids,
-    )
+    unit, report, (month_from, month_to, category_ids) = _unit_report(viewer)
     team_args = _filter_args(month_from, month_to, category_ids)
     units = queries.visible_units(viewer)
     levels = {u.id: u.path.strip("/").count("/") for u in units}
@@ -143,10 +160,7 @@ def unit_report():
         filter_args={**team_args, "unit": unit.id} if unit else team_args,
         team_args=team_args,
         team_chart=charts.top_teams(report.by_team),
-        month_chart=charts.month_trend(report.by_month),
-        hours_text=charts.hours_text,
-        month_label=charts.month_label,
-        period=exports.period_text(report.month_from, report.month_to),
+        **_charts(report),
     )
 
 
@@ -156,6 +170,14 @@ def unit_export(fmt: str):
     viewer = current_viewer()
     if not (viewer.is_admin or viewer.is_coordinator):
         abort(404)
+    unit, report, _filters_used = _unit_report(viewer)
+    unit_name = unit.name if unit else _("全部单位")
+    title = _("%(unit)s 志愿服务时长统计", unit=unit_name)
+    return _export(fmt, exports.unit_tables(report, unit_name), report, title, unit_name)
+
+
+def _unit_report(viewer):
+    """The unit asked for (or the viewer's), its report for the request's filters, those."""
     unit, path = _unit_for(viewer)
     month_from, month_to, category_ids = _filters()
     report = _report(
@@ -165,22 +187,7 @@ def unit_export(fmt: str):
         month_to=month_to,
         category_ids=category_ids,
     )
-    unit_name = unit.name if unit else _("全部单位")
-    period = exports.period_text(report.month_from, report.month_to)
-    heading = [
-        _("%(unit)s 志愿服务时长统计", unit=unit_name),
-        _("统计期间：%(period)s", period=period),
-    ]
-    tables = exports.unit_tables(report, unit_name)
-    filename = _(
-        "志愿服务时长_%(unit)s_%(start)s-%(end)s",
-        unit=unit_name,
-        start=f"{report.month_from:%Y%m}",
-        end=f"{report.month_to:%Y%m}",
-    )
-    if fmt == "csv":
-        return _download(exports.to_csv(tables, heading), exports.CSV_MIMETYPE, filename + ".csv")
-    return _download(exports.to_xlsx(tables, heading), exports.XLSX_MIMETYPE, filename + ".xlsx")
+    return unit, report, (month_from, month_to, category_ids)
 
 
 # -- the leader: a team -----------------------------------------------------------------------
@@ -213,10 +220,7 @@ def team_report(team_id: int):
         categories=active_categories(),
         selected_category=category_ids[0] if category_ids else None,
         filter_args=_filter_args(month_from, month_to, category_ids),
-        month_chart=charts.month_trend(report.by_month),
-        hours_text=charts.hours_text,
-        month_label=charts.month_label,
-        period=exports.period_text(report.month_from, report.month_to),
+        **_charts(report),
     )
 
 
@@ -224,21 +228,8 @@ def team_report(team_id: int):
 @staff_required
 def team_export(team_id: int, fmt: str):
     team, report, _filters_used = _team_report(team_id)
-    period = exports.period_text(report.month_from, report.month_to)
-    heading = [
-        _("%(team)s 志愿服务时长统计", team=team.name),
-        _("统计期间：%(period)s", period=period),
-    ]
-    tables = exports.team_tables(report)
-    filename = _(
-        "志愿服务时长_%(unit)s_%(start)s-%(end)s",
-        unit=team.name,
-        start=f"{report.month_from:%Y%m}",
-        end=f"{report.month_to:%Y%m}",
-    )
-    if fmt == "csv":
-        return _download(exports.to_csv(tables, heading), exports.CSV_MIMETYPE, filename + ".csv")
-    return _download(exports.to_xlsx(tables, heading), exports.XLSX_MIMETYPE, filename + ".xlsx")
+    title = _("%(team)s 志愿服务时长统计", team=team.name)
+    return _export(fmt, exports.team_tables(report), report, title, team.name)
 
 
 # -- a volunteer's certificate ------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from volunteer_hub import queries
 from volunteer_hub.auth.permissions import may_edit_identity
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
 from volunteer_hub.people import phone_changes
 from volunteer_hub.people.models import Person
@@ -16,6 +16,7 @@ from volunteer_hub.people.services import display_phone, mask_phone
 from volunteer_hub.teams import services
 from volunteer_hub.teams.forms import MemberForm, PhoneCodeForm
 from volunteer_hub.teams.models import MemberRole, Team, TeamInvitation
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
 bp = Blueprint("teams", __name__)
@@ -53,26 +54,19 @@ def add_member(team_id: int):
     form = MemberForm()
     if not form.validate_on_submit():
         return _team_page(team, form, form_errors(form), 400)
-    try:
-        added = services.add_member(
-            team.id,
-            form.name.data,
-            form.phone.data,
-            form.role.data or "",
-            form.skills.data,
-            invited_by_id=viewer.person_id,
-        )
-        if isinstance(added, TeamInvitation):
-            # Only what the leader typed, and the number masked: never the stored name.
-            typed = (form.name.data or "").strip()
-            masked = mask_phone(db.session.get(Person, added.person_id).phone)
-        else:
-            name = services.membership(team.id, added.person_id).person.name
-    except DomainError as exc:
-        db.session.rollback()
-        return _team_page(team, form, error_dict(exc), 400)
-    db.session.commit()
+    on_domain_error(lambda exc: _team_page(team, form, error_dict(exc), 400))
+    added = services.add_member(
+        team.id,
+        form.name.data,
+        form.phone.data,
+        form.role.data or "",
+        form.skills.data,
+        invited_by_id=viewer.person_id,
+    )
     if isinstance(added, TeamInvitation):
+        # Only what the leader typed, and the number masked: never the stored name.
+        typed = (form.name.data or "").strip()
+        masked = mask_phone(db.session.get(Person, added.person_id).phone)
         if typed:
             message = _(
                 "%(phone)s（%(name)s）已在系统中登记，已向其发送入队邀请，对方同意后才会加入本队。",
@@ -86,6 +80,7 @@ def add_member(team_id: int):
             )
         flash(message, "info")
         return redirect(url_for("teams.team", team_id=team.id, _anchor="invitations"))
+    name = services.membership(team.id, added.person_id).person.name
     flash(_("已添加队员：%(name)s", name=name), "success")
     return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
 
@@ -94,12 +89,7 @@ def add_member(team_id: int):
 @staff_required
 def withdraw_invitation(team_id: int, invitation_id: int):
     team = found(queries.visible_team, current_viewer(), team_id)
-    try:
-        services.withdraw_invitation(team.id, invitation_id)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    db.session.commit()
+    services.withdraw_invitation(team.id, invitation_id)  # NotFound: the 404 page
     flash(_("已撤回入队邀请。"), "success")
     return redirect(url_for("teams.team", team_id=team.id, _anchor="invitations"))
 
@@ -107,11 +97,7 @@ def withdraw_invitation(team_id: int, invitation_id: int):
 @bp.route("/teams/<int:team_id>/members/<int:person_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_member(team_id: int, person_id: int):
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
-    membership = services.membership(team.id, person_id)
-    if membership is None or person_id not in viewer.people_with_full_phone([person_id]):
-        abort(404)
+    viewer, team, membership = _managed_member(team_id, person_id)
     person = membership.person
     identity_editable = may_edit_identity(viewer, person_id)
     if request.method != "POST":
@@ -135,25 +121,22 @@ def edit_member(team_id: int, person_id: int):
         # A field the page did not send (read-only identity) means "keep as it is".
         return getattr(form, name).data if name in request.form else None
 
-    try:
-        update = services.update_member(
-            team.id,
-            person_id,
-            sent("name"),
-            sent("phone"),
-            form.role.data or "",
-            sent("skills"),
-            viewer=viewer,
-        )
-        change = update.phone_change
-        new_phone = change.new_phone if change is not None else None
-    except DomainError as exc:
-        db.session.rollback()
-        return _member_page(
+    on_domain_error(
+        lambda exc: _member_page(
             team, membership, form, error_dict(exc), 400, identity_editable=identity_editable
         )
+    )
+    change = services.update_member(
+        team.id,
+        person_id,
+        sent("name"),
+        sent("phone"),
+        form.role.data or "",
+        sent("skills"),
+        viewer=viewer,
+    ).phone_change
+    new_phone = change.new_phone if change is not None else None
     name = person.name
-    db.session.commit()
     if new_phone is not None:
         flash(
             _(
@@ -174,15 +157,7 @@ def edit_member(team_id: int, person_id: int):
 @staff_required
 def confirm_phone(team_id: int, person_id: int):
     """The code texted to the member's new phone: the number changes when it is entered."""
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
-    membership = services.membership(team.id, person_id)
-    if (
-        membership is None
-        or person_id not in viewer.people_with_full_phone([person_id])
-        or not may_edit_identity(viewer, person_id)
-    ):
-        abort(404)
+    viewer, team, membership = _managed_member(team_id, person_id, identity=True)
     change = phone_changes.pending(person_id)
     if change is None:
         flash(_("没有等待验证的手机号变更，请在编辑页重新修改手机号。"), "info")
@@ -193,17 +168,17 @@ def confirm_phone(team_id: int, person_id: int):
     if not form.validate_on_submit():
         return _phone_page(team, membership, change, form, form_errors(form), 400)
     new_phone = change.new_phone
-    try:
-        phone_changes.confirm(person_id, form.code.data)
-    except DomainError as exc:
-        db.session.rollback()
-        change = phone_changes.pending(person_id)
+
+    def refused(exc: DomainError):
+        change = phone_changes.pending(person_id)  # gone after too many wrong codes
         if change is None:
             flash(exc.message, "error")
             return redirect(url_for("teams.edit_member", team_id=team.id, person_id=person_id))
         return _phone_page(team, membership, change, form, error_dict(exc), 400)
+
+    on_domain_error(refused)
+    phone_changes.confirm(person_id, form.code.data)
     name = membership.person.name
-    db.session.commit()
     flash(
         _(
             "%(name)s 的手机号已改为 %(phone)s。",
@@ -226,17 +201,25 @@ def remove_member(team_id: int, person_id: int):
     if membership is None:
         abort(404)
     name = membership.person.name
-    try:
-        services.remove_member(team.id, person_id)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
-    db.session.commit()
+    on_domain_error(back=url_for("teams.team", team_id=team.id, _anchor="members"))
+    services.remove_member(team.id, person_id)
     flash(_("已将 %(name)s 移出本队", name=name), "success")
     if person_id == viewer.person_id:
         return redirect(url_for("teams.my_teams"))
     return redirect(url_for("teams.team", team_id=team.id, _anchor="members"))
+
+
+def _managed_member(team_id: int, person_id: int, *, identity: bool = False):
+    """The viewer, the team and the membership they may edit: they see the team and the
+    member's full phone, and for ``identity`` may change who the person is; else 404."""
+    viewer = current_viewer()
+    team = found(queries.visible_team, viewer, team_id)
+    membership = services.membership(team.id, person_id)
+    if membership is None or person_id not in viewer.people_with_full_phone([person_id]):
+        abort(404)
+    if identity and not may_edit_identity(viewer, person_id):
+        abort(404)
+    return viewer, team, membership
 
 
 def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int = 200):

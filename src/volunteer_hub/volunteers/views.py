@@ -7,7 +7,6 @@ import functools
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -27,13 +26,14 @@ from volunteer_hub.auth.login_codes import (
 )
 from volunteer_hub.auth.views import end_sessions_and_log_out
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.hours import personal, records
 from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
 from volunteer_hub.sms.services import opt_in, opt_out
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Team
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.forms import CodeForm, CorrectionForm, PhoneForm
 from volunteer_hub.web import form_errors
@@ -89,14 +89,13 @@ def login():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("volunteers/login.html", form=form, errors=form_errors(form)), status
-    try:
-        outcome = request_code(form.phone.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_template(
-            "volunteers/login.html", form=form, errors={"phone": exc.message}
-        ), 400
-    db.session.commit()
+    on_domain_error(
+        lambda exc: (
+            render_template("volunteers/login.html", form=form, errors={"phone": exc.message}),
+            400,
+        )
+    )
+    outcome = request_code(form.phone.data)
     if outcome.opted_out:
         return render_template("volunteers/login.html", form=form, errors={}, opted_out=True)
     session[SESSION_PHONE] = outcome.phone
@@ -113,14 +112,13 @@ def code():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return _code_page(phone, form, form_errors(form), status)
-    try:
-        person = verify_code(phone, form.code.data)
-    except LoginCodeError as exc:
-        db.session.rollback()
-        return _code_page(
+    on_domain_error(
+        lambda exc: _code_page(
             phone, form, {"code": exc.message}, 400, expired=not isinstance(exc, WrongLoginCode)
-        )
-    db.session.commit()
+        ),
+        only=LoginCodeError,
+    )
+    person = verify_code(phone, form.code.data)
     session.pop(SESSION_PHONE, None)
     # Kept on the phone: these pages are opened from a text days later, by people for
     # whom logging in again is the hard part.
@@ -195,15 +193,8 @@ def request_correction(record_id: int):
     form = CorrectionForm()
     if not form.validate_on_submit():
         return _hours_page(form, record_id, form_errors(form))
-    try:
-        records.request_correction(record_id, current_user.id, form.note.data, channel="web")
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _hours_page(form, record_id, exc.errors)
-    db.session.commit()
+    on_domain_error(lambda exc: _hours_page(form, record_id, exc.errors), only=ValidationFailed)
+    records.request_correction(record_id, current_user.id, form.note.data, channel="web")
     flash(_("已提交更正申请，队长核实后会更新这条记录。"), "success")
     return redirect(url_for("volunteers.my_hours", _anchor=f"record-{record_id}"))
 
@@ -211,20 +202,13 @@ def request_correction(record_id: int):
 @bp.post("/shifts/<int:shift_id>/signup")
 @volunteer_required
 def sign_up(shift_id: int):
-    try:
-        result = services.sign_up(current_user.id, shift_id)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("volunteers.home"))
-    signup_id = result.signup.id
-    db.session.commit()
+    _back_home_on_error()
+    result = services.sign_up(current_user.id, shift_id)
     if result.waitlist_position is None:
         flash(_("报名成功，请按时参加。"), "success")
-        return redirect(url_for("volunteers.home", signed_up=signup_id, _anchor="just-signed-up"))
+        return redirect(
+            url_for("volunteers.home", signed_up=result.signup.id, _anchor="just-signed-up")
+        )
     flash(
         _(
             "名额已满，您已排入候补第 %(n)d 位，有空位会短信通知您。",
@@ -238,16 +222,8 @@ def sign_up(shift_id: int):
 @bp.post("/signups/<int:signup_id>/cancel")
 @volunteer_required
 def cancel(signup_id: int):
-    try:
-        services.cancel(current_user.id, signup_id)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("volunteers.home"))
-    db.session.commit()
+    _back_home_on_error()
+    services.cancel(current_user.id, signup_id)
     flash(_("已取消报名。"), "success")
     return redirect(url_for("volunteers.home"))
 
@@ -255,18 +231,20 @@ def cancel(signup_id: int):
 @bp.post("/sms/off")
 @volunteer_required
 def sms_off():
-    opt_out(current_user.id, channel="web")
-    db.session.commit()
-    flash(_("已关闭短信通知。以后需要时可在这里重新打开，或发送短信「订阅」。"), "success")
-    return redirect(url_for("volunteers.home", _anchor="sms"))
+    return _sms_switched(
+        opt_out, _("已关闭短信通知。以后需要时可在这里重新打开，或发送短信「订阅」。")
+    )
 
 
 @bp.post("/sms/on")
 @volunteer_required
 def sms_on():
-    opt_in(current_user.id, channel="web")
-    db.session.commit()
-    flash(_("已打开短信通知。"), "success")
+    return _sms_switched(opt_in, _("已打开短信通知。"))
+
+
+def _sms_switched(switch, done: str):
+    switch(current_user.id, channel="web")
+    flash(done, "success")
     return redirect(url_for("volunteers.home", _anchor="sms"))
 
 
@@ -300,22 +278,19 @@ def decline_invitation(invitation_id: int):
 
 def _answer_invitation(invitation_id: int, accept: bool):
     decide = teams.accept_invitation if accept else teams.decline_invitation
-    try:
-        invitation = decide(invitation_id, current_user.id, via="web")
-        team_name = db.session.get(Team, invitation.team_id).name
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("volunteers.home", _anchor="invitations"))
-    db.session.commit()
+    _back_home_on_error("invitations")
+    invitation = decide(invitation_id, current_user.id, via="web")
+    team_name = db.session.get(Team, invitation.team_id).name
     if accept:
         flash(_("您已加入 %(team)s。", team=team_name), "success")
     else:
         flash(_("已谢绝 %(team)s 的入队邀请。", team=team_name), "info")
     return redirect(url_for("volunteers.home", _anchor="invitations"))
+
+
+def _back_home_on_error(anchor: str | None = None) -> None:
+    """A refused action: its message on /me; what does not exist (or is not theirs): 404."""
+    on_domain_error(back=url_for("volunteers.home", _anchor=anchor), unless=NotFound)
 
 
 @bp.post("/logout")

@@ -1,0 +1,42 @@
+"""Helpers for the roster import tests: workbooks and CSV files built in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from volunteer_hub.extensions import db
+
+HEADERS = ["姓名", "手机号", "是否退役军人", "技能特长", "服务队", "所属单位"]
+
+
+def xlsx(*sheets: tuple[str, list[list]]) -> bytes:
+    """A workbook with one sheet per (title, rows); rows include the header."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def csv_file(rows: list[list], encoding: str = "utf-8-sig", delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter).writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def count(model, *where) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def phone(n: int) -> str:
+    """Distinct valid mobiles the factories never hand out (137 …)."""
+    return f"137{n:08d}"
