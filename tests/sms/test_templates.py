@@ -16,6 +16,7 @@ from volunteer_hub.sms.templates import (
     CATALOGUE,
     MAX_TEXT,
     MAX_VARIABLE,
+    clean,
     example,
     problems,
     render,
@@ -113,6 +114,7 @@ def test_free_text_is_cleaned_for_the_providers():
     title = rendered.variables["title"]
     assert "13800138000" not in title and "138****8000" in title
     assert "https" not in title and "example.cn" not in title
+    assert clean("详见www.example.cn报名 或 example.com.cn/x 后") == "详见报名 或 后"
     assert variable_problems(rendered) == []
 
 

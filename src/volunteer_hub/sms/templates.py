@@ -1,12 +1,10 @@
-"""The template catalogue: every text we send, written once, with named variables.
+"""Rendering and checking the template catalogue (``sms/catalogue.py``).
 
 Mainland providers (Aliyun, Tencent Cloud) send only templates approved in their console,
-under a registered signature; the console and Twilio backends send the rendered text. So
-each kind of text is a :class:`Template` here — a key, a type (通知 or 验证码), the content
-with ``${var}`` placeholders, an example per variable and why it is sent — and
-:func:`render` turns a key and its variables into a :class:`Rendered`: the text as the
-console and Twilio send it (the outbox puts ``SMS_SIGNATURE`` in front), the key, and the
-variables as sent, which a template backend hands to its provider.
+under a registered signature; the console and Twilio backends send the rendered text.
+:func:`render` turns a catalogue key and its variables into a :class:`Rendered`: the text
+as the console and Twilio send it (the outbox puts ``SMS_SIGNATURE`` in front), the key,
+and the variables as sent, which a template backend hands to its provider.
 
 Rendering applies the providers' rules to the variables, so what the phone shows and what
 a provider is asked to send are the same words: free text (titles, team names, places,
@@ -54,12 +52,16 @@ __all__ = [
     "MAX_VARIABLE",
     "Rendered",
     "Template",
+    "clean",
     "cut",
+    "example",
     "format_time",
     "mask_phone_like",
     "problems",
     "render",
+    "render_template",
     "units",
+    "variable_problems",
 ]
 
 #: a free-text variable is never cut shorter than this to fit a budget
@@ -73,7 +75,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # long enough to be a mobile or a landline number. ASCII and full-width digits.
 _PHONE_LIKE = re.compile(r"[0-9０-９](?:[\s\-－]?[0-9０-９]){6,}")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:cn|com|net|org)\b\S*", re.I)
+# A web address: with a scheme or www., or a bare domain; ASCII only, so the Chinese
+# words around it stay ("详见www.example.cn报名" keeps 详见 and 报名).
+_URL = re.compile(
+    r"(?:https?://|www\.)[!-~]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:cn|com|net|org)\b[!-~]*",
+    re.I | re.A,
+)
 
 
 def units(text: str) -> int:
