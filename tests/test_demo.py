@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from volunteer_hub import demo
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.db import utcnow
+from volunteer_hub.devtools import demo, demo_scale, demo_world
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -61,8 +61,8 @@ def test_second_run_changes_nothing(runner):
 
     assert _row_counts() == counts
     assert set(db.session.scalars(select(Person.phone))) == phones
-    assert counts["unit"] > 40 and counts["team"] == len(demo.TEAMS)
-    assert counts["event"] == len(demo.EVENTS) and counts["signup"] > 50
+    assert counts["unit"] > 40 and counts["team"] == len(demo_world.TEAMS)
+    assert counts["event"] == len(demo_world.EVENTS) and counts["signup"] > 50
     assert re.search(r"teams\s+created\s+12", first)
     assert re.search(r"teams\s+created\s+0\s+already present\s+12", second)
 
@@ -127,12 +127,12 @@ def test_leader_logs_in_with_the_printed_account_and_sees_the_team(runner, clien
     assert response.status_code == 302
     leader = db.session.scalar(select(Person).where(Person.phone == "+86" + leader_phone))
     names = [team.name for team in db.session.scalars(visible_teams(viewer_for(leader)))]
-    assert names == [demo.LEADER_TEAM]
+    assert names == [demo_world.LEADER_TEAM]
 
     teams_page = client.get("/teams")
     assert teams_page.status_code == 200
-    assert demo.LEADER_TEAM in teams_page.get_data(as_text=True)
-    team = db.session.scalar(select(Team).where(Team.name == demo.LEADER_TEAM))
+    assert demo_world.LEADER_TEAM in teams_page.get_data(as_text=True)
+    team = db.session.scalar(select(Team).where(Team.name == demo_world.LEADER_TEAM))
     team_page = client.get(f"/teams/{team.id}").get_data(as_text=True)
     assert "校门口护学岗" in team_page and leader.name in team_page
 
@@ -184,14 +184,14 @@ def test_scale_adds_synthetic_teams_and_volunteers_once(runner):
     after = _row_counts()
     _seed(runner, "--scale", "20")
 
-    volunteers = round(demo.EZHOU_VOLUNTEERS * 20 / demo.EZHOU_TEAMS)  # 252
+    volunteers = round(demo_scale.EZHOU_VOLUNTEERS * 20 / demo_scale.EZHOU_TEAMS)  # 252
     assert after["team"] - before["team"] == 20
     assert after["person"] - before["person"] == volunteers
     assert after["membership"] - before["membership"] == volunteers
     assert _row_counts() == after
 
     synthetic = db.session.scalars(
-        select(Team).where(Team.name.startswith(demo.SYNTHETIC_TEAM_PREFIX))
+        select(Team).where(Team.name.startswith(demo_scale.SYNTHETIC_TEAM_PREFIX))
     ).all()
     assert sorted(t.name for t in synthetic)[0] == "鄂州合成志愿服务队0001"
     assert all(_unit_path_names(t.unit)[:2] == ["湖北省", "鄂州市"] for t in synthetic)
@@ -211,7 +211,7 @@ def test_scale_with_explicit_volunteers(runner):
     _seed(runner, "--scale", "3", "--volunteers", "40")
 
     count = db.session.scalar(
-        select(func.count()).where(Person.phone.startswith(demo.SYNTHETIC_PHONE_PREFIX))
+        select(func.count()).where(Person.phone.startswith(demo_scale.SYNTHETIC_PHONE_PREFIX))
     )
     assert count == 40
 
@@ -265,7 +265,7 @@ def test_the_readme_sms_demo_works_for_flood_duty_and_keeps_other_teams_events_c
     assert {"长江江堤24小时值守", "青山江滩防汛巡堤", "长江水上应急救援演练"} <= open_titles
     assert "校门口护学岗" not in open_titles
 
-    leader_team = db.session.scalar(select(Team).where(Team.name == demo.LEADER_TEAM))
+    leader_team = db.session.scalar(select(Team).where(Team.name == demo_world.LEADER_TEAM))
     volunteer = db.session.scalar(
         select(Person)
         .join(Membership, Membership.person_id == Person.id)

@@ -118,7 +118,7 @@ def _parse_now(value: str):
 )
 def seed_demo_command(scale, volunteers):
     """Idempotent demo data from the source documents; --scale adds synthetic load."""
-    from volunteer_hub.demo import seed_demo
+    from volunteer_hub.devtools.demo import seed_demo
 
     seed_demo(scale=scale, volunteers=volunteers, echo=click.echo)
 

@@ -170,6 +170,50 @@ def test_status_callbacks_only_move_forward(client, twilio, make):
     assert report("queued") == "delivered"
 
 
+def test_a_failed_report_keeps_the_providers_error_code(client, twilio, make):
+    from volunteer_hub.sms import services
+
+    volunteer = make.person()
+    row = services.queue_text(
+        to_phone=volunteer.phone,
+        body="通知",
+        kind="notice",
+        dedupe_key="s:2",
+        person_id=volunteer.id,
+    )
+    row.status, row.provider_sid = "sent", "SM" + "b" * 32
+    db.session.commit()
+
+    params = {"MessageSid": row.provider_sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert post_signed(client, "/sms/status", params).status_code == 204
+    db.session.expire_all()
+    stored = db.session.get(OutgoingSms, row.id)
+    assert (stored.status, stored.error_code) == ("undelivered", "30003")
+
+
+def test_a_delivery_report_on_an_unknown_message_changes_nothing(client, twilio, make):
+    from volunteer_hub.sms import services
+
+    volunteer = make.person()
+    row = services.queue_text(
+        to_phone=volunteer.phone,
+        body="通知",
+        kind="notice",
+        dedupe_key="s:3",
+        person_id=volunteer.id,
+    )
+    row.status, row.provider_sid = "sent", "SM" + "c" * 32
+    db.session.commit()
+
+    assert not services.record_delivery_report("SM" + "d" * 32, "delivered")
+    assert row.status == "sent"
+    assert services.record_delivery_report(row.provider_sid, "delivered")
+    assert row.status == "delivered"
+    # and a provider's word we do not follow is ignored at the webhook
+    params = {"MessageSid": row.provider_sid, "MessageStatus": "receiving"}
+    assert post_signed(client, "/sms/status", params).status_code == 204
+
+
 # -- 确认: confirming attendance after a reminder ----------------------------------------
 
 

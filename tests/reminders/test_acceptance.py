@@ -33,7 +33,7 @@ from tests.reminders.support import (
 )
 from volunteer_hub import scheduler
 from volunteer_hub.db import utcnow
-from volunteer_hub.devtools.fake_twilio import FROM_NUMBER
+from volunteer_hub.devtools.fake_twilio_account import FROM_NUMBER
 from volunteer_hub.events.services import EventInput, ShiftInput, update_event
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person

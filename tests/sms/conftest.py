@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from volunteer_hub.devtools.fake_twilio import FROM_NUMBER, FakeTwilio
+from volunteer_hub.devtools.fake_twilio import FakeTwilio
+from volunteer_hub.devtools.fake_twilio_account import FROM_NUMBER
 from volunteer_hub.sms.backends.twilio import TwilioGateway
 
 

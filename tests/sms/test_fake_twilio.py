@@ -15,7 +15,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from volunteer_hub.devtools.fake_twilio import API_VERSION, FROM_NUMBER, FakeTwilio
+from volunteer_hub.devtools.fake_twilio import FakeTwilio
+from volunteer_hub.devtools.fake_twilio_account import API_VERSION, FROM_NUMBER
 from volunteer_hub.sms.backends.twilio import RedirectingHttpClient, TwilioGateway
 from volunteer_hub.sms.gateway import TransientSmsError
 

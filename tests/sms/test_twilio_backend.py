@@ -9,7 +9,8 @@ import socket
 import pytest
 from twilio.request_validator import RequestValidator
 
-from volunteer_hub.devtools.fake_twilio import FROM_NUMBER, FakeTwilio
+from volunteer_hub.devtools.fake_twilio import FakeTwilio
+from volunteer_hub.devtools.fake_twilio_account import FROM_NUMBER
 from volunteer_hub.sms.backends import BACKENDS, console, gateway_for
 from volunteer_hub.sms.backends.console import ConsoleGateway
 from volunteer_hub.sms.backends.twilio import RedirectingHttpClient, TwilioGateway

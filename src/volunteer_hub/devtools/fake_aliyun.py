@@ -27,9 +27,7 @@ import itertools
 import json
 import re
 import secrets
-import signal
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +35,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from volunteer_hub.devtools.fake_twilio import _Handler as _KeepAliveHandler
-from volunteer_hub.devtools.fake_twilio import _interrupt, _Server
+from volunteer_hub.devtools.fake_provider import FakeServer, KeepAliveHandler, run_by_hand
 
 ACCESS_KEY_ID = "LTAI5tFakeAliyunKeyId00"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret"
@@ -156,8 +153,30 @@ def national(number: str) -> str | None:
     return None
 
 
-class FakeAliyun:
+class _Handler(KeepAliveHandler):
+    """Aliyun's RPC calls, GET or POST, all answered by ``FakeAliyun.answer``."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        fake: FakeAliyun = self.server.fake  # type: ignore[assignment]
+        status, payload = fake.answer(self.command, self.path, headers, body)
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-acs-request-id", payload.get("RequestId", ""))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _serve
+
+
+class FakeAliyun(FakeServer):
     """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API."""
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -186,8 +205,6 @@ class FakeAliyun:
         self.balance: int | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._biz_ids = itertools.count(secrets.randbelow(10**8) * 10**10)
         self._reset_state()
 
@@ -198,45 +215,10 @@ class FakeAliyun:
         self._codes: collections.Counter[str] = collections.Counter()
         self._calls: list[str] = []
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> FakeAliyun:
-        if self._server is None:
-            self._stopping.clear()
-            self._server = _Server((self.host, self.port), _Handler, self)  # type: ignore[arg-type]
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"fake-aliyun-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._stopping.set()  # delayed answers return now
-        self._server.close_connections()  # idle keep-alive connections end their handler
-        self._server.server_close()  # and the handler threads are joined
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeAliyun:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def endpoint(self) -> str:
         """``host:port``, what goes into ALIYUN_SMS_ENDPOINT."""
-        if self._server is None:
-            raise RuntimeError("the fake is not running: start() it first")
-        return f"{self.host}:{self.port}"
+        return self.address
 
     def app_config(self, sign_name: str = SIGN_NAME) -> dict[str, Any]:
         """Config keys that point the app's aliyun backend at this fake."""
@@ -523,26 +505,6 @@ def _params(raw: Any) -> dict[str, str]:
     return value
 
 
-class _Handler(_KeepAliveHandler):
-    """Fake Twilio's keep-alive handler, answering Aliyun's RPC calls instead."""
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        fake: FakeAliyun = self.server.fake  # type: ignore[assignment]
-        status, payload = fake.answer(self.command, self.path, headers, body)
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-acs-request-id", payload.get("RequestId", ""))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local fake of Aliyun's SMS API.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -561,25 +523,15 @@ def main(argv: Iterable[str] | None = None) -> None:
         delay=args.delay,
         sign_names=[args.sign_name],
     )
-    signal.signal(signal.SIGTERM, _interrupt)
-    with fake:
-        print(f"fake Aliyun SMS listening on http://{fake.endpoint}; for the app:", flush=True)
-        for key, value in fake.app_config(args.sign_name).items():
-            print(f"  {key}={value}", flush=True)
-        seen = 0
-        try:
-            while True:
-                time.sleep(0.5)
-                messages = fake.messages
-                for message in messages[seen:]:
-                    print(
-                        f"{message['biz_id']} to ****{message['to'][-4:]}: "
-                        f"{message['template_code']} {len(message['params'])} param(s)",
-                        flush=True,
-                    )
-                seen = len(messages)
-        except KeyboardInterrupt:
-            print("stopping")
+    run_by_hand(
+        fake,
+        "fake Aliyun SMS",
+        lambda message: (
+            f"{message['biz_id']} to ****{message['to'][-4:]}: "
+            f"{message['template_code']} {len(message['params'])} param(s)"
+        ),
+        config=lambda: fake.app_config(args.sign_name),
+    )
 
 
 if __name__ == "__main__":

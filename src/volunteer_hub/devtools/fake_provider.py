@@ -5,8 +5,8 @@ real APIs (so benchmarks reuse sockets), that stops promptly: delayed answers re
 once, idle connections are closed, and no handler thread outlives the fake.
 ``FakeAccount``: the script of answers to come and the records a test reads. And the
 command line of ``python -m volunteer_hub.devtools.fake_…``: print the settings for the
-app, then each text the fake receives, until Ctrl-C or SIGTERM. Each fake (``fake_tencent``)
-adds its provider's API; ``fake_twilio`` predates this module and has its own copy.
+app, then each text the fake receives, until Ctrl-C or SIGTERM. Each fake (``fake_twilio``,
+``fake_aliyun``, ``fake_tencent``) adds its provider's API.
 """
 
 from __future__ import annotations
@@ -220,14 +220,20 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_by_hand(
-    fake: Any, title: str, describe: Callable[[dict[str, Any]], str], interval: float = 0.5
+    fake: Any,
+    title: str,
+    describe: Callable[[dict[str, Any]], str],
+    interval: float = 0.5,
+    *,
+    config: Callable[[], Mapping[str, Any]] | None = None,
 ) -> None:
     """Run ``fake`` until Ctrl-C or SIGTERM (a benchmark that started it stops it with
-    terminate()), printing its ``app_config()`` and then each text in ``fake.messages``."""
+    terminate()), printing its ``app_config()`` (or ``config()``) and then each text in
+    ``fake.messages``."""
     signal.signal(signal.SIGTERM, _interrupt)
     with fake:
         print(f"{title} listening on http://{fake.address}; for the app:", flush=True)
-        for key, value in fake.app_config().items():
+        for key, value in (config or fake.app_config)().items():
             if value is not None:
                 print(f"  {key}={value}", flush=True)
         seen = 0

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Event, EventStatus, Shift
@@ -127,15 +127,10 @@ def sweep(now: datetime | None = None) -> SweepResult:
     if largest is None:
         return SweepResult(now)
     until = now + timedelta(hours=largest) + HORIZON_MARGIN
-
-    upcoming = (
-        select(Signup.id)
-        .join(Shift, Shift.id == Signup.shift_id)
-        .join(Event, Event.id == Shift.event_id)
-        .where(*_candidate_conditions(now, until))
-    )
     rows = db.session.execute(
-        select(
+        _upcoming(
+            now,
+            until,
             Signup.id,
             Signup.person_id,
             Signup.created_at,
@@ -148,10 +143,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
             Event.location,
             Event.reminder_hours,
         )
-        .join(Shift, Shift.id == Signup.shift_id)
-        .join(Event, Event.id == Shift.event_id)
         .join(Person, Person.id == Signup.person_id)
-        .where(*_candidate_conditions(now, until))
         .order_by(Signup.id)
     ).all()
     if not rows:
@@ -159,48 +151,18 @@ def sweep(now: datetime | None = None) -> SweepResult:
     written = set(
         db.session.scalars(
             select(OutgoingSms.dedupe_key).where(
-                OutgoingSms.kind == SmsKind.REMINDER, OutgoingSms.signup_id.in_(upcoming)
+                OutgoingSms.kind == SmsKind.REMINDER,
+                OutgoingSms.signup_id.in_(_upcoming(now, until, Signup.id)),
             )
         )
     )
 
     counts = dict.fromkeys(("queued", "existing", "dropped", "before_signup", "opted_out"), 0)
     for row in rows:
-        had_seat_at = row.confirmed_at or row.created_at
         for hours in parse_offsets(row.reminder_hours):
-            offset = timedelta(hours=hours)
-            due = row.starts_at - offset
-            if due > now:
-                continue
-            key = dedupe_key(row.id, hours, row.starts_at)
-            if key in written:
-                counts["existing"] += 1
-                continue
-            if had_seat_at > due:
-                counts["before_signup"] += 1
-                continue
-            expires_at = min(due + grace(offset), row.starts_at)
-            if now > expires_at:
-                counts["dropped"] += 1
-                continue
-            if row.sms_opted_out_at is not None:
-                counts["opted_out"] += 1
-                continue
-            queued = queue_text(
-                to_phone=row.phone,
-                text=reminder_text(
-                    title=row.title, starts_at=row.starts_at, location=row.location, code=row.code
-                ),
-                kind=SmsKind.REMINDER,
-                dedupe_key=key,
-                person_id=row.person_id,
-                signup_id=row.id,
-                shift_starts_at=row.starts_at,
-                expires_at=expires_at,
-            )
-            # None: a concurrent sweep wrote it first, or the person opted out meanwhile.
-            counts["queued" if queued is not None else "existing"] += 1
-
+            outcome = _remind(row, hours, now, written)
+            if outcome is not None:
+                counts[outcome] += 1
     result = SweepResult(now, **counts)
     # Only when something was written: a dropped reminder is seen again every minute.
     if result.queued:
@@ -208,6 +170,41 @@ def sweep(now: datetime | None = None) -> SweepResult:
             "reminders: %d queued, %d dropped past their window", result.queued, result.dropped
         )
     return result
+
+
+def _remind(row: Row, hours: int, now: datetime, written: set[str]) -> str | None:
+    """The reminder ``hours`` before the shift of the signup in ``row``: queued if it is
+    due and may still go out. Returns what became of it, as the name of a SweepResult
+    count, or None when it is not due yet."""
+    offset = timedelta(hours=hours)
+    due = row.starts_at - offset
+    if due > now:
+        return None
+    key = dedupe_key(row.id, hours, row.starts_at)
+    if key in written:
+        return "existing"
+    had_seat_at = row.confirmed_at or row.created_at
+    if had_seat_at > due:
+        return "before_signup"
+    expires_at = min(due + grace(offset), row.starts_at)
+    if now > expires_at:
+        return "dropped"
+    if row.sms_opted_out_at is not None:
+        return "opted_out"
+    queued = queue_text(
+        to_phone=row.phone,
+        text=reminder_text(
+            title=row.title, starts_at=row.starts_at, location=row.location, code=row.code
+        ),
+        kind=SmsKind.REMINDER,
+        dedupe_key=key,
+        person_id=row.person_id,
+        signup_id=row.id,
+        shift_starts_at=row.starts_at,
+        expires_at=expires_at,
+    )
+    # None: a concurrent sweep wrote it first, or the person opted out meanwhile.
+    return "queued" if queued is not None else "existing"
 
 
 def _largest_offset_in_use(now: datetime) -> int | None:
@@ -224,12 +221,19 @@ def _largest_offset_in_use(now: datetime) -> int | None:
     return max(offsets, default=None)
 
 
-def _candidate_conditions(now: datetime, until: datetime) -> tuple:
+def _upcoming(now: datetime, until: datetime, *columns) -> Select:
+    """``columns`` (Signup.id first) of the confirmed signups on shifts starting between
+    ``now`` and ``until``, not cancelled, of published events that send reminders."""
     return (
-        Signup.status == SignupStatus.CONFIRMED,
-        Shift.is_cancelled.is_(False),
-        Shift.starts_at > now,
-        Shift.starts_at <= until,
-        Event.status == EventStatus.PUBLISHED,
-        Event.reminder_hours != "",
+        select(*columns)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(
+            Signup.status == SignupStatus.CONFIRMED,
+            Shift.is_cancelled.is_(False),
+            Shift.starts_at > now,
+            Shift.starts_at <= until,
+            Event.status == EventStatus.PUBLISHED,
+            Event.reminder_hours != "",
+        )
     )

@@ -296,6 +296,7 @@ def waitlist_position(signup: Signup) -> int | None:
 
 
 def active_signup(shift_id: int, person_id: int) -> Signup | None:
+    """The person's signup on the shift that holds a seat or a waitlist place, if any."""
     return db.session.scalar(
         select(Signup).where(
             Signup.shift_id == shift_id,

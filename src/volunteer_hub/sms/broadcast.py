@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import selectinload
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound
-from volunteer_hub.events.models import Event, EventStatus
+from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
@@ -98,25 +99,8 @@ def broadcast_event(
         quiet = QuietHours.parse(current_app.config["SMS_QUIET_HOURS"])
         send_after = quiet.end_after(now, zone) if quiet else None
     goes_out = send_after or now
-    open_shifts = [s for s in event.shifts if not s.is_cancelled and s.starts_at > goes_out]
-    if not open_shifts:
-        if send_after is not None and any(
-            not s.is_cancelled and s.starts_at > now for s in event.shifts
-        ):
-            raise BroadcastRefused(_("活动在夜间免打扰时段结束前就开始了，如确需通知请勾选“紧急”"))
-        raise BroadcastRefused(_("活动的班次都已开始，不能再通知队员报名"))
-
-    members = (
-        select(Person.id, Person.sms_opted_out_at.is_not(None))
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.team_id == event.team_id, Person.is_active.is_(True))
-        .order_by(Person.id)
-    )
-    if sent_by_id is not None:
-        members = members.where(Person.id != sent_by_id)  # the sender knows already
-    recipients = db.session.execute(members).all()
-    if not recipients:
-        raise BroadcastRefused(_("本队还没有其他队员可以通知"))
+    open_shifts = _open_shifts(event, now, goes_out, held=send_after is not None)
+    recipients = _recipients(event.team_id, sent_by_id)
     capped = set() if urgent else _at_daily_cap(event.team_id, goes_out, zone)
 
     text = replies.broadcast_call(
@@ -181,6 +165,33 @@ def recent_broadcasts(event_id: int, limit: int = 10) -> list[tuple[Broadcast, s
             .limit(limit)
         )
     ]
+
+
+def _open_shifts(event: Event, now: datetime, goes_out: datetime, *, held: bool) -> list[Shift]:
+    """The event's shifts still open to sign up for when the text ``goes_out``; refused
+    when there are none, saying so differently when the quiet hours (``held``) are why."""
+    open_shifts = [s for s in event.shifts if not s.is_cancelled and s.starts_at > goes_out]
+    if not open_shifts:
+        if held and any(not s.is_cancelled and s.starts_at > now for s in event.shifts):
+            raise BroadcastRefused(_("活动在夜间免打扰时段结束前就开始了，如确需通知请勾选“紧急”"))
+        raise BroadcastRefused(_("活动的班次都已开始，不能再通知队员报名"))
+    return open_shifts
+
+
+def _recipients(team_id: int, sent_by_id: int | None) -> Sequence[Row[tuple[int, bool]]]:
+    """(person id, opted out) of every active member but the sender; refused if none."""
+    members = (
+        select(Person.id, Person.sms_opted_out_at.is_not(None))
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.team_id == team_id, Person.is_active.is_(True))
+        .order_by(Person.id)
+    )
+    if sent_by_id is not None:
+        members = members.where(Person.id != sent_by_id)  # the sender knows already
+    recipients = db.session.execute(members).all()
+    if not recipients:
+        raise BroadcastRefused(_("本队还没有其他队员可以通知"))
+    return recipients
 
 
 def _at_daily_cap(team_id: int, goes_out: datetime, zone) -> set[int]:

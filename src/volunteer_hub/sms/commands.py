@@ -184,21 +184,9 @@ def normalise(text: str) -> str:
     characters and all whitespace become single spaces, and punctuation, symbols and
     emoji at either end are stripped. Punctuation inside the text is kept.
     """
-    text = unicodedata.normalize("NFKC", text).upper()
-    chars: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cf":
-            continue  # invisible: "BM\u200b1234" is "BM1234"
-        chars.append(" " if ch.isspace() or category[0] == "C" else ch)
+    visible = _visible(unicodedata.normalize("NFKC", text).upper())
     # Again: upper-casing and dropping format characters can leave uncomposed marks.
-    collapsed = " ".join(unicodedata.normalize("NFKC", "".join(chars)).split())
-    start, end = 0, len(collapsed)
-    while start < end and _is_separator(collapsed[start]):
-        start += 1
-    while end > start and _is_separator(collapsed[end - 1]):
-        end -= 1
-    return collapsed[start:end]
+    return _strip_separators(" ".join(unicodedata.normalize("NFKC", visible).split()))
 
 
 def _words(normalised: str) -> list[str]:
@@ -315,22 +303,33 @@ def _is_digit(ch: str) -> bool:
 def _plain(text: str) -> str:
     """The text with invisible characters dropped, whitespace collapsed and edge
     punctuation stripped, but otherwise as written (no NFKC, no case folding)."""
+    return _strip_separators(" ".join(_visible(text).split()))
+
+
+def _visible(text: str) -> str:
+    """Format characters (zero-width spaces, joiners, BOM) dropped: "BM\u200b1234" is
+    "BM1234"; other control characters and all whitespace turned into spaces."""
     chars = []
     for ch in text:
         category = unicodedata.category(ch)
         if category == "Cf":
             continue
         chars.append(" " if ch.isspace() or category[0] == "C" else ch)
-    collapsed = " ".join("".join(chars).split())
-    start, end = 0, len(collapsed)
-    while start < end and _is_separator(collapsed[start]):
+    return "".join(chars)
+
+
+def _strip_separators(text: str) -> str:
+    """``text`` without the separators at either end."""
+    start, end = 0, len(text)
+    while start < end and _is_separator(text[start]):
         start += 1
-    while end > start and _is_separator(collapsed[end - 1]):
+    while end > start and _is_separator(text[end - 1]):
         end -= 1
-    return collapsed[start:end]
+    return text[start:end]
 
 
 def _skip_separators(text: str) -> str:
+    """``text`` without the separators at its start."""
     start = 0
     while start < len(text) and _is_separator(text[start]):
         start += 1
@@ -338,10 +337,7 @@ def _skip_separators(text: str) -> str:
 
 
 def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:
-    start = 0
-    while start < len(rest) and _is_separator(rest[start]):
-        start += 1
-    argument = rest[start:]
+    argument = _skip_separators(rest)
     if not argument:
         return Command(kind, keyword=keyword)
     takes_code = kind in CODE_REQUIRED or kind in _CODE_OPTIONAL

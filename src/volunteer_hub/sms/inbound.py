@@ -8,6 +8,7 @@ opted out only 订阅/START (opt back in) and the opt-out words do anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,34 +101,23 @@ def _answer(
         return None, SmsKind.REPLY
     if kind in CODE_REQUIRED and command.code is None:
         return replies.need_code(kind), SmsKind.REPLY
-    if kind == CommandKind.SIGN_UP:
-        return _sign_up(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CANCEL:
-        return _cancel(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CONFIRM:
-        return _confirm(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.MY_SHIFTS:
-        return _my_shifts(person, now), SmsKind.REPLY
-    if kind == CommandKind.CHECK_IN:
-        return _check_in(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.CHECK_OUT:
-        return _check_out(person, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.MY_HOURS:
-        return _my_hours(person, now), SmsKind.REPLY
-    if kind == CommandKind.CORRECTION:
-        return _correction(person, command.code, command.note, now), SmsKind.REPLY
-    if kind in (CommandKind.JOIN_TEAM, CommandKind.DECLINE_TEAM):
-        return _team_invitation(person, kind, command.code, now), SmsKind.REPLY
-    if kind == CommandKind.HELP:
-        return replies.help_text(), SmsKind.REPLY
-    return replies.unknown_command(), SmsKind.REPLY
+    act = _ACTIONS.get(kind)
+    return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
 
-def _sign_up(person: Person, code: str, now: datetime) -> Rendered:
-    found = _current_shift(code)
-    if found is None:
-        return replies.unknown_code(code=code)
-    shift, event = found
+def _help(person: Person, command: Command, now: datetime) -> Rendered:
+    return replies.help_text()
+
+
+def _sign_up(person: Person, command: Command, now: datetime) -> Rendered:
+    return _on_shift(person, command.code, now, _sign_up_for, missing=_unknown_code)
+
+
+def _cancel(person: Person, command: Command, now: datetime) -> Rendered:
+    return _on_shift(person, command.code, now, _cancel_on, missing=_unknown_code)
+
+
+def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     starts_at = to_local(shift.starts_at)
     # Whose event and where, in every answer: a mistyped code shows at once.
     team = db.session.get(Team, event.team_id)
@@ -149,11 +139,7 @@ def _sign_up(person: Person, code: str, now: datetime) -> Rendered:
     )
 
 
-def _cancel(person: Person, code: str, now: datetime) -> Rendered:
-    found = _current_shift(code)
-    if found is None:
-        return replies.unknown_code(code=code)
-    shift, event = found
+def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     signup = signups.active_signup(shift.id, person.id)
     if signup is None:
         return replies.not_signed_up(code=code)
@@ -164,10 +150,11 @@ def _cancel(person: Person, code: str, now: datetime) -> Rendered:
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
 
 
-def _confirm(person: Person, code: str | None, now: datetime) -> Rendered:
+def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
     """确认 answers a reminder. With a code it names the shift; without one it means the
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
+    code = command.code
     upcoming = (
         select(Signup, Shift, Event)
         .join(Shift, Shift.id == Signup.shift_id)
@@ -207,7 +194,7 @@ def _confirm(person: Person, code: str | None, now: datetime) -> Rendered:
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
-def _my_shifts(person: Person, now: datetime) -> Rendered:
+def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
     rows = db.session.execute(
         select(Shift.code, Event.title, Shift.starts_at)
         .join(Signup, Signup.shift_id == Shift.id)
@@ -226,11 +213,15 @@ def _my_shifts(person: Person, now: datetime) -> Rendered:
 # -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
-def _check_in(person: Person, code: str, now: datetime) -> Rendered:
-    found = _current_shift(code)
-    if found is None:
-        return _not_current(person, code)
-    shift, event = found
+def _check_in(person: Person, command: Command, now: datetime) -> Rendered:
+    return _on_shift(person, command.code, now, _check_in_on, missing=_not_current)
+
+
+def _check_out(person: Person, command: Command, now: datetime) -> Rendered:
+    return _on_shift(person, command.code, now, _check_out_on, missing=_not_current)
+
+
+def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         attendance.check_in(shift.id, person.id, now=now, channel="sms")
@@ -251,11 +242,7 @@ def _check_in(person: Person, code: str, now: datetime) -> Rendered:
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _check_out(person: Person, code: str, now: datetime) -> Rendered:
-    found = _current_shift(code)
-    if found is None:
-        return _not_current(person, code)
-    shift, event = found
+def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         record = attendance.check_out(shift.id, person.id, now=now, channel="sms")
@@ -299,7 +286,7 @@ def _not_current(person: Person, code: str) -> Rendered:
     return replies.check_in_closed(title=event.title, code=code)
 
 
-def _my_hours(person: Person, now: datetime) -> Rendered:
+def _my_hours(person: Person, command: Command, now: datetime) -> Rendered:
     totals = personal.summary(person.id, now)
     if not totals.records:
         return replies.no_records()
@@ -311,9 +298,10 @@ def _my_hours(person: Person, now: datetime) -> Rendered:
     )
 
 
-def _correction(person: Person, code: str | None, note: str, now: datetime) -> Rendered:
+def _correction(person: Person, command: Command, now: datetime) -> Rendered:
     """更正 [CODE] note: a correction request on the person's record of the shift with
     that code (even a released code), or on their latest record."""
+    code, note = command.code, command.note
     if code is not None:
         record = personal.record_by_code(person.id, code)
         if record is None:
@@ -331,14 +319,13 @@ def _correction(person: Person, code: str | None, note: str, now: datetime) -> R
     return replies.correction_received(title=record.content, day=record.started_at)
 
 
-def _team_invitation(
-    person: Person, kind: CommandKind, code: str | None, now: datetime
-) -> Rendered:
+def _team_invitation(person: Person, command: Command, now: datetime) -> Rendered:
     """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
     waiting; when several wait, the reply lists each with its code."""
     from volunteer_hub.teams import services as teams
 
-    accept = kind == CommandKind.JOIN_TEAM
+    code = command.code
+    accept = command.kind == CommandKind.JOIN_TEAM
     waiting = teams.invitations_for(person.id)
     if code is not None:
         waiting = [item for item in waiting if item.id == int(code)]
@@ -362,6 +349,25 @@ def _team_invitation(
     return replies.invitation_answered(team=team_name, outcome="accepted" if accept else "declined")
 
 
+def _on_shift(
+    person: Person,
+    code: str,
+    now: datetime,
+    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    *,
+    missing: Callable[[Person, str], Rendered],
+) -> Rendered:
+    """``act`` on the current shift with the code; ``missing`` answers when none has it."""
+    found = _current_shift(code)
+    if found is None:
+        return missing(person, code)
+    return act(person, *found, code, now)
+
+
+def _unknown_code(person: Person, code: str) -> Rendered:
+    return replies.unknown_code(code=code)
+
+
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
     row = db.session.execute(
         select(Shift, Event)
@@ -369,6 +375,22 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
         .where(Shift.code == code, Shift.code_is_current.is_(True))
     ).first()
     return (row[0], row[1]) if row else None
+
+
+#: what each command does for a known person who takes texts; each returns the reply
+_ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
+    CommandKind.SIGN_UP: _sign_up,
+    CommandKind.CANCEL: _cancel,
+    CommandKind.CONFIRM: _confirm,
+    CommandKind.MY_SHIFTS: _my_shifts,
+    CommandKind.CHECK_IN: _check_in,
+    CommandKind.CHECK_OUT: _check_out,
+    CommandKind.MY_HOURS: _my_hours,
+    CommandKind.CORRECTION: _correction,
+    CommandKind.JOIN_TEAM: _team_invitation,
+    CommandKind.DECLINE_TEAM: _team_invitation,
+    CommandKind.HELP: _help,
+}
 
 
 def _record_reply(

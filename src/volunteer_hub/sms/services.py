@@ -1,4 +1,5 @@
-"""The outbox: queue a text (a row first), deliver it (claim, hand over, record).
+"""The outbox: queue a text (a row first), deliver it (claim, hand over, record), take in
+the provider's delivery reports; and a person's consent to texts (opt out, opt in).
 
 Rule 2 of ARCHITECTURE.md: a text is an ``OutgoingSms`` row with a unique dedupe key,
 committed before any actor is sent; the actor gets the row id, claims it with a
@@ -26,7 +27,7 @@ from volunteer_hub.sms.gateway import (
     SmsGateway,
     TransientSmsError,
 )
-from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.models import STATUS_RANK, ConsentChange, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.templates import Rendered
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,23 @@ def deliver(
     ``pace`` runs only for a row still queued and due, so texts already sent, claimed or
     cancelled take no slot."""
     now = now or utcnow()
+    not_claimed = _claim(outgoing_id, now, pace)
+    if not_claimed is not None:
+        return not_claimed
+    row = db.session.get(OutgoingSms, outgoing_id)
+    # Checked after the claim, so a change committed before it (an opt-out, a
+    # cancellation, a moved shift) always wins over a text queued earlier.
+    reason = _why_not_send(row, now)
+    if reason is not None:
+        _finish(row, SmsStatus.CANCELLED, now, error_message=reason)
+        return Delivery("cancelled")
+    return _hand_over(row, gateway, now)
+
+
+def _claim(outgoing_id: int, now: datetime, pace: Callable[[], None] | None) -> Delivery | None:
+    """Claim a due row (queued → sending), after ``pace``; None when claimed, else what
+    happened instead. Only the claim is left uncommitted, for ``deliver`` to commit
+    with its decision to send."""
     due = db.session.scalar(
         select(OutgoingSms.id).where(OutgoingSms.id == outgoing_id, _claimable(now))
     )
@@ -150,19 +168,12 @@ def deliver(
     if claimed != 1:
         db.session.commit()
         return Delivery("skipped")  # another actor claimed it since
+    return None
 
-    row = db.session.get(OutgoingSms, outgoing_id)
-    if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
-        _finish(row, SmsStatus.CANCELLED, now, error_message="recipient opted out")
-        return Delivery("cancelled")
-    # Checked after the claim, so a change committed before it (a cancellation, a moved
-    # shift) always wins over a text queued earlier.
-    stale = _no_longer_relevant(row, now)
-    if stale is not None:
-        _finish(row, SmsStatus.CANCELLED, now, error_message=stale)
-        return Delivery("cancelled")
 
-    to_phone, body = row.to_phone, row.body
+def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery:
+    """Commit the claim, call the provider, and record what it said."""
+    outgoing_id, to_phone, body = row.id, row.to_phone, row.body
     # The claim becomes durable here, with the decision to send; a failure before this
     # commit rolls it back. Committing also ends the transaction before the provider
     # call: on SQLite it holds the write lock (BEGIN IMMEDIATE), and every other writer
@@ -197,51 +208,69 @@ def deliver(
     return Delivery("sent")
 
 
+def record_delivery_report(provider_sid: str, status: str, error_code: str | None = None) -> bool:
+    """A provider reports the fate of a text we handed over, in our words: ``status`` is
+    sent / delivered / failed / undelivered (the backend translates the provider's word).
+    Reports arrive out of order, so a row's status never moves backwards; a failure keeps
+    the provider's ``error_code``. A report on a message we do not know changes nothing.
+    True if the row changed. The caller commits."""
+    row = db.session.scalar(select(OutgoingSms).where(OutgoingSms.provider_sid == provider_sid))
+    new = SmsStatus(status)
+    if row is None or STATUS_RANK[new] <= STATUS_RANK[SmsStatus(row.status)]:
+        return False
+    row.status = new
+    row.status_changed_at = utcnow()
+    if new in (SmsStatus.FAILED, SmsStatus.UNDELIVERED):
+        row.error_code = error_code[:20] if error_code else None
+    return True
+
+
 def opt_out(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
     """Stop all texts to the person. True if this changed anything."""
     now = now or utcnow()
+    if not _change_consent(person_id, opted_in=False, channel=channel, keyword=keyword, now=now):
+        return False
+    # Whatever was still waiting for them will not go out.
+    db.session.execute(
+        update(OutgoingSms)
+        .where(
+            OutgoingSms.person_id == person_id,
+            OutgoingSms.status == SmsStatus.QUEUED,
+            OutgoingSms.kind != SmsKind.OPT_OUT_CONFIRMATION,
+        )
+        .values(status=SmsStatus.CANCELLED, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def opt_in(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
+    """Texts to the person again. True if this changed anything."""
+    now = now or utcnow()
+    return _change_consent(person_id, opted_in=True, channel=channel, keyword=keyword, now=now)
+
+
+def _change_consent(
+    person_id: int, *, opted_in: bool, channel: str, keyword: str | None, now: datetime
+) -> bool:
+    """Move the person's opt-out state and log the change with its channel and word;
+    False, and nothing logged, when they were in that state already. A conditional
+    UPDATE, so two opt-outs at once log one change."""
+    opted_out = Person.sms_opted_out_at.is_not(None)
     changed = db.session.execute(
         update(Person)
-        .where(Person.id == person_id, Person.sms_opted_out_at.is_(None))
-        .values(sms_opted_out_at=now)
+        .where(Person.id == person_id, opted_out if opted_in else ~opted_out)
+        .values(sms_opted_out_at=None if opted_in else now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
         db.session.add(
             ConsentChange(
                 person_id=person_id,
-                opted_in=False,
+                opted_in=opted_in,
                 channel=channel,
                 keyword=keyword,
                 changed_at=now,
-            )
-        )
-        # Whatever was still waiting for them will not go out.
-        db.session.execute(
-            update(OutgoingSms)
-            .where(
-                OutgoingSms.person_id == person_id,
-                OutgoingSms.status == SmsStatus.QUEUED,
-                OutgoingSms.kind != SmsKind.OPT_OUT_CONFIRMATION,
-            )
-            .values(status=SmsStatus.CANCELLED, status_changed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return bool(changed)
-
-
-def opt_in(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
-    now = now or utcnow()
-    changed = db.session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.sms_opted_out_at.is_not(None))
-        .values(sms_opted_out_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed:
-        db.session.add(
-            ConsentChange(
-                person_id=person_id, opted_in=True, channel=channel, keyword=keyword, changed_at=now
             )
         )
     return bool(changed)
@@ -312,8 +341,10 @@ def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> Non
     db.session.commit()
 
 
-def _no_longer_relevant(row: OutgoingSms, now: datetime) -> str | None:
+def _why_not_send(row: OutgoingSms, now: datetime) -> str | None:
     """Why a claimed text must not go out any more, or None if it still should."""
+    if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
+        return "recipient opted out"
     if row.expires_at is not None and now > row.expires_at:
         return "expired"
     if row.kind != SmsKind.REMINDER:

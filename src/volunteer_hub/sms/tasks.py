@@ -11,7 +11,8 @@ from flask import current_app
 
 from volunteer_hub import broker
 from volunteer_hub.sms import services
-from volunteer_hub.sms.gateway import SmsGateway, TransientSmsError
+from volunteer_hub.sms.backends import current_gateway
+from volunteer_hub.sms.gateway import TransientSmsError
 
 #: how long an actor waits for a free slot of the send rate before handing the message
 #: back to the queue (with backoff) for later
@@ -30,20 +31,10 @@ PACING_SLICE_MS = 100
 def send_sms(outgoing_id: int) -> None:
     # The slot is taken before the row is claimed (see services.deliver): if Redis is
     # away, the text stays queued instead of stranded in "sending".
-    delivery = services.deliver(outgoing_id, gateway(), pace=_wait_for_send_slot)
+    delivery = services.deliver(outgoing_id, current_gateway(), pace=_wait_for_send_slot)
     if delivery.retry:
         # Dramatiq's Retries middleware sends it again later, with exponential backoff.
         raise TransientSmsError(f"sms {outgoing_id} will be retried")
-
-
-def gateway() -> SmsGateway:
-    """The configured provider backend, built once per app (never at import time)."""
-    extensions = current_app.extensions
-    if "sms_gateway" not in extensions:
-        from volunteer_hub.sms.backends import gateway_for
-
-        extensions["sms_gateway"] = gateway_for(current_app.config)
-    return extensions["sms_gateway"]
 
 
 def send_pacing(rate_per_second: int) -> tuple[int, int]:

@@ -7,13 +7,11 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import select
 
-from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import csrf, db, limiter
+from volunteer_hub.sms import services
+from volunteer_hub.sms.backends import current_gateway
 from volunteer_hub.sms.inbound import handle_inbound
-from volunteer_hub.sms.models import STATUS_RANK, OutgoingSms, SmsStatus
-from volunteer_hub.sms.tasks import gateway
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 csrf.exempt(bp)
@@ -25,7 +23,7 @@ def inbound():
     _require_signature()
     form = request.form
     result = handle_inbound(
-        message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
+        message_sid=_message_sid(form),
         from_phone=form.get("From", ""),
         to_phone=form.get("To", ""),
         body=form.get("Body", ""),
@@ -38,20 +36,11 @@ def inbound():
 @limiter.exempt
 def status():
     _require_signature()
-    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
-    ours = gateway().delivery_status(request.form.get("MessageStatus") or "")
-    row = db.session.scalar(select(OutgoingSms).where(OutgoingSms.provider_sid == sid))
-    if row is not None and ours is not None:
-        new = SmsStatus(ours)
-        # Reports arrive out of order; a message's status never moves backwards.
-        if STATUS_RANK[new] > STATUS_RANK[SmsStatus(row.status)]:
-            row.status = new
-            row.status_changed_at = utcnow()
-            if new in (SmsStatus.FAILED, SmsStatus.UNDELIVERED):
-                row.error_code = (request.form.get("ErrorCode") or None) and request.form[
-                    "ErrorCode"
-                ][:20]
-            db.session.commit()
+    form = request.form
+    ours = current_gateway().delivery_status(form.get("MessageStatus") or "")
+    if ours is not None:  # None: a word of the provider's we do not follow
+        services.record_delivery_report(_message_sid(form), ours, form.get("ErrorCode"))
+    db.session.commit()
     return Response(status=204)
 
 
@@ -59,10 +48,15 @@ def _require_signature() -> None:
     signature = request.headers.get("X-Twilio-Signature")
     # Signed over the parameters as sent; the handlers then read the cleaned ``form``
     # (volunteer_hub.boundary), so a text with a NUL in it is answered, not refused.
-    if not signature or not gateway().verify_webhook(
+    if not signature or not current_gateway().verify_webhook(
         _public_url(), request.raw_form.to_dict(), signature
     ):
         abort(403)
+
+
+def _message_sid(form) -> str:
+    # Twilio still sends the older SmsSid beside MessageSid; either names the message.
+    return form.get("MessageSid") or form.get("SmsSid") or ""
 
 
 def _public_url() -> str:

@@ -1,15 +1,18 @@
-"""SMS backends by name, chosen with SMS_BACKEND.
+"""SMS backends by name, chosen with SMS_BACKEND, and the one the running app uses.
 
 A backend is a factory taking the app config and returning an ``SmsGateway``. A domestic
 provider (Aliyun, Tencent Cloud) is added with one module and one line in ``BACKENDS``;
 nothing outside ``sms/backends`` has to change. Factories import their provider's library
-themselves, so a console-only process never loads ``twilio``.
+themselves, so a console-only process never loads ``twilio``. ``current_gateway`` is what
+the actors and the webhooks call: the configured backend, built once per app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from flask import current_app
 
 from volunteer_hub.sms.gateway import SmsGateway
 
@@ -64,3 +67,13 @@ def gateway_for(config: Mapping[str, Any]) -> SmsGateway:
             f"unknown SMS_BACKEND {name!r}; choose one of: {', '.join(sorted(BACKENDS))}"
         )
     return factory(config)
+
+
+def current_gateway() -> SmsGateway:
+    """The configured provider backend, built once per app (never at import time).
+
+    Kept in ``app.extensions["sms_gateway"]``, where tests put a gateway of their own."""
+    extensions = current_app.extensions
+    if "sms_gateway" not in extensions:
+        extensions["sms_gateway"] = gateway_for(current_app.config)
+    return extensions["sms_gateway"]
