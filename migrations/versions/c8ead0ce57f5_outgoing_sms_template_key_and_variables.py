@@ -11,7 +11,7 @@ PostgreSQL both do it in place, and a copy would have to rebuild the outbox's pa
 index.
 
 Revision ID: c8ead0ce57f5
-Revises: ee80d6b6022c
+Revises: 1eef505b6ac6
 Create Date: 2026-12-06 03:22:36.426276
 
 """
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c8ead0ce57f5'
-down_revision = 'ee80d6b6022c'
+down_revision = '1eef505b6ac6'
 branch_labels = None
 depends_on = None
 

@@ -75,6 +75,8 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "CHECK_IN_EARLY_MINUTES": int(env.get("CHECK_IN_EARLY_MINUTES") or 30),
         #: 签退 is accepted until this many minutes after a shift's end
         "CHECK_OUT_LATE_MINUTES": int(env.get("CHECK_OUT_LATE_MINUTES") or 120),
+        #: a call-out leaves out people whose last shift ended less than this many hours ago
+        "CALLOUT_REST_HOURS": float(env.get("CALLOUT_REST_HOURS") or 8),
         #: service time is rounded to this many minutes (half an hour)
         "HOURS_ROUNDING_MINUTES": int(env.get("HOURS_ROUNDING_MINUTES") or 30),
         **_cookie_settings(env, public_base_url),

@@ -3,10 +3,12 @@
 from volunteer_hub.auth.models import ApiToken, LoginCode
 from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
+from volunteer_hub.callouts.models import Callout, CalloutRecipient, CalloutRing, CalloutShift
 from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.hours.marks import RollupMark
 from volunteer_hub.hours.models import HoursRollup, RecordChange, ServiceRecord, TeamHoursRollup
 from volunteer_hub.people.models import Person, PhoneChange
+from volunteer_hub.people.skills import PersonSkill, Skill
 from volunteer_hub.roster.models import RosterImport
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
@@ -16,6 +18,10 @@ from volunteer_hub.units.models import Unit
 __all__ = [
     "ApiToken",
     "Broadcast",
+    "Callout",
+    "CalloutRecipient",
+    "CalloutRing",
+    "CalloutShift",
     "Category",
     "ConsentChange",
     "Event",
@@ -27,6 +33,7 @@ __all__ = [
     "Membership",
     "OutgoingSms",
     "Person",
+    "PersonSkill",
     "PhoneChange",
     "RecordChange",
     "RollupMark",
@@ -34,6 +41,7 @@ __all__ = [
     "ServiceRecord",
     "Shift",
     "Signup",
+    "Skill",
     "Team",
     "TeamHoursRollup",
     "TeamInvitation",

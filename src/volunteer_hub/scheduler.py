@@ -53,11 +53,14 @@ class TickResult:
     closed_check_ins: int = 0
     #: derived data sent again to a worker, its marks older than a minute
     resent: Resent = _NOTHING_RESENT
+    #: call-out rings that fell due and were texted (callouts.rings)
+    fired_rings: int = 0
 
 
 def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.calendar.services import requeue_overdue_rebuilds
     from volunteer_hub.calendar.tasks import requeue_lost_changes
+    from volunteer_hub.callouts.rings import fire_due_rings
     from volunteer_hub.events.services import release_stale_codes
     from volunteer_hub.hours.attendance import close_forgotten_check_outs
     from volunteer_hub.hours.tasks import requeue_marked
@@ -77,6 +80,9 @@ def tick(now: datetime | None = None) -> TickResult:
     # Its own transaction: a failing sweep does not undo the outbox recovery above.
     reminders = sweep(now)
     db.session.commit()
+    # Rings escalate from the database, never from broker delays: a restart loses none.
+    fired_rings = fire_due_rings(now)
+    db.session.commit()
     _record_tick()
     return TickResult(
         now,
@@ -88,6 +94,7 @@ def tick(now: datetime | None = None) -> TickResult:
         requeued_feeds=feeds,
         closed_check_ins=closed,
         resent=Resent(feed_changes, rollup_keys),
+        fired_rings=fired_rings,
     )
 
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from volunteer_hub import queries
-from volunteer_hub.api import auth, hours, problems, schemas, serializers
+from volunteer_hub.api import auth, callouts, hours, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import as_json, document, operation
 from volunteer_hub.api.parsing import unit_of_field
@@ -37,6 +37,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 auth.register(bp)
 problems.register(bp)
 hours.register(bp)  # service records and hour totals
+callouts.register(bp)  # flood-duty call-outs
 
 
 # Units ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from volunteer_hub.errors import Conflict, NotFound
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import mask_phone
+from volunteer_hub.people.skills import give_skills
 from volunteer_hub.roster.models import ImportStatus, RosterImport
 from volunteer_hub.roster.planning import Outcome, Plan, PlannedRow, Scope, TeamPlan, plan
 from volunteer_hub.roster.reader import read_roster
@@ -339,7 +340,9 @@ def _insert_people(rows: list[PlannedRow]) -> dict[str, int]:
         for p in rows
     ]
     result = db.session.execute(insert(Person).returning(Person.phone, Person.id), values)
-    return {phone: person_id for phone, person_id in result}
+    created = {phone: person_id for phone, person_id in result}
+    give_skills({created[p.e164]: p.row.skills for p in rows if p.row.skills})
+    return created
 
 
 # -- the preview as stored and shown ----------------------------------------------------

@@ -197,6 +197,15 @@ def _recipients(team_id: int, sent_by_id: int | None) -> Sequence[Row[tuple[int,
 def _at_daily_cap(team_id: int, goes_out: datetime, zone) -> set[int]:
     """Members who already have BROADCAST_DAILY_CAP non-urgent call-outs going out on the
     local day of ``goes_out``; one query for the whole team."""
+    return at_daily_cap(
+        select(Membership.person_id).where(Membership.team_id == team_id), goes_out, zone
+    )
+
+
+def at_daily_cap(people, goes_out: datetime, zone) -> set[int]:
+    """Of ``people`` (ids, or a SELECT of ids), those who already have BROADCAST_DAILY_CAP
+    non-urgent call-outs (a team's broadcasts, flood-duty call-outs) going out on the
+    local day of ``goes_out``; one query."""
     cap = current_app.config["BROADCAST_DAILY_CAP"]
     day = goes_out.astimezone(zone).date()
     day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
@@ -206,9 +215,7 @@ def _at_daily_cap(team_id: int, goes_out: datetime, zone) -> set[int]:
         db.session.scalars(
             select(OutgoingSms.person_id)
             .where(
-                OutgoingSms.person_id.in_(
-                    select(Membership.person_id).where(Membership.team_id == team_id)
-                ),
+                OutgoingSms.person_id.in_(people),
                 OutgoingSms.kind == SmsKind.BROADCAST,
                 OutgoingSms.is_urgent.is_(False),
                 OutgoingSms.status.not_in(_NOT_RECEIVED),

@@ -77,6 +77,10 @@ SHIFT_CODE = Var("1234")
 WHEN = Var("11月25日 08:00")
 HELP = "回复：报名/取消/签到/签退+编号；确认；我的 安排；我的时长；更正+编号+说明；退订 停收短信"
 _SIGNUP_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE, "code": SHIFT_CODE}
+#: a call-out names its duty shortly: the title cut to 20, the place with no label
+CALL_TITLE = Var("防汛巡堤", free=True, limit=20, fallback="活动")
+CALL_PLACE = Var("汉口江滩三阳路码头", free=True, limit=30, fallback="地点待定")
+SPAN = Var("12月1日 08:00–12:00")
 _WHEN_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE}
 _ABOUT_VARS = {"team": TEAM, "title": TITLE, "code": SHIFT_CODE, "place": PLACE}
 _SIGNUP_FIT = ("title", "team", "place")
@@ -503,6 +507,92 @@ _TEMPLATES = [
         fit=(),
     ),
     *(_broadcast_many(n) for n in (1, 2, 3)),
+    # -- call-outs (flood duty, rescue): answered with 1 or 2 --
+    *(
+        _t(
+            key,
+            NOTICE,
+            f"{head}：{said}${{title}}，${{span}}，${{place}}。能来请回复1（或“1 ${{code}}”），不能来回复2。",
+            "紧急任务（防汛、抢险）召集符合条件的志愿者，回复1或2表示能否参加",
+            {
+                "title": CALL_TITLE,
+                "span": SPAN,
+                "place": CALL_PLACE,
+                "code": Var("482"),
+                **({"message": Var("江堤出现管涌，急需人手", free=True)} if said else {}),
+            },
+            fit=(),
+        )
+        for key, head, said in (
+            ("callout", "召集", ""),
+            ("callout_urgent", "紧急召集", ""),
+            ("callout_message", "召集", "${message}。"),
+            ("callout_urgent_message", "紧急召集", "${message}。"),
+        )
+    ),
+    _t(
+        "callout_seated",
+        NOTICE,
+        "已为您留位：${title}，${span}，${place}。请按时到达，到场回复“签到 ${code}”。",
+        "志愿者回复1应召后确认已留位，并告知到场签到方式",
+        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
+        fit=(),
+    ),
+    _t(
+        "callout_waitlisted",
+        NOTICE,
+        "名额已满，您在候补第${position}位：${title}，${when}，${place}。有空位会短信通知您。",
+        "志愿者回复1应召但名额已满时告知候补位次",
+        {"position": Var("3"), "title": CALL_TITLE, "when": WHEN, "place": CALL_PLACE},
+        fit=(),
+    ),
+    _t(
+        "callout_already_on",
+        NOTICE,
+        "您已报名：${title}，${when}，${place}。",
+        "已报名的志愿者再次回复召集时说明",
+        {"title": CALL_TITLE, "when": WHEN, "place": CALL_PLACE},
+        fit=(),
+    ),
+    _t(
+        "callout_declined",
+        NOTICE,
+        "已记下您这次不能参加${title}，谢谢。如能来了，回复1即可。",
+        "志愿者回复2表示不能参加时的确认",
+        {"title": CALL_TITLE},
+        fit=(),
+    ),
+    _t(
+        "callout_closed",
+        NOTICE,
+        "${title}的召集已结束，谢谢您的响应。",
+        "召集结束后仍收到回复时说明",
+        {"title": CALL_TITLE},
+        fit=(),
+    ),
+    _t(
+        "callout_choose",
+        NOTICE,
+        "您有${count}个召集：${choices}。不能来把1换成2。",
+        "志愿者同时有多个召集、回复未注明编号时，列出各召集的回复方式",
+        {"count": Var("2"), "choices": Var("防汛巡堤回复“1 482”；抢险回复“1 517”")},
+    ),
+    _t(
+        "callout_stand_down_seated",
+        NOTICE,
+        "召集已结束。请按时到达：${title}，${span}，${place}。到场回复“签到 ${code}”。",
+        "召集人数已满或结束时，提醒已留位的志愿者按时到达",
+        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
+        fit=(),
+    ),
+    _t(
+        "callout_stand_down_waitlisted",
+        NOTICE,
+        "${title}的召集已结束，您仍在候补名单上，有空位会短信通知您。",
+        "召集结束时告知仍在候补名单上的志愿者",
+        {"title": CALL_TITLE},
+        fit=(),
+    ),
     # -- accounts and teams --
     _t(
         "login_code",

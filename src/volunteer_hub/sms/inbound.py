@@ -77,11 +77,32 @@ def handle_inbound(
     recorded.person_id = person.id if person else None
     recorded.command = command.kind.value
 
-    text, kind = _answer(command, person, now)
+    answered = _answer_callout(command, person, body or "", now)
+    if answered is not None:
+        recorded.command = "callout_reply"
+    text, kind = answered or _answer(command, person, now)
     if text is None:
         return InboundResult(reply=None)
     reply = _record_reply(recorded, person, text, kind, now)
     return InboundResult(reply=reply.body)
+
+
+#: what a call-out answer never overrides: leaving or rejoining the texts
+_CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
+
+
+def _answer_callout(
+    command: Command, person: Person | None, body: str, now: datetime
+) -> tuple[Rendered, SmsKind] | None:
+    """A call-out answer ("1", "Y", "到", "2 4821" ...) goes before the other commands
+    while the person has an open call-out; otherwise None and the text is read as usual
+    ("报名 1234" for a shift, "Y" after a reminder)."""
+    from volunteer_hub.callouts.answers import handle_callout_reply
+
+    if person is None or person.sms_opted_out or command.kind in _CONSENT_COMMANDS:
+        return None
+    text = handle_callout_reply(person.id, body, now)
+    return (text, SmsKind.REPLY) if text is not None else None
 
 
 def _answer(

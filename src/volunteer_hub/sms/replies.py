@@ -322,7 +322,7 @@ def my_shifts(
 # signup_confirmed / signup_waitlisted above: the same words an SMS signup gets as reply.
 
 
-def _span(starts_at: datetime, ends_at: datetime | None) -> str:
+def span(starts_at: datetime, ends_at: datetime | None) -> str:
     """ "12月1日 08:00–12:00", or with the end's date when it is another day."""
     if ends_at is None:
         return format_time(starts_at)
@@ -357,14 +357,14 @@ def event_changed(
     """A moved shift (give ``starts_at``/``ends_at``), a new place (give ``location``), or
     both. One segment when it fits; a place may take the text to two."""
     if location is None:
-        return render("event_moved", title=title, code=code, span=_span(starts_at, ends_at))
+        return render("event_moved", title=title, code=code, span=span(starts_at, ends_at))
     if starts_at is None:
         return render("event_place_changed", title=title, code=code, place=location)
     return render(
         "event_moved_and_place_changed",
         title=title,
         code=code,
-        span=_span(starts_at, ends_at),
+        span=span(starts_at, ends_at),
         place=location,
     )
 
@@ -433,22 +433,28 @@ def invitation_none() -> Rendered:
     return render("invitation_none")
 
 
-def invitation_choose(choices: Sequence[tuple[str, str]], *, accept: bool) -> Rendered:
-    """Several invitations wait: each team, ("name", code), with the words that answer it.
-    Team names are cut evenly so the list stays one variable; the count says how many
-    there are when not all of them fit."""
-    word = "加入" if accept else "不加入"
+def choices(items: Sequence[tuple[str, str]]) -> str:
+    """(name, how to answer) of each choice as one list variable: the names cut evenly so
+    the list fits MAX_VARIABLE characters, and as many choices as fit."""
     listed = ""
-    for shown in range(len(choices), 0, -1):
-        answers = [f"回复“{word}{code}”" for _name, code in choices[:shown]]
+    for shown in range(len(items), 0, -1):
+        answers = [answer for _name, answer in items[:shown]]
         share = (MAX_VARIABLE - units("；".join(answers))) // shown
         listed = "；".join(
-            f"{cut(clean(name) or '服务队', max(MIN_TITLE, share))}{answer}"
-            for (name, _code), answer in zip(choices, answers, strict=False)
+            f"{cut(clean(name) or '活动', max(MIN_TITLE, share))}{answer}"
+            for name, answer in items[:shown]
         )
         if units(listed) <= MAX_VARIABLE:
             break
-    return render("invitation_choose", count=len(choices), choices=listed)
+    return listed
+
+
+def invitation_choose(items: Sequence[tuple[str, str]], *, accept: bool) -> Rendered:
+    """Several invitations wait: each team, ("name", code), with the words that answer it;
+    the count says how many there are when not all of them fit."""
+    word = "加入" if accept else "不加入"
+    listed = choices([(name, f"回复“{word}{code}”") for name, code in items])
+    return render("invitation_choose", count=len(items), choices=listed)
 
 
 def invitation_answered(*, team: str, outcome: str) -> Rendered:

@@ -17,6 +17,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people import phone_changes
 from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.people.skills import give_skills, set_skills, split_skills
 from volunteer_hub.sms import replies
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
@@ -110,6 +111,7 @@ def add_member(
         person = Person(name=name, phone=e164, skills=(skills or "").strip())
         db.session.add(person)
         db.session.flush()
+        give_skills({person.id: person.skills})
         membership = Membership(team_id=team_id, person_id=person.id, role=MemberRole(role))
         db.session.add(membership)
         db.session.flush()
@@ -215,6 +217,7 @@ def update_member(
         _keep_one_leader(team_id, person_id)
     person.name = name
     person.skills = skills
+    set_skills(person.id, split_skills(skills))
     membership.role = MemberRole(role)
     db.session.flush()
     change = None

@@ -1,0 +1,71 @@
+"""The call-out reaches the rest of the product: the scheduler tick fires its rings, and
+an answer texted to the SMS webhook's handler takes a seat before the other commands."""
+
+from sqlalchemy import select
+
+from tests.callouts.helpers import data, viewer
+from tests.callouts.test_rings import MINUTE, _texted, _two_rings
+from volunteer_hub.callouts import services
+from volunteer_hub.extensions import db
+from volunteer_hub.scheduler import tick
+from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.sms.inbound import handle_inbound
+from volunteer_hub.sms.models import InboundSms
+
+
+def test_the_tick_fires_each_due_ring_once(make):
+    callout, now, people, _shift = _two_rings(make)
+    assert tick(now + 5 * MINUTE).fired_rings == 0
+    assert tick(now + 10 * MINUTE).fired_rings == 1
+    assert tick(now + 11 * MINUTE).fired_rings == 0
+    assert {p.id for p in people["b"]} <= _texted(callout)
+
+
+def _inbound(person, body, sid):
+    result = handle_inbound(message_sid=sid, from_phone=person.phone, to_phone="+10000", body=body)
+    db.session.commit()
+    return result
+
+
+def test_a_texted_1_takes_a_seat_through_the_webhook_handler(make):
+    team = make.team()
+    leader = make.leader(team)
+    member = make.member(team)
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+    services.start(viewer(leader), data([shift], teams=[team], urgent=True))
+    db.session.commit()
+
+    result = _inbound(member, "1", "SM-callout-1")
+
+    assert result.reply.startswith("【") and "已为您留位" in result.reply
+    signup = db.session.scalar(select(Signup).where(Signup.person_id == member.id))
+    assert signup.shift_id == shift.id and signup.status == SignupStatus.CONFIRMED
+    recorded = db.session.scalar(select(InboundSms).where(InboundSms.message_sid == "SM-callout-1"))
+    assert recorded.command == "callout_reply"
+
+
+def test_without_an_open_callout_the_words_mean_what_they_meant(make):
+    team = make.team()
+    member = make.member(team)
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+
+    result = _inbound(member, f"报名 {shift.code}", "SM-callout-2")
+
+    assert "报名成功" in result.reply
+    recorded = db.session.scalar(select(InboundSms).where(InboundSms.message_sid == "SM-callout-2"))
+    assert recorded.command != "callout_reply"
+
+
+def test_an_opt_out_is_never_read_as_a_callout_answer(make):
+    team = make.team()
+    leader = make.leader(team)
+    member = make.member(team)
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+    services.start(viewer(leader), data([shift], teams=[team], urgent=True))
+    db.session.commit()
+
+    _inbound(member, "TD", "SM-callout-3")
+
+    db.session.refresh(member)
+    assert member.sms_opted_out
+    assert db.session.scalar(select(Signup).where(Signup.person_id == member.id)) is None
