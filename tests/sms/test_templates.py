@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from volunteer_hub.callouts import texts as callout_texts
 from volunteer_hub.config import DEFAULT_SMS_SIGNATURE
 from volunteer_hub.sms import replies
 from volunteer_hub.sms.backends.aliyun import load_template_codes
@@ -40,6 +41,7 @@ LONGEST = {
     "team": LONGEST_TEAM,
     "place": LONG_PLACE,
     "reason": LONG_REASON,
+    "message": LONG_REASON,  # a call-out's message from the leader
     "code": "999999",
     "when": "12月31日 23:59",
     "opens_at": "12月31日 23:59",
@@ -238,6 +240,7 @@ def test_lists_fit_the_variables_a_provider_takes_with_the_longest_real_values()
         replies.my_shifts([(code, "巡", when) for code, when, _name in shifts]),
         replies.invitation_choose([(LONGEST_TEAM, f"{i:03d}") for i in range(9)], accept=False),
         replies.invitation_choose([(LONGEST_TEAM, "001"), ("邓平社区", "002")], accept=True),
+        callout_texts.choose([(str(900 + i), LONG_TITLE) for i in range(5)]),
     ]
     for text in texts:
         assert variable_problems(text) == [], text
