@@ -112,7 +112,12 @@ def _queue_callout(env: dict, texts: int) -> float:
     from volunteer_hub.extensions import db
     from volunteer_hub.people.models import Person
     from volunteer_hub.sms.services import queue_text
+    from volunteer_hub.sms.templates import render
 
+    call_out = render(
+        "broadcast_one", title="紧急集合：管涌险情", when="12月1日 08:00", place="江堤二号闸口",
+        code="1234",
+    )  # fmt: skip
     app = create_app()
     with app.app_context():
         now = utcnow()
@@ -129,7 +134,7 @@ def _queue_callout(env: dict, texts: int) -> float:
         for person_id, phone in people:
             queue_text(
                 to_phone=phone,
-                body="紧急集合：长江鄂州段出现管涌险情，请速到江堤二号闸口集合。回复“报名 1234”报名。",
+                text=call_out,
                 kind="broadcast",
                 dedupe_key=f"bench:{person_id}",
                 person_id=person_id,

@@ -288,7 +288,7 @@ def test_the_readme_sms_demo_works_for_flood_duty_and_keeps_other_teams_events_c
         to_phone="+10000",
         body=f"报名 {code_of('长江江堤24小时值守')}",
     )
-    assert "邓平社区" in flood.reply and "「长江江堤" in flood.reply  # team and title, cut to fit
+    assert "邓平社区" in flood.reply and "“长江江堤" in flood.reply  # team and title, cut to fit
     assert "地点：鄂州市华容区" in flood.reply
     assert "报名成功" in flood.reply or "候补" in flood.reply
     closed = handle_inbound(

@@ -154,10 +154,12 @@ def register(app: Flask) -> None:
     from volunteer_hub.calendar.cli import feeds
     from volunteer_hub.hours.cli import hours
     from volunteer_hub.roster.cli import roster
+    from volunteer_hub.sms.cli import sms
 
     app.cli.add_command(feeds)
     app.cli.add_command(hours)
     app.cli.add_command(roster)
+    app.cli.add_command(sms)
     app.cli.add_command(users_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(seed_demo_command)

@@ -111,8 +111,10 @@ def test_handle_callout_reply_leaves_other_texts_to_the_parser(make):
     assert answers.handle_callout_reply(outsider.id, "1") is None  # never texted
     assert answers.handle_callout_reply(people[0].id, "签到 1234") is None
     assert answers.handle_callout_reply(people[0].id, "报名 99999") is None  # a shift's code
-    assert answers.handle_callout_reply(people[0].id, f"1 {callout.code}").startswith("已为您留位")
-    assert answers.handle_callout_reply(people[1].id, "不能").startswith("已记下")
+    assert answers.handle_callout_reply(people[0].id, f"1 {callout.code}").text.startswith(
+        "已为您留位"
+    )
+    assert answers.handle_callout_reply(people[1].id, "不能").text.startswith("已记下")
 
 
 def test_several_open_callouts_ask_which(make):
@@ -124,10 +126,10 @@ def test_several_open_callouts_ask_which(make):
     one, _f = services.start(viewer(leader), data([first], teams=[team], urgent=True))
     two, _f = services.start(viewer(leader), data([second], teams=[team], urgent=True))
     db.session.commit()
-    text = answers.handle_callout_reply(person.id, "1")
+    text = answers.handle_callout_reply(person.id, "1").text
     assert f"1 {one.code}" in text and f"1 {two.code}" in text
     assert db.session.scalar(select(func.count()).select_from(Signup)) == 0
-    assert answers.handle_callout_reply(person.id, f"到{two.code}").startswith(
+    assert answers.handle_callout_reply(person.id, f"到{two.code}").text.startswith(
         "已为您留位：转移群众"
     )
 
@@ -137,7 +139,7 @@ def test_stopped_callout_answers_closed(make):
     leader_viewer = viewer(db.session.get(Person, callout.created_by_id))
     services.stop(leader_viewer, callout.id)
     db.session.commit()
-    assert "召集已结束" in answers.handle_callout_reply(people[0].id, f"1 {callout.code}")
+    assert "召集已结束" in answers.handle_callout_reply(people[0].id, f"1 {callout.code}").text
     assert answers.handle_callout_reply(people[0].id, "1") is None  # no open call-out
     assert db.session.scalar(select(func.count()).select_from(Signup)) == 0
 

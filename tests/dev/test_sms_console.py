@@ -7,6 +7,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.models import InboundSms
+from volunteer_hub.sms.templates import render
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def test_lists_the_texts_the_system_sent(client, dev_pages, make):
     volunteer = make.person(name="王建国")
     outbox.queue_text(
         to_phone=volunteer.phone,
-        body="提醒：长江巡堤明天 08:00",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="reminder",
         dedupe_key="dev-page-test",
         person_id=volunteer.id,
@@ -33,7 +34,7 @@ def test_lists_the_texts_the_system_sent(client, dev_pages, make):
 
     page = client.get("/dev/sms").get_data(as_text=True)
 
-    assert "提醒：长江巡堤明天 08:00" in page
+    assert "提醒：您报名的“防汛巡堤”将于12月1日 08:00开始" in page
     assert volunteer.phone in page
     assert "王建国" in page  # offered in the phone picker
 

@@ -24,6 +24,7 @@ from volunteer_hub.sms import replies
 from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.inbound import handle_inbound
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.templates import Rendered, format_time
 
 
 def notices(person=None) -> list[OutgoingSms]:
@@ -33,8 +34,8 @@ def notices(person=None) -> list[OutgoingSms]:
     return list(db.session.scalars(query))
 
 
-def body_of(app, text: str) -> str:
-    return app.config["SMS_SIGNATURE"] + text
+def body_of(app, text: Rendered) -> str:
+    return app.config["SMS_SIGNATURE"] + text.text
 
 
 def api_headers(make, person) -> dict[str, str]:
@@ -89,7 +90,9 @@ def test_leader_signup_on_the_web_is_confirmed_by_text(app, client, make, team, 
     assert notice.person_id == member.id and notice.to_phone == member.phone
     assert notice.signup_id == signup.id
     assert notice.dedupe_key == f"notice:placed:{signup.id}"
-    assert notice.body == body_of(app, replies.signup_confirmed(**named(event, shift)))
+    confirmed = replies.signup_confirmed(**named(event, shift))
+    assert notice.body == body_of(app, confirmed)
+    assert (notice.template_key, notice.template_vars) == ("signup_confirmed", confirmed.variables)
     assert "报名成功" in notice.body and shift.code in notice.body
     # signed up by someone else, the member learns which team and which place
     assert team.name in notice.body and event.location in notice.body
@@ -290,7 +293,7 @@ def test_cancelling_the_event_on_the_web_tells_everyone_it_ended(app, client, ma
     )
     assert "原因：台风" in by_person[a.id].body  # the leader's words reach the volunteers
     assert "活动取消" in by_person[c.id].body
-    assert replies.format_time(second.starts_at) in by_person[c.id].body
+    assert format_time(second.starts_at) in by_person[c.id].body
     assert all(n.signup_id in {s.id for s in ended} for n in rows)
 
 

@@ -11,11 +11,17 @@ from volunteer_hub.sms import services
 from volunteer_hub.sms.gateway import PermanentSmsError, RecipientOptedOut, TransientSmsError
 from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsStatus
 from volunteer_hub.sms.tasks import send_sms
+from volunteer_hub.sms.templates import render
+
+CONFIRMED = render(
+    "signup_confirmed", team="长江卫士队", title="防汛巡堤", when="12月1日 08:00", place="江滩",
+    code="1234",
+)  # fmt: skip
 
 
-def _queue(person, key="notice:1", body="您已报名成功"):
+def _queue(person, key="notice:1"):
     return services.queue_text(
-        to_phone=person.phone, body=body, kind="notice", dedupe_key=key, person_id=person.id
+        to_phone=person.phone, text=CONFIRMED, kind="notice", dedupe_key=key, person_id=person.id
     )
 
 
@@ -26,7 +32,13 @@ def _rows():
 def test_a_text_is_a_row_with_the_signature_and_is_sent_after_commit(app, make, broker):
     person = make.person()
     row = _queue(person)
-    assert row.body == app.config["SMS_SIGNATURE"] + "您已报名成功"
+    assert row.body == app.config["SMS_SIGNATURE"] + CONFIRMED.text
+    # beside the text, what a template backend sends instead
+    assert row.template_key == "signup_confirmed"
+    assert row.template_vars == {
+        "team": "长江卫士队", "title": "防汛巡堤", "when": "12月1日 08:00", "place": "江滩",
+        "code": "1234",
+    }  # fmt: skip
     assert row.status == SmsStatus.QUEUED
     assert queue_depth(broker, "sms") == 0
     db.session.commit()
@@ -56,7 +68,7 @@ def test_opted_out_person_gets_nothing_but_the_confirmation(make):
     assert _queue(person) is None
     confirmation = services.queue_text(
         to_phone=person.phone,
-        body="您已退订",
+        text=render("opted_out"),
         kind="opt_out_confirmation",
         dedupe_key="optout:1",
         person_id=person.id,
@@ -138,7 +150,7 @@ def test_only_a_text_about_to_be_claimed_takes_a_send_slot(make, provider):
     sent = _queue(person, "sent").id
     later = services.queue_text(
         to_phone=person.phone,
-        body="明早活动",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="broadcast",
         dedupe_key="later",
         person_id=person.id,
@@ -194,7 +206,7 @@ def test_not_before_its_time(make, provider):
     person = make.person()
     row_id = services.queue_text(
         to_phone=person.phone,
-        body="明早活动",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="broadcast",
         dedupe_key="b:1",
         person_id=person.id,

@@ -28,6 +28,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.sms import services
 from volunteer_hub.sms.models import OutgoingSms
 from volunteer_hub.sms.tasks import send_sms
+from volunteer_hub.sms.templates import render
 
 
 @pytest.fixture
@@ -64,7 +65,13 @@ def test_texts_wait_out_a_redis_outage_and_are_sent_once(
     for person in people:
         services.queue_text(
             to_phone=person.phone,
-            body="紧急集合：江堤二号闸口",
+            text=render(
+                "broadcast_one",
+                title="紧急集合",
+                when="12月1日 08:00",
+                place="江堤二号闸口",
+                code="1234",
+            ),
             kind="broadcast",
             dedupe_key=f"outage:{person.id}",
             person_id=person.id,

@@ -8,12 +8,17 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.sms import services
+from volunteer_hub.sms.templates import render
 
 
 def test_tick_recovers_lost_texts_and_releases_old_codes(make, broker):
     person = make.person()
     services.queue_text(
-        to_phone=person.phone, body="通知", kind="notice", dedupe_key="n:1", person_id=person.id
+        to_phone=person.phone,
+        text=render("nothing_to_confirm"),
+        kind="notice",
+        dedupe_key="n:1",
+        person_id=person.id,
     )
     team = make.team()
     long_ago = utcnow() - timedelta(days=30)

@@ -9,6 +9,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.sms import services
 from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 from volunteer_hub.sms.tasks import send_pacing
+from volunteer_hub.sms.templates import render
 
 
 @pytest.mark.parametrize("rate", [1, 5, 7, 10, 15, 18, 25, 100, 1000])
@@ -35,7 +36,13 @@ def test_a_burst_through_eight_threads_never_meets_a_429(
     for person in people:
         services.queue_text(
             to_phone=person.phone,
-            body="紧急集合：江堤二号闸口",
+            text=render(
+                "broadcast_one",
+                title="紧急集合",
+                when="12月1日 08:00",
+                place="江堤二号闸口",
+                code="1234",
+            ),
             kind="broadcast",
             dedupe_key=f"burst:{person.id}",
             person_id=person.id,

@@ -12,6 +12,7 @@ from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.backends.twilio import TwilioGateway
 from volunteer_hub.sms.models import InboundSms, OutgoingSms
+from volunteer_hub.sms.templates import render
 
 AUTH_TOKEN = "test-auth-token"
 
@@ -150,7 +151,7 @@ def test_status_callbacks_only_move_forward(client, twilio, make):
     volunteer = make.person()
     row = services.queue_text(
         to_phone=volunteer.phone,
-        body="通知",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="notice",
         dedupe_key="s:1",
         person_id=volunteer.id,
@@ -175,7 +176,7 @@ def test_a_failed_report_keeps_the_providers_error_code(client, twilio, make):
     volunteer = make.person()
     row = services.queue_text(
         to_phone=volunteer.phone,
-        body="通知",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="notice",
         dedupe_key="s:2",
         person_id=volunteer.id,
@@ -196,7 +197,7 @@ def test_a_delivery_report_on_an_unknown_message_changes_nothing(client, twilio,
     volunteer = make.person()
     row = services.queue_text(
         to_phone=volunteer.phone,
-        body="通知",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind="notice",
         dedupe_key="s:3",
         person_id=volunteer.id,

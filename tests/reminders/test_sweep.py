@@ -19,6 +19,7 @@ from volunteer_hub.reminders.services import dedupe_key, grace, parse_offsets, s
 from volunteer_hub.signups import services as signups
 from volunteer_hub.sms import services as sms
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.templates import render
 
 SIGNED_UP = START - 72 * HOUR  # well before any reminder is due
 DUE_24 = START - 24 * HOUR
@@ -50,7 +51,7 @@ def test_the_24_hour_reminder_is_written_when_due(app):
     assert row.expires_at == DUE_24 + 6 * HOUR
     assert row.status == SmsStatus.QUEUED
     assert row.body == (
-        "【退役军人志愿服务】提醒：您报名的「长江巡堤」将于12月1日 08:00开始，地点：鄂州市江堤。"
+        "【退役军人志愿服务】提醒：您报名的“长江巡堤”将于12月1日 08:00开始，地点：鄂州市江堤。"
         f"回复“确认”确认参加，回复“取消 {shift.code}”取消。"
     )
 
@@ -329,7 +330,7 @@ def test_other_texts_are_not_checked_against_signups(app, provider, make):
     person = make.person()
     row = sms.queue_text(
         to_phone=person.phone,
-        body="通知",
+        text=render("reminder", title="防汛巡堤", when="12月1日 08:00", place="江滩", code="1234"),
         kind=SmsKind.NOTICE,
         dedupe_key="notice:x",
         person_id=person.id,

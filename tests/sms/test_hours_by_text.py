@@ -302,7 +302,7 @@ def test_correction_by_code_after_the_code_was_released_and_reused(client, sms_w
 
     reply = sms_webhook(client, person.phone, f"更正 {old_shift.code} 实际 8 点到，11 点走")
     day = to_local(record.started_at)
-    assert reply.startswith(SIGNATURE + f"已收到您对「长江巡堤」（{day.month}月{day.day}日）")
+    assert reply.startswith(SIGNATURE + f"已收到您对“长江巡堤”（{day.month}月{day.day}日）")
     assert reply.endswith("记录的更正申请，队长将核实处理。")
     assert correction_of(record.id) == "实际 8 点到，11 点走"
     change = db.session.scalars(select(RecordChange).order_by(RecordChange.id.desc())).first()

@@ -57,7 +57,7 @@ def test_an_open_event_takes_anyone_and_the_reply_names_team_and_place(
 
     reply = sms_webhook(client, ezhou_member.phone, f"报名{shift.code}")
 
-    assert reply.startswith(DEFAULT_SMS_SIGNATURE + "报名成功：长江卫士应急救援队「江滩防汛巡查」")
+    assert reply.startswith(DEFAULT_SMS_SIGNATURE + "报名成功：长江卫士应急救援队“江滩防汛巡查”")
     assert "地点：汉阳江滩" in reply and f"取消 {shift.code}" in reply
     assert count_segments(reply) == 1
     signup = db.session.scalar(select(Signup).where(Signup.shift_id == shift.id))
@@ -77,7 +77,7 @@ def test_members_sign_up_and_the_waitlist_reply_names_team_place_and_position(
     assert "报名成功" in confirmed and "长江卫士应急救援队" in confirmed
     assert "候补第1位" in waitlisted
     for reply in (confirmed, waitlisted, again):
-        assert "长江卫士应急救援队「江滩防汛巡查」" in reply and "地点：汉阳江滩" in reply, reply
+        assert "长江卫士应急救援队“江滩防汛巡查”" in reply and "地点：汉阳江滩" in reply, reply
         assert count_segments(reply) == 1, reply
     assert "无需重复报名" in again
 

@@ -60,7 +60,7 @@ def test_the_leader_sees_the_form_and_sends(client, world, make, daytime):
     # member_b and one new member; the opted-out one is skipped; the leader is the sender
     assert "已通知 2 人，1 人因已退订或超出每日上限未发送" in html
     assert "已发送的通知" in html and "李队长" in html
-    assert "新活动：「长江巡堤」" in html
+    assert "新活动：“长江巡堤”" in html
     [sent] = db.session.scalars(select(Broadcast)).all()
     assert (sent.event_id, sent.sent_by_id, sent.is_urgent) == (
         world.event_b.id,

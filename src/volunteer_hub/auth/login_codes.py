@@ -22,10 +22,8 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
+from volunteer_hub.sms.templates import render
 from volunteer_hub.texted_codes import TextedCodes
-
-# A plain Chinese string, like the other texts (sms/replies.py): SMS is Chinese-only.
-CODE_TEXT = "您的登录验证码是 {code}，10分钟内有效。如非本人操作请忽略。"
 
 
 class LoginCodeError(DomainError, code="login-code"):
@@ -81,7 +79,7 @@ def request_code(phone: str, now: datetime | None = None) -> CodeRequest:
     login_code, plain = CODES.issue(person.id, now)
     queue_text(
         to_phone=person.phone,
-        body=CODE_TEXT.format(code=plain),
+        text=render("login_code", code=plain),
         kind=SmsKind.LOGIN_CODE,
         dedupe_key=f"login-code:{login_code.id}",
         person_id=person.id,

@@ -27,6 +27,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
 from volunteer_hub.sms.commands import normalise
+from volunteer_hub.sms.templates import Rendered
 
 ACCEPT_WORDS = ("1", "Y", "是", "到", "报名")
 DECLINE_WORDS = ("2", "不能", "N")
@@ -39,9 +40,14 @@ OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
 
 @dataclass(frozen=True)
 class Reply:
-    text: str
+    rendered: Rendered
     signup: Signup | None = None
     waitlist_position: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The words as the phone shows them (after the signature)."""
+        return self.rendered.text
 
 
 def parse_reply(words: str) -> tuple[bool, str | None] | None:
@@ -55,7 +61,7 @@ def parse_reply(words: str) -> tuple[bool, str | None] | None:
 
 def handle_callout_reply(
     from_person_id: int, words: str, now: datetime | None = None
-) -> str | None:
+) -> Rendered | None:
     """What the SMS inbound handler asks first: the reply to a call-out answer, or None
     when the text is no answer to a call-out of this person (the other commands then
     read it: "报名 1234" for a shift, "Y" for a reminder)."""
@@ -64,7 +70,7 @@ def handle_callout_reply(
         return None
     accept, code = parsed
     result = answer(from_person_id, code, accept, now)
-    return result.text if result is not None else None
+    return result.rendered if result is not None else None
 
 
 def answer(

@@ -35,6 +35,7 @@ from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupStatus
 from volunteer_hub.sms.broadcast import QuietHours
 from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import SmsKind
+from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.units.models import Unit
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def _stand_down(callout: Callout, now: datetime) -> None:
         .order_by(Signup.id)
     ).all()
 
-    def body(status: SignupStatus, shift: Shift) -> str:
+    def body(status: SignupStatus, shift: Shift) -> Rendered:
         if status == SignupStatus.WAITLISTED:
             return texts.stand_down_waitlisted(event.title)
         return texts.stand_down_seated(texts.Duty.of(event, shift))

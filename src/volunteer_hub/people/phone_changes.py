@@ -25,14 +25,8 @@ from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import mask_phone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
+from volunteer_hub.sms.templates import render
 from volunteer_hub.texted_codes import TextedCodes
-
-# Plain Chinese strings, like the other texts (sms/replies.py): SMS is Chinese-only.
-CODE_TEXT = (
-    "您正在把志愿服务账号的手机号改为本号码，验证码 {code}，30分钟内有效。"
-    "请把验证码告诉为您办理的队长；如非本人操作请忽略。"
-)
-CHANGED_TEXT = "您的志愿服务账号手机号已改为 {phone}。如非本人操作，请联系队长。"
 
 
 class PhoneChangeError(DomainError, code="phone-change"):
@@ -86,7 +80,7 @@ def start(
     # change could never be made. (No one else holds the number: _check_free.)
     queue_text(
         to_phone=e164,
-        body=CODE_TEXT.format(code=plain),
+        text=render("phone_change_code", code=plain),
         kind=SmsKind.LOGIN_CODE,
         dedupe_key=f"phone-change:{change.id}",
     )
@@ -129,7 +123,7 @@ def confirm(person_id: int, code: str, now: datetime | None = None) -> Person:
     # With person_id: the person's opt-out holds for this one.
     queue_text(
         to_phone=old_phone,
-        body=CHANGED_TEXT.format(phone=mask_phone(change.new_phone)),
+        text=render("phone_changed", phone=mask_phone(change.new_phone)),
         kind=SmsKind.NOTICE,
         dedupe_key=f"phone-changed:{change.id}",
         person_id=person_id,

@@ -25,6 +25,7 @@ from volunteer_hub.signups.models import Signup, SignupStatus
 from volunteer_hub.sms import replies
 from volunteer_hub.sms.models import OutgoingSms, SmsKind
 from volunteer_hub.sms.services import queue_text
+from volunteer_hub.sms.templates import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,8 @@ def dedupe_key(signup_id: int, offset_hours: int, shift_starts_at: datetime) -> 
     return f"reminder:{signup_id}:{offset_hours}h:{stamp}"
 
 
-def reminder_text(*, title: str, starts_at: datetime, location: str, code: str) -> str:
-    """The reminder body (the signature is put in front by the outbox)."""
+def reminder_text(*, title: str, starts_at: datetime, location: str, code: str) -> Rendered:
+    """The reminder text (the signature is put in front by the outbox)."""
     return replies.reminder(title=title, starts_at=starts_at, location=location, code=code)
 
 
@@ -192,7 +193,7 @@ def _remind(row: Row, hours: int, now: datetime, written: set[str]) -> str | Non
         return "opted_out"
     queued = queue_text(
         to_phone=row.phone,
-        body=reminder_text(
+        text=reminder_text(
             title=row.title, starts_at=row.starts_at, location=row.location, code=row.code
         ),
         kind=SmsKind.REMINDER,

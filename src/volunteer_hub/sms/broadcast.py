@@ -30,13 +30,10 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.sms import replies
 from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
-from volunteer_hub.sms.segments import UCS2_PART
 from volunteer_hub.teams.models import Membership
 
 log = logging.getLogger(__name__)
 
-#: a call-out for an event of several shifts may take this many segments, no more
-MAX_SEGMENTS = 3
 #: texts that never reached the person do not count towards the daily cap
 _NOT_RECEIVED = (SmsStatus.CANCELLED, SmsStatus.FAILED)
 
@@ -108,21 +105,23 @@ def broadcast_event(
     recipients = _recipients(event.team_id, sent_by_id)
     capped = set() if urgent else _at_daily_cap(event.team_id, goes_out, zone)
 
-    signature = current_app.config["SMS_SIGNATURE"]
-    body = replies.broadcast_call(
+    text = replies.broadcast_call(
         title=event.title,
         location=event.location,
         shifts=[(s.code, s.starts_at, s.title) for s in open_shifts],
-        budget=MAX_SEGMENTS * UCS2_PART - replies.units(signature),
     )
     broadcast = Broadcast(
-        event_id=event.id, sent_by_id=sent_by_id, is_urgent=urgent, body=body, created_at=now
+        event_id=event.id, sent_by_id=sent_by_id, is_urgent=urgent, body=text.text, created_at=now
     )
     db.session.add(broadcast)
     db.session.flush()
     queued = queue_many(
         (
-            Text(person_id=person_id, body=body, dedupe_key=f"broadcast:{broadcast.id}:{person_id}")
+            Text(
+                person_id=person_id,
+                rendered=text,
+                dedupe_key=f"broadcast:{broadcast.id}:{person_id}",
+            )
             for person_id, opted_out in recipients
             if not opted_out and person_id not in capped
         ),

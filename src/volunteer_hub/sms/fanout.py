@@ -4,8 +4,9 @@ A cancelled 200-person event or a call-out to a whole team would cost two statem
 person through ``queue_text`` (the opt-out check, the insert). Here the recipients'
 numbers and opt-out state are read with one query per chunk and the rows written with one
 multi-row INSERT per chunk. The rules are those of ``sms.services.queue_text``: the
-signature in front, opted-out people get nothing, a dedupe key already used gives no row,
-and the actor is sent only after the commit (and only for rows due at ``now``).
+signature in front of the rendered text, its template key and variables beside it,
+opted-out people get nothing, a dedupe key already used gives no row, and the actor is
+sent only after the commit (and only for rows due at ``now``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
+from volunteer_hub.sms.templates import Rendered
 
 #: rows per statement; keeps the bound parameters well under SQLite's limit
 CHUNK = 500
@@ -33,7 +35,7 @@ class Text:
     """One text to one person. The phone number is looked up here, never passed around."""
 
     person_id: int
-    body: str
+    rendered: Rendered
     dedupe_key: str
     signup_id: int | None = None
 
@@ -102,13 +104,15 @@ def _queue_chunk(
     for text in texts:
         if text.person_id not in phones:
             continue
-        body = signature + text.body
+        body = signature + text.rendered.text
         rows.append(
             {
                 **values,
                 "person_id": text.person_id,
                 "to_phone": phones[text.person_id],
                 "body": body,
+                "template_key": text.rendered.key,
+                "template_vars": text.rendered.variables,
                 "dedupe_key": text.dedupe_key,
                 "signup_id": text.signup_id,
                 "segments": count_segments(body),

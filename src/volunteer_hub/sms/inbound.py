@@ -30,6 +30,7 @@ from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
+from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.teams.models import Team
 
 #: how many upcoming shifts 我的 lists at most (the reply fits what it can)
@@ -92,7 +93,7 @@ _CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
 
 def _answer_callout(
     command: Command, person: Person | None, body: str, now: datetime
-) -> tuple[str, SmsKind] | None:
+) -> tuple[Rendered, SmsKind] | None:
     """A call-out answer ("1", "Y", "到", "2 4821" ...) goes before the other commands
     while the person has an open call-out; otherwise None and the text is read as usual
     ("报名 1234" for a shift, "Y" after a reminder)."""
@@ -104,7 +105,9 @@ def _answer_callout(
     return (text, SmsKind.REPLY) if text is not None else None
 
 
-def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str | None, SmsKind]:
+def _answer(
+    command: Command, person: Person | None, now: datetime
+) -> tuple[Rendered | None, SmsKind]:
     kind = command.kind
     if person is None:
         # Not registered: show the way to join; an opt-out needs no answer from us.
@@ -123,19 +126,19 @@ def _answer(command: Command, person: Person | None, now: datetime) -> tuple[str
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
 
-def _help(person: Person, command: Command, now: datetime) -> str:
+def _help(person: Person, command: Command, now: datetime) -> Rendered:
     return replies.help_text()
 
 
-def _sign_up(person: Person, command: Command, now: datetime) -> str:
+def _sign_up(person: Person, command: Command, now: datetime) -> Rendered:
     return _on_shift(person, command.code, now, _sign_up_for, missing=_unknown_code)
 
 
-def _cancel(person: Person, command: Command, now: datetime) -> str:
+def _cancel(person: Person, command: Command, now: datetime) -> Rendered:
     return _on_shift(person, command.code, now, _cancel_on, missing=_unknown_code)
 
 
-def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     starts_at = to_local(shift.starts_at)
     # Whose event and where, in every answer: a mistyped code shows at once.
     team = db.session.get(Team, event.team_id)
@@ -157,7 +160,7 @@ def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: dat
     )
 
 
-def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     signup = signups.active_signup(shift.id, person.id)
     if signup is None:
         return replies.not_signed_up(code=code)
@@ -168,7 +171,7 @@ def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datet
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
 
 
-def _confirm(person: Person, command: Command, now: datetime) -> str:
+def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
     """确认 answers a reminder. With a code it names the shift; without one it means the
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
@@ -212,7 +215,7 @@ def _confirm(person: Person, command: Command, now: datetime) -> str:
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
-def _my_shifts(person: Person, command: Command, now: datetime) -> str:
+def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
     rows = db.session.execute(
         select(Shift.code, Event.title, Shift.starts_at)
         .join(Signup, Signup.shift_id == Shift.id)
@@ -231,15 +234,15 @@ def _my_shifts(person: Person, command: Command, now: datetime) -> str:
 # -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
-def _check_in(person: Person, command: Command, now: datetime) -> str:
+def _check_in(person: Person, command: Command, now: datetime) -> Rendered:
     return _on_shift(person, command.code, now, _check_in_on, missing=_not_current)
 
 
-def _check_out(person: Person, command: Command, now: datetime) -> str:
+def _check_out(person: Person, command: Command, now: datetime) -> Rendered:
     return _on_shift(person, command.code, now, _check_out_on, missing=_not_current)
 
 
-def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         attendance.check_in(shift.id, person.id, now=now, channel="sms")
@@ -260,7 +263,7 @@ def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: dat
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> str:
+def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         record = attendance.check_out(shift.id, person.id, now=now, channel="sms")
@@ -278,14 +281,14 @@ def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: da
     return replies.checked_out(title=title, at=now, minutes=record.minutes)
 
 
-def _no_seat(shift_id: int, person_id: int, code: str) -> str:
+def _no_seat(shift_id: int, person_id: int, code: str) -> Rendered:
     """Not signed up, or only on the waitlist."""
     if signups.active_signup(shift_id, person_id) is not None:
         return replies.waitlisted_no_check_in(code=code)
     return replies.not_signed_up(code=code)
 
 
-def _not_current(person: Person, code: str) -> str:
+def _not_current(person: Person, code: str) -> Rendered:
     """No current shift has the code: tell the person what became of their own shift
     with it (cancelled, or over and its code released), else that the code is unknown."""
     row = db.session.execute(
@@ -304,7 +307,7 @@ def _not_current(person: Person, code: str) -> str:
     return replies.check_in_closed(title=event.title, code=code)
 
 
-def _my_hours(person: Person, command: Command, now: datetime) -> str:
+def _my_hours(person: Person, command: Command, now: datetime) -> Rendered:
     totals = personal.summary(person.id, now)
     if not totals.records:
         return replies.no_records()
@@ -316,7 +319,7 @@ def _my_hours(person: Person, command: Command, now: datetime) -> str:
     )
 
 
-def _correction(person: Person, command: Command, now: datetime) -> str:
+def _correction(person: Person, command: Command, now: datetime) -> Rendered:
     """更正 [CODE] note: a correction request on the person's record of the shift with
     that code (even a released code), or on their latest record."""
     code, note = command.code, command.note
@@ -337,50 +340,44 @@ def _correction(person: Person, command: Command, now: datetime) -> str:
     return replies.correction_received(title=record.content, day=record.started_at)
 
 
-def _team_invitation(person: Person, command: Command, now: datetime) -> str:
+def _team_invitation(person: Person, command: Command, now: datetime) -> Rendered:
     """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
     waiting; when several wait, the reply lists each with its code."""
     from volunteer_hub.teams import services as teams
 
     code = command.code
     accept = command.kind == CommandKind.JOIN_TEAM
-    word = "加入" if accept else "不加入"
     waiting = teams.invitations_for(person.id)
     if code is not None:
         waiting = [item for item in waiting if item.id == int(code)]
         if not waiting:
-            hint = f"报名班次请回复“报名 {code}”。" if accept else ""
-            return f"没有编号为 {code} 的入队邀请。{hint}"
+            return replies.invitation_unknown_code(code=code, accept=accept)
     if not waiting:
-        return "您目前没有待处理的入队邀请。报名班次请回复“报名 代码”。"
+        return replies.invitation_none()
     if len(waiting) > 1:
-        choices = "；".join(
-            f"{teams.text_team_name(item.team.name)}回复“{word}{teams.invitation_code(item)}”"
-            for item in waiting
+        return replies.invitation_choose(
+            [(item.team.name, teams.invitation_code(item)) for item in waiting], accept=accept
         )
-        return f"您有{len(waiting)}个入队邀请：{choices}。"
     invitation = waiting[0]
-    team_name = teams.text_team_name(invitation.team.name)
+    team_name = invitation.team.name
     try:
         if accept:
             teams.accept_invitation(invitation.id, person.id, via="sms", now=now)
         else:
             teams.decline_invitation(invitation.id, person.id, via="sms", now=now)
     except DomainError:
-        return f"{team_name}的邀请已失效。"
-    if accept:
-        return f"您已加入{team_name}，以后可以报名该队的活动。"
-    return f"已谢绝{team_name}的入队邀请。"
+        return replies.invitation_answered(team=team_name, outcome="expired")
+    return replies.invitation_answered(team=team_name, outcome="accepted" if accept else "declined")
 
 
 def _on_shift(
     person: Person,
     code: str,
     now: datetime,
-    act: Callable[[Person, Shift, Event, str, datetime], str],
+    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
     *,
-    missing: Callable[[Person, str], str],
-) -> str:
+    missing: Callable[[Person, str], Rendered],
+) -> Rendered:
     """``act`` on the current shift with the code; ``missing`` answers when none has it."""
     found = _current_shift(code)
     if found is None:
@@ -388,7 +385,7 @@ def _on_shift(
     return act(person, *found, code, now)
 
 
-def _unknown_code(person: Person, code: str) -> str:
+def _unknown_code(person: Person, code: str) -> Rendered:
     return replies.unknown_code(code=code)
 
 
@@ -402,7 +399,7 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
 
 
 #: what each command does for a known person who takes texts; each returns the reply
-_ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], str]] = {
+_ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
     CommandKind.SIGN_UP: _sign_up,
     CommandKind.CANCEL: _cancel,
     CommandKind.CONFIRM: _confirm,
@@ -418,14 +415,16 @@ _ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], str]] = {
 
 
 def _record_reply(
-    inbound: InboundSms, person: Person | None, text: str, kind: SmsKind, now: datetime
+    inbound: InboundSms, person: Person | None, text: Rendered, kind: SmsKind, now: datetime
 ) -> OutgoingSms:
     """The reply travels in the webhook's answer (TwiML), but it is a row like any text."""
-    body = current_app.config["SMS_SIGNATURE"] + text
+    body = current_app.config["SMS_SIGNATURE"] + text.text
     reply = OutgoingSms(
         person_id=person.id if person else None,
         to_phone=inbound.from_phone,
         body=body,
+        template_key=text.key,
+        template_vars=text.variables,
         kind=kind,
         dedupe_key=f"reply:{inbound.message_sid}",
         status=SmsStatus.SENT,

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from volunteer_hub.db import Base, utcnow
@@ -64,6 +65,10 @@ class OutgoingSms(Base):
     to_phone: Mapped[str] = mapped_column(String(20))
     #: the complete text as sent, signature included
     body: Mapped[str] = mapped_column(Text)
+    #: the catalogue key (sms/catalogue.py) and the variables as sent: what a template
+    #: backend (Aliyun, Tencent) sends instead of the body; NULL on rows from before
+    template_key: Mapped[str | None] = mapped_column(String(60))
+    template_vars: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     kind: Mapped[SmsKind] = mapped_column(String(30))
     #: what makes two attempts the same message, e.g. "reminder:41:24h:2026-12-01T00:00Z"
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)

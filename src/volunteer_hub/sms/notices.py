@@ -6,8 +6,9 @@ write outbox rows, so a notice exists exactly when its change does. One signup g
 most one notice of each kind (the dedupe keys carry the signup id; a change notice
 carries the event's revision as well, so each edit tells once).
 
-The wording lives in ``sms.replies``: a signup on the web, by a leader or through the API
-is confirmed with the same words an SMS signup gets as its reply. Fan-outs (a cancelled
+The wording is the template catalogue's, chosen and filled by ``sms.replies``: a signup
+on the web, by a leader or through the API is confirmed with the same words an SMS
+signup gets as its reply. Fan-outs (a cancelled
 shift, a moved event) read their recipients with one query and write their rows through
 ``sms.fanout``, so a 200-person event costs the same few statements as a 10-person one.
 """
@@ -26,6 +27,7 @@ from volunteer_hub.sms import replies
 from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.services import queue_text
+from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.teams.models import Team
 
 
@@ -38,19 +40,19 @@ def signup_placed(placed: SignupPlaced) -> None:
     signup = db.session.get(Signup, placed.signup_id)
     shift, event = _shift_and_event(signup.shift_id)
     if signup.status == SignupStatus.CONFIRMED:
-        body = replies.signup_confirmed(**_named_shift(shift, event))
+        text = replies.signup_confirmed(**_named_shift(shift, event))
     else:
-        body = replies.signup_waitlisted(
+        text = replies.signup_waitlisted(
             **_named_shift(shift, event), position=waitlist_position(signup)
         )
-    _queue_one(signup, body, f"notice:placed:{signup.id}")
+    _queue_one(signup, text, f"notice:placed:{signup.id}")
 
 
 def signup_promoted(promoted: SignupPromoted) -> None:
     signup = db.session.get(Signup, promoted.signup_id)
     shift, event = _shift_and_event(signup.shift_id)
-    body = replies.waitlist_promoted(**_named_shift(shift, event))
-    _queue_one(signup, body, f"notice:promoted:{signup.id}")
+    text = replies.waitlist_promoted(**_named_shift(shift, event))
+    _queue_one(signup, text, f"notice:promoted:{signup.id}")
 
 
 def shift_cancelled(cancelled: ShiftCancelled) -> None:
@@ -77,7 +79,7 @@ def shift_cancelled(cancelled: ShiftCancelled) -> None:
     rows = db.session.execute(
         select(Signup.id, Signup.person_id).where(Signup.id.in_(cancelled.signup_ids))
     ).all()
-    body = replies.organizer_cancelled(
+    text = replies.organizer_cancelled(
         title=event.title,
         starts_at=shift.starts_at,
         code=shift.code,
@@ -88,7 +90,7 @@ def shift_cancelled(cancelled: ShiftCancelled) -> None:
         (
             Text(
                 person_id=person_id,
-                body=body,
+                rendered=text,
                 dedupe_key=f"notice:cancelled:{signup_id}",
                 signup_id=signup_id,
             )
@@ -123,7 +125,7 @@ def event_changed(changed: EventChanged) -> None:
     texts = []
     for signup_id, person_id, shift_id, code, starts_at, ends_at in rows:
         was_moved = shift_id in moved
-        body = replies.event_changed(
+        text = replies.event_changed(
             title=event.title,
             code=code,
             starts_at=starts_at if was_moved else None,
@@ -133,7 +135,7 @@ def event_changed(changed: EventChanged) -> None:
         texts.append(
             Text(
                 person_id=person_id,
-                body=body,
+                rendered=text,
                 dedupe_key=f"notice:changed:{signup_id}:r{event.revision}",
                 signup_id=signup_id,
             )
@@ -141,11 +143,11 @@ def event_changed(changed: EventChanged) -> None:
     queue_many(texts, kind=SmsKind.NOTICE)
 
 
-def _queue_one(signup: Signup, body: str, dedupe_key: str) -> None:
+def _queue_one(signup: Signup, text: Rendered, dedupe_key: str) -> None:
     person = db.session.get(Person, signup.person_id)
     queue_text(
         to_phone=person.phone,
-        body=body,
+        text=text,
         kind=SmsKind.NOTICE,
         dedupe_key=dedupe_key,
         person_id=person.id,

@@ -1,83 +1,33 @@
-"""The bodies of the texts we answer with: short, Chinese, one segment where possible.
+"""The texts we answer and notify with, as renderings of the template catalogue.
 
-Pure functions of their arguments. A Chinese text travels as UCS-2, 70 UTF-16 units in
-one segment; the outbox prepends ``SMS_SIGNATURE`` (【退役军人志愿服务】, 10 units), so
-a body aims at :data:`BODY_BUDGET` (60) units. Titles are the only free text and are cut
-with "…" to fit; digit runs that could be a phone number are masked in them (rule 8: a
-reply never carries another person's phone number, and a leader may type one into a
-title). Times are shown in Asia/Shanghai, like "11月25日 08:00".
+Each function picks the template (``sms/catalogue.py``) for what happened and gives its
+variables in our words (a time as "11月25日 08:00", minutes as hours); ``sms.templates``
+does the rest (free text cleaned and cut to fit one segment where it can, phone-like
+digits masked). What comes back is a :class:`~volunteer_hub.sms.templates.Rendered`:
+the text for the console and Twilio, and the key and variables for a template backend.
 
-Plain Chinese strings rather than ``flask_babel.gettext``: SMS is Chinese-only for now,
-these functions must work in workers without an app context, and the strings would
-otherwise need catalog entries that nothing would translate.
+Lists (my shifts, a call-out's shifts, several invitations) are built here to fit the
+one variable a provider allows them: at most ``MAX_VARIABLE`` characters.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from volunteer_hub.sms.commands import CommandKind
-
-__all__ = [
-    "BODY_BUDGET",
-    "already_checked_in",
-    "already_checked_out",
-    "already_signed_up",
-    "broadcast_call",
-    "cancel_done",
-    "check_in_closed",
-    "check_in_not_open",
-    "check_out_closed",
-    "checked_in",
-    "checked_out",
-    "confirm_thanks",
-    "correction_need_note",
-    "correction_no_record",
-    "correction_received",
-    "correction_too_long",
-    "event_cancelled",
-    "event_changed",
-    "format_hours",
-    "format_time",
-    "help_text",
-    "members_only",
-    "my_hours",
-    "my_shifts",
-    "need_code",
-    "no_records",
-    "not_checked_in",
-    "not_signed_up",
-    "nothing_to_confirm",
-    "opted_in",
-    "opted_out",
-    "organizer_cancelled",
-    "record_decided",
-    "shift_cancelled",
-    "shift_started",
-    "signup_confirmed",
-    "signup_waitlisted",
-    "units",
-    "unknown_code",
-    "unknown_command",
-    "unknown_number",
-    "waitlist_promoted",
-    "waitlisted_no_check_in",
-]
-
-#: UTF-16 units a body may use so that signature + body stay in one UCS-2 segment
-BODY_BUDGET = 60
-#: a title is never cut shorter than this, even if the text then needs two segments
-MIN_TITLE = 4
-ELLIPSIS = "…"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-# 7 or more digits, possibly split by spaces or dashes ("138 0013 8000", "027-8888888"):
-# long enough to be a mobile or a landline number. ASCII and full-width digits.
-_PHONE_LIKE = re.compile(r"[0-9０-９](?:[\s\-－]?[0-9０-９]){6,}")
+from volunteer_hub.sms.templates import (
+    BODY_BUDGET,
+    MAX_VARIABLE,
+    SHANGHAI,
+    Rendered,
+    clean,
+    cut,
+    format_time,
+    render,
+    units,
+)
 
 # What to text for each command that needs a code.
 _CODE_KEYWORD = {
@@ -88,174 +38,61 @@ _CODE_KEYWORD = {
     CommandKind.CORRECTION: "更正",
 }
 _EXAMPLE_CODE = "1234"
-
-
-def units(text: str) -> int:
-    """Length in UTF-16 code units, what a UCS-2 segment counts (an emoji is two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def format_time(value: datetime) -> str:
-    """ "11月25日 08:00"; an aware time is shown in Asia/Shanghai, a naive one as given."""
-    if value.tzinfo is not None:
-        value = value.astimezone(SHANGHAI)
-    return f"{value.month}月{value.day}日 {value:%H:%M}"
-
-
-def _mask_phone_like(text: str) -> str:
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[\s\-－]", "", match.group())
-        return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 11 else "****"
-
-    return _PHONE_LIKE.sub(mask, text)
-
-
-def _clean(text: str) -> str:
-    """Free text as a text carries it: whitespace collapsed, phone-like digits masked."""
-    return _mask_phone_like(" ".join((text or "").split()))
-
-
-def _clean_title(title: str) -> str:
-    return _clean(title) or "活动"
-
-
-def _truncate(text: str, max_units: int) -> str:
-    """``text`` cut to ``max_units`` UTF-16 units, ending with "…" when cut."""
-    if units(text) <= max_units:
-        return text
-    out = ""
-    for ch in text:
-        if units(out + ch + ELLIPSIS) > max_units:
-            break
-        out += ch
-    return out + ELLIPSIS
-
-
-def _fit(build: Callable[[str], str], title: str, budget: int = BODY_BUDGET) -> str:
-    """``build(title)`` with the title cut just enough to fit the budget."""
-    title = _clean_title(title)
-    text = build(title)
-    overflow = units(text) - budget
-    if overflow <= 0:
-        return text
-    room = max(MIN_TITLE, units(title) - overflow)
-    return build(_truncate(title, room))
+#: a title is never cut shorter than this in a list
+MIN_TITLE = 4
 
 
 # -- help, hints, people we do not know ------------------------------------------------
 
 
-def help_text() -> str:
-    return (
-        "回复：报名/取消/签到/签退+编号；确认；我的 安排；我的时长；更正+编号+说明；退订 停收短信"
-    )
+def help_text() -> Rendered:
+    return render("help")
 
 
-def unknown_command() -> str:
+def unknown_command() -> Rendered:
     """The answer to a text we could not read: say so, then the help."""
-    return "未能识别。" + help_text()
+    return render("unknown_command")
 
 
-def need_code(kind: CommandKind) -> str:
+def need_code(kind: CommandKind) -> Rendered:
     """The hint for a command sent without its code ("报名" alone)."""
     keyword = _CODE_KEYWORD.get(kind)
     if keyword is None:
         return help_text()
     if kind == CommandKind.CORRECTION:
         return correction_need_note()
-    return f"请回复 {keyword}+编号，如：{keyword} {_EXAMPLE_CODE}"
+    return render("need_code", keyword=keyword)
 
 
-def unknown_number() -> str:
+def unknown_number() -> Rendered:
     """To a phone we have no volunteer for: the way to join."""
-    return "您好，您尚未登记为志愿者，请联系所在服务队队长登记后即可短信报名。"
+    return render("unknown_number")
 
 
-# -- consent ---------------------------------------------------------------------------
-
-
-def opted_out() -> str:
+def opted_out() -> Rendered:
     """The only text an opted-out person ever receives (rule 4)."""
-    return "您已退订，将不再收到本平台短信。回复“订阅”可恢复。"
+    return render("opted_out")
 
 
-def opted_in() -> str:
-    return "您已恢复接收短信。回复“帮助”查看指令，回复“退订”停止接收。"
+def opted_in() -> Rendered:
+    return render("opted_in")
 
 
 # -- signing up ------------------------------------------------------------------------
-
-
-def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> str:
-    """Before a shift: what, when, where, and how to confirm or cancel; two segments at
-    most, phone-like digits masked."""
-    when = format_time(starts_at)
-    where = _where(_place(location))
-    return _fit(
-        lambda t: (
-            f"提醒：您报名的「{t}」将于{when}开始{where}。"
-            f"回复“确认”确认参加，回复“取消 {code}”取消。"
-        ),
-        title,
-        budget=2 * BODY_BUDGET,
-    )
-
-
 # Every sign-up answer names the team and the place as well as the event, so that a
 # code typed wrong (or another team's code) shows at once whose event it is and where.
-# Team, title and place are free text: the longest is cut first, none below MIN_TITLE.
 
 
-def _fit_all(template: str, title: str, team: str, location: str, **values: object) -> str:
-    """``template`` filled in, ``{named}`` with the team and the title (see ``_named``),
-    ``{where}`` with the place, the rest from ``values``; the longest of title, team and
-    place cut until the text fits BODY_BUDGET."""
-    parts = [_clean_title(title), _clean(team), _clean(location)]
-    limits = [units(part) for part in parts]
-
-    def render() -> str:
-        cut_title, cut_team, place = (
-            _truncate(part, limit) for part, limit in zip(parts, limits, strict=True)
-        )
-        return template.format(named=_named(cut_title, cut_team), where=_where(place), **values)
-
-    text = render()
-    while (overflow := units(text) - BODY_BUDGET) > 0:
-        longest = max(range(3), key=lambda i: limits[i])
-        if limits[longest] <= MIN_TITLE:
-            break  # all as short as they may be: two segments rather than nothing
-        runner_up = max(limits[i] for i in range(3) if i != longest)
-        if runner_up < limits[longest]:  # down to the next one's length at most
-            limits[longest] = max(MIN_TITLE, runner_up, limits[longest] - overflow)
-        else:  # as long as another: take turns, a unit each
-            limits[longest] -= 1
-        text = render()
-    return text
-
-
-def _named(title: str, team: str) -> str:
-    """长江卫士服务队「防汛巡堤」, or only 「防汛巡堤」 when the team is not given."""
-    return f"{team}「{title}」"
-
-
-def _where(place: str) -> str:
-    return f"，地点：{place}" if place else ""
-
-
-#: the answers about an event's shift: ``{named}`` is its team and title, ``{where}`` its place
-_CONFIRMED = "报名成功：{named}，{when}{where}。取消请回复 取消 {code}"
-_WAITLISTED = "{named}（{when}{where}）已满，您在候补第{position}位，有空位将短信通知。"
-_ALREADY = "您已报名{named}（{when}{where}），无需重复报名。"
-_STARTED = "{named}（编号{code}{where}）已开始或已结束，无法报名。"
-_CANCELLED = "{named}（编号{code}{where}）已取消，无法报名。"
-_MEMBERS_ONLY = "{named}（编号{code}{where}）仅限该队队员报名，未为您报名。请核对编号。"
-_PROMOTED = "您已从候补转为正式报名：{named}，{when}{where}。如需取消请回复 取消 {code}"
+def reminder(*, title: str, starts_at: datetime, location: str, code: str) -> Rendered:
+    """Before a shift: what, when, where, and how to confirm or cancel."""
+    return render("reminder", title=title, when=format_time(starts_at), place=location, code=code)
 
 
 def signup_confirmed(
     *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
-) -> str:
-    return _fit_all(_CONFIRMED, title, team, location, when=format_time(starts_at), code=code)
+) -> Rendered:
+    when = format_time(starts_at)
+    return render("signup_confirmed", team=team, title=title, when=when, place=location, code=code)
 
 
 def signup_waitlisted(
@@ -266,122 +103,125 @@ def signup_waitlisted(
     position: int,
     team: str = "",
     location: str = "",
-) -> str:
-    when = format_time(starts_at)
-    return _fit_all(_WAITLISTED, title, team, location, when=when, position=position)
+) -> Rendered:
+    return render(
+        "signup_waitlisted",
+        team=team,
+        title=title,
+        when=format_time(starts_at),
+        place=location,
+        position=position,
+    )
 
 
 def already_signed_up(
     *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
-) -> str:
-    return _fit_all(_ALREADY, title, team, location, when=format_time(starts_at))
+) -> Rendered:
+    when = format_time(starts_at)
+    return render("already_signed_up", team=team, title=title, when=when, place=location)
 
 
-def shift_started(*, title: str, code: str, team: str = "", location: str = "") -> str:
-    return _fit_all(_STARTED, title, team, location, code=code)
+def shift_started(*, title: str, code: str, team: str = "", location: str = "") -> Rendered:
+    return render("shift_started", team=team, title=title, code=code, place=location)
 
 
-def event_cancelled(*, title: str, code: str, team: str = "", location: str = "") -> str:
-    return _fit_all(_CANCELLED, title, team, location, code=code)
+def event_cancelled(*, title: str, code: str, team: str = "", location: str = "") -> Rendered:
+    return render("event_cancelled", team=team, title=title, code=code, place=location)
 
 
-def members_only(*, title: str, code: str, team: str, location: str = "") -> str:
+def members_only(*, title: str, code: str, team: str, location: str = "") -> Rendered:
     """A code of a members-only event texted by someone not in its team: nothing done."""
-    return _fit_all(_MEMBERS_ONLY, title, team, location, code=code)
+    return render("members_only", team=team, title=title, code=code, place=location)
 
 
-def unknown_code(*, code: str) -> str:
-    return f"未找到编号{code}的活动，请核对编号。回复“我的”查看您的安排。"
+def unknown_code(*, code: str) -> Rendered:
+    return render("unknown_code", code=code)
+
+
+def waitlist_promoted(
+    *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
+) -> Rendered:
+    when = format_time(starts_at)
+    return render("waitlist_promoted", team=team, title=title, when=when, place=location, code=code)
 
 
 # -- cancelling, confirming, checking in -----------------------------------------------
 
 
-def cancel_done(*, title: str, starts_at: datetime, code: str) -> str:
-    when = format_time(starts_at)
-    return _fit(lambda t: f"已取消报名：{t}，{when}。", title)
+def cancel_done(*, title: str, starts_at: datetime, code: str) -> Rendered:
+    return render("cancel_done", title=title, when=format_time(starts_at))
 
 
-def not_signed_up(*, code: str) -> str:
-    return f"您没有报名编号{code}的活动。回复“我的”查看您的安排。"
+def not_signed_up(*, code: str) -> Rendered:
+    return render("not_signed_up", code=code)
 
 
-def confirm_thanks(*, title: str | None = None, starts_at: datetime | None = None) -> str:
+def confirm_thanks(*, title: str | None = None, starts_at: datetime | None = None) -> Rendered:
     """Thanks for confirming; names the shift when the caller knows which one."""
     if title is None or starts_at is None:
-        return "已确认参加，谢谢！"
-    when = format_time(starts_at)
-    return _fit(lambda t: f"已确认参加{t}（{when}），谢谢！", title)
+        return render("confirm_thanks")
+    return render("confirm_thanks_shift", title=title, when=format_time(starts_at))
 
 
-def nothing_to_confirm() -> str:
-    return "您近期没有需要确认的活动。回复“我的”查看您的安排。"
+def nothing_to_confirm() -> Rendered:
+    return render("nothing_to_confirm")
 
 
-def checked_in(*, title: str, at: datetime, code: str | None = None) -> str:
-    out = f"签退 {code}" if code else "签退+编号"
-    return _fit(lambda t: f"签到成功：{t}，{format_time(at)}。结束时请回复 {out}", title)
+def checked_in(*, title: str, at: datetime, code: str | None = None) -> Rendered:
+    if code is None:
+        return render("checked_in_any", title=title, when=format_time(at))
+    return render("checked_in", title=title, when=format_time(at), code=code)
 
 
-def checked_out(*, title: str, at: datetime, minutes: int | None = None) -> str:
+def checked_out(*, title: str, at: datetime, minutes: int | None = None) -> Rendered:
     """With ``minutes``: the time this record counts, still to be verified."""
     if minutes is None:
-        return _fit(lambda t: f"签退成功：{t}，{format_time(at)}。辛苦了！", title)
-    counted = format_hours(minutes)
-    return _fit(
-        lambda t: f"签退成功：{t}，{format_time(at)}。本次计{counted}小时，待队长审核。", title
-    )
+        return render("checked_out", title=title, when=format_time(at))
+    hours = format_hours(minutes)
+    return render("checked_out_hours", title=title, when=format_time(at), hours=hours)
 
 
-def check_in_not_open(*, title: str, opens_at: datetime) -> str:
+def check_in_not_open(*, title: str, opens_at: datetime) -> Rendered:
     """Too early: when the check-in opens."""
-    return _fit(lambda t: f"「{t}」签到时间未到，{format_time(opens_at)}起可签到。", title)
+    return render("check_in_not_open", title=title, opens_at=format_time(opens_at))
 
 
-def check_in_closed(*, title: str, code: str) -> str:
+def check_in_closed(*, title: str, code: str) -> Rendered:
     """The shift is over: no check-in any more; the leader records attendance."""
-    return _fit(lambda t: f"{t}（编号{code}）已结束，不能签到；如已到场请联系队长登记。", title)
+    return render("check_in_closed", title=title, code=code)
 
 
-def already_checked_in(*, title: str, at: datetime, code: str) -> str:
-    return _fit(
-        lambda t: f"您已于{format_time(at)}签到「{t}」，无需重复。结束时请回复 签退 {code}", title
-    )
+def already_checked_in(*, title: str, at: datetime, code: str) -> Rendered:
+    return render("already_checked_in", when=format_time(at), title=title, code=code)
 
 
-def waitlisted_no_check_in(*, code: str) -> str:
-    return f"您在编号{code}的候补名单上，尚未获得名额，不能签到签退。有空位将短信通知。"
+def waitlisted_no_check_in(*, code: str) -> Rendered:
+    return render("waitlisted_no_check_in", code=code)
 
 
-def shift_cancelled(*, title: str, code: str) -> str:
-    return _fit(lambda t: f"{t}（编号{code}）已取消，无需签到签退。", title)
+def shift_cancelled(*, title: str, code: str) -> Rendered:
+    return render("shift_cancelled", title=title, code=code)
 
 
-def record_decided(*, title: str, code: str) -> str:
+def record_decided(*, title: str, code: str) -> Rendered:
     """The leader already verified or rejected the record: only a correction changes it."""
-    return _fit(lambda t: f"「{t}」的服务记录已审核。如有出入请回复 更正 {code} 说明", title)
+    return render("record_decided", title=title, code=code)
 
 
-def not_checked_in(*, code: str) -> str:
-    return f"您还没有签到编号{code}的班次，不能签退。如已到场请联系队长登记。"
+def not_checked_in(*, code: str) -> Rendered:
+    return render("not_checked_in", code=code)
 
 
-def already_checked_out(*, title: str, at: datetime | None, code: str) -> str:
+def already_checked_out(*, title: str, at: datetime | None, code: str) -> Rendered:
     """Twice, or after the check-out was closed at the shift's end (``at`` None)."""
     if at is None:
-        return _fit(
-            lambda t: f"「{t}」已按班次结束时间签退。如有出入请回复 更正 {code} 说明", title
-        )
-    return _fit(
-        lambda t: f"您已于{format_time(at)}签退「{t}」。如有出入请回复 更正 {code} 说明", title
-    )
+        return render("checked_out_at_end", title=title, code=code)
+    return render("already_checked_out", when=format_time(at), title=title, code=code)
 
 
-def check_out_closed(*, title: str, code: str) -> str:
+def check_out_closed(*, title: str, code: str) -> Rendered:
     """Too late to check out: the record ends at the shift's end."""
-    return _fit(
-        lambda t: f"「{t}」签退时间已过，按班次结束时间计。如有出入请回复 更正 {code} 说明", title
-    )
+    return render("check_out_closed", title=title, code=code)
 
 
 # -- my hours and corrections ----------------------------------------------------------
@@ -392,38 +232,37 @@ def format_hours(minutes: int) -> str:
     return f"{minutes / 60:.2f}".rstrip("0").rstrip(".") or "0"
 
 
-def my_hours(*, verified_minutes: int, year_minutes: int, year: int, pending: int) -> str:
+def my_hours(*, verified_minutes: int, year_minutes: int, year: int, pending: int) -> Rendered:
     """我的时长: the verified total, this year's, and how many records wait."""
-    text = (
-        f"您的志愿服务时长：累计认定{format_hours(verified_minutes)}小时，"
-        f"{year}年{format_hours(year_minutes)}小时"
-    )
+    values = {
+        "total": format_hours(verified_minutes),
+        "year": year,
+        "year_hours": format_hours(year_minutes),
+    }
     if pending:
-        return text + f"；另有{pending}条记录待审核。"
-    return text + "。"
+        return render("my_hours_pending", **values, pending=pending)
+    return render("my_hours", **values)
 
 
-def no_records() -> str:
-    return "您还没有志愿服务记录。活动时回复 签到+编号、签退+编号 即可记录。"
+def no_records() -> Rendered:
+    return render("no_records")
 
 
-def correction_received(*, title: str, day: datetime) -> str:
+def correction_received(*, title: str, day: datetime) -> Rendered:
     local = day.astimezone(SHANGHAI) if day.tzinfo else day
-    when = f"{local.month}月{local.day}日"
-    return _fit(lambda t: f"已收到您对「{t}」（{when}）记录的更正申请，队长将核实处理。", title)
+    return render("correction_received", title=title, day=f"{local.month}月{local.day}日")
 
 
-def correction_need_note(code: str | None = None) -> str:
-    example = code or _EXAMPLE_CODE
-    return f"请写明更正内容，如：更正 {example} 实际8点到"
+def correction_need_note(code: str | None = None) -> Rendered:
+    return render("correction_need_note", code=code or _EXAMPLE_CODE)
 
 
-def correction_no_record(*, code: str) -> str:
-    return f"未找到您在编号{code}班次的服务记录，请核对编号。回复“我的时长”查看时长。"
+def correction_no_record(*, code: str) -> Rendered:
+    return render("correction_no_record", code=code)
 
 
-def correction_too_long(*, limit: int) -> str:
-    return f"更正说明请不超过{limit}字，请精简后重发。"
+def correction_too_long(*, limit: int) -> Rendered:
+    return render("correction_too_long", limit=limit)
 
 
 # -- my shifts -------------------------------------------------------------------------
@@ -435,60 +274,55 @@ _MY_TITLE_UNITS = 8
 
 
 def _my_item(code: str, title: str, starts_at: datetime, title_units: int) -> str:
-    return f"{format_time(starts_at)} {_truncate(_clean_title(title), title_units)} {code}"
+    return f"{format_time(starts_at)} {cut(clean(title) or '活动', title_units)} {code}"
 
 
-def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY_BUDGET) -> str:
+def my_shifts(
+    shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY_BUDGET
+) -> Rendered:
     """Upcoming shifts as "11月25日 08:00 防汛巡堤 1234", soonest first.
 
     ``shifts`` holds (code, title, starts_at) with starts_at already in Asia/Shanghai.
-    As many as fit the budget are listed; when some are left out the text ends with
+    As many as fit the budget (one segment) are listed; when some are left out the text ends with
     "等N个" (N = all of them). The soonest one is always listed, its title cut further
-    if needed.
+    if needed. The first goes in ``${first}``, the others in ``${rest}``: each stays
+    within a provider's variable length because the whole fits BODY_BUDGET.
     """
     ordered = sorted(shifts, key=lambda shift: shift[2])
     if not ordered:
-        return "您近期没有已报名的活动。回复“帮助”查看指令。"
+        return render("my_shifts_none")
     total = len(ordered)
     more = f" 等{total}个"
 
     items: list[str] = []
     for index, (code, title, starts_at) in enumerate(ordered):
         item = _my_item(code, title, starts_at, _MY_TITLE_UNITS)
-        is_last = index == total - 1
         candidate = _MY_HEADER + _MY_SEPARATOR.join([*items, item])
-        if units(candidate) + (0 if is_last else units(more)) <= budget:
-            items.append(item)
-            continue
-        break
+        if units(candidate) + (0 if index == total - 1 else units(more)) > budget:
+            break
+        items.append(item)
     if not items:
         # Even the soonest shift does not fit with an 8-unit title: cut it harder.
         code, title, starts_at = ordered[0]
         suffix = "" if total == 1 else more
         fixed = units(f"{_MY_HEADER}{format_time(starts_at)}  {code}{suffix}")
-        room = max(MIN_TITLE, budget - fixed)
-        items.append(_my_item(code, title, starts_at, room))
-    text = _MY_HEADER + _MY_SEPARATOR.join(items)
+        items.append(_my_item(code, title, starts_at, max(MIN_TITLE, budget - fixed)))
+    first, rest = items[0], _MY_SEPARATOR.join(items[1:])
     if len(items) < total:
-        text += more
-    return text
+        if not rest:
+            return render("my_shifts_first_of", first=first, total=total)
+        rest += more
+    if not rest:
+        return render("my_shifts_one", first=first)
+    return render("my_shifts_more", first=first, rest=rest)
 
 
 # -- notices: texts we send on our own when a signup or an event changes ----------------
 # The confirmation of a signup made on the web, by a leader or through the API uses
 # signup_confirmed / signup_waitlisted above: the same words an SMS signup gets as reply.
 
-#: a notice that carries a place may take two segments (signature included)
-TWO_SEGMENTS = 2 * 67 - 10
-#: a place is cut to this many units in a reminder, a notice or a call-out
-PLACE_UNITS = 30
 
-
-def _place(location: str) -> str:
-    return _truncate(_clean(location), PLACE_UNITS)
-
-
-def _span(starts_at: datetime, ends_at: datetime | None) -> str:
+def span(starts_at: datetime, ends_at: datetime | None) -> str:
     """ "12月1日 08:00–12:00", or with the end's date when it is another day."""
     if ends_at is None:
         return format_time(starts_at)
@@ -498,32 +332,18 @@ def _span(starts_at: datetime, ends_at: datetime | None) -> str:
     return f"{format_time(starts_at)}–{end}"
 
 
-def waitlist_promoted(
-    *, title: str, starts_at: datetime, code: str, team: str = "", location: str = ""
-) -> str:
-    return _fit_all(_PROMOTED, title, team, location, when=format_time(starts_at), code=code)
-
-
-#: how much of the leader's cancellation reason a notice carries
-REASON_UNITS = 40
-
-
 def organizer_cancelled(
     *, title: str, starts_at: datetime, code: str, whole_event: bool, reason: str = ""
-) -> str:
+) -> Rendered:
     """The organizer ended the person's signup: the whole event, or just this shift; with
     the leader's reason, shortened, when they gave one."""
-    when = format_time(starts_at)
-    reason = _truncate(_clean(reason), REASON_UNITS)
-    because = f"原因：{reason}。" if reason else ""
-    if whole_event:
-        return _fit(
-            lambda t: f"活动取消：{t}已取消，您{when}的报名随之取消。{because}敬请谅解。", title
-        )
-    return _fit(
-        lambda t: f"班次取消：{t}{when}的班次（编号{code}）已取消，您的报名随之取消。{because}",
-        title,
-    )
+    values: dict[str, object] = {"title": title, "when": format_time(starts_at)}
+    key = "organizer_cancelled_event" if whole_event else "organizer_cancelled_shift"
+    if not whole_event:
+        values["code"] = code
+    if clean(reason):
+        return render(f"{key}_reason", **values, reason=reason)
+    return render(key, **values)
 
 
 def event_changed(
@@ -533,63 +353,110 @@ def event_changed(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
     location: str | None = None,
-) -> str:
+) -> Rendered:
     """A moved shift (give ``starts_at``/``ends_at``), a new place (give ``location``), or
     both. One segment when it fits; a place may take the text to two."""
-    changes = []
-    if starts_at is not None:
-        changes.append(f"时间改为{_span(starts_at, ends_at)}")
-    if location is not None:
-        place = _place(location)
-        changes.append(f"地点改为{place}" if place else "地点另行通知")
-    change = "，".join(changes)
-    budget = BODY_BUDGET if location is None else TWO_SEGMENTS
-    return _fit(
-        lambda t: f"活动变更：{t}（编号{code}）{change}。如不能参加请回复 取消 {code}",
-        title,
-        budget,
+    if location is None:
+        return render("event_moved", title=title, code=code, span=span(starts_at, ends_at))
+    if starts_at is None:
+        return render("event_place_changed", title=title, code=code, place=location)
+    return render(
+        "event_moved_and_place_changed",
+        title=title,
+        code=code,
+        span=span(starts_at, ends_at),
+        place=location,
     )
 
 
 # -- a leader's call-out ---------------------------------------------------------------
 
-#: an event title is cut to this many units in a call-out
-CALL_TITLE_UNITS = 20
 #: a shift's own name, when shown to tell apart shifts starting together
 CALL_SHIFT_TITLE_UNITS = 6
+#: a call-out's list of shifts takes at most this many variables (broadcast_many_3)
+CALL_LISTS = 3
 
 
 def broadcast_call(
-    *, title: str, location: str, shifts: Sequence[tuple[str, datetime, str]], budget: int
-) -> str:
+    *, title: str, location: str, shifts: Sequence[tuple[str, datetime, str]]
+) -> Rendered:
     """Announce an event to a team: its title, place and the codes to text.
 
     ``shifts`` holds (code, starts_at, shift title) of the shifts still open, soonest
-    first. One shift: "新活动：「长江巡堤」12月1日 08:00，地点：…。回复“报名 1234”报名".
+    first. One shift: "新活动：“长江巡堤”12月1日 08:00，地点：…。回复“报名 1234”报名".
     Several: the codes with their times ("1234 12月1日 08:00；5678 10:00"), the date only
     when it changes, and the shift's name only where two start together; as many as fit
-    ``budget`` (UTF-16 units, what 2–3 segments leave after the signature), then "等N个班次".
+    three variables of MAX_VARIABLE characters (what a provider takes), then "等N个班次".
     """
-    head = f"新活动：「{_truncate(_clean_title(title), CALL_TITLE_UNITS)}」"
-    where = _where(_place(location))
     if len(shifts) == 1:
         code, starts_at, _name = shifts[0]
-        return f"{head}{format_time(starts_at)}{where}。回复“报名 {code}”报名"
-    text = f"{head}{where}。回复“报名+编号”报名："
+        when = format_time(starts_at)
+        return render("broadcast_one", title=title, when=when, place=location, code=code)
     together = {when for when, n in Counter(s for _c, s, _n in shifts).items() if n > 1}
     more = f"；等{len(shifts)}个班次"
-    items: list[str] = []
+    chunks: list[list[str]] = [[]]
     last_day = None
     for index, (code, starts_at, name) in enumerate(shifts):
         local = starts_at.astimezone(SHANGHAI) if starts_at.tzinfo else starts_at
         item = f"{code} {f'{local:%H:%M}' if local.date() == last_day else format_time(local)}"
         if starts_at in together and name.strip():
-            item += " " + _truncate(_clean_title(name), CALL_SHIFT_TITLE_UNITS)
-        # Room must be left for "等N个班次" unless this is the last shift.
-        tail = more if index < len(shifts) - 1 else ""
-        if items and units(text + "；".join([*items, item]) + tail) > budget:
-            break
-        items.append(item)
+            item += " " + cut(clean(name) or "活动", CALL_SHIFT_TITLE_UNITS)
+        # The last list must leave room for "等N个班次" unless this is the last shift.
+        tail = more if index < len(shifts) - 1 and len(chunks) == CALL_LISTS else ""
+        if units("；".join([*chunks[-1], item]) + tail) > MAX_VARIABLE:
+            if len(chunks) == CALL_LISTS:
+                break
+            chunks.append([])
+        chunks[-1].append(item)
         last_day = local.date()
-    text += "；".join(items)
-    return text + (more if len(items) < len(shifts) else "")
+    lists = ["；".join(chunk) for chunk in chunks]
+    if sum(map(len, chunks)) < len(shifts):
+        lists[-1] += more
+    names = ["shifts", "shifts_2", "shifts_3"]
+    key = "broadcast_many" + ("" if len(lists) == 1 else f"_{len(lists)}")
+    return render(key, title=title, place=location, **dict(zip(names, lists, strict=False)))
+
+
+# -- teams -----------------------------------------------------------------------------
+
+
+def team_invitation(*, team: str) -> Rendered:
+    return render("team_invitation", team=team)
+
+
+def invitation_unknown_code(*, code: str, accept: bool) -> Rendered:
+    key = "invitation_unknown_code" if accept else "invitation_decline_unknown_code"
+    return render(key, code=code)
+
+
+def invitation_none() -> Rendered:
+    return render("invitation_none")
+
+
+def choices(items: Sequence[tuple[str, str]]) -> str:
+    """(name, how to answer) of each choice as one list variable: the names cut evenly so
+    the list fits MAX_VARIABLE characters, and as many choices as fit."""
+    listed = ""
+    for shown in range(len(items), 0, -1):
+        answers = [answer for _name, answer in items[:shown]]
+        share = (MAX_VARIABLE - units("；".join(answers))) // shown
+        listed = "；".join(
+            f"{cut(clean(name) or '活动', max(MIN_TITLE, share))}{answer}"
+            for name, answer in items[:shown]
+        )
+        if units(listed) <= MAX_VARIABLE:
+            break
+    return listed
+
+
+def invitation_choose(items: Sequence[tuple[str, str]], *, accept: bool) -> Rendered:
+    """Several invitations wait: each team, ("name", code), with the words that answer it;
+    the count says how many there are when not all of them fit."""
+    word = "加入" if accept else "不加入"
+    listed = choices([(name, f"回复“{word}{code}”") for name, code in items])
+    return render("invitation_choose", count=len(items), choices=listed)
+
+
+def invitation_answered(*, team: str, outcome: str) -> Rendered:
+    """``outcome``: accepted, declined or expired."""
+    return render(f"invitation_{outcome}", team=team)

@@ -28,6 +28,7 @@ from volunteer_hub.sms.gateway import (
     TransientSmsError,
 )
 from volunteer_hub.sms.models import STATUS_RANK, ConsentChange, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.templates import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ STUCK_QUEUED_AFTER = timedelta(minutes=2)
 def queue_text(
     *,
     to_phone: str,
-    body: str,
+    text: Rendered,
     kind: SmsKind | str,
     dedupe_key: str,
     person_id: int | None = None,
@@ -50,7 +51,8 @@ def queue_text(
     signup_id: int | None = None,
     shift_starts_at: datetime | None = None,
 ) -> OutgoingSms | None:
-    """Put a text in the outbox, to be sent after the current transaction commits.
+    """Put a text in the outbox, to be sent after the current transaction commits: the
+    rendered text behind the signature, and its template key and variables beside it.
 
     Returns the new row, or None when nothing is queued: the person opted out (only the
     opt-out confirmation still goes to them), or a text with this dedupe key exists.
@@ -66,11 +68,13 @@ def queue_text(
             return None
     from volunteer_hub.sms.segments import count_segments
 
-    full_body = current_app.config["SMS_SIGNATURE"] + body
+    full_body = current_app.config["SMS_SIGNATURE"] + text.text
     row = _insert_unless_duplicate(
         person_id=person_id,
         to_phone=to_phone,
         body=full_body,
+        template_key=text.key,
+        template_vars=text.variables,
         kind=kind,
         dedupe_key=dedupe_key,
         status=SmsStatus.QUEUED,

@@ -18,6 +18,7 @@ from volunteer_hub.people import phone_changes
 from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.people.skills import give_skills, set_skills, split_skills
+from volunteer_hub.sms import replies
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
 from volunteer_hub.teams.models import (
@@ -28,13 +29,6 @@ from volunteer_hub.teams.models import (
     TeamInvitation,
 )
 from volunteer_hub.units.models import Unit
-
-# Plain Chinese, like the other texts (sms/replies.py): SMS is Chinese-only.
-INVITATION_TEXT = (
-    "{team}邀请您加入该队。同意请回复“加入”，不同意请回复“不加入”；也可登录志愿者页面处理。"
-)
-#: longest team name put into a text
-TEXT_TEAM_NAME = 20
 
 
 class AlreadyMember(Conflict, code="already-member"):
@@ -150,7 +144,7 @@ def _invite(
     # An opted-out person gets no text (rule 4); the invitation still waits on their page.
     queue_text(
         to_phone=person.phone,
-        body=INVITATION_TEXT.format(team=text_team_name(team.name)),
+        text=replies.team_invitation(team=team.name),
         kind=SmsKind.NOTICE,
         dedupe_key=f"team-invitation:{invitation.id}",
         person_id=person.id,
@@ -349,11 +343,6 @@ def _decide(
     if invitation.status != status:
         raise InvitationClosed(_("该邀请已失效或已处理"))
     return invitation
-
-
-def text_team_name(name: str, limit: int = TEXT_TEAM_NAME) -> str:
-    """A team's name as a text carries it: cut to ``limit`` characters."""
-    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def members(team_id: int) -> list[Membership]:
