@@ -7,8 +7,9 @@ do next: retry later, give up, or stop texting this person.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,24 @@ class PermanentSmsError(SmsError):
 
 class RecipientOptedOut(PermanentSmsError):
     """The provider says this person unsubscribed (e.g. Twilio 21610): opt them out here too."""
+
+
+class ProviderPaused(TransientSmsError):
+    """The account cannot send anything now (no balance, arrears, the account's daily or
+    monthly quota reached): no text goes through this provider until an operator acts or
+    the quota resets. Transient: the text goes back to the queue, never lost."""
+
+
+class ProviderConfigError(PermanentSmsError):
+    """The provider refuses our configuration, not this text (credentials, sign name,
+    template code, a template key missing from SMS_TEMPLATES): no text of that kind goes
+    out until an operator fixes the settings."""
+
+
+def sign_name(config: Mapping[str, Any]) -> str:
+    """The registered signature sent as a domestic provider's sign name: SMS_SIGN_NAME,
+    else SMS_SIGNATURE without its 【】 (the provider adds those itself)."""
+    return config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip(" 【】")
 
 
 class SmsGateway(Protocol):

@@ -51,9 +51,23 @@ def _twilio(config: Mapping[str, Any]) -> SmsGateway:
     )
 
 
+def _aliyun(config: Mapping[str, Any]) -> SmsGateway:
+    from volunteer_hub.sms.backends.aliyun import aliyun_from_config
+
+    return aliyun_from_config(config)
+
+
+def _tencent(config: Mapping[str, Any]) -> SmsGateway:
+    from volunteer_hub.sms.backends.tencent import gateway_from_config
+
+    return gateway_from_config(config)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "console": _console,
     "twilio": _twilio,
+    "aliyun": _aliyun,
+    "tencent": _tencent,
 }
 
 

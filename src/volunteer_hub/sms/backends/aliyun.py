@@ -45,9 +45,12 @@ from typing import Any
 
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
     SendResult,
     SmsError,
     TransientSmsError,
+    sign_name,
 )
 from volunteer_hub.sms.push import DeliveryReport, InboundText
 
@@ -60,17 +63,6 @@ BATCH_LIMIT = 100
 PUSH_ACK = {"code": 0, "msg": "接收成功"}
 #: Aliyun writes push times in Beijing time, without an offset
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-class ProviderPaused(TransientSmsError):
-    """The account cannot send anything now (no balance, service stopped, a daily or
-    monthly quota reached): stop sending through this provider, show it on /ops, and
-    retry once an operator has acted or the quota has reset."""
-
-
-class ProviderConfigError(PermanentSmsError):
-    """Our configuration is refused (credentials, sign name, template code): this text
-    will not go out until an operator fixes the settings."""
 
 
 #: Aliyun error codes → what the caller should do. Anything else is permanent for that text.
@@ -187,7 +179,6 @@ def aliyun_from_config(config: Mapping[str, Any]) -> AliyunGateway:
     ]
     if missing:
         raise RuntimeError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
-    sign_name = config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip("【】 ")
     try:
         codes = load_template_codes(config["SMS_TEMPLATES"], "aliyun")
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
@@ -197,7 +188,7 @@ def aliyun_from_config(config: Mapping[str, Any]) -> AliyunGateway:
     return AliyunGateway(
         config["ALIYUN_ACCESS_KEY_ID"],
         config["ALIYUN_ACCESS_KEY_SECRET"],
-        sign_name,
+        sign_name(config),
         codes,
         endpoint=config.get("ALIYUN_SMS_ENDPOINT") or None,
         timeout=float(config.get("SMS_SEND_TIMEOUT") or 10),

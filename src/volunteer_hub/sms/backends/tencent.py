@@ -54,10 +54,13 @@ from typing import Any
 from volunteer_hub.sms.backends import DEFAULT_TIMEOUT
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
     RecipientOptedOut,
     SendResult,
     SmsError,
     TransientSmsError,
+    sign_name,
 )
 from volunteer_hub.sms.push import DeliveryReport, InboundText
 
@@ -74,17 +77,6 @@ BEIJING = timezone(timedelta(hours=8))
 
 #: report_status → ours. FAIL is the carrier's receipt: it tried and could not deliver.
 STATUS_MAP: dict[str, str] = {"SUCCESS": "delivered", "FAIL": "undelivered"}
-
-
-class ProviderPaused(TransientSmsError):
-    """The account cannot send anything now (SMS package empty, arrears, the account's
-    daily cap reached): pause sending through Tencent and show it on /ops, and resume once
-    an operator has acted or the cap has reset, rather than retrying each text."""
-
-
-class ProviderConfigError(PermanentSmsError):
-    """Tencent refused our configuration, not this text: credentials, SdkAppId, sign name,
-    template code or its parameters. No text will go until the settings are fixed."""
 
 
 #: Tencent error codes, first match wins (an entry matches a code it prefixes).
@@ -485,7 +477,6 @@ def gateway_from_config(config: Mapping[str, Any]) -> TencentSmsGateway:
     missing = [key for key in required if not config.get(key)]
     if missing:
         raise RuntimeError(f"SMS_BACKEND=tencent needs {', '.join(missing)}")
-    sign_name = config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip(" 【】")
     try:
         templates = load_templates(config["SMS_TEMPLATES"])
     except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
@@ -494,7 +485,7 @@ def gateway_from_config(config: Mapping[str, Any]) -> TencentSmsGateway:
         config["TENCENTCLOUD_SECRET_ID"],
         config["TENCENTCLOUD_SECRET_KEY"],
         config["TENCENT_SMS_APP_ID"],
-        sign_name,
+        sign_name(config),
         templates,
         endpoint=config.get("TENCENT_SMS_ENDPOINT"),
         region=config.get("TENCENT_SMS_REGION") or DEFAULT_REGION,
