@@ -242,6 +242,26 @@ def _refuse(error: PermanentSmsError) -> Callable[[], SendResult]:
     return send
 
 
+def send_reply_by_outbox(message_sid: str) -> OutgoingSms | None:
+    """The reply to inbound ``message_sid`` goes out as an outbox text (a push from a
+    mainland provider has no answer that could carry it, unlike Twilio's TwiML): the
+    reply row ``handle_inbound`` recorded as answered in the webhook is queued instead,
+    and its actor sent after commit. None when that message got no reply."""
+    from volunteer_hub.sms.models import InboundSms
+    from volunteer_hub.sms.tasks import send_sms
+
+    reply_id = db.session.scalar(
+        select(InboundSms.reply_id).where(InboundSms.message_sid == message_sid[:64])
+    )
+    row = db.session.get(OutgoingSms, reply_id) if reply_id is not None else None
+    if row is None:
+        return None
+    row.status, row.provider, row.sent_at, row.attempts = SmsStatus.QUEUED, None, None, 0
+    row.status_changed_at = utcnow()
+    after_commit.enqueue(send_sms.send, row.id)
+    return row
+
+
 def record_delivery_report(provider_sid: str, status: str, error_code: str | None = None) -> bool:
     """A provider reports the fate of a text we handed over, in our words: ``status`` is
     sent / delivered / failed / undelivered (the backend translates the provider's word).

@@ -110,6 +110,20 @@ def backend_for(config: Mapping[str, Any], to_phone: str | None) -> str:
     return default  # unreachable: "*" is always there
 
 
+def backends_in_use(config: Mapping[str, Any]) -> set[str]:
+    """Every backend SMS_BACKEND and SMS_ROUTES send texts through."""
+    default = (config.get("SMS_BACKEND") or "console").strip().lower()
+    return {name for _, name in parse_routes(config.get("SMS_ROUTES"), default)}
+
+
+def webhook_gateway() -> SmsGateway:
+    """The gateway that checks Twilio's webhooks: Twilio's when a route uses it beside a
+    domestic default, else SMS_BACKEND's (which refuses them unless it is Twilio)."""
+    if "twilio" in backends_in_use(current_app.config):
+        return gateway_named("twilio")
+    return current_gateway()
+
+
 def current_gateway(to_phone: str | None = None) -> SmsGateway:
     """The gateway that serves ``to_phone`` (SMS_ROUTES), or SMS_BACKEND's without a
     number; built once per backend per app (never at import time)."""
@@ -129,3 +143,34 @@ def gateway_named(name: str) -> SmsGateway:
     if name not in others:
         others[name] = gateway_for(config, name)
     return others[name]
+
+
+def push_reader(name: str) -> SmsGateway | None:
+    """The backend that reads provider ``name``'s pushes (``parse_push``, ``push_ack``),
+    None when it has no pushes. The configured gateway when the provider is in use; else
+    one built without credentials, as parsing needs none: reports on texts sent before a
+    switch of provider still arrive."""
+    if name not in PUSH_PROVIDERS:
+        return None
+    if name in backends_in_use(current_app.config):
+        return gateway_named(name)
+    return PUSH_PROVIDERS[name]()
+
+
+def _aliyun_reader() -> SmsGateway:
+    from volunteer_hub.sms.backends.aliyun import AliyunGateway
+
+    return AliyunGateway("-", "-", "-", {})
+
+
+def _tencent_reader() -> SmsGateway:
+    from volunteer_hub.sms.backends.tencent import TencentSmsGateway
+
+    return TencentSmsGateway("-", "-", "-", "-", {})
+
+
+#: the providers that push replies and reports to /sms/<inbound|status>/<name>/<secret>
+PUSH_PROVIDERS: dict[str, Callable[[], SmsGateway]] = {
+    "aliyun": _aliyun_reader,
+    "tencent": _tencent_reader,
+}
