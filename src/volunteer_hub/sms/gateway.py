@@ -7,6 +7,7 @@ do next: retry later, give up, or stop texting this person.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,6 +56,40 @@ def sign_name(config: Mapping[str, Any]) -> str:
     """The registered signature sent as a domestic provider's sign name: SMS_SIGN_NAME,
     else SMS_SIGNATURE without its 【】 (the provider adds those itself)."""
     return config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip(" 【】")
+
+
+class LazyClient:
+    """A backend's SDK client, built on first use and once across threads: a process on
+    another backend never imports that SDK. ``close`` releases pooled connections (tests
+    close the gateways they build). A backend says how to build and release its client.
+    ``timeout``: seconds one provider call may take (the SDK's read and connect timeout)."""
+
+    def __init__(self, timeout: float) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.timeout = timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build_client()
+        return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._release(self._client)
+            self._client = None
+
+    def _build_client(self) -> Any:
+        raise NotImplementedError
+
+    def _release(self, client: Any) -> None:
+        """Close what ``client`` holds open; nothing by default."""
 
 
 class SmsGateway(Protocol):

@@ -36,7 +36,6 @@ import ipaddress
 import json
 import logging
 import re
-import threading
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from volunteer_hub.sms.gateway import (
+    LazyClient,
     PermanentSmsError,
     ProviderConfigError,
     ProviderPaused,
@@ -195,7 +195,7 @@ def aliyun_from_config(config: Mapping[str, Any]) -> AliyunGateway:
     )
 
 
-class AliyunGateway:
+class AliyunGateway(LazyClient):
     """The Aliyun SMS backend: template sends, batch sends, push parsing."""
 
     name = "aliyun"
@@ -214,27 +214,15 @@ class AliyunGateway:
             raise ValueError("Aliyun needs an AccessKey ID and secret")
         if not sign_name:
             raise ValueError("Aliyun needs the registered sign name")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(timeout)
         self.access_key_id = access_key_id
         self._access_key_secret = access_key_secret
         self.sign_name = sign_name
         self.template_codes = dict(template_codes)
         self.endpoint = endpoint
-        self.timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the secret
         return f"<AliyunGateway {self.access_key_id} endpoint={self.endpoint or API_HOST}>"
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
 
     def _build_client(self) -> Any:
         # Imported here: a process on another backend never loads the Alibaba Cloud SDK.

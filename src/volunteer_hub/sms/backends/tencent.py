@@ -42,7 +42,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import tomllib
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
@@ -53,6 +52,7 @@ from typing import Any
 
 from volunteer_hub.sms.backends import DEFAULT_TIMEOUT
 from volunteer_hub.sms.gateway import (
+    LazyClient,
     PermanentSmsError,
     ProviderConfigError,
     ProviderPaused,
@@ -212,7 +212,7 @@ def endpoint_profile(endpoint: str | None, timeout: float) -> Any:
 # -- the gateway ---------------------------------------------------------------------------
 
 
-class TencentSmsGateway:
+class TencentSmsGateway(LazyClient):
     """Sends approved templates through Tencent Cloud SMS and reads its pushes."""
 
     name = "tencent"
@@ -233,8 +233,7 @@ class TencentSmsGateway:
             raise ValueError("Tencent Cloud SMS needs a SecretId, a SecretKey and an SdkAppId")
         if not sign_name:
             raise ValueError("Tencent Cloud SMS needs the registered sign name")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(timeout)
         self.secret_id = secret_id
         self._secret_key = secret_key
         self.sdk_app_id = str(sdk_app_id)
@@ -242,40 +241,22 @@ class TencentSmsGateway:
         self.templates = dict(templates)
         self.endpoint = endpoint
         self.region = region
-        self.timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the key
         return f"<TencentSmsGateway {self.sdk_app_id} endpoint={self.endpoint or 'tencent'}>"
 
-    @property
-    def client(self) -> Any:
-        """The SDK's SmsClient, built on first use: a process that never texts through
-        Tencent never imports its SDK."""
-        if self._client is None:
-            from tencentcloud.common import credential
-            from tencentcloud.common.profile.client_profile import ClientProfile
-            from tencentcloud.sms.v20210111.sms_client import SmsClient
+    def _build_client(self) -> Any:
+        from tencentcloud.common import credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-            with self._lock:
-                if self._client is None:
-                    profile = ClientProfile(
-                        httpProfile=endpoint_profile(self.endpoint, self.timeout)
-                    )
-                    self._client = SmsClient(
-                        credential.Credential(self.secret_id, self._secret_key),
-                        self.region,
-                        profile,
-                    )
-        return self._client
+        profile = ClientProfile(httpProfile=endpoint_profile(self.endpoint, self.timeout))
+        return SmsClient(
+            credential.Credential(self.secret_id, self._secret_key), self.region, profile
+        )
 
-    def close(self) -> None:
-        """Release pooled connections (tests close gateways they build)."""
-        with self._lock:
-            if self._client is not None:
-                self._client.request.conn._session.close()
-            self._client = None
+    def _release(self, client: Any) -> None:
+        client.request.conn._session.close()
 
     # -- sending ---------------------------------------------------------------------------
 
