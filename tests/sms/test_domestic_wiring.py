@@ -272,3 +272,23 @@ def test_provider_paused_has_one_home():
     from volunteer_hub.sms.backends import aliyun, tencent
 
     assert aliyun.ProviderPaused is tencent.ProviderPaused is ProviderPaused
+
+
+def test_twilio_webhooks_still_work_behind_a_domestic_default(
+    client, provider, app, monkeypatch, fake_twilio, make
+):
+    from twilio.request_validator import RequestValidator
+
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", "*=twilio")  # SMS_BACKEND stays domestic
+    abroad = make.person(phone="+14155550123")
+    params = {"MessageSid": "SM" + "7" * 32, "From": abroad.phone, "To": "+1500", "Body": "帮助"}
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
+        "http://localhost/sms/inbound", params
+    )
+    response = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and "<Message>" in response.get_data(as_text=True)
+    forged = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": "forged"})
+    assert forged.status_code == 403
