@@ -111,7 +111,30 @@ def _sms_settings(env) -> dict:
         "SMS_QUIET_HOURS": env.get("SMS_QUIET_HOURS") or "21:00-08:00",
         #: non-urgent broadcast texts one person gets per local day at most
         "BROADCAST_DAILY_CAP": int(env.get("BROADCAST_DAILY_CAP") or 2),
+        **_domestic_sms_settings(env),
     }
+
+
+#: the mainland providers' settings and the routing, read as given (None when unset):
+#: the backends' factories say what is missing, at startup, for the backend in use
+_DOMESTIC_SMS_KEYS = (
+    "SMS_ROUTES",  # e.g. "+86=aliyun,*=twilio"; unset: every number to SMS_BACKEND
+    "SMS_TEMPLATES",  # the TOML file mapping template keys to provider template codes
+    "SMS_SIGN_NAME",  # unset: SMS_SIGNATURE without 【】
+    "SMS_INBOUND_SECRET",  # unset: the domestic push endpoints answer 404
+    "ALIYUN_ACCESS_KEY_ID",
+    "ALIYUN_ACCESS_KEY_SECRET",
+    "ALIYUN_SMS_ENDPOINT",  # tests and benchmarks only: a local fake
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENT_SMS_APP_ID",
+    "TENCENT_SMS_ENDPOINT",  # tests and benchmarks only: a local fake
+    "TENCENT_SMS_REGION",
+)
+
+
+def _domestic_sms_settings(env) -> dict:
+    return {key: env.get(key) or None for key in _DOMESTIC_SMS_KEYS}
 
 
 def _cookie_settings(env, public_base_url: str | None) -> dict:

@@ -24,13 +24,17 @@ from volunteer_hub.devtools.fake_aliyun import (
 from volunteer_hub.sms.backends.aliyun import (
     BATCH_LIMIT,
     AliyunGateway,
-    ProviderConfigError,
-    ProviderPaused,
     aliyun_from_config,
     load_template_codes,
     provider_sid,
 )
-from volunteer_hub.sms.gateway import PermanentSmsError, SendResult, TransientSmsError
+from volunteer_hub.sms.gateway import (
+    PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
+    SendResult,
+    TransientSmsError,
+)
 from volunteer_hub.sms.push import DeliveryReport, InboundText
 
 PHONE = "+8613800138000"

@@ -26,8 +26,6 @@ from volunteer_hub.devtools.fake_tencent import (
 )
 from volunteer_hub.sms.backends.tencent import (
     PUSH_ACK,
-    ProviderConfigError,
-    ProviderPaused,
     TencentSmsGateway,
     TencentTemplate,
     classify,
@@ -37,6 +35,8 @@ from volunteer_hub.sms.backends.tencent import (
 )
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
     RecipientOptedOut,
     SendResult,
     TransientSmsError,

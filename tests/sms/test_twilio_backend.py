@@ -322,9 +322,9 @@ def test_gateway_for_refuses_twilio_without_a_sender():
 
 
 def test_gateway_for_refuses_an_unknown_backend():
-    with pytest.raises(RuntimeError, match="console, twilio"):
-        gateway_for({"SMS_BACKEND": "aliyun"})
-    assert set(BACKENDS) == {"console", "twilio"}
+    with pytest.raises(RuntimeError, match="aliyun, console, tencent, twilio"):
+        gateway_for({"SMS_BACKEND": "carrier-pigeon"})
+    assert set(BACKENDS) == {"aliyun", "console", "tencent", "twilio"}
 
 
 def test_repr_never_shows_the_token():

@@ -7,8 +7,10 @@ do next: retry later, give up, or stop texting this person.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,58 @@ class PermanentSmsError(SmsError):
 
 class RecipientOptedOut(PermanentSmsError):
     """The provider says this person unsubscribed (e.g. Twilio 21610): opt them out here too."""
+
+
+class ProviderPaused(TransientSmsError):
+    """The account cannot send anything now (no balance, arrears, the account's daily or
+    monthly quota reached): no text goes through this provider until an operator acts or
+    the quota resets. Transient: the text goes back to the queue, never lost."""
+
+
+class ProviderConfigError(PermanentSmsError):
+    """The provider refuses our configuration, not this text (credentials, sign name,
+    template code, a template key missing from SMS_TEMPLATES): no text of that kind goes
+    out until an operator fixes the settings."""
+
+
+def sign_name(config: Mapping[str, Any]) -> str:
+    """The registered signature sent as a domestic provider's sign name: SMS_SIGN_NAME,
+    else SMS_SIGNATURE without its 【】 (the provider adds those itself)."""
+    return config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip(" 【】")
+
+
+class LazyClient:
+    """A backend's SDK client, built on first use and once across threads: a process on
+    another backend never imports that SDK. ``close`` releases pooled connections (tests
+    close the gateways they build). A backend says how to build and release its client.
+    ``timeout``: seconds one provider call may take (the SDK's read and connect timeout)."""
+
+    def __init__(self, timeout: float) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.timeout = timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build_client()
+        return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._release(self._client)
+            self._client = None
+
+    def _build_client(self) -> Any:
+        raise NotImplementedError
+
+    def _release(self, client: Any) -> None:
+        """Close what ``client`` holds open; nothing by default."""
 
 
 class SmsGateway(Protocol):

@@ -23,7 +23,9 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
+    ProviderPaused,
     RecipientOptedOut,
+    SendResult,
     SmsGateway,
     TransientSmsError,
 )
@@ -102,6 +104,11 @@ class Delivery:
     retry: bool = False
 
 
+def destination(outgoing_id: int) -> str | None:
+    """The number an outbox row goes to (what picks its backend), None for no such row."""
+    return db.session.scalar(select(OutgoingSms.to_phone).where(OutgoingSms.id == outgoing_id))
+
+
 def deliver(
     outgoing_id: int,
     gateway: SmsGateway,
@@ -173,21 +180,26 @@ def _claim(outgoing_id: int, now: datetime, pace: Callable[[], None] | None) -> 
 
 def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery:
     """Commit the claim, call the provider, and record what it said."""
-    outgoing_id, to_phone, body = row.id, row.to_phone, row.body
+    outgoing_id = row.id
+    send = _sender(row, gateway)
     # The claim becomes durable here, with the decision to send; a failure before this
     # commit rolls it back. Committing also ends the transaction before the provider
     # call: on SQLite it holds the write lock (BEGIN IMMEDIATE), and every other writer
     # would wait for the provider.
     db.session.commit()
     try:
-        result = gateway.send(to_phone, body, status_callback=_status_callback_url())
+        result = send()
     except TransientSmsError as exc:
         # Back in the queue for the actor's retry (with backoff); the claim is released.
         row.status = SmsStatus.QUEUED
         row.error_code, row.error_message = exc.code, str(exc)[:500]
         row.status_changed_at = now
         db.session.commit()
-        log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
+        if isinstance(exc, ProviderPaused):
+            # The whole account is stopped (balance, quota): every text waits, none is lost.
+            log.error("sms %s: %s paused sending (%s); texts wait", outgoing_id, gateway.name, exc)
+        else:
+            log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
         return Delivery("retry", retry=True)
     except RecipientOptedOut as exc:
         if row.person_id is not None:
@@ -206,6 +218,48 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
         row.segments = result.segments
     _finish(row, SmsStatus(result.status), now)
     return Delivery("sent")
+
+
+def _sender(row: OutgoingSms, gateway: SmsGateway) -> Callable[[], SendResult]:
+    """How this row goes to this gateway: a template backend (a mainland provider) takes
+    the template key and variables, never the rendered body; the others take the body."""
+    to_phone, body, key = row.to_phone, row.body, row.template_key
+    variables = dict(row.template_vars or {})
+    send_template = getattr(gateway, "send_template", None)
+    if send_template is None:
+        return lambda: gateway.send(to_phone, body, status_callback=_status_callback_url())
+    if not key:
+        return _refuse(
+            PermanentSmsError(f"{gateway.name} sends templates only", code="no_template")
+        )
+    return lambda: send_template(to_phone, key, variables)
+
+
+def _refuse(error: PermanentSmsError) -> Callable[[], SendResult]:
+    def send() -> SendResult:
+        raise error
+
+    return send
+
+
+def send_reply_by_outbox(message_sid: str) -> OutgoingSms | None:
+    """The reply to inbound ``message_sid`` goes out as an outbox text (a push from a
+    mainland provider has no answer that could carry it, unlike Twilio's TwiML): the
+    reply row ``handle_inbound`` recorded as answered in the webhook is queued instead,
+    and its actor sent after commit. None when that message got no reply."""
+    from volunteer_hub.sms.models import InboundSms
+    from volunteer_hub.sms.tasks import send_sms
+
+    reply_id = db.session.scalar(
+        select(InboundSms.reply_id).where(InboundSms.message_sid == message_sid[:64])
+    )
+    row = db.session.get(OutgoingSms, reply_id) if reply_id is not None else None
+    if row is None:
+        return None
+    row.status, row.provider, row.sent_at, row.attempts = SmsStatus.QUEUED, None, None, 0
+    row.status_changed_at = utcnow()
+    after_commit.enqueue(send_sms.send, row.id)
+    return row
 
 
 def record_delivery_report(provider_sid: str, status: str, error_code: str | None = None) -> bool:

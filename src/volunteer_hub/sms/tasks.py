@@ -31,7 +31,8 @@ PACING_SLICE_MS = 100
 def send_sms(outgoing_id: int) -> None:
     # The slot is taken before the row is claimed (see services.deliver): if Redis is
     # away, the text stays queued instead of stranded in "sending".
-    delivery = services.deliver(outgoing_id, current_gateway(), pace=_wait_for_send_slot)
+    gateway = current_gateway(services.destination(outgoing_id))  # SMS_ROUTES decides
+    delivery = services.deliver(outgoing_id, gateway, pace=_wait_for_send_slot)
     if delivery.retry:
         # Dramatiq's Retries middleware sends it again later, with exponential backoff.
         raise TransientSmsError(f"sms {outgoing_id} will be retried")

@@ -1,17 +1,22 @@
 """Provider webhooks: ``POST /sms/inbound`` (a text arrives) and ``POST /sms/status``
-(a delivery report). Both are signed by the provider; an unsigned or wrongly signed
-request is refused with 403 and changes nothing."""
+(a delivery report), from Twilio: signed, and an unsigned or wrongly signed request is
+refused with 403 and changes nothing. And the mainland providers' pushes,
+``POST /sms/inbound/<provider>/<secret>`` and ``/sms/status/<provider>/<secret>``
+(Aliyun, Tencent Cloud): unsigned, so believed by SMS_INBOUND_SECRET in the URL; a wrong
+secret or an unknown provider is 404 and changes nothing."""
 
 from __future__ import annotations
 
+import hmac
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.sms import services
-from volunteer_hub.sms.backends import current_gateway
+from volunteer_hub.sms.backends import push_reader, webhook_gateway
 from volunteer_hub.sms.inbound import handle_inbound
+from volunteer_hub.sms.push import DeliveryReport, InboundText
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 csrf.exempt(bp)
@@ -37,18 +42,59 @@ def inbound():
 def status():
     _require_signature()
     form = request.form
-    ours = current_gateway().delivery_status(form.get("MessageStatus") or "")
+    ours = webhook_gateway().delivery_status(form.get("MessageStatus") or "")
     if ours is not None:  # None: a word of the provider's we do not follow
         services.record_delivery_report(_message_sid(form), ours, form.get("ErrorCode"))
     db.session.commit()
     return Response(status=204)
 
 
+#: the URL's word → the backend's push kind
+_PUSH_KINDS = {"inbound": "inbound", "status": "report"}
+
+
+@bp.post("/<any(inbound, status):kind>/<provider>/<secret>")
+@limiter.exempt
+def push(kind: str, provider: str, secret: str):
+    """A mainland provider's batch of replies or delivery reports (JSON). Each reply is
+    recorded once (a replay changes nothing) and answered by an outbox text; each report
+    moves its text's status forward only."""
+    expected = current_app.config.get("SMS_INBOUND_SECRET") or ""
+    # Constant time: the secret is the only thing that proves a push comes from the provider.
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        abort(404)
+    reader = push_reader(provider)
+    if reader is None:
+        abort(404)
+    payload = request.get_json(force=True, silent=True)
+    try:
+        items = reader.parse_push(_PUSH_KINDS[kind], payload)
+    except ValueError:
+        abort(400)
+    for item in items:
+        if isinstance(item, InboundText):
+            _take_in(provider, item)
+        elif isinstance(item, DeliveryReport):
+            services.record_delivery_report(item.provider_sid, item.status, item.error_code)
+    db.session.commit()
+    body, status_code = reader.push_ack(_PUSH_KINDS[kind])
+    return body, status_code
+
+
+def _take_in(provider: str, text: InboundText) -> None:
+    message_sid = f"{provider}:{text.provider_message_id}"
+    result = handle_inbound(
+        message_sid=message_sid, from_phone=text.from_phone, to_phone=text.to, body=text.body
+    )
+    if result.reply is not None:
+        services.send_reply_by_outbox(message_sid)
+
+
 def _require_signature() -> None:
     signature = request.headers.get("X-Twilio-Signature")
     # Signed over the parameters as sent; the handlers then read the cleaned ``form``
     # (volunteer_hub.boundary), so a text with a NUL in it is answered, not refused.
-    if not signature or not current_gateway().verify_webhook(
+    if not signature or not webhook_gateway().verify_webhook(
         _public_url(), request.raw_form.to_dict(), signature
     ):
         abort(403)

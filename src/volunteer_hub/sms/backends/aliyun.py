@@ -36,7 +36,6 @@ import ipaddress
 import json
 import logging
 import re
-import threading
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -44,10 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from volunteer_hub.sms.gateway import (
+    LazyClient,
     PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
     SendResult,
     SmsError,
     TransientSmsError,
+    sign_name,
 )
 from volunteer_hub.sms.push import DeliveryReport, InboundText
 
@@ -60,17 +63,6 @@ BATCH_LIMIT = 100
 PUSH_ACK = {"code": 0, "msg": "接收成功"}
 #: Aliyun writes push times in Beijing time, without an offset
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-class ProviderPaused(TransientSmsError):
-    """The account cannot send anything now (no balance, service stopped, a daily or
-    monthly quota reached): stop sending through this provider, show it on /ops, and
-    retry once an operator has acted or the quota has reset."""
-
-
-class ProviderConfigError(PermanentSmsError):
-    """Our configuration is refused (credentials, sign name, template code): this text
-    will not go out until an operator fixes the settings."""
 
 
 #: Aliyun error codes → what the caller should do. Anything else is permanent for that text.
@@ -187,7 +179,6 @@ def aliyun_from_config(config: Mapping[str, Any]) -> AliyunGateway:
     ]
     if missing:
         raise RuntimeError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
-    sign_name = config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip("【】 ")
     try:
         codes = load_template_codes(config["SMS_TEMPLATES"], "aliyun")
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
@@ -197,14 +188,14 @@ def aliyun_from_config(config: Mapping[str, Any]) -> AliyunGateway:
     return AliyunGateway(
         config["ALIYUN_ACCESS_KEY_ID"],
         config["ALIYUN_ACCESS_KEY_SECRET"],
-        sign_name,
+        sign_name(config),
         codes,
         endpoint=config.get("ALIYUN_SMS_ENDPOINT") or None,
         timeout=float(config.get("SMS_SEND_TIMEOUT") or 10),
     )
 
 
-class AliyunGateway:
+class AliyunGateway(LazyClient):
     """The Aliyun SMS backend: template sends, batch sends, push parsing."""
 
     name = "aliyun"
@@ -223,27 +214,15 @@ class AliyunGateway:
             raise ValueError("Aliyun needs an AccessKey ID and secret")
         if not sign_name:
             raise ValueError("Aliyun needs the registered sign name")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(timeout)
         self.access_key_id = access_key_id
         self._access_key_secret = access_key_secret
         self.sign_name = sign_name
         self.template_codes = dict(template_codes)
         self.endpoint = endpoint
-        self.timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the secret
         return f"<AliyunGateway {self.access_key_id} endpoint={self.endpoint or API_HOST}>"
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
 
     def _build_client(self) -> Any:
         # Imported here: a process on another backend never loads the Alibaba Cloud SDK.

@@ -42,7 +42,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import tomllib
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
@@ -53,11 +52,15 @@ from typing import Any
 
 from volunteer_hub.sms.backends import DEFAULT_TIMEOUT
 from volunteer_hub.sms.gateway import (
+    LazyClient,
     PermanentSmsError,
+    ProviderConfigError,
+    ProviderPaused,
     RecipientOptedOut,
     SendResult,
     SmsError,
     TransientSmsError,
+    sign_name,
 )
 from volunteer_hub.sms.push import DeliveryReport, InboundText
 
@@ -74,17 +77,6 @@ BEIJING = timezone(timedelta(hours=8))
 
 #: report_status → ours. FAIL is the carrier's receipt: it tried and could not deliver.
 STATUS_MAP: dict[str, str] = {"SUCCESS": "delivered", "FAIL": "undelivered"}
-
-
-class ProviderPaused(TransientSmsError):
-    """The account cannot send anything now (SMS package empty, arrears, the account's
-    daily cap reached): pause sending through Tencent and show it on /ops, and resume once
-    an operator has acted or the cap has reset, rather than retrying each text."""
-
-
-class ProviderConfigError(PermanentSmsError):
-    """Tencent refused our configuration, not this text: credentials, SdkAppId, sign name,
-    template code or its parameters. No text will go until the settings are fixed."""
 
 
 #: Tencent error codes, first match wins (an entry matches a code it prefixes).
@@ -220,7 +212,7 @@ def endpoint_profile(endpoint: str | None, timeout: float) -> Any:
 # -- the gateway ---------------------------------------------------------------------------
 
 
-class TencentSmsGateway:
+class TencentSmsGateway(LazyClient):
     """Sends approved templates through Tencent Cloud SMS and reads its pushes."""
 
     name = "tencent"
@@ -241,8 +233,7 @@ class TencentSmsGateway:
             raise ValueError("Tencent Cloud SMS needs a SecretId, a SecretKey and an SdkAppId")
         if not sign_name:
             raise ValueError("Tencent Cloud SMS needs the registered sign name")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(timeout)
         self.secret_id = secret_id
         self._secret_key = secret_key
         self.sdk_app_id = str(sdk_app_id)
@@ -250,40 +241,22 @@ class TencentSmsGateway:
         self.templates = dict(templates)
         self.endpoint = endpoint
         self.region = region
-        self.timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the key
         return f"<TencentSmsGateway {self.sdk_app_id} endpoint={self.endpoint or 'tencent'}>"
 
-    @property
-    def client(self) -> Any:
-        """The SDK's SmsClient, built on first use: a process that never texts through
-        Tencent never imports its SDK."""
-        if self._client is None:
-            from tencentcloud.common import credential
-            from tencentcloud.common.profile.client_profile import ClientProfile
-            from tencentcloud.sms.v20210111.sms_client import SmsClient
+    def _build_client(self) -> Any:
+        from tencentcloud.common import credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-            with self._lock:
-                if self._client is None:
-                    profile = ClientProfile(
-                        httpProfile=endpoint_profile(self.endpoint, self.timeout)
-                    )
-                    self._client = SmsClient(
-                        credential.Credential(self.secret_id, self._secret_key),
-                        self.region,
-                        profile,
-                    )
-        return self._client
+        profile = ClientProfile(httpProfile=endpoint_profile(self.endpoint, self.timeout))
+        return SmsClient(
+            credential.Credential(self.secret_id, self._secret_key), self.region, profile
+        )
 
-    def close(self) -> None:
-        """Release pooled connections (tests close gateways they build)."""
-        with self._lock:
-            if self._client is not None:
-                self._client.request.conn._session.close()
-            self._client = None
+    def _release(self, client: Any) -> None:
+        client.request.conn._session.close()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -485,7 +458,6 @@ def gateway_from_config(config: Mapping[str, Any]) -> TencentSmsGateway:
     missing = [key for key in required if not config.get(key)]
     if missing:
         raise RuntimeError(f"SMS_BACKEND=tencent needs {', '.join(missing)}")
-    sign_name = config.get("SMS_SIGN_NAME") or str(config.get("SMS_SIGNATURE") or "").strip(" 【】")
     try:
         templates = load_templates(config["SMS_TEMPLATES"])
     except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
@@ -494,7 +466,7 @@ def gateway_from_config(config: Mapping[str, Any]) -> TencentSmsGateway:
         config["TENCENTCLOUD_SECRET_ID"],
         config["TENCENTCLOUD_SECRET_KEY"],
         config["TENCENT_SMS_APP_ID"],
-        sign_name,
+        sign_name(config),
         templates,
         endpoint=config.get("TENCENT_SMS_ENDPOINT"),
         region=config.get("TENCENT_SMS_REGION") or DEFAULT_REGION,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -23,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from volunteer_hub.sms.gateway import (
+    LazyClient,
     PermanentSmsError,
     RecipientOptedOut,
     SendResult,
@@ -113,7 +113,7 @@ class RedirectingHttpClient(TwilioHttpClient):
             self.session.close()
 
 
-class TwilioGateway:
+class TwilioGateway(LazyClient):
     """SmsGateway for Twilio Programmable Messaging."""
 
     name = "twilio"
@@ -131,42 +131,29 @@ class TwilioGateway:
             raise ValueError("Twilio needs an account SID and an auth token")
         if not from_number and not messaging_service_sid:
             raise ValueError("Twilio needs a sender: a from number or a messaging service SID")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(timeout)
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.api_base_url = api_base_url
-        self.timeout = timeout
-        self._client: Client | None = None
         self._http: RedirectingHttpClient | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the token
         return f"<TwilioGateway {self.account_sid} base={self.api_base_url or 'twilio'}>"
 
     # -- the client, built on first use -------------------------------------------------
 
-    @property
-    def client(self) -> Client:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._http = RedirectingHttpClient(self.timeout, self.api_base_url)
-                    # TWILIO_EDGE / TWILIO_REGION in the environment still apply (the client
-                    # reads them); with api_base_url set, those hosts are rewritten too.
-                    self._client = Client(
-                        self.account_sid, self._auth_token, http_client=self._http
-                    )
-        return self._client
+    def _build_client(self) -> Client:
+        self._http = RedirectingHttpClient(self.timeout, self.api_base_url)
+        # TWILIO_EDGE / TWILIO_REGION in the environment still apply (the client reads
+        # them); with api_base_url set, those hosts are rewritten too.
+        return Client(self.account_sid, self._auth_token, http_client=self._http)
 
-    def close(self) -> None:
-        """Release pooled connections (tests close gateways they build)."""
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-            self._client = self._http = None
+    def _release(self, client: Client) -> None:
+        if self._http is not None:
+            self._http.close()
+        self._http = None
 
     # -- SmsGateway ---------------------------------------------------------------------
 

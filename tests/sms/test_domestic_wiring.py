@@ -1,0 +1,294 @@
+"""The mainland providers wired in: SMS_BACKEND=aliyun / tencent against the local fakes,
+texts pushed to our push endpoints, replies sent as templates, reports, SMS_ROUTES.
+
+The fakes are the providers (outside our code): the real SDKs talk to them over HTTP,
+and they push replies and reports to the app through the Flask test client."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from sqlalchemy import func, select
+
+from volunteer_hub.devtools.fake_aliyun import FakeAliyun
+from volunteer_hub.devtools.fake_tencent import FakeTencentSms
+from volunteer_hub.extensions import db
+from volunteer_hub.signups.models import Signup
+from volunteer_hub.sms import services
+from volunteer_hub.sms.backends import backend_for, current_gateway, parse_routes
+from volunteer_hub.sms.cli import example_mapping_toml
+from volunteer_hub.sms.gateway import ProviderPaused
+from volunteer_hub.sms.models import InboundSms, OutgoingSms
+from volunteer_hub.sms.templates import CATALOGUE, example
+
+SECRET = "s3cret-push-path-0123456789abcdef"
+PHONE = "+8613800138000"
+HELP = example(CATALOGUE["help"])
+
+
+class Aliyun:
+    """What differs between the two providers, for the tests to be written once."""
+
+    name = "aliyun"
+    fake_class = FakeAliyun
+
+    @staticmethod
+    def code_of(fake, key: str, text: dict) -> tuple[str, dict]:
+        return text["template_code"], text["params"]
+
+    @staticmethod
+    def sent(fake) -> list[dict]:
+        return fake.messages
+
+    @staticmethod
+    def push_reports(fake, url, texts, client):
+        return fake.push_reports(url, texts, client=client)
+
+
+class Tencent:
+    name = "tencent"
+    fake_class = FakeTencentSms
+
+    @staticmethod
+    def code_of(fake, key: str, text: dict) -> tuple[str, list]:
+        return text["template_id"], text["params"]
+
+    @staticmethod
+    def sent(fake) -> list[dict]:
+        return fake.messages
+
+    @staticmethod
+    def push_reports(fake, url, texts, client):
+        return fake.push_reports(url, [text["serial_no"] for text in texts], client=client)
+
+
+def mapping(tmp_path) -> str:
+    path = tmp_path / "sms_templates.toml"
+    path.write_text(example_mapping_toml(), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(params=[Aliyun, Tencent], ids=["aliyun", "tencent"])
+def provider(request, app, monkeypatch, tmp_path):
+    """SMS_BACKEND set to a domestic provider, pointed at its fake."""
+    with request.param.fake_class() as fake:
+        settings = {
+            **fake.app_config(),
+            "SMS_TEMPLATES": mapping(tmp_path),
+            "SMS_INBOUND_SECRET": SECRET,
+            "SMS_ROUTES": None,
+        }
+        for key, value in settings.items():
+            monkeypatch.setitem(app.config, key, value)
+        app.extensions.pop("sms_gateway", None)
+        yield request.param, fake
+        for gateway in [app.extensions.pop("sms_gateway", None)]:
+            getattr(gateway, "close", lambda: None)()
+        app.extensions.pop("sms_gateways", None)
+
+
+@pytest.fixture
+def shift(make):
+    event = make.event(make.team(), capacity=1, title="长江巡堤", open_to_all=True)
+    return make.shifts_of(event)[0]
+
+
+def url(kind: str, provider: str, secret: str = SECRET) -> str:
+    return f"http://localhost/sms/{kind}/{provider}/{secret}"
+
+
+def counts() -> tuple[int, int, int]:
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (InboundSms, Signup, OutgoingSms)
+    )
+
+
+def deliver_all() -> None:
+    """What the send actor does for each queued row (the worker, run inline)."""
+    for row_id in db.session.scalars(select(OutgoingSms.id).order_by(OutgoingSms.id)).all():
+        services.deliver(row_id, current_gateway(services.destination(row_id)))
+
+
+def test_a_pushed_sign_up_is_answered_by_a_template_text(client, provider, make, shift):
+    kind, fake = provider
+    volunteer = make.person(phone=PHONE)
+    response = fake.push_reply(
+        url("inbound", kind.name), PHONE, f"报名 {shift.code}", client=client
+    )
+    assert response.status_code == 200
+    assert response.get_json() == current_gateway().push_ack("inbound")[0]
+
+    signup = db.session.scalar(select(Signup))
+    assert (signup.person_id, signup.source) == (volunteer.id, "sms")
+    reply = db.session.scalar(select(OutgoingSms))
+    assert (reply.status, reply.to_phone, reply.template_key) == (
+        "queued",
+        PHONE,
+        "signup_confirmed",
+    )
+    assert reply.template_vars["code"] == shift.code
+
+    deliver_all()
+    db.session.refresh(reply)
+    assert reply.status == "sent" and reply.provider == kind.name
+    [text] = kind.sent(fake)
+    code, params = kind.code_of(fake, reply.template_key, text)
+    mapped = tomllib.loads(example_mapping_toml())[kind.name]["signup_confirmed"]
+    assert code == (mapped["id"] if isinstance(mapped, dict) else mapped)
+    assert shift.code in (params.values() if isinstance(params, dict) else params)
+    assert "【" not in str(params)  # the signature is the provider's sign name, not text
+
+
+def test_a_replayed_push_changes_nothing(client, provider, make, shift):
+    kind, fake = provider
+    make.person(phone=PHONE)
+    if kind is Aliyun:
+        item = fake.reply_item(PHONE, f"报名 {shift.code}", sequence_id=42)
+        pushes = [lambda: fake.push(url("inbound", "aliyun"), [item], client=client)] * 2
+    else:
+        payload = fake.reply_payload(PHONE, f"报名 {shift.code}")
+        pushes = [lambda: fake.push(url("inbound", "tencent"), payload, client=client)] * 2
+    assert pushes[0]().status_code == 200
+    assert counts() == (1, 1, 1)
+    assert pushes[1]().status_code == 200
+    assert counts() == (1, 1, 1)
+
+
+@pytest.mark.parametrize("secret", ["wrong", SECRET[:-1], SECRET + "x"])
+def test_a_wrong_secret_or_provider_is_404_and_changes_nothing(
+    client, provider, make, shift, secret
+):
+    kind, fake = provider
+    make.person(phone=PHONE)
+    body = f"报名 {shift.code}"
+    assert (
+        fake.push_reply(url("inbound", kind.name, secret), PHONE, body, client=client).status_code
+        == 404
+    )
+    assert fake.push_reply(url("inbound", "twilio"), PHONE, body, client=client).status_code == 404
+    assert counts() == (0, 0, 0)
+
+
+def test_without_a_configured_secret_the_push_urls_are_closed(client, provider, app, monkeypatch):
+    kind, fake = provider
+    monkeypatch.setitem(app.config, "SMS_INBOUND_SECRET", None)
+    assert (
+        fake.push_reply(url("inbound", kind.name, "None"), PHONE, "帮助", client=client).status_code
+        == 404
+    )
+    assert fake.push_reply(
+        url("inbound", kind.name, ""), PHONE, "帮助", client=client
+    ).status_code in (404, 405)
+    assert counts() == (0, 0, 0)
+
+
+def test_a_malformed_push_is_400_and_changes_nothing(client, provider):
+    kind, _ = provider
+    for body in (b"not json", b'"a string"', b"42"):
+        response = client.post(
+            f"/sms/inbound/{kind.name}/{SECRET}", data=body, content_type="application/json"
+        )
+        assert response.status_code == 400
+    assert counts() == (0, 0, 0)
+
+
+def test_a_delivery_report_push_moves_the_text_to_delivered(client, provider, make, shift):
+    kind, fake = provider
+    make.person(phone=PHONE)
+    fake.push_reply(url("inbound", kind.name), PHONE, f"报名 {shift.code}", client=client)
+    deliver_all()
+    response = kind.push_reports(fake, url("status", kind.name), kind.sent(fake), client)
+    assert response.status_code == 200
+    reply = db.session.scalar(select(OutgoingSms))
+    db.session.refresh(reply)
+    assert reply.status == "delivered"
+
+
+def test_a_row_without_a_template_key_is_never_sent_as_free_text(provider, make):
+    kind, fake = provider
+    text = HELP
+    row = services.queue_text(to_phone=PHONE, text=text, kind="reply", dedupe_key="free-text")
+    row.template_key = None
+    db.session.commit()
+    assert services.deliver(row.id, current_gateway(PHONE)).outcome == "failed"
+    db.session.refresh(row)
+    assert (row.status, row.error_code) == ("failed", "no_template")
+    assert kind.sent(fake) == []
+
+
+def test_a_paused_provider_leaves_the_text_queued(provider, make):
+    kind, fake = provider
+    if kind is Aliyun:
+        fake.fail_next("isv.AMOUNT_NOT_ENOUGH")
+    else:
+        fake.fail_next("FailedOperation.InsufficientBalanceInSmsPackage")
+    row = services.queue_text(to_phone=PHONE, text=HELP, kind="reply", dedupe_key="p")
+    db.session.commit()
+    assert services.deliver(row.id, current_gateway(PHONE)).retry
+    db.session.refresh(row)
+    assert row.status == "queued" and row.body.endswith(HELP.text)
+    assert services.deliver(row.id, current_gateway(PHONE)).outcome == "sent"
+
+
+def test_routes_send_plus86_to_the_domestic_fake_and_others_to_twilio(
+    provider, app, monkeypatch, fake_twilio
+):
+    kind, fake = provider
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={kind.name},*=twilio")
+    monkeypatch.setitem(app.config, "SMS_BACKEND", "twilio")
+    app.extensions.pop("sms_gateway", None)
+    abroad = "+14155550123"
+    for number, key in ((PHONE, "mainland"), (abroad, "abroad")):
+        services.queue_text(to_phone=number, text=HELP, kind="reply", dedupe_key=key)
+    db.session.commit()
+    deliver_all()
+    assert [text["to" if kind is Aliyun else "phone"] for text in kind.sent(fake)] == [PHONE]
+    assert [message["params"]["To"] for message in fake_twilio.messages] == [abroad]
+    assert {row.provider for row in db.session.scalars(select(OutgoingSms))} == {
+        kind.name,
+        "twilio",
+    }
+
+
+def test_parse_routes_longest_prefix_first_and_a_default():
+    assert parse_routes("+86=aliyun,*=twilio", "console") == [("+86", "aliyun"), ("*", "twilio")]
+    assert parse_routes("+852=twilio,+8=tencent", "console")[-1] == ("*", "console")
+    config = {"SMS_BACKEND": "console", "SMS_ROUTES": "+8=tencent,+86=aliyun"}
+    assert backend_for(config, "+8613800138000") == "aliyun"
+    assert backend_for(config, "+85291234567") == "tencent"
+    assert backend_for(config, "+14155550123") == "console"
+    assert backend_for({}, "+8613800138000") == "console"
+    for broken in ("+86", "86=aliyun", "+86=carrier-pigeon"):
+        with pytest.raises(RuntimeError, match="SMS_ROUTES"):
+            parse_routes(broken, "console")
+
+
+def test_provider_paused_has_one_home():
+    from volunteer_hub.sms.backends import aliyun, tencent
+
+    assert aliyun.ProviderPaused is tencent.ProviderPaused is ProviderPaused
+
+
+def test_twilio_webhooks_still_work_behind_a_domestic_default(
+    client, provider, app, monkeypatch, fake_twilio, make
+):
+    from twilio.request_validator import RequestValidator
+
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", "*=twilio")  # SMS_BACKEND stays domestic
+    abroad = make.person(phone="+14155550123")
+    params = {"MessageSid": "SM" + "7" * 32, "From": abroad.phone, "To": "+1500", "Body": "帮助"}
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
+        "http://localhost/sms/inbound", params
+    )
+    response = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and "<Message>" in response.get_data(as_text=True)
+    forged = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": "forged"})
+    assert forged.status_code == 403
