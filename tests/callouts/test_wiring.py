@@ -27,13 +27,18 @@ def _inbound(person, body, sid):
     return result
 
 
-def test_a_texted_1_takes_a_seat_through_the_webhook_handler(make):
+def _member_with_an_open_callout(make):
+    """A team member texted by an urgent call-out for a three-seat shift."""
     team = make.team()
-    leader = make.leader(team)
     member = make.member(team)
     shift = make.shifts_of(make.event(team, capacity=3))[0]
-    services.start(viewer(leader), data([shift], teams=[team], urgent=True))
+    services.start(viewer(make.leader(team)), data([shift], teams=[team], urgent=True))
     db.session.commit()
+    return member, shift
+
+
+def test_a_texted_1_takes_a_seat_through_the_webhook_handler(make):
+    member, shift = _member_with_an_open_callout(make)
 
     result = _inbound(member, "1", "SM-callout-1")
 
@@ -57,12 +62,7 @@ def test_without_an_open_callout_the_words_mean_what_they_meant(make):
 
 
 def test_an_opt_out_is_never_read_as_a_callout_answer(make):
-    team = make.team()
-    leader = make.leader(team)
-    member = make.member(team)
-    shift = make.shifts_of(make.event(team, capacity=3))[0]
-    services.start(viewer(leader), data([shift], teams=[team], urgent=True))
-    db.session.commit()
+    member, _shift = _member_with_an_open_callout(make)
 
     _inbound(member, "TD", "SM-callout-3")
 
