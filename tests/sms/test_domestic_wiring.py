@@ -229,6 +229,9 @@ def test_a_paused_provider_leaves_the_text_queued(provider, make):
     assert services.deliver(row.id, current_gateway(PHONE)).retry
     db.session.refresh(row)
     assert row.status == "queued" and row.body.endswith(HELP.text)
+    # a long provider code fits the column (PostgreSQL refuses more); the message has it whole
+    assert row.error_code and len(row.error_code) <= 20
+    assert ("AMOUNT_NOT_ENOUGH" if kind is Aliyun else "InsufficientBalance") in row.error_message
     assert services.deliver(row.id, current_gateway(PHONE)).outcome == "sent"
 
 

@@ -192,7 +192,7 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
     except TransientSmsError as exc:
         # Back in the queue for the actor's retry (with backoff); the claim is released.
         row.status = SmsStatus.QUEUED
-        row.error_code, row.error_message = exc.code, str(exc)[:500]
+        row.error_code, row.error_message = _code(exc.code), str(exc)[:500]
         row.status_changed_at = now
         db.session.commit()
         if isinstance(exc, ProviderPaused):
@@ -204,10 +204,10 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
     except RecipientOptedOut as exc:
         if row.person_id is not None:
             opt_out(row.person_id, channel="provider", keyword=exc.code, now=now)
-        _finish(row, SmsStatus.FAILED, now, error_code=exc.code, error_message=str(exc))
+        _finish(row, SmsStatus.FAILED, now, error_code=_code(exc.code), error_message=str(exc))
         return Delivery("failed")
     except PermanentSmsError as exc:
-        _finish(row, SmsStatus.FAILED, now, error_code=exc.code, error_message=str(exc))
+        _finish(row, SmsStatus.FAILED, now, error_code=_code(exc.code), error_message=str(exc))
         log.warning("sms %s: permanent failure %s", outgoing_id, exc.code or "-")
         return Delivery("failed")
 
@@ -275,7 +275,7 @@ def record_delivery_report(provider_sid: str, status: str, error_code: str | Non
     row.status = new
     row.status_changed_at = utcnow()
     if new in (SmsStatus.FAILED, SmsStatus.UNDELIVERED):
-        row.error_code = error_code[:20] if error_code else None
+        row.error_code = _code(error_code)
     return True
 
 
@@ -380,11 +380,18 @@ def _postpone(outgoing_id: int, now: datetime, exc: Exception) -> None:
     db.session.execute(
         update(OutgoingSms)
         .where(OutgoingSms.id == outgoing_id, OutgoingSms.status == SmsStatus.QUEUED)
-        .values(error_code=code[:20], error_message=str(exc)[:500], status_changed_at=now)
+        .values(error_code=_code(code), error_message=str(exc)[:500], status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     log.warning("sms %s: no send slot (%s), stays queued, will retry", outgoing_id, code)
+
+
+def _code(code: str | None) -> str | None:
+    """A provider's error code as the column holds it. Domestic codes run long
+    ("FailedOperation.InsufficientBalanceInSmsPackage"); the whole code stays in the
+    error message, which quotes it."""
+    return code[: OutgoingSms.error_code.type.length] if code else None
 
 
 def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> None:
