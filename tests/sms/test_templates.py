@@ -27,7 +27,7 @@ from volunteer_hub.sms.templates import (
 
 SIGNATURE = DEFAULT_SMS_SIGNATURE
 
-# The longest team names in the source documents (../shared/seeds) and the demo data.
+# The longest team names in the Wuhan and Ezhou source documents and the demo data (copied here).
 LONGEST_TEAMS = ("全市“长江卫士”退役军人志愿服务队", "东塔社区“五老”邻里退役军人志愿服务队")
 LONGEST_TEAM = max(LONGEST_TEAMS, key=len)
 #: what a leader may type: the form takes 200 characters for a title
