@@ -4,17 +4,21 @@
 * the unit tree 湖北省 › 武汉市 / 鄂州市 › 区 › 街道/乡镇 › 社区, with the communities the
   Ezhou report names (莲花山, 东塔, 菜园头, 邓平);
 * the teams the documents name — Wuhan's 长江卫士 teams and 英烈讲解员, Ezhou's award-winning
-  teams and 宣讲团 — each with a leader and 8–15 members (synthetic names);
-* upcoming events of several categories, placed relative to the day the command runs so
-  the demo never looks stale (one shift of several is full and has a waitlist).
+  teams and 宣讲团 — each with a leader and 8–15 members (synthetic names), in
+  ``demo_world.toml``;
+* upcoming events of several categories (also in the TOML file), placed relative to the day
+  the command runs so the demo never looks stale (one shift of several is full and has a
+  waitlist).
 """
 
 from __future__ import annotations
 
 import random
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 
 # -- the unit tree ----------------------------------------------------------------------------
 # Districts, streets and towns as they are; communities only where the documents name them
@@ -62,7 +66,9 @@ UNIT_TREE: dict[str, dict] = {
 }
 
 
-# -- the named teams --------------------------------------------------------------------------
+# -- the named teams and their events ---------------------------------------------------------
+# Data, kept in demo_world.toml beside this module: the teams the documents name, each with a
+# leader and 8–15 members (synthetic names), and their upcoming events.
 @dataclass(frozen=True)
 class TeamSpec:
     unit: tuple[str, ...]
@@ -72,104 +78,6 @@ class TeamSpec:
     skills: tuple[str, ...] = ()
 
 
-EZHOU = ("湖北省", "鄂州市")
-WUHAN = ("湖北省", "武汉市")
-FENGHUANG = (*EZHOU, "鄂城区", "凤凰街道")
-
-#: order matters: a team's place here fixes its members' phone numbers
-TEAMS: tuple[TeamSpec, ...] = (
-    TeamSpec(
-        (*FENGHUANG, "莲花山社区"),
-        "莲花山社区戎马志愿服务队",
-        "代表鄂州市参加2023年全省新时代文明实践大赛，获政策宣讲类银奖；"
-        "2023年度全国1000支退役军人“关爱青少年”志愿服务队。",
-        12,
-        ("讲解", "护学", "驾驶"),
-    ),
-    TeamSpec(
-        EZHOU,
-        "鄂州市关心下一代退役军人志愿队",
-        "2023年度全国1000支退役军人“关爱青少年”志愿服务队。",
-        9,
-        ("讲解", "护学"),
-    ),
-    TeamSpec(
-        (*FENGHUANG, "东塔社区"),
-        "东塔社区“五老”邻里退役军人志愿服务队",
-        "老干部、老战士、老专家、老教师、老模范结对邻里；"
-        "2023年度全国1000支退役军人“关爱青少年”志愿服务队。",
-        10,
-        ("走访", "调解"),
-    ),
-    TeamSpec(
-        (*FENGHUANG, "菜园头社区"),
-        "菜园头社区“高性宽”老兵志愿服务队",
-        "以抗战离休老兵高性宽命名；2024年度全国1000支退役军人“守护家园”志愿服务队。",
-        11,
-        ("巡逻", "环境整治"),
-    ),
-    TeamSpec(
-        (*EZHOU, "华容区", "葛店镇", "邓平社区"),
-        "邓平社区退役军人志愿服务队",
-        "2024年度全国1000支退役军人“守护家园”志愿服务队；汛期江堤值守。",
-        14,
-        ("巡堤", "驾驶", "急救"),
-    ),
-    TeamSpec(
-        EZHOU,
-        "鄂州市老兵红色宣讲团",
-        "“老兵永远跟党走”“传承红色基因 赓续红色血脉”“高性宽先进事迹宣讲”等主题宣讲。",
-        10,
-        ("宣讲",),
-    ),
-    TeamSpec(
-        (*EZHOU, "鄂城区"),
-        "鄂城老兵红色宣讲团",
-        "深入机关、学校、部队、社区开展主题宣讲。",
-        8,
-        ("宣讲",),
-    ),
-    TeamSpec(
-        WUHAN,
-        "武汉市退役军人长江卫士应急救援队",
-        "“长江卫士”退役军人志愿服务品牌的专业化团队，奋战在应急处突、生态保护一线。",
-        15,
-        ("水上救援", "急救", "驾驶", "无人机"),
-    ),
-    TeamSpec(
-        (*WUHAN, "江岸区"),
-        "江岸区“长江卫士”退役军人志愿服务队",
-        "汉口江滩巡江护岸、净滩行动。",
-        11,
-        ("巡江", "急救"),
-    ),
-    TeamSpec(
-        (*WUHAN, "武昌区"),
-        "武昌区“长江卫士”退役军人志愿服务队",
-        "武昌江滩巡江护岸。",
-        9,
-        ("巡江",),
-    ),
-    TeamSpec(
-        (*WUHAN, "青山区"),
-        "青山区“长江卫士”退役军人志愿服务队",
-        "青山江滩防汛巡堤。",
-        9,
-        ("巡堤", "驾驶"),
-    ),
-    TeamSpec(
-        WUHAN,
-        "武汉市英烈讲解员志愿服务队",
-        "在烈士纪念设施讲述英烈事迹，传承英烈精神。",
-        10,
-        ("讲解",),
-    ),
-)
-
-LEADER_TEAM = "莲花山社区戎马志愿服务队"
-
-
-# -- the events -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ShiftSpec:
     title: str
@@ -229,135 +137,49 @@ def _weekend_guides(today: date) -> list[ShiftSpec]:
     ]
 
 
-def _fixed(*shifts: ShiftSpec) -> Callable[[date], list[ShiftSpec]]:
-    """Shifts that do not depend on the weekday."""
-    return lambda today: list(shifts)
+#: shifts that depend on the weekday, by the name an event's ``rota`` gives
+ROTAS: dict[str, Callable[[date], list[ShiftSpec]]] = {
+    "flood": _flood_rota,
+    "weekday_mornings": _weekday_mornings,
+    "weekend_guides": _weekend_guides,
+}
 
 
-EVENTS: tuple[EventSpec, ...] = (
-    EventSpec(
-        "邓平社区退役军人志愿服务队",
-        "长江江堤24小时值守",
-        "防汛抗旱",
-        "鄂州市华容区葛店镇长江江堤邓平社区值守点",
-        "江堤巡查值守：查看堤身渗漏、登记水位，每班4小时、4人。"
-        "请穿救生衣，带手电和雨具，到点向带班队员报到。",
-        _flood_rota,
-    ),
-    EventSpec(
-        "鄂州市老兵红色宣讲团",
-        "高性宽先进事迹宣讲",
-        "红色宣讲",
-        "鄂州市鄂城区凤凰街道菜园头社区党群服务中心",
-        "讲述已故离休老兵高性宽3枚特殊“军功章”的故事；宣讲团6人。",
-        _fixed(ShiftSpec("宣讲", 4, (9, 30), 1.5, 6, 8)),
-    ),
-    EventSpec(
-        LEADER_TEAM,
-        "校门口护学岗",
-        "护苗护学",
-        "鄂州市鄂城区凤凰街道莲花山社区辖区小学校门口",
-        "上学时段护送学生过马路、维持校门口秩序。每班3人。",
-        _weekday_mornings,
-    ),
-    EventSpec(
-        LEADER_TEAM,
-        "优待政策进小区宣讲",
-        "基层治理",
-        "鄂州市鄂城区凤凰街道莲花山社区党群服务中心",
-        "向居民讲解退役军人和其他优抚对象优待目录清单、优待证申领。",
-        _fixed(ShiftSpec("宣讲与咨询", 6, (15, 0), 1.5, 5, 3)),
-    ),
-    EventSpec(
-        "东塔社区“五老”邻里退役军人志愿服务队",
-        "走访慰问困难退役军人和军烈属",
-        "走访慰问",
-        "鄂州市鄂城区凤凰街道东塔社区",
-        "入户走访，了解急难愁盼，登记需要协调解决的问题。",
-        _fixed(
-            ShiftSpec("上午走访组", 3, (9, 0), 2.5, 4, 2),
-            ShiftSpec("下午走访组", 3, (14, 30), 2.5, 4, 3),
-        ),
-    ),
-    EventSpec(
-        "菜园头社区“高性宽”老兵志愿服务队",
-        "文明创建·小区环境整治",
-        "文明创建",
-        "鄂州市鄂城区凤凰街道菜园头社区",
-        "清理楼道杂物、整治乱停乱放。",
-        _fixed(ShiftSpec("环境整治", 5, (8, 30), 2, 10, 5)),
-    ),
-    EventSpec(
-        "鄂州市关心下一代退役军人志愿队",
-        "全民国防教育进校园",
-        "红色宣讲",
-        "鄂州市鄂城区（学校另行通知）",
-        "“全民国防教育宣传月”主题宣讲，面向中小学生。",
-        _fixed(ShiftSpec("宣讲", 8, (14, 30), 1.5, 4, 2)),
-    ),
-    EventSpec(
-        "鄂城老兵红色宣讲团",
-        "“老兵永远跟党走”主题宣讲",
-        "红色宣讲",
-        "鄂州市鄂城区（单位另行通知）",
-        "走进机关、企事业单位开展主题宣讲。",
-        _fixed(ShiftSpec("宣讲", 9, (9, 0), 1.5, 5, 3)),
-    ),
-    EventSpec(
-        "武汉市退役军人长江卫士应急救援队",
-        "长江水上应急救援演练",
-        "应急救援",
-        "武汉市江岸区汉口江滩",
-        "冲锋舟操作、落水人员救援和岸上保障演练。",
-        _fixed(
-            ShiftSpec("水上救援组", 6, (9, 0), 3, 8, 9),
-            ShiftSpec("岸上保障组", 6, (9, 0), 3, 6, 4),
-        ),
-    ),
-    EventSpec(
-        "江岸区“长江卫士”退役军人志愿服务队",
-        "长江大保护·汉口江滩净滩行动",
-        "长江大保护",
-        "武汉市江岸区汉口江滩",
-        "捡拾江滩垃圾、劝导文明游园。请自带手套和水。",
-        _fixed(ShiftSpec("净滩", 4, (8, 30), 2.5, 12, 7)),
-    ),
-    EventSpec(
-        "江岸区“长江卫士”退役军人志愿服务队",
-        "“八个一”走访慰问重点优抚对象",
-        "走访慰问",
-        "武汉市江岸区大智街道",
-        "“八个一”拥军优属活动：走访慰问重点优抚对象。",
-        _fixed(ShiftSpec("走访", 10, (9, 0), 3, 4, 2)),
-    ),
-    EventSpec(
-        "武昌区“长江卫士”退役军人志愿服务队",
-        "武昌江滩巡江护岸",
-        "长江大保护",
-        "武汉市武昌区武昌江滩",
-        "沿江巡查，劝阻非法垂钓和下水游泳。",
-        _fixed(
-            ShiftSpec("早班", 5, (8, 0), 2, 5, 3),
-            ShiftSpec("晚班", 5, (16, 0), 2, 5, 2),
-        ),
-    ),
-    EventSpec(
-        "青山区“长江卫士”退役军人志愿服务队",
-        "青山江滩防汛巡堤",
-        "防汛抗旱",
-        "武汉市青山区青山江滩",
-        "夜间巡堤查险，发现险情立即上报。",
-        _fixed(ShiftSpec("夜间巡堤", 7, (19, 0), 3, 6, 4)),
-    ),
-    EventSpec(
-        "武汉市英烈讲解员志愿服务队",
-        "周末英烈讲解",
-        "英烈讲解",
-        "武汉市洪山区施洋烈士陵园",
-        "为参观群众讲解英烈事迹。",
-        _weekend_guides,
-    ),
+def _shift(row: dict) -> ShiftSpec:
+    hour, minute = (int(part) for part in row["start"].split(":"))
+    return ShiftSpec(
+        row["title"], row["day"], (hour, minute), row["hours"], row["capacity"], row["signups"]
+    )
+
+
+def _event(row: dict) -> EventSpec:
+    if "rota" in row:
+        shifts = ROTAS[row["rota"]]
+    else:
+        fixed = [_shift(shift) for shift in row["shifts"]]
+        shifts = lambda today: list(fixed)  # noqa: E731 - the same shifts whatever the day
+    fields = ("team", "title", "category", "location", "description")
+    return EventSpec(*(row[name] for name in fields), shifts=shifts)
+
+
+_DATA = tomllib.loads(resources.files(__package__).joinpath("demo_world.toml").read_text("utf-8"))
+
+#: order matters: a team's place fixes its members' phone numbers
+TEAMS: tuple[TeamSpec, ...] = tuple(
+    TeamSpec(
+        ("湖北省", *row["unit"].split("/")),
+        row["name"],
+        row["description"],
+        row["members"],
+        tuple(row["skills"]),
+    )
+    for row in _DATA["teams"]
 )
+EVENTS: tuple[EventSpec, ...] = tuple(_event(row) for row in _DATA["events"])
+
+LEADER_TEAM = "莲花山社区戎马志愿服务队"
+#: where the synthetic teams of `seed-demo --scale` go, and the demo coordinator's unit
+EZHOU = ("湖北省", "鄂州市")
 
 
 #: what a team's past service is called in the hour reports, by the team's field
