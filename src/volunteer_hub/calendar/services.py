@@ -328,8 +328,8 @@ def mark_stale(
     now = now or utcnow()
     row = db.session.execute(
         select(Event.team_id, Event.category_id, Unit.path)
-        .join(Team, Team.id == Event.team_id)
-        .join(Unit, Unit.id == Team.unit_id)
+        .join(Event.team)
+        .join(Team.unit)
         .where(Event.id == event_id)
     ).first()
     if row is None:

@@ -231,18 +231,9 @@ def _seed_events(teams: dict[str, Team], tally: Tally, now: datetime) -> None:
         inputs = [_shift_input(s, today, zone) for s in shift_specs]
         leader, members = _team_people(team.id)
         leader_id = leader.id if leader else None
-        event = create_event(
-            team.id,
-            EventInput(
-                title=spec.title,
-                category_id=category.id,
-                location=spec.location,
-                description=spec.description,
-                open_to_all=spec.open_to_all,
-            ),
-            inputs,
-            created_by_id=leader_id,
-        )
+        texts = {"location": spec.location, "description": spec.description}
+        details = EventInput(spec.title, category.id, open_to_all=spec.open_to_all, **texts)
+        event = create_event(team.id, details, inputs, created_by_id=leader_id)
         tally.add("events", True)
         tally.add("shifts", True, len(inputs))
         # Shifts are created in the order of their inputs, so ids match the specs' order.

@@ -181,37 +181,35 @@ def run_scenario(
     snapshot("00-empty")
 
     # 01: three events; the volunteer signs up to three shifts.
-    lecture = events.create_event(
+    def post(team_id, title, category_name, location, shifts, by=None, description=""):
+        details = events.EventInput(
+            title, category(category_name), location=location, description=description
+        )
+        rows = [
+            events.ShiftInput(at(*start), at(*end), capacity, name)
+            for start, end, capacity, name in shifts
+        ]
+        return events.create_event(team_id, details, rows, created_by_id=by)
+
+    lecture = post(
         team.id,
-        events.EventInput(
-            title="红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
-            category_id=category("红色宣讲"),
-            location="凤凰街道莲花山社区党群服务中心",
-            description=LONG_DESCRIPTION,
-        ),
-        [
-            events.ShiftInput(starts_at=at(2, 9), ends_at=at(2, 11), capacity=3, title="讲解员"),
-            events.ShiftInput(starts_at=at(2, 14), ends_at=at(2, 16), capacity=3, title="引导员"),
-        ],
-        created_by_id=leader.id,
+        "红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
+        "红色宣讲",
+        "凤凰街道莲花山社区党群服务中心",
+        [((2, 9), (2, 11), 3, "讲解员"), ((2, 14), (2, 16), 3, "引导员")],
+        by=leader.id,
+        description=LONG_DESCRIPTION,
     )
-    river = events.create_event(
-        river_team.id,
-        events.EventInput(
-            title="长江江堤防汛巡查", category_id=category(FLOOD), location="鄂城区长江江堤"
-        ),
-        [events.ShiftInput(starts_at=at(3, 7), ends_at=at(3, 10), capacity=8, title="巡堤")],
-        created_by_id=None,
+    river = post(
+        river_team.id, "长江江堤防汛巡查", FLOOD, "鄂城区长江江堤", [((3, 7), (3, 10), 8, "巡堤")]
     )
-    school = events.create_event(
+    school = post(
         team.id,
-        events.EventInput(
-            title="护苗护学：凤凰小学上学路口值守",
-            category_id=category("护苗护学"),
-            location="凤凰小学东门",
-        ),
-        [events.ShiftInput(starts_at=at(4, 7), ends_at=at(4, 8, 30), capacity=4, title="早班")],
-        created_by_id=leader.id,
+        "护苗护学：凤凰小学上学路口值守",
+        "护苗护学",
+        "凤凰小学东门",
+        [((4, 7), (4, 8, 30), 4, "早班")],
+        by=leader.id,
     )
     scenario.events = {"lecture": lecture.id, "river": river.id, "school": school.id}
     first, second = shifts_of(lecture.id)

@@ -3,19 +3,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    false,
-    func,
-    true,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import Boolean, Integer, String, Text
 
 from volunteer_hub.db import Base, TimestampMixin, partial_index, utcnow
 from volunteer_hub.teams.models import Team
