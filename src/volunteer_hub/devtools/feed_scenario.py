@@ -180,7 +180,6 @@ def run_scenario(
     }
     snapshot("00-empty")
 
-    # 01: three events; the volunteer signs up to three shifts.
     def post(team_id, title, category_name, location, shifts, by=None, description=""):
         details = events.EventInput(
             title, category(category_name), location=location, description=description
@@ -191,6 +190,7 @@ def run_scenario(
         ]
         return events.create_event(team_id, details, rows, created_by_id=by)
 
+    # 01: three events; the volunteer signs up to three shifts.
     lecture = post(
         team.id,
         "红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
