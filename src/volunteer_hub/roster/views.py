@@ -17,11 +17,12 @@ from flask import (
 from flask_babel import gettext as _
 
 from volunteer_hub import queries
-from volunteer_hub.errors import Conflict, DomainError
+from volunteer_hub.errors import Conflict
 from volunteer_hub.extensions import db
 from volunteer_hub.roster import services, sheets
 from volunteer_hub.roster.forms import UploadForm
 from volunteer_hub.roster.models import ImportStatus
+from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
 bp = Blueprint("roster", __name__, url_prefix="/roster")
@@ -57,14 +58,9 @@ def upload():
     team_id = int(form.team_id.data) if (form.team_id.data or "").isdigit() else None
     if team_id is None and not (viewer.is_admin or viewer.is_coordinator):
         return _upload_page(form, {"team_id": _("请选择要导入的服务队")}, 400)
-    try:
-        record = services.create_import(content, form.file.data.filename or "", viewer, team_id)
-    except DomainError as exc:
-        db.session.rollback()
-        return _upload_page(form, error_dict(exc), 400)
-    import_id = record.id
-    db.session.commit()
-    return redirect(url_for("roster.show", import_id=import_id))
+    on_domain_error(lambda exc: _upload_page(form, error_dict(exc), 400))
+    record = services.create_import(content, form.file.data.filename or "", viewer, team_id)
+    return redirect(url_for("roster.show", import_id=record.id))
 
 
 @bp.get("/imports/<int:import_id>")
@@ -106,13 +102,8 @@ def status(import_id: int):
 @staff_required
 def apply(import_id: int):
     record = found(services.visible_import, current_viewer(), import_id)
-    try:
-        services.queue_apply(record.id)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("roster.show", import_id=record.id))
-    db.session.commit()
+    on_domain_error(back=url_for("roster.show", import_id=record.id), only=Conflict)
+    services.queue_apply(record.id)
     flash(_("已开始导入，请稍候。"), "info")
     return redirect(url_for("roster.show", import_id=record.id))
 
