@@ -73,14 +73,31 @@ def test_errors_download_as_a_workbook_that_can_be_uploaded_again(make, client):
     admin = make.admin()
     make.team(make.unit("鄂城区"), name="甲队")
     login(client, admin)
-    content = xlsx(("Sheet1", [HEADERS, ["张一", "138", "是", "", "甲队", ""]]))
+    make.team(make.unit("西山街道"), name="乙队")
+    content = xlsx(
+        (
+            "Sheet1",
+            [
+                HEADERS,
+                ["张一", "138", "是", "", "甲队", ""],
+                ["张二", phone(2), "是", "", "甲队", ""],
+                ["李三", phone(3), "是", "", "乙队", ""],
+            ],
+        )
+    )
     record_id = import_id(upload(client, content))
     page = client.get(f"/roster/imports/{record_id}").get_data(as_text=True)
-    assert "第 2 行" in page
+    assert "第 2 行" in page and "第 3 行" not in page
     sheet = client.get(f"/roster/imports/{record_id}/errors.xlsx")
     assert sheet.mimetype.endswith("spreadsheetml.sheet")
+    # The bad row, and the good row of the same team held back with it; not 乙队's row.
     rows = read_roster(sheet.data, "errors.xlsx")
-    assert [(r.name, r.phone, r.team) for r in rows] == [("张一", "138", "甲队")]
+    assert [(r.name, r.phone, r.team) for r in rows] == [
+        ("张一", "138", "甲队"),
+        ("张二", phone(2), "甲队"),
+    ]
+    reasons = [row[-1] for row in load_workbook(io.BytesIO(sheet.data)).active.values]
+    assert "无需修改" in reasons[2] and "无需修改" not in reasons[1]
 
 
 def test_the_template_has_the_preferred_headers(make, client):

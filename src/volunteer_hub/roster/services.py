@@ -365,23 +365,37 @@ def preview_summary(planned: Plan) -> dict:
                 **{o.value: outcomes.count(o) for o in Outcome if o != Outcome.ERROR},
             }
         )
-    rows_out, errors_out = [], []
+    rows_out, errors_out, held_back_out = [], [], []
     for p in planned.rows:
         team = team_index.get(id(p.team), -1)
         if p.outcome == Outcome.ERROR:
-            errors_out.append(
-                {
-                    "sheet": p.row.sheet,
-                    "row": p.row.number,
-                    "reason": p.reason,
-                    "team": p.row.team or p.row.sheet_team,
-                    "cells": p.row.cells,
-                }
-            )
+            errors_out.append(_as_typed(p, p.reason))
             phone = p.row.phone
         else:
             phone = mask_phone(p.e164)
+            if p.team is not None and p.team.error_rows:
+                held_back_out.append(_as_typed(p, _("本队有错误行，此行未导入（无需修改）")))
         rows_out.append(
             [p.row.sheet, p.row.number, team, p.row.name, phone, p.outcome.value, p.reason]
         )
-    return {"counts": planned.counts(), "teams": teams_out, "rows": rows_out, "errors": errors_out}
+    return {
+        "counts": planned.counts(),
+        "teams": teams_out,
+        "rows": rows_out,
+        "errors": errors_out,
+        # good rows of a team with errors: the error sheet carries them too, so the fixed
+        # sheet uploaded again brings the whole team in
+        "held_back": held_back_out,
+    }
+
+
+def _as_typed(planned: PlannedRow, reason: str) -> dict:
+    row = planned.row
+    team = row.team or row.sheet_team
+    return {
+        "sheet": row.sheet,
+        "row": row.number,
+        "reason": reason,
+        "team": team,
+        "cells": row.cells,
+    }

@@ -40,13 +40,17 @@ def template_workbook() -> bytes:
 
 
 def error_workbook(errors: list[dict]) -> bytes:
-    """The error rows of a preview as typed, with sheet, row number and reason."""
+    """Rows of a preview as typed (the error rows, and the rows held back with them), with
+    sheet, row number and reason, sheet by sheet in row order."""
     fields = list(PREFERRED_HEADERS)
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = TEMPLATE_SHEET
     _header(sheet, [*PREFERRED_HEADERS.values(), _("原工作表"), _("原行号"), _("错误原因")])
+    sheets_seen: dict[str, int] = {}
     for error in errors:
+        sheets_seen.setdefault(error["sheet"], len(sheets_seen))
+    for error in sorted(errors, key=lambda error: (sheets_seen[error["sheet"]], error["row"])):
         cells = dict(error["cells"])
         if not cells.get("team"):
             cells["team"] = error.get("team", "")

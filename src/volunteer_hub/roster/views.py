@@ -112,7 +112,8 @@ def apply(import_id: int):
 @staff_required
 def errors_sheet(import_id: int):
     record = found(services.visible_import, current_viewer(), import_id)
-    body = sheets.error_workbook(record.preview.get("errors", []))
+    preview = record.preview
+    body = sheets.error_workbook([*preview.get("errors", []), *preview.get("held_back", [])])
     return _download(body, f"roster-errors-{record.id}.xlsx")
 
 
