@@ -11,6 +11,8 @@
   var every = parseInt(board.getAttribute("data-poll-ms"), 10) || 3000;
   var version = board.getAttribute("data-version");
   var status = document.querySelector("[data-live-status]");
+  // An ended call-out changes no more: the board stops asking.
+  var open = board.getAttribute("data-open") === "true";
 
   function say(text) {
     if (status) {
@@ -46,6 +48,7 @@
           version = news.version;
           board.setAttribute("data-version", version);
           board.innerHTML = news.html;
+          open = news.status === "active" || news.status === "full";
         }
         say(board.getAttribute("data-updated-text") + " " + clock());
       })
@@ -53,9 +56,13 @@
         say(board.getAttribute("data-offline-text"));
       })
       .then(function () {
-        window.setTimeout(poll, every);
+        if (open) {
+          window.setTimeout(poll, every);
+        }
       });
   }
 
-  window.setTimeout(poll, every);
+  if (open) {
+    window.setTimeout(poll, every);
+  }
 })();
