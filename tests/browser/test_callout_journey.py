@@ -22,6 +22,14 @@ except ImportError:  # the fixtures skip with the reason
     expect = None
 
 
+def log_in(page, phone: str, password: str):
+    page.goto("/login")
+    for label, value in (("手机号码", phone), ("密码", password)):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="登录").click()
+    return page
+
+
 def text_in(page, phone: str, body: str) -> None:
     """A volunteer's text, through the development SMS page (the webhook's own code)."""
     page.goto("/dev/sms")
@@ -40,22 +48,14 @@ def test_coordinator_calls_out_the_board_fills_and_stands_down(journey, make):
     far = [make.member(xishan, name=n) for n in ("刘海涛", "孙立军", "周晓燕")]
     coordinator = make.coordinator(district, name="刘协调员")
     day = local_midnight(days_ahead=1)
-    event = make.event(
-        fenghuang,
-        title="江堤管涌抢险",
-        location="鄂州市鄂城区三江港江堤",
-        shifts=[{"starts_at": day + 8 * HOUR, "ends_at": day + 14 * HOUR, "capacity": 10}],
-    )
+    duty = {"starts_at": day + 8 * HOUR, "ends_at": day + 14 * HOUR, "capacity": 10}
+    event = make.event(fenghuang, title="江堤管涌抢险", location="三江港江堤", shifts=[duty])
     event_id, coordinator_phone = event.id, coordinator.phone
     near_phones, far_phones = [p.phone for p in near], [p.phone for p in far]
     release_database()
 
     desk = journey("coordinator")
-    page = desk.page
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(coordinator_phone)
-    page.get_by_label("密码").fill(make.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page = log_in(desk.page, coordinator_phone, make.PASSWORD)
     page.goto(f"/events/{event_id}")
     page.get_by_role("link", name="应急召集").click()
     expect(page.get_by_role("heading", name="应急召集")).to_be_visible()
@@ -81,11 +81,7 @@ def test_coordinator_calls_out_the_board_fills_and_stands_down(journey, make):
     desk.shot("board-started")
 
     phone = journey("coordinator-phone", PHONE)
-    phone.page.goto("/login")
-    phone.page.get_by_label("手机号码").fill(coordinator_phone)
-    phone.page.get_by_label("密码").fill(make.PASSWORD)
-    phone.page.get_by_role("button", name="登录").click()
-    phone.page.goto(board_url)
+    log_in(phone.page, coordinator_phone, make.PASSWORD).goto(board_url)
     phone.page.evaluate("window.notReloaded = true")
 
     # Answers by text: three yes, one no.

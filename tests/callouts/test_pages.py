@@ -16,29 +16,6 @@ from volunteer_hub.people.skills import set_skills
 from volunteer_hub.signups import services as signups
 
 
-@pytest.fixture
-def scene(make):
-    unit = make.unit("凤凰街道")
-    team, other = make.team(unit, name="凤凰街道服务队"), make.team(unit, name="西山服务队")
-    leader = make.leader(team)
-    members = [make.member(team, name=f"队员{i}") for i in range(4)]
-    outsiders = [make.member(other) for _ in range(3)]
-    event = make.event(team, capacity=2)
-    shift = make.shifts_of(event)[0]
-    db.session.commit()
-    return {
-        "unit": unit,
-        "team": team,
-        "other": other,
-        "leader": leader,
-        "coordinator": make.coordinator(unit),
-        "members": members,
-        "outsiders": outsiders,
-        "event": event,
-        "shift": shift,
-    }
-
-
 def _form(scene, **overrides):
     form = {
         "shifts": [str(scene["shift"].id)],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -51,26 +51,17 @@ SILENT_SHOWN = 60
 OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of the board: a person and their answer."""
-
-    person_id: int
-    name: str
-    phone: str
-    answered_at: datetime | None = None
-    #: confirmed or waitlisted (coming), None otherwise
-    status: str | None = None
-    waitlist_position: int | None = None
-
-
-@dataclass(frozen=True)
-class RingLine:
-    number: int
-    audience: str
-    fires_at: datetime
-    fired_at: datetime | None
-    texted: int
+def _line(person: Person, phone: str, answered_at: datetime | None = None, **seat) -> dict:
+    """One person on the board, as the template and the poll's fingerprint read it: name,
+    number as the viewer may read it, when they answered, and for those coming their
+    ``status`` (confirmed or waitlisted) and ``waitlist_position``."""
+    return {
+        "person_id": person.id,
+        "name": person.name,
+        "phone": phone,
+        "answered_at": answered_at,
+        **seat,
+    }
 
 
 @dataclass
@@ -79,11 +70,13 @@ class Board:
     event: Event
     shifts: list[Shift]
     progress: Progress
-    coming: list[Line] = field(default_factory=list)
-    declined: list[Line] = field(default_factory=list)
-    silent: list[Line] = field(default_factory=list)
+    #: lines of :func:`_line`, in the order they answered
+    coming: list[dict] = field(default_factory=list)
+    declined: list[dict] = field(default_factory=list)
+    silent: list[dict] = field(default_factory=list)
     silent_count: int = 0
-    rings: list[RingLine] = field(default_factory=list)
+    #: number, audience, fires_at, fired_at, texted of each ring
+    rings: list[dict] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -92,23 +85,23 @@ class Board:
     @property
     def can_fire_next(self) -> bool:
         return self.callout.status == CalloutStatus.ACTIVE and any(
-            r.fired_at is None for r in self.rings
+            r["fired_at"] is None for r in self.rings
         )
 
     @property
     def seated(self) -> int:
-        return sum(1 for p in self.coming if p.status == SignupStatus.CONFIRMED)
+        return sum(1 for p in self.coming if p["status"] == SignupStatus.CONFIRMED)
 
     def version(self) -> str:
         """A fingerprint of everything the board shows: the poll's ETag."""
         shown = {
             "status": self.callout.status,
             "progress": asdict(self.progress),
-            "coming": [asdict(p) for p in self.coming],
-            "declined": [asdict(p) for p in self.declined],
-            "silent": [p.person_id for p in self.silent],
+            "coming": self.coming,
+            "declined": self.declined,
+            "silent": [p["person_id"] for p in self.silent],
             "silent_count": self.silent_count,
-            "rings": [asdict(r) for r in self.rings],
+            "rings": self.rings,
         }
         raw = json.dumps(shown, default=str, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:20]
@@ -148,20 +141,20 @@ def board(callout: Callout, viewer: Viewer) -> Board:
     def phone_of(person: Person) -> str:
         return display_phone(person.phone) if person.id in full else mask_phone(person.phone)
 
-    found.silent = [Line(person_id=p.id, name=p.name, phone=phone_of(p)) for p in silent_people]
+    found.silent = [_line(p, phone_of(p)) for p in silent_people]
     waiting = _waitlist_positions([s.id for s in shifts])
     for recipient, person, signup in rows:
-        line = Line(
-            person_id=person.id,
-            name=person.name,
-            phone=phone_of(person),
-            answered_at=recipient.answered_at,
-        )
         if recipient.answer == Answer.DECLINED:
-            found.declined.append(line)
+            found.declined.append(_line(person, phone_of(person), recipient.answered_at))
         elif signup is not None and signup.is_active:
             found.coming.append(
-                replace(line, status=signup.status, waitlist_position=waiting.get(signup.id))
+                _line(
+                    person,
+                    phone_of(person),
+                    recipient.answered_at,
+                    status=signup.status,
+                    waitlist_position=waiting.get(signup.id),
+                )
             )
         # an acceptance whose signup was cancelled since (by the caller): neither list
     return found
@@ -181,7 +174,7 @@ def _waitlist_positions(shift_ids: list[int]) -> dict[int, int]:
     return positions
 
 
-def _ring_lines(callout_id: int) -> list[RingLine]:
+def _ring_lines(callout_id: int) -> list[dict]:
     ring_rows = db.session.scalars(
         select(CalloutRing).where(CalloutRing.callout_id == callout_id).order_by(CalloutRing.number)
     ).all()
@@ -196,13 +189,13 @@ def _ring_lines(callout_id: int) -> list[RingLine]:
         return _("%(unit)s及下级单位", unit=units.get(ring.unit_id, "?"))
 
     return [
-        RingLine(
-            number=r.number,
-            audience=label(r),
-            fires_at=r.fires_at,
-            fired_at=r.fired_at,
-            texted=r.texted,
-        )
+        {
+            "number": r.number,
+            "audience": label(r),
+            "fires_at": r.fires_at,
+            "fired_at": r.fired_at,
+            "texted": r.texted,
+        }
         for r in ring_rows
     ]
 
