@@ -137,15 +137,15 @@ def _measure(args, fake) -> dict:
         db.session.rollback()
         previewed = time.perf_counter() - started
 
+        first_call = _first_message_watch(fake)
         started = time.perf_counter()
         _callout, found = services.start(caller, wanted, now=now)
         db.session.flush()
         rows_written = time.perf_counter() - started
         db.session.commit()  # and the after-commit queue: an actor message per text
         committed = time.perf_counter() - started
-        waited = _until(lambda: len(fake.messages) > 0, timeout=60)
         # The worker may take the first message while the commit is still queueing.
-        first_call = None if waited is None else committed + waited
+        first_call = first_call(timeout=60) and first_call.at - started
 
         started = time.perf_counter()
         fired = fire_due_rings(now + timedelta(minutes=11))
@@ -293,14 +293,26 @@ def _seats(shift_id: int) -> tuple[int, int]:
     return counts.get(SignupStatus.CONFIRMED, 0), counts.get(SignupStatus.WAITLISTED, 0)
 
 
-def _until(condition, timeout: float) -> float | None:
-    """Seconds until ``condition()`` holds (checked every 10 ms), None after ``timeout``."""
-    began = time.perf_counter()
-    while time.perf_counter() - began < timeout:
-        if condition():
-            return time.perf_counter() - began
-        time.sleep(0.01)
-    return None
+def _first_message_watch(fake):
+    """A thread noting when the fake provider receives its first text (every 5 ms);
+    call the result with a timeout to wait for it, then read its ``at``."""
+    seen = threading.Event()
+
+    def watch():
+        while not seen.is_set():
+            if fake.messages:
+                waiter.at = time.perf_counter()
+                seen.set()
+            time.sleep(0.005)
+
+    def waiter(timeout: float) -> bool:
+        found = seen.wait(timeout)
+        seen.set()  # ends the thread either way
+        return found
+
+    waiter.at = None
+    threading.Thread(target=watch, daemon=True).start()
+    return waiter
 
 
 if __name__ == "__main__":

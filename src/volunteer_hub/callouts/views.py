@@ -152,7 +152,7 @@ def _start_page(event, form, errors, *, status=200, preview=None, parsed=None, c
         text = call(
             duty,
             message=services.checked_message(parsed.message),
-            code=_("编号"),
+            code="编号",  # SMS text is Chinese whatever the page language
             urgent=parsed.urgent,
         ).text
     earlier = db.session.scalars(
