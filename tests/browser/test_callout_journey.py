@@ -81,7 +81,10 @@ def test_coordinator_calls_out_the_board_fills_and_stands_down(journey, make):
     desk.shot("board-started")
 
     phone = journey("coordinator-phone", PHONE)
-    log_in(phone.page, coordinator_phone, make.PASSWORD).goto(board_url)
+    log_in(phone.page, coordinator_phone, make.PASSWORD).goto(f"/events/{event_id}/callouts")
+    expect(phone.page.get_by_role("link", name=re.compile("编号"))).to_be_visible()  # this one
+    phone.shot("start-page-with-the-callout-listed")
+    phone.page.goto(board_url)
     phone.page.evaluate("window.notReloaded = true")
 
     # Answers by text: three yes, one no.

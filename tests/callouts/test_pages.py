@@ -266,3 +266,28 @@ def test_the_event_page_links_to_the_callout_page(client, scene):
     login(client, scene["leader"])
     page = client.get(f"/events/{scene['event'].id}").get_data(as_text=True)
     assert f'href="/events/{scene["event"].id}/callouts"' in page
+
+
+def _polled(client, count_queries, callout_id: int) -> int:
+    db.session.remove()  # an empty identity map, as a fresh request has
+    with count_queries() as counter:
+        assert client.get(f"/callouts/{callout_id}/board.json").status_code == 200
+    return counter.count
+
+
+def test_a_poll_costs_the_same_queries_however_many_answered(client, scene, make, count_queries):
+    more = [make.member(scene["team"]).id for _ in range(20)]
+    callout_id = _started(client, scene).id
+    first, second, *others = [p.id for p in scene["members"]]
+    answers.answer(first, None, True)
+    answers.answer(second, None, True)  # full: the same status for both polls
+    db.session.commit()
+    few = _polled(client, count_queries, callout_id)
+
+    for person_id in [*others, *more]:
+        answers.answer(person_id, None, person_id % 3 != 0)  # yes, or a decline
+    db.session.commit()
+    many = _polled(client, count_queries, callout_id)
+
+    assert few == many
+    assert few <= 16

@@ -115,7 +115,7 @@ def board(callout: Callout, viewer: Viewer) -> Board:
         callout=callout,
         event=db.session.get(Event, callout.event_id),
         shifts=shifts,
-        progress=progress(callout),
+        progress=progress(callout, shifts),
         rings=_ring_lines(callout.id),
     )
     rows = db.session.execute(

@@ -170,9 +170,9 @@ class Progress:
     shift_ids: list[int]
 
 
-def progress(callout: Callout) -> Progress:
-    """Seats, seats taken, rings: four small queries."""
-    shifts = rings.callout_shifts(callout.id)
+def progress(callout: Callout, shifts: list[Shift] | None = None) -> Progress:
+    """Seats, seats taken, rings: four small queries (three given the shifts)."""
+    shifts = rings.callout_shifts(callout.id) if shifts is None else shifts
     ring = db.session.scalar(
         select(func.max(CalloutRing.number)).where(
             CalloutRing.callout_id == callout.id, CalloutRing.fired_at.is_not(None)
