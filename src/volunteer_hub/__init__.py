@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.api.views import bp as api_bp
     from volunteer_hub.auth.views import bp as auth_bp
     from volunteer_hub.calendar.views import bp as calendar_bp
+    from volunteer_hub.callouts.views import bp as callouts_bp
     from volunteer_hub.devtools.views import bp as dev_bp
     from volunteer_hub.events.views import bp as events_bp
     from volunteer_hub.health import bp as health_bp
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
         auth_bp,
         teams_bp,
         events_bp,
+        callouts_bp,
         units_bp,
         health_bp,
         sms_bp,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, MetaData, func, text
+from sqlalchemy import DateTime, ForeignKey, Index, MetaData, func, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
@@ -148,3 +148,9 @@ def dialect_insert(session, entity):
 
     dialect = session.get_bind().dialect.name
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
+
+
+def link_key(target: str, *, index: bool = False):
+    """A column of a link table (call-out to shift, person to skill): part of its primary
+    key, a foreign key to ``target`` ("person.id"), gone with the row it links."""
+    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True, index=index)

@@ -14,26 +14,6 @@ def api(client, app):
     return ApiClient(client, document(app))
 
 
-@pytest.fixture
-def scene(make):
-    unit = make.unit()
-    team, other = make.team(unit), make.team(unit)
-    leader = make.leader(team)
-    members = [make.member(team) for _ in range(4)]
-    outsiders = [make.member(other) for _ in range(3)]
-    shift = make.shifts_of(make.event(team, capacity=2))[0]
-    return {
-        "unit": unit,
-        "team": team,
-        "other": other,
-        "leader": leader,
-        "coordinator": make.coordinator(unit),
-        "members": members,
-        "outsiders": outsiders,
-        "shift": shift,
-    }
-
-
 def body(scene, **overrides):
     return {
         "shift_ids": [scene["shift"].id],

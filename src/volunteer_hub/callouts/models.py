@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from volunteer_hub.db import Base, partial_index, utcnow
+from volunteer_hub.db import Base, link_key, partial_index, utcnow
 
 
 class CalloutStatus(enum.StrEnum):
@@ -52,12 +52,8 @@ class Callout(Base):
 class CalloutShift(Base):
     __tablename__ = "callout_shift"
 
-    callout_id: Mapped[int] = mapped_column(
-        ForeignKey("callout.id", ondelete="CASCADE"), primary_key=True
-    )
-    shift_id: Mapped[int] = mapped_column(
-        ForeignKey("shift.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    callout_id: Mapped[int] = link_key("callout.id")
+    shift_id: Mapped[int] = link_key("shift.id", index=True)
 
 
 class CalloutRing(Base):

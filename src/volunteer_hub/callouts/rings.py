@@ -141,20 +141,33 @@ def fire_due_rings(now: datetime | None = None) -> int:
         )
         .order_by(CalloutRing.fires_at, CalloutRing.id)
     ).all()
-    fired = 0
-    for ring in due:
-        claimed = db.session.execute(
-            update(CalloutRing)
-            .where(CalloutRing.id == ring.id, CalloutRing.fired_at.is_(None))
-            .values(fired_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
-            continue  # another tick has it
-        db.session.refresh(ring)
-        text_ring(db.session.get(Callout, ring.callout_id), ring, now)
-        fired += 1
-    return fired
+    return sum(fire_ring(ring, now) for ring in due)
+
+
+def fire_ring(ring: CalloutRing, now: datetime) -> bool:
+    """Claim the ring (one conditional UPDATE: whoever gets there first fires it) and
+    text it; False when another tick, or the caller's "next ring now", had it."""
+    claimed = db.session.execute(
+        update(CalloutRing)
+        .where(CalloutRing.id == ring.id, CalloutRing.fired_at.is_(None))
+        .values(fired_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    db.session.refresh(ring)
+    text_ring(db.session.get(Callout, ring.callout_id), ring, now)
+    return True
+
+
+def next_ring(callout_id: int) -> CalloutRing | None:
+    """The call-out's next ring not yet fired, if any."""
+    return db.session.scalar(
+        select(CalloutRing)
+        .where(CalloutRing.callout_id == callout_id, CalloutRing.fired_at.is_(None))
+        .order_by(CalloutRing.number)
+        .limit(1)
+    )
 
 
 def _end_finished(now: datetime) -> None:

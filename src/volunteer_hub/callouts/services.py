@@ -34,13 +34,15 @@ from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.skills import skill_ids
+from volunteer_hub.sms.templates import FORBIDDEN_SYMBOLS, MAX_VARIABLE, clean, mask_phone_like
 from volunteer_hub.teams.models import Team
 from volunteer_hub.units.models import Unit
 
 #: a ring may wait at most this long after the start (a week)
 MAX_AFTER_MINUTES = 7 * 24 * 60
 MAX_RINGS = 6
-MESSAGE_LENGTH = 200
+#: the caller's words are one variable of the call-out's SMS template: its limit
+MESSAGE_LENGTH = MAX_VARIABLE
 
 
 class CalloutRefused(Conflict, code="callout-refused"):
@@ -69,6 +71,8 @@ class CalloutInput:
 class Preview:
     recipients: int
     left_out: dict[str, int]
+    #: people each later ring would add, were it to fire now (the preview only)
+    later: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,15 +89,22 @@ def preview(viewer: Viewer, data: CalloutInput, now: datetime | None = None) -> 
     Writes nothing."""
     now = now or utcnow()
     checked = _check(viewer, data, now)
-    found = audience(
-        checked.ring0,
-        checked.shifts,
-        skills=checked.skills,
-        urgent=data.urgent,
-        goes_out=rings.send_after(data.urgent, now) or now,
-        exclude_person_id=viewer.person_id,
-    )
-    return Preview(recipients=len(found.person_ids), left_out=found.left_out)
+    rings_ = [checked.ring0, *(ring for _given, ring in checked.later)]
+    seen: set[int] = set()
+    found = []
+    for ring in rings_:
+        people = audience(
+            ring,
+            checked.shifts,
+            skills=checked.skills,
+            urgent=data.urgent,
+            goes_out=rings.send_after(data.urgent, now) or now,
+            exclude_person_id=viewer.person_id,
+        )
+        found.append((people, len(set(people.person_ids) - seen)))
+        seen |= set(people.person_ids)
+    first, recipients = found[0]
+    return Preview(recipients=recipients, left_out=first.left_out, later=[n for _p, n in found[1:]])
 
 
 def start(
@@ -159,9 +170,9 @@ class Progress:
     shift_ids: list[int]
 
 
-def progress(callout: Callout) -> Progress:
-    """Seats, seats taken, rings: four small queries."""
-    shifts = rings.callout_shifts(callout.id)
+def progress(callout: Callout, shifts: list[Shift] | None = None) -> Progress:
+    """Seats, seats taken, rings: four small queries (three given the shifts)."""
+    shifts = rings.callout_shifts(callout.id) if shifts is None else shifts
     ring = db.session.scalar(
         select(func.max(CalloutRing.number)).where(
             CalloutRing.callout_id == callout.id, CalloutRing.fired_at.is_not(None)
@@ -222,10 +233,33 @@ def _check(viewer: Viewer, data: CalloutInput, now: datetime) -> Checked:
         raise ValidationFailed(
             {"skills": _("没有这些技能：%(names)s", names="、".join(sorted(unknown)))}
         )
-    message = " ".join((data.message or "").split())
-    if len(message) > MESSAGE_LENGTH:
-        raise ValidationFailed({"message": _("附言最多 %(n)d 字", n=MESSAGE_LENGTH)})
+    message = checked_message(data.message)
     return Checked(shifts=shifts, ring0=ring0, later=later, skills=names, message=message)
+
+
+def checked_message(text: str | None, field_name: str = "message") -> str:
+    """The caller's words as the SMS template carries them (one line, no closing 。: the
+    template adds it), or ValidationFailed saying which provider rule they break: a
+    variable of at most 35 characters, with no phone number, no link and none of the
+    symbols providers refuse. Refused rather than silently masked or cut: the caller
+    would not know their words went out changed."""
+    message = " ".join((text or "").split()).rstrip("。.")
+    problem = None
+    if len(message) > MESSAGE_LENGTH:
+        problem = _(
+            "附言最多 %(n)d 个字（短信模板的限制），现在是 %(len)d 个字",
+            n=MESSAGE_LENGTH,
+            len=len(message),
+        )
+    elif mask_phone_like(message) != message:
+        problem = _("附言里不能有电话号码（短信服务商不允许），请写在活动说明里")
+    elif clean(message) != message:
+        problem = _("附言里不能有网址（短信服务商不允许）")
+    elif symbols := sorted({ch for ch in message if ch in FORBIDDEN_SYMBOLS + "【】"}):
+        problem = _("附言里不能有这些符号：%(symbols)s", symbols=" ".join(symbols))
+    if problem:
+        raise ValidationFailed({field_name: problem})
+    return message
 
 
 def _shifts(viewer: Viewer, shift_ids: list[int], now: datetime) -> list[Shift]:

@@ -84,3 +84,8 @@ def stand_down_seated(duty: Duty) -> Rendered:
 
 def stand_down_waitlisted(title: str) -> Rendered:
     return render("callout_stand_down_waitlisted", title=title)
+
+
+def note(duty: Duty, message: str) -> Rendered:
+    """The caller's word to the seated people (a meeting point), with their 签到 code."""
+    return render("callout_note", title=duty.title, message=message, code=duty.code)

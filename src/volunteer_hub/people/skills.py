@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from volunteer_hub.db import Base, dialect_insert
+from volunteer_hub.db import Base, dialect_insert, link_key
 from volunteer_hub.extensions import db
 
 #: the skills a flood or rescue call-out asks for most; the migration seeds them
@@ -35,13 +35,9 @@ class Skill(Base):
 class PersonSkill(Base):
     __tablename__ = "person_skill"
 
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
-    )
+    person_id: Mapped[int] = link_key("person.id")
     #: indexed for "who has this skill" (the call-out's filter)
-    skill_id: Mapped[int] = mapped_column(
-        ForeignKey("skill.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    skill_id: Mapped[int] = link_key("skill.id", index=True)
 
 
 def split_skills(text: str | None) -> list[str]:

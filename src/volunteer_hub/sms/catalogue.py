@@ -593,6 +593,18 @@ _TEMPLATES = [
         {"title": CALL_TITLE},
         fit=(),
     ),
+    _t(
+        "callout_note",
+        NOTICE,
+        "${title}召集通知：${message}。到场回复“签到 ${code}”。",
+        "召集人给已留位的志愿者发送集合地点等通知",
+        {
+            "title": CALL_TITLE,
+            "message": Var("请7点前到三阳路码头集合", free=True),
+            "code": SHIFT_CODE,
+        },
+        fit=(),
+    ),
     # -- accounts and teams --
     _t(
         "login_code",
