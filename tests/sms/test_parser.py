@@ -1,7 +1,7 @@
 """How older people really write: traditional characters, polite words, letters for
 digits, several codes at once, "好的" after a reminder, "我的 2" (issue 16, items 1–4).
 
-The tables are the parser's contract; tests/sms/test_texting.py checks what the webhook
+The tables are the parser's contract; tests/sms/test_parser_replies.py checks what the webhook
 answers to the same texts.
 """
 

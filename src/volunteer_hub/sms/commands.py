@@ -67,14 +67,14 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
+    "ACKNOWLEDGEMENTS",
     "CODE_MAX_DIGITS",
     "CODE_MIN_DIGITS",
-    "ACKNOWLEDGEMENTS",
     "CODE_REQUIRED",
     "MULTI_CODE",
-    "TRADITIONAL",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
+    "TRADITIONAL",
     "Command",
     "CommandKind",
     "normalise",
@@ -147,7 +147,19 @@ ACKNOWLEDGEMENTS = frozenset(
     {"好的", "好", "好嘞", "行", "收到", "收到了", "知道了", "是", "是的", "嗯", "嗯嗯", "1", "OK"}
 )
 # Polite starts, longest first ("请帮我" before "请"); never a prefix of a keyword.
-_LEADING_FILLERS = ("请帮我", "麻烦你", "麻烦", "帮我", "给我", "我要", "我想", "我来", "请", "您好", "你好")
+_LEADING_FILLERS = (
+    "请帮我",
+    "麻烦你",
+    "麻烦",
+    "帮我",
+    "给我",
+    "我要",
+    "我想",
+    "我来",
+    "请",
+    "您好",
+    "你好",
+)
 _AFTER_KEYWORD_FILLERS = ("一下",)
 # Not 吧: "加入吧" (join, shall I?) must not accept a team's invitation.
 _TRAILING_FILLERS = ("谢谢你", "谢谢", "谢了", "啊", "呀", "哦", "哈")
@@ -433,8 +445,7 @@ def _codes(argument: str) -> tuple[str, ...] | None:
     None when any word of it is not a code."""
     # "|" is a symbol, hence a separator elsewhere; inside a code it is a misread 1.
     spaced = "".join(
-        " " if ch in _CODE_JOINERS or (ch != "|" and _is_separator(ch)) else ch
-        for ch in argument
+        " " if ch in _CODE_JOINERS or (ch != "|" and _is_separator(ch)) else ch for ch in argument
     )
     codes: list[str] = []
     for word in spaced.split():
