@@ -333,19 +333,25 @@ def parse(text: str) -> Command:
 
 
 def _without_fillers(joined: str) -> str:
-    """``joined`` without the polite words before a keyword and the thanks after it."""
+    """``joined`` without the polite words before a keyword and the thanks after it.
+    Indices rather than slices, so that a text of ten thousand 谢谢 stays linear."""
+    start, end = 0, len(joined)
     trimmed = True
-    while trimmed and joined:
+    while trimmed and start < end:
         trimmed = False
         for filler in _LEADING_FILLERS:
-            if joined.startswith(filler):
-                joined, trimmed = _skip_separators(joined[len(filler) :]), True
+            if joined.startswith(filler, start, end):
+                start, trimmed = start + len(filler), True
                 break
         for filler in _TRAILING_FILLERS:
-            if joined.endswith(filler):
-                joined, trimmed = _strip_separators(joined[: -len(filler)]), True
+            if end - len(filler) >= start and joined.endswith(filler, start, end):
+                end, trimmed = end - len(filler), True
                 break
-    return joined
+        while start < end and _is_separator(joined[start]):
+            start += 1
+        while end > start and _is_separator(joined[end - 1]):
+            end -= 1
+    return joined[start:end]
 
 
 def _correction(text: str, keyword: str, rest: str) -> Command:
@@ -442,18 +448,23 @@ def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:
 
 def _codes(argument: str) -> tuple[str, ...] | None:
     """The codes of "7503 7290", "7503、75O3", "7503和7290" (repeats dropped, in order);
-    None when any word of it is not a code."""
-    # "|" is a symbol, hence a separator elsewhere; inside a code it is a misread 1.
-    spaced = "".join(
-        " " if ch in _CODE_JOINERS or (ch != "|" and _is_separator(ch)) else ch for ch in argument
-    )
+    None when any word of it is not a code. Stops at the first word too long for one."""
     codes: list[str] = []
-    for word in spaced.split():
-        code = _read_code(word)
-        if code is None:
+    word = ""
+    for ch in argument + " ":
+        # "|" is a symbol, hence a separator elsewhere; inside a code it is a misread 1.
+        if ch in _CODE_JOINERS or (ch != "|" and _is_separator(ch)):
+            if word:
+                code = _read_code(word)
+                if code is None:
+                    return None
+                if code not in codes:
+                    codes.append(code)
+            word = ""
+            continue
+        word += ch
+        if len(word) > CODE_MAX_DIGITS:
             return None
-        if code not in codes:
-            codes.append(code)
     return tuple(codes)
 
 
