@@ -41,6 +41,8 @@ class Var:
     limit: int = MAX_VARIABLE
     #: what an empty free value becomes: providers refuse empty variables
     fallback: str = ""
+    #: units a free value is never cut below to fit a budget ("防汛…" says nothing)
+    floor: int = 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Template:
     #: units the text aims at; its ``fit`` variables are cut (longest first) to stay within
     budget: int | None = None
     fit: tuple[str, ...] = ()
+    #: when the ``fit`` variables at their floor still overrun ``budget``: the budget the
+    #: text takes instead, so that a title is cut only as far as it buys a segment
+    then_budget: int | None = None
 
     @property
     def names(self) -> list[str]:
@@ -81,6 +86,9 @@ _SIGNUP_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE, "cod
 CALL_TITLE = Var("防汛巡堤", free=True, limit=20, fallback="活动")
 CALL_PLACE = Var("汉口江滩三阳路码头", free=True, limit=30, fallback="地点待定")
 SPAN = Var("12月1日 08:00–12:00")
+#: a change notice cuts the title, never the time, the place or the code, and not below
+#: five characters: rather two segments than a title nobody recognises
+NOTICE_TITLE = Var("防汛巡堤", free=True, fallback="活动", floor=6)
 _WHEN_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE}
 _ABOUT_VARS = {"team": TEAM, "title": TITLE, "code": SHIFT_CODE, "place": PLACE}
 _SIGNUP_FIT = ("title", "team", "place")
@@ -88,10 +96,12 @@ _SIGNUP_FIT = ("title", "team", "place")
 RESULTS = (("报名", "signup_results"), ("取消", "cancel_results"))
 
 
-def _t(key, kind, content, why, variables=None, budget=BODY_BUDGET, fit=("title",)):
+def _t(
+    key, kind, content, why, variables=None, budget=BODY_BUDGET, fit=("title",), then_budget=None
+):
     variables = dict(variables or {})
     fit = tuple(name for name in fit if name in variables)
-    return Template(key, kind, content, why, variables, budget if fit else None, fit)
+    return Template(key, kind, content, why, variables, budget if fit else None, fit, then_budget)
 
 
 #: shifts on one page of 我的 ("我的 2" shows the next page)
@@ -517,34 +527,30 @@ _TEMPLATES = [
             "reason": Var("汛情变化，堤段封闭", free=True),
         },
     ),
-    _t(
-        "event_moved",
-        NOTICE,
-        "活动变更：${title}（编号${code}）时间改为${span}。如不能参加请回复 取消 ${code}",
-        "已报名班次的时间变更时通知志愿者",
-        {"title": TITLE, "code": SHIFT_CODE, "span": Var("12月1日 08:00–12:00")},
-    ),
-    _t(
-        "event_place_changed",
-        NOTICE,
-        "活动变更：${title}（编号${code}）地点改为${place}。如不能参加请回复 取消 ${code}",
-        "已报名活动的地点变更时通知志愿者",
-        {"title": TITLE, "code": SHIFT_CODE, "place": PLACE},
-        budget=TWO_SEGMENTS,
-    ),
-    _t(
-        "event_moved_and_place_changed",
-        NOTICE,
-        "活动变更：${title}（编号${code}）时间改为${span}，地点改为${place}。"
-        "如不能参加请回复 取消 ${code}",
-        "已报名班次的时间和地点同时变更时通知志愿者",
-        {
-            "title": TITLE,
-            "code": SHIFT_CODE,
-            "span": Var("12月1日 08:00–12:00"),
-            "place": PLACE,
-        },
-        budget=TWO_SEGMENTS,
+    *(
+        _t(
+            key,
+            NOTICE,
+            f"活动变更：“${{title}}”{change}。不能参加请回复 取消 ${{code}}",
+            why,
+            {"title": NOTICE_TITLE, "code": SHIFT_CODE, **variables},
+            then_budget=TWO_SEGMENTS,
+        )
+        for key, change, why, variables in (
+            ("event_moved", "时间改为${span}", "已报名班次的时间变更时通知志愿者", {"span": SPAN}),
+            (
+                "event_place_changed",
+                "地点改为${place}",
+                "已报名活动的地点变更时通知志愿者",
+                {"place": PLACE},
+            ),
+            (
+                "event_moved_and_place_changed",
+                "改为${span}，地点${place}",
+                "已报名班次的时间和地点同时变更时通知志愿者",
+                {"span": SPAN, "place": PLACE},
+            ),
+        )
     ),
     # -- a leader's call-out --
     _t(
