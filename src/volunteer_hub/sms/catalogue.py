@@ -590,13 +590,29 @@ _TEMPLATES = [
             ("callout_urgent_message", "紧急召集", "${message}。"),
         )
     ),
-    _t(
-        "callout_seated",
-        NOTICE,
-        "已为您留位：${title}，${span}，${place}。请按时到达，到场回复“签到 ${code}”。",
-        "志愿者回复1应召后确认已留位，并告知到场签到方式",
-        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
-        fit=(),
+    *(
+        _t(
+            key,
+            NOTICE,
+            f"{head}${{title}}，${{span}}，${{place}}。{arrive}到场回复“签到 ${{code}}”。",
+            why,
+            {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
+            fit=(),
+        )
+        for key, head, arrive, why in (
+            (
+                "callout_seated",
+                "已为您留位：",
+                "请按时到达，",
+                "志愿者回复1应召后确认已留位，并告知到场签到方式",
+            ),
+            (
+                "callout_stand_down_seated",
+                "召集已结束。请按时到达：",
+                "",
+                "召集人数已满或结束时，提醒已留位的志愿者按时到达",
+            ),
+        )
     ),
     _t(
         "callout_waitlisted",
@@ -636,14 +652,6 @@ _TEMPLATES = [
         "您有${count}个召集：${choices}。不能来把1换成2。",
         "志愿者同时有多个召集、回复未注明编号时，列出各召集的回复方式",
         {"count": Var("2"), "choices": Var("防汛巡堤回复“1 482”；抢险回复“1 517”")},
-    ),
-    _t(
-        "callout_stand_down_seated",
-        NOTICE,
-        "召集已结束。请按时到达：${title}，${span}，${place}。到场回复“签到 ${code}”。",
-        "召集人数已满或结束时，提醒已留位的志愿者按时到达",
-        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
-        fit=(),
     ),
     _t(
         "callout_stand_down_waitlisted",

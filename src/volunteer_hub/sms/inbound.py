@@ -18,12 +18,12 @@ In which order a text is read, since some words mean several things ("1", "是",
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
@@ -240,18 +240,23 @@ def _acknowledge(person: Person, command: Command, now: datetime) -> Rendered:
     return _confirmed(*row, now)
 
 
-def _seats_ahead(person: Person, now: datetime):
+def _seats_ahead(person: Person, now: datetime) -> Select:
     """(Signup, Shift, Event) of the person's confirmed seats on shifts still ahead."""
+    return _seats(person, Signup, Shift, Event).where(
+        Shift.is_cancelled.is_(False), Shift.starts_at > now
+    )
+
+
+def _seats(
+    person: Person, *columns, statuses: Iterable[SignupStatus] = (SignupStatus.CONFIRMED,)
+) -> Select:
+    """``columns`` of the person's signups in ``statuses``, with their shifts and events."""
     return (
-        select(Signup, Shift, Event)
+        select(*columns)
+        .select_from(Signup)
         .join(Shift, Shift.id == Signup.shift_id)
         .join(Event, Event.id == Shift.event_id)
-        .where(
-            Signup.person_id == person.id,
-            Signup.status == SignupStatus.CONFIRMED,
-            Shift.is_cancelled.is_(False),
-            Shift.starts_at > now,
-        )
+        .where(Signup.person_id == person.id, Signup.status.in_(tuple(statuses)))
     )
 
 
@@ -273,14 +278,8 @@ def _confirmed(signup: Signup, shift: Shift, event: Event, now: datetime) -> Ren
 
 def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
     rows = db.session.execute(
-        select(Shift.code, Event.title, Shift.starts_at)
-        .join(Signup, Signup.shift_id == Shift.id)
-        .join(Event, Event.id == Shift.event_id)
-        .where(
-            Signup.person_id == person.id,
-            Signup.status.in_(ACTIVE_STATUSES),
-            Shift.ends_at > now,
-        )
+        _seats(person, Shift.code, Event.title, Shift.starts_at, statuses=ACTIVE_STATUSES)
+        .where(Shift.ends_at > now)
         .order_by(Shift.starts_at)
         .limit(MY_SHIFTS_LIMIT)
     ).all()
@@ -323,37 +322,26 @@ def _the_open_one(
 def _open_for_check_in(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
     """The person's confirmed seats whose check-in is open (hours.attendance.check_in)."""
     early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
-    rows = db.session.execute(
-        select(Shift, Event)
-        .join(Event, Event.id == Shift.event_id)
-        .join(Signup, Signup.shift_id == Shift.id)
-        .where(
-            Signup.person_id == person.id,
-            Signup.status == SignupStatus.CONFIRMED,
-            Shift.is_cancelled.is_(False),
-            Event.status == EventStatus.PUBLISHED,
-            Shift.starts_at <= now + early,
-            Shift.ends_at >= now,
-        )
-        .order_by(Shift.starts_at, Shift.id)
+    open_now = _seats(person, Shift, Event).where(
+        Shift.is_cancelled.is_(False),
+        Event.status == EventStatus.PUBLISHED,
+        Shift.starts_at <= now + early,
+        Shift.ends_at >= now,
     )
+    rows = db.session.execute(open_now.order_by(Shift.starts_at, Shift.id))
     return [(shift, event) for shift, event in rows]
 
 
 def _open_for_check_out(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
     """Shifts the person checked in to and may still check out of (hours.attendance)."""
     late = timedelta(minutes=current_app.config["CHECK_OUT_LATE_MINUTES"])
+    on_site = ServiceRecord.checked_in_at.is_not(None) & ServiceRecord.checked_out_at.is_(None)
     rows = db.session.execute(
         select(Shift, Event)
         .join(Event, Event.id == Shift.event_id)
         .join(ServiceRecord, ServiceRecord.shift_id == Shift.id)
-        .where(
-            ServiceRecord.person_id == person.id,
-            ServiceRecord.checked_in_at.is_not(None),
-            ServiceRecord.checked_out_at.is_(None),
-            ServiceRecord.auto_closed.is_(False),
-            Shift.ends_at >= now - late,
-        )
+        .where(ServiceRecord.person_id == person.id, on_site, ~ServiceRecord.auto_closed)
+        .where(Shift.ends_at >= now - late)
         .order_by(Shift.starts_at, Shift.id)
     )
     return [(shift, event) for shift, event in rows]
