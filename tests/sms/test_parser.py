@@ -50,43 +50,38 @@ def test_traditional_form_of_every_keyword(text, kind, code):
     assert (command.kind, command.code) == (kind, code)
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("報名 7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("簽到", Command(K.CHECK_IN, None, "签到")),
-        ("籤到 7503", Command(K.CHECK_IN, "7503", "签到")),
-        ("簽退7503", Command(K.CHECK_OUT, "7503", "签退")),
-        ("我的時長", Command(K.MY_HOURS, None, "我的时长")),
-        ("確認", Command(K.CONFIRM, None, "确认")),
-        ("退訂", Command(K.OPT_OUT, None, "退订")),
-        ("訂閱", Command(K.OPT_IN, None, "订阅")),
-        ("幫助", Command(K.HELP, None, "帮助")),
-    ],
-)
-def test_traditional_keywords_as_phones_send_them(text, expected):
-    assert parse(text) == expected
+#: traditional characters, as phones set to traditional Chinese send them
+TRADITIONAL_TEXTS = {
+    "報名 7503": Command(K.SIGN_UP, "7503", "报名"),
+    "簽到": Command(K.CHECK_IN, None, "签到"),
+    "籤到 7503": Command(K.CHECK_IN, "7503", "签到"),
+    "簽退7503": Command(K.CHECK_OUT, "7503", "签退"),
+    "我的時長": Command(K.MY_HOURS, None, "我的时长"),
+    "確認": Command(K.CONFIRM, None, "确认"),
+    "退訂": Command(K.OPT_OUT, None, "退订"),
+    "訂閱": Command(K.OPT_IN, None, "订阅"),
+    "幫助": Command(K.HELP, None, "帮助"),
+}
+#: polite words before a keyword, "一下" after it, thanks at the end
+FILLER_TEXTS = {
+    "我要报名7503": Command(K.SIGN_UP, "7503", "报名"),
+    "我要報名 7503": Command(K.SIGN_UP, "7503", "报名"),
+    "我想报名 7503": Command(K.SIGN_UP, "7503", "报名"),
+    "报名一下 7503": Command(K.SIGN_UP, "7503", "报名"),
+    "报名一下7503": Command(K.SIGN_UP, "7503", "报名"),
+    "请帮我取消 7503": Command(K.CANCEL, "7503", "取消"),
+    "請幫我取消 7503": Command(K.CANCEL, "7503", "取消"),
+    "麻烦取消报名 7503，谢谢": Command(K.CANCEL, "7503", "取消报名"),
+    "您好，签到 7503": Command(K.CHECK_IN, "7503", "签到"),
+    "报名 7503 谢谢": Command(K.SIGN_UP, "7503", "报名"),
+    "我来签到": Command(K.CHECK_IN, None, "签到"),
+    "我想报名": Command(K.SIGN_UP, None, "报名"),
+    "请 我的时长": Command(K.MY_HOURS, None, "我的时长"),
+}
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("我要报名7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("我要報名 7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("我想报名 7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("报名一下 7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("报名一下7503", Command(K.SIGN_UP, "7503", "报名")),
-        ("请帮我取消 7503", Command(K.CANCEL, "7503", "取消")),
-        ("請幫我取消 7503", Command(K.CANCEL, "7503", "取消")),
-        ("麻烦取消报名 7503，谢谢", Command(K.CANCEL, "7503", "取消报名")),
-        ("您好，签到 7503", Command(K.CHECK_IN, "7503", "签到")),
-        ("报名 7503 谢谢", Command(K.SIGN_UP, "7503", "报名")),
-        ("我来签到", Command(K.CHECK_IN, None, "签到")),
-        ("我想报名", Command(K.SIGN_UP, None, "报名")),
-        ("请 我的时长", Command(K.MY_HOURS, None, "我的时长")),
-    ],
-)
-def test_filler_words_around_a_keyword(text, expected):
+@pytest.mark.parametrize(("text", "expected"), [*TRADITIONAL_TEXTS.items(), *FILLER_TEXTS.items()])
+def test_how_people_write_a_command(text, expected):
     assert parse(text) == expected
 
 
