@@ -81,20 +81,17 @@ reminders_cli = AppGroup("reminders", help="Reminder texts before shifts.")
     "--now",
     "as_of",
     help="run as of this ISO 8601 time (default: now); without an offset it is read "
-    "in the display time zone (Asia/Shanghai)",
+    "in the display time zone (Asia/Shanghai). A time still ahead is a dry run: it lists "
+    "the reminders that would be due then and queues nothing, so that no text goes out "
+    "before its time",
 )
 def reminders_sweep_command(as_of):
     """Queue every reminder that is due (what the scheduler does each minute)."""
-    from volunteer_hub.reminders.services import sweep
+    from volunteer_hub.reminders.services import report, sweep_by_hand
 
-    now = _parse_now(as_of) if as_of else None
-    result = sweep(now)
+    result = sweep_by_hand(_parse_now(as_of) if as_of else None)
     db.session.commit()
-    click.echo(
-        f"reminders as of {result.at.isoformat()}: queued {result.queued}, "
-        f"already queued {result.existing}, dropped past their window {result.dropped}, "
-        f"due before signup {result.before_signup}, opted out {result.opted_out}"
-    )
+    click.echo("\n".join(report(result)))
 
 
 def _parse_now(value: str):

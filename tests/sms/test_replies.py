@@ -105,7 +105,6 @@ def _all_bodies(title: str, code: str) -> list[str]:
         replies.correction_too_long(limit=500).text,
         replies.my_shifts([]).text,
         replies.my_shifts([(code, title, WHEN)]).text,
-        replies.my_shifts([(code, title, WHEN)] * 5).text,
     ]
 
 
@@ -280,18 +279,26 @@ def test_my_shifts_are_listed_soonest_first():
     assert body == "您的安排：11月25日 08:00 防汛 1234；11月26日 09:00 敬老院 5678"
 
 
-def test_my_shifts_cut_says_how_many_in_all():
+def test_my_shifts_a_page_says_how_many_more_and_how_to_see_them():
     shifts = [(str(1000 + day), f"活动{day}", _at(day, 8)) for day in range(20, 28)]
     body = replies.my_shifts(reversed(shifts)).text
-    assert body.endswith(" 等8个")
-    assert body.startswith("您的安排：11月20日 08:00 活动20 1020")
-    listed = body.count("；") + 1
-    assert 1 <= listed < 8
-    assert units(body) <= BODY_BUDGET
-    for code, _, _ in shifts[:listed]:
-        assert code in body
-    for code, _, _ in shifts[listed:]:
-        assert code not in body
+    assert body == (
+        "您的安排：11月20日 08:00 活动20 1020；11月21日 08:00 活动21 1021；"
+        "11月22日 08:00 活动22 1022。另有5个，回复“我的 2”看下一页，或登录志愿者页面查看。"
+    )
+    assert count_segments(DEFAULT_SMS_SIGNATURE + body) == 2
+
+
+def test_my_shifts_next_pages():
+    shifts = [(str(1000 + day), f"活动{day}", _at(day, 8)) for day in range(20, 28)]
+    second = replies.my_shifts(shifts, page=2).text
+    assert second.startswith("您的安排：11月23日 08:00 活动23 1023；")
+    assert second.endswith("另有2个，回复“我的 3”看下一页，或登录志愿者页面查看。")
+    last = replies.my_shifts(shifts, page=3).text
+    assert last == "您的安排：11月26日 08:00 活动26 1026；11月27日 08:00 活动27 1027"
+    assert replies.my_shifts(shifts, page=4).text == (
+        "您共有8个安排，没有第4页。回复“我的”从头查看。"
+    )
 
 
 def test_my_shifts_long_titles_are_cut_in_the_list():
@@ -299,17 +306,15 @@ def test_my_shifts_long_titles_are_cut_in_the_list():
         [("1234", TITLES[3], _at(25, 8)), ("5678", TITLES[4], _at(26, 8))]
     ).text
     assert "…" in body
-    assert "1234" in body
+    assert "1234" in body and "5678" in body
     assert units(body) <= BODY_BUDGET
 
 
-def test_my_shifts_always_lists_the_soonest_even_in_a_small_budget():
-    body = replies.my_shifts(
-        [("1234", TITLES[3], _at(25, 8)), ("5678", "防汛", _at(26, 8))], budget=40
-    ).text
-    assert "1234" in body
-    assert body.endswith(" 等2个")
-    assert units(body) <= 40
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("title", TITLES)
+def test_a_full_page_of_my_shifts_takes_two_segments_at_most(title, code):
+    body = replies.my_shifts([(code, title, WHEN)] * 5).text
+    assert count_segments(DEFAULT_SMS_SIGNATURE + body) <= 2, body
 
 
 def test_my_shifts_shows_aware_utc_times_in_shanghai():

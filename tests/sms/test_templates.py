@@ -58,8 +58,16 @@ LONGEST = {
     "count": "99",
     "phone": "138****8000",
     # lists built by sms/replies.py, at most MAX_VARIABLE units by construction
-    "first": "12月31日 23:59 防汛巡堤拉练… 999999",
-    "rest": "12月31日 23:59 防汛巡堤… 99999 等99个",
+    "shift_1": "12月31日 23:59 防汛巡堤拉练… 999999",
+    "shift_2": "12月31日 23:59 防汛巡堤拉练… 999998",
+    "shift_3": "12月31日 23:59 防汛巡堤拉练… 999997",
+    "more": "96",
+    "next": "33",
+    "page": "99",
+    "results": "99999999 防汛巡堤… 候补第5246位",
+    "results_2": "99999998 防汛巡堤… 活动已取消",
+    "results_3": "99999997 无此编号；99999996 无此编号",
+    "results_4": "99999995 防汛巡堤… 仅限队员",
     "shifts": "999999 12月31日 23:59 值守；999998 23:59",
     "shifts_2": "999997 1月1日 00:00 值守；999996 00:00",
     "shifts_3": "999995 1月2日 00:00；等99个班次",
@@ -90,10 +98,13 @@ def test_every_template_renders_the_longest_real_values_within_the_limits(key):
             assert rendered.variables[name] == values[name]
     if "title" in template.variables:
         assert rendered.variables["title"].endswith("…")
-    if template.budget is not None:  # cut to fit, unless every free text is at its minimum
-        assert units(rendered.text) <= template.budget or all(
-            units(rendered.variables[name]) <= 4 for name in template.fit
+    if template.budget is not None:  # cut to fit, unless every free text is at its floor
+        at_floor = all(
+            units(rendered.variables[name]) <= template.variables[name].floor
+            for name in template.fit
         )
+        # ... or the text takes its second budget (two segments) where it has one
+        assert units(rendered.text) <= (template.then_budget or template.budget) or at_floor
 
 
 def test_one_segment_fitting_cuts_the_longest_free_text_first():
@@ -237,7 +248,7 @@ def test_lists_fit_the_variables_a_provider_takes_with_the_longest_real_values()
     texts = [
         replies.broadcast_call(title=LONG_TITLE, location=LONG_PLACE, shifts=shifts),
         replies.my_shifts([(code, LONG_TITLE, when) for code, when, _name in shifts]),
-        replies.my_shifts([(code, "巡", when) for code, when, _name in shifts]),
+        replies.my_shifts([(code, "巡", when) for code, when, _name in shifts], page=10),
         replies.invitation_choose([(LONGEST_TEAM, f"{i:03d}") for i in range(9)], accept=False),
         replies.invitation_choose([(LONGEST_TEAM, "001"), ("邓平社区", "002")], accept=True),
         callout_texts.choose([(str(900 + i), LONG_TITLE) for i in range(5)]),
@@ -246,6 +257,6 @@ def test_lists_fit_the_variables_a_provider_takes_with_the_longest_real_values()
         assert variable_problems(text) == [], text
         assert len(SIGNATURE + text.text) <= MAX_TEXT
     assert texts[0].key == "broadcast_many_3" and texts[0].text.endswith("等30个班次")
-    assert texts[1].key == "my_shifts_first_of" and texts[1].text.endswith(" 等30个")
-    assert texts[2].key == "my_shifts_more" and texts[2].text.endswith(" 等30个")
+    assert texts[1].key == "my_shifts_3_more" and "另有27个，回复“我的 2”" in texts[1].text
+    assert texts[2].key == "my_shifts_3" and texts[2].text.endswith("1月1日 18:00 巡 999970")
     assert "加入002" in texts[4].text

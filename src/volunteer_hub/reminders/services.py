@@ -5,6 +5,10 @@ every reminder that has fallen due into the outbox, as an ordinary text with a d
 key that names the signup, the offset and the shift's start. Nothing waits in the
 broker: a reminder exists as a row or not at all, and ``deliver`` checks again just
 before sending that it still applies (see ``volunteer_hub.sms.services``).
+
+A sweep run by hand (``flask reminders sweep --now TIME``) never sends a text before its
+real time: with a ``--now`` in the future it is a dry run (:func:`sweep_by_hand`), which
+lists what would be due then and writes nothing. Only the clock makes a reminder due.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import Row, Select, select
 from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup, SignupStatus
 from volunteer_hub.sms import replies
@@ -55,6 +60,20 @@ class SweepResult:
     before_signup: int = 0
     #: due, but the person has opted out of texts
     opted_out: int = 0
+    #: a dry run: nothing was written, ``queued`` counts what would have been
+    dry_run: bool = False
+    #: a dry run's reminders that would have been queued, in signup order
+    would_queue: tuple[DueReminder, ...] = ()
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """A reminder a dry run found due: whose, which shift, which offset, from when."""
+
+    signup_id: int
+    code: str
+    hours: int
+    due: datetime
 
 
 def parse_offsets(value: str | None) -> tuple[int, ...]:
@@ -95,8 +114,20 @@ def reminder_text(*, title: str, starts_at: datetime, location: str, code: str) 
     return replies.reminder(title=title, starts_at=starts_at, location=location, code=code)
 
 
-def sweep(now: datetime | None = None) -> SweepResult:
-    """Queue every reminder that is due now; the caller commits.
+def sweep_by_hand(as_of: datetime | None, *, clock: datetime | None = None) -> SweepResult:
+    """``flask reminders sweep [--now AS_OF]``: a sweep as of ``as_of``, but a dry run
+    when ``as_of`` is still ahead of the clock, so that a hand-run can show what a future
+    minute will send without sending it early (a 2-hour reminder five hours early, at
+    night). A past or present ``as_of`` sweeps for real; late reminders are dropped as
+    in any sweep."""
+    clock = clock or utcnow()
+    as_of = as_of or clock
+    return sweep(as_of, dry_run=as_of > clock)
+
+
+def sweep(now: datetime | None = None, *, dry_run: bool = False) -> SweepResult:
+    """Queue every reminder that is due now; the caller commits. ``dry_run``: write
+    nothing, and list what would be queued (``SweepResult.would_queue``).
 
     For each confirmed signup on a shift that is not cancelled, of a published event,
     and for each offset in the event's ``reminder_hours``, the reminder is due at
@@ -158,11 +189,17 @@ def sweep(now: datetime | None = None) -> SweepResult:
     )
 
     counts = dict.fromkeys(("queued", "existing", "dropped", "before_signup", "opted_out"), 0)
+    would_queue = []
     for row in rows:
         for hours in parse_offsets(row.reminder_hours):
-            outcome = _remind(row, hours, now, written)
+            outcome = _remind(row, hours, now, written, dry_run=dry_run)
             if outcome is not None:
                 counts[outcome] += 1
+            if dry_run and outcome == "queued":
+                due = row.starts_at - timedelta(hours=hours)
+                would_queue.append(DueReminder(row.id, row.code, hours, due))
+    if dry_run:
+        return SweepResult(now, **counts, dry_run=True, would_queue=tuple(would_queue))
     result = SweepResult(now, **counts)
     # Only when something was written: a dropped reminder is seen again every minute.
     if result.queued:
@@ -172,10 +209,12 @@ def sweep(now: datetime | None = None) -> SweepResult:
     return result
 
 
-def _remind(row: Row, hours: int, now: datetime, written: set[str]) -> str | None:
+def _remind(
+    row: Row, hours: int, now: datetime, written: set[str], *, dry_run: bool = False
+) -> str | None:
     """The reminder ``hours`` before the shift of the signup in ``row``: queued if it is
-    due and may still go out. Returns what became of it, as the name of a SweepResult
-    count, or None when it is not due yet."""
+    due and may still go out (``dry_run``: only said so). Returns what became of it, as
+    the name of a SweepResult count, or None when it is not due yet."""
     offset = timedelta(hours=hours)
     due = row.starts_at - offset
     if due > now:
@@ -191,6 +230,8 @@ def _remind(row: Row, hours: int, now: datetime, written: set[str]) -> str | Non
         return "dropped"
     if row.sms_opted_out_at is not None:
         return "opted_out"
+    if dry_run:
+        return "queued"
     queued = queue_text(
         to_phone=row.phone,
         text=reminder_text(
@@ -237,3 +278,27 @@ def _upcoming(now: datetime, until: datetime, *columns) -> Select:
             Event.reminder_hours != "",
         )
     )
+
+
+def report(result: SweepResult) -> list[str]:
+    """What ``flask reminders sweep`` prints: the counts, and for a dry run each reminder
+    that would be queued, with its due time in the display time zone."""
+    counts = (
+        f"dropped past their window {result.dropped}, due before signup "
+        f"{result.before_signup}, opted out {result.opted_out}"
+    )
+    if not result.dry_run:
+        return [
+            f"reminders as of {result.at.isoformat()}: queued {result.queued}, "
+            f"already queued {result.existing}, {counts}"
+        ]
+    lines = [
+        f"dry run: {result.at.isoformat()} is still ahead, nothing was queued or sent; "
+        f"would queue {result.queued}, already queued {result.existing}, {counts}"
+    ]
+    lines += [
+        f"  signup {due.signup_id}: {due.hours} h reminder of shift {due.code}, "
+        f"due {to_local(due.due):%Y-%m-%d %H:%M}"
+        for due in result.would_queue
+    ]
+    return lines

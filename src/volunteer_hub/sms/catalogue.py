@@ -41,6 +41,8 @@ class Var:
     limit: int = MAX_VARIABLE
     #: what an empty free value becomes: providers refuse empty variables
     fallback: str = ""
+    #: units a free value is never cut below to fit a budget ("防汛…" says nothing)
+    floor: int = 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Template:
     #: units the text aims at; its ``fit`` variables are cut (longest first) to stay within
     budget: int | None = None
     fit: tuple[str, ...] = ()
+    #: when the ``fit`` variables at their floor still overrun ``budget``: the budget the
+    #: text takes instead, so that a title is cut only as far as it buys a segment
+    then_budget: int | None = None
 
     @property
     def names(self) -> list[str]:
@@ -81,15 +86,67 @@ _SIGNUP_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE, "cod
 CALL_TITLE = Var("防汛巡堤", free=True, limit=20, fallback="活动")
 CALL_PLACE = Var("汉口江滩三阳路码头", free=True, limit=30, fallback="地点待定")
 SPAN = Var("12月1日 08:00–12:00")
+#: a change notice cuts the title, never the time, the place or the code, and not below
+#: five characters: rather two segments than a title nobody recognises
+NOTICE_TITLE = Var("防汛巡堤", free=True, fallback="活动", floor=6)
 _WHEN_VARS = {"team": TEAM, "title": TITLE, "when": WHEN, "place": PLACE}
 _ABOUT_VARS = {"team": TEAM, "title": TITLE, "code": SHIFT_CODE, "place": PLACE}
 _SIGNUP_FIT = ("title", "team", "place")
+#: several codes in one text: what was asked, and the template key of its outcomes
+RESULTS = (("报名", "signup_results"), ("取消", "cancel_results"))
 
 
-def _t(key, kind, content, why, variables=None, budget=BODY_BUDGET, fit=("title",)):
+def _t(
+    key, kind, content, why, variables=None, budget=BODY_BUDGET, fit=("title",), then_budget=None
+):
     variables = dict(variables or {})
     fit = tuple(name for name in fit if name in variables)
-    return Template(key, kind, content, why, variables, budget if fit else None, fit)
+    return Template(key, kind, content, why, variables, budget if fit else None, fit, then_budget)
+
+
+#: shifts on one page of 我的 ("我的 2" shows the next page)
+MY_PAGE = 3
+_MY_EXAMPLES = (
+    "11月25日 08:00 防汛巡堤 1234",
+    "11月26日 08:00 长江巡堤 5678",
+    "12月1日 14:00 红色宣讲 9012",
+)
+
+
+def _my_shifts(n: int, *, more: bool = False) -> Template:
+    """我的: a page of ``n`` upcoming shifts, one variable each; ``more``: with how many
+    are left and how to see them (the next page, or the volunteer page after login)."""
+    names = [f"shift_{i}" for i in range(1, n + 1)]
+    variables = {name: Var(example) for name, example in zip(names, _MY_EXAMPLES, strict=False)}
+    content = "您的安排：" + "；".join(f"${{{name}}}" for name in names)
+    why = f"志愿者回复“我的”查询近期报名的班次（{n}个）"
+    if more:
+        content += "。另有${more}个，回复“我的 ${next}”看下一页，或登录志愿者页面查看。"
+        variables |= {"more": Var("4"), "next": Var("2")}
+        why = "志愿者回复“我的”查询近期报名的班次（一页列不下，告知其余的个数和查看方法）"
+    key = f"my_shifts_{n}" + ("_more" if more else "")
+    return _t(key, NOTICE, content, why, variables, fit=())
+
+
+#: codes one text may carry (报名 / 取消 several at once): each may need a list variable
+MAX_CODES = 4
+RESULT_LISTS = ("results", *(f"results_{n}" for n in range(2, MAX_CODES + 1)))
+
+
+def _results(action: str, key: str, n: int) -> Template:
+    """报名 / 取消 with several codes: each code's outcome, in 1–MAX_CODES list variables
+    (one holds two outcomes when their codes and titles are short)."""
+    lists = RESULT_LISTS[:n]
+    examples = ["7503 防汛巡堤 成功；7290 长江巡堤 候补第2位", "7311 无此编号"] + [
+        "7312 未报名"
+    ] * 2
+    return _t(
+        key + ("" if n == 1 else f"_{n}"),
+        NOTICE,
+        f"{action}结果：" + "；".join(f"${{{name}}}" for name in lists) + "。回复“我的”查看安排。",
+        f"志愿者一条短信{action}多个班次时，逐个告知每个编号的结果",
+        {name: Var(example) for name, example in zip(lists, examples, strict=False)},
+    )
 
 
 def _broadcast_many(n: int) -> Template:
@@ -211,6 +268,14 @@ _TEMPLATES = [
         _SIGNUP_VARS,
         fit=_SIGNUP_FIT,
     ),
+    *(_results(action, key, n) for action, key in RESULTS for n in range(1, MAX_CODES + 1)),
+    _t(
+        "too_many_codes",
+        NOTICE,
+        "一条短信最多${limit}个编号，请分几次发送。",
+        "志愿者一条短信写了过多的班次编号时，提示分开发送（未做任何改动）",
+        {"limit": Var("4")},
+    ),
     _t(
         "reminder",
         NOTICE,
@@ -267,6 +332,17 @@ _TEMPLATES = [
         "签到成功：${title}，${when}。结束时请回复 签退+编号",
         "志愿者在活动现场短信签到后的确认（未注明班次编号时）",
         {"title": TITLE, "when": WHEN},
+    ),
+    *(
+        _t(
+            f"{key}_choose",
+            NOTICE,
+            f"您有${{count}}个班次可{word}，请回复 {word}+编号：${{choices}}",
+            f"志愿者回复“{word}”未写编号、而有多个班次可{word}时，列出各班次及编号",
+            {"count": Var("2"), "choices": Var("防汛巡堤 7503；长江巡堤 7290")},
+            fit=(),
+        )
+        for key, word in (("check_in", "签到"), ("check_out", "签退"))
     ),
     _t(
         "checked_out",
@@ -408,26 +484,14 @@ _TEMPLATES = [
         "您近期没有已报名的活动。回复“帮助”查看指令。",
         "志愿者回复“我的”但近期没有报名时说明",
     ),
+    *(_my_shifts(n) for n in range(1, MY_PAGE + 1)),
+    _my_shifts(MY_PAGE, more=True),
     _t(
-        "my_shifts_one",
+        "my_shifts_no_page",
         NOTICE,
-        "您的安排：${first}",
-        "志愿者回复“我的”查询近期报名的班次（一个）",
-        {"first": Var("11月25日 08:00 防汛巡堤 1234")},
-    ),
-    _t(
-        "my_shifts_first_of",
-        NOTICE,
-        "您的安排：${first} 等${total}个",
-        "志愿者回复“我的”查询近期报名的班次（多个，只列出最近的一个）",
-        {"first": Var("11月25日 08:00 防汛巡堤 1234"), "total": Var("5")},
-    ),
-    _t(
-        "my_shifts_more",
-        NOTICE,
-        "您的安排：${first}；${rest}",
-        "志愿者回复“我的”查询近期报名的班次（多个）",
-        {"first": Var("11月25日 08:00 防汛巡堤 1234"), "rest": Var("11月26日 08:00 长江巡堤 5678")},
+        "您共有${total}个安排，没有第${page}页。回复“我的”从头查看。",
+        "志愿者回复“我的+页码”但页码超出时说明",
+        {"total": Var("4"), "page": Var("3")},
     ),
     # -- notices: a signup or an event changed --
     _t(
@@ -463,34 +527,30 @@ _TEMPLATES = [
             "reason": Var("汛情变化，堤段封闭", free=True),
         },
     ),
-    _t(
-        "event_moved",
-        NOTICE,
-        "活动变更：${title}（编号${code}）时间改为${span}。如不能参加请回复 取消 ${code}",
-        "已报名班次的时间变更时通知志愿者",
-        {"title": TITLE, "code": SHIFT_CODE, "span": Var("12月1日 08:00–12:00")},
-    ),
-    _t(
-        "event_place_changed",
-        NOTICE,
-        "活动变更：${title}（编号${code}）地点改为${place}。如不能参加请回复 取消 ${code}",
-        "已报名活动的地点变更时通知志愿者",
-        {"title": TITLE, "code": SHIFT_CODE, "place": PLACE},
-        budget=TWO_SEGMENTS,
-    ),
-    _t(
-        "event_moved_and_place_changed",
-        NOTICE,
-        "活动变更：${title}（编号${code}）时间改为${span}，地点改为${place}。"
-        "如不能参加请回复 取消 ${code}",
-        "已报名班次的时间和地点同时变更时通知志愿者",
-        {
-            "title": TITLE,
-            "code": SHIFT_CODE,
-            "span": Var("12月1日 08:00–12:00"),
-            "place": PLACE,
-        },
-        budget=TWO_SEGMENTS,
+    *(
+        _t(
+            key,
+            NOTICE,
+            f"活动变更：“${{title}}”{change}。不能参加请回复 取消 ${{code}}",
+            why,
+            {"title": NOTICE_TITLE, "code": SHIFT_CODE, **variables},
+            then_budget=TWO_SEGMENTS,
+        )
+        for key, change, why, variables in (
+            ("event_moved", "时间改为${span}", "已报名班次的时间变更时通知志愿者", {"span": SPAN}),
+            (
+                "event_place_changed",
+                "地点改为${place}",
+                "已报名活动的地点变更时通知志愿者",
+                {"place": PLACE},
+            ),
+            (
+                "event_moved_and_place_changed",
+                "改为${span}，地点${place}",
+                "已报名班次的时间和地点同时变更时通知志愿者",
+                {"span": SPAN, "place": PLACE},
+            ),
+        )
     ),
     # -- a leader's call-out --
     _t(
@@ -530,13 +590,29 @@ _TEMPLATES = [
             ("callout_urgent_message", "紧急召集", "${message}。"),
         )
     ),
-    _t(
-        "callout_seated",
-        NOTICE,
-        "已为您留位：${title}，${span}，${place}。请按时到达，到场回复“签到 ${code}”。",
-        "志愿者回复1应召后确认已留位，并告知到场签到方式",
-        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
-        fit=(),
+    *(
+        _t(
+            key,
+            NOTICE,
+            f"{head}${{title}}，${{span}}，${{place}}。{arrive}到场回复“签到 ${{code}}”。",
+            why,
+            {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
+            fit=(),
+        )
+        for key, head, arrive, why in (
+            (
+                "callout_seated",
+                "已为您留位：",
+                "请按时到达，",
+                "志愿者回复1应召后确认已留位，并告知到场签到方式",
+            ),
+            (
+                "callout_stand_down_seated",
+                "召集已结束。请按时到达：",
+                "",
+                "召集人数已满或结束时，提醒已留位的志愿者按时到达",
+            ),
+        )
     ),
     _t(
         "callout_waitlisted",
@@ -576,14 +652,6 @@ _TEMPLATES = [
         "您有${count}个召集：${choices}。不能来把1换成2。",
         "志愿者同时有多个召集、回复未注明编号时，列出各召集的回复方式",
         {"count": Var("2"), "choices": Var("防汛巡堤回复“1 482”；抢险回复“1 517”")},
-    ),
-    _t(
-        "callout_stand_down_seated",
-        NOTICE,
-        "召集已结束。请按时到达：${title}，${span}，${place}。到场回复“签到 ${code}”。",
-        "召集人数已满或结束时，提醒已留位的志愿者按时到达",
-        {"title": CALL_TITLE, "span": SPAN, "place": CALL_PLACE, "code": SHIFT_CODE},
-        fit=(),
     ),
     _t(
         "callout_stand_down_waitlisted",
@@ -652,7 +720,7 @@ _TEMPLATES = [
     _t(
         "invitation_none",
         NOTICE,
-        "您目前没有待处理的入队邀请。报名班次请回复“报名 代码”。",
+        "您目前没有待处理的入队邀请。报名班次请回复“报名+编号”。",
         "志愿者回复“加入”但没有待处理的入队邀请时提示",
     ),
     _t(

@@ -12,8 +12,8 @@ Matching rules, and why:
 * Between a keyword and its code any run of spaces, punctuation or symbols is a separator
   ("报名：1234", "报名,1234", "报名+1234"), and none is needed ("报名1234", "BM1234").
   A Latin keyword must not run into more letters ("BMX" is not "BM"), so "YES" is not "Y".
-* A code is 3–8 ASCII digits and nothing else; a code with letters, too short or too long,
-  or anything after it ("报名 1234 5678") is UNKNOWN, whose reply shows the right format.
+* A code is 3–8 ASCII digits and nothing else; a code with other letters, too short or
+  too long, or words after it ("报名 1234 明天") is UNKNOWN, whose reply shows the format.
   A command that needs a code but has none comes back with ``code=None``.
 * Opt-out follows the carriers: the whole message is an opt-out word ("STOP", "stop.",
   "退订", "TD", and "R" only alone), or consists only of opt-out words ("STOP STOP",
@@ -30,6 +30,23 @@ Matching rules, and why:
     an unambiguous word meaning "unsubscribe", and the MIIT rules require it to work.
   - "取消订阅" (the natural Chinese "cancel the subscription") is OPT_OUT, although it
     starts with the cancel keyword 取消.
+* Traditional characters are read as their simplified forms (``報名 7503``, ``簽到``,
+  ``退訂``): :data:`TRADITIONAL` covers every character of our keywords and filler words.
+  A closed table rather than a conversion library: the set of characters that matter is
+  small and fixed, and the parser runs in every web worker and on every inbound text.
+* Filler words around a keyword are skipped: a polite start ("我要报名7503", "请帮我取消
+  7503", "麻烦签到"), "一下" after the keyword ("报名一下 7503"), thanks and particles at
+  the end ("报名 7503 谢谢", "好的啊"). A text of filler words only is still UNKNOWN.
+* Inside a code, letters that look like digits are read as those digits: O → 0 and
+  L / I / | → 1 (lower case too), so "75O3" is 7503. Only in a run that is otherwise
+  digits and has more real digits than such letters: "LOL", "BOOK" and "1OO" are not codes.
+* Several codes after 报名 or 取消 ("报名 7503 7290", "报名7503、7290", "取消 7503和7290")
+  come back as one command: ``code`` is the first, ``extra_codes`` the others (repeats
+  dropped). Other commands take one code.
+* 我的 takes a page number of one or two digits ("我的 2"): ``page``, 1 by default.
+* An acknowledgement (:data:`ACKNOWLEDGEMENTS`: 好的, 收到, 是, 嗯, 1, OK …) as the whole
+  text is ACKNOWLEDGE: the webhook treats it as 确认 after a recent reminder and answers
+  with the help otherwise (sms/inbound.py says in which order the readings are tried).
 * Opt-in is the whole message too ("订阅", "START", "UNSTOP").
 * "取消报名 CODE" is accepted as CANCEL, the way many people phrase it, and a space
   inside a Chinese keyword is ignored ("我的 时长", "取消 报名 1234").
@@ -50,11 +67,14 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
+    "ACKNOWLEDGEMENTS",
     "CODE_MAX_DIGITS",
     "CODE_MIN_DIGITS",
     "CODE_REQUIRED",
+    "MULTI_CODE",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
+    "TRADITIONAL",
     "Command",
     "CommandKind",
     "normalise",
@@ -77,6 +97,8 @@ class CommandKind(enum.StrEnum):
     #: accept / decline a team's invitation (optionally with the invitation's code)
     JOIN_TEAM = "join_team"
     DECLINE_TEAM = "decline_team"
+    #: 好的 / 收到 / 1 …: a yes to a reminder, or nothing (sms/inbound.py decides)
+    ACKNOWLEDGE = "acknowledge"
     HELP = "help"
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
@@ -92,6 +114,15 @@ class Command:
     keyword: str = ""
     #: CORRECTION only: what the volunteer wrote after the code, as written
     note: str = ""
+    #: SIGN_UP and CANCEL: the codes after the first ("报名 7503 7290"), in order
+    extra_codes: tuple[str, ...] = ()
+    #: MY_SHIFTS: which page of the list ("我的 2")
+    page: int = 1
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every code of the text, the first one first; () when there is none."""
+        return () if self.code is None else (self.code, *self.extra_codes)
 
 
 #: kinds that act on one shift and need its code ("报名" alone gets a hint)
@@ -100,6 +131,42 @@ CODE_REQUIRED = frozenset(
 )
 #: kinds that take a code when given one, and work without it
 _CODE_OPTIONAL = frozenset({CommandKind.CONFIRM, CommandKind.JOIN_TEAM, CommandKind.DECLINE_TEAM})
+#: kinds that take several codes in one text
+MULTI_CODE = frozenset({CommandKind.SIGN_UP, CommandKind.CANCEL})
+#: the largest page number 我的 takes (two digits: never mistaken for a code)
+MAX_PAGE = 99
+
+#: traditional → simplified for every character of our keywords, filler words and
+#: acknowledgements that has a traditional form (籤 is a variant some phones offer for 簽)
+TRADITIONAL = str.maketrans(
+    "報確認簽籤時長訂閱幫請謝給煩嗎號個說這們麼嘞",
+    "报确认签签时长订阅帮请谢给烦吗号个说这们么嘞",
+)
+#: whole texts that say "yes" / "got it" (after the fillers are dropped)
+ACKNOWLEDGEMENTS = frozenset(
+    {"好的", "好", "好嘞", "行", "收到", "收到了", "知道了", "是", "是的", "嗯", "嗯嗯", "1", "OK"}
+)
+# Polite starts, longest first ("请帮我" before "请"); never a prefix of a keyword.
+_LEADING_FILLERS = (
+    "请帮我",
+    "麻烦你",
+    "麻烦",
+    "帮我",
+    "给我",
+    "我要",
+    "我想",
+    "我来",
+    "请",
+    "您好",
+    "你好",
+)
+_AFTER_KEYWORD_FILLERS = ("一下",)
+# Not 吧: "加入吧" (join, shall I?) must not accept a team's invitation.
+_TRAILING_FILLERS = ("谢谢你", "谢谢", "谢了", "啊", "呀", "哦", "哈")
+#: letters read as the digit they look like, inside a code only (normalised: upper case)
+_MISREAD_DIGITS = str.maketrans("OLI|", "0111")
+#: words that join codes like a separator ("7503和7290")
+_CODE_JOINERS = "和及"
 
 #: carrier opt-out words (Twilio's list, CTIA's, and China's TD / 退订)
 OPT_OUT_WORDS = frozenset(
@@ -184,7 +251,7 @@ def normalise(text: str) -> str:
     characters and all whitespace become single spaces, and punctuation, symbols and
     emoji at either end are stripped. Punctuation inside the text is kept.
     """
-    visible = _visible(unicodedata.normalize("NFKC", text).upper())
+    visible = _visible(unicodedata.normalize("NFKC", text).upper().translate(TRADITIONAL))
     # Again: upper-casing and dropping format characters can leave uncomposed marks.
     return _strip_separators(" ".join(unicodedata.normalize("NFKC", visible).split()))
 
@@ -250,7 +317,9 @@ def parse(text: str) -> Command:
     if all(word in OPT_IN_WORDS for word in words):
         return Command(CommandKind.OPT_IN, keyword=words[0])
 
-    joined = _join_cjk(normalised)
+    joined = _without_fillers(_join_cjk(normalised))
+    if joined in ACKNOWLEDGEMENTS:
+        return Command(CommandKind.ACKNOWLEDGE, keyword=joined)
     for keyword in _KEYWORDS_LONGEST_FIRST:
         if not joined.startswith(keyword):
             continue
@@ -261,6 +330,28 @@ def parse(text: str) -> Command:
             return _correction(text, keyword, rest)
         return _with_code(_KEYWORDS[keyword], keyword, rest)
     return _UNKNOWN
+
+
+def _without_fillers(joined: str) -> str:
+    """``joined`` without the polite words before a keyword and the thanks after it.
+    Indices rather than slices, so that a text of ten thousand 谢谢 stays linear."""
+    start, end = 0, len(joined)
+    trimmed = True
+    while trimmed and start < end:
+        trimmed = False
+        for filler in _LEADING_FILLERS:
+            if joined.startswith(filler, start, end):
+                start, trimmed = start + len(filler), True
+                break
+        for filler in _TRAILING_FILLERS:
+            if end - len(filler) >= start and joined.endswith(filler, start, end):
+                end, trimmed = end - len(filler), True
+                break
+        while start < end and _is_separator(joined[start]):
+            start += 1
+        while end > start and _is_separator(joined[end - 1]):
+            end -= 1
+    return joined[start:end]
 
 
 def _correction(text: str, keyword: str, rest: str) -> Command:
@@ -292,7 +383,7 @@ def _correction(text: str, keyword: str, rest: str) -> Command:
 
 
 def _folded(ch: str) -> str:
-    return unicodedata.normalize("NFKC", ch).upper()
+    return unicodedata.normalize("NFKC", ch).upper().translate(TRADITIONAL)
 
 
 def _is_digit(ch: str) -> bool:
@@ -338,9 +429,51 @@ def _skip_separators(text: str) -> str:
 
 def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:
     argument = _skip_separators(rest)
+    for filler in _AFTER_KEYWORD_FILLERS:
+        if argument.startswith(filler):
+            argument = _skip_separators(argument[len(filler) :])
     if not argument:
         return Command(kind, keyword=keyword)
-    takes_code = kind in CODE_REQUIRED or kind in _CODE_OPTIONAL
-    if takes_code and _is_code(argument):
-        return Command(kind, code=argument, keyword=keyword)
-    return _UNKNOWN  # a bad code, or words after a command that takes none
+    if kind == CommandKind.MY_SHIFTS:
+        if argument.isascii() and argument.isdigit() and 1 <= int(argument) <= MAX_PAGE:
+            return Command(kind, keyword=keyword, page=int(argument))
+        return _UNKNOWN
+    if kind not in CODE_REQUIRED and kind not in _CODE_OPTIONAL:
+        return _UNKNOWN  # words after a command that takes none
+    codes = _codes(argument)
+    if not codes or (len(codes) > 1 and kind not in MULTI_CODE):
+        return _UNKNOWN  # a bad code, or several where one is taken
+    return Command(kind, code=codes[0], keyword=keyword, extra_codes=codes[1:])
+
+
+def _codes(argument: str) -> tuple[str, ...] | None:
+    """The codes of "7503 7290", "7503、75O3", "7503和7290" (repeats dropped, in order);
+    None when any word of it is not a code. Stops at the first word too long for one."""
+    codes: list[str] = []
+    word = ""
+    for ch in argument + " ":
+        # "|" is a symbol, hence a separator elsewhere; inside a code it is a misread 1.
+        if ch in _CODE_JOINERS or (ch != "|" and _is_separator(ch)):
+            if word:
+                code = _read_code(word)
+                if code is None:
+                    return None
+                if code not in codes:
+                    codes.append(code)
+            word = ""
+            continue
+        word += ch
+        if len(word) > CODE_MAX_DIGITS:
+            return None
+    return tuple(codes)
+
+
+def _read_code(word: str) -> str | None:
+    """``word`` as a code, with look-alike letters read as digits (see the docstring)."""
+    if _is_code(word):
+        return word
+    read = word.translate(_MISREAD_DIGITS)
+    digits = sum(ch.isascii() and ch.isdigit() for ch in word)
+    if _is_code(read) and digits > len(word) - digits:
+        return read
+    return None

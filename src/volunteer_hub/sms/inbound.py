@@ -4,22 +4,33 @@ services as the web, answered once.
 A replayed webhook (same provider message id) finds its row and changes nothing. Rule 4:
 an opted-out person gets nothing but the confirmation of the opt-out, so while they are
 opted out only 订阅/START (opt back in) and the opt-out words do anything.
+
+In which order a text is read, since some words mean several things ("1", "是", "Y"):
+
+1. Opt-out and opt-in words, whatever else is open (rule 4).
+2. A call-out answer, while the person has an open call-out (``_answer_callout``): "1",
+   "是", "到" answer the call-out, never a reminder.
+3. The command (``sms.commands.parse``). An acknowledgement (好的, 收到, 是, 嗯, 1, OK)
+   confirms like 确认 the shift of a reminder sent to the person within
+   ``ACKNOWLEDGE_WITHIN`` (for a seat still ahead); without such a reminder it gets the
+   help text, since we cannot tell what it agrees to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance, personal, records
+from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
@@ -27,16 +38,21 @@ from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import replies
 from volunteer_hub.sms import services as outbox
-from volunteer_hub.sms.commands import CODE_REQUIRED, Command, CommandKind, parse
+from volunteer_hub.sms.catalogue import MAX_CODES
+from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
 from volunteer_hub.teams.models import Team
 
-#: how many upcoming shifts 我的 lists at most (the reply fits what it can)
-MY_SHIFTS_LIMIT = 10
+#: how many upcoming shifts 我的 pages through at most
+MY_SHIFTS_LIMIT = 99
 #: 确认 without a code and without a reminder confirms the next shift this close
 CONFIRM_AHEAD = timedelta(hours=48)
+#: 好的 / 收到 / 1 … confirm the shift of a reminder sent this recently (the 24 h one)
+ACKNOWLEDGE_WITHIN = timedelta(hours=24)
+#: commands that do nothing without a code ("签到" alone finds the shift open for it)
+_NEEDS_CODE = frozenset({CommandKind.SIGN_UP, CommandKind.CANCEL})
 #: the longest correction note ``hours.records.request_correction`` takes
 CORRECTION_NOTE_LIMIT = 500
 
@@ -120,8 +136,10 @@ def _answer(
         return replies.opted_in(), SmsKind.REPLY
     if person.sms_opted_out:
         return None, SmsKind.REPLY
-    if kind in CODE_REQUIRED and command.code is None:
+    if kind in _NEEDS_CODE and command.code is None:
         return replies.need_code(kind), SmsKind.REPLY
+    if len(command.codes) > MAX_CODES:
+        return replies.too_many_codes(limit=MAX_CODES), SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
@@ -131,11 +149,27 @@ def _help(person: Person, command: Command, now: datetime) -> Rendered:
 
 
 def _sign_up(person: Person, command: Command, now: datetime) -> Rendered:
-    return _on_shift(person, command.code, now, _sign_up_for, missing=_unknown_code)
+    return _each_code(person, command, now, _sign_up_for)
 
 
 def _cancel(person: Person, command: Command, now: datetime) -> Rendered:
-    return _on_shift(person, command.code, now, _cancel_on, missing=_unknown_code)
+    return _each_code(person, command, now, _cancel_on)
+
+
+def _each_code(
+    person: Person,
+    command: Command,
+    now: datetime,
+    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+) -> Rendered:
+    """``act`` on the shift of each code, in order; one code gets its own full answer,
+    several get one text with the outcome of each ("报名 7503 7290")."""
+    outcomes = [
+        (code, _on_shift(person, code, now, act, missing=_unknown_code)) for code in command.codes
+    ]
+    if len(outcomes) == 1:
+        return outcomes[0][1]
+    return replies.results(command.kind, outcomes)
 
 
 def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
@@ -176,17 +210,7 @@ def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
     code = command.code
-    upcoming = (
-        select(Signup, Shift, Event)
-        .join(Shift, Shift.id == Signup.shift_id)
-        .join(Event, Event.id == Shift.event_id)
-        .where(
-            Signup.person_id == person.id,
-            Signup.status == SignupStatus.CONFIRMED,
-            Shift.is_cancelled.is_(False),
-            Shift.starts_at > now,
-        )
-    )
+    upcoming = _seats_ahead(person, now)
     if code is not None:
         row = db.session.execute(
             upcoming.where(Shift.code == code, Shift.code_is_current.is_(True))
@@ -195,12 +219,7 @@ def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
             return replies.not_signed_up(code=code)
     else:
         row = (
-            db.session.execute(
-                upcoming.join(OutgoingSms, OutgoingSms.signup_id == Signup.id)
-                .where(OutgoingSms.kind == SmsKind.REMINDER, OutgoingSms.sent_at.is_not(None))
-                .order_by(OutgoingSms.sent_at.desc())
-                .limit(1)
-            ).first()
+            _reminded(upcoming)
             or db.session.execute(
                 upcoming.where(Shift.starts_at <= now + CONFIRM_AHEAD)
                 .order_by(Shift.starts_at)
@@ -209,7 +228,49 @@ def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
         )
         if row is None:
             return replies.nothing_to_confirm()
-    signup, shift, event = row
+    return _confirmed(*row, now)
+
+
+def _acknowledge(person: Person, command: Command, now: datetime) -> Rendered:
+    """好的 / 收到 / 是 / 嗯 / 1 / OK: 确认 right after a reminder, else the help (see the
+    module docstring for why a call-out answer comes first)."""
+    row = _reminded(_seats_ahead(person, now), since=now - ACKNOWLEDGE_WITHIN)
+    if row is None:
+        return replies.help_text()
+    return _confirmed(*row, now)
+
+
+def _seats_ahead(person: Person, now: datetime) -> Select:
+    """(Signup, Shift, Event) of the person's confirmed seats on shifts still ahead."""
+    return _seats(person, Signup, Shift, Event).where(
+        Shift.is_cancelled.is_(False), Shift.starts_at > now
+    )
+
+
+def _seats(
+    person: Person, *columns, statuses: Iterable[SignupStatus] = (SignupStatus.CONFIRMED,)
+) -> Select:
+    """``columns`` of the person's signups in ``statuses``, with their shifts and events."""
+    return (
+        select(*columns)
+        .select_from(Signup)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Event, Event.id == Shift.event_id)
+        .where(Signup.person_id == person.id, Signup.status.in_(tuple(statuses)))
+    )
+
+
+def _reminded(upcoming, since: datetime | None = None):
+    """The row of ``upcoming`` whose reminder went out last (since ``since``), or None."""
+    reminded = upcoming.join(OutgoingSms, OutgoingSms.signup_id == Signup.id).where(
+        OutgoingSms.kind == SmsKind.REMINDER, OutgoingSms.sent_at.is_not(None)
+    )
+    if since is not None:
+        reminded = reminded.where(OutgoingSms.sent_at >= since)
+    return db.session.execute(reminded.order_by(OutgoingSms.sent_at.desc()).limit(1)).first()
+
+
+def _confirmed(signup: Signup, shift: Shift, event: Event, now: datetime) -> Rendered:
     if signup.attendance_confirmed_at is None:
         signup.attendance_confirmed_at = now
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
@@ -217,29 +278,73 @@ def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
 
 def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
     rows = db.session.execute(
-        select(Shift.code, Event.title, Shift.starts_at)
-        .join(Signup, Signup.shift_id == Shift.id)
-        .join(Event, Event.id == Shift.event_id)
-        .where(
-            Signup.person_id == person.id,
-            Signup.status.in_(ACTIVE_STATUSES),
-            Shift.ends_at > now,
-        )
+        _seats(person, Shift.code, Event.title, Shift.starts_at, statuses=ACTIVE_STATUSES)
+        .where(Shift.ends_at > now)
         .order_by(Shift.starts_at)
         .limit(MY_SHIFTS_LIMIT)
     ).all()
-    return replies.my_shifts([(code, title, to_local(starts)) for code, title, starts in rows])
+    return replies.my_shifts(
+        [(code, title, to_local(starts)) for code, title, starts in rows], page=command.page
+    )
 
 
 # -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
 def _check_in(person: Person, command: Command, now: datetime) -> Rendered:
+    if command.code is None:
+        return _the_open_one(person, command.kind, _open_for_check_in(person, now), now)
     return _on_shift(person, command.code, now, _check_in_on, missing=_not_current)
 
 
 def _check_out(person: Person, command: Command, now: datetime) -> Rendered:
+    if command.code is None:
+        return _the_open_one(person, command.kind, _open_for_check_out(person, now), now)
     return _on_shift(person, command.code, now, _check_out_on, missing=_not_current)
+
+
+def _the_open_one(
+    person: Person, kind: CommandKind, open_shifts: list[tuple[Shift, Event]], now: datetime
+) -> Rendered:
+    """签到 / 签退 without a code: the one shift open for it, as 确认 finds its shift;
+    several: the list with their codes; none: how to write the command."""
+    if not open_shifts:
+        return replies.need_code(kind)
+    if len(open_shifts) > 1:
+        return replies.choose_shift(
+            kind, [(event.title, shift.code) for shift, event in open_shifts]
+        )
+    shift, event = open_shifts[0]
+    act = _check_in_on if kind == CommandKind.CHECK_IN else _check_out_on
+    return act(person, shift, event, shift.code, now)
+
+
+def _open_for_check_in(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
+    """The person's confirmed seats whose check-in is open (hours.attendance.check_in)."""
+    early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
+    open_now = _seats(person, Shift, Event).where(
+        Shift.is_cancelled.is_(False),
+        Event.status == EventStatus.PUBLISHED,
+        Shift.starts_at <= now + early,
+        Shift.ends_at >= now,
+    )
+    rows = db.session.execute(open_now.order_by(Shift.starts_at, Shift.id))
+    return [(shift, event) for shift, event in rows]
+
+
+def _open_for_check_out(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
+    """Shifts the person checked in to and may still check out of (hours.attendance)."""
+    late = timedelta(minutes=current_app.config["CHECK_OUT_LATE_MINUTES"])
+    on_site = ServiceRecord.checked_in_at.is_not(None) & ServiceRecord.checked_out_at.is_(None)
+    rows = db.session.execute(
+        select(Shift, Event)
+        .join(Event, Event.id == Shift.event_id)
+        .join(ServiceRecord, ServiceRecord.shift_id == Shift.id)
+        .where(ServiceRecord.person_id == person.id, on_site, ~ServiceRecord.auto_closed)
+        .where(Shift.ends_at >= now - late)
+        .order_by(Shift.starts_at, Shift.id)
+    )
+    return [(shift, event) for shift, event in rows]
 
 
 def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
@@ -411,6 +516,7 @@ _ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
     CommandKind.JOIN_TEAM: _team_invitation,
     CommandKind.DECLINE_TEAM: _team_invitation,
     CommandKind.HELP: _help,
+    CommandKind.ACKNOWLEDGE: _acknowledge,
 }
 
 

@@ -11,19 +11,30 @@ on the web, by a leader or through the API is confirmed with the same words an S
 signup gets as its reply. Fan-outs (a cancelled
 shift, a moved event) read their recipients with one query and write their rows through
 ``sms.fanout``, so a 200-person event costs the same few statements as a 10-person one.
+
+A change made during the quiet hours (``SMS_QUIET_HOURS``, 21:00–08:00) is told when
+they end, like a leader's call-out that is not urgent: nobody needs a new place at 01:00
+for a shift next week. A notice whose shift starts before the quiet hours end goes at
+once, since the morning would be too late for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from flask import current_app
 from sqlalchemy import select, update
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.domain_events import EventChanged, ShiftCancelled, SignupPlaced, SignupPromoted
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import replies
+from volunteer_hub.sms.broadcast import QuietHours
 from volunteer_hub.sms.fanout import Text, queue_many
 from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.services import queue_text
@@ -79,6 +90,7 @@ def shift_cancelled(cancelled: ShiftCancelled) -> None:
     rows = db.session.execute(
         select(Signup.id, Signup.person_id).where(Signup.id.in_(cancelled.signup_ids))
     ).all()
+    starts_at = shift.starts_at
     text = replies.organizer_cancelled(
         title=event.title,
         starts_at=shift.starts_at,
@@ -86,17 +98,19 @@ def shift_cancelled(cancelled: ShiftCancelled) -> None:
         whole_event=cancelled.event_cancelled,
         reason=cancelled.reason,
     )
-    queue_many(
-        (
-            Text(
-                person_id=person_id,
-                rendered=text,
-                dedupe_key=f"notice:cancelled:{signup_id}",
-                signup_id=signup_id,
+    _queue_changes(
+        [
+            (
+                Text(
+                    person_id=person_id,
+                    rendered=text,
+                    dedupe_key=f"notice:cancelled:{signup_id}",
+                    signup_id=signup_id,
+                ),
+                starts_at,
             )
             for signup_id, person_id in rows
-        ),
-        kind=SmsKind.NOTICE,
+        ]
     )
 
 
@@ -133,14 +147,31 @@ def event_changed(changed: EventChanged) -> None:
             location=event.location if location_changed else None,
         )
         texts.append(
-            Text(
-                person_id=person_id,
-                rendered=text,
-                dedupe_key=f"notice:changed:{signup_id}:r{event.revision}",
-                signup_id=signup_id,
+            (
+                Text(
+                    person_id=person_id,
+                    rendered=text,
+                    dedupe_key=f"notice:changed:{signup_id}:r{event.revision}",
+                    signup_id=signup_id,
+                ),
+                starts_at,
             )
         )
-    queue_many(texts, kind=SmsKind.NOTICE)
+    _queue_changes(texts)
+
+
+def _queue_changes(texts: Sequence[tuple[Text, datetime]], now: datetime | None = None) -> None:
+    """Queue change notices, each with its shift's start: during the quiet hours held
+    until they end, unless the shift starts before then (see the module docstring)."""
+    now = now or utcnow()
+    quiet = QuietHours.parse(current_app.config["SMS_QUIET_HOURS"])
+    morning = quiet.end_after(now, local_zone()) if quiet else None
+    at_once = [text for text, starts_at in texts if morning is None or starts_at < morning]
+    held = [text for text, starts_at in texts if morning is not None and starts_at >= morning]
+    if at_once:
+        queue_many(at_once, kind=SmsKind.NOTICE, now=now)
+    if held:
+        queue_many(held, kind=SmsKind.NOTICE, send_after=morning, now=now)
 
 
 def _queue_one(signup: Signup, text: Rendered, dedupe_key: str) -> None:

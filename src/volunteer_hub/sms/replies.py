@@ -16,9 +16,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from volunteer_hub.sms.catalogue import MY_PAGE, RESULT_LISTS
 from volunteer_hub.sms.commands import CommandKind
 from volunteer_hub.sms.templates import (
-    BODY_BUDGET,
     MAX_VARIABLE,
     SHANGHAI,
     Rendered,
@@ -267,54 +267,89 @@ def correction_too_long(*, limit: int) -> Rendered:
 
 # -- my shifts -------------------------------------------------------------------------
 
-_MY_HEADER = "您的安排："
-_MY_SEPARATOR = "；"
-#: a title in the list is cut to this many units so that two or three shifts fit
+#: a title in the list is cut to this many units so that a page fits two segments
 _MY_TITLE_UNITS = 8
 
 
-def _my_item(code: str, title: str, starts_at: datetime, title_units: int) -> str:
-    return f"{format_time(starts_at)} {cut(clean(title) or '活动', title_units)} {code}"
+def _my_item(code: str, title: str, starts_at: datetime) -> str:
+    return f"{format_time(starts_at)} {cut(clean(title) or '活动', _MY_TITLE_UNITS)} {code}"
 
 
-def my_shifts(
-    shifts: Iterable[tuple[str, str, datetime]], *, budget: int = BODY_BUDGET
-) -> Rendered:
-    """Upcoming shifts as "11月25日 08:00 防汛巡堤 1234", soonest first.
+def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, page: int = 1) -> Rendered:
+    """Upcoming shifts as "11月25日 08:00 防汛巡堤 1234", soonest first, MY_PAGE a page.
 
     ``shifts`` holds (code, title, starts_at) with starts_at already in Asia/Shanghai.
-    As many as fit the budget (one segment) are listed; when some are left out the text ends with
-    "等N个" (N = all of them). The soonest one is always listed, its title cut further
-    if needed. The first goes in ``${first}``, the others in ``${rest}``: each stays
-    within a provider's variable length because the whole fits BODY_BUDGET.
+    When more follow the page, the text says how many and how to see them: "我的 2" for
+    the next page, or the volunteer page after login. A page past the end says how many
+    there are in all.
     """
     ordered = sorted(shifts, key=lambda shift: shift[2])
     if not ordered:
         return render("my_shifts_none")
-    total = len(ordered)
-    more = f" 等{total}个"
+    first = (page - 1) * MY_PAGE
+    if first >= len(ordered):
+        return render("my_shifts_no_page", total=len(ordered), page=page)
+    shown = ordered[first : first + MY_PAGE]
+    items = {f"shift_{i}": _my_item(*shift) for i, shift in enumerate(shown, start=1)}
+    more = len(ordered) - first - len(shown)
+    if more:
+        return render(f"my_shifts_{len(shown)}_more", **items, more=more, next=page + 1)
+    return render(f"my_shifts_{len(shown)}", **items)
 
-    items: list[str] = []
-    for index, (code, title, starts_at) in enumerate(ordered):
-        item = _my_item(code, title, starts_at, _MY_TITLE_UNITS)
-        candidate = _MY_HEADER + _MY_SEPARATOR.join([*items, item])
-        if units(candidate) + (0 if index == total - 1 else units(more)) > budget:
-            break
-        items.append(item)
-    if not items:
-        # Even the soonest shift does not fit with an 8-unit title: cut it harder.
-        code, title, starts_at = ordered[0]
-        suffix = "" if total == 1 else more
-        fixed = units(f"{_MY_HEADER}{format_time(starts_at)}  {code}{suffix}")
-        items.append(_my_item(code, title, starts_at, max(MIN_TITLE, budget - fixed)))
-    first, rest = items[0], _MY_SEPARATOR.join(items[1:])
-    if len(items) < total:
-        if not rest:
-            return render("my_shifts_first_of", first=first, total=total)
-        rest += more
-    if not rest:
-        return render("my_shifts_one", first=first)
-    return render("my_shifts_more", first=first, rest=rest)
+
+# -- several codes in one text ---------------------------------------------------------
+
+#: a title in a list of outcomes is cut to this many units
+_RESULT_TITLE_UNITS = 5
+#: what each single-code answer comes to in a list of outcomes (template key → words)
+_OUTCOMES = {
+    "signup_confirmed": "成功",
+    "signup_waitlisted": "候补第{position}位",
+    "already_signed_up": "已报过",
+    "shift_started": "已开始",
+    "event_cancelled": "活动已取消",
+    "members_only": "仅限队员",
+    "cancel_done": "已取消",
+    "not_signed_up": "未报名",
+    "unknown_code": "无此编号",
+}
+_RESULT_KEYS = {CommandKind.SIGN_UP: "signup_results", CommandKind.CANCEL: "cancel_results"}
+
+
+def results(kind: CommandKind, outcomes: Sequence[tuple[str, Rendered]]) -> Rendered:
+    """报名 / 取消 of several codes: (code, the answer a text of that code alone gets) of
+    each, said in a few words each ("7503 防汛巡堤 成功；7290 无此编号")."""
+    items = []
+    for code, answer in outcomes:
+        said = _OUTCOMES[answer.key].format(**answer.variables)
+        title = answer.variables.get("title")
+        named = f" {cut(title, _RESULT_TITLE_UNITS)}" if title else ""
+        items.append(f"{code}{named} {said}")
+    lists = pack(items)
+    key = _RESULT_KEYS[kind] + ("" if len(lists) == 1 else f"_{len(lists)}")
+    return render(key, **dict(zip(RESULT_LISTS, lists, strict=False)))
+
+
+def pack(items: Sequence[str], separator: str = "；") -> list[str]:
+    """``items`` joined into as few list variables of at most MAX_VARIABLE as they fit."""
+    lists: list[list[str]] = [[]]
+    for item in items:
+        if lists[-1] and units(separator.join([*lists[-1], item])) > MAX_VARIABLE:
+            lists.append([])
+        lists[-1].append(item)
+    return [separator.join(chunk) for chunk in lists]
+
+
+def too_many_codes(*, limit: int) -> Rendered:
+    return render("too_many_codes", limit=limit)
+
+
+def choose_shift(kind: CommandKind, shifts: Sequence[tuple[str, str]]) -> Rendered:
+    """签到 / 签退 without a code while several shifts are open for it: (title, code) of
+    each, soonest first, as many as fit, and how many there are."""
+    key = "check_in_choose" if kind == CommandKind.CHECK_IN else "check_out_choose"
+    listed = choices([(title, f" {code}") for title, code in shifts])
+    return render(key, count=len(shifts), choices=listed)
 
 
 # -- notices: texts we send on our own when a signup or an event changes ----------------

@@ -64,8 +64,6 @@ __all__ = [
     "variable_problems",
 ]
 
-#: a free-text variable is never cut shorter than this to fit a budget
-MIN_FREE = 4
 #: the whole text with the signature (Aliyun and Tencent: 500 characters)
 MAX_TEXT = 500
 ELLIPSIS = "…"
@@ -161,8 +159,18 @@ def render_template(template: Template, values: Mapping[str, object]) -> Rendere
 def _fit(template: Template, full: dict[str, str], limits: dict[str, int]) -> Rendered:
     """Cut the free variables to their limits; then, while the text is over the budget,
     shorten the longest of the ``fit`` variables (down to the next longest, then in turn a
-    unit each), none below MIN_FREE: two segments rather than a title of nothing."""
+    unit each), none below its floor: two segments rather than a title of nothing. When
+    even the floors overrun the budget, a template with ``then_budget`` fits that instead,
+    so its title is cut only as far as it saves a segment."""
+    fitted = _fit_within(template, full, dict(limits), template.budget)
+    if template.then_budget is not None and units(fitted.text) > (template.budget or 0):
+        return _fit_within(template, full, dict(limits), template.then_budget)
+    return fitted
 
+
+def _fit_within(
+    template: Template, full: dict[str, str], limits: dict[str, int], budget: int | None
+) -> Rendered:
     def sent() -> dict[str, str]:
         # In the order of the content: Tencent's short mapping numbers them so ({1}, {2} …).
         return {
@@ -170,15 +178,18 @@ def _fit(template: Template, full: dict[str, str], limits: dict[str, int]) -> Re
             for name in template.names
         }
 
+    def floor(name: str) -> int:
+        return template.variables[name].floor
+
     variables = sent()
     text = template.fill(variables)
-    while template.budget is not None and (overflow := units(text) - template.budget) > 0:
-        longest = max(template.fit, key=lambda name: limits[name])
-        if limits[longest] <= MIN_FREE:
+    while budget is not None and (overflow := units(text) - budget) > 0:
+        longest = max(template.fit, key=lambda name: limits[name] - floor(name))
+        if limits[longest] <= floor(longest):
             break
         runner_up = max((limits[n] for n in template.fit if n != longest), default=0)
         if runner_up < limits[longest]:  # down to the next one's length at most
-            limits[longest] = max(MIN_FREE, runner_up, limits[longest] - overflow)
+            limits[longest] = max(floor(longest), runner_up, limits[longest] - overflow)
         else:  # as long as another: take turns, a unit each
             limits[longest] -= 1
         variables = sent()
