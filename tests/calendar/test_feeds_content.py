@@ -49,7 +49,7 @@ def test_team_feed_lists_events_with_shift_codes_and_fill(world: World, make):
     assert str(entry["URL"]) == f"http://localhost/events/{event.id}"
     assert str(entry["STATUS"]) == "CONFIRMED"
     description = str(entry["DESCRIPTION"])
-    assert f"代码 {first.code} 已报 1/3 人" in description
+    assert f"编号 {first.code} 已报 1/3 人" in description
     assert "凤凰小学门口" in str(entry["LOCATION"])
     text = unfolded(body)
     assert "13912345678" not in text and world.member_a.phone not in text

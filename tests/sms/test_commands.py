@@ -429,13 +429,10 @@ def test_parse_never_raises_and_always_returns_a_sound_command():
             assert command.keyword
 
 
-def test_parse_of_a_long_text_is_fast():
-    import time
-
+def test_parse_of_a_long_text_is_unknown():
+    # How long it takes is measured by bench/sms_parse.py, not here.
     text = "报名 " + "1" * 100_000 + " 。" * 50_000
-    start = time.perf_counter()
     assert parse(text) == Command(K.UNKNOWN)
-    assert time.perf_counter() - start < 2
 
 
 def test_parse_of_not_a_string_is_unknown():
@@ -481,12 +478,8 @@ def test_correction_is_not_a_code_required_kind():
     assert K.CORRECTION not in CODE_REQUIRED  # without a code: the latest record
 
 
-def test_parse_of_a_long_correction_is_fast():
-    import time
-
-    start = time.perf_counter()
+def test_parse_of_a_long_correction_has_no_code():
     command = parse("更正 " + "1" * 100_000 + " 说明" * 50_000)
-    assert time.perf_counter() - start < 2
     assert command.kind is K.CORRECTION and command.code is None
 
 

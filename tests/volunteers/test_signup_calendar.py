@@ -43,7 +43,7 @@ def test_a_volunteer_who_just_signed_up_gets_the_shifts_ics_in_one_tap(client, t
     assert entry["DTSTART"].dt == first.starts_at and entry["DTEND"].dt == first.ends_at
     assert str(entry["SUMMARY"]) == f"护苗护学 · {first.title}"
     assert "凤凰小学门口" in str(entry["LOCATION"])
-    assert f"短信代码：{first.code}" in str(entry["DESCRIPTION"])
+    assert f"短信编号：{first.code}" in str(entry["DESCRIPTION"])
     text = download.data.decode()
     assert "13800138000" not in text.replace("\r\n ", "")
 

@@ -201,7 +201,7 @@ def shift_entry(
     (``signup_status`` None). In a person feed the entry is cancelled with the person's
     signup; on its own, with the shift or its event."""
     if signup_status is None:
-        lines = [_("短信代码：%(code)s", code=row.code)]
+        lines = [_("短信编号：%(code)s", code=row.code)]
         cancelled = row.is_cancelled or row.event_status == EventStatus.CANCELLED
     elif signup_status == SignupStatus.CANCELLED:  # its code is freed: no use texting it
         lines = [_("报名状态：组织方已取消此班次")]
@@ -209,7 +209,7 @@ def shift_entry(
     else:
         confirmed = signup_status == SignupStatus.CONFIRMED
         status = _("报名状态：已确认") if confirmed else _("报名状态：候补")
-        lines = [status, _("短信代码：%(code)s", code=row.code)]
+        lines = [status, _("短信编号：%(code)s", code=row.code)]
         cancelled = False
     lines.append(_("服务队：%(team)s", team=row.team))
     if row.description:
@@ -384,10 +384,10 @@ def _description_texts() -> dict[str, str]:
     line was a good part of rebuilding a 1,000-event feed (bench/feed_serve.py)."""
     return {
         "team": _("服务队：%(team)s"),
-        "intro": _("班次（短信“报名 代码”即可报名）："),
+        "intro": _("班次（短信“报名 编号”即可报名）："),
         "nth": _("第 %(n)s 班"),
         "cancelled": _("· %(name)s %(when)s（已取消）"),
-        "open": _("· %(name)s %(when)s 代码 %(code)s 已报 %(filled)d/%(capacity)d 人"),
+        "open": _("· %(name)s %(when)s 编号 %(code)s 已报 %(filled)d/%(capacity)d 人"),
     }
 
 
