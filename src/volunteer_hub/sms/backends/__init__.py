@@ -116,6 +116,25 @@ def backends_in_use(config: Mapping[str, Any]) -> set[str]:
     return {name for _, name in parse_routes(config.get("SMS_ROUTES"), default)}
 
 
+#: the settings naming who a provider meters our sending by: the sending number or
+#: messaging service (Twilio), the account and its sign name (Aliyun), the SdkAppId and
+#: its sign name (Tencent Cloud). The first setting that is set names the sender.
+_SENDER_SETTINGS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "twilio": (("TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER"),),
+    "aliyun": (("ALIYUN_ACCESS_KEY_ID",), ("SMS_SIGN_NAME", "SMS_SIGNATURE")),
+    "tencent": (("TENCENT_SMS_APP_ID",), ("SMS_SIGN_NAME", "SMS_SIGNATURE")),
+}
+
+
+def sender_identity(config: Mapping[str, Any], name: str) -> str:
+    """Who backend ``name`` sends as, in the words of its settings ("-" for none): what
+    the send rate is counted by, beside the backend's name."""
+    parts = []
+    for alternatives in _SENDER_SETTINGS.get(name, ()):
+        parts.append(next((str(config[k]) for k in alternatives if config.get(k)), "-"))
+    return ":".join(parts) or "-"
+
+
 def webhook_gateway() -> SmsGateway:
     """The gateway that checks Twilio's webhooks: Twilio's when a route uses it beside a
     domestic default, else SMS_BACKEND's (which refuses them unless it is Twilio)."""
