@@ -9,6 +9,7 @@ import os
 import pytest
 from sqlalchemy import select
 
+from tests.other_app import other_app
 from tests.sms import test_domestic_wiring
 from tests.sms.test_domestic_wiring import Aliyun
 from volunteer_hub.broker import queue_depth
@@ -147,18 +148,11 @@ def test_the_send_actor_does_not_retry_while_paused(provider, broker, worker):
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
 def test_every_worker_process_sees_the_pause_in_redis(app, provider):
     """A second app on the same Redis: another worker process, on another host."""
-    from volunteer_hub import create_app
-    from volunteer_hub.broker import bind_actors
-
     kind, fake = provider
     code = empty_balance(kind, fake)
     deliver(queue())
-    other = create_app({**app.config, "TESTING": True})
-    try:
-        with other.app_context():
-            seen = pauses.current(kind.name)
-            assert seen is not None and seen.code == code
-            assert pauses.lift(kind.name) is not None
-        assert pauses.current(kind.name) is None  # lifted there, gone here
-    finally:
-        bind_actors(app.extensions["dramatiq"].broker)
+    with other_app(app) as other, other.app_context():
+        seen = pauses.current(kind.name)
+        assert seen is not None and seen.code == code
+        assert pauses.lift(kind.name) is not None
+    assert pauses.current(kind.name) is None  # lifted there, gone here

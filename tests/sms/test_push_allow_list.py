@@ -9,6 +9,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
+from tests.other_app import other_app
 from tests.sms import test_domestic_wiring
 from tests.sms.test_domestic_wiring import PHONE, SECRET, url
 from volunteer_hub.config import from_environment, parse_networks
@@ -80,26 +81,14 @@ def test_without_trusted_proxies_a_forwarded_address_is_not_believed(
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, provider, make):
     """An app started with TRUSTED_PROXY_HOPS=1: ProxyFix puts the client the proxy saw
     in REMOTE_ADDR, and that is what the list is checked against."""
-    from volunteer_hub import create_app
-    from volunteer_hub.broker import bind_actors
-
     make.person(phone=PHONE)
-    proxied = create_app(
-        {
-            **app.config,
-            "TRUSTED_PROXY_HOPS": 1,
-            "SMS_PUSH_ALLOWED_IPS": parse_networks("test", PROVIDER_NETWORK),
-        }
-    )
-    try:
-        with proxied.app_context():
-            kept = push_from(proxied, "10.0.0.2", provider, forwarded_for="203.0.113.9")
-            refused = push_from(
-                proxied, "10.0.0.2", provider, forwarded_for="198.51.100.7", body="我的"
-            )
-            db.session.remove()
-    finally:
-        bind_actors(app.extensions["dramatiq"].broker)
+    networks = parse_networks("test", PROVIDER_NETWORK)
+    settings = {"SMS_PUSH_ALLOWED_IPS": networks, "SMS_INBOUND_SECRET": SECRET}
+    with other_app(app, TRUSTED_PROXY_HOPS=1, **settings) as proxied, proxied.app_context():
+        kept = push_from(proxied, "10.0.0.2", provider, forwarded_for="203.0.113.9")
+        refused = push_from(
+            proxied, "10.0.0.2", provider, forwarded_for="198.51.100.7", body="我的"
+        )
     assert (kept.status_code, refused.status_code) == (200, 404)
     assert inbound() == 1
 
