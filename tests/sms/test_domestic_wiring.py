@@ -236,14 +236,19 @@ def test_a_paused_provider_leaves_the_text_queued(provider, make):
     assert services.deliver(row.id, current_gateway(PHONE)).outcome == "sent"
 
 
+def route_abroad_to_twilio(app, monkeypatch, fake_twilio, domestic: str) -> None:
+    """SMS_ROUTES: +86 numbers to ``domestic``, the rest to the fake Twilio."""
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={domestic},*=twilio")
+
+
 def test_routes_send_plus86_to_the_domestic_fake_and_others_to_twilio(
     provider, app, monkeypatch, fake_twilio
 ):
     kind, fake = provider
-    for key, value in fake_twilio.app_config().items():
-        if key != "SMS_BACKEND":
-            monkeypatch.setitem(app.config, key, value)
-    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={kind.name},*=twilio")
+    route_abroad_to_twilio(app, monkeypatch, fake_twilio, kind.name)
     monkeypatch.setitem(app.config, "SMS_BACKEND", "twilio")
     app.extensions.pop("sms_gateway", None)
     abroad = "+14155550123"

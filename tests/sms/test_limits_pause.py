@@ -117,10 +117,7 @@ def test_a_paused_domestic_backend_leaves_texts_abroad_going(
     provider, app, monkeypatch, fake_twilio
 ):
     kind, fake = provider
-    for key, value in fake_twilio.app_config().items():
-        if key != "SMS_BACKEND":
-            monkeypatch.setitem(app.config, key, value)
-    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={kind.name},*=twilio")
+    test_domestic_wiring.route_abroad_to_twilio(app, monkeypatch, fake_twilio, kind.name)
     empty_balance(kind, fake)
     assert deliver(queue()) == "paused"
     assert deliver(queue("+14155550123")) == "sent"
