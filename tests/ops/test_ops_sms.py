@@ -69,6 +69,8 @@ def test_resuming_lifts_the_pause_and_sends_the_waiting_texts(admin_client, two_
     assert "已恢复 aliyun 发送，1 条等待的短信将陆续发出。" in response.get_data(as_text=True)
     assert pauses.current("aliyun") is None
     assert queue_depth(broker, "sms") == 1  # the mainland text only: abroad is twilio's
+    held = {group.reason: group.count for group in services.held_texts(utcnow())}
+    assert held == {pauses.PAUSED_CODE: 1}  # abroad's mark stays: twilio is not resumed
     again = admin_client.post("/ops/sms/aliyun/resume", follow_redirects=True)
     assert "没有暂停" in again.get_data(as_text=True)
 

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from dramatiq.brokers.redis import RedisBroker
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from volunteer_hub import after_commit
 from volunteer_hub import broker as broker_state
@@ -138,6 +138,13 @@ def resume(backend: str, *, by_person_id: int | None, now: datetime | None = Non
     )
     config = current_app.config
     ids = [id_ for id_, phone in waiting if backend_for(config, phone) == backend]
+    # No longer waiting for anyone: plain queued texts again, for /ops and the sweep.
+    db.session.execute(
+        update(OutgoingSms)
+        .where(OutgoingSms.id.in_(ids), OutgoingSms.error_code == PAUSED_CODE)
+        .values(error_code=None, error_message=None)
+        .execution_options(synchronize_session=False)
+    )
     for outgoing_id in ids:
         after_commit.enqueue(send_sms.send, outgoing_id)
     log.warning(

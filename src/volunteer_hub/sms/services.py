@@ -136,7 +136,9 @@ def screen(row: OutgoingSms, now: datetime) -> Verdict | None:
     give each row that gets a Verdict to ``set_aside`` and hand the rest over. It only
     reads (a few small queries per row); ``row`` must be the claimed row as loaded in
     this session. The caps count claimed texts, so screen a batch's rows one by one
-    after claiming them all, or the batch may go over a cap by its own size."""
+    after claiming them all, or the batch may go over a cap by its own size. Whether
+    the backend is paused is not the row's business: ask ``pauses.current(backend)``
+    before claiming a batch (as ``deliver`` does), and leave the rows queued if so."""
     reason = _why_not_send(row, now)
     if reason is not None:
         return Verdict("cancelled", reason)
