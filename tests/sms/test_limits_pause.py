@@ -85,14 +85,34 @@ def test_resuming_sends_the_waiting_texts(provider, broker):
     assert [deliver(row) for row in waiting] == ["paused", "paused"]
     broker.flush_all()
 
-    lifted, requeued = pauses.resume(kind.name, by_person_id=None)
+    lifted, requeued = pauses.resume(kind.name, by="a test")
     db.session.commit()
     assert lifted.backend == kind.name and requeued == 2
     assert pauses.current(kind.name) is None
     assert queue_depth(broker, "sms") == 2  # an actor for each, after the commit
     assert [deliver(row) for row in waiting] == ["sent", "sent"]
     assert len(fake.messages) == 2
-    assert pauses.resume(kind.name, by_person_id=None) is None  # nothing to resume
+    assert pauses.resume(kind.name, by="a test") is None  # nothing to resume
+
+
+def test_the_commands_show_and_resume_the_pause(provider, runner, broker):
+    kind, fake = provider
+    code = empty_balance(kind, fake)
+    deliver(queue())
+    deliver(queue(OTHER))
+    shown = runner.invoke(args=["sms", "pauses"])
+    assert shown.exit_code == 0 and f"{kind.name}: paused since" in shown.output
+    assert code in shown.output
+    broker.flush_all()
+
+    resumed = runner.invoke(args=["sms", "resume", kind.name])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"{kind.name} resumed: 2 waiting texts sent again" in resumed.output
+    assert queue_depth(broker, "sms") == 2
+    assert runner.invoke(args=["sms", "pauses"]).output == f"{kind.name}: sending\n"
+    again = runner.invoke(args=["sms", "resume", kind.name])
+    assert "is not paused" in again.output
+    assert runner.invoke(args=["sms", "resume", "nowhere"]).exit_code != 0
 
 
 def test_the_sweep_leaves_paused_texts_to_the_resume(provider, monkeypatch):

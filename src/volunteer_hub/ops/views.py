@@ -66,7 +66,7 @@ def resume_backend(backend: str):
     viewer = _admin_only()
     if backend not in backends_in_use(current_app.config):
         abort(404)
-    resumed = pauses.resume(backend, by_person_id=viewer.person_id)
+    resumed = pauses.resume(backend, by=f"person {viewer.person_id} on /ops")
     if resumed is None:
         flash(_("%(backend)s 没有暂停，无需恢复。", backend=backend), "info")
     else:

@@ -116,11 +116,12 @@ def some_backend_paused() -> bool:
         return False
 
 
-def resume(backend: str, *, by_person_id: int | None, now: datetime | None = None):
+def resume(backend: str, *, by: str, now: datetime | None = None):
     """An operator has topped up the account: lift ``backend``'s pause and send actors
     (after commit) for every due text that waited for it. Returns (the pause lifted,
-    texts sent again), or None when the backend was not paused. Logged with who resumed
-    it, the record of the pause and its end. The caller commits."""
+    texts sent again), or None when the backend was not paused. ``by``: who resumed it
+    ("person 12 on /ops", "flask sms resume"), logged with the pause it ended: there is
+    no audit table for this, the log is the record. The caller commits."""
     from volunteer_hub.sms.backends import backend_for
     from volunteer_hub.sms.services import claimable
     from volunteer_hub.sms.tasks import send_sms
@@ -148,9 +149,9 @@ def resume(backend: str, *, by_person_id: int | None, now: datetime | None = Non
     for outgoing_id in ids:
         after_commit.enqueue(send_sms.send, outgoing_id)
     log.warning(
-        "sms backend %s resumed by person %s (paused since %s: %s); %d texts sent again",
+        "sms backend %s resumed by %s (paused since %s: %s); %d texts sent again",
         backend,
-        by_person_id,
+        by,
         lifted.since.isoformat(),
         lifted.code,
         len(ids),
