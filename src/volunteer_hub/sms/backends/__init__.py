@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 
-from volunteer_hub.sms.gateway import SmsGateway
+from volunteer_hub.sms.gateway import SmsGateway, sign_name
 
 BackendFactory = Callable[[Mapping[str, Any]], SmsGateway]
 
@@ -116,23 +116,20 @@ def backends_in_use(config: Mapping[str, Any]) -> set[str]:
     return {name for _, name in parse_routes(config.get("SMS_ROUTES"), default)}
 
 
-#: the settings naming who a provider meters our sending by: the sending number or
-#: messaging service (Twilio), the account and its sign name (Aliyun), the SdkAppId and
-#: its sign name (Tencent Cloud). The first setting that is set names the sender.
-_SENDER_SETTINGS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "twilio": (("TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER"),),
-    "aliyun": (("ALIYUN_ACCESS_KEY_ID",), ("SMS_SIGN_NAME", "SMS_SIGNATURE")),
-    "tencent": (("TENCENT_SMS_APP_ID",), ("SMS_SIGN_NAME", "SMS_SIGNATURE")),
-}
+#: the setting naming the account a domestic provider meters our sending by
+_ACCOUNT_SETTINGS = {"aliyun": "ALIYUN_ACCESS_KEY_ID", "tencent": "TENCENT_SMS_APP_ID"}
 
 
 def sender_identity(config: Mapping[str, Any], name: str) -> str:
-    """Who backend ``name`` sends as, in the words of its settings ("-" for none): what
-    the send rate is counted by, beside the backend's name."""
-    parts = []
-    for alternatives in _SENDER_SETTINGS.get(name, ()):
-        parts.append(next((str(config[k]) for k in alternatives if config.get(k)), "-"))
-    return ":".join(parts) or "-"
+    """Who backend ``name`` sends as ("-" for nobody in particular): what its send rate is
+    counted by, beside its name. Twilio meters a sending number or messaging service;
+    Aliyun and Tencent Cloud an account (AccessKey, SdkAppId) and its sign name."""
+    if name == "twilio":
+        sender = config.get("TWILIO_MESSAGING_SERVICE_SID") or config.get("TWILIO_FROM_NUMBER")
+        return str(sender or "-")
+    if name in _ACCOUNT_SETTINGS:
+        return f"{config.get(_ACCOUNT_SETTINGS[name]) or '-'}:{sign_name(config)}"
+    return "-"
 
 
 def webhook_gateway() -> SmsGateway:
