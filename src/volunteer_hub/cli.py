@@ -151,6 +151,7 @@ def register(app: Flask) -> None:
     from volunteer_hub.calendar.cli import feeds
     from volunteer_hub.hours.cli import hours
     from volunteer_hub.roster.cli import roster
+    from volunteer_hub.sms import pause_cli  # noqa: F401  (adds sms pauses, sms resume)
     from volunteer_hub.sms.cli import sms
 
     app.cli.add_command(feeds)

@@ -112,6 +112,7 @@ def _sms_settings(env) -> dict:
         #: non-urgent broadcast texts one person gets per local day at most
         "BROADCAST_DAILY_CAP": int(env.get("BROADCAST_DAILY_CAP") or 2),
         **_domestic_sms_settings(env),
+        **_sms_limit_settings(env),
     }
 
 
@@ -135,6 +136,52 @@ _DOMESTIC_SMS_KEYS = (
 
 def _domestic_sms_settings(env) -> dict:
     return {key: env.get(key) or None for key in _DOMESTIC_SMS_KEYS}
+
+
+def _sms_limit_settings(env) -> dict:
+    """How much reaches one number, how fast each backend sends, who may push to us."""
+    return {
+        #: texts one number gets per rolling hour / per local day at most, before the
+        #: provider's own per-number flow control refuses them; 0: no cap. Urgent texts
+        #: and login codes are never held (see sms/limits.py)
+        "SMS_RECIPIENT_HOURLY_CAP": _non_negative_int(
+            "SMS_RECIPIENT_HOURLY_CAP", env.get("SMS_RECIPIENT_HOURLY_CAP")
+        ),
+        "SMS_RECIPIENT_DAILY_CAP": _non_negative_int(
+            "SMS_RECIPIENT_DAILY_CAP", env.get("SMS_RECIPIENT_DAILY_CAP")
+        ),
+        #: per-backend send rates, e.g. "aliyun=50,tencent=20"; a backend not named
+        #: sends at SMS_RATE_PER_SECOND
+        "SMS_BACKEND_RATES": _backend_rates(env.get("SMS_BACKEND_RATES")),
+        #: client addresses (CIDRs) the domestic push endpoints accept; empty: any
+        "SMS_PUSH_ALLOWED_IPS": parse_networks(
+            "SMS_PUSH_ALLOWED_IPS", env.get("SMS_PUSH_ALLOWED_IPS")
+        ),
+    }
+
+
+def _backend_rates(value: str | None) -> dict[str, int]:
+    rates: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in (value or "").split(","))):
+        name, equals, rate = (piece.strip() for piece in entry.partition("="))
+        if not equals or not name or not rate.isdigit() or int(rate) < 1:
+            raise ValueError(f"SMS_BACKEND_RATES: {entry!r} is not like aliyun=50")
+        rates[name.lower()] = int(rate)
+    return rates
+
+
+def parse_networks(name: str, value: str | None) -> tuple:
+    """Comma-separated addresses or CIDRs as ip_network objects; ValueError names ``name``."""
+    import ipaddress
+
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in (value or "").split(",")
+            if part.strip()
+        )
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _cookie_settings(env, public_base_url: str | None) -> dict:

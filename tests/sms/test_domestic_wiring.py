@@ -15,7 +15,7 @@ from volunteer_hub.devtools.fake_aliyun import FakeAliyun
 from volunteer_hub.devtools.fake_tencent import FakeTencentSms
 from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
-from volunteer_hub.sms import services
+from volunteer_hub.sms import pauses, services
 from volunteer_hub.sms.backends import backend_for, current_gateway, parse_routes
 from volunteer_hub.sms.cli import example_mapping_toml
 from volunteer_hub.sms.gateway import ProviderPaused
@@ -226,23 +226,29 @@ def test_a_paused_provider_leaves_the_text_queued(provider, make):
         fake.fail_next("FailedOperation.InsufficientBalanceInSmsPackage")
     row = services.queue_text(to_phone=PHONE, text=HELP, kind="reply", dedupe_key="p")
     db.session.commit()
-    assert services.deliver(row.id, current_gateway(PHONE)).retry
+    assert services.deliver(row.id, current_gateway(PHONE)).outcome == "paused"
     db.session.refresh(row)
     assert row.status == "queued" and row.body.endswith(HELP.text)
     # a long provider code fits the column (PostgreSQL refuses more); the message has it whole
     assert row.error_code and len(row.error_code) <= 20
     assert ("AMOUNT_NOT_ENOUGH" if kind is Aliyun else "InsufficientBalance") in row.error_message
+    assert pauses.resume(kind.name, by="a test") is not None  # topped up
     assert services.deliver(row.id, current_gateway(PHONE)).outcome == "sent"
+
+
+def route_abroad_to_twilio(app, monkeypatch, fake_twilio, domestic: str) -> None:
+    """SMS_ROUTES: +86 numbers to ``domestic``, the rest to the fake Twilio."""
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={domestic},*=twilio")
 
 
 def test_routes_send_plus86_to_the_domestic_fake_and_others_to_twilio(
     provider, app, monkeypatch, fake_twilio
 ):
     kind, fake = provider
-    for key, value in fake_twilio.app_config().items():
-        if key != "SMS_BACKEND":
-            monkeypatch.setitem(app.config, key, value)
-    monkeypatch.setitem(app.config, "SMS_ROUTES", f"+86={kind.name},*=twilio")
+    route_abroad_to_twilio(app, monkeypatch, fake_twilio, kind.name)
     monkeypatch.setitem(app.config, "SMS_BACKEND", "twilio")
     app.extensions.pop("sms_gateway", None)
     abroad = "+14155550123"

@@ -22,6 +22,9 @@ from volunteer_hub.calendar.services import REBUILD_OVERDUE_AFTER
 from volunteer_hub.extensions import db
 from volunteer_hub.hours.marks import RollupMark
 from volunteer_hub.people.services import mask_phone
+from volunteer_hub.sms import pauses
+from volunteer_hub.sms.backends import backends_in_use
+from volunteer_hub.sms.limits import CAP_CODE
 from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 from volunteer_hub.sms.services import STUCK_QUEUED_AFTER, STUCK_SENDING_AFTER
 
@@ -80,17 +83,75 @@ def queue_depths(broker: dramatiq.Broker) -> list[QueueDepth]:
     return depths
 
 
-def outbox_counts(since: datetime) -> dict[str, int]:
-    """Texts created since ``since`` by status, every status present (zeros included)."""
+#: why a held text waits, in the order the page lists them
+HELD_REASONS = ("quiet_hours", CAP_CODE, pauses.PAUSED_CODE)
+
+
+def outbox_counts(since: datetime, now: datetime) -> dict[str, int]:
+    """Texts created since ``since`` by status, every status present (zeros included);
+    "held" (see ``held_texts``) apart from "queued", which then counts only texts due
+    for a worker."""
+    held = _held(now)
+    status = case((held, "held"), else_=OutgoingSms.status)
     rows = db.session.execute(
-        select(OutgoingSms.status, func.count())
-        .where(OutgoingSms.created_at >= since)
-        .group_by(OutgoingSms.status)
+        select(status, func.count()).where(OutgoingSms.created_at >= since).group_by(status)
     )
-    counts = {str(status): 0 for status in SmsStatus}
-    for status, count in rows:
-        counts[str(status)] = count
+    counts = {str(status): 0 for status in SmsStatus} | {"held": 0}
+    for name, count in rows:
+        counts[str(name)] = count
     return counts
+
+
+@dataclass(frozen=True)
+class Held:
+    #: quiet_hours (a call-out written at night), recipient-cap, provider-paused
+    reason: str
+    count: int
+    #: when the first and the last of them go out (None while their backend is paused)
+    first_out: datetime | None
+    last_out: datetime | None
+
+
+def held_texts(now: datetime) -> list[Held]:
+    """Queued texts that are not due for a worker, by why they wait and when they go out;
+    one query. Reasons without texts are left out."""
+    reason = case(
+        (OutgoingSms.error_code == pauses.PAUSED_CODE, pauses.PAUSED_CODE),
+        (OutgoingSms.error_code == CAP_CODE, CAP_CODE),
+        else_="quiet_hours",
+    )
+    out_at = case(
+        (OutgoingSms.error_code == pauses.PAUSED_CODE, None), else_=OutgoingSms.send_after
+    )
+    rows = db.session.execute(
+        select(reason, func.count(), func.min(out_at), func.max(out_at))
+        .where(_held(now))
+        .group_by(reason)
+    ).all()
+    found = {row[0]: Held(row[0], row[1], _aware(row[2]), _aware(row[3])) for row in rows}
+    return [found[name] for name in HELD_REASONS if name in found]
+
+
+def _held(now: datetime):
+    """A queued text not due for a worker at ``now``: held until later, or paused."""
+    return and_(
+        OutgoingSms.status == SmsStatus.QUEUED,
+        or_(OutgoingSms.send_after > now, OutgoingSms.error_code == pauses.PAUSED_CODE),
+    )
+
+
+@dataclass(frozen=True)
+class BackendState:
+    name: str
+    #: None while it sends
+    pause: pauses.Pause | None
+
+
+def backend_states() -> list[BackendState]:
+    """Every backend SMS_BACKEND and SMS_ROUTES use, sending or paused (Redis: one
+    round trip each)."""
+    names = sorted(backends_in_use(current_app.config))
+    return [BackendState(name, pauses.current(name)) for name in names]
 
 
 @dataclass(frozen=True)
@@ -162,6 +223,8 @@ def stuck_texts(now: datetime) -> StuckTexts:
         ),
         # a text being retried with backoff is not stuck
         or_(OutgoingSms.status_changed_at.is_(None), OutgoingSms.status_changed_at < due_before),
+        # nor one waiting for its paused backend (shown apart, with the backend)
+        or_(OutgoingSms.error_code.is_(None), OutgoingSms.error_code != pauses.PAUSED_CODE),
     )
     sending = and_(
         OutgoingSms.status == SmsStatus.SENDING,

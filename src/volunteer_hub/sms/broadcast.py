@@ -29,6 +29,7 @@ from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms import replies
 from volunteer_hub.sms.fanout import Text, queue_many
+from volunteer_hub.sms.limits import local_day
 from volunteer_hub.sms.models import Broadcast, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.teams.models import Membership
 
@@ -209,9 +210,7 @@ def at_daily_cap(people, goes_out: datetime, zone) -> set[int]:
     non-urgent call-outs (a team's broadcasts, flood-duty call-outs) going out on the
     local day of ``goes_out``; one query."""
     cap = current_app.config["BROADCAST_DAILY_CAP"]
-    day = goes_out.astimezone(zone).date()
-    day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    day_start, day_end = local_day(goes_out, zone)  # the day the recipient caps count by
     out_at = func.coalesce(OutgoingSms.send_after, OutgoingSms.created_at)
     return set(
         db.session.scalars(

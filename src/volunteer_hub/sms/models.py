@@ -57,6 +57,8 @@ class OutgoingSms(Base):
             sqlite_where=text("status IN ('queued', 'sending')"),
         ),
         Index("ix_outgoing_sms_person_id_created_at", "person_id", "created_at"),
+        # The per-recipient caps count a number's texts by when they were claimed.
+        Index("ix_outgoing_sms_to_phone_claimed_at", "to_phone", "claimed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,11 @@ Rule 2 of ARCHITECTURE.md: a text is an ``OutgoingSms`` row with a unique dedupe
 committed before any actor is sent; the actor gets the row id, claims it with a
 conditional UPDATE (queued → sending) and only then calls the provider. A duplicate
 delivery finds the row claimed and does nothing. Rule 4: opt-out is absolute.
+
+Every text passes ``screen`` just before its hand-over (the single send here, and any
+batch send): what must stop it for good (an opt-out, too late, a reminder gone stale)
+and what makes it wait (the per-recipient caps of ``sms.limits``). A provider that can
+send nothing at all pauses its backend (``sms.pauses``) until an operator resumes it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from sqlalchemy import select, update
 from volunteer_hub import after_commit
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.extensions import db
+from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
+from volunteer_hub.sms import limits, pauses
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
     ProviderPaused,
@@ -100,8 +107,75 @@ def queue_text(
 class Delivery:
     """What ``deliver`` did, for the actor to act on (and tests to check)."""
 
-    outcome: str  # sent / skipped / cancelled / failed / retry
+    #: sent / skipped / cancelled / failed / retry / held (a cap: ``send_after`` moved)
+    #: / paused (its backend is paused: the text waits for the resume)
+    outcome: str
     retry: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why ``screen`` keeps a claimed text from going out now, and what becomes of it."""
+
+    #: "cancelled": never (opted out, expired, the reminder's signup or shift changed);
+    #: "held": not before ``until``; "failed": it would be held past its ``expires_at``
+    outcome: str
+    #: for the operator, kept on the row
+    message: str
+    #: kept on the row: ``recipient-cap`` for held and failed texts
+    code: str | None = None
+    until: datetime | None = None
+
+
+def screen(row: OutgoingSms, now: datetime) -> Verdict | None:
+    """The checks every text passes just before its hand-over; None: send it now.
+
+    For any send path, single or batched: call it per row after the row is claimed
+    (queued → sending, not yet committed), so a change committed before the claim (an
+    opt-out, a cancellation, a moved shift, a text to the same number) always wins;
+    give each row that gets a Verdict to ``set_aside`` and hand the rest over. It only
+    reads (a few small queries per row); ``row`` must be the claimed row as loaded in
+    this session. The caps count claimed texts, so screen a batch's rows one by one
+    after claiming them all, or the batch may go over a cap by its own size. Whether
+    the backend is paused is not the row's business: ask ``pauses.current(backend)``
+    before claiming a batch (as ``deliver`` does), and leave the rows queued if so."""
+    reason = _why_not_send(row, now)
+    if reason is not None:
+        return Verdict("cancelled", reason)
+    return _recipient_cap(row, now)
+
+
+def set_aside(row: OutgoingSms, verdict: Verdict, now: datetime) -> None:
+    """Record ``screen``'s verdict on a claimed row; the caller commits. A held text goes
+    back to "queued" with ``send_after`` at ``verdict.until`` and its claim undone (the
+    minute sweep sends it then); a cancelled or failed one is finished."""
+    row.status_changed_at = now
+    row.error_message = verdict.message[:500]
+    if verdict.code is not None:
+        row.error_code = _code(verdict.code)
+    if verdict.outcome == "held":
+        row.status, row.send_after, row.claimed_at = SmsStatus.QUEUED, verdict.until, None
+        row.attempts = max(0, row.attempts - 1)
+    else:
+        row.status = SmsStatus(verdict.outcome)
+
+
+def _recipient_cap(row: OutgoingSms, now: datetime) -> Verdict | None:
+    caps = limits.Caps.from_config(current_app.config)
+    if caps.off or limits.exempt(row):
+        return None
+    until = limits.capped_until(caps, row.to_phone, now, local_zone(), leave_out=row.id)
+    if until is None:
+        return None
+    if row.expires_at is not None and until > row.expires_at:
+        return Verdict(
+            "failed",
+            f"recipient cap reached until {until:%Y-%m-%d %H:%M} UTC, after the text expires",
+            code=limits.CAP_CODE,
+        )
+    return Verdict(
+        "held", f"recipient cap reached until {until:%Y-%m-%d %H:%M} UTC", limits.CAP_CODE, until
+    )
 
 
 def destination(outgoing_id: int) -> str | None:
@@ -130,40 +204,49 @@ def deliver(
     ``pace`` runs only for a row still queued and due, so texts already sent, claimed or
     cancelled take no slot."""
     now = now or utcnow()
-    not_claimed = _claim(outgoing_id, now, pace)
+    not_claimed = _claim(outgoing_id, now, pace, gateway.name)
     if not_claimed is not None:
         return not_claimed
     row = db.session.get(OutgoingSms, outgoing_id)
-    # Checked after the claim, so a change committed before it (an opt-out, a
-    # cancellation, a moved shift) always wins over a text queued earlier.
-    reason = _why_not_send(row, now)
-    if reason is not None:
-        _finish(row, SmsStatus.CANCELLED, now, error_message=reason)
-        return Delivery("cancelled")
+    verdict = screen(row, now)
+    if verdict is not None:
+        set_aside(row, verdict, now)
+        db.session.commit()
+        return Delivery(verdict.outcome)
     return _hand_over(row, gateway, now)
 
 
-def _claim(outgoing_id: int, now: datetime, pace: Callable[[], None] | None) -> Delivery | None:
-    """Claim a due row (queued → sending), after ``pace``; None when claimed, else what
-    happened instead. Only the claim is left uncommitted, for ``deliver`` to commit
-    with its decision to send."""
+def _claim(
+    outgoing_id: int, now: datetime, pace: Callable[[], None] | None, backend: str
+) -> Delivery | None:
+    """Claim a due row (queued → sending), after ``pace``, unless ``backend`` is paused;
+    None when claimed, else what happened instead. Only the claim is left uncommitted,
+    for ``deliver`` to commit with its decision to send."""
     due = db.session.scalar(
-        select(OutgoingSms.id).where(OutgoingSms.id == outgoing_id, _claimable(now))
+        select(OutgoingSms.id).where(OutgoingSms.id == outgoing_id, claimable(now))
     )
     # End the read before waiting for a slot: on SQLite it holds the write lock.
     db.session.commit()
     if due is None:
         return Delivery("skipped")  # already claimed, finished, cancelled or not yet due
-    if pace is not None:
-        try:
+    try:
+        paused = pauses.current(backend)
+        if paused is None and pace is not None:
             pace()
-        except Exception as exc:  # nothing claimed: whatever went wrong, the text waits
-            _postpone(outgoing_id, now, exc)
-            return Delivery("retry", retry=True)
+    except Exception as exc:  # nothing claimed: whatever went wrong, the text waits
+        code = getattr(exc, "code", None) or type(exc).__name__
+        _postpone(outgoing_id, now, code, str(exc))
+        log.warning("sms %s: no send slot (%s), stays queued, will retry", outgoing_id, code)
+        return Delivery("retry", retry=True)
+    if paused is not None:
+        # No retry: the resume (or the minute sweep) sends it again.
+        since = f"{paused.since:%Y-%m-%d %H:%M} UTC"
+        _postpone(outgoing_id, now, pauses.PAUSED_CODE, f"{backend} paused since {since}")
+        return Delivery("paused")
 
     claimed = db.session.execute(
         update(OutgoingSms)
-        .where(OutgoingSms.id == outgoing_id, _claimable(now))
+        .where(OutgoingSms.id == outgoing_id, claimable(now))
         .values(
             status=SmsStatus.SENDING,
             claimed_at=now,
@@ -196,10 +279,11 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
         row.status_changed_at = now
         db.session.commit()
         if isinstance(exc, ProviderPaused):
-            # The whole account is stopped (balance, quota): every text waits, none is lost.
-            log.error("sms %s: %s paused sending (%s); texts wait", outgoing_id, gateway.name, exc)
-        else:
-            log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
+            # The whole account is stopped (balance, quota): every text of this backend
+            # waits for an operator, none is lost.
+            pauses.pause(gateway.name, code=exc.code, reason=str(exc), at=now)
+            return Delivery("paused")
+        log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
         return Delivery("retry", retry=True)
     except RecipientOptedOut as exc:
         if row.person_id is not None:
@@ -348,43 +432,44 @@ def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
         .execution_options(synchronize_session=False)
     ).rowcount
     due_before = now - STUCK_QUEUED_AFTER
-    stuck_ids = list(
-        db.session.scalars(
-            select(OutgoingSms.id).where(
-                OutgoingSms.status == SmsStatus.QUEUED,
-                ((OutgoingSms.send_after.is_(None)) & (OutgoingSms.created_at < due_before))
-                | (OutgoingSms.send_after <= now),
-                # a row being retried with backoff has a fresh status_changed_at
-                (OutgoingSms.status_changed_at.is_(None))
-                | (OutgoingSms.status_changed_at < due_before),
-            )
-        )
+    stuck = select(OutgoingSms.id).where(
+        OutgoingSms.status == SmsStatus.QUEUED,
+        ((OutgoingSms.send_after.is_(None)) & (OutgoingSms.created_at < due_before))
+        | (OutgoingSms.send_after <= now),
+        # a row being retried with backoff has a fresh status_changed_at
+        (OutgoingSms.status_changed_at.is_(None)) | (OutgoingSms.status_changed_at < due_before),
     )
+    if pauses.some_backend_paused():
+        # Texts waiting for a paused backend wait for its resume, which sends them; the
+        # sweep takes them again only once no backend is paused (a pause that vanished).
+        stuck = stuck.where(
+            (OutgoingSms.error_code.is_(None)) | (OutgoingSms.error_code != pauses.PAUSED_CODE)
+        )
+    stuck_ids = list(db.session.scalars(stuck))
     for outgoing_id in stuck_ids:
         after_commit.enqueue(send_sms.send, outgoing_id)
     return len(stuck_ids), flagged
 
 
-def _claimable(now: datetime):
-    """A row an actor may claim at ``now``: queued, and its time has come."""
+def claimable(now: datetime):
+    """Where-clause of a row a send path may claim at ``now``: queued, and its time has
+    come."""
     return (OutgoingSms.status == SmsStatus.QUEUED) & (
         (OutgoingSms.send_after.is_(None)) | (OutgoingSms.send_after <= now)
     )
 
 
-def _postpone(outgoing_id: int, now: datetime, exc: Exception) -> None:
+def _postpone(outgoing_id: int, now: datetime, code: str, message: str) -> None:
     """The text could not be handed over and was never claimed (no send slot: the rate
-    is used up, or Redis is away). Say why on the row, and keep the sweep off it while
-    the actor backs off, as after a provider's transient error."""
-    code = getattr(exc, "code", None) or type(exc).__name__
+    is used up, or Redis is away; its backend is paused). Say why on the row, and keep
+    the sweep off it a while, as after a provider's transient error."""
     db.session.execute(
         update(OutgoingSms)
         .where(OutgoingSms.id == outgoing_id, OutgoingSms.status == SmsStatus.QUEUED)
-        .values(error_code=_code(code), error_message=str(exc)[:500], status_changed_at=now)
+        .values(error_code=_code(code), error_message=message[:500], status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    log.warning("sms %s: no send slot (%s), stays queued, will retry", outgoing_id, code)
 
 
 def _code(code: str | None) -> str | None:

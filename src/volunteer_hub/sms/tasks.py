@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 
@@ -11,7 +12,7 @@ from flask import current_app
 
 from volunteer_hub import broker
 from volunteer_hub.sms import services
-from volunteer_hub.sms.backends import current_gateway
+from volunteer_hub.sms.backends import backend_for, gateway_named, sender_identity
 from volunteer_hub.sms.gateway import TransientSmsError
 
 #: how long an actor waits for a free slot of the send rate before handing the message
@@ -31,8 +32,9 @@ PACING_SLICE_MS = 100
 def send_sms(outgoing_id: int) -> None:
     # The slot is taken before the row is claimed (see services.deliver): if Redis is
     # away, the text stays queued instead of stranded in "sending".
-    gateway = current_gateway(services.destination(outgoing_id))  # SMS_ROUTES decides
-    delivery = services.deliver(outgoing_id, gateway, pace=_wait_for_send_slot)
+    backend = backend_for(current_app.config, services.destination(outgoing_id))  # SMS_ROUTES
+    pace = functools.partial(_wait_for_send_slot, backend)
+    delivery = services.deliver(outgoing_id, gateway_named(backend), pace=pace)
     if delivery.retry:
         # Dramatiq's Retries middleware sends it again later, with exponential backoff.
         raise TransientSmsError(f"sms {outgoing_id} will be retried")
@@ -54,19 +56,26 @@ def send_pacing(rate_per_second: int) -> tuple[int, int]:
     return per_slice, slice_ms
 
 
-def _wait_for_send_slot() -> None:
-    """Keep every worker process together under SMS_RATE_PER_SECOND, so a call-out to
-    thousands never trips the provider's own 429s. Taken just before the claim and the
-    hand-over, so what the provider sees is as evenly spaced as we can make it. Raises
-    TransientSmsError when no slot frees up in time, and whatever the rate-limit backend
-    raises (Redis unreachable): the caller has claimed nothing yet."""
+def send_rate(config, backend: str) -> int:
+    """Texts per second ``backend`` may take: its SMS_BACKEND_RATES entry, else
+    SMS_RATE_PER_SECOND."""
+    return (config.get("SMS_BACKEND_RATES") or {}).get(backend) or config["SMS_RATE_PER_SECOND"]
+
+
+def _wait_for_send_slot(backend: str | None = None) -> None:
+    """Keep every worker process together under ``backend``'s send rate (default:
+    SMS_BACKEND's), so a call-out to thousands never trips the provider's own 429s.
+    Taken just before the claim and the hand-over, so what the provider sees is as
+    evenly spaced as we can make it. Raises TransientSmsError when no slot frees up in
+    time, and whatever the rate-limit backend raises (Redis unreachable): the caller has
+    claimed nothing yet."""
     config = current_app.config
-    # Providers meter per sending number (or messaging service): so do we.
-    sender = config.get("TWILIO_MESSAGING_SERVICE_SID") or config.get("TWILIO_FROM_NUMBER") or "-"
-    per_slice, slice_ms = send_pacing(config["SMS_RATE_PER_SECOND"])
+    backend = backend or backend_for(config, None)
+    # Providers meter per backend and sender (number, account, app): so do we.
+    per_slice, slice_ms = send_pacing(send_rate(config, backend))
     limiter = BucketRateLimiter(
         broker.state().rate_limit_backend,
-        f"sms-send-rate:{config['DRAMATIQ_NAMESPACE']}:{sender}",
+        f"sms-send-rate:{config['DRAMATIQ_NAMESPACE']}:{backend}:{sender_identity(config, backend)}",
         limit=per_slice,
         bucket=slice_ms,
     )

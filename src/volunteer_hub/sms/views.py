@@ -3,20 +3,27 @@
 refused with 403 and changes nothing. And the mainland providers' pushes,
 ``POST /sms/inbound/<provider>/<secret>`` and ``/sms/status/<provider>/<secret>``
 (Aliyun, Tencent Cloud): unsigned, so believed by SMS_INBOUND_SECRET in the URL; a wrong
-secret or an unknown provider is 404 and changes nothing."""
+secret or an unknown provider is 404 and changes nothing, and so is a push from an
+address outside SMS_PUSH_ALLOWED_IPS when that is set (the client address as the trusted
+proxies forwarded it, TRUSTED_PROXY_HOPS)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import logging
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from volunteer_hub.config import parse_networks
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.sms import services
 from volunteer_hub.sms.backends import push_reader, webhook_gateway
 from volunteer_hub.sms.inbound import handle_inbound
 from volunteer_hub.sms.push import DeliveryReport, InboundText
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 csrf.exempt(bp)
@@ -63,6 +70,16 @@ def push(kind: str, provider: str, secret: str):
     # Constant time: the secret is the only thing that proves a push comes from the provider.
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         abort(404)
+    if not _from_allowed_address():
+        # Logged without the URL: its path is the secret. The right secret from another
+        # address: a leaked secret, or the provider pushing from new addresses.
+        log.warning(
+            "sms %s push of %s refused: %s is not in SMS_PUSH_ALLOWED_IPS",
+            kind,
+            provider,
+            request.remote_addr,
+        )
+        abort(404)
     reader = push_reader(provider)
     if reader is None:
         abort(404)
@@ -79,6 +96,21 @@ def push(kind: str, provider: str, secret: str):
     db.session.commit()
     body, status_code = reader.push_ack(_PUSH_KINDS[kind])
     return body, status_code
+
+
+def _from_allowed_address() -> bool:
+    allowed = current_app.config.get("SMS_PUSH_ALLOWED_IPS") or ()
+    if isinstance(allowed, str):  # set after start-up, as the environment spells it
+        allowed = parse_networks("SMS_PUSH_ALLOWED_IPS", allowed)
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if getattr(address, "ipv4_mapped", None):  # ::ffff:1.2.3.4 from a dual-stack socket
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
 
 
 def _take_in(provider: str, text: InboundText) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 
-from volunteer_hub.sms.gateway import SmsGateway
+from volunteer_hub.sms.gateway import SmsGateway, sign_name
 
 BackendFactory = Callable[[Mapping[str, Any]], SmsGateway]
 
@@ -114,6 +114,22 @@ def backends_in_use(config: Mapping[str, Any]) -> set[str]:
     """Every backend SMS_BACKEND and SMS_ROUTES send texts through."""
     default = (config.get("SMS_BACKEND") or "console").strip().lower()
     return {name for _, name in parse_routes(config.get("SMS_ROUTES"), default)}
+
+
+#: the setting naming the account a domestic provider meters our sending by
+_ACCOUNT_SETTINGS = {"aliyun": "ALIYUN_ACCESS_KEY_ID", "tencent": "TENCENT_SMS_APP_ID"}
+
+
+def sender_identity(config: Mapping[str, Any], name: str) -> str:
+    """Who backend ``name`` sends as ("-" for nobody in particular): what its send rate is
+    counted by, beside its name. Twilio meters a sending number or messaging service;
+    Aliyun and Tencent Cloud an account (AccessKey, SdkAppId) and its sign name."""
+    if name == "twilio":
+        sender = config.get("TWILIO_MESSAGING_SERVICE_SID") or config.get("TWILIO_FROM_NUMBER")
+        return str(sender or "-")
+    if name in _ACCOUNT_SETTINGS:
+        return f"{config.get(_ACCOUNT_SETTINGS[name]) or '-'}:{sign_name(config)}"
+    return "-"
 
 
 def webhook_gateway() -> SmsGateway:
