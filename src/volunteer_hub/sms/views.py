@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, abort, current_app, request
 
 from volunteer_hub.config import parse_networks
-from volunteer_hub.extensions import csrf, db, limiter
+from volunteer_hub.extensions import csrf, limiter
 from volunteer_hub.sms import services
 from volunteer_hub.sms.backends import push_reader, webhook_gateway
 from volunteer_hub.sms.inbound import handle_inbound
@@ -40,7 +40,6 @@ def inbound():
         to_phone=form.get("To", ""),
         body=form.get("Body", ""),
     )
-    db.session.commit()
     return _twiml(result.reply)
 
 
@@ -52,7 +51,6 @@ def status():
     ours = webhook_gateway().delivery_status(form.get("MessageStatus") or "")
     if ours is not None:  # None: a word of the provider's we do not follow
         services.record_delivery_report(_message_sid(form), ours, form.get("ErrorCode"))
-    db.session.commit()
     return Response(status=204)
 
 
@@ -93,7 +91,6 @@ def push(kind: str, provider: str, secret: str):
             _take_in(provider, item)
         elif isinstance(item, DeliveryReport):
             services.record_delivery_report(item.provider_sid, item.status, item.error_code)
-    db.session.commit()
     body, status_code = reader.push_ack(_PUSH_KINDS[kind])
     return body, status_code
 
