@@ -43,6 +43,16 @@ class InvitationClosed(Conflict, code="invitation-closed"):
     """The invitation was declined, withdrawn, or does not wait for an answer any more."""
 
 
+class TeamArchived(Conflict, code="team-archived"):
+    """The team is archived: it takes no new events, sign-ups or members."""
+
+
+def ensure_open(team: Team) -> None:
+    """Raise TeamArchived for an archived team (new events, sign-ups, members)."""
+    if team.is_archived:
+        raise TeamArchived(_("该服务队已归档，不能再添加活动、报名或队员"), field="team_id")
+
+
 @dataclass(frozen=True)
 class MemberUpdate:
     membership: Membership
@@ -103,6 +113,7 @@ def add_member(
     team = db.session.get(Team, team_id)
     if team is None:
         raise NotFound(_("服务队不存在"))
+    ensure_open(team)
     if person is None:
         person = Person(name=name, phone=e164, skills=(skills or "").strip())
         db.session.add(person)
@@ -210,7 +221,7 @@ def update_member(
     if errors:
         raise ValidationFailed(errors)
     if membership.role == MemberRole.LEADER and role != MemberRole.LEADER:
-        _keep_one_leader(team_id, person_id)
+        keep_one_leader(team_id, person_id)
     person.name = name
     person.skills = skills
     set_skills(person.id, split_skills(skills))
@@ -228,7 +239,7 @@ def remove_member(team_id: int, person_id: int) -> None:
     if membership is None:
         raise NotFound(_("队员不存在"))
     if membership.role == MemberRole.LEADER:
-        _keep_one_leader(team_id, person_id)
+        keep_one_leader(team_id, person_id)
     db.session.execute(delete(Membership).where(Membership.id == membership.id))
 
 
@@ -395,7 +406,7 @@ def _membership(team_id: int, person_id: int) -> Membership | None:
     )
 
 
-def _keep_one_leader(team_id: int, leaving_person_id: int) -> None:
+def keep_one_leader(team_id: int, leaving_person_id: int) -> None:
     others = db.session.scalar(
         select(func.count())
         .select_from(Membership)
