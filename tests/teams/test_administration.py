@@ -194,7 +194,7 @@ def test_a_member_is_made_leader_and_removed_again(client, world):
     html = page(
         client.post(
             f"/teams/{world.team_a.id}/leaders",
-            data={"phone": world.member_a.phone, "name": ""},
+            data={"leader-phone": world.member_a.phone, "leader-name": ""},
             follow_redirects=True,
         )
     )
@@ -210,7 +210,7 @@ def test_someone_of_another_team_is_invited_masked_never_named(client, world):
     html = page(
         client.post(
             f"/teams/{world.team_a.id}/leaders",
-            data={"phone": world.member_b.phone, "name": ""},
+            data={"leader-phone": world.member_b.phone, "leader-name": ""},
             follow_redirects=True,
         )
     )
@@ -223,7 +223,8 @@ def test_someone_of_another_team_is_invited_masked_never_named(client, world):
 def test_an_unknown_phone_cannot_be_made_leader(client, world):
     login(client, world.coordinator_x)
     response = client.post(
-        f"/teams/{world.team_a.id}/leaders", data={"phone": "13700001111", "name": "新队长"}
+        f"/teams/{world.team_a.id}/leaders",
+        data={"leader-phone": "13700001111", "leader-name": "新队长"},
     )
     assert response.status_code == 400
     assert "该手机号尚未登记" in page(response)
@@ -241,7 +242,7 @@ def test_the_last_leader_stays(client, world):
 def test_a_leader_cannot_touch_another_teams_leaders(client, world):
     login(client, world.leader_a)
     response = client.post(
-        f"/teams/{world.team_b.id}/leaders", data={"phone": world.member_b.phone}
+        f"/teams/{world.team_b.id}/leaders", data={"leader-phone": world.member_b.phone}
     )
     assert response.status_code == 404
     response = client.post(f"/teams/{world.team_b.id}/leaders/{world.leader_b.id}/remove")

@@ -165,7 +165,7 @@ def test_leaders_do_not_get_unit_pages(client, world):
 def test_unit_out_of_scope_is_not_found(client, world):
     login(client, world.coordinator_x)
     assert client.get(f"/units/{world.district_y.id}").status_code == 404
-    response = client.post(f"/units/{world.district_y.id}/rename", data={"name": "改名"})
+    response = client.post(f"/units/{world.district_y.id}/rename", data={"unit-name": "改名"})
     assert response.status_code == 404
     assert fresh(world.district_y).name == "华容区"
 
@@ -178,7 +178,7 @@ def test_create_rename_and_move_from_the_pages(client, make, world):
     html = page(client.get(response.headers["Location"]))
     assert "已添加单位：新港社区" in html
     assert "修改单位" in html and "新建服务队" in html
-    response = client.post(f"/units/{made.id}/rename", data={"name": "新港社区居委会"})
+    response = client.post(f"/units/{made.id}/rename", data={"unit-name": "新港社区居委会"})
     assert response.status_code == 302
     response = client.post(f"/units/{made.id}/move", data={"parent": world.district_x.id})
     assert response.status_code == 302

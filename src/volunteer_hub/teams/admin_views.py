@@ -22,6 +22,8 @@ from volunteer_hub.web import current_viewer, error_dict, form_errors, found, st
 
 bp = Blueprint("team_admin", __name__)
 
+#: the leader form shares the page with the rename form: its own field ids
+LEADER_PREFIX = "leader"
 #: upcoming events whose shifts get a sign-in sheet link on the management page
 SHEET_EVENTS = 20
 
@@ -90,7 +92,7 @@ def restore(team_id: int):
 @staff_required
 def appoint_leader(team_id: int):
     viewer, team = visible_team(team_id)
-    form = LeaderForm()
+    form = LeaderForm(prefix=LEADER_PREFIX)
     rename_form = RenameTeamForm(formdata=None, data={"name": team.name})
     if not form.validate_on_submit():
         return _manage_page(team, rename_form, form_errors(form), 400, leader_form=form)
@@ -166,7 +168,7 @@ def _manage_page(
         leaders=leaders,
         events=events,
         rename_form=rename_form,
-        leader_form=leader_form or LeaderForm(formdata=None),
+        leader_form=leader_form or LeaderForm(prefix=LEADER_PREFIX, formdata=None),
         may_oversee=administration.may_oversee(viewer, team),
         changes=audit.entries_about("team", team.id),
         audit_label=audit.label,

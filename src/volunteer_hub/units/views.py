@@ -31,6 +31,8 @@ from volunteer_hub.web import (
 bp = Blueprint("units", __name__)
 
 PAGE_SIZE = 50
+#: the rename form shares the unit page with the new team's form: its own field ids
+RENAME_PREFIX = "unit"
 
 
 def _overseer():
@@ -146,7 +148,7 @@ def unit(unit_id: int):
 def rename(unit_id: int):
     viewer = _overseer()
     unit = found(queries.visible_unit, viewer, unit_id)
-    form = UnitNameForm()
+    form = UnitNameForm(prefix=RENAME_PREFIX)
     if not form.validate_on_submit():
         return _unit_page(unit, form_errors(form), 400)
     on_domain_error(lambda exc: _unit_page(unit, error_dict(exc), 400))
@@ -212,7 +214,7 @@ def _unit_page(unit: Unit, errors: dict[str, str], status: int = 200):
         member_counts=member_counts([t.id for t in teams]),
         changeable=changeable,
         targets=targets,
-        name_form=UnitNameForm(formdata=None, data={"name": unit.name}),
+        name_form=UnitNameForm(prefix=RENAME_PREFIX, formdata=None, data={"name": unit.name}),
         move_form=MoveUnitForm(formdata=None, data={"parent": str(unit.parent_id or "")}),
         team_form=TeamForm(formdata=None, data={"unit": str(unit.id)}),
         changes=audit.entries_about("unit", unit.id),
