@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from volunteer_hub.admin_web import overseer_required
 from volunteer_hub.audit import services as audit
 from volunteer_hub.errors import NotFound
 from volunteer_hub.extensions import db
@@ -19,18 +20,11 @@ from volunteer_hub.web import current_viewer, found, phone_for, staff_required
 bp = Blueprint("people_admin", __name__)
 
 
-def _overseer():
-    viewer = current_viewer()
-    if not (viewer.is_admin or viewer.is_coordinator):
-        abort(404)  # leaders manage their members on the team page
-    return viewer
-
-
 @bp.get("/people")
-@staff_required
+@overseer_required
 def find():
     """Find a person by phone; someone out of the viewer's scope is "not found" too."""
-    viewer = _overseer()
+    viewer = current_viewer()
     form = FindPersonForm(request.args)
     error = None
     if form.phone.data:
@@ -48,9 +42,9 @@ def find():
 
 
 @bp.get("/people/<int:person_id>")
-@staff_required
+@overseer_required
 def person(person_id: int):
-    viewer = _overseer()
+    viewer = current_viewer()
     person = found(admin.visible_person, viewer, person_id)
     return render_template(
         "people/person.html",
@@ -62,9 +56,9 @@ def person(person_id: int):
 
 
 @bp.post("/people/<int:person_id>/sessions/end")
-@staff_required
+@overseer_required
 def end_sessions(person_id: int):
-    viewer = _overseer()
+    viewer = current_viewer()
     found(admin.visible_person, viewer, person_id)
     admin.log_out_everywhere(viewer, person_id)
     flash(_("已让此人在所有设备上退出登录"), "success")

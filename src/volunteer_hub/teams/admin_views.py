@@ -4,21 +4,22 @@ teams.administration and teams.rosters; these handlers parse, call, answer."""
 
 from __future__ import annotations
 
+import functools
 import io
 
 from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 
 from volunteer_hub import queries
+from volunteer_hub.admin_web import check_posted
 from volunteer_hub.audit import services as audit
-from volunteer_hub.db import utcnow
 from volunteer_hub.hours.exports import XLSX_MIMETYPE
 from volunteer_hub.people.services import mask_phone
 from volunteer_hub.teams import administration, rosters, services
 from volunteer_hub.teams.forms import LeaderForm, RenameTeamForm, TeamForm
 from volunteer_hub.teams.models import MemberRole, Team
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
+from volunteer_hub.web import current_viewer, found, staff_required
 
 bp = Blueprint("team_admin", __name__)
 
@@ -60,31 +61,24 @@ def manage(team_id: int):
 def rename(team_id: int):
     viewer, team = visible_team(team_id)
     form = RenameTeamForm()
-    if not form.validate_on_submit():
-        return _manage_page(team, form, form_errors(form), 400)
-    on_domain_error(lambda exc: _manage_page(team, form, error_dict(exc), 400))
+    check_posted(form, functools.partial(_manage_page, team, form))
     administration.rename_team(viewer, team.id, form.name.data)
     flash(_("已保存服务队名称"), "success")
     return redirect(url_for("team_admin.manage", team_id=team.id))
 
 
-@bp.post("/teams/<int:team_id>/archive")
+@bp.post("/teams/<int:team_id>/<any(archive, restore):change>")
 @staff_required
-def archive(team_id: int):
+def archive(team_id: int, change: str):
+    """Archive or restore: the two sides of one switch, for coordinators and admins."""
     viewer, team = visible_team(team_id)
     on_domain_error(back=url_for("team_admin.manage", team_id=team.id))
-    administration.archive_team(viewer, team.id)
-    flash(_("已归档服务队：%(name)s。历史记录保留。", name=team.name), "success")
-    return redirect(url_for("team_admin.manage", team_id=team.id))
-
-
-@bp.post("/teams/<int:team_id>/restore")
-@staff_required
-def restore(team_id: int):
-    viewer, team = visible_team(team_id)
-    on_domain_error(back=url_for("team_admin.manage", team_id=team.id))
-    administration.restore_team(viewer, team.id)
-    flash(_("已恢复服务队：%(name)s", name=team.name), "success")
+    if change == "archive":
+        administration.archive_team(viewer, team.id)
+        flash(_("已归档服务队：%(name)s。历史记录保留。", name=team.name), "success")
+    else:
+        administration.restore_team(viewer, team.id)
+        flash(_("已恢复服务队：%(name)s", name=team.name), "success")
     return redirect(url_for("team_admin.manage", team_id=team.id))
 
 
@@ -94,11 +88,7 @@ def appoint_leader(team_id: int):
     viewer, team = visible_team(team_id)
     form = LeaderForm(prefix=LEADER_PREFIX)
     rename_form = RenameTeamForm(formdata=None, data={"name": team.name})
-    if not form.validate_on_submit():
-        return _manage_page(team, rename_form, form_errors(form), 400, leader_form=form)
-    on_domain_error(
-        lambda exc: _manage_page(team, rename_form, error_dict(exc), 400, leader_form=form)
-    )
+    check_posted(form, functools.partial(_manage_page, team, rename_form, leader_form=form))
     outcome = administration.appoint_leader(viewer, team.id, form.phone.data, form.name.data)
     if outcome.promoted:
         name = services.membership(team.id, outcome.person_id).person.name
@@ -155,13 +145,7 @@ def _manage_page(
 ):
     viewer = current_viewer()
     leaders = [m for m in services.members(team.id) if m.role == MemberRole.LEADER]
-    events = queries.events(
-        viewer,
-        team_id=team.id,
-        ends_after=utcnow(),
-        statuses=queries.UPCOMING_STATUSES,
-        limit=SHEET_EVENTS,
-    )
+    events = services.upcoming_events(viewer, team.id, SHEET_EVENTS)
     body = render_template(
         "teams/manage.html",
         team=team,

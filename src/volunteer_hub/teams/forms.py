@@ -1,5 +1,7 @@
 """Forms of the team pages. Rules (phone format, one leader at least) live in teams.services."""
 
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
@@ -20,6 +22,13 @@ class MemberForm(FlaskForm):
     # The service says which roles exist, in Chinese, with the other field errors.
     role = SelectField(_l("角色"), choices=role_choices, validate_choice=False)
     skills = StringField(_l("技能特长"))
+
+    @classmethod
+    def filled(cls, membership, phone_shown: str) -> MemberForm:
+        """The form of a member's edit page, as the member is now."""
+        person = membership.person
+        values = {"name": person.name, "phone": phone_shown, "skills": person.skills}
+        return cls(formdata=None, data={**values, "role": membership.role})
 
 
 class PhoneCodeForm(FlaskForm):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from volunteer_hub import queries
 from volunteer_hub.auth.permissions import Viewer, may_edit_identity
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -29,6 +31,9 @@ from volunteer_hub.teams.models import (
     TeamInvitation,
 )
 from volunteer_hub.units.models import Unit
+
+if TYPE_CHECKING:
+    from volunteer_hub.events.models import Event
 
 
 class AlreadyMember(Conflict, code="already-member"):
@@ -369,6 +374,17 @@ def members(team_id: int) -> list[Membership]:
             )
             .options(contains_eager(Membership.person))
         )
+    )
+
+
+def upcoming_events(viewer: Viewer, team_id: int, limit: int) -> list[Event]:
+    """The team's events not yet over (drafts too), soonest first, with their shifts."""
+    return queries.events(
+        viewer,
+        team_id=team_id,
+        ends_after=utcnow(),
+        statuses=queries.UPCOMING_STATUSES,
+        limit=limit,
     )
 
 

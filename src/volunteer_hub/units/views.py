@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from volunteer_hub import queries
+from volunteer_hub.admin_web import check_posted, overseer_required
 from volunteer_hub.audit import services as audit
 from volunteer_hub.db import utcnow
 from volunteer_hub.events.services import active_categories
@@ -14,18 +17,14 @@ from volunteer_hub.extensions import db
 from volunteer_hub.teams.forms import TeamForm
 from volunteer_hub.teams.models import Team
 from volunteer_hub.teams.services import member_counts
-from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.units import services
 from volunteer_hub.units.forms import MoveUnitForm, OverviewFilterForm, UnitNameForm
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import subtree_ids
 from volunteer_hub.web import (
     current_viewer,
-    error_dict,
-    form_errors,
     found,
     indented,
-    staff_required,
 )
 
 bp = Blueprint("units", __name__)
@@ -35,19 +34,10 @@ PAGE_SIZE = 50
 RENAME_PREFIX = "unit"
 
 
-def _overseer():
-    """The viewer, if an admin or a coordinator; leaders have their teams' pages, and
-    the overview and the unit pages are for 退役军人事务局 staff: 404 for them."""
-    viewer = current_viewer()
-    if not (viewer.is_admin or viewer.is_coordinator):
-        abort(404)
-    return viewer
-
-
 @bp.get("/overview")
-@staff_required
+@overseer_required
 def overview():
-    viewer = _overseer()
+    viewer = current_viewer()
     form = OverviewFilterForm(request.args)
     category_text = (form.category.data or "").strip()
     unit_text = (form.unit.data or "").strip()
@@ -117,56 +107,45 @@ def _depths(units: list[Unit]) -> dict[int, int]:
 
 
 @bp.get("/units")
-@staff_required
+@overseer_required
 def tree():
     return _tree_page(UnitNameForm(formdata=None), {})
 
 
 @bp.post("/units")
-@staff_required
+@overseer_required
 def create():
-    viewer = _overseer()
     form = UnitNameForm()
-    if not form.validate_on_submit():
-        return _tree_page(form, form_errors(form), 400)
-    on_domain_error(lambda exc: _tree_page(form, error_dict(exc), 400))
-    unit = services.add_unit(viewer, form.name.data, _unit_id(form.parent.data))
+    check_posted(form, functools.partial(_tree_page, form))
+    unit = services.add_unit(current_viewer(), form.name.data, _unit_id(form.parent.data))
     flash(_("已添加单位：%(name)s", name=unit.name), "success")
     return redirect(url_for("units.unit", unit_id=unit.id))
 
 
 @bp.get("/units/<int:unit_id>")
-@staff_required
+@overseer_required
 def unit(unit_id: int):
-    viewer = _overseer()
-    unit = found(queries.visible_unit, viewer, unit_id)
-    return _unit_page(unit, {})
+    return _unit_page(found(queries.visible_unit, current_viewer(), unit_id), {})
 
 
 @bp.post("/units/<int:unit_id>/rename")
-@staff_required
+@overseer_required
 def rename(unit_id: int):
-    viewer = _overseer()
-    unit = found(queries.visible_unit, viewer, unit_id)
+    unit = found(queries.visible_unit, current_viewer(), unit_id)
     form = UnitNameForm(prefix=RENAME_PREFIX)
-    if not form.validate_on_submit():
-        return _unit_page(unit, form_errors(form), 400)
-    on_domain_error(lambda exc: _unit_page(unit, error_dict(exc), 400))
-    services.rename_unit(viewer, unit.id, form.name.data)
+    check_posted(form, functools.partial(_unit_page, unit))
+    services.rename_unit(current_viewer(), unit.id, form.name.data)
     flash(_("已保存单位名称"), "success")
     return redirect(url_for("units.unit", unit_id=unit.id))
 
 
 @bp.post("/units/<int:unit_id>/move")
-@staff_required
+@overseer_required
 def move(unit_id: int):
-    viewer = _overseer()
-    unit = found(queries.visible_unit, viewer, unit_id)
+    unit = found(queries.visible_unit, current_viewer(), unit_id)
     form = MoveUnitForm()
-    if not form.validate_on_submit():
-        return _unit_page(unit, form_errors(form), 400)
-    on_domain_error(lambda exc: _unit_page(unit, error_dict(exc), 400))
-    services.move_unit(viewer, unit.id, _unit_id(form.parent.data))
+    check_posted(form, functools.partial(_unit_page, unit))
+    services.move_unit(current_viewer(), unit.id, _unit_id(form.parent.data))
     flash(_("已移动单位：%(name)s", name=unit.name), "success")
     return redirect(url_for("units.unit", unit_id=unit.id))
 
@@ -179,7 +158,7 @@ def _unit_id(text: str | None) -> int | None:
 
 
 def _tree_page(form: UnitNameForm, errors: dict[str, str], status: int = 200):
-    viewer = _overseer()
+    viewer = current_viewer()
     roots, children_of = services.unit_tree(viewer)
     unit_ids = [u.id for u in roots] + [u.id for kids in children_of.values() for u in kids]
     body = render_template(
@@ -196,7 +175,7 @@ def _tree_page(form: UnitNameForm, errors: dict[str, str], status: int = 200):
 
 
 def _unit_page(unit: Unit, errors: dict[str, str], status: int = 200):
-    viewer = _overseer()
+    viewer = current_viewer()
     teams = list(db.session.scalars(queries.visible_teams(viewer).where(Team.unit_id == unit.id)))
     changeable = services.may_change(viewer, unit)
     # Where it may go: in scope, and not into its own subtree.
