@@ -48,6 +48,16 @@ def erase(admin, person) -> Person:
     return db.session.get(Person, person.id)
 
 
+def notice(phone: str, person_id: int, dedupe_key: str) -> OutgoingSms | None:
+    return queue_text(
+        to_phone=phone,
+        text=replies.team_invitation(team="某队"),
+        kind=SmsKind.NOTICE,
+        dedupe_key=dedupe_key,
+        person_id=person_id,
+    )
+
+
 def test_name_phone_and_skills_are_replaced_and_consent_records_kept(world, make):
     person = world.member_a
     person.skills = "驾驶、急救"
@@ -128,13 +138,7 @@ def test_no_login_of_any_kind_afterwards(app, client, world, make):
 
 def test_no_texts_afterwards_and_waiting_ones_are_cancelled(world, make):
     person = world.member_a
-    waiting = queue_text(
-        to_phone=person.phone,
-        text=replies.team_invitation(team="某队"),
-        kind=SmsKind.NOTICE,
-        dedupe_key="test:waiting",
-        person_id=person.id,
-    )
+    waiting = notice(person.phone, person.id, "test:waiting")
     event = make.event(world.team_a, shifts=1)
     signup = sign_up(make.shifts_of(event)[0].id, person.id, "sms").signup
     db.session.commit()
@@ -142,14 +146,7 @@ def test_no_texts_afterwards_and_waiting_ones_are_cancelled(world, make):
     erased = erase(make.admin(), person)
     assert db.session.get(OutgoingSms, waiting.id).status == "cancelled"
     assert db.session.get(Signup, signup.id).status == "cancelled"
-    later = queue_text(
-        to_phone=erased.phone,
-        text=replies.team_invitation(team="某队"),
-        kind=SmsKind.NOTICE,
-        dedupe_key="test:later",
-        person_id=person.id,
-    )
-    assert later is None
+    assert notice(erased.phone, person.id, "test:later") is None
     # No row of the outbox keeps the number.
     assert (
         db.session.scalars(select(OutgoingSms).where(OutgoingSms.to_phone == old_phone)).all() == []

@@ -43,6 +43,16 @@ def actions(team) -> list[str]:
     )
 
 
+def appoint(client, team, phone: str) -> str:
+    """Post the leader form; the page shown after it."""
+    response = client.post(
+        f"/teams/{team.id}/leaders",
+        data={"leader-phone": phone, "leader-name": ""},
+        follow_redirects=True,
+    )
+    return page(response)
+
+
 def archived(world, make):
     administration.archive_team(viewer_for(make.admin()), world.team_a.id)
     db.session.commit()
@@ -191,13 +201,7 @@ def test_coordinator_cannot_archive_a_team_outside_their_subtree(client, world):
 
 def test_a_member_is_made_leader_and_removed_again(client, world):
     login(client, world.coordinator_x)
-    html = page(
-        client.post(
-            f"/teams/{world.team_a.id}/leaders",
-            data={"leader-phone": world.member_a.phone, "leader-name": ""},
-            follow_redirects=True,
-        )
-    )
+    html = appoint(client, world.team_a, world.member_a.phone)
     assert "已设 王建国 为队长" in html
     assert role_of(world.team_a, world.member_a) == "leader"
     client.post(f"/teams/{world.team_a.id}/leaders/{world.member_a.id}/remove")
@@ -207,13 +211,7 @@ def test_a_member_is_made_leader_and_removed_again(client, world):
 
 def test_someone_of_another_team_is_invited_masked_never_named(client, world):
     login(client, world.coordinator_x)
-    html = page(
-        client.post(
-            f"/teams/{world.team_a.id}/leaders",
-            data={"leader-phone": world.member_b.phone, "leader-name": ""},
-            follow_redirects=True,
-        )
-    )
+    html = appoint(client, world.team_a, world.member_b.phone)
     assert "赵卫东" not in html  # the stored name of another team's volunteer
     assert masked(world.member_b.phone) in html and "入队邀请" in html
     assert team_ids_of(world.member_b.id) == {world.team_b.id}  # not enrolled

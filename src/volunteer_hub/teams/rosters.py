@@ -57,11 +57,16 @@ class SheetLine:
 
 @dataclass(frozen=True)
 class SignInSheet:
-    event: Event
+    """What the 签到表 shows: the shift (its event loaded), whose team, who signed up."""
+
     shift: Shift
     team_name: str
     lines: list[SheetLine]
-    blank_lines: int
+    blank_lines: int = WALK_IN_LINES
+
+    @property
+    def event(self) -> Event:
+        return self.shift.event
 
 
 def sign_in_sheet(shift: Shift) -> SignInSheet:
@@ -76,10 +81,4 @@ def sign_in_sheet(shift: Shift) -> SignInSheet:
         .options(contains_eager(Signup.person))
     )
     lines = [SheetLine(s.person.name, mask_phone(s.person.phone)) for s in signups]
-    return SignInSheet(
-        event=event,
-        shift=shift,
-        team_name=team_name or "",
-        lines=lines,
-        blank_lines=WALK_IN_LINES,
-    )
+    return SignInSheet(shift=shift, team_name=team_name or "", lines=lines)

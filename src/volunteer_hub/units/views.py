@@ -193,7 +193,7 @@ def _unit_page(unit: Unit, errors: dict[str, str], status: int = 200):
         member_counts=member_counts([t.id for t in teams]),
         changeable=changeable,
         targets=targets,
-        name_form=UnitNameForm(prefix=RENAME_PREFIX, formdata=None, data={"name": unit.name}),
+        rename_form=UnitNameForm(prefix=RENAME_PREFIX, formdata=None, data={"name": unit.name}),
         move_form=MoveUnitForm(formdata=None, data={"parent": str(unit.parent_id or "")}),
         team_form=TeamForm(formdata=None, data={"unit": str(unit.id)}),
         changes=audit.entries_about("unit", unit.id),
