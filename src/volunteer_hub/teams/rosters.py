@@ -8,6 +8,7 @@ The sign-in sheet always masks them: it lies on a table on site for anyone to re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -49,8 +50,9 @@ def roster_workbook(team: Team, viewer: Viewer) -> bytes:
     return to_xlsx([(_("花名册"), headers, rows)], heading)
 
 
-@dataclass(frozen=True)
-class SheetLine:
+class SheetLine(NamedTuple):
+    """One signed-up person on the sheet."""
+
     name: str
     masked_phone: str
 

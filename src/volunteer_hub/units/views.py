@@ -106,16 +106,13 @@ def _depths(units: list[Unit]) -> dict[int, int]:
 # -- the unit tree and its administration ---------------------------------------------
 
 
-@bp.get("/units")
+@bp.route("/units", methods=["GET", "POST"])
 @overseer_required
 def tree():
-    return _tree_page(UnitNameForm(formdata=None), {})
-
-
-@bp.post("/units")
-@overseer_required
-def create():
+    """The tree, and below it the form that adds a unit."""
     form = UnitNameForm()
+    if request.method != "POST":
+        return _tree_page(form, {})
     check_posted(form, functools.partial(_tree_page, form))
     unit = services.add_unit(current_viewer(), form.name.data, _unit_id(form.parent.data))
     flash(_("已添加单位：%(name)s", name=unit.name), "success")
