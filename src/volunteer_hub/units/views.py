@@ -125,25 +125,23 @@ def unit(unit_id: int):
     return _unit_page(found(queries.visible_unit, current_viewer(), unit_id), {})
 
 
-@bp.post("/units/<int:unit_id>/rename")
+@bp.post("/units/<int:unit_id>/<any(rename, move):change>")
 @overseer_required
-def rename(unit_id: int):
-    unit = found(queries.visible_unit, current_viewer(), unit_id)
-    form = UnitNameForm(prefix=RENAME_PREFIX)
-    check_posted(form, functools.partial(_unit_page, unit))
-    services.rename_unit(current_viewer(), unit.id, form.name.data)
-    flash(_("已保存单位名称"), "success")
-    return redirect(url_for("units.unit", unit_id=unit.id))
-
-
-@bp.post("/units/<int:unit_id>/move")
-@overseer_required
-def move(unit_id: int):
-    unit = found(queries.visible_unit, current_viewer(), unit_id)
-    form = MoveUnitForm()
-    check_posted(form, functools.partial(_unit_page, unit))
-    services.move_unit(current_viewer(), unit.id, _unit_id(form.parent.data))
-    flash(_("已移动单位：%(name)s", name=unit.name), "success")
+def change(unit_id: int, change: str):
+    """Rename the unit, or move it (with its subtree) under another parent."""
+    viewer = current_viewer()
+    unit = found(queries.visible_unit, viewer, unit_id)
+    page = functools.partial(_unit_page, unit)
+    if change == "rename":
+        form = UnitNameForm(prefix=RENAME_PREFIX)
+        check_posted(form, page)
+        services.rename_unit(viewer, unit.id, form.name.data)
+        flash(_("已保存单位名称"), "success")
+    else:
+        form = MoveUnitForm()
+        check_posted(form, page)
+        services.move_unit(viewer, unit.id, _unit_id(form.parent.data))
+        flash(_("已移动单位：%(name)s", name=unit.name), "success")
     return redirect(url_for("units.unit", unit_id=unit.id))
 
 
