@@ -18,6 +18,7 @@ from volunteer_hub.people.services import mask_phone
 from volunteer_hub.teams import administration, rosters, services
 from volunteer_hub.teams.forms import LeaderForm, RenameTeamForm, TeamForm
 from volunteer_hub.teams.models import MemberRole, Team
+from volunteer_hub.teams.views import visible_team
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, found, staff_required
 
@@ -27,12 +28,6 @@ bp = Blueprint("team_admin", __name__)
 LEADER_PREFIX = "leader"
 #: upcoming events whose shifts get a sign-in sheet link on the management page
 SHEET_EVENTS = 20
-
-
-def visible_team(team_id: int):
-    """The viewer and the team they may see (leads or oversees); else the 404 page."""
-    viewer = current_viewer()
-    return viewer, found(queries.visible_team, viewer, team_id)
 
 
 @bp.post("/teams")

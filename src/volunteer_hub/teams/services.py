@@ -48,6 +48,16 @@ class InvitationClosed(Conflict, code="invitation-closed"):
     """The invitation was declined, withdrawn, or does not wait for an answer any more."""
 
 
+@dataclass(frozen=True)
+class MemberUpdate:
+    membership: Membership
+    #: the phone change started by this update, waiting for its code; None if none
+    phone_change: PhoneChange | None = None
+
+
+# -- archived teams keep their history and take nothing new -----------------------------
+
+
 class TeamArchived(Conflict, code="team-archived"):
     """The team is archived: it takes no new events, sign-ups or members."""
 
@@ -58,11 +68,7 @@ def ensure_open(team: Team) -> None:
         raise TeamArchived(_("该服务队已归档，不能再添加活动、报名或队员"), field="team_id")
 
 
-@dataclass(frozen=True)
-class MemberUpdate:
-    membership: Membership
-    #: the phone change started by this update, waiting for its code; None if none
-    phone_change: PhoneChange | None = None
+# -- teams and members ------------------------------------------------------------------
 
 
 def create_team(unit_id: int, name: str, description: str = "") -> Team:

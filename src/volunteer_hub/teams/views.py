@@ -31,6 +31,12 @@ EVENT_LIMIT = 100
 PAST_LIMIT = 20
 
 
+def visible_team(team_id: int):
+    """The viewer and the team they may see (lead or oversee); else the 404 page."""
+    viewer = current_viewer()
+    return viewer, found(queries.visible_team, viewer, team_id)
+
+
 @bp.get("/teams")
 @staff_required
 def my_teams():
@@ -55,8 +61,7 @@ def team(team_id: int):
 @bp.post("/teams/<int:team_id>/members")
 @staff_required
 def add_member(team_id: int):
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
+    viewer, team = visible_team(team_id)
     form = MemberForm()
     check_posted(form, functools.partial(_team_page, team, form))
     added = services.add_member(
