@@ -122,7 +122,7 @@ def roster_xlsx(team_id: int):
         io.BytesIO(body),
         mimetype=XLSX_MIMETYPE,
         as_attachment=True,
-        download_name=_("%(team)s花名册", team=team.name) + ".xlsx",
+        download_name=_("%(team)s 花名册", team=team.name) + ".xlsx",
     )
     response.headers["Cache-Control"] = "private, no-store"  # people's phones
     return response
