@@ -112,8 +112,10 @@ def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.hours.report_views import bp as hour_reports_bp
     from volunteer_hub.hours.views import bp as hours_bp
     from volunteer_hub.ops.views import bp as ops_bp
+    from volunteer_hub.people.admin_views import bp as people_admin_bp
     from volunteer_hub.roster.views import bp as roster_bp
     from volunteer_hub.sms.views import bp as sms_bp
+    from volunteer_hub.teams.admin_views import bp as team_admin_bp
     from volunteer_hub.teams.views import bp as teams_bp
     from volunteer_hub.units.views import bp as units_bp
     from volunteer_hub.volunteers.views import bp as volunteers_bp
@@ -133,6 +135,8 @@ def _register_blueprints(app: Flask) -> None:
         ops_bp,
         roster_bp,
         dev_bp,
+        team_admin_bp,
+        people_admin_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from volunteer_hub.texted_codes import CODE_LENGTH
 
@@ -22,3 +23,10 @@ def texted_code_field(*validators) -> StringField:
             "class": "code-input",
         },
     )
+
+
+def required_text_field(label, required: str, too_long: str, max_length: int = 500, **render_kw):
+    """A text people must write, up to ``max_length`` characters (a reason, a note): the
+    two messages say what is missing or too long, in Chinese first."""
+    rules = [DataRequired(required), Length(max=max_length, message=too_long)]
+    return TextAreaField(label, validators=rules, render_kw=render_kw or None)

@@ -1,5 +1,6 @@
 """Every model module, imported once so that the metadata is complete."""
 
+from volunteer_hub.audit.models import AuditEntry
 from volunteer_hub.auth.models import ApiToken, LoginCode
 from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
@@ -17,6 +18,7 @@ from volunteer_hub.units.models import Unit
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "Broadcast",
     "Callout",
     "CalloutRecipient",

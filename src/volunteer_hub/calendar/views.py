@@ -301,7 +301,11 @@ COPY_JS = """(function () {
 def _targets(viewer) -> list[tuple[str, list[tuple[str, str]]]]:
     """What the viewer may subscribe to, grouped: themself, teams, units (three queries)."""
     groups = [(_("我自己"), [(f"person:{viewer.person_id}", _("我报名的班次"))])]
-    teams = list(db.session.scalars(queries.visible_teams(viewer)))
+    from volunteer_hub.teams.models import Team
+
+    # Archived teams are not offered (their feeds, once made, keep working).
+    open_teams = queries.visible_teams(viewer).where(Team.archived_at.is_(None))
+    teams = list(db.session.scalars(open_teams))
     if teams:
         groups.append(
             (_("服务队"), [(f"team:{t.id}", _("%(name)s 的活动", name=t.name)) for t in teams])

@@ -18,6 +18,7 @@ from volunteer_hub.events.models import Category, Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import from_local, to_local
 from volunteer_hub.teams.models import Team
+from volunteer_hub.teams.services import ensure_open
 
 MAX_SHIFTS = 100
 MAX_CAPACITY = 10_000
@@ -128,6 +129,7 @@ def create_event(
     team = db.session.get(Team, team_id)
     if team is None:
         raise NotFound(_("服务队不存在"), field="team_id")
+    ensure_open(team)
     validate(data, shifts)
     return _create(team, data, shifts, created_by_id)
 
@@ -154,6 +156,7 @@ def create_repeating_event(
     team = db.session.get(Team, team_id)
     if team is None:
         raise NotFound(_("服务队不存在"), field="team_id")
+    ensure_open(team)
     errors: dict[str, str] = {}
     try:
         validate(data, [template])

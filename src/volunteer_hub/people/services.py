@@ -11,6 +11,17 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 
 DEFAULT_REGION = "CN"
+#: what an erased person's phone becomes (people.erasure): unique by the person's id and
+#: no phone number at all, so nothing can text it, log in with it, or find it by phone
+ERASED_PHONE_PREFIX = "erased:"
+
+
+def erased_phone(person_id: int) -> str:
+    return f"{ERASED_PHONE_PREFIX}{person_id}"
+
+
+def is_erased_phone(phone: str) -> bool:
+    return phone.startswith(ERASED_PHONE_PREFIX)
 
 
 class InvalidPhone(DomainError, code="invalid-phone"):
@@ -38,6 +49,8 @@ def national_digits(e164: str) -> str:
 
 def mask_phone(e164: str) -> str:
     """+8613800138000 → 138****8000; other countries keep their code in front."""
+    if is_erased_phone(e164):
+        return _("（已删除）")
     number = phonenumbers.parse(e164, None)
     national = str(number.national_number)
     masked = national[:3] + "*" * max(len(national) - 7, 1) + national[-4:]
@@ -48,6 +61,8 @@ def mask_phone(e164: str) -> str:
 
 def display_phone(e164: str) -> str:
     """Full number as a Chinese reader writes it: 138 0013 8000."""
+    if is_erased_phone(e164):
+        return _("（已删除）")
     number = phonenumbers.parse(e164, None)
     if number.country_code == 86:
         national = str(number.national_number)

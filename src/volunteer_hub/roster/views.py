@@ -22,6 +22,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.roster import services, sheets
 from volunteer_hub.roster.forms import UploadForm
 from volunteer_hub.roster.models import ImportStatus
+from volunteer_hub.teams.models import Team
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import current_viewer, error_dict, form_errors, found, staff_required
 
@@ -132,7 +133,7 @@ def _download(body: bytes, name: str):
 
 def _team_choices() -> list[tuple[str, str]]:
     viewer = current_viewer()
-    teams = db.session.scalars(queries.visible_teams(viewer))
+    teams = db.session.scalars(queries.visible_teams(viewer).where(Team.archived_at.is_(None)))
     choices = [(str(team.id), team.name) for team in teams]
     if viewer.is_admin or viewer.is_coordinator:
         choices.insert(0, ("", _("按表格中的“服务队”列或工作表名称")))

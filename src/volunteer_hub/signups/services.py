@@ -46,6 +46,7 @@ from volunteer_hub.signups.models import (
     SignupStatus,
 )
 from volunteer_hub.teams.models import Membership, Team
+from volunteer_hub.teams.services import ensure_open
 from volunteer_hub.units.services import is_within
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def sign_up(
         raise NotFound(_("志愿者不存在"), field="person_id")
     on_behalf = acted_by_id is not None and acted_by_id != person_id
     check_may_join(event, person_id, on_behalf=on_behalf, overseer=overseer)
+    ensure_open(db.session.get(Team, event.team_id))
     if event.status != EventStatus.PUBLISHED or shift.is_cancelled:
         if event.status == EventStatus.CANCELLED or shift.is_cancelled:
             raise EventNotOpen(_("该活动已取消"))

@@ -25,11 +25,17 @@ class Team(TimestampMixin, Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: set when the team stops: no new events or sign-ups, gone from pickers; history stays
+    archived_at: Mapped[datetime | None]
 
     unit: Mapped[Unit] = relationship(lazy="joined", innerjoin=True)
 
     def __repr__(self) -> str:
         return f"<Team {self.id} {self.name}>"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Membership(Base):

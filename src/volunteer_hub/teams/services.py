@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from volunteer_hub import queries
 from volunteer_hub.auth.permissions import Viewer, may_edit_identity
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -30,6 +32,9 @@ from volunteer_hub.teams.models import (
 )
 from volunteer_hub.units.models import Unit
 
+if TYPE_CHECKING:
+    from volunteer_hub.events.models import Event
+
 
 class AlreadyMember(Conflict, code="already-member"):
     """Adding someone who is in the team already."""
@@ -48,6 +53,22 @@ class MemberUpdate:
     membership: Membership
     #: the phone change started by this update, waiting for its code; None if none
     phone_change: PhoneChange | None = None
+
+
+# -- archived teams keep their history and take nothing new -----------------------------
+
+
+class TeamArchived(Conflict, code="team-archived"):
+    """The team is archived: it takes no new events, sign-ups or members."""
+
+
+def ensure_open(team: Team) -> None:
+    """Raise TeamArchived for an archived team (new events, sign-ups, members)."""
+    if team.is_archived:
+        raise TeamArchived(_("该服务队已归档，不能再添加活动、报名或队员"), field="team_id")
+
+
+# -- teams and members ------------------------------------------------------------------
 
 
 def create_team(unit_id: int, name: str, description: str = "") -> Team:
@@ -103,6 +124,7 @@ def add_member(
     team = db.session.get(Team, team_id)
     if team is None:
         raise NotFound(_("服务队不存在"))
+    ensure_open(team)
     if person is None:
         person = Person(name=name, phone=e164, skills=(skills or "").strip())
         db.session.add(person)
@@ -210,7 +232,7 @@ def update_member(
     if errors:
         raise ValidationFailed(errors)
     if membership.role == MemberRole.LEADER and role != MemberRole.LEADER:
-        _keep_one_leader(team_id, person_id)
+        keep_one_leader(team_id, person_id)
     person.name = name
     person.skills = skills
     set_skills(person.id, split_skills(skills))
@@ -228,7 +250,7 @@ def remove_member(team_id: int, person_id: int) -> None:
     if membership is None:
         raise NotFound(_("队员不存在"))
     if membership.role == MemberRole.LEADER:
-        _keep_one_leader(team_id, person_id)
+        keep_one_leader(team_id, person_id)
     db.session.execute(delete(Membership).where(Membership.id == membership.id))
 
 
@@ -361,6 +383,17 @@ def members(team_id: int) -> list[Membership]:
     )
 
 
+def upcoming_events(viewer: Viewer, team_id: int, limit: int) -> list[Event]:
+    """The team's events not yet over (drafts too), soonest first, with their shifts."""
+    return queries.events(
+        viewer,
+        team_id=team_id,
+        ends_after=utcnow(),
+        statuses=queries.UPCOMING_STATUSES,
+        limit=limit,
+    )
+
+
 def member_count(team_id: int) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Membership).where(Membership.team_id == team_id)
@@ -395,7 +428,7 @@ def _membership(team_id: int, person_id: int) -> Membership | None:
     )
 
 
-def _keep_one_leader(team_id: int, leaving_person_id: int) -> None:
+def keep_one_leader(team_id: int, leaving_person_id: int) -> None:
     others = db.session.scalar(
         select(func.count())
         .select_from(Membership)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from volunteer_hub import queries
+from volunteer_hub.admin_web import check_posted
 from volunteer_hub.auth.permissions import may_edit_identity
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
@@ -26,6 +29,12 @@ bp = Blueprint("teams", __name__)
 EVENT_LIMIT = 100
 #: past events on the team page (and per page of the list of them all)
 PAST_LIMIT = 20
+
+
+def visible_team(team_id: int):
+    """The viewer and the team they may see (lead or oversee); else the 404 page."""
+    viewer = current_viewer()
+    return viewer, found(queries.visible_team, viewer, team_id)
 
 
 @bp.get("/teams")
@@ -52,12 +61,9 @@ def team(team_id: int):
 @bp.post("/teams/<int:team_id>/members")
 @staff_required
 def add_member(team_id: int):
-    viewer = current_viewer()
-    team = found(queries.visible_team, viewer, team_id)
+    viewer, team = visible_team(team_id)
     form = MemberForm()
-    if not form.validate_on_submit():
-        return _team_page(team, form, form_errors(form), 400)
-    on_domain_error(lambda exc: _team_page(team, form, error_dict(exc), 400))
+    check_posted(form, functools.partial(_team_page, team, form))
     added = services.add_member(
         team.id,
         form.name.data,
@@ -104,31 +110,20 @@ def edit_member(team_id: int, person_id: int):
     person = membership.person
     identity_editable = may_edit_identity(viewer, person_id)
     if request.method != "POST":
-        form = MemberForm(
-            formdata=None,
-            data={
-                "name": person.name,
-                "phone": display_phone(person.phone),
-                "role": membership.role,
-                "skills": person.skills,
-            },
-        )
+        form = MemberForm.filled(membership, display_phone(person.phone))
         return _member_page(team, membership, form, {}, identity_editable=identity_editable)
     form = MemberForm()
-    if not form.validate_on_submit():
-        return _member_page(
-            team, membership, form, form_errors(form), 400, identity_editable=identity_editable
-        )
+    check_posted(
+        form,
+        functools.partial(
+            _member_page, team, membership, form, identity_editable=identity_editable
+        ),
+    )
 
     def sent(name: str) -> str | None:
         # A field the page did not send (read-only identity) means "keep as it is".
         return getattr(form, name).data if name in request.form else None
 
-    on_domain_error(
-        lambda exc: _member_page(
-            team, membership, form, error_dict(exc), 400, identity_editable=identity_editable
-        )
-    )
     change = services.update_member(
         team.id,
         person_id,
@@ -228,13 +223,7 @@ def _managed_member(team_id: int, person_id: int, *, identity: bool = False):
 def _team_page(team: Team, form: MemberForm, errors: dict[str, str], status: int = 200):
     viewer = current_viewer()
     members = services.members(team.id)
-    events = queries.events(
-        viewer,
-        team_id=team.id,
-        ends_after=utcnow(),
-        statuses=queries.UPCOMING_STATUSES,
-        limit=EVENT_LIMIT,
-    )
+    events = services.upcoming_events(viewer, team.id, EVENT_LIMIT)
     body = render_template(
         "teams/team.html",
         team=team,
@@ -268,29 +257,28 @@ def past(team_id: int):
 
 
 def _member_page(team, membership, form, errors, status: int = 200, *, identity_editable=True):
-    return (
-        render_template(
-            "teams/member_edit.html",
-            team=team,
-            membership=membership,
-            person=membership.person,
-            form=form,
-            errors=errors,
-            identity_editable=identity_editable,
-            display_phone=display_phone,
-            phone_change=phone_changes.pending(membership.person_id) if identity_editable else None,
-        ),
-        status,
+    pending = phone_changes.pending(membership.person_id) if identity_editable else None
+    return _person_page(
+        "teams/member_edit.html",
+        (team, membership, form, errors, status),
+        identity_editable=identity_editable,
+        phone_change=pending,
     )
 
 
 def _phone_page(team, membership, change, form, errors, status: int = 200):
-    body = render_template(
+    return _person_page(
         "teams/phone_change.html",
-        team=team,
-        person=membership.person,
+        (team, membership, form, errors, status),
         new_phone=display_phone(change.new_phone),
-        form=form,
-        errors=errors,
+    )
+
+
+def _person_page(template: str, shown: tuple, **extra):
+    """A page about one member of ``team``: its form with the errors, the phone in full."""
+    team, membership, form, errors, status = shown
+    context = {"team": team, "membership": membership, "person": membership.person}
+    body = render_template(
+        template, form=form, errors=errors, display_phone=display_phone, **context, **extra
     )
     return body, status

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 
 
 class OverviewFilterForm(FlaskForm):
@@ -11,3 +11,14 @@ class OverviewFilterForm(FlaskForm):
 
     category = SelectField(_l("服务类别"), validate_choice=False)
     unit = SelectField(_l("下级单位"), validate_choice=False)
+
+
+class UnitNameForm(FlaskForm):
+    """A new unit's name and parent, or a unit's new name (the service checks both)."""
+
+    name = StringField(_l("单位名称"), render_kw={"maxlength": "100"})
+    parent = SelectField(_l("上级单位"), validate_choice=False)
+
+
+class MoveUnitForm(FlaskForm):
+    parent = SelectField(_l("新的上级单位"), validate_choice=False)

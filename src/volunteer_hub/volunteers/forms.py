@@ -2,10 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from volunteer_hub.forms import texted_code_field
+from volunteer_hub.forms import required_text_field, texted_code_field
 
 
 class PhoneForm(FlaskForm):
@@ -24,11 +24,10 @@ class CodeForm(FlaskForm):
 class CorrectionForm(FlaskForm):
     """申请更正: what is wrong with one of my service records, for the leader."""
 
-    note = TextAreaField(
+    note = required_text_field(
         _l("需要更正的内容"),
-        validators=[
-            DataRequired(_l("请写明需要更正的内容")),
-            Length(max=500, message=_l("更正说明不能超过 500 字")),
-        ],
-        render_kw={"rows": "4", "maxlength": "500"},
+        _l("请写明需要更正的内容"),
+        _l("更正说明不能超过 500 字"),
+        rows="4",
+        maxlength="500",
     )

@@ -1,0 +1,1 @@
+"""Who changed the organisation, what, and when: one row per administrative change."""
