@@ -12,7 +12,7 @@ Plain CREATE TABLE / ADD COLUMN: SQLite and PostgreSQL both add a nullable colum
 place, without copying the table.
 
 Revision ID: 2de0f05d4613
-Revises: c8ead0ce57f5
+Revises: 5e1f0c3a9b27
 Create Date: 2026-12-06 06:06:31.898202
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2de0f05d4613'
-down_revision = 'c8ead0ce57f5'
+down_revision = '5e1f0c3a9b27'
 branch_labels = None
 depends_on = None
 
