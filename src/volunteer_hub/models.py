@@ -1,6 +1,7 @@
 """Every model module, imported once so that the metadata is complete."""
 
-from volunteer_hub.auth.models import ApiToken, LoginCode
+from volunteer_hub.audit import AuditEntry
+from volunteer_hub.auth.models import ApiToken, LoginCode, PasswordReset
 from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.callouts.models import Callout, CalloutRecipient, CalloutRing, CalloutShift
@@ -17,6 +18,7 @@ from volunteer_hub.units.models import Unit
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "Broadcast",
     "Callout",
     "CalloutRecipient",
@@ -32,6 +34,7 @@ __all__ = [
     "LoginCode",
     "Membership",
     "OutgoingSms",
+    "PasswordReset",
     "Person",
     "PersonSkill",
     "PhoneChange",

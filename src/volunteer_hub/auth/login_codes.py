@@ -23,30 +23,25 @@ from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
 from volunteer_hub.sms.templates import render
-from volunteer_hub.texted_codes import TextedCodes
+from volunteer_hub.texted_codes import CodeColumns, TextedCodes
 
 
 class LoginCodeError(DomainError, code="login-code"):
     """Any failed sign-in by texted code; the volunteers' login page catches this base."""
 
 
-class WrongLoginCode(LoginCodeError, code="login-code-wrong"):
-    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
-
-
-class LoginCodeExpired(LoginCodeError, code="login-code-expired"):
-    """No live code: never asked for, expired, used, replaced, or too many wrong tries."""
-
-
 CODES = TextedCodes(
     model=LoginCode,
     used=LoginCode.used_at,
     lifetime=timedelta(minutes=10),
-    wrong=WrongLoginCode,
-    expired=LoginCodeExpired,
+    errors=LoginCodeError,
     expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
     too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
 )
+#: Not the live code (the try is counted and committed), or not six digits (not counted).
+WrongLoginCode = CODES.wrong
+#: No live code: never asked for, expired, used, replaced, or too many wrong tries.
+LoginCodeExpired = CODES.expired
 
 
 @dataclass(frozen=True)
@@ -96,19 +91,29 @@ def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:
     """
     now = now or utcnow()
     typed = CODES.typed_digits(code)
-    try:
-        e164 = normalize_phone(phone)
-    except InvalidPhone:
-        raise CODES.expired_error() from None
-    row = db.session.execute(
-        select(Person, LoginCode)
-        .join(LoginCode, LoginCode.person_id == Person.id)
-        .where(Person.phone == e164, Person.is_active.is_(True))
-        .order_by(LoginCode.id.desc())
-        .limit(1)
-    ).first()
-    person, login_code = row if row is not None else (None, None)
+    person, login_code = person_and_latest_code(CODES, phone)
     CODES.check(login_code, typed, now)
     CODES.use(login_code, now)
     person.last_login_at = now
     return person
+
+
+def person_and_latest_code(
+    codes: TextedCodes, phone: str
+) -> tuple[Person | None, CodeColumns | None]:
+    """The active person with this phone and their latest code of ``codes``' table (live
+    or not: ``codes.check`` tells), in one query; (None, None) when there is none. A
+    malformed phone raises ``codes.expired``, as an unknown one fails the check."""
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone:
+        raise codes.expired_error() from None
+    model = codes.model
+    row = db.session.execute(
+        select(Person, model)
+        .join(model, model.person_id == Person.id)
+        .where(Person.phone == e164, Person.is_active.is_(True))
+        .order_by(model.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)

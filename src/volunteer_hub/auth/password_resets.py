@@ -1,0 +1,106 @@
+"""A member of staff who forgot their password sets a new one with a code texted to the
+account's phone.
+
+How the code is made, stored, tried and spent is the rule of texted_codes.py, as for
+volunteers' login codes: a keyed hash, one use, a few wrong tries, a few minutes. The
+page answers alike whether the number is a staff account's or not, so it tells no one
+who works here; only a staff account (a password or a role) gets a text, and not one
+that opted out of texts (rule 4): the page says to ask an administrator when no text
+comes. A reset ends every session of the person, and the new password is their own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, or_, select
+
+from volunteer_hub import audit
+from volunteer_hub.auth.login_codes import person_and_latest_code
+from volunteer_hub.auth.models import PasswordReset
+from volunteer_hub.auth.services import check_password_rules, end_all_sessions, set_password
+from volunteer_hub.db import utcnow
+from volunteer_hub.errors import DomainError
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.people.services import normalize_phone
+from volunteer_hub.sms.models import SmsKind
+from volunteer_hub.sms.services import queue_text
+from volunteer_hub.sms.templates import render
+from volunteer_hub.teams.models import MemberRole, Membership
+from volunteer_hub.texted_codes import TextedCodes
+
+
+class PasswordResetError(DomainError, code="password-reset"):
+    """Any failed reset by texted code; the reset page catches this base."""
+
+
+CODES = TextedCodes(
+    model=PasswordReset,
+    used=PasswordReset.used_at,
+    lifetime=timedelta(minutes=10),
+    errors=PasswordResetError,
+    expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
+    too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
+)
+#: Not the live code (the try is counted and committed), or not six digits (not counted).
+WrongResetCode = CODES.wrong
+#: No live code: never asked for, expired, used, replaced, or too many wrong tries.
+ResetCodeExpired = CODES.expired
+
+
+def request_reset(phone: str, now: datetime | None = None) -> str:
+    """Text a reset code to the staff account with this phone; the number in E.164.
+
+    Raises InvalidPhone for input that is not a phone number. Otherwise the same answer
+    whoever the number belongs to: a number that is no active staff account's, or whose
+    person opted out of texts, writes nothing and sends nothing.
+    """
+    now = now or utcnow()
+    e164 = normalize_phone(phone)
+    person = db.session.scalar(
+        select(Person).where(Person.phone == e164, Person.is_active.is_(True), _is_staff())
+    )
+    if person is None or person.sms_opted_out_at is not None:
+        return e164
+    reset, plain = CODES.issue(person.id, now)
+    queue_text(
+        to_phone=person.phone,
+        text=render("password_reset_code", code=plain),
+        kind=SmsKind.LOGIN_CODE,
+        dedupe_key=f"password-reset:{reset.id}",
+        person_id=person.id,
+    )
+    return e164
+
+
+def reset_password(phone: str, code: str, new_password: str, now: datetime | None = None) -> Person:
+    """Set ``new_password`` if ``code`` is the live reset code of the account with this
+    phone; every session of the person ends. The caller commits.
+
+    A password that breaks the rules is refused first (ValidationFailed), without
+    spending a try. Raises WrongResetCode (the failed try is committed here) or
+    ResetCodeExpired; an unknown or malformed number gives ResetCodeExpired.
+    """
+    now = now or utcnow()
+    typed = CODES.typed_digits(code)
+    check_password_rules(new_password, field="new_password")
+    person, reset = person_and_latest_code(CODES, phone)
+    CODES.check(reset, typed, now)
+    CODES.use(reset, now)
+    set_password(person, new_password, field="new_password")
+    end_all_sessions(person)
+    audit.record(person.id, "account.password_reset_by_code", person)
+    return person
+
+
+def _is_staff():
+    """SQL condition on ``Person``: has a password or a staff role."""
+    leads = exists().where(Membership.person_id == Person.id, Membership.role == MemberRole.LEADER)
+    return or_(
+        Person.password_hash.is_not(None),
+        Person.is_admin.is_(True),
+        Person.coordinator_unit_id.is_not(None),
+        leads,
+    )

@@ -1,0 +1,134 @@
+"""员工账号: the staff accounts an admin or coordinator oversees; make a leader or a
+coordinator, switch an account off, give it a new password. The rules are auth/staff.py's.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from volunteer_hub import audit
+from volunteer_hub.auth import staff
+from volunteer_hub.auth.forms import StaffAccountForm
+from volunteer_hub.transactions import on_domain_error
+from volunteer_hub.web import (
+    current_viewer,
+    error_dict,
+    form_errors,
+    found,
+    indented,
+    staff_required,
+)
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def _manager():
+    """The viewer, if they manage accounts (admins, coordinators); others get 404."""
+    viewer = current_viewer()
+    if not staff.may_manage_accounts(viewer):
+        abort(404)
+    return viewer
+
+
+@bp.get("")
+@staff_required
+def accounts():
+    viewer = _manager()
+    return render_template(
+        "auth/staff_list.html", accounts=staff.staff_accounts(viewer), may_manage=staff.may_manage
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new_account():
+    viewer = _manager()
+    form = StaffAccountForm()
+    teams = staff.assignable_teams(viewer)
+    units = staff.assignable_units(viewer)
+    form.team_ids.choices = [(team.id, team.name) for team in teams]
+    form.unit_id.choices = [(0, _("请选择单位"))] + [
+        (unit.id, label) for unit, label in indented(units)
+    ]
+    if not form.validate_on_submit():
+        return _new_page(form, form_errors(form) if request.method == "POST" else {})
+    on_domain_error(lambda exc: _new_page(form, error_dict(exc)))
+    created = staff.create_account(
+        viewer,
+        name=form.name.data,
+        phone=form.phone.data,
+        role=form.role.data,
+        team_ids=form.team_ids.data,
+        unit_id=form.unit_id.data or None,
+    )
+    if created.temporary_password is None:
+        flash(_("该手机号已有账号，已为其添加角色；密码不变。"), "success")
+        return redirect(url_for("staff.account", person_id=created.person_id))
+    # Answered here, not after a redirect: the password must not travel in a cookie.
+    return _password_shown(created.person_id, created.temporary_password, created=True)
+
+
+@bp.get("/<int:person_id>")
+@staff_required
+def account(person_id: int):
+    viewer = _manager()
+    shown = found(staff.staff_account, viewer, person_id)
+    history = audit.history(shown.person)
+    return render_template(
+        "auth/staff_account.html",
+        account=shown,
+        may_manage=staff.may_manage(viewer, person_id),
+        full_phone_ids=viewer.people_with_full_phone([person_id]),
+        history=history,
+        actor_names=audit.actor_names(history),
+        action_labels=_action_labels(),
+    )
+
+
+def _action_labels() -> dict[str, str]:
+    return {
+        "account.created": _("新建账号"),
+        "account.role_granted": _("添加角色"),
+        "account.deactivated": _("停用账号"),
+        "account.password_reset": _("重置密码"),
+        "account.password_chosen": _("本人设置了密码"),
+        "account.password_reset_by_code": _("本人用短信验证码重设了密码"),
+    }
+
+
+@bp.post("/<int:person_id>/password")
+@staff_required
+def reset_password(person_id: int):
+    viewer = _manager()
+    on_domain_error(back=url_for("staff.account", person_id=person_id))
+    temporary = staff.reset_account_password(viewer, person_id)
+    return _password_shown(person_id, temporary, created=False)
+
+
+@bp.post("/<int:person_id>/deactivate")
+@staff_required
+def deactivate(person_id: int):
+    viewer = _manager()
+    on_domain_error(back=url_for("staff.account", person_id=person_id))
+    person = staff.deactivate_account(viewer, person_id)
+    flash(_("已停用 %(name)s 的账号，其所有登录已退出。", name=person.name), "success")
+    return redirect(url_for("staff.account", person_id=person_id))
+
+
+def _new_page(form: StaffAccountForm, errors: dict[str, str]):
+    body = render_template("auth/staff_new.html", form=form, errors=errors)
+    return body, 400 if errors else 200
+
+
+def _password_shown(person_id: int, temporary: str, created: bool):
+    viewer = current_viewer()
+    response = render_template(
+        "auth/staff_password.html",
+        account=found(staff.staff_account, viewer, person_id),
+        full_phone_ids=viewer.people_with_full_phone([person_id]),
+        temporary_password=temporary,
+        created=created,
+    )
+    # Shown once: not kept by the browser's cache or history.
+    return response, 200, {"Cache-Control": "no-store"}
