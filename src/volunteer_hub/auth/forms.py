@@ -2,13 +2,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    IntegerField,
     PasswordField,
-    RadioField,
-    SelectField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from volunteer_hub.forms import texted_code_field
 
@@ -62,12 +61,8 @@ class StaffAccountForm(FlaskForm):
         validators=[DataRequired(_l("请填写手机号码")), Length(max=40)],
         render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "off"},
     )
-    role = RadioField(
-        _l("角色"),
-        choices=[("leader", _l("队长")), ("coordinator", _l("协调员"))],
-        default="leader",
-        validate_choice=False,  # the service says which roles exist, in Chinese
-    )
-    # Checked against the viewer's scope by the service (out of reach = unknown).
+    # Radio buttons and the choices of the two scopes are drawn by the template; the
+    # service says which roles exist and checks the scope (out of reach = unknown).
+    role = StringField(_l("角色"), default="leader")
     team_ids = SelectMultipleField(_l("服务队（可多选）"), coerce=int, validate_choice=False)
-    unit_id = SelectField(_l("所属单位"), coerce=int, validate_choice=False)
+    unit_id = IntegerField(_l("所属单位"), default=0, validators=[Optional()])

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from volunteer_hub import audit
 from volunteer_hub.auth import staff
 from volunteer_hub.auth.forms import StaffAccountForm
+from volunteer_hub.errors import NotFound
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import (
     current_viewer,
@@ -45,15 +46,14 @@ def accounts():
 def new_account():
     viewer = _manager()
     form = StaffAccountForm()
-    teams = staff.assignable_teams(viewer)
-    units = staff.assignable_units(viewer)
-    form.team_ids.choices = [(team.id, team.name) for team in teams]
-    form.unit_id.choices = [(0, _("请选择单位"))] + [
-        (unit.id, label) for unit, label in indented(units)
-    ]
+    # Rendered by the template, not by WTForms: the service checks the scope.
+    choices = {
+        "teams": [(team.id, team.name) for team in staff.assignable_teams(viewer)],
+        "units": [(unit.id, label) for unit, label in indented(staff.assignable_units(viewer))],
+    }
     if not form.validate_on_submit():
-        return _new_page(form, form_errors(form) if request.method == "POST" else {})
-    on_domain_error(lambda exc: _new_page(form, error_dict(exc)))
+        return _new_page(form, form_errors(form) if request.method == "POST" else {}, choices)
+    on_domain_error(lambda exc: _new_page(form, error_dict(exc), choices))
     created = staff.create_account(
         viewer,
         name=form.name.data,
@@ -101,7 +101,7 @@ def _action_labels() -> dict[str, str]:
 @staff_required
 def reset_password(person_id: int):
     viewer = _manager()
-    on_domain_error(back=url_for("staff.account", person_id=person_id))
+    on_domain_error(back=url_for("staff.account", person_id=person_id), unless=NotFound)
     temporary = staff.reset_account_password(viewer, person_id)
     return _password_shown(person_id, temporary, created=False)
 
@@ -110,14 +110,14 @@ def reset_password(person_id: int):
 @staff_required
 def deactivate(person_id: int):
     viewer = _manager()
-    on_domain_error(back=url_for("staff.account", person_id=person_id))
+    on_domain_error(back=url_for("staff.account", person_id=person_id), unless=NotFound)
     person = staff.deactivate_account(viewer, person_id)
     flash(_("已停用 %(name)s 的账号，其所有登录已退出。", name=person.name), "success")
     return redirect(url_for("staff.account", person_id=person_id))
 
 
-def _new_page(form: StaffAccountForm, errors: dict[str, str]):
-    body = render_template("auth/staff_new.html", form=form, errors=errors)
+def _new_page(form: StaffAccountForm, errors: dict[str, str], choices: dict[str, list]):
+    body = render_template("auth/staff_new.html", form=form, errors=errors, **choices)
     return body, 400 if errors else 200
 
 
