@@ -103,6 +103,7 @@ def _init_broker(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.api.views import bp as api_bp
+    from volunteer_hub.auth.password_views import bp as passwords_bp
     from volunteer_hub.auth.staff_views import bp as staff_bp
     from volunteer_hub.auth.views import bp as auth_bp
     from volunteer_hub.calendar.views import bp as calendar_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
 
     blueprints = (
         auth_bp,
+        passwords_bp,
         staff_bp,
         teams_bp,
         events_bp,

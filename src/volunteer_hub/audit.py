@@ -26,17 +26,17 @@ class AuditEntry(Base):
     __tablename__ = "audit_entry"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: who made the change; NULL for the command line, or once that account is gone
-    actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: what was done, a stable word: "account.created", "account.deactivated" ...
     action: Mapped[str] = mapped_column(String(50))
     #: what it was done to, as "<table>:<id>" (e.g. "person:12"), for finding its history
     subject: Mapped[str] = mapped_column(String(100), index=True)
     #: the particulars, in JSON-friendly values (never a password or a code)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: who made the change; NULL for the command line, or once that account is gone
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
 
 
 def subject_of(thing: Base | str) -> str:

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
@@ -41,6 +42,10 @@ from volunteer_hub.extensions import db
 
 CODE_LENGTH = 6
 MAX_FAILED_ATTEMPTS = 5
+# What ``expired`` says unless a use says otherwise: ask for a new code, which is how a
+# login or a password reset goes on.
+NO_LIVE_CODE = _l("验证码已失效或已使用，请重新获取验证码。")
+TOO_MANY_TRIES = _l("验证码输错次数太多，已失效。请重新获取验证码。")
 
 
 class CodeColumns:
@@ -79,8 +84,8 @@ class TextedCodes:
     #: ``expired`` are made under it, with that code and "-wrong" or "-expired"
     errors: type[DomainError]
     #: the messages of ``expired``: there is no live code; the last try was used up
-    expired_message: LazyString
-    too_many_message: LazyString
+    expired_message: LazyString = NO_LIVE_CODE
+    too_many_message: LazyString = TOO_MANY_TRIES
     #: raised for digits that are not the code (the try is counted) or not six digits
     wrong: type[DomainError] = field(init=False)
     #: raised when there is no live code to try: never asked for, expired, used,

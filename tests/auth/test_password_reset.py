@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.auth.conftest import reset_code_sent_to, texts_to
+from tests.auth.conftest import reset_code_sent_to
 from tests.conftest import login
 from tests.factories import PASSWORD
+from tests.volunteers.conftest import login_texts
 from volunteer_hub.audit import history
 from volunteer_hub.auth.login_codes import request_code
 from volunteer_hub.auth.models import PasswordReset
 from volunteer_hub.auth.password_resets import (
-    ResetCodeExpired,
-    WrongResetCode,
+    CODES,
     request_reset,
     reset_password,
 )
@@ -51,8 +51,8 @@ def test_leader_resets_a_forgotten_password_with_the_texted_code(client, app, le
 
     response = client.post("/password/forgot", data={"phone": "139 0000 1111"})
     assert response.status_code == 302 and response.headers["Location"] == "/password/reset"
-    (text,) = texts_to(leader.phone)
-    code = reset_code_sent_to(leader.phone)
+    (text,) = login_texts(leader.id)
+    code = reset_code_sent_to(leader.id)
     assert text.body == (
         f"【退役军人志愿服务】您正在重置志愿服务平台的登录密码，验证码 {code}，"
         "10分钟内有效。如非本人操作请忽略。"
@@ -74,7 +74,7 @@ def test_leader_resets_a_forgotten_password_with_the_texted_code(client, app, le
     # The code is spent.
     again = client.post("/password/reset", data={"code": code, "new_password": "another-one-8"})
     assert again.status_code == 302 and again.headers["Location"] == "/password/forgot"
-    with pytest.raises(ResetCodeExpired):
+    with pytest.raises(CODES.expired):
         reset_password(leader.phone, code, "another-one-8")
 
 
@@ -109,16 +109,16 @@ def test_a_malformed_phone_is_a_form_error_in_chinese(client):
 
 def test_wrong_codes_are_counted_and_the_fifth_kills_the_code(leader):
     request_reset(leader.phone)
-    code = reset_code_sent_to(leader.phone)
+    code = reset_code_sent_to(leader.id)
     wrong = "000000" if code != "000000" else "111111"
     for tries_left in (4, 3, 2, 1):
-        with pytest.raises(WrongResetCode) as error:
+        with pytest.raises(CODES.wrong) as error:
             reset_password(leader.phone, wrong, NEW_PASSWORD)
         assert f"还可以再试 {tries_left} 次" in error.value.message
-    with pytest.raises(ResetCodeExpired) as error:
+    with pytest.raises(CODES.expired) as error:
         reset_password(leader.phone, wrong, NEW_PASSWORD)
     assert "输错次数太多" in error.value.message
-    with pytest.raises(ResetCodeExpired):
+    with pytest.raises(CODES.expired):
         reset_password(leader.phone, code, NEW_PASSWORD)  # even the right one, now
     assert authenticate(leader.phone, PASSWORD) is not None
 
@@ -126,8 +126,8 @@ def test_wrong_codes_are_counted_and_the_fifth_kills_the_code(leader):
 def test_a_code_expires_after_ten_minutes(leader):
     start = utcnow()
     request_reset(leader.phone, now=start)
-    code = reset_code_sent_to(leader.phone)
-    with pytest.raises(ResetCodeExpired):
+    code = reset_code_sent_to(leader.id)
+    with pytest.raises(CODES.expired):
         reset_password(leader.phone, code, NEW_PASSWORD, now=start + timedelta(minutes=10))
     assert (
         reset_password(leader.phone, code, NEW_PASSWORD, now=start + timedelta(minutes=9)).id
@@ -140,18 +140,18 @@ def test_a_login_code_is_no_reset_code_and_a_newer_code_voids_the_older(leader):
     login_text = db.session.scalars(select(OutgoingSms.body)).one()
     login_code = login_text.split("验证码是 ")[1][:6]
     request_reset(leader.phone)
-    first = reset_code_sent_to(leader.phone)
+    first = reset_code_sent_to(leader.id)
     request_reset(leader.phone)
-    second = reset_code_sent_to(leader.phone)
+    second = reset_code_sent_to(leader.id)
     for stale in {login_code, first} - {second}:
-        with pytest.raises(WrongResetCode):
+        with pytest.raises(CODES.wrong):
             reset_password(leader.phone, stale, NEW_PASSWORD)
     assert reset_password(leader.phone, second, NEW_PASSWORD).id == leader.id
 
 
 def test_a_short_password_is_refused_without_spending_a_try(client, leader):
     client.post("/password/forgot", data={"phone": leader.phone})
-    code = reset_code_sent_to(leader.phone)
+    code = reset_code_sent_to(leader.id)
     response = client.post("/password/reset", data={"code": code, "new_password": "short"})
     assert response.status_code == 400
     assert "密码至少 8 位" in response.get_data(as_text=True)
@@ -167,7 +167,7 @@ def test_a_reset_clears_the_first_login_requirement(leader):
     db.session.get(Person, leader.id).must_set_password = True
     db.session.commit()
     request_reset(leader.phone)
-    person = reset_password(leader.phone, reset_code_sent_to(leader.phone), NEW_PASSWORD)
+    person = reset_password(leader.phone, reset_code_sent_to(leader.id), NEW_PASSWORD)
     assert not person.must_set_password
 
 
@@ -178,7 +178,7 @@ def test_code_requests_are_rate_limited_per_number(client, leader):
         for phone in ("13900001111", "139 0000 1111", "+8613900001111", "13900001111")
     ]
     assert statuses == [302, 302, 302, 429]
-    assert len(texts_to(leader.phone)) == 3
+    assert len(login_texts(leader.id)) == 3
 
 
 def test_reset_page_without_a_request_goes_back_to_the_first_step(client):

@@ -29,9 +29,9 @@ def new_leader(client, team_ids, phone="13912345678", name="赵队长"):
     )
 
 
-def test_coordinator_makes_a_leader_of_a_team_below_with_a_temporary_password(client, district):
-    login(client, district.coordinator)
-    response = new_leader(client, [district.team.id])
+def test_coordinator_makes_a_leader_of_a_team_below_with_a_temporary_password(client, world):
+    login(client, world.coordinator_a)
+    response = new_leader(client, [world.team_a.id])
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
@@ -43,14 +43,14 @@ def test_coordinator_makes_a_leader_of_a_team_below_with_a_temporary_password(cl
     assert person.password_hash.startswith("scrypt:") and temporary not in person.password_hash
     role = db.session.scalar(
         select(Membership.role).where(
-            Membership.person_id == person.id, Membership.team_id == district.team.id
+            Membership.person_id == person.id, Membership.team_id == world.team_a.id
         )
     )
     assert role == MemberRole.LEADER
     (entry,) = history(person)
-    assert entry.actor_id == district.coordinator.id
+    assert entry.actor_id == world.coordinator_a.id
     assert entry.action == "account.created"
-    assert entry.details == {"role": "leader", "team_ids": [district.team.id], "unit_id": None}
+    assert entry.details == {"role": "leader", "team_ids": [world.team_a.id], "unit_id": None}
     assert temporary not in str(entry.details)
     # The list shows the new account, waiting for its own password.
     listing = client.get("/staff").get_data(as_text=True)
@@ -58,18 +58,18 @@ def test_coordinator_makes_a_leader_of_a_team_below_with_a_temporary_password(cl
 
 
 @pytest.mark.parametrize("where", ["other_team", "unknown"])
-def test_coordinator_cannot_appoint_a_leader_outside_their_subtree(client, district, where):
-    team_id = district.other_team.id if where == "other_team" else 999_999
-    login(client, district.coordinator)
+def test_coordinator_cannot_appoint_a_leader_outside_their_subtree(client, world, where):
+    team_id = world.team_b.id if where == "other_team" else 999_999
+    login(client, world.coordinator_a)
     before = counts()
-    response = new_leader(client, [district.team.id, team_id])
+    response = new_leader(client, [world.team_a.id, team_id])
     assert response.status_code == 400
     assert "请选择队长所在的服务队" in response.get_data(as_text=True)
     assert counts() == before
 
 
-def test_coordinator_appoints_coordinators_strictly_below_their_unit(client, district):
-    login(client, district.coordinator)
+def test_coordinator_appoints_coordinators_strictly_below_their_unit(client, world):
+    login(client, world.coordinator_a)
 
     def appoint(unit_id, phone):
         return client.post(
@@ -78,19 +78,19 @@ def test_coordinator_appoints_coordinators_strictly_below_their_unit(client, dis
         )
 
     before = counts()
-    for unit in (district.district, district.other_district, district.city):
+    for unit in (world.district_a, world.district_b, world.city):
         response = appoint(unit.id, "13912340001")
         assert response.status_code == 400
         assert "须在您的管辖范围以下" in response.get_data(as_text=True)
     assert counts() == before
-    assert appoint(district.street.id, "13912340001").status_code == 200
+    assert appoint(world.street_a.id, "13912340001").status_code == 200
     person = db.session.scalar(select(Person).where(Person.phone == "+8613912340001"))
-    assert person.coordinator_unit_id == district.street.id and person.must_set_password
+    assert person.coordinator_unit_id == world.street_a.id and person.must_set_password
 
 
-def test_admin_appoints_anywhere(client, district):
-    login(client, district.admin)
-    assert new_leader(client, [district.other_team.id]).status_code == 200
+def test_admin_appoints_anywhere(client, world):
+    login(client, world.admin)
+    assert new_leader(client, [world.team_b.id]).status_code == 200
     response = client.post(
         "/staff/new",
         data={"name": "市协调员", "phone": "13912340002", "role": "coordinator", "unit_id": 0},
@@ -103,20 +103,20 @@ def test_admin_appoints_anywhere(client, district):
             "name": "市协调员",
             "phone": "13912340002",
             "role": "coordinator",
-            "unit_id": district.city.id,
+            "unit_id": world.city.id,
         },
     )
     assert response.status_code == 200
 
 
-def test_leaders_and_volunteers_manage_no_accounts(client, district, make):
-    leader = make.leader(district.team)
-    target = make.leader(district.team)
+def test_leaders_and_volunteers_manage_no_accounts(client, world, make):
+    leader = make.leader(world.team_a)
+    target = make.leader(world.team_a)
     login(client, leader)
     for path in ("/staff", "/staff/new", f"/staff/{target.id}"):
         assert client.get(path).status_code == 404
     before = counts()
-    assert new_leader(client, [district.team.id]).status_code == 404
+    assert new_leader(client, [world.team_a.id]).status_code == 404
     assert client.post(f"/staff/{target.id}/deactivate").status_code == 404
     assert client.post(f"/staff/{target.id}/password").status_code == 404
     assert counts() == before
@@ -124,8 +124,8 @@ def test_leaders_and_volunteers_manage_no_accounts(client, district, make):
     assert db.session.get(Person, target.id).is_active
 
 
-def test_bad_input_is_refused_in_chinese_and_changes_nothing(client, district):
-    login(client, district.coordinator)
+def test_bad_input_is_refused_in_chinese_and_changes_nothing(client, world):
+    login(client, world.coordinator_a)
     before = counts()
     cases = [
         ({"name": "", "phone": "13912345678"}, "请填写姓名"),
@@ -134,18 +134,18 @@ def test_bad_input_is_refused_in_chinese_and_changes_nothing(client, district):
         ({"name": "赵队长", "phone": "13912345678", "role": "admin"}, "请选择角色"),
     ]
     for fields, message in cases:
-        data = {"role": "leader", "team_ids": [district.team.id], **fields}
+        data = {"role": "leader", "team_ids": [world.team_a.id], **fields}
         response = client.post("/staff/new", data=data)
         assert response.status_code == 400, fields
         assert message in response.get_data(as_text=True), fields
     assert counts() == before
 
 
-def test_a_registered_phone_is_not_made_a_new_account_nor_named(client, district, make):
-    volunteer = make.member(district.other_team, name="王建国", password=PASSWORD)
-    login(client, district.coordinator)
+def test_a_registered_phone_is_not_made_a_new_account_nor_named(client, world, make):
+    volunteer = make.member(world.team_b, name="王建国", password=PASSWORD)
+    login(client, world.coordinator_a)
     before = counts()
-    response = new_leader(client, [district.team.id], phone=volunteer.phone, name="别的名字")
+    response = new_leader(client, [world.team_a.id], phone=volunteer.phone, name="别的名字")
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "该手机号已注册" in html and "王建国" not in html
@@ -153,8 +153,8 @@ def test_a_registered_phone_is_not_made_a_new_account_nor_named(client, district
 
     # An admin may give that person a role; their name and password stay theirs.
     client.post("/logout")
-    login(client, district.admin)
-    response = new_leader(client, [district.team.id], phone=volunteer.phone, name="别的名字")
+    login(client, world.admin)
+    response = new_leader(client, [world.team_a.id], phone=volunteer.phone, name="别的名字")
     assert response.status_code == 302
     db.session.expire_all()
     person = db.session.get(Person, volunteer.id)
@@ -163,13 +163,13 @@ def test_a_registered_phone_is_not_made_a_new_account_nor_named(client, district
     assert [e.action for e in history(person)] == ["account.role_granted"]
 
 
-def test_coordinator_deactivates_a_leader_below_and_every_session_ends(client, app, district, make):
-    leader = make.leader(district.team, name="钱队长")
+def test_coordinator_deactivates_a_leader_below_and_every_session_ends(client, app, world, make):
+    leader = make.leader(world.team_a, name="钱队长")
     leader_client = app.test_client()
     login(leader_client, leader)
     assert leader_client.get("/teams").status_code == 200
 
-    login(client, district.coordinator)
+    login(client, world.coordinator_a)
     response = client.post(f"/staff/{leader.id}/deactivate")
     assert response.status_code == 302
     db.session.expire_all()
@@ -181,38 +181,36 @@ def test_coordinator_deactivates_a_leader_below_and_every_session_ends(client, a
     assert "重置密码</button>" not in page  # nothing left to do with it
 
 
-def test_accounts_beside_above_or_their_own_are_not_the_coordinators_to_manage(
-    client, district, make
-):
-    outside = make.leader(district.other_team)
-    peer = make.coordinator(district.district, name="同级协调员")
-    login(client, district.coordinator)
-    for person in (outside, peer, district.other_coordinator, district.admin, district.coordinator):
+def test_accounts_beside_above_or_their_own_are_not_the_coordinators_to_manage(client, world, make):
+    outside = make.leader(world.team_b)
+    peer = make.coordinator(world.district_a, name="同级协调员")
+    login(client, world.coordinator_a)
+    for person in (outside, peer, world.coordinator_city, world.admin, world.coordinator_a):
         for action in ("deactivate", "password"):
             assert client.post(f"/staff/{person.id}/{action}").status_code == 404
     db.session.expire_all()
     assert all(
         db.session.get(Person, p.id).is_active
         and not db.session.get(Person, p.id).must_set_password
-        for p in (outside, peer, district.other_coordinator, district.admin, district.coordinator)
+        for p in (outside, peer, world.coordinator_city, world.admin, world.coordinator_a)
     )
     # Beside: not listed at all; a peer: listed, without the buttons.
     listing = client.get("/staff").get_data(as_text=True)
-    assert outside.name not in listing and "华容区协调员" not in listing
+    assert outside.name not in listing and "鄂州市协调员" not in listing
     assert client.get(f"/staff/{outside.id}").status_code == 404
     peer_page = client.get(f"/staff/{peer.id}").get_data(as_text=True)
     assert "同级协调员" in peer_page and "重置密码</button>" not in peer_page
 
 
 def test_reset_password_gives_a_new_temporary_one_and_ends_sessions_and_tokens(
-    client, app, district, make
+    client, app, world, make
 ):
-    leader = make.leader(district.team, name="孙队长")
+    leader = make.leader(world.team_a, name="孙队长")
     token = make.api_token(leader)
     leader_client = app.test_client()
     login(leader_client, leader)
 
-    login(client, district.coordinator)
+    login(client, world.coordinator_a)
     response = client.post(f"/staff/{leader.id}/password")
     assert response.status_code == 200
     temporary = temporary_password_in(response.get_data(as_text=True))
@@ -233,16 +231,16 @@ def test_reset_password_gives_a_new_temporary_one_and_ends_sessions_and_tokens(
 
 
 def test_staff_list_shows_only_the_viewers_scope_in_three_queries(
-    client, district, make, count_queries
+    client, world, make, count_queries
 ):
     for index in range(4):
-        make.leader(make.team(district.street), name=f"本区队长{index}")
-    make.leader(district.other_team, name="外区队长")
-    login(client, district.coordinator)
+        make.leader(make.team(world.street_a), name=f"本区队长{index}")
+    make.leader(world.team_b, name="外区队长")
+    login(client, world.coordinator_a)
     with count_queries() as counter:
         listing = client.get("/staff").get_data(as_text=True)
     assert all(f"本区队长{index}" in listing for index in range(4))
-    assert "外区队长" not in listing and "市管理员" not in listing
+    assert "外区队长" not in listing and f'id="account-{world.admin.id}"' not in listing
     assert "鄂城区协调员" in listing  # their own account, without actions on its page
     # the viewer (session person, their unit, teams led) and the three of the list
     assert counter.count <= 6

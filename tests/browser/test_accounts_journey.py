@@ -25,6 +25,13 @@ LEADER_PHONE = "13972001234"
 OWN_PASSWORD = "fenghuang-2026"
 
 
+def log_in(page, phone: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
 def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journey, make):
     city = make.unit("鄂州市")
     district = make.unit("鄂城区", parent=city)
@@ -37,10 +44,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
 
     desk = journey("coordinator")
     page = desk.page
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(coordinator_phone)
-    page.get_by_label("密码").fill(make.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    log_in(page, coordinator_phone, make.PASSWORD)
     page.get_by_role("link", name="员工账号").click()
     expect(page.get_by_role("heading", name="员工账号")).to_be_visible()
     page.get_by_role("link", name="新建账号").click()
@@ -67,10 +71,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
     desk.shot("account")
     # The same pages on the coordinator's phone.
     small = journey("coordinator-phone", PHONE)
-    small.page.goto("/login")
-    small.page.get_by_label("手机号码").fill(coordinator_phone)
-    small.page.get_by_label("密码").fill(make.PASSWORD)
-    small.page.get_by_role("button", name="登录").click()
+    log_in(small.page, coordinator_phone, make.PASSWORD)
     small.page.goto("/staff")
     expect(small.page.get_by_text("待设置密码")).to_be_visible()
     small.shot("accounts")
@@ -80,10 +81,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
     # The new leader, on a phone.
     phone = journey("leader", PHONE)
     mobile = phone.page
-    mobile.goto("/login")
-    mobile.get_by_label("手机号码").fill(LEADER_PHONE)
-    mobile.get_by_label("密码").fill(temporary)
-    mobile.get_by_role("button", name="登录").click()
+    log_in(mobile, LEADER_PHONE, temporary)
     expect(mobile.get_by_role("heading", name="设置您的密码")).to_be_visible()
     mobile.goto(f"/teams/{team_id}")  # nothing else opens until it is done
     expect(mobile.get_by_role("heading", name="设置您的密码")).to_be_visible()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from volunteer_hub.auth.models import LoginCode
@@ -35,8 +34,6 @@ CODES = TextedCodes(
     used=LoginCode.used_at,
     lifetime=timedelta(minutes=10),
     errors=LoginCodeError,
-    expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
-    too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
 )
 #: Not the live code (the try is counted and committed), or not six digits (not counted).
 WrongLoginCode = CODES.wrong
@@ -71,15 +68,23 @@ def request_code(phone: str, now: datetime | None = None) -> CodeRequest:
         # Rule 4: no text at all; a code they cannot receive would only sit there.
         return CodeRequest(phone=e164, opted_out=True)
 
-    login_code, plain = CODES.issue(person.id, now)
+    text_new_code(CODES, person, "login_code", now)
+    return CodeRequest(phone=e164)
+
+
+def text_new_code(codes: TextedCodes, person: Person, template: str, now: datetime) -> None:
+    """Issue the person a new code of ``codes`` (voiding their earlier ones) and queue its
+    text, from the catalogue's ``template``, to their phone. Sent with person_id, so
+    their opt-out holds; the callers ask for no code for those who opted out."""
+    row, plain = codes.issue(person.id, now)
     queue_text(
         to_phone=person.phone,
-        text=render("login_code", code=plain),
+        text=render(template, code=plain),
         kind=SmsKind.LOGIN_CODE,
-        dedupe_key=f"login-code:{login_code.id}",
+        # One text per code row ("login-code:12", "password-reset:7"), however often sent.
+        dedupe_key=f"{row.__tablename__.replace('_', '-')}:{row.id}",
         person_id=person.id,
     )
-    return CodeRequest(phone=e164)
 
 
 def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:

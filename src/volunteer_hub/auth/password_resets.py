@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select
 
 from volunteer_hub import audit
-from volunteer_hub.auth.login_codes import person_and_latest_code
+from volunteer_hub.auth.login_codes import person_and_latest_code, text_new_code
 from volunteer_hub.auth.models import PasswordReset
 from volunteer_hub.auth.services import check_password_rules, end_all_sessions, set_password
 from volunteer_hub.db import utcnow
@@ -25,29 +24,16 @@ from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import normalize_phone
-from volunteer_hub.sms.models import SmsKind
-from volunteer_hub.sms.services import queue_text
-from volunteer_hub.sms.templates import render
 from volunteer_hub.teams.models import MemberRole, Membership
 from volunteer_hub.texted_codes import TextedCodes
 
 
 class PasswordResetError(DomainError, code="password-reset"):
-    """Any failed reset by texted code; the reset page catches this base."""
+    """Any failed reset by texted code; the reset page catches this base. Its kinds are
+    ``CODES.wrong`` (not the live code, or not six digits) and ``CODES.expired``."""
 
 
-CODES = TextedCodes(
-    model=PasswordReset,
-    used=PasswordReset.used_at,
-    lifetime=timedelta(minutes=10),
-    errors=PasswordResetError,
-    expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
-    too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
-)
-#: Not the live code (the try is counted and committed), or not six digits (not counted).
-WrongResetCode = CODES.wrong
-#: No live code: never asked for, expired, used, replaced, or too many wrong tries.
-ResetCodeExpired = CODES.expired
+CODES = TextedCodes(PasswordReset, PasswordReset.used_at, timedelta(minutes=10), PasswordResetError)
 
 
 def request_reset(phone: str, now: datetime | None = None) -> str:
@@ -64,14 +50,7 @@ def request_reset(phone: str, now: datetime | None = None) -> str:
     )
     if person is None or person.sms_opted_out_at is not None:
         return e164
-    reset, plain = CODES.issue(person.id, now)
-    queue_text(
-        to_phone=person.phone,
-        text=render("password_reset_code", code=plain),
-        kind=SmsKind.LOGIN_CODE,
-        dedupe_key=f"password-reset:{reset.id}",
-        person_id=person.id,
-    )
+    text_new_code(CODES, person, "password_reset_code", now)
     return e164
 
 
@@ -80,8 +59,8 @@ def reset_password(phone: str, code: str, new_password: str, now: datetime | Non
     phone; every session of the person ends. The caller commits.
 
     A password that breaks the rules is refused first (ValidationFailed), without
-    spending a try. Raises WrongResetCode (the failed try is committed here) or
-    ResetCodeExpired; an unknown or malformed number gives ResetCodeExpired.
+    spending a try. Raises ``CODES.wrong`` (the failed try is committed here) or
+    ``CODES.expired``; an unknown or malformed number gives ``CODES.expired``.
     """
     now = now or utcnow()
     typed = CODES.typed_digits(code)

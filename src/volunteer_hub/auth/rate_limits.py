@@ -1,6 +1,7 @@
-"""Rate limits of the pages that text a code to a phone (a volunteer's login code, a
-staff password reset): per number, so that no one has a phone texted over and over,
-and per client address, so that no one walks through numbers."""
+"""Rate limits of the login pages. Those that text a code to a phone (a volunteer's
+login code, a staff password reset) are limited per number, so that no one has a phone
+texted over and over, and per client address, so that no one walks through numbers;
+trying a password or a code, by ``LOGIN_RATE_LIMIT``."""
 
 from __future__ import annotations
 
@@ -25,3 +26,7 @@ def code_phone_limit() -> str:
 
 def code_ip_limit() -> str:
     return current_app.config["LOGIN_CODE_IP_RATE_LIMIT"]
+
+
+def login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]

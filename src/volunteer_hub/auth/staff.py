@@ -105,18 +105,11 @@ def create_account(
         raise NotFound(_("未找到"))
     team_ids = sorted(set(team_ids or [])) if role == "leader" else []
     unit_id = unit_id if role == "coordinator" else None
-    errors = _scope_errors(viewer, role, team_ids, unit_id)
     name = (name or "").strip()
-    e164 = None
-    try:
-        e164 = normalize_phone(phone)
-    except InvalidPhone as exc:
-        errors["phone"] = exc.message
-    existing = db.session.scalar(select(Person).where(Person.phone == e164)) if e164 else None
-    if existing is None and not name:
-        errors["name"] = _("请填写姓名")
-    elif len(name) > 50:
-        errors["name"] = _("姓名不能超过 50 个字")
+    errors = _scope_errors(viewer, role, team_ids, unit_id)
+    if not name or len(name) > 50:
+        errors["name"] = _("请填写姓名") if not name else _("姓名不能超过 50 个字")
+    e164, existing = _phone_and_owner(phone, errors)
     if existing is not None and not (viewer.is_admin and existing.is_active):
         errors["phone"] = _(
             "该手机号已注册，不能新建账号。已是您服务队队员的，请在队员名单中设为队长；"
@@ -229,6 +222,17 @@ def _manageable(viewer: Viewer, person_id: int) -> Person:
     if person is None or not may_manage(viewer, person_id):
         raise NotFound(_("未找到"))
     return person
+
+
+def _phone_and_owner(phone: str, errors: dict[str, str]) -> tuple[str | None, Person | None]:
+    """The phone in E.164 and the person who has it, if anyone; a malformed phone goes
+    into ``errors`` (and gives (None, None))."""
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone as exc:
+        errors["phone"] = exc.message
+        return None, None
+    return e164, db.session.scalar(select(Person).where(Person.phone == e164))
 
 
 def _scope_errors(

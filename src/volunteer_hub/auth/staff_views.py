@@ -4,12 +4,16 @@ coordinator, switch an account off, give it a new password. The rules are auth/s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from volunteer_hub import audit
 from volunteer_hub.auth import staff
 from volunteer_hub.auth.forms import StaffAccountForm
+from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.errors import NotFound
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import (
@@ -22,6 +26,8 @@ from volunteer_hub.web import (
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+T = TypeVar("T")
 
 
 def _manager():
@@ -82,38 +88,30 @@ def account(person_id: int):
         full_phone_ids=viewer.people_with_full_phone([person_id]),
         history=history,
         actor_names=audit.actor_names(history),
-        action_labels=_action_labels(),
     )
-
-
-def _action_labels() -> dict[str, str]:
-    return {
-        "account.created": _("新建账号"),
-        "account.role_granted": _("添加角色"),
-        "account.deactivated": _("停用账号"),
-        "account.password_reset": _("重置密码"),
-        "account.password_chosen": _("本人设置了密码"),
-        "account.password_reset_by_code": _("本人用短信验证码重设了密码"),
-    }
 
 
 @bp.post("/<int:person_id>/password")
 @staff_required
 def reset_password(person_id: int):
-    viewer = _manager()
-    on_domain_error(back=url_for("staff.account", person_id=person_id), unless=NotFound)
-    temporary = staff.reset_account_password(viewer, person_id)
+    temporary = _change_account(person_id, staff.reset_account_password)
     return _password_shown(person_id, temporary, created=False)
 
 
 @bp.post("/<int:person_id>/deactivate")
 @staff_required
 def deactivate(person_id: int):
-    viewer = _manager()
-    on_domain_error(back=url_for("staff.account", person_id=person_id), unless=NotFound)
-    person = staff.deactivate_account(viewer, person_id)
+    person = _change_account(person_id, staff.deactivate_account)
     flash(_("已停用 %(name)s 的账号，其所有登录已退出。", name=person.name), "success")
     return redirect(url_for("staff.account", person_id=person_id))
+
+
+def _change_account(person_id: int, change: Callable[[Viewer, int], T]) -> T:
+    """``change(viewer, person_id)``; a refusal is flashed on the account's page, and an
+    account the viewer may not manage is a 404."""
+    viewer = _manager()
+    on_domain_error(back=url_for("staff.account", person_id=person_id), unless=NotFound)
+    return change(viewer, person_id)
 
 
 def _new_page(form: StaffAccountForm, errors: dict[str, str], choices: dict[str, list]):
