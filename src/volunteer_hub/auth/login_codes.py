@@ -29,12 +29,7 @@ class LoginCodeError(DomainError, code="login-code"):
     """Any failed sign-in by texted code; the volunteers' login page catches this base."""
 
 
-CODES = TextedCodes(
-    model=LoginCode,
-    used=LoginCode.used_at,
-    lifetime=timedelta(minutes=10),
-    errors=LoginCodeError,
-)
+CODES = TextedCodes(LoginCode, LoginCode.used_at, timedelta(minutes=10), LoginCodeError)
 #: Not the live code (the try is counted and committed), or not six digits (not counted).
 WrongLoginCode = CODES.wrong
 #: No live code: never asked for, expired, used, replaced, or too many wrong tries.

@@ -157,14 +157,14 @@ def set_temporary_password(person: Person) -> str:
 
 
 def create_user(
-    phone: str,
-    name: str,
-    role: str,
-    password: str | None = None,
-    unit_id: int | None = None,
-    team_id: int | None = None,
+    phone: str, name: str, role: str, password: str | None = None, **scope: int | None
 ) -> Person:
-    """Create (or promote) a member of staff: admin, coordinator of a unit, leader of a team."""
+    """Create (or promote) a member of staff: admin, coordinator of a unit (``unit_id=``),
+    leader of a team (``team_id=``). For scripts (the command line, the demo); the web's
+    staff pages go through auth/staff.py and its rules of who may give which role."""
+    unit_id, team_id = scope.pop("unit_id", None), scope.pop("team_id", None)
+    if scope:
+        raise TypeError(f"create_user: unexpected {sorted(scope)}")
     e164 = normalize_phone(phone)
     check_role(role, unit_id, [team_id] if team_id is not None else [])
     person = db.session.scalar(select(Person).where(Person.phone == e164))
