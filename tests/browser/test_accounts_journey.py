@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import PHONE, local_midnight, release_database
+from tests.browser.test_volunteer_journey import read_texts
 from volunteer_hub.audit import AuditEntry
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -118,3 +119,33 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
         select(AuditEntry.action).where(AuditEntry.subject == f"person:{leader.id}")
     ).all()
     assert actions == ["account.created", "account.password_chosen"]
+
+
+def test_leader_who_forgot_the_password_sets_a_new_one_with_a_texted_code(
+    journey, make, broker, worker
+):
+    team = make.team(name="莲花山社区戎马志愿服务队")
+    leader = make.leader(team, name="张队长")
+    leader_phone, team_id = leader.phone, team.id
+    release_database()
+
+    phone = journey("leader", PHONE)
+    page = phone.page
+    page.goto("/login")
+    page.get_by_role("link", name="忘记密码？").click()
+    expect(page.get_by_role("heading", name="忘记密码")).to_be_visible()
+    phone.shot("forgot")
+    page.get_by_label("手机号码").fill(leader_phone)
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.get_by_role("heading", name="设置新密码")).to_be_visible()
+    phone.shot("reset")
+    code = re.search(r"验证码 (\d{6})", read_texts(phone, leader_phone, broker, worker))
+    page.goto("/password/reset")
+    page.get_by_label("短信验证码").fill(code.group(1))
+    page.get_by_label("新密码").fill(OWN_PASSWORD)
+    page.get_by_role("button", name="设置新密码").click()
+    expect(page.get_by_text("密码已重设")).to_be_visible()
+    phone.shot("login-again")
+    log_in(page, leader_phone, OWN_PASSWORD)
+    page.goto(f"/teams/{team_id}")
+    expect(page.get_by_role("heading", name="莲花山社区戎马志愿服务队")).to_be_visible()
