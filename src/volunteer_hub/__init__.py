@@ -103,6 +103,8 @@ def _init_broker(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from volunteer_hub.api.views import bp as api_bp
+    from volunteer_hub.auth.password_views import bp as passwords_bp
+    from volunteer_hub.auth.staff_views import bp as staff_bp
     from volunteer_hub.auth.views import bp as auth_bp
     from volunteer_hub.calendar.views import bp as calendar_bp
     from volunteer_hub.callouts.views import bp as callouts_bp
@@ -122,6 +124,8 @@ def _register_blueprints(app: Flask) -> None:
 
     blueprints = (
         auth_bp,
+        passwords_bp,
+        staff_bp,
         teams_bp,
         events_bp,
         callouts_bp,

@@ -1,7 +1,7 @@
 """Every model module, imported once so that the metadata is complete."""
 
 from volunteer_hub.audit.models import AuditEntry
-from volunteer_hub.auth.models import ApiToken, LoginCode
+from volunteer_hub.auth.models import ApiToken, LoginCode, PasswordReset
 from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.callouts.models import Callout, CalloutRecipient, CalloutRing, CalloutShift
@@ -34,6 +34,7 @@ __all__ = [
     "LoginCode",
     "Membership",
     "OutgoingSms",
+    "PasswordReset",
     "Person",
     "PersonSkill",
     "PhoneChange",

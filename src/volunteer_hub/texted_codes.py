@@ -14,7 +14,9 @@ changing a person's phone (people/phone_changes.py). One rule serves both:
   lets exactly one through.
 
 Each use keeps its own table (``CodeColumns`` plus what the code is for), its own errors
-and its own words for "get a new code", in a ``TextedCodes``.
+(under a base error of its own, which its pages catch) and its own words for "get a new
+code", in a ``TextedCodes``. Three uses so far: the two above and a forgotten staff
+password (auth/password_resets.py).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import types
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
@@ -38,6 +42,10 @@ from volunteer_hub.extensions import db
 
 CODE_LENGTH = 6
 MAX_FAILED_ATTEMPTS = 5
+# What ``expired`` says unless a use says otherwise: ask for a new code, which is how a
+# login or a password reset goes on.
+NO_LIVE_CODE = _l("验证码已失效或已使用，请重新获取验证码。")
+TOO_MANY_TRIES = _l("验证码输错次数太多，已失效。请重新获取验证码。")
 
 
 class CodeColumns:
@@ -72,13 +80,27 @@ class TextedCodes:
     #: the model's column set when a code is used
     used: InstrumentedAttribute
     lifetime: timedelta
-    #: raised for digits that are not the code (the try is counted) or not six digits
-    wrong: type[DomainError]
-    #: raised when there is no live code to try
-    expired: type[DomainError]
+    #: the use's own error, declared with its API code (say "login-code"); ``wrong`` and
+    #: ``expired`` are made under it, with that code and "-wrong" or "-expired"
+    errors: type[DomainError]
     #: the messages of ``expired``: there is no live code; the last try was used up
-    expired_message: LazyString
-    too_many_message: LazyString
+    expired_message: LazyString = NO_LIVE_CODE
+    too_many_message: LazyString = TOO_MANY_TRIES
+    #: raised for digits that are not the code (the try is counted) or not six digits
+    wrong: type[DomainError] = field(init=False)
+    #: raised when there is no live code to try: never asked for, expired, used,
+    #: replaced by a newer code, or too many wrong tries
+    expired: type[DomainError] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for kind in ("wrong", "expired"):
+            error = types.new_class(
+                f"{kind.title()}{self.errors.__name__}",
+                (self.errors,),
+                {"code": f"{self.errors.code}-{kind}"},
+            )
+            error.__module__ = self.errors.__module__
+            object.__setattr__(self, kind, error)
 
     def issue(self, person_id: int, now: datetime, **columns) -> tuple[CodeColumns, str]:
         """A new live code of the person (their earlier live ones are voided) and its

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from volunteer_hub.audit.models import AuditEntry
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 
 
 def record(
@@ -40,6 +41,14 @@ def entries_about(subject_type: str, subject_id: int, limit: int = 50) -> list[A
     )
 
 
+def actor_names(entries: list[AuditEntry]) -> dict[int, str]:
+    """The names of the people who made ``entries``, by id (one query)."""
+    ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+
+
 def label(entry: AuditEntry) -> str:
     """The entry as a line of the page's change list, in the reader's language."""
     details = entry.details or {}
@@ -62,6 +71,12 @@ def label(entry: AuditEntry) -> str:
         ),
         "person.sessions_ended": lambda: _("退出所有登录"),
         "person.erased": lambda: _("删除个人信息"),
+        "account.created": lambda: _("新建账号"),
+        "account.role_granted": lambda: _("添加角色"),
+        "account.deactivated": lambda: _("停用账号"),
+        "account.password_reset": lambda: _("重置密码"),
+        "account.password_chosen": lambda: _("本人设置了密码"),
+        "account.password_reset_by_code": lambda: _("本人用短信验证码重设了密码"),
     }
     make = labels.get(entry.action)
     return make() if make else entry.action

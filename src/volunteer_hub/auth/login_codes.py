@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from volunteer_hub.auth.models import LoginCode
@@ -23,30 +22,18 @@ from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
 from volunteer_hub.sms.templates import render
-from volunteer_hub.texted_codes import TextedCodes
+from volunteer_hub.texted_codes import CodeColumns, TextedCodes
 
 
 class LoginCodeError(DomainError, code="login-code"):
     """Any failed sign-in by texted code; the volunteers' login page catches this base."""
 
 
-class WrongLoginCode(LoginCodeError, code="login-code-wrong"):
-    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
-
-
-class LoginCodeExpired(LoginCodeError, code="login-code-expired"):
-    """No live code: never asked for, expired, used, replaced, or too many wrong tries."""
-
-
-CODES = TextedCodes(
-    model=LoginCode,
-    used=LoginCode.used_at,
-    lifetime=timedelta(minutes=10),
-    wrong=WrongLoginCode,
-    expired=LoginCodeExpired,
-    expired_message=_l("验证码已失效或已使用，请重新获取验证码。"),
-    too_many_message=_l("验证码输错次数太多，已失效。请重新获取验证码。"),
-)
+CODES = TextedCodes(LoginCode, LoginCode.used_at, timedelta(minutes=10), LoginCodeError)
+#: Not the live code (the try is counted and committed), or not six digits (not counted).
+WrongLoginCode = CODES.wrong
+#: No live code: never asked for, expired, used, replaced, or too many wrong tries.
+LoginCodeExpired = CODES.expired
 
 
 @dataclass(frozen=True)
@@ -76,15 +63,23 @@ def request_code(phone: str, now: datetime | None = None) -> CodeRequest:
         # Rule 4: no text at all; a code they cannot receive would only sit there.
         return CodeRequest(phone=e164, opted_out=True)
 
-    login_code, plain = CODES.issue(person.id, now)
+    text_new_code(CODES, person, "login_code", now)
+    return CodeRequest(phone=e164)
+
+
+def text_new_code(codes: TextedCodes, person: Person, template: str, now: datetime) -> None:
+    """Issue the person a new code of ``codes`` (voiding their earlier ones) and queue its
+    text, from the catalogue's ``template``, to their phone. Sent with person_id, so
+    their opt-out holds; the callers ask for no code for those who opted out."""
+    row, plain = codes.issue(person.id, now)
     queue_text(
         to_phone=person.phone,
-        text=render("login_code", code=plain),
+        text=render(template, code=plain),
         kind=SmsKind.LOGIN_CODE,
-        dedupe_key=f"login-code:{login_code.id}",
+        # One text per code row ("login-code:12", "password-reset:7"), however often sent.
+        dedupe_key=f"{row.__tablename__.replace('_', '-')}:{row.id}",
         person_id=person.id,
     )
-    return CodeRequest(phone=e164)
 
 
 def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:
@@ -96,19 +91,29 @@ def verify_code(phone: str, code: str, now: datetime | None = None) -> Person:
     """
     now = now or utcnow()
     typed = CODES.typed_digits(code)
-    try:
-        e164 = normalize_phone(phone)
-    except InvalidPhone:
-        raise CODES.expired_error() from None
-    row = db.session.execute(
-        select(Person, LoginCode)
-        .join(LoginCode, LoginCode.person_id == Person.id)
-        .where(Person.phone == e164, Person.is_active.is_(True))
-        .order_by(LoginCode.id.desc())
-        .limit(1)
-    ).first()
-    person, login_code = row if row is not None else (None, None)
+    person, login_code = person_and_latest_code(CODES, phone)
     CODES.check(login_code, typed, now)
     CODES.use(login_code, now)
     person.last_login_at = now
     return person
+
+
+def person_and_latest_code(
+    codes: TextedCodes, phone: str
+) -> tuple[Person | None, CodeColumns | None]:
+    """The active person with this phone and their latest code of ``codes``' table (live
+    or not: ``codes.check`` tells), in one query; (None, None) when there is none. A
+    malformed phone raises ``codes.expired``, as an unknown one fails the check."""
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone:
+        raise codes.expired_error() from None
+    model = codes.model
+    row = db.session.execute(
+        select(Person, model)
+        .join(model, model.person_id == Person.id)
+        .where(Person.phone == e164, Person.is_active.is_(True))
+        .order_by(model.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)

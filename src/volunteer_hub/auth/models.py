@@ -38,3 +38,16 @@ class LoginCode(CodeColumns, Base):
     def code_binding(self) -> str:
         # The same six digits sent to two people hash differently.
         return str(self.person_id)
+
+
+class PasswordReset(CodeColumns, Base):
+    """A one-time code texted to a member of staff who forgot their password. Only a
+    keyed hash is kept; a code is good for one reset, a few tries and a few minutes."""
+
+    __tablename__ = "password_reset"
+
+    used_at: Mapped[datetime | None] = mapped_column(sort_order=1)
+
+    def code_binding(self) -> str:
+        # Not the login code's binding: a login code typed here does not match.
+        return f"password-reset:{self.person_id}"

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from volunteer_hub.audit import services as audit
 from volunteer_hub.auth.models import ApiToken
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
@@ -28,6 +29,7 @@ TOKEN_PREFIX = "vh_"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 # Compared against when the phone is unknown, so both paths cost one scrypt.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+_TEMPORARY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 #: a session's user id (see ``Person.get_id``): scope, person id, session version
 _MAX_ID = 2**31 - 1
 _SESSION_ID = re.compile(r"(?P<scope>v?)(?P<id>[0-9]{1,10}):(?P<version>[0-9]{1,10})")
@@ -76,10 +78,19 @@ def change_password(person: Person, current: str, new: str) -> None:
     person (the caller logs this one in again). The caller commits."""
     if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
         raise ValidationFailed({"current_password": _("当前密码不正确")})
-    if len(new or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed({"new_password": _("密码至少 %(n)d 位", n=MIN_PASSWORD_LENGTH)})
-    set_password(person, new)
+    set_password(person, new, field="new_password")
     end_all_sessions(person)
+
+
+def choose_own_password(person: Person, new: str) -> None:
+    """The person's own password in place of one someone else set (an account created or
+    reset for them), and every other session ends (the caller logs this one in again).
+    The caller commits."""
+    if person.password_hash and check_password_hash(person.password_hash, new or ""):
+        raise ValidationFailed({"new_password": _("新密码不能与临时密码相同")})
+    set_password(person, new, field="new_password")
+    end_all_sessions(person)
+    audit.record(person.id, "account.password_chosen", "person", person.id)
 
 
 def deactivate(person: Person) -> None:
@@ -90,42 +101,72 @@ def deactivate(person: Person) -> None:
     end_all_sessions(person)
 
 
+def revoke_tokens(person_id: int, now: datetime | None = None) -> None:
+    """Every live API token of the person stops working."""
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def authenticate(phone: str, password: str) -> Person | None:
-    try:
-        e164 = normalize_phone(phone)
-    except InvalidPhone:
-        e164 = None
-    person = db.session.scalar(select(Person).where(Person.phone == e164)) if e164 else None
-    stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
-    ok = check_password_hash(stored, password or "")
-    if person is None or not person.password_hash or not ok or not person.is_active:
+    """The active person with this phone and password, else None; unknown phones cost
+    one scrypt too, so the time taken does not tell who is registered."""
+    person = _person_with_phone(phone)
+    stored = person.password_hash if person is not None else None
+    matches = check_password_hash(stored or _DUMMY_HASH, password or "")
+    if not (matches and stored and person.is_active):
         return None
     person.last_login_at = utcnow()
     return person
 
 
-def set_password(person: Person, password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed({"password": _("密码至少 %(n)d 位", n=MIN_PASSWORD_LENGTH)})
+def _person_with_phone(phone: str) -> Person | None:
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhone:
+        return None
+    return db.session.scalar(select(Person).where(Person.phone == e164))
+
+
+def set_password(person: Person, password: str, field: str = "password") -> None:
+    """Store the password's scrypt hash (salted); the person's choice from now on, so
+    ``must_set_password`` is cleared. Refused in Chinese under ``field`` if too short."""
+    check_password_rules(password, field)
     person.password_hash = generate_password_hash(password)  # scrypt, salted
+    person.must_set_password = False
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    """Raise ValidationFailed (in Chinese, under ``field``) for a password too short to
+    keep a staff account safe."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed({field: _("密码至少 %(n)d 位", n=MIN_PASSWORD_LENGTH)})
+
+
+def set_temporary_password(person: Person) -> str:
+    """A new random password that someone else will pass on to the person, who must
+    choose their own at the first login (``must_set_password``). Returned once."""
+    # No 0/O, 1/l/I: read out over the phone or copied from a screen by older people.
+    temporary = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(10))
+    set_password(person, temporary)
+    person.must_set_password = True
+    return temporary
 
 
 def create_user(
-    phone: str,
-    name: str,
-    role: str,
-    password: str | None = None,
-    unit_id: int | None = None,
-    team_id: int | None = None,
+    phone: str, name: str, role: str, password: str | None = None, **scope: int | None
 ) -> Person:
-    """Create (or promote) a member of staff: admin, coordinator of a unit, leader of a team."""
+    """Create (or promote) a member of staff: admin, coordinator of a unit (``unit_id=``),
+    leader of a team (``team_id=``). For scripts (the command line, the demo); the web's
+    staff pages go through auth/staff.py and its rules of who may give which role."""
+    unit_id, team_id = scope.pop("unit_id", None), scope.pop("team_id", None)
+    if scope:
+        raise TypeError(f"create_user: unexpected {sorted(scope)}")
     e164 = normalize_phone(phone)
-    if role == "coordinator" and (unit_id is None or db.session.get(Unit, unit_id) is None):
-        raise DomainError(_("协调员需要指定所属单位"), field="unit_id")
-    if role == "leader" and (team_id is None or db.session.get(Team, team_id) is None):
-        raise DomainError(_("队长需要指定服务队"), field="team_id")
-    if role not in ("admin", "coordinator", "leader"):
-        raise DomainError(_("角色不正确"), field="role")
+    check_role(role, unit_id, [team_id] if team_id is not None else [])
     person = db.session.scalar(select(Person).where(Person.phone == e164))
     if person is None:
         person = Person(name=(name or "").strip() or e164, phone=e164)
@@ -135,26 +176,52 @@ def create_user(
         person.name = name.strip()
     if password:
         set_password(person, password)
+    grant_role(person, role, unit_id, [team_id] if team_id is not None else [])
+    return person
+
+
+def check_role(role: str, unit_id: int | None, team_ids: list[int]) -> None:
+    """Raise unless the role is one of ours and its scope exists: a coordinator's unit,
+    a leader's team(s)."""
+    if role not in ("admin", "coordinator", "leader"):
+        raise DomainError(_("角色不正确"), field="role")
+    if role == "coordinator" and (unit_id is None or db.session.get(Unit, unit_id) is None):
+        raise DomainError(_("协调员需要指定所属单位"), field="unit_id")
+    if role == "leader":
+        found = db.session.scalar(select(func.count(Team.id)).where(Team.id.in_(team_ids)))
+        if not team_ids or found != len(set(team_ids)):
+            raise DomainError(_("队长需要指定服务队"), field="team_id")
+
+
+def grant_role(person: Person, role: str, unit_id: int | None, team_ids: list[int]) -> None:
+    """Make the person an admin, the coordinator of ``unit_id`` or a leader of each of
+    ``team_ids`` (a member already there becomes its leader). Checked by ``check_role``."""
     if role == "admin":
         person.is_admin = True
     elif role == "coordinator":
         person.coordinator_unit_id = unit_id
     elif role == "leader":
-        membership = db.session.scalar(
+        members = db.session.scalars(
             select(Membership).where(
-                Membership.team_id == team_id, Membership.person_id == person.id
+                Membership.person_id == person.id, Membership.team_id.in_(team_ids)
             )
         )
-        if membership is None:
-            db.session.add(Membership(team_id=team_id, person_id=person.id, role=MemberRole.LEADER))
-        else:
-            membership.role = MemberRole.LEADER
+        by_team = {membership.team_id: membership for membership in members}
+        for team_id in team_ids:
+            if team_id in by_team:
+                by_team[team_id].role = MemberRole.LEADER
+            else:
+                db.session.add(
+                    Membership(team_id=team_id, person_id=person.id, role=MemberRole.LEADER)
+                )
     db.session.flush()
-    return person
 
 
 def mint_token(person: Person, name: str = "") -> tuple[ApiToken, str]:
-    """A new API token; the plain token is returned once and never stored."""
+    """A new API token; the plain token is returned once and never stored. Not for an
+    account whose password someone else set: it is not the person's own yet."""
+    if person.must_set_password:
+        raise DomainError(_("请先登录网页设置自己的密码，再申请 API 令牌"), field="person")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(person_id=person.id, name=name[:100], token_hash=hash_token(plain))
     db.session.add(token)

@@ -1,4 +1,7 @@
-"""Log in with phone and password, change the password, log out here or everywhere."""
+"""Log in with phone and password, change the password, log out here or everywhere.
+
+A forgotten password and the first login with someone else's password are
+password_views.py's."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 
 from volunteer_hub.auth.forms import ChangePasswordForm, LoginForm
+from volunteer_hub.auth.rate_limits import login_limit
 from volunteer_hub.auth.services import (
     MIN_PASSWORD_LENGTH,
     authenticate,
@@ -23,12 +27,8 @@ from volunteer_hub.web import current_viewer, error_dict, form_errors
 bp = Blueprint("auth", __name__)
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     viewer = current_viewer()
     if viewer is not None and viewer.is_staff and request.method == "GET":
@@ -62,7 +62,7 @@ def end_sessions_and_log_out() -> None:
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def account():
     if current_user.login_scope == "volunteer":
         # Logged in by texted code: no password to change; /me has 退出所有设备.
@@ -70,19 +70,30 @@ def account():
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return _account_page(form, form_errors(form) if request.method == "POST" else {})
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
     on_domain_error(lambda exc: _account_page(form, error_dict(exc)))
     change_password(current_user, form.current_password.data, form.new_password.data)
-    # Every other session is over; this one carries on under the new version.
-    login_user(current_user._get_current_object(), remember=remembered)
+    log_in_again()
     flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
     return redirect(url_for("auth.account"))
 
 
+def log_in_again() -> None:
+    """After a password change has ended every session of the person: this one carries
+    on under the new session version, remembered on this device if it was."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+    login_user(current_user._get_current_object(), remember=remembered)
+
+
+def password_page(template: str, form, errors: dict[str, str], **context):
+    """A page with a new-password field (its hint names the minimum); 400 with errors."""
+    body = render_template(
+        template, form=form, errors=errors, min_length=MIN_PASSWORD_LENGTH, **context
+    )
+    return body, 400 if errors else 200
+
+
 def _account_page(form: ChangePasswordForm, errors: dict[str, str]):
-    return render_template(
-        "account/index.html", form=form, errors=errors, min_length=MIN_PASSWORD_LENGTH
-    ), 400 if errors else 200
+    return password_page("account/index.html", form, errors)
 
 
 @bp.post("/account/sessions/end")

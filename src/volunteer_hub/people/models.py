@@ -36,6 +36,9 @@ class Person(UserMixin, TimestampMixin, Base):
     #: part of every session's and remember cookie's user id; bumping it (logout, password
     #: or phone change, deactivation, "log out everywhere") ends all of them at once
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the password was set by someone else (account created or reset for the person):
+    #: every staff page leads to choosing one's own until it is done
+    must_set_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     #: what this login may do: "staff" after a password, "volunteer" after an SMS code.
     #: Not a column: it travels in the session's user id (see get_id), so a texted code

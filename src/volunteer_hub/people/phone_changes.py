@@ -37,23 +37,18 @@ class PhoneTaken(PhoneChangeError, code="phone-taken"):
     """Another person holds the number, found at the start or, taken since, at the code."""
 
 
-class WrongPhoneCode(PhoneChangeError, code="phone-change-code-wrong"):
-    """Not the live code (the try is counted and committed), or not six digits (not counted)."""
-
-
-class PhoneChangeExpired(PhoneChangeError, code="phone-change-expired"):
-    """No live change: never asked for, expired, done, replaced, or too many wrong tries."""
-
-
 CODES = TextedCodes(
     model=PhoneChange,
     used=PhoneChange.confirmed_at,
     lifetime=timedelta(minutes=30),
-    wrong=WrongPhoneCode,
-    expired=PhoneChangeExpired,
+    errors=PhoneChangeError,
     expired_message=_l("验证码已失效或已使用，请重新修改手机号以获取新验证码。"),
     too_many_message=_l("验证码输错次数太多，已失效。请重新修改手机号以获取新验证码。"),
 )
+#: Not the live code (the try is counted and committed), or not six digits (not counted).
+WrongPhoneCode = CODES.wrong
+#: No live change: never asked for, expired, done, replaced, or too many wrong tries.
+PhoneChangeExpired = CODES.expired
 
 
 def start(

@@ -25,12 +25,13 @@ from volunteer_hub.auth.login_codes import (
     request_code,
     verify_code,
 )
+from volunteer_hub.auth.rate_limits import code_ip_limit, code_phone_limit, phone_key
 from volunteer_hub.auth.views import end_sessions_and_log_out
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.hours import personal, records
-from volunteer_hub.people.services import InvalidPhone, display_phone, mask_phone, normalize_phone
+from volunteer_hub.people.services import display_phone, mask_phone
 from volunteer_hub.sms.services import opt_in, opt_out
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import Team
@@ -43,24 +44,6 @@ bp = Blueprint("volunteers", __name__, url_prefix="/me")
 
 #: the number a code was asked for, between the two steps of the login
 SESSION_PHONE = "me_login_phone"
-
-
-def _phone_key() -> str:
-    """Rate-limit key of a code request: the number in E.164, so "138 0013 8000" and
-    "+8613800138000" share one budget."""
-    raw = (request.form.get("phone") or "").strip()
-    try:
-        return "phone:" + normalize_phone(raw)
-    except InvalidPhone:
-        return "phone-invalid:" + raw[:40]
-
-
-def _code_phone_limit() -> str:
-    return current_app.config["LOGIN_CODE_RATE_LIMIT"]
-
-
-def _code_ip_limit() -> str:
-    return current_app.config["LOGIN_CODE_IP_RATE_LIMIT"]
 
 
 def _verify_limit() -> str:
@@ -81,8 +64,8 @@ def volunteer_required(view):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_code_phone_limit, key_func=_phone_key, methods=["POST"])
-@limiter.limit(_code_ip_limit, methods=["POST"])
+@limiter.limit(code_phone_limit, key_func=phone_key, methods=["POST"])
+@limiter.limit(code_ip_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("volunteers.home"))
