@@ -42,7 +42,10 @@ def token_command(phone, name):
     from volunteer_hub.auth.services import mint_token
 
     person = _person_by_phone(phone)
-    _token, plain = mint_token(person, name)
+    try:
+        _token, plain = mint_token(person, name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     db.session.commit()
     click.echo(plain)
 

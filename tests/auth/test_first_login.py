@@ -89,6 +89,12 @@ def test_no_api_token_for_an_account_whose_password_is_not_its_own(client, newco
     assert db.session.scalars(select(ApiToken)).all() == []
 
 
+def test_the_command_line_says_why_it_mints_no_token(app, newcomer):
+    result = app.test_cli_runner().invoke(args=["users", "token", "--phone", newcomer.phone])
+    assert result.exit_code == 1 and "设置自己的密码" in result.output
+    assert db.session.scalars(select(ApiToken)).all() == []
+
+
 def test_the_api_refuses_a_token_from_before_a_reset(client, make, team):
     leader = make.leader(team)
     token = make.api_token(leader)
