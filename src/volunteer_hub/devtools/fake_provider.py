@@ -197,6 +197,13 @@ class FakeAccount:
             return self._requests
 
     @property
+    def counters(self) -> dict[str, int]:
+        """``calls``: send requests received; ``texts``: texts accepted (one per number).
+        What a benchmark divides to get provider calls per text."""
+        with self._lock:
+            return {"calls": self._requests, "texts": len(self._messages)}
+
+    @property
     def auth_failures(self) -> int:
         with self._lock:
             return self._auth_failures

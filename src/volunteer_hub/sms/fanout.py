@@ -6,7 +6,8 @@ numbers and opt-out state are read with one query per chunk and the rows written
 multi-row INSERT per chunk. The rules are those of ``sms.services.queue_text``: the
 signature in front of the rendered text, its template key and variables beside it,
 opted-out people get nothing, a dedupe key already used gives no row, and the actor is
-sent only after the commit (and only for rows due at ``now``).
+sent only after the commit (and only for rows due at ``now``). The rows of one call go
+out in batches where the backend takes many numbers per call (``sms.batches``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
 
-from volunteer_hub import after_commit
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
+from volunteer_hub.sms.batches import Due, enqueue_sends
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
@@ -30,8 +32,7 @@ from volunteer_hub.sms.templates import Rendered
 CHUNK = 500
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """One text to one person. The phone number is looked up here, never passed around."""
 
     person_id: int
@@ -45,6 +46,8 @@ class Queued:
     id: int
     person_id: int
     held: bool
+    to_phone: str = ""
+    template_key: str | None = None
 
 
 def queue_many(
@@ -85,10 +88,7 @@ def queue_many(
         )
     # Held rows (quiet hours) are left to the minute sweep, which sends them once due.
     if send_after is None or send_after <= now:
-        from volunteer_hub.sms.tasks import send_sms
-
-        for row in queued:
-            after_commit.enqueue(send_sms.send, row.id)
+        enqueue_sends(Due(row.id, row.to_phone, row.template_key) for row in queued)
     return queued
 
 
@@ -124,9 +124,15 @@ def _queue_chunk(
         dialect_insert(db.session, OutgoingSms)
         .values(rows)
         .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
-        .returning(OutgoingSms.id, OutgoingSms.person_id, OutgoingSms.send_after)
+        .returning(
+            OutgoingSms.id,
+            OutgoingSms.person_id,
+            OutgoingSms.send_after,
+            OutgoingSms.to_phone,
+            OutgoingSms.template_key,
+        )
     )
     return [
-        Queued(id=id_, person_id=person_id, held=send_after is not None and send_after > now)
-        for id_, person_id, send_after in db.session.execute(statement)
+        Queued(id_, person_id, send_after is not None and send_after > now, to_phone, key)
+        for id_, person_id, send_after, to_phone, key in db.session.execute(statement)
     ]

@@ -80,3 +80,23 @@ def _wait_for_send_slot() -> None:
         # Until the next slice opens (plus a little, so the workers do not all collide).
         now_ms = time.time() * 1000
         time.sleep((slice_ms - now_ms % slice_ms) / 1000 + random.uniform(0, 0.01))
+
+
+@dramatiq.actor(
+    queue_name="sms",
+    max_retries=12,
+    min_backoff=2_000,
+    max_backoff=10 * 60_000,
+    # a batch waits for one send slot per text: 200 texts at 10/s take 20 s before the call
+    time_limit=5 * 60_000,
+)
+def send_sms_batch(outgoing_ids: list[int]) -> None:
+    """The texts of one broadcast or call-out, one backend and one template, in one
+    provider call (``sms.batches``). Idempotent: a redelivery sends only rows still queued."""
+    from volunteer_hub.sms import batches
+
+    gateway = current_gateway(batches.destination(outgoing_ids))  # one route per batch
+    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slot)
+    if delivery.retry:
+        # The rows still queued go again later, with backoff; the others are done.
+        raise TransientSmsError(f"sms batch: {delivery.waiting} texts will be retried")

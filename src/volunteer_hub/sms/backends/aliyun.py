@@ -199,6 +199,8 @@ class AliyunGateway(LazyClient):
     """The Aliyun SMS backend: template sends, batch sends, push parsing."""
 
     name = "aliyun"
+    #: numbers one SendBatchSms call takes
+    batch_limit = BATCH_LIMIT
 
     def __init__(
         self,
