@@ -107,6 +107,8 @@ def test_a_backend_without_batches_gets_one_message_per_text(make, broker):
     # the console backend (the default in tests) sends one text per call
     call_out([make.person() for _ in range(3)])
     assert queue_depth(broker, "sms") == 3
+    call_out([make.person() for _ in range(120)], key="many")
+    assert queue_depth(broker, "sms") == 3 + 1  # the worker sends the 120 messages
 
 
 def test_a_redelivered_batch_sends_nothing_twice(provider, make):
@@ -247,3 +249,17 @@ def test_tencent_groups_numbers_by_their_variables(tencent, make):
     assert tencent.requests == 2  # one parameter set per SendSms call
     [text] = TENCENT.texts_to(tencent, second.phone)
     assert "防汛值守" in text["params"]
+
+
+def test_many_texts_for_a_backend_without_batches_are_fanned_out_by_the_worker(
+    make, broker, worker
+):
+    # the console backend: a call-out to a district costs the request a few broker
+    # messages; the worker sends each text's own message
+    people = [make.person() for _ in range(120)]
+
+    call_out(people)
+
+    broker.join("sms", timeout=60_000)
+    worker.join()
+    assert statuses() == [SmsStatus.DELIVERED] * 120  # the console's final word

@@ -52,6 +52,11 @@ from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 
 log = logging.getLogger(__name__)
 
+#: texts for a backend without batches, from this many on, go to the worker in one
+#: message per FAN_OUT, which sends their ``send_sms`` messages
+FAN_OUT_FROM = 50
+FAN_OUT = 500
+
 
 @dataclass(frozen=True)
 class Due:
@@ -91,7 +96,9 @@ def batch_size(gateway: SmsGateway) -> int:
 def enqueue_sends(rows: Iterable[Due]) -> None:
     """Queue, for after the commit, the actor messages that send ``rows``: rows going
     through one batching backend on one template travel together, ``batch_size`` at a
-    time; any other row gets its own ``send_sms`` message."""
+    time. Other rows get a ``send_sms`` message each; when there are many, the worker
+    sends those (one ``send_sms_batch`` message per FAN_OUT rows): a request that
+    starts a call-out to a district must not spend seconds talking to the broker."""
     from volunteer_hub.sms.tasks import send_sms, send_sms_batch
 
     config = current_app.config
@@ -100,12 +107,21 @@ def enqueue_sends(rows: Iterable[Due]) -> None:
         groups[backend_for(config, row.to_phone), row.template_key].append(row.id)
     for (backend, template_key), ids in groups.items():
         size = batch_size(gateway_named(backend)) if template_key else 0
-        if size == 0:
+        if size == 0 and len(ids) < FAN_OUT_FROM:
             for outgoing_id in ids:
                 after_commit.enqueue(send_sms.send, outgoing_id)
             continue
+        size = size or FAN_OUT
         for start in range(0, len(ids), size):
             after_commit.enqueue(send_sms_batch.send, tuple(ids[start : start + size]))
+
+
+def fan_out(outgoing_ids: Sequence[int]) -> None:
+    """A ``send_sms`` message for each row, sent by the worker (see ``enqueue_sends``)."""
+    from volunteer_hub.sms.tasks import send_sms
+
+    for outgoing_id in outgoing_ids:
+        send_sms.send(outgoing_id)
 
 
 def destination(outgoing_ids: Sequence[int]) -> str | None:

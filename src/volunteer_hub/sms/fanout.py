@@ -12,6 +12,7 @@ out in batches where the backend takes many numbers per call (``sms.batches``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,8 @@ from volunteer_hub.sms.templates import Rendered
 
 #: rows per statement; keeps the bound parameters well under SQLite's limit
 CHUNK = 500
+#: what the INSERT gives back of each row written, in ``Queued``'s terms
+RETURNED = ("id", "person_id", "send_after", "to_phone", "template_key")
 
 
 class Text(NamedTuple):
@@ -100,6 +103,7 @@ def _queue_chunk(
     if kind != SmsKind.OPT_OUT_CONFIRMATION:
         reachable = reachable.where(Person.sms_opted_out_at.is_(None))
     phones = dict(db.session.execute(reachable).all())
+    segments = functools.cache(count_segments)  # a call-out is one body, many times
     rows = []
     for text in texts:
         if text.person_id not in phones:
@@ -115,24 +119,21 @@ def _queue_chunk(
                 "template_vars": text.rendered.variables,
                 "dedupe_key": text.dedupe_key,
                 "signup_id": text.signup_id,
-                "segments": count_segments(body),
+                "segments": segments(body),
             }
         )
     if not rows:
         return []
+    outbox = OutgoingSms.__table__
+    # The rows as parameters of one compiled statement, sent in batches by SQLAlchemy
+    # (insertmanyvalues): a multi-row VALUES would compile a bound parameter per value,
+    # seconds for a district's call-out.
     statement = (
-        dialect_insert(db.session, OutgoingSms)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
-        .returning(
-            OutgoingSms.id,
-            OutgoingSms.person_id,
-            OutgoingSms.send_after,
-            OutgoingSms.to_phone,
-            OutgoingSms.template_key,
-        )
+        dialect_insert(db.session, outbox)
+        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        .returning(*(outbox.c[name] for name in RETURNED))
     )
     return [
         Queued(id_, person_id, send_after is not None and send_after > now, to_phone, key)
-        for id_, person_id, send_after, to_phone, key in db.session.execute(statement)
+        for id_, person_id, send_after, to_phone, key in db.session.execute(statement, rows)
     ]

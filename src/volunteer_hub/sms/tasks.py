@@ -92,10 +92,14 @@ def _wait_for_send_slot() -> None:
 )
 def send_sms_batch(outgoing_ids: list[int]) -> None:
     """The texts of one broadcast or call-out, one backend and one template, in one
-    provider call (``sms.batches``). Idempotent: a redelivery sends only rows still queued."""
+    provider call (``sms.batches``); for a backend without batches, a ``send_sms``
+    message for each. Idempotent: a redelivery sends only rows still queued."""
     from volunteer_hub.sms import batches
 
     gateway = current_gateway(batches.destination(outgoing_ids))  # one route per batch
+    if batches.batch_size(gateway) == 0:
+        batches.fan_out(outgoing_ids)  # each claims its row: a redelivery sends nothing twice
+        return
     delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slot)
     if delivery.retry:
         # The rows still queued go again later, with backoff; the others are done.
