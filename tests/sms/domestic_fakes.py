@@ -5,6 +5,7 @@ What differs between the two is said once here, so a test is written once for bo
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,34 @@ class Provider:
 
     def texts_to(self, fake: Any, phone: str) -> list[dict]:
         return [text for text in fake.messages if text[self.phone_field] == phone]
+
+    def keys_sent_to(self, fake: Any, phone: str) -> list[str]:
+        """Our template keys of the texts ``phone`` received, in order, read back from the
+        provider's template codes of the mapping file these tests use."""
+        table = tomllib.loads(example_mapping_toml())[self.name]
+        by_code = {
+            (entry["id"] if isinstance(entry, dict) else entry): key for key, entry in table.items()
+        }
+        code_field = "template_code" if self is ALIYUN else "template_id"
+        return [by_code[text[code_field]] for text in self.texts_to(fake, phone)]
+
+    def reply_push(self, fake: Any, phone: str, text: str) -> Any:
+        """What the provider pushes when ``phone`` texts ``text`` (push it with
+        ``fake.push``; pushing it again is the provider's replay)."""
+        if self is ALIYUN:
+            return [fake.reply_item(phone, text)]
+        return fake.reply_payload(phone, text)
+
+    def report_push(self, fake: Any, texts: list[dict]) -> Any:
+        """The provider's delivery reports ("delivered") for recorded ``texts``."""
+        if self is ALIYUN:
+            return [fake.report_item(text) for text in texts]
+        return fake.report_payload([text["serial_no"] for text in texts])
+
+
+def push_url(kind: str, provider: Provider, secret: str = PUSH_SECRET) -> str:
+    """``kind`` is "inbound" (replies) or "status" (delivery reports)."""
+    return f"http://localhost/sms/{kind}/{provider.name}/{secret}"
 
 
 ALIYUN = Provider("aliyun", FakeAliyun, "to")

@@ -48,7 +48,7 @@ from volunteer_hub.sms.gateway import (
     SmsGateway,
     TransientSmsError,
 )
-from volunteer_hub.sms.models import OutgoingSms, SmsStatus
+from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsStatus
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,10 @@ def _record(row: OutgoingSms, outcome: SendResult | SmsError, provider: str, now
         status = SmsStatus.QUEUED
     else:
         if isinstance(outcome, RecipientOptedOut) and row.person_id is not None:
-            services.opt_out(row.person_id, channel="provider", keyword=outcome.code, now=now)
+            # The consent log keeps the provider's code as the "word", cut to its column
+            # (Tencent's run long: FailedOperation.PhoneNumberInBlacklist).
+            keyword = (outcome.code or "")[: ConsentChange.keyword.type.length] or None
+            services.opt_out(row.person_id, channel="provider", keyword=keyword, now=now)
         status = SmsStatus.FAILED
     errors = {}
     if isinstance(outcome, SmsError):
