@@ -11,7 +11,9 @@ per actor message and per call, as before).
 The rules of a single text (``sms.services.deliver``) hold for each row of a batch:
 
 - the send rate counts texts, not calls: a batch takes one slot of the shared rate per
-  text, all before the claim, so what a provider sees still averages the configured rate;
+  text, all before the claim, so what a provider sees still averages the configured rate
+  (the actor lets one batch at a time take its slots: batches filling up side by side
+  would all reach the provider at once);
 - the claim is one conditional UPDATE (queued → sending) of the rows still queued and
   due; a redelivered message finds its rows claimed or finished and sends nothing twice;
 - every claimed row is screened again, one by one, after the claim (opted out since,
@@ -137,11 +139,11 @@ def deliver_batch(
     gateway: SmsGateway,
     now: datetime | None = None,
     *,
-    pace: Callable[[], None] | None = None,
+    pace: Callable[[int], None] | None = None,
 ) -> BatchDelivery:
     """Send the batch's rows through ``gateway``, each at most once (see the module
-    docstring). ``pace`` waits for one slot of the send rate; it runs once per row still
-    queued and due."""
+    docstring). ``pace(n)`` waits for n slots of the send rate, n the rows still queued
+    and due."""
     now = now or utcnow()
     ids = sorted(set(outgoing_ids))
     due_ids = list(db.session.scalars(select(OutgoingSms.id).where(_due(ids, now))))
@@ -152,8 +154,7 @@ def deliver_batch(
         return BatchDelivery(skipped=skipped)
     if pace is not None:
         try:
-            for _ in due_ids:
-                pace()
+            pace(len(due_ids))
         except Exception as exc:  # nothing claimed yet: whatever went wrong, the texts wait
             _postpone(due_ids, now, exc)
             return BatchDelivery(waiting=len(due_ids), skipped=skipped)

@@ -16,10 +16,11 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.extensions import db
@@ -124,16 +125,36 @@ def _queue_chunk(
         )
     if not rows:
         return []
-    outbox = OutgoingSms.__table__
-    # The rows as parameters of one compiled statement, sent in batches by SQLAlchemy
-    # (insertmanyvalues): a multi-row VALUES would compile a bound parameter per value,
-    # seconds for a district's call-out.
-    statement = (
-        dialect_insert(db.session, outbox)
-        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
-        .returning(*(outbox.c[name] for name in RETURNED))
-    )
     return [
         Queued(id_, person_id, send_after is not None and send_after > now, to_phone, key)
-        for id_, person_id, send_after, to_phone, key in db.session.execute(statement, rows)
+        for id_, person_id, send_after, to_phone, key in _insert(rows)
     ]
+
+
+def _insert(rows: list[dict]) -> Iterable[tuple]:
+    """Write ``rows`` (one key set) unless their dedupe key is taken; RETURNED of each
+    row written. One statement, whose size does not grow with the rows: a multi-row
+    VALUES would bind (and compile, and have the driver parse) a parameter per value,
+    seconds for a district's call-out."""
+    outbox = OutgoingSms.__table__
+    names = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One array per column, unnested by PostgreSQL: a short statement psycopg
+        # caches, with sixteen parameters however many rows there are.
+        arrays = [
+            cast(bindparam(name, type_=ARRAY(outbox.c[name].type)), ARRAY(outbox.c[name].type))
+            for name in names
+        ]
+        source = func.unnest(*arrays).table_valued(*names).render_derived(name="new_row")
+        statement = dialect_insert(db.session, outbox).from_select(
+            names, select(*(source.c[name] for name in names))
+        )
+        parameters: Any = {name: [row[name] for row in rows] for name in names}
+    else:
+        # SQLite: the rows as parameters of one compiled statement, sent in batches by
+        # SQLAlchemy (insertmanyvalues).
+        statement, parameters = dialect_insert(db.session, outbox), rows
+    statement = statement.on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+    return db.session.execute(
+        statement.returning(*(outbox.c[name] for name in RETURNED)), parameters
+    )

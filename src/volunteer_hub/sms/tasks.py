@@ -6,7 +6,7 @@ import random
 import time
 
 import dramatiq
-from dramatiq.rate_limits import BucketRateLimiter
+from dramatiq.rate_limits import BucketRateLimiter, ConcurrentRateLimiter
 from flask import current_app
 
 from volunteer_hub import broker
@@ -100,7 +100,37 @@ def send_sms_batch(outgoing_ids: list[int]) -> None:
     if batches.batch_size(gateway) == 0:
         batches.fan_out(outgoing_ids)  # each claims its row: a redelivery sends nothing twice
         return
-    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slot)
+    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slots)
     if delivery.retry:
         # The rows still queued go again later, with backoff; the others are done.
         raise TransientSmsError(f"sms batch: {delivery.waiting} texts will be retried")
+
+
+#: how long a batch waits for its turn to take send slots before going back to the queue
+BATCH_TURN_WAIT_SECONDS = 120
+
+
+def _wait_for_send_slots(texts: int) -> None:
+    """A batch's slots of the send rate, one per text, taken by one batch at a time
+    across every worker process: batches taking slots side by side would all fill up
+    together and reach the provider in one burst. Raises TransientSmsError when the
+    turn does not come in time, and whatever the rate-limit backend raises."""
+    config = current_app.config
+    rate = max(1, config["SMS_RATE_PER_SECOND"])
+    turn = ConcurrentRateLimiter(
+        broker.state().rate_limit_backend,
+        f"sms-batch-turn:{config['DRAMATIQ_NAMESPACE']}",
+        limit=1,
+        # released at once normally; a holder that died frees it after its slots' time
+        ttl=int(texts / rate * 1000) + 30_000,
+    )
+    deadline = time.monotonic() + BATCH_TURN_WAIT_SECONDS
+    while True:
+        with turn.acquire(raise_on_failure=False) as acquired:
+            if acquired:
+                for _ in range(texts):
+                    _wait_for_send_slot()
+                return
+        if time.monotonic() > deadline:
+            raise TransientSmsError("no turn for the batch, trying again later", code="send-rate")
+        time.sleep(PACING_SLICE_MS / 1000 + random.uniform(0, 0.01))
