@@ -178,12 +178,13 @@ class _Handler(KeepAliveHandler):
 
 
 class FakeAliyun(FakeAccount, FakeServer):
-    """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API."""
+    """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API. A recorded
+    text (one per number) has ``to`` (E.164), ``biz_id``, ``sign_name``, ``template_code``,
+    ``params``, ``action``, ``out_id``, ``send_time`` …"""
 
-    handler = _Handler
-    #: a recorded text, one per number: ``biz_id``, ``to`` (E.164), ``sign_name``,
-    #: ``template_code``, ``params``, ``action``, ``out_id``, ``send_time`` …
     phone_field = "to"
+    handler = _Handler
+    scripted = Scripted
 
     def __init__(
         self,
@@ -239,24 +240,17 @@ class FakeAliyun(FakeAccount, FakeServer):
         self,
         code: str,
         *,
-        message: str | None = None,
-        status: int | None = None,
         times: int = 1,
         delay: float = 0.0,
+        message: str | None = None,
+        status: int | None = None,
     ) -> None:
         """The next ``times`` send requests are answered with this Aliyun error code."""
         self._enqueue(Scripted(code, message, status, delay), times)
 
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` send requests succeed, but only after ``seconds``."""
-        self._enqueue(Scripted(delay=seconds), times)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._reset_state()
-            self.invalid_numbers.clear()
-            self.balance = None
-            self.delay = 0.0
+    def _forget_setup(self) -> None:
+        self.invalid_numbers.clear()
+        self.balance = None
 
     @property
     def calls(self) -> list[str]:

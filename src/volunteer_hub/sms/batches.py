@@ -30,8 +30,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -60,30 +60,21 @@ FAN_OUT_FROM = 50
 FAN_OUT = 500
 
 
-@dataclass(frozen=True)
-class Due:
-    """A row just written to the outbox, as far as choosing its actor message goes."""
-
-    id: int
-    to_phone: str
-    template_key: str | None
+#: a row just written to the outbox, as far as choosing its actor message goes:
+#: (id, to_phone, template_key)
+Due = tuple[int, str, str | None]
 
 
-@dataclass(frozen=True)
-class BatchDelivery:
-    """What ``deliver_batch`` did, counted by row (for the actor, tests and benchmarks)."""
+class BatchDelivery(NamedTuple):
+    """What ``deliver_batch`` did, counted by row (for the actor, tests and benchmarks).
+    ``waiting``: back in the queue for the actor's retry (a transient error, no send
+    slot); ``skipped``: already claimed, finished or not due, so left alone."""
 
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
-    #: rows back in the queue for the actor's retry (a transient error, no send slot)
     waiting: int = 0
-    #: rows of the message already claimed, finished or not due: left alone
     skipped: int = 0
-
-    @property
-    def retry(self) -> bool:
-        return self.waiting > 0
 
 
 def batch_size(gateway: SmsGateway) -> int:
@@ -105,8 +96,8 @@ def enqueue_sends(rows: Iterable[Due]) -> None:
 
     config = current_app.config
     groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
-    for row in rows:
-        groups[backend_for(config, row.to_phone), row.template_key].append(row.id)
+    for outgoing_id, to_phone, template_key in rows:
+        groups[backend_for(config, to_phone), template_key].append(outgoing_id)
     for (backend, template_key), ids in groups.items():
         size = batch_size(gateway_named(backend)) if template_key else 0
         if size == 0 and len(ids) < FAN_OUT_FROM:

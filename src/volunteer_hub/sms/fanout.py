@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -25,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.sms.batches import Due, enqueue_sends
+from volunteer_hub.sms.batches import enqueue_sends
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
@@ -45,8 +44,9 @@ class Text(NamedTuple):
     signup_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Queued:
+class Queued(NamedTuple):
+    """A row written, as its callers count them and its actor messages are chosen."""
+
     id: int
     person_id: int
     held: bool
@@ -92,7 +92,7 @@ def queue_many(
         )
     # Held rows (quiet hours) are left to the minute sweep, which sends them once due.
     if send_after is None or send_after <= now:
-        enqueue_sends(Due(row.id, row.to_phone, row.template_key) for row in queued)
+        enqueue_sends((row.id, row.to_phone, row.template_key) for row in queued)
     return queued
 
 

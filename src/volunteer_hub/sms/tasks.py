@@ -101,7 +101,7 @@ def send_sms_batch(outgoing_ids: list[int]) -> None:
         batches.fan_out(outgoing_ids)  # each claims its row: a redelivery sends nothing twice
         return
     delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slots)
-    if delivery.retry:
+    if delivery.waiting:
         # The rows still queued go again later, with backoff; the others are done.
         raise TransientSmsError(f"sms batch: {delivery.waiting} texts will be retried")
 
