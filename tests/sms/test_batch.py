@@ -263,3 +263,13 @@ def test_many_texts_for_a_backend_without_batches_are_fanned_out_by_the_worker(
     broker.join("sms", timeout=60_000)
     worker.join()
     assert statuses() == [SmsStatus.DELIVERED] * 120  # the console's final word
+
+
+def test_a_broken_backend_setting_does_not_fail_the_call_out(app, make, broker, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_BACKEND", "aliyun")  # and no credentials at all
+    app.extensions.pop("sms_gateway", None)
+
+    ids = call_out([make.person() for _ in range(3)])
+
+    assert len(ids) == 3
+    assert queue_depth(broker, "sms") == 3  # one by one: each actor fails loudly

@@ -99,7 +99,7 @@ def enqueue_sends(rows: Iterable[Due]) -> None:
     for outgoing_id, to_phone, template_key in rows:
         groups[backend_for(config, to_phone), template_key].append(outgoing_id)
     for (backend, template_key), ids in groups.items():
-        size = batch_size(gateway_named(backend)) if template_key else 0
+        size = _batch_size_of(backend) if template_key else 0
         if size == 0 and len(ids) < FAN_OUT_FROM:
             for outgoing_id in ids:
                 after_commit.enqueue(send_sms.send, outgoing_id)
@@ -107,6 +107,17 @@ def enqueue_sends(rows: Iterable[Due]) -> None:
         size = size or FAN_OUT
         for start in range(0, len(ids), size):
             after_commit.enqueue(send_sms_batch.send, tuple(ids[start : start + size]))
+
+
+def _batch_size_of(backend: str) -> int:
+    """``batch_size`` of a backend by name; 0 when its settings are broken: the texts are
+    written already, and the leader's call-out must not fail for it (each text's actor
+    fails loudly instead, and the texts wait for the operator)."""
+    try:
+        return batch_size(gateway_named(backend))
+    except RuntimeError as exc:
+        log.error("sms backend %s cannot be built (%s): texts go one by one", backend, exc)
+        return 0
 
 
 def fan_out(outgoing_ids: Sequence[int]) -> None:
