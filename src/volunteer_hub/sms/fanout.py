@@ -139,17 +139,28 @@ def _insert(rows: list[dict]) -> Iterable[tuple]:
     outbox = OutgoingSms.__table__
     names = list(rows[0])
     if db.session.get_bind().dialect.name == "postgresql":
-        # One array per column, unnested by PostgreSQL: a short statement psycopg
-        # caches, with sixteen parameters however many rows there are.
+        # One array per column that differs between the rows (for a call-out: person,
+        # number, dedupe key), unnested by PostgreSQL, and each value the rows share
+        # (the text, its variables) bound once: a short statement psycopg caches, a
+        # parameter per column however many rows there are.
+        varying = [name for name in names if any(row[name] != rows[0][name] for row in rows)]
+        varying = varying or ["dedupe_key"]  # one row: unnest needs an array
         arrays = [
             cast(bindparam(name, type_=ARRAY(outbox.c[name].type)), ARRAY(outbox.c[name].type))
-            for name in names
+            for name in varying
         ]
-        source = func.unnest(*arrays).table_valued(*names).render_derived(name="new_row")
+        source = func.unnest(*arrays).table_valued(*varying).render_derived(name="new_row")
+        shared = {
+            name: cast(
+                bindparam(name, rows[0][name], type_=outbox.c[name].type), outbox.c[name].type
+            )
+            for name in names
+            if name not in varying
+        }
         statement = dialect_insert(db.session, outbox).from_select(
-            names, select(*(source.c[name] for name in names))
+            names, select(*(shared[name] if name in shared else source.c[name] for name in names))
         )
-        parameters: Any = {name: [row[name] for row in rows] for name in names}
+        parameters: Any = {name: [row[name] for row in rows] for name in varying}
     else:
         # SQLite: the rows as parameters of one compiled statement, sent in batches by
         # SQLAlchemy (insertmanyvalues).
