@@ -6,7 +6,10 @@ provider takes many numbers per call (Aliyun ``SendBatchSms``: 100; Tencent ``Se
 one backend on one template, travel together: one actor message carries their row ids,
 and one claim, one provider call (or a few, as the backend splits them) and one commit
 deliver them. ``SMS_BATCH_SIZE`` says how many texts at most (0: batching off, one text
-per actor message and per call, as before).
+per actor message and per call, as before). For a backend without batches (the console,
+Twilio) a call-out's thousands of texts still reach the broker as a few messages, which
+the worker turns into one ``send_sms`` message per text: starting a call-out to a
+district costs the request a fraction of a second of broker time, not seconds.
 
 The rules of a single text (``sms.services.deliver``) hold for each row of a batch:
 
