@@ -105,6 +105,8 @@ def _sms_settings(env) -> dict:
         "SMS_SIGNATURE": env.get("SMS_SIGNATURE") or DEFAULT_SMS_SIGNATURE,
         #: texts handed to the provider per second, across every worker process
         "SMS_RATE_PER_SECOND": int(env.get("SMS_RATE_PER_SECOND") or 10),
+        #: texts of one broadcast or call-out handed to a mainland provider per call; 0: one each
+        "SMS_BATCH_SIZE": int(env.get("SMS_BATCH_SIZE") or 100),
         #: seconds a provider call may take before it counts as a transient failure
         "SMS_SEND_TIMEOUT": float(env.get("SMS_SEND_TIMEOUT") or 10),
         #: local time span in which non-urgent broadcasts are held (urgent ones are not)

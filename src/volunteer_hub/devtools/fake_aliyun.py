@@ -27,7 +27,6 @@ import itertools
 import json
 import re
 import secrets
-import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from volunteer_hub.devtools.fake_provider import FakeServer, KeepAliveHandler, run_by_hand
+from volunteer_hub.devtools.fake_provider import (
+    FakeAccount,
+    FakeServer,
+    KeepAliveHandler,
+    run_by_hand,
+)
 
 ACCESS_KEY_ID = "LTAI5tFakeAliyunKeyId00"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret"
@@ -173,26 +177,29 @@ class _Handler(KeepAliveHandler):
     do_GET = do_POST = _serve
 
 
-class FakeAliyun(FakeServer):
-    """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API."""
+class FakeAliyun(FakeAccount, FakeServer):
+    """A threaded HTTP server on 127.0.0.1 that answers like Aliyun's SMS API. A recorded
+    text (one per number) has ``to`` (E.164), ``biz_id``, ``sign_name``, ``template_code``,
+    ``params``, ``action``, ``out_id``, ``send_time`` …"""
 
+    phone_field = "to"
     handler = _Handler
+    scripted = Scripted
 
     def __init__(
         self,
         access_key_id: str = ACCESS_KEY_ID,
         access_key_secret: str = ACCESS_KEY_SECRET,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        delay: float = 0.0,
         sign_names: Iterable[str] | None = (SIGN_NAME,),
         templates: Mapping[str, Sequence[str]] | None = None,
+        delay: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ):
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
-        self.host = host
-        self.port = port
+        self.host, self.port = host, port
         #: seconds every send request takes (benchmarks: provider latency)
         self.delay = delay
         #: registered sign names; None takes any
@@ -203,14 +210,11 @@ class FakeAliyun(FakeServer):
         self.invalid_numbers: set[str] = set()
         #: texts the balance still pays for; None is unlimited
         self.balance: int | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._biz_ids = itertools.count(secrets.randbelow(10**8) * 10**10)
-        self._reset_state()
+        super().__init__()
 
     def _reset_state(self) -> None:
-        self._messages: list[dict[str, Any]] = []
-        self._script: collections.deque[Scripted] = collections.deque()
+        super()._reset_state()
         self._nonces: set[str] = set()
         self._codes: collections.Counter[str] = collections.Counter()
         self._calls: list[str] = []
@@ -236,36 +240,17 @@ class FakeAliyun(FakeServer):
         self,
         code: str,
         *,
-        message: str | None = None,
-        status: int | None = None,
         times: int = 1,
         delay: float = 0.0,
+        message: str | None = None,
+        status: int | None = None,
     ) -> None:
         """The next ``times`` send requests are answered with this Aliyun error code."""
-        with self._lock:
-            self._script.extend(Scripted(code, message, status, delay) for _ in range(times))
+        self._enqueue(Scripted(code, message, status, delay), times)
 
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` send requests succeed, but only after ``seconds``."""
-        with self._lock:
-            self._script.extend(Scripted(delay=seconds) for _ in range(times))
-
-    def reset(self) -> None:
-        with self._lock:
-            self._reset_state()
-            self.invalid_numbers.clear()
-            self.balance = None
-            self.delay = 0.0
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """Every accepted text, one per number: ``biz_id``, ``to`` (E.164), ``sign_name``,
-        ``template_code``, ``params``, ``action``, ``out_id``, ``send_time`` …; a copy."""
-        with self._lock:
-            return [dict(message) for message in self._messages]
-
-    def messages_to(self, phone: str) -> list[dict[str, Any]]:
-        return [message for message in self.messages if message["to"] == phone]
+    def _forget_setup(self) -> None:
+        self.invalid_numbers.clear()
+        self.balance = None
 
     @property
     def calls(self) -> list[str]:
@@ -294,10 +279,11 @@ class FakeAliyun(FakeServer):
                 raise AliyunError("InvalidAction.NotFound")
             with self._lock:
                 self._calls.append(action)
+                self._requests += 1
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             scripted = self._next_scripted()
-            self._stopping.wait(scripted.delay if scripted else self.delay)
+            self._wait(scripted.delay if scripted else self.delay)
             if scripted is not None and scripted.code is not None:
                 raise AliyunError(scripted.code, scripted.message, scripted.status)
             texts = self._texts(action, params)
@@ -340,10 +326,6 @@ class FakeAliyun(FakeServer):
             if nonce in self._nonces:
                 raise AliyunError("SignatureNonceUsed")
             self._nonces.add(nonce)
-
-    def _next_scripted(self) -> Scripted | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
 
     def _texts(self, action: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """The request's texts, one per number, validated as Aliyun validates them."""

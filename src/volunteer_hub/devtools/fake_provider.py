@@ -159,6 +159,10 @@ class FakeAccount:
     its own records in ``_reset_state``."""
 
     phone_field: str
+    #: the fake's scripted-answer type; ``scripted(delay=s)`` is a success after ``s``
+    scripted: type
+    #: seconds every send request takes (benchmarks: provider latency)
+    delay: float
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -175,6 +179,20 @@ class FakeAccount:
         """The next ``times`` requests get ``answer`` (after the script so far)."""
         with self._lock:
             self._script.extend([answer] * times)
+
+    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` send requests succeed, but only after ``seconds``."""
+        self._enqueue(self.scripted(delay=seconds), times)
+
+    def reset(self) -> None:
+        """Forget texts, counters and the script, and what the test set up on the fake."""
+        with self._lock:
+            self._reset_state()
+            self._forget_setup()
+            self.delay = 0.0
+
+    def _forget_setup(self) -> None:
+        """Clear what a test set on the fake (numbers that fail, …); under the lock."""
 
     def _next_scripted(self) -> Any:
         with self._lock:
@@ -195,6 +213,13 @@ class FakeAccount:
         """Send requests received, whatever their answer."""
         with self._lock:
             return self._requests
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """``calls``: send requests received; ``texts``: texts accepted (one per number).
+        What a benchmark divides to get provider calls per text."""
+        with self._lock:
+            return {"calls": self._requests, "texts": len(self._messages)}
 
     @property
     def auth_failures(self) -> int:

@@ -157,6 +157,7 @@ class FakeTencentSms(FakeAccount, FakeServer):
     """A threaded HTTP server on 127.0.0.1 that answers like Tencent Cloud's SendSms."""
 
     handler = _Handler
+    scripted = Scripted
     #: a recorded text, one per number: ``serial_no``, ``phone``, ``template_id``,
     #: ``params``, ``sign_name``, ``sdk_app_id``, ``text`` (when the template is known),
     #: ``fee``, ``request_id``
@@ -229,15 +230,8 @@ class FakeTencentSms(FakeAccount, FakeServer):
             raise ValueError("where is 'number' or 'request'")
         self._enqueue(Scripted(code, message, where, http_status, delay), times)
 
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` requests succeed, but only after ``seconds``."""
-        self._enqueue(Scripted(delay=seconds), times)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._reset_state()
-            self.number_errors.clear()
-            self.delay = 0.0
+    def _forget_setup(self) -> None:
+        self.number_errors.clear()
 
     # -- records --------------------------------------------------------------------------
 

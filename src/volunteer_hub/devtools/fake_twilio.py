@@ -186,13 +186,7 @@ class FakeTwilio(FakeTwilioAccount, FakeServer):
         return params
 
     def send_status_callback(
-        self,
-        sid: str,
-        status: str,
-        *,
-        url: str | None = None,
-        error_code: int | None = None,
-        client: Any = None,
+        self, sid: str, status: str, *, url: str = "", error_code: int | None = None, client=None
     ) -> Any:
         """Tell our app a recorded message's new status, signed, at its StatusCallback URL
         (or ``url``)."""

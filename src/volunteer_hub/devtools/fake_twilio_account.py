@@ -99,6 +99,7 @@ class FakeTwilioAccount(FakeAccount):
     #: a recorded message is Twilio's resource plus the request's form fields
     #: (``params``) and ``status_callback``
     phone_field = "to"
+    scripted = Scripted
 
     def __init__(
         self,
@@ -137,17 +138,9 @@ class FakeTwilioAccount(FakeAccount):
         """The next ``times`` message requests get this error (after the script so far)."""
         self._enqueue(Scripted(status, code, message, delay), times)
 
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` message requests succeed, but only after ``seconds``."""
-        self._enqueue(Scripted(None, None, None, seconds), times)
-
-    def reset(self) -> None:
-        """Forget messages, counters, the script and the unsubscribed set."""
-        with self._lock:
-            self._reset_state()
-            self.unsubscribed.clear()
-            self.delay = 0.0
-            self.max_per_second = None
+    def _forget_setup(self) -> None:
+        self.unsubscribed.clear()
+        self.max_per_second = None
 
     # -- records --------------------------------------------------------------------------
 

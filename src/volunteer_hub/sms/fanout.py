@@ -6,32 +6,36 @@ numbers and opt-out state are read with one query per chunk and the rows written
 multi-row INSERT per chunk. The rules are those of ``sms.services.queue_text``: the
 signature in front of the rendered text, its template key and variables beside it,
 opted-out people get nothing, a dedupe key already used gives no row, and the actor is
-sent only after the commit (and only for rows due at ``now``).
+sent only after the commit (and only for rows due at ``now``). The rows of one call go
+out in batches where the backend takes many numbers per call (``sms.batches``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from volunteer_hub import after_commit
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
+from volunteer_hub.sms.batches import enqueue_sends
 from volunteer_hub.sms.models import OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
 
 #: rows per statement; keeps the bound parameters well under SQLite's limit
 CHUNK = 500
+#: what the INSERT gives back of each row written, in ``Queued``'s terms
+RETURNED = ("id", "person_id", "send_after", "to_phone", "template_key")
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """One text to one person. The phone number is looked up here, never passed around."""
 
     person_id: int
@@ -40,11 +44,14 @@ class Text:
     signup_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Queued:
+class Queued(NamedTuple):
+    """A row written, as its callers count them and its actor messages are chosen."""
+
     id: int
     person_id: int
     held: bool
+    to_phone: str = ""
+    template_key: str | None = None
 
 
 def queue_many(
@@ -85,10 +92,7 @@ def queue_many(
         )
     # Held rows (quiet hours) are left to the minute sweep, which sends them once due.
     if send_after is None or send_after <= now:
-        from volunteer_hub.sms.tasks import send_sms
-
-        for row in queued:
-            after_commit.enqueue(send_sms.send, row.id)
+        enqueue_sends((row.id, row.to_phone, row.template_key) for row in queued)
     return queued
 
 
@@ -100,6 +104,7 @@ def _queue_chunk(
     if kind != SmsKind.OPT_OUT_CONFIRMATION:
         reachable = reachable.where(Person.sms_opted_out_at.is_(None))
     phones = dict(db.session.execute(reachable).all())
+    segments = functools.cache(count_segments)  # a call-out is one body, many times
     rows = []
     for text in texts:
         if text.person_id not in phones:
@@ -115,18 +120,52 @@ def _queue_chunk(
                 "template_vars": text.rendered.variables,
                 "dedupe_key": text.dedupe_key,
                 "signup_id": text.signup_id,
-                "segments": count_segments(body),
+                "segments": segments(body),
             }
         )
     if not rows:
         return []
-    statement = (
-        dialect_insert(db.session, OutgoingSms)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
-        .returning(OutgoingSms.id, OutgoingSms.person_id, OutgoingSms.send_after)
-    )
     return [
-        Queued(id=id_, person_id=person_id, held=send_after is not None and send_after > now)
-        for id_, person_id, send_after in db.session.execute(statement)
+        Queued(id_, person_id, send_after is not None and send_after > now, to_phone, key)
+        for id_, person_id, send_after, to_phone, key in _insert(rows)
     ]
+
+
+def _insert(rows: list[dict]) -> Iterable[tuple]:
+    """Write ``rows`` (one key set) unless their dedupe key is taken; RETURNED of each
+    row written. One statement, whose size does not grow with the rows: a multi-row
+    VALUES would bind (and compile, and have the driver parse) a parameter per value,
+    seconds for a district's call-out."""
+    outbox = OutgoingSms.__table__
+    names = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One array per column that differs between the rows (for a call-out: person,
+        # number, dedupe key), unnested by PostgreSQL, and each value the rows share
+        # (the text, its variables) bound once: a short statement psycopg caches, a
+        # parameter per column however many rows there are.
+        varying = [name for name in names if any(row[name] != rows[0][name] for row in rows)]
+        varying = varying or ["dedupe_key"]  # one row: unnest needs an array
+        arrays = [
+            cast(bindparam(name, type_=ARRAY(outbox.c[name].type)), ARRAY(outbox.c[name].type))
+            for name in varying
+        ]
+        source = func.unnest(*arrays).table_valued(*varying).render_derived(name="new_row")
+        shared = {
+            name: cast(
+                bindparam(name, rows[0][name], type_=outbox.c[name].type), outbox.c[name].type
+            )
+            for name in names
+            if name not in varying
+        }
+        statement = dialect_insert(db.session, outbox).from_select(
+            names, select(*(shared[name] if name in shared else source.c[name] for name in names))
+        )
+        parameters: Any = {name: [row[name] for row in rows] for name in varying}
+    else:
+        # SQLite: the rows as parameters of one compiled statement, sent in batches by
+        # SQLAlchemy (insertmanyvalues).
+        statement, parameters = dialect_insert(db.session, outbox), rows
+    statement = statement.on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+    return db.session.execute(
+        statement.returning(*(outbox.c[name] for name in RETURNED)), parameters
+    )

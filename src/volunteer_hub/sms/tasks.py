@@ -7,7 +7,7 @@ import random
 import time
 
 import dramatiq
-from dramatiq.rate_limits import BucketRateLimiter
+from dramatiq.rate_limits import BucketRateLimiter, ConcurrentRateLimiter
 from flask import current_app
 
 from volunteer_hub import broker
@@ -89,3 +89,57 @@ def _wait_for_send_slot(backend: str | None = None) -> None:
         # Until the next slice opens (plus a little, so the workers do not all collide).
         now_ms = time.time() * 1000
         time.sleep((slice_ms - now_ms % slice_ms) / 1000 + random.uniform(0, 0.01))
+
+
+@dramatiq.actor(
+    queue_name="sms",
+    max_retries=12,
+    min_backoff=2_000,
+    max_backoff=10 * 60_000,
+    # a batch waits for one send slot per text: 200 texts at 10/s take 20 s before the call
+    time_limit=5 * 60_000,
+)
+def send_sms_batch(outgoing_ids: list[int]) -> None:
+    """The texts of one broadcast or call-out, one backend and one template, in one
+    provider call (``sms.batches``); for a backend without batches, a ``send_sms``
+    message for each. Idempotent: a redelivery sends only rows still queued."""
+    from volunteer_hub.sms import batches
+
+    gateway = current_gateway(batches.destination(outgoing_ids))  # one route per batch
+    if batches.batch_size(gateway) == 0:
+        batches.fan_out(outgoing_ids)  # each claims its row: a redelivery sends nothing twice
+        return
+    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slots)
+    if delivery.waiting:
+        # The rows still queued go again later, with backoff; the others are done.
+        raise TransientSmsError(f"sms batch: {delivery.waiting} texts will be retried")
+
+
+#: how long a batch waits for its turn to take send slots before going back to the queue
+BATCH_TURN_WAIT_SECONDS = 120
+
+
+def _wait_for_send_slots(texts: int) -> None:
+    """A batch's slots of the send rate, one per text, taken by one batch at a time
+    across every worker process: batches taking slots side by side would all fill up
+    together and reach the provider in one burst. Raises TransientSmsError when the
+    turn does not come in time, and whatever the rate-limit backend raises."""
+    config = current_app.config
+    rate = max(1, config["SMS_RATE_PER_SECOND"])
+    turn = ConcurrentRateLimiter(
+        broker.state().rate_limit_backend,
+        f"sms-batch-turn:{config['DRAMATIQ_NAMESPACE']}",
+        limit=1,
+        # released at once normally; a holder that died frees it after its slots' time
+        ttl=int(texts / rate * 1000) + 30_000,
+    )
+    deadline = time.monotonic() + BATCH_TURN_WAIT_SECONDS
+    while True:
+        with turn.acquire(raise_on_failure=False) as acquired:
+            if acquired:
+                for _ in range(texts):
+                    _wait_for_send_slot()
+                return
+        if time.monotonic() > deadline:
+            raise TransientSmsError("no turn for the batch, trying again later", code="send-rate")
+        time.sleep(PACING_SLICE_MS / 1000 + random.uniform(0, 0.01))

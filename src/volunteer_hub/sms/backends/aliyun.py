@@ -199,6 +199,8 @@ class AliyunGateway(LazyClient):
     """The Aliyun SMS backend: template sends, batch sends, push parsing."""
 
     name = "aliyun"
+    #: numbers one SendBatchSms call takes
+    batch_limit = BATCH_LIMIT
 
     def __init__(
         self,
@@ -210,10 +212,13 @@ class AliyunGateway(LazyClient):
         endpoint: str | None = None,
         timeout: float = 10,
     ):
-        if not access_key_id or not access_key_secret:
-            raise ValueError("Aliyun needs an AccessKey ID and secret")
-        if not sign_name:
-            raise ValueError("Aliyun needs the registered sign name")
+        needed = {
+            "an AccessKey ID": access_key_id,
+            "its secret": access_key_secret,
+            "the registered sign name": sign_name,
+        }
+        if missing := [what for what, value in needed.items() if not value]:
+            raise ValueError(f"Aliyun needs {', '.join(missing)}")
         super().__init__(timeout)
         self.access_key_id = access_key_id
         self._access_key_secret = access_key_secret

@@ -216,6 +216,8 @@ class TencentSmsGateway(LazyClient):
     """Sends approved templates through Tencent Cloud SMS and reads its pushes."""
 
     name = "tencent"
+    #: numbers one SendSms call takes (they share one parameter set)
+    batch_limit = MAX_NUMBERS_PER_CALL
 
     def __init__(
         self,
