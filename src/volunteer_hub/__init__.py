@@ -37,11 +37,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     _init_extensions(app)
     _subscribe_handlers(app)
     _init_broker(app)
-    _register_blueprints(app)
-    _register_cli(app)
-
     from volunteer_hub import web
     from volunteer_hub.ops import request_log
+
+    web.init_identity(app)
+    _register_blueprints(app)
+    _register_cli(app)
 
     web.init_app(app)
     request_log.init_app(app)

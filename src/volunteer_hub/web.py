@@ -140,13 +140,18 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("请先登录")
     login_manager.login_message_category = "info"
     login_manager.localize_callback = str
-    app.before_request(_fresh_identity)
     app.after_request(_security_headers)
     _template_helpers(app)
     _error_pages(app)
     app.add_url_rule("/", "index", _index)
     # Browsers ask every site for it at the root, whatever the page says.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
+
+
+def init_identity(app) -> None:
+    """Forget the last request's user first: before any blueprint's hook asks who it is
+    (the first-login password check does, on every page)."""
+    app.before_request(_fresh_identity)
 
 
 def _fresh_identity():

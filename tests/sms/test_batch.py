@@ -15,6 +15,7 @@ from volunteer_hub.broker import queue_depth
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
+from volunteer_hub.sms import pauses
 from volunteer_hub.sms.backends import current_gateway
 from volunteer_hub.sms.batches import deliver_batch
 from volunteer_hub.sms.fanout import Text, queue_many
@@ -26,12 +27,12 @@ CALL = render(
 )
 
 
-def call_out(people, key: str = "test") -> list[int]:
+def call_out(people, key: str = "test", urgent: bool = True) -> list[int]:
     """The broadcast text to each of ``people``, queued and committed; the row ids."""
     queued = queue_many(
         (Text(person.id, CALL, f"{key}:{person.id}") for person in people),
         kind=SmsKind.BROADCAST,
-        is_urgent=True,
+        is_urgent=urgent,
     )
     db.session.commit()
     return [row.id for row in queued]
@@ -173,6 +174,39 @@ def test_an_empty_balance_pauses_the_whole_batch(aliyun, make):
     assert delivery.waiting == 2
     assert all("isv.AMOUNT_NOT_ENOUGH" in row.error_message for row in rows())
     assert aliyun.messages == []
+
+
+def test_an_empty_balance_pauses_the_backend_until_an_operator_resumes_it(aliyun, make):
+    ids = call_out([make.person() for _ in range(2)])
+    aliyun.balance = 1
+
+    assert deliver_batch(ids, current_gateway()).paused
+    assert pauses.current("aliyun") is not None
+    aliyun.balance = 1_000  # topped up, but nobody pressed 恢复发送 yet
+    again = deliver_batch(ids, current_gateway())
+
+    assert again.paused and again.waiting == 0
+    assert statuses() == [SmsStatus.QUEUED] * 2
+    assert {row.error_code for row in rows()} == {pauses.PAUSED_CODE}
+    assert aliyun.messages == []
+
+
+def test_a_recipient_at_the_cap_is_held_while_the_rest_of_the_batch_goes(
+    aliyun, make, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "SMS_RECIPIENT_DAILY_CAP", 1)
+    capped, free = make.person(), make.person()
+    earlier = call_out([capped], key="earlier", urgent=False)
+    assert deliver_batch(earlier, current_gateway()).sent == 1
+
+    delivery = deliver_batch(call_out([capped, free], urgent=False), current_gateway())
+
+    assert (delivery.sent, delivery.skipped) == (1, 1)
+    held = next(row for row in rows() if row.person_id == capped.id and row.id not in earlier)
+    assert held.status == SmsStatus.QUEUED and held.send_after is not None
+    assert held.error_code == "recipient-cap"
+    assert len(ALIYUN.texts_to(aliyun, capped.phone)) == 1  # the earlier text only
+    assert len(ALIYUN.texts_to(aliyun, free.phone)) == 1
 
 
 def test_each_number_keeps_its_own_outcome(tencent, make):

@@ -4,7 +4,7 @@ whose password someone else set, which must choose its own before any other page
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -36,8 +36,6 @@ def _own_password_first():
     and such an account has none (auth.staff revokes them, mint_token refuses)."""
     if request.blueprint == "api" or request.endpoint in _BEFORE_OWN_PASSWORD:
         return None
-    # web._fresh_identity runs after this hook: who asks comes from this request alone.
-    g.pop("_login_user", None)
     if not current_user.is_authenticated or current_user.login_scope == "volunteer":
         return None
     if current_user.must_set_password:

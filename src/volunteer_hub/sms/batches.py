@@ -19,8 +19,10 @@ The rules of a single text (``sms.services.deliver``) hold for each row of a bat
   would all reach the provider at once);
 - the claim is one conditional UPDATE (queued → sending) of the rows still queued and
   due; a redelivered message finds its rows claimed or finished and sends nothing twice;
-- every claimed row is screened again, one by one, after the claim (opted out since,
-  expired, a reminder's signup gone), and a row that must not go is cancelled;
+- a paused backend (no balance) claims nothing: the rows wait for the operator's resume;
+- every claimed row is screened again, one by one, after the claim (``services.screen``:
+  opted out since, expired, a reminder's signup gone, a recipient's cap reached), and a
+  row that must not go now is cancelled, failed or held for later;
 - the claim is committed before the provider call, so a crash during it leaves "sending"
   for the sweep to flag, never a text sent twice;
 - each number's outcome is recorded on its own row: sent with its provider id; a
@@ -42,7 +44,7 @@ from sqlalchemy import select, update
 from volunteer_hub import after_commit
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
-from volunteer_hub.sms import services
+from volunteer_hub.sms import pauses, services
 from volunteer_hub.sms.backends import backend_for, gateway_named
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
@@ -53,7 +55,7 @@ from volunteer_hub.sms.gateway import (
     SmsGateway,
     TransientSmsError,
 )
-from volunteer_hub.sms.models import ConsentChange, OutgoingSms, SmsStatus
+from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +73,16 @@ Due = tuple[int, str, str | None]
 class BatchDelivery(NamedTuple):
     """What ``deliver_batch`` did, counted by row (for the actor, tests and benchmarks).
     ``waiting``: back in the queue for the actor's retry (a transient error, no send
-    slot); ``skipped``: already claimed, finished or not due, so left alone."""
+    slot); ``skipped``: already claimed, finished or not due, so left alone, or held for
+    later by a recipient cap (the minute sweep sends those); ``paused``: the backend is
+    paused, and its resume sends the rows again (no retry)."""
 
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
     waiting: int = 0
     skipped: int = 0
+    paused: bool = False
 
 
 def batch_size(gateway: SmsGateway) -> int:
@@ -157,16 +162,21 @@ def deliver_batch(
     skipped = len(ids) - len(due_ids)
     if not due_ids:
         return BatchDelivery(skipped=skipped)
-    if pace is not None:
-        try:
+    try:
+        paused = pauses.current(gateway.name)
+        if paused is None and pace is not None:
             pace(len(due_ids))
-        except Exception as exc:  # nothing claimed yet: whatever went wrong, the texts wait
-            _postpone(due_ids, now, exc)
-            return BatchDelivery(waiting=len(due_ids), skipped=skipped)
+    except Exception as exc:  # nothing claimed yet: whatever went wrong, the texts wait
+        _postpone(due_ids, now, getattr(exc, "code", None) or type(exc).__name__, str(exc))
+        return BatchDelivery(waiting=len(due_ids), skipped=skipped)
+    if paused is not None:
+        since = f"{paused.since:%Y-%m-%d %H:%M} UTC"
+        _postpone(due_ids, now, pauses.PAUSED_CODE, f"{gateway.name} paused since {since}")
+        return BatchDelivery(skipped=skipped, paused=True)
 
     rows = _claim(due_ids, now)
     skipped += len(due_ids) - len(rows)
-    cancelled = _screen(rows, now)
+    verdicts = _screen(rows, now)
     sendable = [row for row in rows if row.status == SmsStatus.SENDING]
     # The claim becomes durable with the decision to send, before the provider call
     # (which holds no transaction: on SQLite that would block every other writer).
@@ -178,14 +188,20 @@ def deliver_batch(
         if isinstance(outcome, TransientSmsError):
             errors[outcome.code or type(outcome).__name__] = outcome
     db.session.commit()
+    paused_by = next((e for e in errors.values() if isinstance(e, ProviderPaused)), None)
+    if paused_by is not None:
+        # The whole account is stopped (balance, quota): every text of this backend waits
+        # for an operator's resume, none is lost.
+        pauses.pause(gateway.name, code=paused_by.code, reason=str(paused_by), at=now)
     if errors:
         _log_waiting(gateway.name, counts[SmsStatus.QUEUED], errors)
     return BatchDelivery(
         sent=counts[SmsStatus.SENT] + counts[SmsStatus.DELIVERED],
-        failed=counts[SmsStatus.FAILED],
-        cancelled=cancelled,
+        failed=counts[SmsStatus.FAILED] + verdicts["failed"],
+        cancelled=verdicts["cancelled"],
         waiting=counts[SmsStatus.QUEUED],
-        skipped=skipped,
+        skipped=skipped + verdicts["held"],
+        paused=paused_by is not None,
     )
 
 
@@ -203,7 +219,7 @@ def _log_waiting(provider: str, waiting: int, errors: dict[str, SmsError]) -> No
 
 
 def _due(ids: Sequence[int], now: datetime):
-    return OutgoingSms.id.in_(ids) & services._claimable(now)
+    return OutgoingSms.id.in_(ids) & services.claimable(now)
 
 
 def _claim(due_ids: Sequence[int], now: datetime) -> list[OutgoingSms]:
@@ -235,17 +251,17 @@ def _claim(due_ids: Sequence[int], now: datetime) -> list[OutgoingSms]:
     )
 
 
-def _screen(rows: Sequence[OutgoingSms], now: datetime) -> int:
-    """The per-row check of a single text, after the claim, so a change committed before
-    it (an opt-out, a cancellation) wins; returns how many rows it cancelled."""
-    # TODO(lead): switch to services.screen(row, now) once the per-recipient caps land.
-    cancelled = 0
+def _screen(rows: Sequence[OutgoingSms], now: datetime) -> dict[str, int]:
+    """The per-row checks of a single text (``services.screen``), after the claim, so a
+    change committed before it (an opt-out, a cancellation) wins; a row kept back is
+    cancelled, failed or held for later. Returns how many rows had each verdict."""
+    verdicts: dict[str, int] = defaultdict(int)
     for row in rows:
-        reason = services._why_not_send(row, now)
-        if reason is not None:
-            _settle(row, SmsStatus.CANCELLED, now, error_message=reason)
-            cancelled += 1
-    return cancelled
+        verdict = services.screen(row, now)
+        if verdict is not None:
+            services.set_aside(row, verdict, now)
+            verdicts[verdict.outcome] += 1
+    return verdicts
 
 
 def _hand_over(
@@ -278,10 +294,7 @@ def _record(row: OutgoingSms, outcome: SendResult | SmsError, provider: str, now
         status = SmsStatus.QUEUED
     else:
         if isinstance(outcome, RecipientOptedOut) and row.person_id is not None:
-            # The consent log keeps the provider's code as the "word", cut to its column
-            # (Tencent's run long: FailedOperation.PhoneNumberInBlacklist).
-            keyword = (outcome.code or "")[: ConsentChange.keyword.type.length] or None
-            services.opt_out(row.person_id, channel="provider", keyword=keyword, now=now)
+            services.opt_out(row.person_id, channel="provider", keyword=outcome.code, now=now)
         status = SmsStatus.FAILED
     errors = {}
     if isinstance(outcome, SmsError):
@@ -296,17 +309,14 @@ def _settle(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> Non
         setattr(row, name, value[:500] if isinstance(value, str) else value)
 
 
-def _postpone(outgoing_ids: Sequence[int], now: datetime, exc: Exception) -> None:
-    """No send slot for the batch (the rate is used up, or Redis is away) and nothing
-    claimed: say why on the rows, and keep the sweep off them while the actor backs off."""
-    code = getattr(exc, "code", None) or type(exc).__name__
+def _postpone(outgoing_ids: Sequence[int], now: datetime, code: str, message: str) -> None:
+    """Nothing claimed (no send slot: the rate is used up, or Redis is away; the backend
+    is paused): say why on the rows, and keep the sweep off them a while."""
     db.session.execute(
         update(OutgoingSms)
         .where(OutgoingSms.id.in_(outgoing_ids), OutgoingSms.status == SmsStatus.QUEUED)
-        .values(
-            error_code=services._code(code), error_message=str(exc)[:500], status_changed_at=now
-        )
+        .values(error_code=services._code(code), error_message=message[:500], status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    log.warning("sms batch: no send slot (%s), %d texts stay queued", code, len(outgoing_ids))
+    log.warning("sms batch: %d texts stay queued (%s)", len(outgoing_ids), code)

@@ -407,7 +407,9 @@ def _change_consent(
                 person_id=person_id,
                 opted_in=opted_in,
                 channel=channel,
-                keyword=keyword,
+                # A provider's refusal code stands for the word and may run long
+                # (Tencent's FailedOperation.PhoneNumberInBlacklist): cut to the column.
+                keyword=keyword[: ConsentChange.keyword.type.length] if keyword else None,
                 changed_at=now,
             )
         )
@@ -418,8 +420,9 @@ def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
     """The outbox half of the minute sweep: send actors again for rows left "queued" (a
     lost message, a worker that died before claiming), and flag rows stuck in "sending"
     for a person to look at. Returns (requeued, flagged). Safe to run twice at once: the
-    claim in ``deliver`` lets only one actor through."""
-    from volunteer_hub.sms.tasks import send_sms
+    claim in ``deliver`` lets only one actor through. The texts of a broadcast or call-out
+    go again in batches, as they were queued (``batches.enqueue_sends``)."""
+    from volunteer_hub.sms.batches import enqueue_sends
 
     now = now or utcnow()
     flagged = db.session.execute(
@@ -432,7 +435,7 @@ def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
         .execution_options(synchronize_session=False)
     ).rowcount
     due_before = now - STUCK_QUEUED_AFTER
-    stuck = select(OutgoingSms.id).where(
+    stuck = select(OutgoingSms.id, OutgoingSms.to_phone, OutgoingSms.template_key).where(
         OutgoingSms.status == SmsStatus.QUEUED,
         ((OutgoingSms.send_after.is_(None)) & (OutgoingSms.created_at < due_before))
         | (OutgoingSms.send_after <= now),
@@ -445,10 +448,9 @@ def requeue_stuck(now: datetime | None = None) -> tuple[int, int]:
         stuck = stuck.where(
             (OutgoingSms.error_code.is_(None)) | (OutgoingSms.error_code != pauses.PAUSED_CODE)
         )
-    stuck_ids = list(db.session.scalars(stuck))
-    for outgoing_id in stuck_ids:
-        after_commit.enqueue(send_sms.send, outgoing_id)
-    return len(stuck_ids), flagged
+    stuck_rows = [tuple(row) for row in db.session.execute(stuck)]
+    enqueue_sends(stuck_rows)
+    return len(stuck_rows), flagged
 
 
 def claimable(now: datetime):

@@ -105,12 +105,15 @@ def send_sms_batch(outgoing_ids: list[int]) -> None:
     message for each. Idempotent: a redelivery sends only rows still queued."""
     from volunteer_hub.sms import batches
 
-    gateway = current_gateway(batches.destination(outgoing_ids))  # one route per batch
+    # One route per batch (enqueue_sends grouped the rows by backend).
+    backend = backend_for(current_app.config, batches.destination(outgoing_ids))
+    gateway = gateway_named(backend)
     if batches.batch_size(gateway) == 0:
         batches.fan_out(outgoing_ids)  # each claims its row: a redelivery sends nothing twice
         return
-    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=_wait_for_send_slots)
-    if delivery.waiting:
+    pace = functools.partial(_wait_for_send_slots, backend)
+    delivery = batches.deliver_batch(outgoing_ids, gateway, pace=pace)
+    if delivery.waiting and not delivery.paused:
         # The rows still queued go again later, with backoff; the others are done.
         raise TransientSmsError(f"sms batch: {delivery.waiting} texts will be retried")
 
@@ -119,16 +122,16 @@ def send_sms_batch(outgoing_ids: list[int]) -> None:
 BATCH_TURN_WAIT_SECONDS = 120
 
 
-def _wait_for_send_slots(texts: int) -> None:
-    """A batch's slots of the send rate, one per text, taken by one batch at a time
-    across every worker process: batches taking slots side by side would all fill up
-    together and reach the provider in one burst. Raises TransientSmsError when the
+def _wait_for_send_slots(backend: str, texts: int) -> None:
+    """A batch's slots of ``backend``'s send rate, one per text, taken by one batch at a
+    time across every worker process: batches taking slots side by side would all fill
+    up together and reach the provider in one burst. Raises TransientSmsError when the
     turn does not come in time, and whatever the rate-limit backend raises."""
     config = current_app.config
-    rate = max(1, config["SMS_RATE_PER_SECOND"])
+    rate = max(1, send_rate(config, backend))
     turn = ConcurrentRateLimiter(
         broker.state().rate_limit_backend,
-        f"sms-batch-turn:{config['DRAMATIQ_NAMESPACE']}",
+        f"sms-batch-turn:{config['DRAMATIQ_NAMESPACE']}:{backend}",
         limit=1,
         # released at once normally; a holder that died frees it after its slots' time
         ttl=int(texts / rate * 1000) + 30_000,
@@ -138,7 +141,7 @@ def _wait_for_send_slots(texts: int) -> None:
         with turn.acquire(raise_on_failure=False) as acquired:
             if acquired:
                 for _ in range(texts):
-                    _wait_for_send_slot()
+                    _wait_for_send_slot(backend)
                 return
         if time.monotonic() > deadline:
             raise TransientSmsError("no turn for the batch, trying again later", code="send-rate")
