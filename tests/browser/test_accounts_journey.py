@@ -1,6 +1,6 @@
-"""A coordinator at a desk makes a team leader's account; the new leader, on a phone,
-logs in with the temporary password, must choose a password first, then reaches the
-team and posts an event."""
+"""A coordinator at a desk creates a team under their district and makes its leader's
+account; the new leader, on a phone, logs in with the temporary password, must choose a
+password first, then reaches the team and posts an event."""
 
 from __future__ import annotations
 
@@ -36,16 +36,23 @@ def log_in(page, phone: str, password: str) -> None:
 def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journey, make):
     city = make.unit("鄂州市")
     district = make.unit("鄂城区", parent=city)
-    street = make.unit("凤凰街道", parent=district)
-    team = make.team(street, name="凤凰街道退役军人志愿服务队")
+    make.unit("凤凰街道", parent=district)
     make.team(make.unit("华容区", parent=city), name="华容区长江卫士服务队")  # not theirs
     coordinator = make.coordinator(district, name="鄂城区协调员")
-    coordinator_phone, team_id = coordinator.phone, team.id
+    coordinator_phone = coordinator.phone
     release_database()
 
     desk = journey("coordinator")
     page = desk.page
     log_in(page, coordinator_phone, make.PASSWORD)
+    # The team first: under the street, from the unit tree.
+    page.get_by_role("link", name="单位管理").click()
+    page.get_by_role("link", name="凤凰街道").click()
+    page.get_by_label("服务队名称").fill("凤凰街道退役军人志愿服务队")
+    page.get_by_role("button", name="新建服务队").click()
+    expect(page.get_by_text("已新建服务队：凤凰街道退役军人志愿服务队")).to_be_visible()
+    desk.shot("team-created")
+    team_id = int(re.search(r"/teams/(\d+)", page.url).group(1))
     page.get_by_role("link", name="员工账号").click()
     expect(page.get_by_role("heading", name="员工账号")).to_be_visible()
     page.get_by_role("link", name="新建账号").click()
