@@ -21,7 +21,12 @@ from sqlalchemy import select
 
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
-from volunteer_hub.domain_events import EventChanged, RecordCounted, publish
+from volunteer_hub.domain_events import (
+    CorrectionResolved,
+    EventChanged,
+    RecordCounted,
+    publish,
+)
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
@@ -242,6 +247,7 @@ def resolve_correction(
         raise ValidationFailed({"reason": _("请写明处理结果")})
     if edits:
         edit_record(record_id, viewer=viewer, reason=reason, now=now, **edits)
+    requested_at = record.correction_requested_at
     apply_change(
         record,
         viewer.person_id,
@@ -250,6 +256,7 @@ def resolve_correction(
         reason=reason.strip(),
         now=now,
     )
+    publish(CorrectionResolved(record.id, requested_at, reason.strip()))
     return record
 
 
