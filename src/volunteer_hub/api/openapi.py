@@ -98,6 +98,11 @@ def operation(summary: str = "", *, tag: str, **options: Any) -> Callable:
     return decorate
 
 
+def creates(summary: str = "", *, tag: str, **options: Any) -> Callable:
+    """``operation`` of a view that creates something: it answers 201."""
+    return operation(summary, tag=tag, status=201, **options)
+
+
 def _words(summary: str, docstring: str | None, options: dict[str, Any]) -> dict[str, str]:
     """The summary (and description, unless given) of an operation."""
     if summary or not docstring:

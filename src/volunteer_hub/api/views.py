@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 from volunteer_hub import queries
 from volunteer_hub.api import auth, callouts, hours, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
-from volunteer_hub.api.openapi import as_json, document, operation
+from volunteer_hub.api.openapi import as_json, creates, document, operation
 from volunteer_hub.api.paging import page_fields
 from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.auth.permissions import Viewer
@@ -55,9 +55,7 @@ def list_units(query: schemas.Page):
 
 
 @bp.post("/units")
-@operation(
-    tag="units", body=schemas.UnitCreate, response=schemas.UnitOut, status=201, problems=(404,)
-)
+@creates(tag="units", body=schemas.UnitCreate, response=schemas.UnitOut, problems=(404,))
 def create_unit_view(body: schemas.UnitCreate):
     """新建单位（协调员只能建在自己管辖的单位下）"""
     viewer = current_viewer()
@@ -85,9 +83,7 @@ def list_teams(query: schemas.TeamQuery):
 
 
 @bp.post("/teams")
-@operation(
-    tag="teams", body=schemas.TeamCreate, response=schemas.TeamOut, status=201, problems=(404,)
-)
+@creates(tag="teams", body=schemas.TeamCreate, response=schemas.TeamOut, problems=(404,))
 def create_team(body: schemas.TeamCreate):
     """新建服务队（在本人管辖的单位下）"""
     viewer = current_viewer()
@@ -117,11 +113,10 @@ def list_members(team_id: int):
 
 
 @bp.post("/teams/<int:team_id>/members")
-@operation(
+@creates(
     tag="teams",
     body=schemas.MemberCreate,
     response=schemas.MemberOut,
-    status=201,
     other_responses=(
         (
             202,
@@ -177,9 +172,7 @@ def list_events(query: schemas.EventQuery):
 
 
 @bp.post("/events")
-@operation(
-    tag="events", body=schemas.EventCreate, response=schemas.EventOut, status=201, problems=(404,)
-)
+@creates(tag="events", body=schemas.EventCreate, response=schemas.EventOut, problems=(404,))
 def create_event(body: schemas.EventCreate):
     """新建活动及其班次
 
@@ -282,19 +275,19 @@ def list_signups(shift_id: int):
 
 
 @bp.post("/shifts/<int:shift_id>/signups")
-@operation(
+@creates(
+    "为志愿者报名（按手机号）",
     tag="signups",
     body=schemas.SignupCreate,
     response=schemas.SignupOut,
-    status=201,
     problems=(403, 409),
+    description=(
+        "有空位则 confirmed，否则 waitlisted 并给出候补名次（提交时的真实名次）。"
+        "同一人重复报名：409。队长只能为本队队员报名，其他手机号（无论是否已登记）一律 403 "
+        "members-only，不新建志愿者；管理员和辖区协调员可为任何手机号报名，未登记的以 name 新建。"
+    ),
 )
 def create_signup(shift_id: int, body: schemas.SignupCreate):
-    """为志愿者报名（按手机号）
-
-    有空位则 confirmed，否则 waitlisted 并给出候补名次（提交时的真实名次）。同一人重复报名：
-    409。队长只能为本队队员报名，其他手机号（无论是否已登记）一律 403 members-only，
-    不新建志愿者；管理员和辖区协调员可为任何手机号报名，未登记的以 name 新建。"""
     viewer = current_viewer()
     shift = queries.visible_shift(viewer, shift_id)
     overseer = signups.oversees(viewer, db.session.get(Team, shift.event.team_id))
@@ -334,9 +327,7 @@ def delete_signup(signup_id: int):
 
 
 @bp.post("/feeds")
-@operation(
-    tag="feeds", body=schemas.FeedCreate, response=schemas.FeedOut, status=201, problems=(404,)
-)
+@creates(tag="feeds", body=schemas.FeedCreate, response=schemas.FeedOut, problems=(404,))
 def create_feed(body: schemas.FeedCreate):
     """新建日历订阅（返回订阅地址，只此一次）
 
