@@ -445,7 +445,9 @@ class SignupOut(ResponseModel):
     shift_id: int
     person: PersonOut
     status: Literal["confirmed", "waitlisted", "cancelled"]
-    source: Literal["web", "sms", "leader", "api"]
+    source: Literal["web", "sms", "leader", "api", "walk_in"] = Field(
+        description="walk_in：班次开始后队长登记的现场人员"
+    )
     waitlist_position: int | None = Field(description="候补名次，从 1 起；已确认或已取消时为 null")
     created_at: LocalTime
     confirmed_at: LocalTime | None

@@ -182,6 +182,8 @@ class ShiftRoster:
     candidates: list[Membership] = field(default_factory=list)
     #: whether a leader can still sign people up
     open: bool = False
+    #: the shift has started: a leader puts who came on the roster (hours.walk_ins)
+    walk_in: bool = False
 
 
 @bp.get("/events/<int:event_id>")
@@ -195,16 +197,20 @@ def event(event_id: int):
     shifts = []
     for shift in event.shifts:
         active = rosters[shift.id]
-        on_shift = {s.person_id for s in active}
+        confirmed = [s for s in active if s.status == SignupStatus.CONFIRMED]
+        live = event.status == EventStatus.PUBLISHED and not shift.is_cancelled
+        started = shift.starts_at <= now
+        # Before the start anyone on the shift is left out; after it, someone waitlisted
+        # who came anyway may be seated as a walk-in.
+        seated = {s.person_id for s in (confirmed if started else active)}
         shifts.append(
             ShiftRoster(
                 shift=shift,
-                confirmed=[s for s in active if s.status == SignupStatus.CONFIRMED],
+                confirmed=confirmed,
                 waitlist=[s for s in active if s.status == SignupStatus.WAITLISTED],
-                candidates=[m for m in members if m.person_id not in on_shift],
-                open=event.status == EventStatus.PUBLISHED
-                and not shift.is_cancelled
-                and shift.starts_at > now,
+                candidates=[m for m in members if m.person_id not in seated],
+                open=live and not started,
+                walk_in=live and started,
             )
         )
     person_ids = {s.person_id for r in rosters.values() for s in r}

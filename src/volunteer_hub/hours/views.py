@@ -20,7 +20,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance as hours_attendance
-from volunteer_hub.hours import pages, verification
+from volunteer_hub.hours import pages, verification, walk_ins
 from volunteer_hub.hours import queries as records_read
 from volunteer_hub.hours import records as hours_records
 from volunteer_hub.hours.forms import (
@@ -31,6 +31,7 @@ from volunteer_hub.hours.forms import (
     ResolveForm,
     UnplannedForm,
     VerifyForm,
+    WalkInForm,
     attendance_labels,
     form_keys,
     local_date,
@@ -116,6 +117,30 @@ def mark_all(shift_id: int):
     else:
         flash(_("名单上的人都已登记，没有改动"), "info")
     return redirect(back)
+
+
+@bp.post("/shifts/<int:shift_id>/walk-ins")
+@staff_required
+def add_walk_in(shift_id: int):
+    """Put a member who came to a running or finished shift on its roster (walk_ins)."""
+    viewer = current_viewer()
+    shift = found(queries.visible_shift, viewer, shift_id)
+    back = url_for("hours.attendance", shift_id=shift.id)
+    form = WalkInForm()
+    if not form.validate_on_submit():
+        flash(_("提交失败，请重试"), "error")
+        return redirect(back)
+    person_id = _id(form.person_id.data)
+    if person_id is None:
+        flash(_("请从名单中选择本队队员"), "error")
+        return redirect(back)
+    on_domain_error(back=back)
+    added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
+    name = db.session.get(Person, person_id).name
+    flash(_("已将 %(name)s 加入名单，请登记出勤", name=name), "success")
+    if added.seat_added:
+        flash(_("班次已满：为 %(name)s 增加了一个名额", name=name), "info")
+    return redirect(url_for("hours.attendance", shift_id=shift.id, _anchor=f"person-{person_id}"))
 
 
 def _typed_time(text: str | None, shown: datetime, field: str, errors: dict) -> datetime | None:
@@ -326,9 +351,9 @@ def new_unplanned(team_id: int):
     if not form.validate_on_submit():
         return pages.unplanned_page(team, form, form_errors(form), 400)
     errors: dict[str, str] = {}
-    person_id = _id(form.person_id.data)
-    if person_id is None:
-        errors["person_id"] = _("请选择队员")
+    person_ids = [_id(value) for value in form.person_ids.data or []]
+    if not person_ids or None in person_ids:
+        errors["person_ids"] = _("请选择队员")
     category_id = _id(form.category.data)
     span = parse_span_fields(form, errors)
     if errors or span is None:
@@ -339,9 +364,9 @@ def new_unplanned(team_id: int):
         return pages.unplanned_page(team, form, form_keys(error_dict(exc)), 400)
 
     on_domain_error(refused)
-    record = hours_records.add_unplanned(
+    made = hours_records.add_unplanned_service(
         team.id,
-        person_id,
+        person_ids,
         viewer=viewer,
         category_id=category_id,
         content=form.content.data or "",
@@ -349,15 +374,9 @@ def new_unplanned(team_id: int):
         ended_at=span[1],
         verified=bool(form.verified.data),
     )
-    name = db.session.get(Person, person_id).name
-    flash(
-        _(
-            "已登记 %(name)s 的计划外服务 %(hours)s 小时",
-            name=name,
-            hours=format_hours(record.hours),
-        ),
-        "success",
-    )
+    names = _("、").join(db.session.get(Person, record.person_id).name for record in made)
+    hours = format_hours(made[0].hours)
+    flash(_("已登记 %(name)s 的计划外服务 %(hours)s 小时", name=names, hours=hours), "success")
     return redirect(url_for("hours.records", team_id=team_id))
 
 
