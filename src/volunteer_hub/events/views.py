@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -13,7 +24,7 @@ from sqlalchemy import select
 from volunteer_hub import queries
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
-from volunteer_hub.events import services
+from volunteer_hub.events import services, share
 from volunteer_hub.events.forms import (
     EMPTY_ROWS_EDIT,
     MAX_ROWS,
@@ -226,7 +237,28 @@ def event(event_id: int):
         form=SignupForm(formdata=None),
         broadcast_form=BroadcastForm(formdata=None),
         broadcasts=broadcasts.recent_broadcasts(event.id),
+        wechat_notice=share.notice_text(event) if event.status != EventStatus.DRAFT else None,
     )
+
+
+@bp.get("/events/<int:event_id>/poster.png")
+@staff_required
+def poster(event_id: int):
+    """The event's poster to save and post in a WeChat group (events.poster). Its ETag is
+    what it says, so a browser that has it gets a 304 and nothing is drawn."""
+    from volunteer_hub.events.poster import poster_png
+
+    event = found(queries.visible_event, current_viewer(), event_id)
+    shared = share.shared(event)
+    tag = hashlib.sha256(repr((shared, str(get_locale()))).encode()).hexdigest()[:32]
+    if tag in request.if_none_match:
+        return current_app.response_class(status=304, headers={"ETag": f'"{tag}"'})
+    response = current_app.response_class(poster_png(shared), mimetype="image/png")
+    response.set_etag(tag)
+    response.headers["Content-Disposition"] = f'inline; filename="event-{event.id}-poster.png"'
+    response.cache_control.private = True
+    response.cache_control.no_cache = True  # ask each time: an edit changes the poster
+    return response
 
 
 @bp.get("/events/<int:event_id>.ics")
