@@ -9,51 +9,40 @@ import shutil
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import DESKTOP, HOUR, PHONE, local_midnight, release_database
+from tests.browser import conftest as browser
 from volunteer_hub.extensions import db
 
 pytestmark = pytest.mark.slow
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the fixtures skip with the reason
-    expect = None
 
-
-@pytest.mark.parametrize(("viewport_name", "viewport"), [("phone", PHONE), ("desk", DESKTOP)])
+@pytest.mark.parametrize(
+    ("viewport_name", "viewport"), [("phone", browser.PHONE), ("desk", browser.DESKTOP)]
+)
 def test_share_notice_and_poster(journey, make, viewport_name, viewport):
+    from playwright.sync_api import expect  # here: without it the journey fixture skips
+
+    day = browser.local_midnight(days_ahead=3)
+    shifts = [
+        {
+            "title": title,
+            "starts_at": day + at * browser.HOUR,
+            "ends_at": day + (at + 4) * browser.HOUR,
+            "capacity": 6,
+        }
+        for title, at in (("早班", 8), ("午班", 14))
+    ]
     team = make.team(name="江岸区长江卫士服务队")
-    leader = make.leader(team, name="张队长")
-    day = local_midnight(days_ahead=3)
     event = make.event(
-        team,
-        title="防汛巡堤",
-        location="汉口江滩三阳路码头",
-        shifts=[
-            {
-                "starts_at": day + 8 * HOUR,
-                "ends_at": day + 12 * HOUR,
-                "capacity": 6,
-                "title": "早班",
-            },
-            {
-                "starts_at": day + 14 * HOUR,
-                "ends_at": day + 18 * HOUR,
-                "capacity": 6,
-                "title": "午班",
-            },
-        ],
+        team, title="防汛巡堤", location="汉口江滩三阳路码头", shifts=shifts, capacity=6
     )
+    leader = make.leader(team, name="张队长")
     event_id, phone = event.id, leader.phone
-    release_database()
+    browser.release_database()
 
     desk = journey(f"leader-{viewport_name}", viewport)
     desk.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = desk.page
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(phone)
-    page.get_by_label("密码").fill(make.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser.staff_login(page, phone, make.PASSWORD)
     page.goto(f"/events/{event_id}")
 
     share = page.locator("#share")
@@ -74,4 +63,4 @@ def test_share_notice_and_poster(journey, make, viewport_name, viewport):
     with Image.open(saved) as poster:
         assert poster.format == "PNG" and poster.width == 1080
     assert db.session.get(type(event), event_id) is not None
-    release_database()
+    browser.release_database()

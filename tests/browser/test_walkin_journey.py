@@ -9,7 +9,14 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import DESKTOP, HOUR, PHONE, local_midnight, release_database
+from tests.browser.conftest import (
+    DESKTOP,
+    HOUR,
+    PHONE,
+    local_midnight,
+    release_database,
+    staff_login,
+)
 from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
@@ -19,10 +26,6 @@ from volunteer_hub.signups.models import Signup, SignupSource
 
 pytestmark = pytest.mark.slow
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the fixtures skip with the reason
-    expect = None
 
 NAMES = ("王建国", "李卫东", "赵红梅", "陈志刚", "周大勇", "孙立新")
 
@@ -51,25 +54,24 @@ def _world(make, viewport_name: str):
 
 @pytest.mark.parametrize(("viewport_name", "viewport"), [("phone", PHONE), ("desk", DESKTOP)])
 def test_walk_in_and_unplanned_service_for_three(journey, make, viewport_name, viewport):
+    from playwright.sync_api import expect  # here: without it the journey fixture skips
+
     phone, ids = _world(make, viewport_name)
     leader = journey(f"leader-{viewport_name}", viewport)
     page = leader.page
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(phone)
-    page.get_by_label("密码").fill(make.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    staff_login(page, phone, make.PASSWORD)
 
     # The shift is running and full: no sign-up form, a walk-in form instead.
     page.goto(f"/events/{ids['event']}")
-    card = page.locator(f"#shift-{ids['shift']}")
-    expect(card.get_by_text("代队员报名")).to_have_count(0)
-    card.get_by_text("登记现场人员").click()
-    card.get_by_label("选择本队队员").select_option(label="周大勇")
+    expect(page.locator(f"#shift-{ids['shift']}").get_by_text("代队员报名")).to_have_count(0)
+    walk_in = page.locator(f"#walk-in-{ids['shift']}")
+    walk_in.get_by_text("登记现场人员").click()
+    walk_in.get_by_label("选择本队队员").select_option(label="周大勇")
     leader.shot("walk-in-form")
-    card.get_by_role("button", name="加入名单").click()
+    walk_in.get_by_role("button", name="加入名单").click()
 
-    expect(page.get_by_text("已将 周大勇 加入名单，请登记出勤")).to_be_visible()
-    expect(page.get_by_text("班次已满：为 周大勇 增加了一个名额")).to_be_visible()
+    for told in ("已将 周大勇 加入名单，请登记出勤", "班次已满：为 周大勇 增加了一个名额"):
+        expect(page.get_by_text(told)).to_be_visible()
     row = page.locator(f"#person-{ids['walk_in']}")
     expect(row.get_by_text("周大勇")).to_be_visible()
     row.get_by_role("button", name="到岗").click()

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from tests.conftest import login
 from tests.hours.page_support import HOUR, page, past_shift, record_of, tables
 from tests.hours.support import viewer
-from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
@@ -32,14 +31,10 @@ def texts() -> int:
 
 def full_running_shift(make, team):
     """A one-seat shift that started an hour ago, its seat taken, one person waitlisted."""
-    start = utcnow().replace(second=0, microsecond=0) - HOUR
-    event = make.event(
-        team, shifts=[{"starts_at": start, "ends_at": start + 3 * HOUR, "capacity": 1}]
-    )
-    shift = make.shifts_of(event)[0]
-    seated, waiting = make.member(team), make.member(team)
-    for person in (seated, waiting):
-        signups.sign_up(shift.id, person.id, SignupSource.WEB, now=start - 48 * HOUR)
+    shift, (seated,) = past_shift(team, started_ago=1, hours=3, people=1)
+    shift.capacity = 1
+    waiting = make.member(team)
+    signups.sign_up(shift.id, waiting.id, SignupSource.WEB, now=shift.starts_at - 24 * HOUR)
     db.session.commit()
     return shift, seated, waiting
 

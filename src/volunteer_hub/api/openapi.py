@@ -158,7 +158,9 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
             "description": (
                 "退役军人志愿服务队的单位、服务队、队员、活动与班次、报名。"
                 "时间一律为带时区偏移的 ISO 8601（输出为 Asia/Shanghai，+08:00）；"
-                "错误为 application/problem+json（RFC 9457）。"
+                "错误为 application/problem+json（RFC 9457），与成功的回答一样是 UTF-8。"
+                "列表回答带 total（符合条件的总条数）和 next（下一页的地址，没有更多时为 null），"
+                "按 limit 和 offset 翻页。"
             ),
         },
         "paths": paths,

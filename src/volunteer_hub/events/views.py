@@ -5,16 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,6 +23,7 @@ from volunteer_hub.events.forms import (
     CancelEventForm,
     EventForm,
     SignupForm,
+    form_of_request,
     parse_event_form,
     past_dates_warning,
     row_keys,
@@ -86,12 +78,9 @@ CATEGORY_NAMES = (
 def new_event(team_id: int):
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
-    if request.method != "POST":
-        form = EventForm(formdata=None, data={"status": EventStatus.PUBLISHED.value})
-        return _form_page(team, None, form, {})
-    form = EventForm()
-    if not form.validate_on_submit():
-        return _form_page(team, None, form, form_errors(form), 400)
+    form, shown = form_of_request(EventForm, status=EventStatus.PUBLISHED.value)
+    if shown is not None:
+        return _form_page(team, None, form, *shown)
     parsed = parse_event_form(form)
     errors = parsed.errors or past_dates_warning(form, parsed, utcnow(), {})
     if errors:

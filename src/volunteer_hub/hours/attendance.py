@@ -128,15 +128,8 @@ def check_out(
     late = timedelta(minutes=current_app.config["CHECK_OUT_LATE_MINUTES"])
     if now > shift.ends_at + late:
         raise OutsideWindow(_("签退时间已过，记录按班次结束时间计；如有出入请联系队长"))
-    ended = max(now, record.started_at)
-    apply_change(
-        record,
-        person_id,
-        "checked_out",
-        {"checked_out_at": now, "ended_at": ended},
-        channel=channel,
-        now=now,
-    )
+    values = {"checked_out_at": now, "ended_at": max(now, record.started_at)}
+    apply_change(record, person_id, "checked_out", values, channel=channel, now=now)
     return record
 
 

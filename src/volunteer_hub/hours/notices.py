@@ -27,7 +27,7 @@ def correction_resolved(resolved: CorrectionResolved) -> None:
             "correction_resolved",
             title=record.content,
             day=f"{day.month}月{day.day}日",
-            note=resolved.note,
+            reason=resolved.note,
         ),
         kind=SmsKind.NOTICE,
         dedupe_key=f"notice:correction:{record.id}:{resolved.requested_at.isoformat()}",

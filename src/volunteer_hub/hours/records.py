@@ -242,14 +242,9 @@ def request_correction(
         raise ValidationFailed({"note": _("请写明需要更正的内容")})
     if len(note) > 500:
         raise ValidationFailed({"note": _("更正说明不能超过 500 字")})
+    asked = {"correction_note": note, "correction_requested_at": now}
     apply_change(
-        record,
-        person_id,
-        "correction_requested",
-        {"correction_note": note, "correction_requested_at": now},
-        reason=note,
-        channel=channel,
-        now=now,
+        record, person_id, "correction_requested", asked, reason=note, channel=channel, now=now
     )
     return record
 

@@ -14,10 +14,14 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from volunteer_hub import queries
+from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
+from volunteer_hub.events.forms import form_of_request
+from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance as hours_attendance
 from volunteer_hub.hours import pages, verification, walk_ins
@@ -104,13 +108,7 @@ def mark(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/attendance/all")
 @staff_required
 def mark_all(shift_id: int):
-    viewer = current_viewer()
-    shift = found(queries.visible_shift, viewer, shift_id)
-    back = url_for("hours.attendance", shift_id=shift.id)
-    if not BulkForm().validate_on_submit():
-        flash(_("提交失败，请重试"), "error")
-        return redirect(back)
-    on_domain_error(back=back)
+    viewer, shift, back = _posted_on_roster(shift_id, BulkForm())
     made = hours_attendance.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
@@ -123,24 +121,32 @@ def mark_all(shift_id: int):
 @staff_required
 def add_walk_in(shift_id: int):
     """Put a member who came to a running or finished shift on its roster (walk_ins)."""
-    viewer = current_viewer()
-    shift = found(queries.visible_shift, viewer, shift_id)
-    back = url_for("hours.attendance", shift_id=shift.id)
     form = WalkInForm()
-    if not form.validate_on_submit():
-        flash(_("提交失败，请重试"), "error")
-        return redirect(back)
+    viewer, shift, back = _posted_on_roster(shift_id, form)
     person_id = _id(form.person_id.data)
     if person_id is None:
         flash(_("请从名单中选择本队队员"), "error")
         return redirect(back)
-    on_domain_error(back=back)
     added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
     name = db.session.get(Person, person_id).name
     flash(_("已将 %(name)s 加入名单，请登记出勤", name=name), "success")
     if added.seat_added:
         flash(_("班次已满：为 %(name)s 增加了一个名额", name=name), "info")
     return redirect(url_for("hours.attendance", shift_id=shift.id, _anchor=f"person-{person_id}"))
+
+
+def _posted_on_roster(shift_id: int, form: FlaskForm) -> tuple[Viewer, Shift, str]:
+    """The viewer, the shift (the 404 page if it is not theirs) and its roster page, for
+    a form posted from that page. A form that does not validate (CSRF) is answered by a
+    message back on the roster; a domain error later, likewise with its message."""
+    viewer = current_viewer()
+    shift = found(queries.visible_shift, viewer, shift_id)
+    back = url_for("hours.attendance", shift_id=shift.id)
+    if not form.validate_on_submit():
+        flash(_("提交失败，请重试"), "error")
+        abort(redirect(back))
+    on_domain_error(back=back)
+    return viewer, shift, back
 
 
 def _typed_time(text: str | None, shown: datetime, field: str, errors: dict) -> datetime | None:
@@ -343,13 +349,9 @@ def _with_reason(record_id: int, action: str, act, done: str):
 def new_unplanned(team_id: int):
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
-    if request.method != "POST":
-        today = local_date(utcnow())
-        form = UnplannedForm(formdata=None, data={"date": today})
-        return pages.unplanned_page(team, form, {})
-    form = UnplannedForm()
-    if not form.validate_on_submit():
-        return pages.unplanned_page(team, form, form_errors(form), 400)
+    form, shown = form_of_request(UnplannedForm, date=local_date(utcnow()))
+    if shown is not None:
+        return pages.unplanned_page(team, form, *shown)
     errors: dict[str, str] = {}
     person_ids = [_id(value) for value in form.person_ids.data or []]
     if not person_ids or None in person_ids:

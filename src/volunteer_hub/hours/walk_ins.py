@@ -66,29 +66,19 @@ def add_walk_in(
             _("%(name)s 已在该班次的名单中，请直接登记出勤", name=member.person.name),
             field="person_id",
         )
-    db.session.execute(
-        update(Shift)
-        .where(Shift.id == shift_id)
-        .values(
-            filled=Shift.filled + 1,
-            capacity=case((Shift.filled < Shift.capacity, Shift.capacity), else_=Shift.filled + 1),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    # The seat, and on a full shift the capacity with it: one statement, so filled never
+    # passes capacity, not even between two statements.
+    seated = Shift.filled + 1
+    grown = case((Shift.filled < Shift.capacity, Shift.capacity), else_=seated)
+    seat = update(Shift).where(Shift.id == shift_id).values(filled=seated, capacity=grown)
+    db.session.execute(seat, execution_options={"synchronize_session": False})
     db.session.expire(shift, ["filled", "capacity"])
     if signup is None:
-        signup = Signup(
-            shift_id=shift_id,
-            person_id=person_id,
-            status=SignupStatus.CONFIRMED,
-            source=SignupSource.WALK_IN,
-            created_at=now,
-            confirmed_at=now,
-            acted_by_id=viewer.person_id,
-        )
+        signup = Signup(shift_id=shift_id, person_id=person_id, source=SignupSource.WALK_IN)
+        signup.created_at, signup.acted_by_id = now, viewer.person_id
         db.session.add(signup)
-    else:  # on the waitlist, and here after all: the seat is theirs
-        signup.status, signup.confirmed_at = SignupStatus.CONFIRMED, now
+    # New, or on the waitlist and here after all: the seat is theirs.
+    signup.status, signup.confirmed_at = SignupStatus.CONFIRMED, now
     db.session.flush()
     publish(SignupPlaced(signup.id, SignupSource.WALK_IN))
     return WalkIn(signup=signup, seat_added=shift.capacity > capacity)

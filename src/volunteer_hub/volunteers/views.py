@@ -195,19 +195,16 @@ def _hours_page(form: CorrectionForm | None = None, record_id: int | None = None
     page = request.args.get("page", 1, type=int) or 1
     page = min(max(page, 1), 10_000)
     items = personal.history(current_user.id, page=page)
-    more = len(items) > personal.HISTORY_PAGE
-    body = render_template(
-        "volunteers/hours.html",
-        hours=personal.summary(current_user.id, utcnow()),
-        items=items[: personal.HISTORY_PAGE],
-        page=page,
-        more=more,
-        format_hours=personal.format_hours,
-        form=form or CorrectionForm(formdata=None),
-        failed_record_id=record_id,
-        errors=errors or {},
-    )
-    return body, 400 if errors else 200
+    shown = {
+        "hours": personal.summary(current_user.id, utcnow()),
+        "items": items[: personal.HISTORY_PAGE],
+        "page": page,
+        "more": len(items) > personal.HISTORY_PAGE,
+        "format_hours": personal.format_hours,
+    }
+    form = form or CorrectionForm(formdata=None)
+    failed = {"form": form, "failed_record_id": record_id, "errors": errors or {}}
+    return render_template("volunteers/hours.html", **shown, **failed), 400 if errors else 200
 
 
 @bp.post("/hours/<int:record_id>/correction")
