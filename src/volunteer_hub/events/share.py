@@ -72,7 +72,7 @@ def notice_text(event: Event) -> str:
     """The notice to paste into a WeChat group, one line per fact."""
     share = shared(event)
     lines = [
-        f"【{share.team}】{share.title}",
+        _("【%(team)s】%(title)s", team=share.team, title=share.title),
         _("时间：%(when)s", when=share.when),
         _("地点：%(place)s", place=share.place),
         _("班次（短信报名发送后面的文字）："),
