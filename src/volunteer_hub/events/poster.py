@@ -90,7 +90,8 @@ def _draw(share: Shared) -> bytes:
     draw.text((WIDTH // 2, y + qr_side + 110), footer, font=fonts[34], fill=MUTED, anchor="mm")
 
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    # Flat colours compress well without ``optimize``, which costs ten times as long.
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -143,7 +144,10 @@ def _qr_image(url: str, side: int):
     return image.resize((side, side), Image.Resampling.NEAREST)
 
 
+@functools.cache
 def _font(size: int):
+    """The poster's font at ``size``, opened once per process (FreeType reads the file
+    as it needs glyphs, so an open face holds little memory)."""
     from PIL import ImageFont
 
     path, index = _cjk_font()
