@@ -109,3 +109,17 @@ def test_service_records_and_hour_totals_are_paged_too(api, make):
         ["2026-03", "2026-04"],
         2,
     )
+
+
+def test_unpaged_lists_say_their_total_too(api, make):
+    team = make.team()
+    leader = make.leader(team)
+    for _ in range(2):
+        make.member(team)
+    shift = make.shifts_of(make.event(team))[0]
+    db.session.commit()
+    client = api.as_(leader)
+    members = client.get(f"/api/v1/teams/{team.id}/members").get_json()
+    assert members["total"] == len(members["items"]) == 3
+    roster = client.get(f"/api/v1/shifts/{shift.id}/signups").get_json()
+    assert (roster["total"], roster["items"]) == (0, [])

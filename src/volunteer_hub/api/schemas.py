@@ -384,7 +384,10 @@ class MemberOut(ResponseModel):
 
 
 class MemberList(ResponseModel):
+    """Every member of the team: one page, whatever its size."""
+
     items: list[MemberOut]
+    total: int = Field(description="队员总数（即 items 的条数：不分页）")
 
 
 class MemberInvited(ResponseModel):
@@ -458,6 +461,7 @@ class Roster(ResponseModel):
     """Active signups of a shift: confirmed first, then the waitlist in order."""
 
     items: list[SignupOut]
+    total: int = Field(description="已确认和候补的总人数（即 items 的条数：不分页）")
 
 
 class SignupCancelled(ResponseModel):

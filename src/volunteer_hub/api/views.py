@@ -107,9 +107,8 @@ def list_members(team_id: int):
     team = queries.visible_team(viewer, team_id)
     rows = teams.members(team.id)
     full_phone = serializers.full_phone_ids(viewer, (row.person for row in rows))
-    return schemas.MemberList(
-        items=[serializers.member(row, row.person, full_phone) for row in rows]
-    )
+    items = [serializers.member(row, row.person, full_phone) for row in rows]
+    return schemas.MemberList(items=items, total=len(items))
 
 
 @bp.post("/teams/<int:team_id>/members")
@@ -271,7 +270,7 @@ def list_signups(shift_id: int):
             waiting += 1
             position = waiting
         items.append(serializers.signup(row, row.person, full_phone, position))
-    return schemas.Roster(items=items)
+    return schemas.Roster(items=items, total=len(items))
 
 
 @bp.post("/shifts/<int:shift_id>/signups")
