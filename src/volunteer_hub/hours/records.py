@@ -250,12 +250,7 @@ def request_correction(
 
 
 def resolve_correction(
-    record_id: int,
-    *,
-    viewer: Viewer,
-    reason: str,
-    now: datetime | None = None,
-    **edits: Any,
+    record_id: int, *, viewer: Viewer, reason: str, now: datetime | None = None, **edits: Any
 ) -> ServiceRecord:
     """Close the volunteer's request, with the edits it called for (if any) and why."""
     now = now or utcnow()

@@ -67,13 +67,8 @@ def attendance(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/attendance")
 @staff_required
 def mark(shift_id: int):
-    viewer = current_viewer()
-    shift = found(queries.visible_shift, viewer, shift_id)
     form = MarkForm()
-    person_id = _id(form.person_id.data)
-    if not form.validate_on_submit() or person_id is None:
-        flash(_("提交失败，请重试"), "error")
-        return redirect(url_for("hours.attendance", shift_id=shift.id))
+    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=True)
     errors: dict[str, str] = {}
     started_at = ended_at = None
     if shift.starts_at > utcnow():
@@ -108,7 +103,8 @@ def mark(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/attendance/all")
 @staff_required
 def mark_all(shift_id: int):
-    viewer, shift, back = _posted_on_roster(shift_id, BulkForm())
+    viewer, shift, _nobody = _posted_on_roster(shift_id, BulkForm())
+    back = url_for("hours.attendance", shift_id=shift.id)
     made = hours_attendance.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
@@ -122,11 +118,7 @@ def mark_all(shift_id: int):
 def add_walk_in(shift_id: int):
     """Put a member who came to a running or finished shift on its roster (walk_ins)."""
     form = WalkInForm()
-    viewer, shift, back = _posted_on_roster(shift_id, form)
-    person_id = _id(form.person_id.data)
-    if person_id is None:
-        flash(_("请从名单中选择本队队员"), "error")
-        return redirect(back)
+    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=True)
     added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
     name = db.session.get(Person, person_id).name
     flash(_("已将 %(name)s 加入名单，请登记出勤", name=name), "success")
@@ -135,18 +127,25 @@ def add_walk_in(shift_id: int):
     return redirect(url_for("hours.attendance", shift_id=shift.id, _anchor=f"person-{person_id}"))
 
 
-def _posted_on_roster(shift_id: int, form: FlaskForm) -> tuple[Viewer, Shift, str]:
-    """The viewer, the shift (the 404 page if it is not theirs) and its roster page, for
-    a form posted from that page. A form that does not validate (CSRF) is answered by a
-    message back on the roster; a domain error later, likewise with its message."""
+def _posted_on_roster(
+    shift_id: int, form: FlaskForm, *, person: bool = False
+) -> tuple[Viewer, Shift, int | None]:
+    """The viewer, the shift (the 404 page if it is not theirs) and, with ``person``, the
+    member the form names, for a form posted from the shift's roster page. A form that
+    does not validate (CSRF) or names nobody is answered back on the roster with a
+    message; so is a domain error later, unless the view answers it its own way."""
     viewer = current_viewer()
     shift = found(queries.visible_shift, viewer, shift_id)
     back = url_for("hours.attendance", shift_id=shift.id)
+    person_id = _id(form.person_id.data) if person else None
     if not form.validate_on_submit():
         flash(_("提交失败，请重试"), "error")
         abort(redirect(back))
+    if person and person_id is None:
+        flash(_("请从名单中选择本队队员"), "error")
+        abort(redirect(back))
     on_domain_error(back=back)
-    return viewer, shift, back
+    return viewer, shift, person_id
 
 
 def _typed_time(text: str | None, shown: datetime, field: str, errors: dict) -> datetime | None:
