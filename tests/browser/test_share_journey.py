@@ -4,6 +4,7 @@ PNG; a volunteer who scans its QR code lands on the event's page after logging i
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -64,3 +65,36 @@ def test_share_notice_and_poster(journey, make, viewport_name, viewport):
         assert poster.format == "PNG" and poster.width == 1080
     assert db.session.get(type(event), event_id) is not None
     browser.release_database()
+
+
+def test_the_poster_code_leads_a_volunteer_to_sign_up(journey, make, broker, worker):
+    """What the QR code opens, on a phone not logged in: the volunteer login, then the
+    event itself, where one tap signs up."""
+    from playwright.sync_api import expect
+
+    from tests.browser.test_volunteer_journey import read_texts
+
+    day = browser.local_midnight(days_ahead=2)
+    team = make.team(name="江岸区长江卫士服务队")
+    volunteer = make.member(team, name="王建国")
+    event = make.event(team, title="防汛巡堤", starts_at=day + 8 * browser.HOUR)
+    event_id, shift_id, my_phone = event.id, make.shifts_of(event)[0].id, volunteer.phone
+    browser.release_database()
+
+    scan = journey("volunteer", browser.PHONE)
+    page = scan.page
+    page.goto(f"/me/events/{event_id}")
+    expect(page.get_by_text("请先登录")).to_be_visible()
+    page.get_by_label("手机号码").fill(my_phone.removeprefix("+86"))
+    page.get_by_role("button", name="获取验证码").click()
+    code = re.search(r"登录验证码是 (\d{6})", read_texts(scan, my_phone, broker, worker))[1]
+    page.goto("/me/login/code")
+    page.get_by_label("短信验证码").fill(code)
+    page.get_by_role("button", name="登录").click()
+
+    expect(page.get_by_role("heading", name="防汛巡堤")).to_be_visible()
+    assert page.url.endswith(f"/me/events/{event_id}")
+    scan.shot("event-page")
+    page.locator(f"#shift-{shift_id}").get_by_role("button", name="报名").click()
+    expect(page.get_by_text("报名成功，请按时参加。")).to_be_visible()
+    scan.shot("signed-up")
