@@ -35,8 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     transactions.init_app(app)  # first, so that it ends each request after every other hook
     _init_extensions(app)
+    _init_broker(app)  # before the handlers import actor modules: actors land on it
     _subscribe_handlers(app)
-    _init_broker(app)
     from volunteer_hub import web
     from volunteer_hub.ops import request_log
 

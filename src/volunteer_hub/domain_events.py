@@ -26,7 +26,7 @@ import logging
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from flask import Flask, current_app
@@ -196,3 +196,13 @@ class RecordCounted(DomainEvent):
     team_id: int
     category_id: int
     month: date  #: first day of the month
+
+
+@dataclass(frozen=True)
+class CorrectionResolved(DomainEvent):
+    """A leader closed a volunteer's correction request on a service record."""
+
+    phase = Phase.IN_TRANSACTION
+    record_id: int
+    requested_at: datetime  #: when the request was made: one notice per request
+    note: str  #: the leader's words, what the volunteer is told

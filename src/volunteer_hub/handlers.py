@@ -14,6 +14,7 @@ follow their event's category first, in ``hours.records``).
 from __future__ import annotations
 
 from volunteer_hub.domain_events import (
+    CorrectionResolved,
     EventChanged,
     RecordCounted,
     ShiftCancelled,
@@ -27,6 +28,7 @@ from volunteer_hub.domain_events import (
 def subscribe_all(subscriptions: Subscriptions) -> None:
     """Subscribe every handler of the application."""
     from volunteer_hub.calendar import tasks as feeds
+    from volunteer_hub.hours import notices as hour_notices
     from volunteer_hub.hours import records
     from volunteer_hub.hours import tasks as rollups
     from volunteer_hub.sms import notices
@@ -38,3 +40,4 @@ def subscribe_all(subscriptions: Subscriptions) -> None:
     on(ShiftCancelled, notices.shift_cancelled, feeds.shift_cancelled)
     on(EventChanged, records.follow_event_category, feeds.event_changed, notices.event_changed)
     on(RecordCounted, rollups.record_counted)
+    on(CorrectionResolved, hour_notices.correction_resolved)

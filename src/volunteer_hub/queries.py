@@ -87,13 +87,14 @@ def events(
     statuses: tuple[str, ...] | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> list[Event]:
+    run: bool = True,
+) -> list[Event] | Select:
     """Events the viewer may see, soonest first, with shifts, team and category loaded
     (three extra queries in all, however many events). Each argument left at None
     filters nothing: ``team_id`` one team, ``unit_path`` the teams of a unit's subtree,
     ``category_id`` one category, ``ends_after`` and ``starts_before`` a time window,
     ``statuses`` (e.g. UPCOMING_STATUSES) the events' statuses; ``limit`` and ``offset``
-    a page."""
+    a page. ``run=False`` gives the statement instead (to count what a page is of)."""
     from volunteer_hub.units.services import subtree_condition
 
     query = (
@@ -117,7 +118,7 @@ def events(
         query = query.where(Event.status.in_(statuses))
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(query)) if run else query
 
 
 def waitlist_counts(event_ids: list[int]) -> dict[int, int]:

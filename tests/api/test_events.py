@@ -8,6 +8,7 @@ import pytest
 from tests import factories
 from tests.api.conftest import refused
 from volunteer_hub.events.models import Event, Shift
+from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 
@@ -324,8 +325,6 @@ def _shift(**overrides):
             "shifts.1.capacity",
             "第 2 个班次：人数至少为 1",
         ),
-        ({"category": "不存在的类别"}, "category", "请选择有效的服务类别"),
-        ({"category": 999999}, "category", "请选择有效的服务类别"),
         (
             {"shifts": [_shift(starts_at="2030-07-01T09:00:00")]},
             "shifts.0.starts_at",
@@ -357,6 +356,21 @@ def test_create_event_refuses_bad_input_and_changes_nothing(
     assert body["title"] == "输入有误"
     assert message in body["detail"]
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("category", ["不存在的类别", 999999, "99999999999"])
+def test_an_unknown_category_is_refused_with_the_valid_ones(as_leader, team, row_counts, category):
+    before = row_counts()
+    response = as_leader.post("/api/v1/events", json=event_body(team, category=category))
+
+    message = refused(response, 422)["category"]
+    names = [c.name for c in active_categories()]
+    assert "防汛抗旱" in names
+    assert message == "没有这个服务类别。可选：" + "、".join(names)
+    assert row_counts() == before
+    # The problem is UTF-8 like a successful answer: the words themselves, no \u escapes.
+    assert "防汛抗旱".encode() in response.data
+    assert b"\\u" not in response.data
 
 
 def test_missing_field_is_named(as_leader, team, row_counts):

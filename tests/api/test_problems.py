@@ -139,3 +139,14 @@ def test_a_query_string_with_a_nul_is_never_a_500(api, make):
     as_admin = api.as_(make.admin())
     for url in ("/api/v1/events?from=2031-01-01%00", "/api/v1/hours?group_by=person%00"):
         assert as_admin.get(url).status_code < 500, url
+
+
+def test_a_problem_is_utf8_like_a_successful_answer(api, make):
+    """Chinese as itself, not as \\uXXXX escapes: a person reading a log or curl output
+    reads the words."""
+    admin = make.admin()
+    db.session.commit()
+    response = api.as_(admin).get("/api/v1/teams/999999")
+    assert response.status_code == 404
+    assert '"detail": "服务队不存在"'.encode() in response.data
+    assert b"\\u" not in response.data

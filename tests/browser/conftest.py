@@ -52,6 +52,14 @@ def release_database() -> None:
     db.session.close()
 
 
+def staff_login(page, phone: str, password: str) -> None:
+    """Log in on the staff password page."""
+    page.goto("/login")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
 def _unavailable(reason: str):
     # CI sets VH_REQUIRE_BROWSER: there the journeys must run, so a missing browser fails.
     if os.environ.get("VH_REQUIRE_BROWSER"):

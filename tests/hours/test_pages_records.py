@@ -269,11 +269,11 @@ def test_unplanned_service_for_a_member(client, make):
     category = make.category("抢险救灾")
     login(client, leader)
     html = page(client.get(f"/teams/{team.id}/hours/records/new"))
-    assert f'<option value="{member.id}">刘志强</option>' in html
+    assert f'name="person_ids" value="{member.id}"> 刘志强</label>' in html
     assert outsider.name not in html
     day = to_local(utcnow() - 30 * HOUR).date().isoformat()
     good = {
-        "person_id": str(member.id),
+        "person_ids": str(member.id),
         "category": str(category.id),
         "content": "夜间抢险转移群众",
         "date": day,
@@ -283,8 +283,10 @@ def test_unplanned_service_for_a_member(client, make):
     }
     before = tables()
     cases = [
-        ({"person_id": ""}, "请选择队员"),
-        ({"person_id": str(outsider.id)}, "该志愿者不是本队队员"),
+        ({"person_ids": ""}, "请选择队员"),
+        ({"person_ids": str(outsider.id)}, "该志愿者不是本队队员"),
+        ({"person_ids": [str(member.id), str(outsider.id)]}, "该志愿者不是本队队员"),
+        ({"person_ids": [str(member.id), "x"]}, "请选择队员"),
         ({"category": ""}, "请选择有效的服务类别"),
         ({"content": ""}, "请填写服务内容（不超过 300 字）"),
         ({"date": ""}, "请填写日期（如 2026-07-01）"),
@@ -306,6 +308,37 @@ def test_unplanned_service_for_a_member(client, make):
     )
 
 
+def test_unplanned_service_for_several_members_at_once(client, make):
+    """A night at the levee for three: one span typed once, a record each."""
+    team = make.team()
+    leader = make.leader(team)
+    crew = [make.member(team, name=name) for name in ("刘志强", "陈建国", "赵卫东")]
+    stays_home = make.member(team, name="孙立新")
+    category = make.category("抢险救灾")
+    login(client, leader)
+    day = to_local(utcnow() - 30 * HOUR).date().isoformat()
+    response = client.post(
+        f"/teams/{team.id}/hours/records/new",
+        data={
+            "person_ids": [str(p.id) for p in crew],
+            "category": str(category.id),
+            "content": "夜间抢险转移群众",
+            "date": day,
+            "start": "22:00",
+            "end": "01:00",
+        },
+    )
+    assert response.status_code == 302
+    made = [record_of(person.id) for person in crew]
+    assert [(r.minutes, r.content, r.is_unplanned, r.status) for r in made] == [
+        (180, "夜间抢险转移群众", True, RecordStatus.PENDING)
+    ] * 3
+    assert len({(r.started_at, r.ended_at) for r in made}) == 1
+    assert record_of(stays_home.id) is None
+    html = page(client.get(f"/teams/{team.id}/hours/records"))
+    assert "已登记 刘志强、陈建国、赵卫东 的计划外服务 3 小时" in html
+
+
 def test_another_teams_leader_gets_404_everywhere(client, make):
     team = make.team()
     leader = make.leader(team)
@@ -324,7 +357,7 @@ def test_another_teams_leader_gets_404_everywhere(client, make):
     reason = {"reason": "x"}
     for url, data in (
         (f"/teams/{team.id}/hours/records/verify", {"record_id": [record.id]}),
-        (f"/teams/{team.id}/hours/records/new", {"person_id": record.person_id}),
+        (f"/teams/{team.id}/hours/records/new", {"person_ids": record.person_id}),
         (f"/hours/records/{record.id}/verify", {}),
         (f"/hours/records/{record.id}/edit", edit_data(record, reason="x", content="y")),
         (f"/hours/records/{record.id}/resolve", edit_data(record, reason="x")),

@@ -8,18 +8,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import token_from
 from tests.hours.support import shift_with_people, viewer
 from tests.volunteers.conftest import me_login, page
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
-from volunteer_hub.hours import attendance, personal, verification
+from volunteer_hub.hours import attendance, personal, records, verification
 from volunteer_hub.hours.models import RecordChange, ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import SignupSource
+from volunteer_hub.sms.models import OutgoingSms
 
 HOUR = timedelta(hours=1)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -158,6 +159,36 @@ def test_a_correction_request_from_the_page(logged_in, history):
     assert "已提交更正申请" in html
     assert "更正申请处理中：实际 8 点到，11 点走" in card(html, record.id)
     assert "修改更正申请" in card(html, record.id)
+
+
+def test_the_leaders_answer_to_a_correction_is_texted_and_shown(logged_in, history, teams):
+    record = history["pending"]
+    logged_in.post(f"/me/hours/{record.id}/correction", data={"note": "实际 7 点到"})
+    leader = viewer(teams.leader_a)
+    records.resolve_correction(record.id, viewer=leader, reason="已核实，改为 7 点到")
+    db.session.commit()
+
+    texts = db.session.scalars(
+        select(OutgoingSms).where(OutgoingSms.template_key == "correction_resolved")
+    ).all()
+    assert [text.person_id for text in texts] == [teams.volunteer.id]
+    assert "护苗护学" in texts[0].body and "已核实，改为 7 点到" in texts[0].body
+    html = card(page(logged_in.get("/me/hours")), record.id)
+    assert "队长已处理更正申请" in html and "已核实，改为 7 点到" in html
+    assert "更正申请处理中" not in html
+
+    # A second request and its answer: a second text, and the page shows the newer answer.
+    logged_in.post(f"/me/hours/{record.id}/correction", data={"note": "还是不对"})
+    records.resolve_correction(record.id, viewer=leader, reason="按签到时间计")
+    db.session.commit()
+    assert (
+        db.session.scalar(
+            select(func.count()).where(OutgoingSms.template_key == "correction_resolved")
+        )
+        == 2
+    )
+    html = card(page(logged_in.get("/me/hours")), record.id)
+    assert "按签到时间计" in html and "已核实" not in html
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,10 @@ from volunteer_hub import queries
 from volunteer_hub.api import serializers
 from volunteer_hub.api.auth import current_viewer
 from volunteer_hub.api.openapi import operation
+from volunteer_hub.api.paging import page_fields
 from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.api.schemas import (
+    Listing,
     LocalTime,
     Omittable,
     Page,
@@ -91,10 +93,8 @@ class ServiceRecordOut(ResponseModel):
     decided_by_id: int | None
 
 
-class ServiceRecordList(ResponseModel):
+class ServiceRecordList(Listing):
     items: list[ServiceRecordOut]
-    limit: int
-    offset: int
 
 
 class HoursQuery(Page):
@@ -119,26 +119,20 @@ class HoursRow(ResponseModel):
     services: int = Field(description="已审核的服务次数")
 
 
-class HoursList(ResponseModel):
+class HoursList(Listing):
     group_by: Literal["person", "team", "category", "month"]
     items: list[HoursRow]
-    limit: int
-    offset: int
 
 
 # Views --------------------------------------------------------------------------------
 
 
-@operation(
-    "服务记录列表（本人可管理的服务队的，及本人的）",
-    tag="hours",
-    query=ServiceRecordQuery,
-    response=ServiceRecordList,
-    problems=(404,),
-    description="按服务开始时间倒序。team_id 为看不到的服务队时 404。"
-    "队长、上级协调员和管理员看到完整手机号，其他情况打码。",
-)
+@operation(tag="hours", query=ServiceRecordQuery, response=ServiceRecordList, problems=(404,))
 def list_service_records(query: ServiceRecordQuery):
+    """服务记录列表（本人可管理的服务队的，及本人的）
+
+    按服务开始时间倒序。team_id 为看不到的服务队时 404。队长、
+    上级协调员和管理员看到完整手机号，其他情况打码。"""
     viewer = current_viewer()
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
@@ -146,8 +140,6 @@ def list_service_records(query: ServiceRecordQuery):
         _records_with_names()
         .where(_record_scope(viewer))
         .order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
-        .limit(query.limit)
-        .offset(query.offset)
     )
     if query.team_id is not None:
         statement = statement.where(ServiceRecord.team_id == query.team_id)
@@ -161,28 +153,20 @@ def list_service_records(query: ServiceRecordQuery):
         statement = statement.where(
             ServiceRecord.started_at < _local_midnight(query.to + timedelta(days=1))
         )
-    rows = db.session.execute(statement).all()
+    rows = db.session.execute(statement.limit(query.limit).offset(query.offset)).all()
     full_phone = serializers.full_phone_ids(viewer, (person for _r, person, _t, _c in rows))
     return ServiceRecordList(
-        items=[
-            _record_out(record, person, team_name, category_name, full_phone)
-            for record, person, team_name, category_name in rows
-        ],
-        limit=query.limit,
-        offset=query.offset,
+        items=[_record_out(*row, full_phone) for row in rows],
+        **page_fields(len(rows), query, statement),
     )
 
 
-@operation(
-    "审核认定服务记录",
-    tag="hours",
-    response=ServiceRecordOut,
-    problems=(409,),
-    description="只有该服务队的队长、上级协调员和管理员可以审核；其他情况 404。"
-    "已认定的记录再次认定不变。尚未签退、或班次（计划外服务：服务本身）尚未结束的记录：409，"
-    "只认定已经发生的服务。",
-)
+@operation(tag="hours", response=ServiceRecordOut, problems=(409,))
 def verify_service_record(record_id: int):
+    """审核认定服务记录
+
+    只有该服务队的队长、上级协调员和管理员可以审核；其他情况 404。已认定的记录再次认定不变。
+    尚未签退、或班次（计划外服务：服务本身）尚未结束的记录：409，只认定已经发生的服务。"""
     viewer = current_viewer()
     record = records.record_for(record_id, viewer)
     verification.verify([record.id], viewer=viewer)
@@ -191,17 +175,13 @@ def verify_service_record(record_id: int):
     return _record_out(*row, full_phone)
 
 
-@operation(
-    "服务时长汇总（来自汇总表）",
-    tag="hours",
-    query=HoursQuery,
-    response=HoursList,
-    problems=(404,),
-    description="只计已审核的服务，按 group_by 分组，时长多者在前（month 按月份先后）。"
-    "范围：本人可管理的服务队，可再用 unit_id（含下级单位）或 team_id 缩小；"
-    "看不到的单位或服务队：404。",
-)
+@operation(tag="hours", query=HoursQuery, response=HoursList, problems=(404,))
 def hours_totals(query: HoursQuery):
+    """服务时长汇总（来自汇总表）
+
+    只计已审核的服务，按 group_by 分组，时长多者在前（month 按月份先后）。范围：
+    本人可管理的服务队，可再用 unit_id（含下级单位）或 team_id 缩小；看不到的单位或服务队：
+    404。"""
     viewer = current_viewer()
     start = _first_of_month(query.from_) if query.from_ is not None else None
     end = _first_of_month(query.to) if query.to is not None else None
@@ -249,7 +229,9 @@ def hours_totals(query: HoursQuery):
         items.append(
             HoursRow(**fields, minutes=int(total), hours=int(total) / 60, services=int(count))
         )
-    return HoursList(group_by=query.group_by, items=items, limit=query.limit, offset=query.offset)
+    return HoursList(
+        group_by=query.group_by, items=items, **page_fields(len(rows), query, statement)
+    )
 
 
 def register(bp: Blueprint) -> None:

@@ -9,6 +9,7 @@ from it and a schema cannot differ from what the code accepts or returns.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import re
 from collections.abc import Callable
@@ -60,15 +61,18 @@ class Operation:
     public: bool = False
 
 
-def operation(summary: str, *, tag: str, **options: Any) -> Callable:
+def operation(summary: str = "", *, tag: str, **options: Any) -> Callable:
     """Declare an API view: its input models, its answer, the problems it may give.
 
+    Without a ``summary`` the view's docstring gives it: its first paragraph is the
+    summary, the rest the description (so the words sit with the code they describe).
     The view receives ``body=`` and ``query=`` as parsed models and returns a response
     model instance (serialised with ``status``) or a ready Flask response.
     """
-    op = Operation(summary=summary, tag=tag, **options)
 
     def decorate(view: Callable) -> Callable:
+        op = Operation(**_words(summary, view.__doc__, options), tag=tag, **options)
+
         @functools.wraps(view)
         def wrapper(**view_args: Any):
             if op.query is not None:
@@ -92,6 +96,37 @@ def operation(summary: str, *, tag: str, **options: Any) -> Callable:
         return wrapper
 
     return decorate
+
+
+def creates(summary: str = "", *, tag: str, **options: Any) -> Callable:
+    """``operation`` of a view that creates something: it answers 201."""
+    return operation(summary, tag=tag, status=201, **options)
+
+
+def _words(summary: str, docstring: str | None, options: dict[str, Any]) -> dict[str, str]:
+    """The summary (and description, unless given) of an operation."""
+    if summary or not docstring:
+        return {"summary": summary}
+    first, _, rest = inspect.cleandoc(docstring).partition("\n\n")
+    words = {"summary": _unwrap(first)}
+    if rest and "description" not in options:
+        words["description"] = _unwrap(rest)
+    return words
+
+
+def _unwrap(text: str) -> str:
+    """Lines of a docstring as one line: Chinese runs on without a space (also after
+    or before full-width punctuation), English words keep theirs."""
+    joined = ""
+    for line in text.split():
+        edge = {joined[-1:], line[0]}
+        if joined and any(c.isascii() for c in edge) and not edge & _FULL_WIDTH_PUNCTUATION:
+            joined += " "
+        joined += line
+    return joined
+
+
+_FULL_WIDTH_PUNCTUATION = set("，。；：、（）“”！？")
 
 
 def document(app: Flask, blueprint: str = "api") -> dict[str, Any]:
@@ -123,7 +158,9 @@ def _build(app: Flask, blueprint: str) -> dict[str, Any]:
             "description": (
                 "退役军人志愿服务队的单位、服务队、队员、活动与班次、报名。"
                 "时间一律为带时区偏移的 ISO 8601（输出为 Asia/Shanghai，+08:00）；"
-                "错误为 application/problem+json（RFC 9457）。"
+                "错误为 application/problem+json（RFC 9457），与成功的回答一样是 UTF-8。"
+                "列表回答带 total（符合条件的总条数）和 next（下一页的地址，没有更多时为 null），"
+                "按 limit 和 offset 翻页。"
             ),
         },
         "paths": paths,

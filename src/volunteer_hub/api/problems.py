@@ -6,7 +6,9 @@ Bad input changes nothing: an error answer ends its request with a rollback
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import json
+
+from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -22,10 +24,11 @@ def problem(status: int, title: str, detail: str | None = None, **extra):
     if detail:
         body["detail"] = str(detail)
     body.update(extra)
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = PROBLEM_MEDIA_TYPE
-    return response
+    # UTF-8 like every successful answer (pydantic writes those): Chinese stays readable
+    # instead of \uXXXX escapes, whatever the app's JSON provider is set to.
+    return current_app.response_class(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
+    )
 
 
 def title_for(status: int) -> str:

@@ -339,10 +339,20 @@ class UnitOut(ResponseModel):
     path: str = Field(description="从根到本单位的编号路径，如 /1/4/17/")
 
 
-class UnitList(ResponseModel):
+class Listing(ResponseModel):
+    """A page of a list: ``items`` (in each subclass), where it starts, how many in all."""
+
+    limit: int = Field(description="每页条数")
+    offset: int = Field(description="本页从第几条起（从 0 起）")
+    total: int = Field(description="符合条件的总条数（不只本页）")
+    next: str | None = Field(
+        description="下一页的地址（路径和查询参数，其余参数不变）；没有更多则为 null",
+        examples=["/api/v1/events?limit=50&offset=50"],
+    )
+
+
+class UnitList(Listing):
     items: list[UnitOut]
-    limit: int
-    offset: int
 
 
 class TeamOut(ResponseModel):
@@ -353,10 +363,8 @@ class TeamOut(ResponseModel):
     created_at: LocalTime
 
 
-class TeamList(ResponseModel):
+class TeamList(Listing):
     items: list[TeamOut]
-    limit: int
-    offset: int
 
 
 class PersonOut(ResponseModel):
@@ -376,7 +384,10 @@ class MemberOut(ResponseModel):
 
 
 class MemberList(ResponseModel):
+    """Every member of the team: one page, whatever its size."""
+
     items: list[MemberOut]
+    total: int = Field(description="队员总数（即 items 的条数：不分页）")
 
 
 class MemberInvited(ResponseModel):
@@ -428,10 +439,8 @@ class EventOut(ResponseModel):
     shifts: list[ShiftOut]
 
 
-class EventList(ResponseModel):
+class EventList(Listing):
     items: list[EventOut]
-    limit: int
-    offset: int
 
 
 class SignupOut(ResponseModel):
@@ -439,7 +448,9 @@ class SignupOut(ResponseModel):
     shift_id: int
     person: PersonOut
     status: Literal["confirmed", "waitlisted", "cancelled"]
-    source: Literal["web", "sms", "leader", "api"]
+    source: Literal["web", "sms", "leader", "api", "walk_in"] = Field(
+        description="walk_in：班次开始后队长登记的现场人员"
+    )
     waitlist_position: int | None = Field(description="候补名次，从 1 起；已确认或已取消时为 null")
     created_at: LocalTime
     confirmed_at: LocalTime | None
@@ -450,6 +461,7 @@ class Roster(ResponseModel):
     """Active signups of a shift: confirmed first, then the waitlist in order."""
 
     items: list[SignupOut]
+    total: int = Field(description="已确认和候补的总人数（即 items 的条数：不分页）")
 
 
 class SignupCancelled(ResponseModel):

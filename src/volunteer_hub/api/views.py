@@ -8,16 +8,18 @@ the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from volunteer_hub import queries
 from volunteer_hub.api import auth, callouts, hours, problems, schemas, serializers
 from volunteer_hub.api.auth import current_viewer
-from volunteer_hub.api.openapi import as_json, document, operation
+from volunteer_hub.api.openapi import as_json, creates, document, operation
+from volunteer_hub.api.paging import page_fields
 from volunteer_hub.api.parsing import unit_of_field
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.errors import NotFound, ValidationFailed
@@ -44,33 +46,18 @@ callouts.register(bp)  # flood-duty call-outs
 
 
 @bp.get("/units")
-@operation(
-    "单位列表（本人可见的单位树）", tag="units", query=schemas.Page, response=schemas.UnitList
-)
+@operation(tag="units", query=schemas.Page, response=schemas.UnitList)
 def list_units(query: schemas.Page):
+    """单位列表（本人可见的单位树）"""
     viewer = current_viewer()
-    rows = db.session.scalars(
-        select(Unit)
-        .where(viewer.unit_condition())
-        .order_by(Unit.path, Unit.id)
-        .limit(query.limit)
-        .offset(query.offset)
-    )
-    return schemas.UnitList(
-        items=[serializers.unit(row) for row in rows], limit=query.limit, offset=query.offset
-    )
+    statement = select(Unit).where(viewer.unit_condition()).order_by(Unit.path, Unit.id)
+    return schemas.UnitList(**_listed(statement, query, serializers.unit))
 
 
 @bp.post("/units")
-@operation(
-    "新建单位（协调员只能建在自己管辖的单位下）",
-    tag="units",
-    body=schemas.UnitCreate,
-    response=schemas.UnitOut,
-    status=201,
-    problems=(404,),
-)
+@creates(tag="units", body=schemas.UnitCreate, response=schemas.UnitOut, problems=(404,))
 def create_unit_view(body: schemas.UnitCreate):
+    """新建单位（协调员只能建在自己管辖的单位下）"""
     viewer = current_viewer()
     if body.parent_id is None:
         if not viewer.is_admin:
@@ -84,31 +71,21 @@ def create_unit_view(body: schemas.UnitCreate):
 
 
 @bp.get("/teams")
-@operation(
-    "服务队列表", tag="teams", query=schemas.TeamQuery, response=schemas.TeamList, problems=(404,)
-)
+@operation(tag="teams", query=schemas.TeamQuery, response=schemas.TeamList, problems=(404,))
 def list_teams(query: schemas.TeamQuery):
+    """服务队列表"""
     viewer = current_viewer()
     statement = queries.visible_teams(viewer)
     if query.unit_id is not None:
         unit = unit_of_field(viewer, query.unit_id, field="unit_id", message=_("单位不存在"))
         statement = statement.where(Team.unit_id.in_(subtree_ids(unit.path)))
-    rows = db.session.scalars(statement.limit(query.limit).offset(query.offset))
-    return schemas.TeamList(
-        items=[serializers.team(row) for row in rows], limit=query.limit, offset=query.offset
-    )
+    return schemas.TeamList(**_listed(statement, query, serializers.team))
 
 
 @bp.post("/teams")
-@operation(
-    "新建服务队（在本人管辖的单位下）",
-    tag="teams",
-    body=schemas.TeamCreate,
-    response=schemas.TeamOut,
-    status=201,
-    problems=(404,),
-)
+@creates(tag="teams", body=schemas.TeamCreate, response=schemas.TeamOut, problems=(404,))
 def create_team(body: schemas.TeamCreate):
+    """新建服务队（在本人管辖的单位下）"""
     viewer = current_viewer()
     unit_of_field(viewer, body.unit_id, field="unit_id", message=_("所属单位不存在"))
     team_id = teams.create_team(body.unit_id, body.name, body.description).id
@@ -116,30 +93,29 @@ def create_team(body: schemas.TeamCreate):
 
 
 @bp.get("/teams/<int:team_id>")
-@operation("服务队详情", tag="teams", response=schemas.TeamOut)
+@operation(tag="teams", response=schemas.TeamOut)
 def get_team(team_id: int):
+    """服务队详情"""
     return serializers.team(queries.visible_team(current_viewer(), team_id))
 
 
 @bp.get("/teams/<int:team_id>/members")
-@operation("队员列表", tag="teams", response=schemas.MemberList)
+@operation(tag="teams", response=schemas.MemberList)
 def list_members(team_id: int):
+    """队员列表"""
     viewer = current_viewer()
     team = queries.visible_team(viewer, team_id)
     rows = teams.members(team.id)
     full_phone = serializers.full_phone_ids(viewer, (row.person for row in rows))
-    return schemas.MemberList(
-        items=[serializers.member(row, row.person, full_phone) for row in rows]
-    )
+    items = [serializers.member(row, row.person, full_phone) for row in rows]
+    return schemas.MemberList(items=items, total=len(items))
 
 
 @bp.post("/teams/<int:team_id>/members")
-@operation(
-    "添加队员（新手机号新建志愿者；已登记的手机号发出入队邀请）",
+@creates(
     tag="teams",
     body=schemas.MemberCreate,
     response=schemas.MemberOut,
-    status=201,
     other_responses=(
         (
             202,
@@ -149,10 +125,12 @@ def list_members(team_id: int):
         ),
     ),
     problems=(409,),
-    description="A phone that is already registered is never enrolled directly and its "
-    "stored name is not returned: the person is texted an invitation (202).",
 )
 def add_member(team_id: int, body: schemas.MemberCreate):
+    """添加队员（新手机号新建志愿者；已登记的手机号发出入队邀请）
+
+    A phone that is already registered is never enrolled directly and its stored name is
+    not returned: the person is texted an invitation (202)."""
     viewer = current_viewer()
     team = queries.visible_team(viewer, team_id)
     added = teams.add_member(
@@ -173,46 +151,32 @@ def add_member(team_id: int, body: schemas.MemberCreate):
 
 
 @bp.get("/events")
-@operation(
-    "活动列表（按开始时间），含班次",
-    tag="events",
-    query=schemas.EventQuery,
-    response=schemas.EventList,
-    problems=(404,),
-    description="from/to 选出与该时段相交的活动。A team_id the viewer cannot see answers 404.",
-)
+@operation(tag="events", query=schemas.EventQuery, response=schemas.EventList, problems=(404,))
 def list_events(query: schemas.EventQuery):
+    """活动列表（按开始时间），含班次
+
+    from/to 选出与该时段相交的活动。A team_id the viewer cannot see answers 404."""
     viewer = current_viewer()
     if query.team_id is not None:
         queries.visible_team(viewer, query.team_id)
-    rows = queries.events(
+    statement = queries.events(
         viewer,
         team_id=query.team_id,
         ends_after=query.from_,
         starts_before=query.to,
         statuses=(query.status,) if query.status is not None else None,
-        limit=query.limit,
-        offset=query.offset,
+        run=False,
     )
-    return schemas.EventList(
-        items=[serializers.event(row) for row in rows], limit=query.limit, offset=query.offset
-    )
+    return schemas.EventList(**_listed(statement, query, serializers.event))
 
 
 @bp.post("/events")
-@operation(
-    "新建活动及其班次",
-    tag="events",
-    body=schemas.EventCreate,
-    response=schemas.EventOut,
-    status=201,
-    problems=(404,),
-    description=(
-        "每个班次在回答中带有 id 和短信报名编号 code。给出 repeat 时为每周重复的活动："
-        "shifts 只含第一周的一个班次，每周各生成一个班次，recurrence_rule 为其规则。"
-    ),
-)
+@creates(tag="events", body=schemas.EventCreate, response=schemas.EventOut, problems=(404,))
 def create_event(body: schemas.EventCreate):
+    """新建活动及其班次
+
+    每个班次在回答中带有 id 和短信报名编号 code。给出 repeat 时为每周重复的活动：shifts
+    只含第一周的一个班次，每周各生成一个班次，recurrence_rule 为其规则。"""
     viewer = current_viewer()
     team = queries.visible_team(viewer, body.team_id)
     data = events.EventInput(
@@ -239,25 +203,20 @@ def create_event(body: schemas.EventCreate):
 
 
 @bp.get("/events/<int:event_id>")
-@operation("活动详情，含班次", tag="events", response=schemas.EventOut)
+@operation(tag="events", response=schemas.EventOut)
 def get_event(event_id: int):
+    """活动详情，含班次"""
     return serializers.event(queries.visible_event(current_viewer(), event_id))
 
 
 @bp.patch("/events/<int:event_id>")
-@operation(
-    "修改活动（只改给出的字段）",
-    tag="events",
-    body=schemas.EventUpdate,
-    response=schemas.EventOut,
-    problems=(409,),
-    description=(
-        "给出 shifts 时替换整个班次列表：带 id 的班次被修改，不带 id 的新建，"
-        "未列出的取消（报名随之取消）。已取消的活动不能修改（409）。"
-        "每周重复的活动：未列出的一周即跳过，修改某周时间即调整该周，不能新增班次（422）。"
-    ),
-)
+@operation(tag="events", body=schemas.EventUpdate, response=schemas.EventOut, problems=(409,))
 def update_event(event_id: int, body: schemas.EventUpdate):
+    """修改活动（只改给出的字段）
+
+    给出 shifts 时替换整个班次列表：带 id 的班次被修改，不带 id 的新建，
+    未列出的取消（报名随之取消）。已取消的活动不能修改（409）。每周重复的活动：
+    未列出的一周即跳过，修改某周时间即调整该周，不能新增班次（422）。"""
     viewer = current_viewer()
     event = queries.visible_event(viewer, event_id)
     given = body.model_fields_set
@@ -279,7 +238,6 @@ def update_event(event_id: int, body: schemas.EventUpdate):
 
 @bp.post("/events/<int:event_id>/cancel")
 @operation(
-    "取消活动（所有班次和报名随之取消）",
     tag="events",
     body=schemas.EventCancel,
     body_required=False,
@@ -287,6 +245,7 @@ def update_event(event_id: int, body: schemas.EventUpdate):
     problems=(409,),
 )
 def cancel_event(event_id: int, body: schemas.EventCancel):
+    """取消活动（所有班次和报名随之取消）"""
     viewer = current_viewer()
     event = queries.visible_event(viewer, event_id)
     events.cancel_event(event.id, body.reason)
@@ -297,8 +256,9 @@ def cancel_event(event_id: int, body: schemas.EventCancel):
 
 
 @bp.get("/shifts/<int:shift_id>/signups")
-@operation("班次名单：先已确认，后候补（按顺序）", tag="signups", response=schemas.Roster)
+@operation(tag="signups", response=schemas.Roster)
 def list_signups(shift_id: int):
+    """班次名单：先已确认，后候补（按顺序）"""
     viewer = current_viewer()
     shift = queries.visible_shift(viewer, shift_id)
     rows = signups.roster([shift.id])[shift.id]
@@ -310,16 +270,15 @@ def list_signups(shift_id: int):
             waiting += 1
             position = waiting
         items.append(serializers.signup(row, row.person, full_phone, position))
-    return schemas.Roster(items=items)
+    return schemas.Roster(items=items, total=len(items))
 
 
 @bp.post("/shifts/<int:shift_id>/signups")
-@operation(
+@creates(
     "为志愿者报名（按手机号）",
     tag="signups",
     body=schemas.SignupCreate,
     response=schemas.SignupOut,
-    status=201,
     problems=(403, 409),
     description=(
         "有空位则 confirmed，否则 waitlisted 并给出候补名次（提交时的真实名次）。"
@@ -341,13 +300,9 @@ def create_signup(shift_id: int, body: schemas.SignupCreate):
 
 
 @bp.delete("/signups/<int:signup_id>")
-@operation(
-    "取消报名（空出的名额给候补第一位）",
-    tag="signups",
-    response=schemas.SignupCancelled,
-    problems=(409,),
-)
+@operation(tag="signups", response=schemas.SignupCancelled, problems=(409,))
 def delete_signup(signup_id: int):
+    """取消报名（空出的名额给候补第一位）"""
     viewer = current_viewer()
     signup = db.session.get(Signup, signup_id)
     try:
@@ -371,20 +326,13 @@ def delete_signup(signup_id: int):
 
 
 @bp.post("/feeds")
-@operation(
-    "新建日历订阅（返回订阅地址，只此一次）",
-    tag="feeds",
-    body=schemas.FeedCreate,
-    response=schemas.FeedOut,
-    status=201,
-    problems=(404,),
-    description=(
-        "person 只能订阅本人；team 须能查看该服务队；unit 须为该单位或其上级的协调员，"
-        "或管理员。看不到的对象一律 404。categories 为类别名称或编号。"
-        "url 中的令牌只在此返回一次，服务器只保存其 SHA-256。"
-    ),
-)
+@creates(tag="feeds", body=schemas.FeedCreate, response=schemas.FeedOut, problems=(404,))
 def create_feed(body: schemas.FeedCreate):
+    """新建日历订阅（返回订阅地址，只此一次）
+
+    person 只能订阅本人；team 须能查看该服务队；unit 须为该单位或其上级的协调员，或管理员。
+    看不到的对象一律 404。categories 为类别名称或编号。url 中的令牌只在此返回一次，
+    服务器只保存其 SHA-256。"""
     from volunteer_hub.calendar import services as feeds
 
     viewer = current_viewer()
@@ -395,13 +343,11 @@ def create_feed(body: schemas.FeedCreate):
 
 
 @bp.delete("/feeds/<int:feed_id>")
-@operation(
-    "停用日历订阅（其地址此后答 404）",
-    tag="feeds",
-    status=204,
-    description="只能停用本人创建的订阅；他人的、已停用的或不存在的：404。",
-)
+@operation(tag="feeds", status=204)
 def delete_feed(feed_id: int):
+    """停用日历订阅（其地址此后答 404）
+
+    只能停用本人创建的订阅；他人的、已停用的或不存在的：404。"""
     from volunteer_hub.calendar import services as feeds
 
     feeds.revoke_feed(feed_id, current_viewer())
@@ -448,9 +394,22 @@ def _event_read_back(viewer: Viewer, event_id: int) -> schemas.EventOut:
     return serializers.event(queries.visible_event(viewer, event_id))
 
 
-def _category_id(ref: str | int) -> int | None:
-    """The id of an active category given by name or id; None if there is none."""
-    if isinstance(ref, str) and ref.isdigit() and (not ref.isascii() or int(ref) > schemas.MAX_ID):
-        return None  # digits find_category would read as an id that cannot exist
-    category = events.find_category(ref)
-    return category.id if category is not None else None
+def _listed(statement: Select, query: schemas.Page, serialize: Callable) -> dict[str, Any]:
+    """One page of what ``statement`` selects, serialised, with the page's fields."""
+    rows = db.session.scalars(statement.limit(query.limit).offset(query.offset)).all()
+    return {"items": [serialize(row) for row in rows], **page_fields(len(rows), query, statement)}
+
+
+def _category_id(ref: str | int) -> int:
+    """The id of an active category given by name or id; an unknown one is refused
+    with the names that would do."""
+    category = None
+    # Digits beyond MAX_ID (or not ASCII) would be read as an id that cannot exist.
+    if not (isinstance(ref, str) and ref.isdigit()) or (
+        ref.isascii() and int(ref) <= schemas.MAX_ID
+    ):
+        category = events.find_category(ref)
+    if category is None:
+        names = "、".join(category.name for category in events.active_categories())
+        raise ValidationFailed({"category": _("没有这个服务类别。可选：%(names)s", names=names)})
+    return category.id

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
+from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -36,6 +38,7 @@ from volunteer_hub.events.services import (
     validate,
 )
 from volunteer_hub.i18n import from_local, parse_date, parse_time, to_local
+from volunteer_hub.web import form_errors
 
 EMPTY_ROWS_NEW = 3
 EMPTY_ROWS_EDIT = 2
@@ -276,3 +279,19 @@ class BroadcastForm(FlaskForm):
     """A leader's call-out of the event to the team by SMS."""
 
     urgent = BooleanField(_l("紧急（防汛等，夜间也发送）"))
+
+
+F = TypeVar("F", bound=FlaskForm)
+
+
+def form_of_request(
+    form_class: type[F], **blank: Any
+) -> tuple[F, tuple[dict[str, str], int] | None]:
+    """The form of a page that shows it (GET) and takes it (POST), and what to show
+    again, if anything: (errors, status). On GET the form is blank (``blank`` as its
+    data) with no errors, 200; on POST as posted, with what did not parse, 400; None
+    when the posted form parsed, for the view to go on."""
+    if request.method != "POST":
+        return form_class(formdata=None, data=blank), ({}, 200)
+    form = form_class()
+    return form, None if form.validate_on_submit() else (form_errors(form), 400)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from volunteer_hub import queries
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
-from volunteer_hub.events import services
+from volunteer_hub.events import services, share
 from volunteer_hub.events.forms import (
     EMPTY_ROWS_EDIT,
     MAX_ROWS,
@@ -21,6 +23,7 @@ from volunteer_hub.events.forms import (
     CancelEventForm,
     EventForm,
     SignupForm,
+    form_of_request,
     parse_event_form,
     past_dates_warning,
     row_keys,
@@ -75,12 +78,9 @@ CATEGORY_NAMES = (
 def new_event(team_id: int):
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
-    if request.method != "POST":
-        form = EventForm(formdata=None, data={"status": EventStatus.PUBLISHED.value})
-        return _form_page(team, None, form, {})
-    form = EventForm()
-    if not form.validate_on_submit():
-        return _form_page(team, None, form, form_errors(form), 400)
+    form, shown = form_of_request(EventForm, status=EventStatus.PUBLISHED.value)
+    if shown is not None:
+        return _form_page(team, None, form, *shown)
     parsed = parse_event_form(form)
     errors = parsed.errors or past_dates_warning(form, parsed, utcnow(), {})
     if errors:
@@ -182,6 +182,8 @@ class ShiftRoster:
     candidates: list[Membership] = field(default_factory=list)
     #: whether a leader can still sign people up
     open: bool = False
+    #: the shift has started: a leader puts who came on the roster (hours.walk_ins)
+    walk_in: bool = False
 
 
 @bp.get("/events/<int:event_id>")
@@ -195,16 +197,20 @@ def event(event_id: int):
     shifts = []
     for shift in event.shifts:
         active = rosters[shift.id]
-        on_shift = {s.person_id for s in active}
+        confirmed = [s for s in active if s.status == SignupStatus.CONFIRMED]
+        live = event.status == EventStatus.PUBLISHED and not shift.is_cancelled
+        started = shift.starts_at <= now
+        # Before the start anyone on the shift is left out; after it, someone waitlisted
+        # who came anyway may be seated as a walk-in.
+        seated = {s.person_id for s in (confirmed if started else active)}
         shifts.append(
             ShiftRoster(
                 shift=shift,
-                confirmed=[s for s in active if s.status == SignupStatus.CONFIRMED],
+                confirmed=confirmed,
                 waitlist=[s for s in active if s.status == SignupStatus.WAITLISTED],
-                candidates=[m for m in members if m.person_id not in on_shift],
-                open=event.status == EventStatus.PUBLISHED
-                and not shift.is_cancelled
-                and shift.starts_at > now,
+                candidates=[m for m in members if m.person_id not in seated],
+                open=live and not started,
+                walk_in=live and started,
             )
         )
     person_ids = {s.person_id for r in rosters.values() for s in r}
@@ -220,7 +226,28 @@ def event(event_id: int):
         form=SignupForm(formdata=None),
         broadcast_form=BroadcastForm(formdata=None),
         broadcasts=broadcasts.recent_broadcasts(event.id),
+        wechat_notice=share.notice_text(event) if event.status != EventStatus.DRAFT else None,
     )
+
+
+@bp.get("/events/<int:event_id>/poster.png")
+@staff_required
+def poster(event_id: int):
+    """The event's poster to save and post in a WeChat group (events.poster). Its ETag is
+    what it says, so a browser that has it gets a 304 and nothing is drawn."""
+    from volunteer_hub.events.poster import poster_png
+
+    event = found(queries.visible_event, current_viewer(), event_id)
+    shared = share.shared(event)
+    tag = hashlib.sha256(repr((shared, str(get_locale()))).encode()).hexdigest()[:32]
+    if tag in request.if_none_match:
+        return current_app.response_class(status=304, headers={"ETag": f'"{tag}"'})
+    response = current_app.response_class(poster_png(shared), mimetype="image/png")
+    response.set_etag(tag)
+    response.headers["Content-Disposition"] = f'inline; filename="event-{event.id}-poster.png"'
+    response.cache_control.private = True
+    response.cache_control.no_cache = True  # ask each time: an edit changes the poster
+    return response
 
 
 @bp.get("/events/<int:event_id>.ics")

@@ -78,7 +78,7 @@ def check_in(
     """签到: from CHECK_IN_EARLY_MINUTES before the shift to its end, for a person with a
     confirmed seat. Raises NotSignedUp, OutsideWindow, AlreadyCheckedIn, RecordDecided."""
     now = now or utcnow()
-    shift, event = _shift_and_event(shift_id)
+    shift, event = shift_and_event(shift_id)
     _require_seat(shift_id, person_id)
     early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
     if now < shift.starts_at - early:
@@ -116,7 +116,7 @@ def check_out(
     """签退: after a check-in, until CHECK_OUT_LATE_MINUTES after the shift's end.
     Raises NotSignedUp, NotCheckedIn, AlreadyCheckedOut, OutsideWindow."""
     now = now or utcnow()
-    shift, _event = _shift_and_event(shift_id)
+    shift, _event = shift_and_event(shift_id)
     record = _record_of(shift_id, person_id)
     if record is None:
         # No record at all: say first if the person has no seat here.
@@ -128,15 +128,8 @@ def check_out(
     late = timedelta(minutes=current_app.config["CHECK_OUT_LATE_MINUTES"])
     if now > shift.ends_at + late:
         raise OutsideWindow(_("签退时间已过，记录按班次结束时间计；如有出入请联系队长"))
-    ended = max(now, record.started_at)
-    apply_change(
-        record,
-        person_id,
-        "checked_out",
-        {"checked_out_at": now, "ended_at": ended},
-        channel=channel,
-        now=now,
-    )
+    values = {"checked_out_at": now, "ended_at": max(now, record.started_at)}
+    apply_change(record, person_id, "checked_out", values, channel=channel, now=now)
     return record
 
 
@@ -189,7 +182,7 @@ def mark_attendance(
     FUTURE_TOLERANCE)."""
     now = now or utcnow()
     attendance = parse_attendance(attendance)
-    shift, event = _shift_and_event(shift_id, viewer)
+    shift, event = shift_and_event(shift_id, viewer)
     if shift.starts_at > now:
         raise OutsideWindow(_("班次尚未开始，不能登记出勤"))
     if active_signup(shift_id, person_id) is None:
@@ -217,7 +210,7 @@ def mark_all_attended(shift_id: int, *, viewer: Viewer, now: datetime | None = N
     """ "All confirmed attended as planned": a present record with the planned times for
     every confirmed person who has none yet; records already there are left alone."""
     now = now or utcnow()
-    shift, event = _shift_and_event(shift_id, viewer)
+    shift, event = shift_and_event(shift_id, viewer)
     if shift.starts_at > now:
         raise OutsideWindow(_("班次尚未开始，不能登记出勤"))
     have = select(ServiceRecord.person_id).where(ServiceRecord.shift_id == shift_id)
@@ -246,7 +239,7 @@ def mark_all_attended(shift_id: int, *, viewer: Viewer, now: datetime | None = N
 # -- internals -------------------------------------------------------------------------
 
 
-def _shift_and_event(shift_id: int, viewer: Viewer | None = None) -> tuple[Shift, Event]:
+def shift_and_event(shift_id: int, viewer: Viewer | None = None) -> tuple[Shift, Event]:
     query = select(Shift, Event).join(Event, Event.id == Shift.event_id).where(Shift.id == shift_id)
     if viewer is not None:
         query = query.join(Team, Team.id == Event.team_id).where(viewer.team_condition())

@@ -86,9 +86,15 @@ class ResolveForm(RecordEditForm):
     reason = TextAreaField(_l("处理结果"), validators=[_reason_length()])
 
 
+class WalkInForm(FlaskForm):
+    # Membership is the service's to check (hours.walk_ins).
+    person_id = StringField()
+
+
 class UnplannedForm(FlaskForm):
     # Members and categories are checked by the service, with the other errors.
-    person_id = SelectField(_l("队员"), validate_choice=False)
+    #: everyone who served together: one record each, the same span and content
+    person_ids = SelectMultipleField(_l("队员"), validate_choice=False)
     category = SelectField(_l("服务类别"), validate_choice=False)
     content = StringField(_l("服务内容"))
     date = StringField(_l("日期"), render_kw=DATE_INPUT)
@@ -152,7 +158,12 @@ def reason_of(form) -> str:
 
 
 #: service error keys → the form's field names
-SERVICE_FIELDS = {"started_at": "start", "ended_at": "end", "note": "reason"}
+SERVICE_FIELDS = {
+    "started_at": "start",
+    "ended_at": "end",
+    "note": "reason",
+    "person_id": "person_ids",
+}
 
 
 def form_keys(errors: dict[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from flask import render_template, request
 from flask_babel import gettext as _
 
 from volunteer_hub.db import utcnow
-from volunteer_hub.events.models import Shift
+from volunteer_hub.events.models import EventStatus, Shift
 from volunteer_hub.events.services import active_categories
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance as hours_attendance
@@ -116,6 +116,8 @@ def attendance_page(shift: Shift, form: forms.MarkForm, errors, error_person_id,
             attendance_labels=forms.attendance_labels(),
             status_labels=status_labels(),
             local_time=forms.local_time,
+            walk_in_candidates=[m for m in teams.members(team.id) if m.person_id not in on_roster],
+            walk_ins_open=event.status == EventStatus.PUBLISHED,
         ),
         status,
     )
@@ -191,9 +193,7 @@ def record_page(
 
 def unplanned_page(team: Team, form: forms.UnplannedForm, errors, status: int = 200):
     members = teams.members(team.id)
-    form.person_id.choices = [("", _("请选择"))] + [
-        (str(m.person_id), m.person.name) for m in members
-    ]
+    form.person_ids.choices = [(str(m.person_id), m.person.name) for m in members]
     form.category.choices = [("", _("请选择"))] + [
         (str(c.id), _(c.name)) for c in active_categories()
     ]

@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
-from volunteer_hub.hours.models import Attendance, RecordStatus, ServiceRecord
+from volunteer_hub.hours.models import Attendance, RecordChange, RecordStatus, ServiceRecord
 from volunteer_hub.i18n import to_local
 from volunteer_hub.teams.models import Team
 
@@ -40,6 +40,8 @@ class HistoryItem:
     team_name: str
     #: the shift's code, when the record came from a shift
     code: str | None
+    #: the leader's answer to the latest correction request, once resolved
+    answer: RecordChange | None = None
 
 
 def format_hours(minutes: int) -> str:
@@ -87,7 +89,26 @@ def history(person_id: int, *, page: int = 1, per_page: int = HISTORY_PAGE) -> l
         .limit(per_page + 1)
         .offset((max(page, 1) - 1) * per_page)
     ).all()
-    return [HistoryItem(record, team_name, code) for record, team_name, code in rows]
+    answers = _correction_answers([record.id for record, _name, _code in rows])
+    return [
+        HistoryItem(record, team_name, code, answers.get(record.id))
+        for record, team_name, code in rows
+    ]
+
+
+def _correction_answers(record_ids: list[int]) -> dict[int, RecordChange]:
+    """The latest resolution of a correction request on each of the records; one query."""
+    if not record_ids:
+        return {}
+    changes = db.session.scalars(
+        select(RecordChange)
+        .where(
+            RecordChange.record_id.in_(record_ids),
+            RecordChange.action == "correction_resolved",
+        )
+        .order_by(RecordChange.at, RecordChange.id)
+    )
+    return {change.record_id: change for change in changes}  # the latest wins
 
 
 def record_by_code(person_id: int, code: str) -> ServiceRecord | None:

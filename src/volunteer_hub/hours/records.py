@@ -21,7 +21,12 @@ from sqlalchemy import select
 
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
-from volunteer_hub.domain_events import EventChanged, RecordCounted, publish
+from volunteer_hub.domain_events import (
+    CorrectionResolved,
+    EventChanged,
+    RecordCounted,
+    publish,
+)
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
@@ -134,9 +139,14 @@ def delete_record(
     db.session.flush()
 
 
-def add_unplanned(
+def add_unplanned(team_id: int, person_id: int, **service: Any) -> ServiceRecord:
+    """One member's unplanned service; see ``add_unplanned_service``."""
+    return add_unplanned_service(team_id, [person_id], person_field="person_id", **service)[0]
+
+
+def add_unplanned_service(
     team_id: int,
-    person_id: int,
+    person_ids: list[int],
     *,
     viewer: Viewer,
     category_id: int,
@@ -145,56 +155,75 @@ def add_unplanned(
     ended_at: datetime,
     verified: bool = False,
     now: datetime | None = None,
-) -> ServiceRecord:
+    person_field: str = "person_ids",
+) -> list[ServiceRecord]:
     """Service not planned as a shift (a call-out at night, say), entered by the leader
-    for a member of the team; marked as such (no shift)."""
+    for members of the team who served together: one record each, the same span and
+    content, marked as such (no shift). All or none: one non-member refuses them all."""
     from volunteer_hub.events.services import find_category
 
     now = now or utcnow()
     team = db.session.scalar(select(Team).where(Team.id == team_id, viewer.team_condition()))
     if team is None:
         raise NotFound(_("服务队不存在"))
+    person_ids = list(dict.fromkeys(person_ids))
     errors: dict[str, str] = {}
-    member = db.session.scalar(
-        select(Membership.id).where(
-            Membership.team_id == team_id, Membership.person_id == person_id
+    members = set(
+        db.session.scalars(
+            select(Membership.person_id).where(
+                Membership.team_id == team_id, Membership.person_id.in_(person_ids)
+            )
         )
     )
-    if member is None:
-        errors["person_id"] = _("该志愿者不是本队队员")
+    if not person_ids:
+        errors[person_field] = _("请选择队员")
+    elif members != set(person_ids):
+        errors[person_field] = _("该志愿者不是本队队员")
     category = find_category(category_id)
     if category is None:
         errors["category"] = _("请选择有效的服务类别")
     content = (content or "").strip()
     if error := _content_error(content):
         errors["content"] = error
-    if ended_at <= started_at:
-        errors["ended_at"] = _("结束时间必须晚于开始时间")
-    elif started_at > now + FUTURE_TOLERANCE:
-        errors["started_at"] = _("不能登记尚未发生的服务")
-    elif ended_at > now + FUTURE_TOLERANCE:
-        errors["ended_at"] = _future_message(now)
-    elif ended_at - started_at > timedelta(minutes=MAX_RECORD_MINUTES):
-        errors["ended_at"] = _("一条记录不能超过 36 小时")
+    if error := _unplanned_span_error(started_at, ended_at, now):
+        errors[error[0]] = error[1]
     if errors:
         raise ValidationFailed(errors)
-    record = add_record(
-        ServiceRecord(
-            person_id=person_id,
-            team_id=team_id,
-            shift_id=None,
-            category_id=category.id,
-            content=content,
-            attendance=Attendance.PRESENT,
-            started_at=started_at,
-            ended_at=ended_at,
-            status=RecordStatus.VERIFIED if verified else RecordStatus.PENDING,
-            decided_by_id=viewer.person_id if verified else None,
-            decided_at=now if verified else None,
+    made = []
+    for person_id in person_ids:
+        record = add_record(
+            ServiceRecord(
+                person_id=person_id,
+                team_id=team_id,
+                shift_id=None,
+                category_id=category.id,
+                content=content,
+                attendance=Attendance.PRESENT,
+                started_at=started_at,
+                ended_at=ended_at,
+                status=RecordStatus.VERIFIED if verified else RecordStatus.PENDING,
+                decided_by_id=viewer.person_id if verified else None,
+                decided_at=now if verified else None,
+            )
         )
-    )
-    audit(record, viewer.person_id, "created", reason=_("计划外服务"), changes=snapshot(record))
-    return record
+        audit(record, viewer.person_id, "created", reason=_("计划外服务"), changes=snapshot(record))
+        made.append(record)
+    return made
+
+
+def _unplanned_span_error(
+    started_at: datetime, ended_at: datetime, now: datetime
+) -> tuple[str, str] | None:
+    """The field and message of what is wrong with an unplanned service's span, if any."""
+    if ended_at <= started_at:
+        return "ended_at", _("结束时间必须晚于开始时间")
+    if started_at > now + FUTURE_TOLERANCE:
+        return "started_at", _("不能登记尚未发生的服务")
+    if ended_at > now + FUTURE_TOLERANCE:
+        return "ended_at", _future_message(now)
+    if ended_at - started_at > timedelta(minutes=MAX_RECORD_MINUTES):
+        return "ended_at", _("一条记录不能超过 36 小时")
+    return None
 
 
 # -- corrections -----------------------------------------------------------------------
@@ -213,25 +242,15 @@ def request_correction(
         raise ValidationFailed({"note": _("请写明需要更正的内容")})
     if len(note) > 500:
         raise ValidationFailed({"note": _("更正说明不能超过 500 字")})
+    asked = {"correction_note": note, "correction_requested_at": now}
     apply_change(
-        record,
-        person_id,
-        "correction_requested",
-        {"correction_note": note, "correction_requested_at": now},
-        reason=note,
-        channel=channel,
-        now=now,
+        record, person_id, "correction_requested", asked, reason=note, channel=channel, now=now
     )
     return record
 
 
 def resolve_correction(
-    record_id: int,
-    *,
-    viewer: Viewer,
-    reason: str,
-    now: datetime | None = None,
-    **edits: Any,
+    record_id: int, *, viewer: Viewer, reason: str, now: datetime | None = None, **edits: Any
 ) -> ServiceRecord:
     """Close the volunteer's request, with the edits it called for (if any) and why."""
     now = now or utcnow()
@@ -242,6 +261,7 @@ def resolve_correction(
         raise ValidationFailed({"reason": _("请写明处理结果")})
     if edits:
         edit_record(record_id, viewer=viewer, reason=reason, now=now, **edits)
+    requested_at = record.correction_requested_at
     apply_change(
         record,
         viewer.person_id,
@@ -250,6 +270,7 @@ def resolve_correction(
         reason=reason.strip(),
         now=now,
     )
+    publish(CorrectionResolved(record.id, requested_at, reason.strip()))
     return record
 
 

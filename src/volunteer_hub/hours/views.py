@@ -14,13 +14,17 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from volunteer_hub import queries
+from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError
+from volunteer_hub.events.forms import form_of_request
+from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance as hours_attendance
-from volunteer_hub.hours import pages, verification
+from volunteer_hub.hours import pages, verification, walk_ins
 from volunteer_hub.hours import queries as records_read
 from volunteer_hub.hours import records as hours_records
 from volunteer_hub.hours.forms import (
@@ -31,6 +35,7 @@ from volunteer_hub.hours.forms import (
     ResolveForm,
     UnplannedForm,
     VerifyForm,
+    WalkInForm,
     attendance_labels,
     form_keys,
     local_date,
@@ -62,13 +67,8 @@ def attendance(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/attendance")
 @staff_required
 def mark(shift_id: int):
-    viewer = current_viewer()
-    shift = found(queries.visible_shift, viewer, shift_id)
     form = MarkForm()
-    person_id = _id(form.person_id.data)
-    if not form.validate_on_submit() or person_id is None:
-        flash(_("提交失败，请重试"), "error")
-        return redirect(url_for("hours.attendance", shift_id=shift.id))
+    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=True)
     errors: dict[str, str] = {}
     started_at = ended_at = None
     if shift.starts_at > utcnow():
@@ -103,19 +103,49 @@ def mark(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/attendance/all")
 @staff_required
 def mark_all(shift_id: int):
-    viewer = current_viewer()
-    shift = found(queries.visible_shift, viewer, shift_id)
+    viewer, shift, _nobody = _posted_on_roster(shift_id, BulkForm())
     back = url_for("hours.attendance", shift_id=shift.id)
-    if not BulkForm().validate_on_submit():
-        flash(_("提交失败，请重试"), "error")
-        return redirect(back)
-    on_domain_error(back=back)
     made = hours_attendance.mark_all_attended(shift.id, viewer=viewer)
     if made:
         flash(_("已按计划为 %(n)d 人登记出勤", n=made), "success")
     else:
         flash(_("名单上的人都已登记，没有改动"), "info")
     return redirect(back)
+
+
+@bp.post("/shifts/<int:shift_id>/walk-ins")
+@staff_required
+def add_walk_in(shift_id: int):
+    """Put a member who came to a running or finished shift on its roster (walk_ins)."""
+    form = WalkInForm()
+    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=True)
+    added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
+    name = db.session.get(Person, person_id).name
+    flash(_("已将 %(name)s 加入名单，请登记出勤", name=name), "success")
+    if added.seat_added:
+        flash(_("班次已满：为 %(name)s 增加了一个名额", name=name), "info")
+    return redirect(url_for("hours.attendance", shift_id=shift.id, _anchor=f"person-{person_id}"))
+
+
+def _posted_on_roster(
+    shift_id: int, form: FlaskForm, *, person: bool = False
+) -> tuple[Viewer, Shift, int | None]:
+    """The viewer, the shift (the 404 page if it is not theirs) and, with ``person``, the
+    member the form names, for a form posted from the shift's roster page. A form that
+    does not validate (CSRF) or names nobody is answered back on the roster with a
+    message; so is a domain error later, unless the view answers it its own way."""
+    viewer = current_viewer()
+    shift = found(queries.visible_shift, viewer, shift_id)
+    back = url_for("hours.attendance", shift_id=shift.id)
+    person_id = _id(form.person_id.data) if person else None
+    if not form.validate_on_submit():
+        flash(_("提交失败，请重试"), "error")
+        abort(redirect(back))
+    if person and person_id is None:
+        flash(_("请从名单中选择本队队员"), "error")
+        abort(redirect(back))
+    on_domain_error(back=back)
+    return viewer, shift, person_id
 
 
 def _typed_time(text: str | None, shown: datetime, field: str, errors: dict) -> datetime | None:
@@ -318,17 +348,13 @@ def _with_reason(record_id: int, action: str, act, done: str):
 def new_unplanned(team_id: int):
     viewer = current_viewer()
     team = found(queries.visible_team, viewer, team_id)
-    if request.method != "POST":
-        today = local_date(utcnow())
-        form = UnplannedForm(formdata=None, data={"date": today})
-        return pages.unplanned_page(team, form, {})
-    form = UnplannedForm()
-    if not form.validate_on_submit():
-        return pages.unplanned_page(team, form, form_errors(form), 400)
+    form, shown = form_of_request(UnplannedForm, date=local_date(utcnow()))
+    if shown is not None:
+        return pages.unplanned_page(team, form, *shown)
     errors: dict[str, str] = {}
-    person_id = _id(form.person_id.data)
-    if person_id is None:
-        errors["person_id"] = _("请选择队员")
+    person_ids = [_id(value) for value in form.person_ids.data or []]
+    if not person_ids or None in person_ids:
+        errors["person_ids"] = _("请选择队员")
     category_id = _id(form.category.data)
     span = parse_span_fields(form, errors)
     if errors or span is None:
@@ -339,9 +365,9 @@ def new_unplanned(team_id: int):
         return pages.unplanned_page(team, form, form_keys(error_dict(exc)), 400)
 
     on_domain_error(refused)
-    record = hours_records.add_unplanned(
+    made = hours_records.add_unplanned_service(
         team.id,
-        person_id,
+        person_ids,
         viewer=viewer,
         category_id=category_id,
         content=form.content.data or "",
@@ -349,15 +375,9 @@ def new_unplanned(team_id: int):
         ended_at=span[1],
         verified=bool(form.verified.data),
     )
-    name = db.session.get(Person, person_id).name
-    flash(
-        _(
-            "已登记 %(name)s 的计划外服务 %(hours)s 小时",
-            name=name,
-            hours=format_hours(record.hours),
-        ),
-        "success",
-    )
+    names = _("、").join(db.session.get(Person, record.person_id).name for record in made)
+    hours = format_hours(made[0].hours)
+    flash(_("已登记 %(name)s 的计划外服务 %(hours)s 小时", name=names, hours=hours), "success")
     return redirect(url_for("hours.records", team_id=team_id))
 
 

@@ -20,12 +20,14 @@ class SignupStatus(enum.StrEnum):
 
 
 class SignupSource(enum.StrEnum):
-    """Who signed the person up: they did (web page or SMS), their leader, or an API client."""
+    """Who signed the person up: they did (web page or SMS), their leader, or an API client;
+    or their leader on the spot (``hours.walk_ins``)."""
 
     WEB = "web"
     SMS = "sms"
     LEADER = "leader"
     API = "api"
+    WALK_IN = "walk_in"  # came to a shift that had started; the leader seated them
 
 
 ACTIVE_STATUSES = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)

@@ -479,6 +479,18 @@ _TEMPLATES = [
         {"limit": Var("100")},
     ),
     _t(
+        "correction_resolved",
+        NOTICE,
+        "您对“${title}”（${day}）记录的更正申请已处理：${reason}",
+        "队长处理志愿者的更正申请后告知处理结果（队长的说明）",
+        {
+            "title": TITLE,
+            "day": Var("11月25日"),
+            "reason": Var("已改为8点到，计4小时", free=True, fallback="已处理"),
+        },
+        fit=("reason", "title"),
+    ),
+    _t(
         "my_shifts_none",
         NOTICE,
         "您近期没有已报名的活动。回复“帮助”查看指令。",

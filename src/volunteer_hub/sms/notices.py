@@ -43,8 +43,9 @@ from volunteer_hub.teams.models import Team
 
 
 def signup_placed(placed: SignupPlaced) -> None:
-    # Someone who signed up by text already has these words: they are the TwiML reply.
-    if placed.source == SignupSource.SMS:
+    # Someone who signed up by text already has these words: they are the TwiML reply;
+    # a walk-in is standing at the shift.
+    if placed.source in (SignupSource.SMS, SignupSource.WALK_IN):
         return
     from volunteer_hub.signups.services import waitlist_position
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 
-import phonenumbers
 from flask import (
     Blueprint,
     current_app,
@@ -29,6 +28,7 @@ from volunteer_hub.auth.rate_limits import code_ip_limit, code_phone_limit, phon
 from volunteer_hub.auth.views import end_sessions_and_log_out
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import NotFound, ValidationFailed
+from volunteer_hub.events import share
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.hours import personal, records
 from volunteer_hub.people.services import display_phone, mask_phone
@@ -44,6 +44,8 @@ bp = Blueprint("volunteers", __name__, url_prefix="/me")
 
 #: the number a code was asked for, between the two steps of the login
 SESSION_PHONE = "me_login_phone"
+#: the volunteer page asked for before logging in (a poster's QR code, a shared link)
+SESSION_NEXT = "me_next"
 
 
 def _verify_limit() -> str:
@@ -57,6 +59,8 @@ def volunteer_required(view):
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             flash(_("请先登录"), "info")
+            if request.method == "GET":
+                session[SESSION_NEXT] = request.path  # back here once logged in
             return redirect(url_for("volunteers.login"))
         return view(*args, **kwargs)
 
@@ -86,22 +90,10 @@ def login():
             form=form,
             errors={},
             opted_out=True,
-            service_number=_service_number(),
+            service_number=share.service_number(),
         )
     session[SESSION_PHONE] = outcome.phone
     return redirect(url_for("volunteers.code"))
-
-
-def _service_number() -> str | None:
-    """The number our texts come from, to text 订阅 to; None when the sender is a
-    messaging service or a domestic provider's channel, which has no one number."""
-    number = current_app.config.get("TWILIO_FROM_NUMBER")
-    if not number:
-        return None
-    try:
-        return display_phone(number)
-    except phonenumbers.NumberParseException:  # a short code: shown as configured
-        return number
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -126,7 +118,9 @@ def code():
     # whom logging in again is the hard part.
     person.login_scope = "volunteer"  # a texted code opens the volunteer pages only
     login_user(person, remember=True)
-    return redirect(url_for("volunteers.home"))
+    wanted = session.pop(SESSION_NEXT, None) or ""
+    # Only a page of ours: the path was stored by volunteer_required, never typed.
+    return redirect(wanted if wanted.startswith("/me/") else url_for("volunteers.home"))
 
 
 def _code_page(phone: str, form: CodeForm, errors: dict, status: int = 200, expired=False):
@@ -162,6 +156,16 @@ def home():
     )
 
 
+@bp.get("/events/<int:event_id>")
+@volunteer_required
+def event(event_id: int):
+    """An event with its shifts to sign up for: where a poster's QR code and a shared
+    link lead."""
+    return render_template(
+        "volunteers/event.html", page=share.for_volunteer(event_id, current_user.id, utcnow())
+    )
+
+
 @bp.get("/hours")
 @volunteer_required
 def my_hours():
@@ -174,19 +178,16 @@ def _hours_page(form: CorrectionForm | None = None, record_id: int | None = None
     page = request.args.get("page", 1, type=int) or 1
     page = min(max(page, 1), 10_000)
     items = personal.history(current_user.id, page=page)
-    more = len(items) > personal.HISTORY_PAGE
-    body = render_template(
-        "volunteers/hours.html",
-        hours=personal.summary(current_user.id, utcnow()),
-        items=items[: personal.HISTORY_PAGE],
-        page=page,
-        more=more,
-        format_hours=personal.format_hours,
-        form=form or CorrectionForm(formdata=None),
-        failed_record_id=record_id,
-        errors=errors or {},
-    )
-    return body, 400 if errors else 200
+    shown = {
+        "hours": personal.summary(current_user.id, utcnow()),
+        "items": items[: personal.HISTORY_PAGE],
+        "page": page,
+        "more": len(items) > personal.HISTORY_PAGE,
+        "format_hours": personal.format_hours,
+    }
+    form = form or CorrectionForm(formdata=None)
+    failed = {"form": form, "failed_record_id": record_id, "errors": errors or {}}
+    return render_template("volunteers/hours.html", **shown, **failed), 400 if errors else 200
 
 
 @bp.post("/hours/<int:record_id>/correction")
