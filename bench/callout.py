@@ -2,7 +2,7 @@
 
 Real parts end to end: PostgreSQL, Redis, a `dramatiq volunteer_hub.worker` process
 sending through the real `twilio` client to the project's fake Twilio, and the app served
-by a real threaded HTTP server taking Twilio-signed answers on POST /sms/inbound.
+by `gunicorn -w 2` (as deployed) taking Twilio-signed answers on POST /sms/inbound.
 
 What it times:
   1. start: from "confirm" (``callouts.services.start``) to ring 0's recipient rows and
@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -233,14 +234,35 @@ def _seed(people: int, seats: int) -> dict:
     }
 
 
-def _answer(app, fake, phones: list[str], args) -> dict:
-    """``phones`` each text "1", evenly over ``args.seconds``, to the app served over HTTP."""
+def _serve() -> tuple[subprocess.Popen, int]:
+    """The app under ``gunicorn -w 2`` (as deployed) on a free port, once /healthz answers."""
     import requests
-    from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/sms/inbound"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
+                return server, port
+        time.sleep(0.2)
+    _stop(server)
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def _answer(app, fake, phones: list[str], args) -> dict:
+    """``phones`` each text "1", evenly over ``args.seconds``, to the app served over HTTP
+    by gunicorn."""
+    import requests
+
+    server, port = _serve()
+    url = f"http://127.0.0.1:{port}/sms/inbound"
     gap = args.seconds / max(1, len(phones))
     began = time.perf_counter()
     session = threading.local()
@@ -262,7 +284,7 @@ def _answer(app, fake, phones: list[str], args) -> dict:
         with ThreadPoolExecutor(max_workers=args.threads) as pool:
             results = list(pool.map(send, enumerate(phones)))
     finally:
-        server.shutdown()
+        _stop(server)
     elapsed = time.perf_counter() - began
     latencies = sorted(seconds for _status, seconds in results)
     statuses: dict[str, int] = {}

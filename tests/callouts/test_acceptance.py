@@ -4,7 +4,8 @@ in through the SMS webhook's own handler. Seats never oversold when hundreds ans
 once (threads with their own connections: truly at once on PostgreSQL with
 TEST_DATABASE_URL, serialised by SQLite's write lock otherwise); a ring fires once with
 two schedulers; a person in two rings gets one text; a decline then a yes; a restart in
-the middle of a ring loses nothing and sends nothing twice."""
+the middle of a ring loses nothing and sends nothing twice. The two rings also through
+each mainland provider's real SDK to its fake, where a ring goes out in one batch."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from tests.callouts.helpers import data, viewer
 from tests.conftest import stop_worker
 from tests.signups.checks import assert_seats_consistent
+from tests.sms.domestic_fakes import PROVIDERS, app_on_fake
 from volunteer_hub import scheduler
 from volunteer_hub.callouts import services
 from volunteer_hub.callouts.models import Callout, CalloutStatus
@@ -170,3 +172,33 @@ def test_hundreds_answering_at_once_never_oversell(app, make):
     assert_seats_consistent(shift.id, confirmed=SEATS, waitlisted=PEOPLE - SEATS)
     told = sorted(int(m[1]) for r in replies if (m := re.search(r"候补第(\d+)位", r)))
     assert told == list(range(1, PEOPLE - SEATS + 1))  # each told their true place
+
+
+@pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])
+def mainland(request, app, monkeypatch, tmp_path):
+    """The app sending through a mainland provider's real SDK to its local fake."""
+    with app_on_fake(app, monkeypatch, tmp_path, request.param) as fake:
+        yield request.param, fake
+
+
+def test_two_rings_through_a_mainland_provider_one_text_each_in_batches(
+    broker, worker, mainland, make
+):
+    provider, fake = mainland
+    coordinator, shift, (a, in_a), (_b, in_b), both, rings = _district(make)
+    now = utcnow()
+    services.start(viewer(coordinator), data([shift], teams=[a], urgent=True, rings=rings), now=now)
+    db.session.commit()
+    drain(broker, worker)
+
+    def call_keys(person) -> list[str]:
+        return [k for k in provider.keys_sent_to(fake, person.phone) if k.startswith("callout")]
+
+    assert [call_keys(p) for p in [*in_a, both]] == [["callout_urgent"]] * 4
+    assert fake.counters["calls"] == 1  # ring 0's four texts in one provider call
+
+    assert scheduler.tick(now + 11 * MINUTE).fired_rings == 1
+    assert scheduler.tick(now + 11 * MINUTE).fired_rings == 0
+    drain(broker, worker)
+    assert [len(call_keys(p)) for p in [*in_a, both, *in_b]] == [1] * 7
+    assert fake.counters == {"calls": 2, "texts": 7}
