@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, true, update
 
 from volunteer_hub import after_commit
 from volunteer_hub.db import dialect_insert, utcnow
@@ -62,16 +62,12 @@ def queue_text(
     ``shift_starts_at``: what a reminder is about, checked again by ``deliver``.
     """
     kind = SmsKind(kind)
-    if person_id is not None and kind != SmsKind.OPT_OUT_CONFIRMATION:
-        opted_out_at = db.session.scalar(
-            select(Person.sms_opted_out_at).where(Person.id == person_id)
-        )
-        if opted_out_at is not None:
-            return None
     from volunteer_hub.sms.segments import count_segments
 
     full_body = current_app.config["SMS_SIGNATURE"] + text.text
     row = _insert_unless_duplicate(
+        # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
+        unless_opted_out=person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None,
         person_id=person_id,
         to_phone=to_phone,
         body=full_body,
@@ -448,10 +444,26 @@ def _status_callback_url() -> str | None:
     return f"{base}/sms/status" if base else None
 
 
-def _insert_unless_duplicate(**values) -> OutgoingSms | None:
+def _insert_unless_duplicate(*, unless_opted_out: int | None, **values) -> OutgoingSms | None:
+    """The outbox row, or None: a row with this dedupe key exists, or the person
+    ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
+    NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
+    the row cost one statement, and an opt-out committed before it always wins."""
+    columns = list(values)
+    row = select(
+        *(literal(value, OutgoingSms.__table__.c[name].type) for name, value in values.items())
+    )
+    if unless_opted_out is not None:
+        opted_out = select(Person.id).where(
+            Person.id == unless_opted_out, Person.sms_opted_out_at.is_not(None)
+        )
+        row = row.where(~opted_out.exists())
+    else:
+        # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
+        row = row.where(true())
     statement = (
         dialect_insert(db.session, OutgoingSms)
-        .values(**values)
+        .from_select(columns, row)
         .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
         .returning(OutgoingSms)
     )
