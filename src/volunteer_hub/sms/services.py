@@ -9,16 +9,19 @@ delivery finds the row claimed and does nothing. Rule 4: opt-out is absolute.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import literal, select, true, update
+from sqlalchemy import bindparam, select, true, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub import after_commit
-from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms.gateway import (
@@ -449,22 +452,31 @@ def _insert_unless_duplicate(*, unless_opted_out: int | None, **values) -> Outgo
     ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
     NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
     the row cost one statement, and an opt-out committed before it always wins."""
-    columns = list(values)
-    row = select(
-        *(literal(value, OutgoingSms.__table__.c[name].type) for name, value in values.items())
-    )
-    if unless_opted_out is not None:
+    dialect = db.session.get_bind().dialect.name
+    statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None)
+    return db.session.scalar(statement, {**values, "opted_out_person_id": unless_opted_out})
+
+
+@functools.cache
+def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool):
+    """The outbox INSERT, built once per dialect and shape: every sign-up, reminder and
+    reply runs it, and building it anew costs more CPU than its round trip."""
+    table = OutgoingSms.__table__
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in columns))
+    if check_opt_out:
         opted_out = select(Person.id).where(
-            Person.id == unless_opted_out, Person.sms_opted_out_at.is_not(None)
+            Person.id == bindparam("opted_out_person_id"), Person.sms_opted_out_at.is_not(None)
         )
         row = row.where(~opted_out.exists())
     else:
         # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
         row = row.where(true())
-    statement = (
-        dialect_insert(db.session, OutgoingSms)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Core INSERT (the ORM's bulk mode takes no SELECT), read back as the ORM row.
+    core = (
+        insert(table)
         .from_select(columns, row)
-        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
-        .returning(OutgoingSms)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(*table.c)
     )
-    return db.session.scalar(statement)
+    return select(OutgoingSms).from_statement(core)
