@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -70,6 +71,11 @@ class Run:
         if not self.wall:
             return 0.0
         return (self.machine_cpu - self.client_cpu - self.server_cpu) / self.wall * 100
+
+    def statuses_text(self) -> str:
+        """The answers by status, then the client's errors by kind: "200:41 409:3"."""
+        parts = [f"{k}:{v}" for k, v in sorted(self.statuses.items())]
+        return " ".join(parts + [f"{k}:{v}" for k, v in self.errors.items()])
 
     @property
     def server_errors(self) -> int:
@@ -141,16 +147,11 @@ class HttpxClient:
     def __init__(self, base_url: str, headers: dict[str, str] | None = None):
         self.client = httpx.Client(base_url=base_url, headers=headers, timeout=30.0)
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: dict | None = None,
-        *,
-        form: dict | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        response = self.client.request(method, path, json=body, data=form, headers=headers)
+    def call(self, method: str, path: str, body: dict | None = None, **extra) -> tuple[int, bytes]:
+        """As ``StdlibClient.call``: ``form`` and ``headers`` in ``extra``."""
+        response = self.client.request(
+            method, path, json=body, data=extra.get("form"), headers=extra.get("headers")
+        )
         return response.status_code, response.content
 
     def close(self) -> None:
@@ -339,3 +340,16 @@ def wait_healthy(base_url: str, server: subprocess.Popen, timeout: float = 60) -
             pass
         time.sleep(0.2)
     raise SystemExit("gunicorn did not answer /healthz in time")
+
+
+def stop_process_group(process: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM to a process started with ``start_new_session=True`` and its children
+    (Dramatiq's worker processes), SIGKILL if they are still there after ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

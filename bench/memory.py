@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,19 +36,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _race_load import (
-    CLIENTS,
-    PG_ADMIN_URL,
-    ROOT,
-    VENV_BIN,
-    Run,
-    empty_redis_db,
-    free_port,
-    load,
-    machine,
-    run_checked,
-    wait_healthy,
-)
+import _race_load as race
 from signup_race import Requests, app_env, clean_up, start_gunicorn
 
 AIM_WEB_MB = 80
@@ -85,32 +72,34 @@ def loaded_at_start(module: str, env: dict) -> list[str]:
     """The heavy libraries a process has imported once ``module`` is (what gunicorn and
     Dramatiq import before serving anything); asked of a fresh interpreter."""
     code = f"import sys, {module}; print(' '.join(n for n in {HEAVY!r} if n in sys.modules))"
-    return run_checked([VENV_BIN / "python", "-c", code], env, "import check").split()
+    return race.run_checked([race.VENV_BIN / "python", "-c", code], env, "import check").split()
 
 
 def web(args, redis_db: int, workdir: Path) -> dict:
     db_name = f"vh_bench_mem_{secrets.token_hex(4)}"
     env = app_env(db_name, redis_db, workdir)
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(race.PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     servers: list[subprocess.Popen] = []
     try:
-        run_checked([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade")
+        race.run_checked(
+            [race.VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade"
+        )
         setup = json.loads(
-            run_checked(
-                [VENV_BIN / "python", ROOT / "bench" / "_setup_data.py", 20, 10_000, 10,
+            race.run_checked(
+                [race.VENV_BIN / "python", race.ROOT / "bench" / "_setup_data.py", 20, 10_000, 10,
                  args.requests],
                 env,
                 "setup",
             ).strip()
         )  # fmt: skip
-        port = free_port()
+        port = race.free_port()
         base_url = f"http://127.0.0.1:{port}"
         server = start_gunicorn("wsgi:app", port, env, 2, workdir / "memory-web.log")
         servers.append(server)
-        wait_healthy(base_url, server)
+        race.wait_healthy(base_url, server)
         requests = Requests(setup, env["TWILIO_AUTH_TOKEN"])
-        client_class = CLIENTS["stdlib"]
+        client_class = race.CLIENTS["stdlib"]
         auth = {"Authorization": f"Bearer {setup['token']}"}
         mix = [requests.api_sign_up, requests.sms_sign_up, requests.healthz]
 
@@ -118,11 +107,13 @@ def web(args, redis_db: int, workdir: Path) -> dict:
             request = mix[(0, 0, 1, 2, 2)[i % 5]]
             return request(client, i)
 
-        run = Run("memory", 4)
-        load(lambda: client_class(base_url, auth), run, mixed, None, 100, server_pid=server.pid)
+        run = race.Run("memory", 4)
+        race.load(
+            lambda: client_class(base_url, auth), run, mixed, None, 100, server_pid=server.pid
+        )
         workers = children(server.pid)
         warm = {pid: rss_mb(pid) for pid in workers}
-        load(
+        race.load(
             lambda: client_class(base_url, auth),
             run,
             mixed,
@@ -148,7 +139,7 @@ def worker(args, redis_db: int) -> dict:
     from volunteer_hub.devtools.fake_twilio import FakeTwilio
 
     db_name = f"vh_bench_mem_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(race.PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     fake = FakeTwilio(delay=0.01, max_per_second=10_000).start()
     process = None
@@ -161,12 +152,14 @@ def worker(args, redis_db: int) -> dict:
             "SMS_RATE_PER_SECOND": "1000",
             **{k: str(v) for k, v in fake.app_config().items() if v is not None},
         }
-        run_checked([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade")
+        race.run_checked(
+            [race.VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade"
+        )
         _queue_callout(env, args.texts)
         process = subprocess.Popen(
-            [VENV_BIN / "dramatiq", "volunteer_hub.worker", "--processes", "1",
+            [race.VENV_BIN / "dramatiq", "volunteer_hub.worker", "--processes", "1",
              "--threads", "8"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=race.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
         finished, counts = _wait_until_drained(
@@ -183,13 +176,7 @@ def worker(args, redis_db: int) -> dict:
             "heavy_libraries_at_start": loaded_at_start("volunteer_hub.worker", env),
         }
     finally:
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        race.stop_process_group(process)
         fake.stop()
         clean_up([], db_name, redis_db, keep_db=False)
 
@@ -201,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-db", type=int, help="an empty Redis database (1–15)")
     parser.add_argument("--only", choices=("web", "worker"), help="one of the two")
     args = parser.parse_args(argv)
-    info = machine()
+    info = race.machine()
     print("machine:", ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
-    redis_db = empty_redis_db(args.redis_db)
+    redis_db = race.empty_redis_db(args.redis_db)
     workdir = Path(tempfile.mkdtemp(prefix="vh-bench-mem-"))
     results: dict = {"machine": info}
     started = time.perf_counter()

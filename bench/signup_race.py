@@ -185,15 +185,12 @@ class Requests:
 
 
 def print_run(run: Run, label: str) -> None:
-    statuses = " ".join(f"{k}:{v}" for k, v in sorted(run.statuses.items()))
-    if run.errors:
-        statuses += " " + " ".join(f"{k}:{v}" for k, v in run.errors.items())
     print(
         f"{label:<30}{run.concurrency:>5}{run.count:>9}{run.rate:>8.0f}{run.pct(0.5):>8.1f}"
         f"{run.pct(0.99):>8.1f}{run.server_errors:>5}"
         f"{run.server_cpu / max(run.count, 1) * 1000:>8.2f}"
         f"{run.client_cpu / max(run.count, 1) * 1000:>8.2f}"
-        f"{run.others_pct:>7.0f}  {statuses}",
+        f"{run.others_pct:>7.0f}  {run.statuses_text()}",
         flush=True,
     )
 

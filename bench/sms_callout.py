@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _race_load import stop_process_group  # noqa: E402  (bench/_race_load.py)
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -91,16 +93,22 @@ def run(texts: int, app_rate: int, provider_rate: int, processes: int, threads: 
             "all_sent": finished,
         }
     finally:
-        if workers is not None and workers.poll() is None:
-            os.killpg(workers.pid, signal.SIGTERM)
-            try:
-                workers.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(workers.pid, signal.SIGKILL)
-                workers.wait()
+        stop_process_group(workers)
         fake.stop()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _remove_keys(name)
+
+
+def _remove_keys(namespace: str) -> None:
+    """What the run wrote to Redis: the broker's queues under its namespace, and the
+    send-rate counters (each run has a namespace of its own: its database's name)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"*{namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def _queue_callout(env: dict, texts: int) -> float:
