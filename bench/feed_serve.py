@@ -49,7 +49,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from signup_race import (  # bench/signup_race.py: the load client and helpers
+from _race_load import (  # bench/_race_load.py: the load client and helpers
     PG_ADMIN_URL,
     REDIS_HOST,
     REDIS_PORT,
@@ -58,7 +58,6 @@ from signup_race import (  # bench/signup_race.py: the load client and helpers
     VENV_BIN,
     Run,
     StdlibClient,
-    clean_up,
     empty_redis_db,
     free_port,
     load,
@@ -66,6 +65,7 @@ from signup_race import (  # bench/signup_race.py: the load client and helpers
     run_checked,
     wait_healthy,
 )
+from signup_race import clean_up
 
 #: (name, path template) of what is served; the feed first, the references after
 TARGETS = [

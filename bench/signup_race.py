@@ -50,25 +50,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# feed_serve.py imports the load client and helpers from here, as it always has.
-from _race_load import (  # noqa: F401  (re-exported for feed_serve.py)
-    CLIENTS,
-    PG_ADMIN_URL,
-    REDIS_HOST,
-    REDIS_PORT,
-    ROOT,
-    SERVER_PID,
-    VENV_BIN,
-    HttpxClient,
-    Run,
-    StdlibClient,
-    empty_redis_db,
-    free_port,
-    load,
-    machine,
-    run_checked,
-    wait_healthy,
-)
+import _race_load as race
 
 #: +86 139 02xx xxxx: one synthetic number per API sign-up request
 PHONE_BASE = 13902000000
@@ -88,7 +70,7 @@ def app_env(db_name: str, redis_db: int, workdir: Path) -> dict[str, str]:
         env.pop(name, None)
     env.update(
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{db_name}",
-        REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
+        REDIS_URL=f"redis://{race.REDIS_HOST}:{race.REDIS_PORT}/{redis_db}",
         SECRET_KEY=secrets.token_hex(32),
         SMS_BACKEND="twilio",
         TWILIO_ACCOUNT_SID="AC" + secrets.token_hex(16),
@@ -105,8 +87,16 @@ def app_env(db_name: str, redis_db: int, workdir: Path) -> dict[str, str]:
 def start_gunicorn(app: str, port: int, env: dict, workers: int, log: Path, *extra: str):
     with log.open("w") as out:
         return subprocess.Popen(
-            [VENV_BIN / "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *extra, app],
-            cwd=ROOT,
+            [
+                race.VENV_BIN / "gunicorn",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                *extra,
+                app,
+            ],
+            cwd=race.ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -184,7 +174,7 @@ class Requests:
         )
 
 
-def print_run(run: Run, label: str) -> None:
+def print_run(run: race.Run, label: str) -> None:
     print(
         f"{label:<30}{run.concurrency:>5}{run.count:>9}{run.rate:>8.0f}{run.pct(0.5):>8.1f}"
         f"{run.pct(0.99):>8.1f}{run.server_errors:>5}"
@@ -195,13 +185,13 @@ def print_run(run: Run, label: str) -> None:
     )
 
 
-def measure_level(level: int, phases: list, args, results: dict) -> dict[str, Run]:
+def measure_level(level: int, phases: list, args, results: dict) -> dict[str, race.Run]:
     """Alternate short slices of every phase, so a change in the background load of the
     machine weighs on all of them alike; print each, return them by name."""
-    runs = {name: Run(name, level) for name, *_rest in phases}
+    runs = {name: race.Run(name, level) for name, *_rest in phases}
     for _round in range(args.rounds):
         for name, request, make_client, pid in phases:
-            load(
+            race.load(
                 make_client,
                 runs[name],
                 request,
@@ -215,13 +205,13 @@ def measure_level(level: int, phases: list, args, results: dict) -> dict[str, Ru
     return runs
 
 
-def ratio(a: Run, b: Run) -> float:
+def ratio(a: race.Run, b: race.Run) -> float:
     return a.rate / b.rate if b.rate else 0.0
 
 
 def count_statements(env: dict, setup: dict, token: str) -> dict:
-    output = run_checked(
-        [VENV_BIN / "python", ROOT / "bench" / "_count_statements.py", json.dumps(
+    output = race.run_checked(
+        [race.VENV_BIN / "python", race.ROOT / "bench" / "_count_statements.py", json.dumps(
             {"token": token, "shift_id": setup["shift_ids"][1], "code": setup["shift_codes"][1],
              "texter": setup["texter_phones"][-1], "public_base_url": PUBLIC_BASE_URL}
         )],
@@ -244,19 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texters", type=int, default=40_000, help="volunteers who text")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--redis-db", type=int, help="an empty Redis database (1–15)")
-    parser.add_argument("--client", choices=sorted(CLIENTS), default="stdlib")
+    parser.add_argument("--client", choices=sorted(race.CLIENTS), default="stdlib")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep-db", action="store_true", help="don't drop the database")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
 
-    info = machine()
+    info = race.machine()
     print("machine:", ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     db_name = f"vh_bench_{secrets.token_hex(4)}"
-    redis_db = empty_redis_db(args.redis_db)
+    redis_db = race.empty_redis_db(args.redis_db)
     workdir = Path(tempfile.mkdtemp(prefix="vh-bench-"))
     env = app_env(db_name, redis_db, workdir)
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(race.PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     servers: list[subprocess.Popen] = []
     try:
@@ -266,28 +256,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, servers: list) -> int:
-    run_checked([VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade")
+    race.run_checked([race.VENV_BIN / "flask", "--app", "wsgi", "db", "upgrade"], env, "db upgrade")
     setup = json.loads(
-        run_checked(
-            [VENV_BIN / "python", ROOT / "bench" / "_setup_data.py",
+        race.run_checked(
+            [race.VENV_BIN / "python", race.ROOT / "bench" / "_setup_data.py",
              args.shifts, 10_000, args.seats, args.texters],
             env,
             "setup",
         ).strip()
     )  # fmt: skip
     token = setup["token"]
-    ours_port, floor_port = free_port(), free_port()
+    ours_port, floor_port = race.free_port(), race.free_port()
     ours_url, floor_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{floor_port}"
     ours = start_gunicorn("wsgi:app", ours_port, env, args.workers, workdir / "ours.log")
     servers.append(ours)
     floor = start_gunicorn(
         "_floor_app:app", floor_port, env, args.workers, workdir / "floor.log",
-        "--pythonpath", str(ROOT / "bench"),
+        "--pythonpath", str(race.ROOT / "bench"),
     )  # fmt: skip
     servers.append(floor)
-    SERVER_PID[:] = [ours.pid]
-    wait_healthy(ours_url, ours)
-    wait_healthy(floor_url, floor)
+    race.SERVER_PID[:] = [ours.pid]
+    race.wait_healthy(ours_url, ours)
+    race.wait_healthy(floor_url, floor)
     ready, answer = api_ready(ours_url, token, setup["shift_ids"][0])
     if not ready:
         print(f"POST /api/v1/shifts/<id>/signups is not there yet: {answer}")
@@ -297,7 +287,7 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
     results: dict = {"machine": info, "runs": [], "statements": statements}
 
     requests = Requests(setup, env["TWILIO_AUTH_TOKEN"])
-    client_class = CLIENTS[args.client]
+    client_class = race.CLIENTS[args.client]
     auth = {"Authorization": f"Bearer {token}"}
 
     def client_for(base_url: str, headers: dict | None = None):
@@ -308,13 +298,15 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
     )  # fmt: skip
     floor_plain = client_for(floor_url)
     # Fill the waitlist shifts (one seat each) and sign up the duplicates' first time.
-    setup_run = Run("setup", 1)
+    setup_run = race.Run("setup", 1)
     for shift_id in setup["waitlist_shift_ids"]:
-        load(ours_api, setup_run, lambda c, i, s=shift_id: requests.api_sign_up(c, i, s), None, 1)
+        race.load(
+            ours_api, setup_run, lambda c, i, s=shift_id: requests.api_sign_up(c, i, s), None, 1
+        )
     for n in range(4):
         phone, shift_id = requests.next_phone(), setup["shift_ids"][-1 - n]
         requests.duplicates.append((phone, shift_id))
-        load(
+        race.load(
             ours_api,
             setup_run,
             lambda c, i, p=phone, s=shift_id: c.call(
@@ -325,14 +317,14 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
         )
     # Warm every path (imports, pools, caches) in both workers of both servers; named by
     # kind, so the consistency check counts their answers with the rest.
-    warm_runs = [Run(f"warm-up {name}", 4) for name in ("API", "SMS")]
+    warm_runs = [race.Run(f"warm-up {name}", 4) for name in ("API", "SMS")]
     for make_client, request, run in (
         (plain, requests.healthz, warm_runs[0]), (ours_api, requests.api_sign_up, warm_runs[0]),
         (floor_api, requests.api_sign_up, warm_runs[0]), (plain, requests.sms_sign_up, warm_runs[1]),
         (floor_plain, requests.sms_sign_up, warm_runs[1]), (ours_api, requests.waitlisted, warm_runs[0]),
         (ours_api, requests.duplicate, warm_runs[0]),
     ):  # fmt: skip
-        load(make_client, run, request, None, 100, server_pid=0)
+        race.load(make_client, run, request, None, 100, server_pid=0)
 
     print(
         f"{'phase':<30}{'conc':>5}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
@@ -342,7 +334,7 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
     )
     aims_ratios: dict[str, float] = {}
     p99_api: dict[int, float] = {}
-    all_runs: list[Run] = [setup_run, *warm_runs]
+    all_runs: list[race.Run] = [setup_run, *warm_runs]
     for n, level in enumerate(levels):
         phases = [
             ("GET /healthz", requests.healthz, plain, ours.pid),
@@ -413,7 +405,7 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
 
 def run_burst(args, requests: Requests, make_client, shift_id: int, env: dict):
     """Everyone at once for a few seats; then the answers against the rows."""
-    burst = Run("burst", args.burst_concurrency)
+    burst = race.Run("burst", args.burst_concurrency)
     outcome_lock = threading.Lock()
 
     def record(status: int, body: bytes) -> None:
@@ -422,7 +414,7 @@ def run_burst(args, requests: Requests, make_client, shift_id: int, env: dict):
             with outcome_lock:
                 burst.outcomes[outcome] += 1
 
-    load(
+    race.load(
         make_client,
         burst,
         lambda c, i: requests.api_sign_up(c, i, shift_id, "抢位"),
@@ -463,7 +455,7 @@ def run_burst(args, requests: Requests, make_client, shift_id: int, env: dict):
     return report, burst
 
 
-def consistency(runs: list[Run], database_url: str) -> dict:
+def consistency(runs: list[race.Run], database_url: str) -> dict:
     """Every API 201 (ours and the floor's) is an API signup row and the other way round
     (+2: the readiness probe and the statement count's sign-up); every SMS sign-up
     answered is an SMS signup row (+1: the statement count's)."""
@@ -494,11 +486,11 @@ def clean_up(servers, db_name: str, redis_db: int, *, keep_db: bool) -> None:
                 server.kill()
                 server.wait()
     if not keep_db:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(race.PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     else:
         print(f"kept database {db_name}")
-    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db).flushdb()
+    redis.Redis(host=race.REDIS_HOST, port=race.REDIS_PORT, db=redis_db).flushdb()
 
 
 if __name__ == "__main__":
