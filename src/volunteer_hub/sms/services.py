@@ -459,8 +459,9 @@ def _insert_unless_duplicate(*, unless_opted_out: int | None, **values) -> Outgo
 
 @functools.cache
 def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool):
-    """The outbox INSERT, built once per dialect and shape: every sign-up, reminder and
-    reply runs it, and building it anew costs more CPU than its round trip."""
+    """The outbox INSERT, built once per dialect and shape: every sign-up notice,
+    reminder and login code runs it, and building it anew costs more CPU than its round
+    trip."""
     table = OutgoingSms.__table__
     row = select(*(bindparam(name, type_=table.c[name].type) for name in columns))
     if check_opt_out:
