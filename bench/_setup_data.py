@@ -1,7 +1,9 @@
 """Data for bench/signup_race.py, made in a process of its own against DATABASE_URL.
 
-Prints one line of JSON: the API token (a city coordinator's), the shifts the throughput runs spread over, and
-the small shift the burst fights for. Not meant to be run by hand.
+Prints one line of JSON: the API token (a city coordinator's), the shifts the throughput runs spread over
+(with their SMS codes), the small shift the burst fights for, shifts of one seat for the
+waitlist runs, and the phones of registered volunteers who sign up by text (the events are
+公开招募, so anyone registered may). Not meant to be run by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from volunteer_hub.events.services import (
     find_category,
 )
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 from volunteer_hub.teams.services import create_team
 from volunteer_hub.units.services import create_unit
 
@@ -30,7 +33,12 @@ LEADER_PASSWORD = "bench-password-2026"
 COORDINATOR_PHONE = "+8613900007002"
 
 
-def main(shift_count: int, capacity: int, burst_seats: int) -> dict:
+#: +86 139 03xx xxxx: registered volunteers who sign up by text, one per request
+SMS_PHONE_BASE = 13903000000
+WAITLIST_SHIFTS = 20
+
+
+def main(shift_count: int, capacity: int, burst_seats: int, texters: int = 0) -> dict:
     app = create_app()
     with app.app_context():
         province = create_unit("湖北省", None)
@@ -46,7 +54,11 @@ def main(shift_count: int, capacity: int, burst_seats: int) -> dict:
             n = min(MAX_SHIFTS, shift_count - made)
             event = create_event(
                 team.id,
-                EventInput(title=f"压测活动{made // MAX_SHIFTS + 1}", category_id=category.id),
+                EventInput(
+                    title=f"压测活动{made // MAX_SHIFTS + 1}",
+                    category_id=category.id,
+                    open_to_all=True,
+                ),
                 [
                     ShiftInput(
                         starts_at=start + timedelta(hours=made + i),
@@ -79,6 +91,37 @@ def main(shift_count: int, capacity: int, burst_seats: int) -> dict:
         )
         db.session.flush()
         burst_shift_id = db.session.scalar(db.select(Shift.id).where(Shift.event_id == burst.id))
+        waitlist = create_event(
+            team.id,
+            EventInput(title="压测候补", category_id=category.id),
+            [
+                ShiftInput(
+                    starts_at=start + timedelta(hours=i),
+                    ends_at=start + timedelta(hours=i + 1),
+                    capacity=1,
+                    title=f"候补班{i + 1}",
+                )
+                for i in range(WAITLIST_SHIFTS)
+            ],
+            created_by_id=leader.id,
+        )
+        db.session.flush()
+        waitlist_shift_ids = db.session.scalars(
+            db.select(Shift.id).where(Shift.event_id == waitlist.id).order_by(Shift.id)
+        ).all()
+        codes = dict(db.session.execute(db.select(Shift.id, Shift.code)).all())
+        now = utcnow()
+        texter_phones = [f"+86{SMS_PHONE_BASE + i}" for i in range(texters)]
+        if texter_phones:
+            db.session.execute(
+                Person.__table__.insert(),
+                [
+                    {"name": f"短信志愿者{i:06d}", "phone": phone, "is_veteran": True,
+                     "skills": "", "is_admin": False, "is_active": True,
+                     "created_at": now, "updated_at": now}
+                    for i, phone in enumerate(texter_phones)
+                ],
+            )  # fmt: skip
         # A leader may sign up only the team's members; the benchmark signs up a new phone
         # per request, as a coordinator above the team may.
         coordinator = create_user(COORDINATOR_PHONE, "压测协调员", "coordinator", unit_id=city.id)
@@ -89,9 +132,12 @@ def main(shift_count: int, capacity: int, burst_seats: int) -> dict:
             "team_id": team.id,
             "shift_ids": shift_ids,
             "burst_shift_id": burst_shift_id,
+            "shift_codes": [codes[shift_id] for shift_id in shift_ids],
+            "waitlist_shift_ids": list(waitlist_shift_ids),
+            "texter_phones": texter_phones,
         }
 
 
 if __name__ == "__main__":
-    shifts, capacity, seats = (int(arg) for arg in sys.argv[1:4])
-    print(json.dumps(main(shifts, capacity, seats)))
+    shifts, capacity, seats, *more = (int(arg) for arg in sys.argv[1:5])
+    print(json.dumps(main(shifts, capacity, seats, *more)))

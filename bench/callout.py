@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -40,6 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _race_load import remove_keys, stop_process_group  # noqa: E402  (bench/_race_load.py)
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: teams the district's people are spread over (Ezhou's 鄂城区 has about this many)
@@ -93,20 +95,11 @@ def run(args) -> dict:
         return _measure(args, fake)
     finally:
         if worker is not None:
-            _stop(worker)
+            stop_process_group(worker)
         fake.stop()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The worker's process group: asked to stop, then made to after 30 seconds."""
-    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, None)):
-        if process.poll() is not None:
-            return
-        os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
+        remove_keys(f"redis://127.0.0.1:6379/{args.redis_db}", name)
 
 
 def _measure(args, fake) -> dict:
@@ -252,7 +245,7 @@ def _serve() -> tuple[subprocess.Popen, int]:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
                 return server, port
         time.sleep(0.2)
-    _stop(server)
+    stop_process_group(server)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
 
 
@@ -284,7 +277,7 @@ def _answer(app, fake, phones: list[str], args) -> dict:
         with ThreadPoolExecutor(max_workers=args.threads) as pool:
             results = list(pool.map(send, enumerate(phones)))
     finally:
-        _stop(server)
+        stop_process_group(server)
     elapsed = time.perf_counter() - began
     latencies = sorted(seconds for _status, seconds in results)
     statuses: dict[str, int] = {}

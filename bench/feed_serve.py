@@ -49,7 +49,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from signup_race import (  # bench/signup_race.py: the load client and helpers
+from _race_load import (  # bench/_race_load.py: the load client and helpers
     PG_ADMIN_URL,
     REDIS_HOST,
     REDIS_PORT,
@@ -58,7 +58,6 @@ from signup_race import (  # bench/signup_race.py: the load client and helpers
     VENV_BIN,
     Run,
     StdlibClient,
-    clean_up,
     empty_redis_db,
     free_port,
     load,
@@ -66,6 +65,7 @@ from signup_race import (  # bench/signup_race.py: the load client and helpers
     run_checked,
     wait_healthy,
 )
+from signup_race import clean_up
 
 #: (name, path template) of what is served; the feed first, the references after
 TARGETS = [
@@ -301,15 +301,12 @@ def main(argv: list[str] | None = None) -> int:
                     )
             for run in runs.values():
                 results["runs"].append(run.summary())
-                answers = " ".join(f"{k}:{v}" for k, v in sorted(run.statuses.items()))
-                if run.errors:
-                    answers += " " + " ".join(f"{k}:{v}" for k, v in run.errors.items())
                 print(
                     f"{run.name:<36}{level:>5}{run.count:>10}{run.rate:>9.0f}"
                     f"{run.pct(0.5):>8.2f}{run.pct(0.99):>8.2f}"
                     f"{run.server_cpu / max(run.count, 1) * 1000:>8.2f}"
                     f"{run.client_cpu / max(run.count, 1) * 1000:>8.2f}"
-                    f"{run.others_pct:>8.0f}  {answers}",
+                    f"{run.others_pct:>8.0f}  {run.statuses_text()}",
                     flush=True,
                 )
             flask_static, bare_static = TARGETS[1][0], TARGETS[2][0]

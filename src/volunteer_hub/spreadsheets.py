@@ -18,10 +18,11 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 #: UTF-8 with a byte order mark: how Excel knows a CSV file is not in the local code page
 BOM = "\ufeff"
@@ -41,6 +42,9 @@ def safe_cell(value: Any) -> Any:
     breaks) are dropped first, so they cannot hide a formula behind them."""
     if value is None or isinstance(value, _PLAIN_VALUES):  # bool is an int
         return value
+    # openpyxl on first use only: a process that never exports does not carry it.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     text = ILLEGAL_CHARACTERS_RE.sub("", value if isinstance(value, str) else str(value))
     return QUOTE + text if starts_formula(text) else text
 
@@ -78,6 +82,8 @@ def append_row(sheet: Worksheet, values: Iterable[Any]) -> list[Cell]:
     """Append one row to an openpyxl sheet, every cell through ``safe_cell`` and text
     cells typed as strings (openpyxl would store a text starting with "=" as a formula).
     Returns the row's cells, for styling."""
+    from openpyxl.cell.cell import Cell
+
     cells = []
     for value in values:
         cell = Cell(sheet, value=safe_cell(value))

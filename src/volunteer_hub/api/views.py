@@ -289,7 +289,10 @@ def list_signups(shift_id: int):
 def create_signup(shift_id: int, body: schemas.SignupCreate):
     viewer = current_viewer()
     shift = queries.visible_shift(viewer, shift_id)
-    overseer = signups.oversees(viewer, db.session.get(Team, shift.event.team_id))
+    # Held for the whole request: the confirmation text names the team, and the identity
+    # map keeps only what someone references (a second load otherwise).
+    team = db.session.get(Team, shift.event.team_id)
+    overseer = signups.oversees(viewer, team)
     person, created = signups.person_to_sign_up(shift.id, body.phone, body.name, overseer=overseer)
     result = signups.sign_up(
         shift.id, person.id, SignupSource.API, acted_by_id=viewer.person_id, overseer=overseer

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from volunteer_hub.audit import services as audit
@@ -233,6 +233,31 @@ def hash_token(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
+#: every API request runs it, so it is built once (its cache key too); the hash is
+#: bound per request. Read on every request: a revoked token fails the next one.
+_TOKEN_AND_VIEWER = (
+    select(
+        ApiToken.id,
+        ApiToken.last_used_at,
+        ApiToken.person_id,
+        Person.is_admin,
+        Unit.path,
+        Membership.team_id,
+    )
+    .join(Person, Person.id == ApiToken.person_id)
+    .outerjoin(Unit, Unit.id == Person.coordinator_unit_id)
+    .outerjoin(
+        Membership,
+        (Membership.person_id == Person.id) & (Membership.role == MemberRole.LEADER),
+    )
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        Person.is_active.is_(True),
+    )
+)
+
+
 @dataclass(frozen=True)
 class TokenUse:
     """What a request needs of its token: which one, and when it was last recorded."""
@@ -247,27 +272,7 @@ def token_and_viewer(plain: str) -> tuple[TokenUse, Viewer] | None:
     leads come back together (one row per team led; plain columns, no ORM objects)."""
     if not plain:
         return None
-    rows = db.session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.last_used_at,
-            ApiToken.person_id,
-            Person.is_admin,
-            Unit.path,
-            Membership.team_id,
-        )
-        .join(Person, Person.id == ApiToken.person_id)
-        .outerjoin(Unit, Unit.id == Person.coordinator_unit_id)
-        .outerjoin(
-            Membership,
-            (Membership.person_id == Person.id) & (Membership.role == MemberRole.LEADER),
-        )
-        .where(
-            ApiToken.token_hash == hash_token(plain),
-            ApiToken.revoked_at.is_(None),
-            Person.is_active.is_(True),
-        )
-    ).all()
+    rows = db.session.execute(_TOKEN_AND_VIEWER, {"token_hash": hash_token(plain)}).all()
     if not rows:
         return None
     first = rows[0]

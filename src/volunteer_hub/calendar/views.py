@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 
-import segno
 from flask import (
     Blueprint,
     abort,
@@ -251,6 +250,8 @@ def reissue(feed_id: int):
 
 
 def _created_page(issued: services.IssuedFeed, reissued: bool = False):
+    import segno  # only this page draws a QR code; no other request loads it
+
     url, webcal_url = services.subscribe_urls(issued.token, request.host_url)
     qr = segno.make(url, error="m")
     body = render_template(

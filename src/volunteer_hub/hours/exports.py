@@ -12,16 +12,17 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
 
 from volunteer_hub import spreadsheets
 from volunteer_hub.hours.reports import PersonHistory, TeamReport, UnitReport
 from volunteer_hub.i18n import to_local
 from volunteer_hub.spreadsheets import append_row
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv"
@@ -139,6 +140,11 @@ def to_csv(tables: Sequence[Table], heading: Iterable[str] = ()) -> bytes:
 def to_xlsx(tables: Sequence[Table], heading: Sequence[str] = ()) -> bytes:
     """One sheet per table: the heading lines on top, then the header row (bold, frozen)
     and the rows; numbers stay numbers."""
+    # openpyxl is imported here, not with the module: only an export needs it, and every
+    # web and worker process would otherwise carry it (bench/README.md, memory).
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     book.remove(book.active)
     for title, headers, rows in tables:
@@ -156,6 +162,8 @@ def to_xlsx(tables: Sequence[Table], heading: Sequence[str] = ()) -> bytes:
 
 
 def _fit_columns(sheet, rows: Iterable[Sequence]) -> None:
+    from openpyxl.utils import get_column_letter
+
     widths: dict[int, int] = {}
     for row in rows:
         for index, value in enumerate(row, start=1):
@@ -204,6 +212,9 @@ def service_date(at: datetime) -> str:
 
 
 def certificate_xlsx(cert: Certificate) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+
     book = Workbook()
     sheet = book.active
     sheet.title = _("志愿服务记录证明")[:31]

@@ -6,13 +6,15 @@ Every cell goes through volunteer_hub.spreadsheets (typed text never becomes a f
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from volunteer_hub.roster.reader import PREFERRED_HEADERS
 from volunteer_hub.spreadsheets import append_row
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: the template's data sheet; a title the reader never takes for a team's name
@@ -21,6 +23,8 @@ TEMPLATE_SHEET = "花名册"
 
 def template_workbook() -> bytes:
     """An empty roster with the preferred headers, and a sheet of instructions."""
+    from openpyxl import Workbook  # only here: a process that never hands one out skips it
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = TEMPLATE_SHEET
@@ -42,6 +46,8 @@ def template_workbook() -> bytes:
 def error_workbook(errors: list[dict]) -> bytes:
     """Rows of a preview as typed (the error rows, and the rows held back with them), with
     sheet, row number and reason, sheet by sheet in row order."""
+    from openpyxl import Workbook
+
     fields = list(PREFERRED_HEADERS)
     workbook = Workbook()
     sheet = workbook.active
@@ -61,6 +67,8 @@ def error_workbook(errors: list[dict]) -> bytes:
 
 
 def _header(sheet, headers: list[str]) -> None:
+    from openpyxl.styles import Font
+
     for cell in append_row(sheet, headers):
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"

@@ -18,15 +18,18 @@ Who may be put on a shift is one rule, :func:`check_may_join`, for every channel
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.db import utcnow
 from volunteer_hub.domain_events import (
     ShiftCancelled,
     SignupCancelled,
@@ -282,12 +285,46 @@ def person_to_sign_up(
     MembersOnly, so the answer tells nothing about who is registered, and nobody is
     created. Raises InvalidPhone for a number that is not one."""
     if overseer:
-        return get_or_create_person(name, phone)
+        return _find_or_create_person(name, phone)
     _shift, event = _shift_and_event(shift_id)
     person = db.session.scalar(select(Person).where(Person.phone == normalize_phone(phone)))
     if person is None or not _is_member(event.team_id, person.id):
         raise _members_only(event, on_behalf=True)
     return person, False
+
+
+def _find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
+    """``get_or_create_person`` in prebuilt statements, for the API's sign-up of a new
+    phone on every request: the SELECT, then an ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING`` rather than a unit-of-work flush; a number another request registered
+    meanwhile is found, not a unique-index error. Without a name, a new number gets
+    ``get_or_create_person``'s own error."""
+    e164 = normalize_phone(phone)
+    name = (name or "").strip()[: Person.__table__.c.name.type.length]
+    person = db.session.scalar(_PERSON_BY_PHONE, {"phone": e164})
+    if person is None and name:
+        dialect = db.session.get_bind().dialect.name
+        person = db.session.scalar(_new_person_statement(dialect), {"name": name, "phone": e164})
+        if person is not None:
+            return person, True
+        person = db.session.scalar(_PERSON_BY_PHONE, {"phone": e164})
+    if person is None:
+        return get_or_create_person(name, phone)
+    return person, False
+
+
+_PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
+
+
+@functools.cache
+def _new_person_statement(dialect: str):
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(Person)
+        .values(name=bindparam("name"), phone=bindparam("phone"))
+        .on_conflict_do_nothing(index_elements=[Person.phone])
+        .returning(Person)
+    )
 
 
 def waitlist_position(signup: Signup) -> int | None:
@@ -324,12 +361,26 @@ def roster(shift_ids: list[int]) -> dict[int, list[Signup]]:
     return result
 
 
-def _insert_active_signup(**values) -> Signup | None:
-    """INSERT the signup unless the person already has an active one on the shift, in
-    which case the partial unique index turns it into no row (and None), not an error."""
-    statement = (
-        dialect_insert(db.session, Signup)
-        .values(**values)
+#: the columns a new signup is given (the rest take their defaults)
+_NEW_SIGNUP_COLUMNS = (
+    "shift_id",
+    "person_id",
+    "status",
+    "source",
+    "created_at",
+    "confirmed_at",
+    "acted_by_id",
+)
+
+
+@functools.cache
+def _insert_signup_statement(dialect: str):
+    """The signup INSERT, built once per dialect: every sign-up runs it, and a statement
+    built anew costs more CPU (construction and its cache key) than the round trip."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(Signup)
+        .values({name: bindparam(name) for name in _NEW_SIGNUP_COLUMNS})
         .on_conflict_do_nothing(
             index_elements=[Signup.shift_id, Signup.person_id],
             # Spelled as in the index, so PostgreSQL can match the partial index to it.
@@ -337,23 +388,40 @@ def _insert_active_signup(**values) -> Signup | None:
         )
         .returning(Signup)
     )
-    return db.session.scalar(statement)
+
+
+def _insert_active_signup(**values) -> Signup | None:
+    """INSERT the signup unless the person already has an active one on the shift, in
+    which case the partial unique index turns it into no row (and None), not an error."""
+    dialect = db.session.get_bind().dialect.name
+    return db.session.scalar(_insert_signup_statement(dialect), values)
+
+
+# The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
+# whose objects are expired by hand): run on every sign-up and cancellation.
+_shift = Shift.__table__
+_CLAIM_SEAT = (
+    update(_shift)
+    .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled < _shift.c.capacity)
+    .values(filled=_shift.c.filled + 1)
+)
+_RELEASE_SEAT = (
+    update(_shift)
+    .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled > 0)
+    .values(filled=_shift.c.filled - 1)
+)
+_LOCK_SHIFT = select(_shift.c.id).where(_shift.c.id == bindparam("shift_id")).with_for_update()
 
 
 def _claim_seat(shift_id: int) -> bool:
-    result = db.session.execute(
-        update(Shift)
-        .where(and_(Shift.id == shift_id, Shift.filled < Shift.capacity))
-        .values(filled=Shift.filled + 1)
-        .execution_options(synchronize_session=False)
-    )
+    result = db.session.execute(_CLAIM_SEAT, {"shift_id": shift_id})
     _expire_shift(shift_id)
     return result.rowcount == 1
 
 
 def _lock_shift(shift_id: int) -> None:
     """Hold the shift row until commit (FOR UPDATE; SQLite's writer lock already does)."""
-    db.session.execute(select(Shift.id).where(Shift.id == shift_id).with_for_update())
+    db.session.execute(_LOCK_SHIFT, {"shift_id": shift_id})
 
 
 def _is_member(team_id: int, person_id: int) -> bool:
@@ -377,12 +445,7 @@ def _members_only(event: Event, *, on_behalf: bool) -> MembersOnly:
 
 
 def _release_seat(shift_id: int) -> None:
-    db.session.execute(
-        update(Shift)
-        .where(Shift.id == shift_id, Shift.filled > 0)
-        .values(filled=Shift.filled - 1)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_RELEASE_SEAT, {"shift_id": shift_id})
     _expire_shift(shift_id)
 
 

@@ -14,16 +14,19 @@ send nothing at all pauses its backend (``sms.pauses``) until an operator resume
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, true, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub import after_commit
-from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
@@ -69,16 +72,12 @@ def queue_text(
     ``shift_starts_at``: what a reminder is about, checked again by ``deliver``.
     """
     kind = SmsKind(kind)
-    if person_id is not None and kind != SmsKind.OPT_OUT_CONFIRMATION:
-        opted_out_at = db.session.scalar(
-            select(Person.sms_opted_out_at).where(Person.id == person_id)
-        )
-        if opted_out_at is not None:
-            return None
     from volunteer_hub.sms.segments import count_segments
 
     full_body = current_app.config["SMS_SIGNATURE"] + text.text
     row = _insert_unless_duplicate(
+        # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
+        unless_opted_out=person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None,
         person_id=person_id,
         to_phone=to_phone,
         body=full_body,
@@ -535,11 +534,37 @@ def _status_callback_url() -> str | None:
     return f"{base}/sms/status" if base else None
 
 
-def _insert_unless_duplicate(**values) -> OutgoingSms | None:
-    statement = (
-        dialect_insert(db.session, OutgoingSms)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[OutgoingSms.dedupe_key])
-        .returning(OutgoingSms)
+def _insert_unless_duplicate(*, unless_opted_out: int | None, **values) -> OutgoingSms | None:
+    """The outbox row, or None: a row with this dedupe key exists, or the person
+    ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
+    NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
+    the row cost one statement, and an opt-out committed before it always wins."""
+    dialect = db.session.get_bind().dialect.name
+    statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None)
+    return db.session.scalar(statement, {**values, "opted_out_person_id": unless_opted_out})
+
+
+@functools.cache
+def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool):
+    """The outbox INSERT, built once per dialect and shape: every sign-up notice,
+    reminder and login code runs it, and building it anew costs more CPU than its round
+    trip."""
+    table = OutgoingSms.__table__
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in columns))
+    if check_opt_out:
+        opted_out = select(Person.id).where(
+            Person.id == bindparam("opted_out_person_id"), Person.sms_opted_out_at.is_not(None)
+        )
+        row = row.where(~opted_out.exists())
+    else:
+        # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
+        row = row.where(true())
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Core INSERT (the ORM's bulk mode takes no SELECT), read back as the ORM row.
+    core = (
+        insert(table)
+        .from_select(columns, row)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(*table.c)
     )
-    return db.session.scalar(statement)
+    return select(OutgoingSms).from_statement(core)
