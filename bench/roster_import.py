@@ -118,7 +118,7 @@ def main() -> int:
 def run(args, rng, url: str) -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
-    from flask_migrate import upgrade
+    from volunteer_hub.extensions import upgrade_database
     from sqlalchemy import event
 
     from volunteer_hub import create_app
@@ -129,7 +129,7 @@ def run(args, rng, url: str) -> int:
 
     app = create_app({"EMBEDDED_WORKER": False})
     with app.app_context():
-        upgrade()
+        upgrade_database()
         province = create_unit("湖北省", None)
         city = create_unit("鄂州市", province.id)
         streets = []

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         # the checkout.
         os.environ["INSTANCE_PATH"] = scratch
         os.environ.setdefault("SECRET_KEY", "feed-scenario")
-        from flask_migrate import upgrade
+        from volunteer_hub.extensions import upgrade_database
 
         from volunteer_hub import create_app
         from volunteer_hub.config import _sqlalchemy_url
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         with app.app_context():
-            upgrade()
+            upgrade_database()
             scenario = run_scenario(args.outdir, paced=True)
             from volunteer_hub.extensions import db
 
