@@ -118,11 +118,10 @@ def main() -> int:
 def run(args, rng, url: str) -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
-    from volunteer_hub.extensions import upgrade_database
     from sqlalchemy import event
 
     from volunteer_hub import create_app
-    from volunteer_hub.extensions import db
+    from volunteer_hub.extensions import db, upgrade_database
     from volunteer_hub.people.models import Person
     from volunteer_hub.roster import services
     from volunteer_hub.units.services import create_unit

@@ -285,10 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         # the checkout.
         os.environ["INSTANCE_PATH"] = scratch
         os.environ.setdefault("SECRET_KEY", "feed-scenario")
-        from volunteer_hub.extensions import upgrade_database
-
         from volunteer_hub import create_app
         from volunteer_hub.config import _sqlalchemy_url
+        from volunteer_hub.extensions import upgrade_database
 
         database_url = args.database_url or f"sqlite:///{Path(scratch) / 'scenario.sqlite3'}"
         app = create_app(
