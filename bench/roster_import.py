@@ -118,18 +118,17 @@ def main() -> int:
 def run(args, rng, url: str) -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
-    from flask_migrate import upgrade
     from sqlalchemy import event
 
     from volunteer_hub import create_app
-    from volunteer_hub.extensions import db
+    from volunteer_hub.extensions import db, upgrade_database
     from volunteer_hub.people.models import Person
     from volunteer_hub.roster import services
     from volunteer_hub.units.services import create_unit
 
     app = create_app({"EMBEDDED_WORKER": False})
     with app.app_context():
-        upgrade()
+        upgrade_database()
         province = create_unit("湖北省", None)
         city = create_unit("鄂州市", province.id)
         streets = []

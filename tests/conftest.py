@@ -59,7 +59,7 @@ def redis_url() -> str | None:
 
 @pytest.fixture(scope="session")
 def app(database_url, redis_url, tmp_path_factory):
-    from flask_migrate import upgrade
+    from volunteer_hub.extensions import upgrade_database
 
     overrides = {
         "TESTING": True,
@@ -81,7 +81,7 @@ def app(database_url, redis_url, tmp_path_factory):
     os.environ.setdefault("INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
     app = create_app(overrides)
     with app.app_context():
-        upgrade()
+        upgrade_database()
         app.config["SEEDED_CATEGORY_MAX_ID"] = db.session.scalar(
             sa.text("SELECT max(id) FROM category")
         )

@@ -9,14 +9,24 @@ from pathlib import Path
 from flask import Flask
 
 from volunteer_hub import config
-from volunteer_hub.extensions import babel, csrf, db, limiter, login_manager, migrate
+from volunteer_hub.extensions import (
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    register_migrate_command,
+)
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def create_app(overrides: dict | None = None) -> Flask:
+def create_app(overrides: dict | None = None, *, serve_web: bool = True) -> Flask:
+    """The app. ``serve_web=False`` is for worker processes, which run actors and never
+    serve a request: they skip the blueprints (their views, forms and templates, about
+    14 MB), the request hooks and the ``flask`` commands."""
     app = Flask(
         __name__,
         instance_path=os.environ.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
@@ -37,6 +47,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     _init_extensions(app)
     _init_broker(app)  # before the handlers import actor modules: actors land on it
     _subscribe_handlers(app)
+    if serve_web:
+        _init_web(app)
+    _announce_mode(app)
+    return app
+
+
+def _init_web(app: Flask) -> None:
     from volunteer_hub import web
     from volunteer_hub.ops import request_log
 
@@ -47,8 +64,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     web.init_app(app)
     request_log.init_app(app)
     _trust_proxies(app)  # outermost: the request log and the limits see the real client
-    _announce_mode(app)
-    return app
 
 
 def _trust_proxies(app: Flask) -> None:
@@ -68,7 +83,7 @@ def _init_extensions(app: Flask) -> None:
     from volunteer_hub.i18n import select_locale, select_timezone
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    register_migrate_command(app, str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)

@@ -31,9 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event, Timezone, vDuration, vRecur
+if TYPE_CHECKING:
+    # icalendar is imported where a feed is built: processes that never build one (a
+    # worker sending texts, most web requests) do not hold it (about 3 MB).
+    from icalendar import Event, Timezone, vRecur
 
 __all__ = [
     "DEFAULT_ZONE",
@@ -206,6 +210,8 @@ def build_feed(feed: FeedInput) -> bytes:
     """
     if feed.refresh_interval <= timedelta(0):
         raise ValueError("refresh_interval must be positive")
+    from icalendar import Calendar, vDuration
+
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
@@ -255,6 +261,8 @@ def _order(event: FeedEvent) -> tuple[datetime, str]:
 def _vtimezone(name: str) -> Timezone:
     # Computing a VTIMEZONE walks the zone's history (milliseconds); built once per zone.
     # The component is only read afterwards, so sharing it between calendars is safe.
+    from icalendar import Timezone
+
     vtz = Timezone.from_tzinfo(ZoneInfo(name), tzid=name, first_date=_ZONE_FIRST_DATE)
     # its "only works from 2000 to 2038" COMMENT is true of zones with DST rules only,
     # and Asia/Shanghai has none: left out rather than shown to people reading the file
@@ -367,6 +375,8 @@ class _Entry:
     recurrence_id: datetime | None = None
 
     def component(self) -> Event:
+        from icalendar import Event
+
         vevent = Event()
         vevent.add("UID", self.uid)
         if self.recurrence_id is not None:
@@ -414,6 +424,8 @@ def _occurrence(master: _Entry, override: Override, rid: datetime, zone: ZoneInf
 
 
 def _rule(text: str, zone: ZoneInfo, uid: str) -> vRecur:
+    from icalendar import vRecur
+
     try:
         rule = vRecur.from_ical(text.strip().removeprefix("RRULE:"))
     except ValueError as exc:

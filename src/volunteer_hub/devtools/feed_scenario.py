@@ -285,10 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         # the checkout.
         os.environ["INSTANCE_PATH"] = scratch
         os.environ.setdefault("SECRET_KEY", "feed-scenario")
-        from flask_migrate import upgrade
-
         from volunteer_hub import create_app
         from volunteer_hub.config import _sqlalchemy_url
+        from volunteer_hub.extensions import upgrade_database
 
         database_url = args.database_url or f"sqlite:///{Path(scratch) / 'scenario.sqlite3'}"
         app = create_app(
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         with app.app_context():
-            upgrade()
+            upgrade_database()
             scenario = run_scenario(args.outdir, paced=True)
             from volunteer_hub.extensions import db
 

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
-from twilio.rest import Client
+
+if TYPE_CHECKING:
+    # The REST client and its HTTP client are imported when a gateway first sends (the
+    # REST client then loads its API tree, about 7 MB): a web process that only checks
+    # webhook signatures never holds them.
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
 
 from volunteer_hub.sms.gateway import (
     LazyClient,
@@ -63,54 +68,72 @@ def _is_twilio_host(host: str) -> bool:
     return host == "twilio.com" or host.endswith(".twilio.com")
 
 
-class RedirectingHttpClient(TwilioHttpClient):
-    """A TwilioHttpClient that puts a timeout on every call and, given ``api_base_url``,
-    sends what would go to ``https://*.twilio.com`` to that origin instead (a local fake
-    in tests and benchmarks, or an egress proxy)."""
+@cache
+def redirecting_http_client_class() -> type[TwilioHttpClient]:
+    """The class of the HTTP client the gateway hands to the REST client. Built on first
+    use because it subclasses the SDK's TwilioHttpClient, which a module-level class would
+    import with this module."""
+    from requests.adapters import HTTPAdapter
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.http.response import Response
 
-    def __init__(self, timeout: float, api_base_url: str | None = None):
-        # max_retries=None keeps requests' default of no retries: retrying is the actor's job.
-        super().__init__(pool_connections=True, timeout=timeout, max_retries=None)
-        self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
-        if self.session is not None:
-            # Worker threads share one client; a pool per thread count avoids reconnects.
-            self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
+    class RedirectingHttpClient(TwilioHttpClient):
+        """A TwilioHttpClient that puts a timeout on every call and, given ``api_base_url``,
+        sends what would go to ``https://*.twilio.com`` to that origin instead (a local fake
+        in tests and benchmarks, or an egress proxy)."""
 
-    def rewrite(self, url: str) -> str:
-        if not self.api_base_url:
-            return url
-        parts = urlsplit(url)
-        if not _is_twilio_host(parts.hostname or ""):
-            return url
-        base = urlsplit(self.api_base_url)
-        path = base.path.rstrip("/") + parts.path
-        return urlunsplit((base.scheme, base.netloc, path, parts.query, parts.fragment))
+        def __init__(self, timeout: float, api_base_url: str | None = None):
+            # max_retries=None keeps requests' default of no retries: retrying is the actor's job.
+            super().__init__(pool_connections=True, timeout=timeout, max_retries=None)
+            self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
+            if self.session is not None:
+                # Worker threads share one client; a pool per thread count avoids reconnects.
+                self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        return super().request(
-            method,
-            self.rewrite(url),
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout if timeout is not None else self.timeout,
-            allow_redirects=allow_redirects,
-        )
+        def rewrite(self, url: str) -> str:
+            if not self.api_base_url:
+                return url
+            parts = urlsplit(url)
+            if not _is_twilio_host(parts.hostname or ""):
+                return url
+            base = urlsplit(self.api_base_url)
+            path = base.path.rstrip("/") + parts.path
+            return urlunsplit((base.scheme, base.netloc, path, parts.query, parts.fragment))
 
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+        def request(
+            self,
+            method: str,
+            url: str,
+            params: dict[str, object] | None = None,
+            data: dict[str, object] | None = None,
+            headers: dict[str, str] | None = None,
+            auth: tuple[str, str] | None = None,
+            timeout: float | None = None,
+            allow_redirects: bool = False,
+        ) -> Response:
+            return super().request(
+                method,
+                self.rewrite(url),
+                params=params,
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeout=timeout if timeout is not None else self.timeout,
+                allow_redirects=allow_redirects,
+            )
+
+        def close(self) -> None:
+            if self.session is not None:
+                self.session.close()
+
+    return RedirectingHttpClient
+
+
+def __getattr__(name: str) -> object:
+    # ``RedirectingHttpClient`` stays importable by name (tests and benchmarks build one).
+    if name == "RedirectingHttpClient":
+        return redirecting_http_client_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class TwilioGateway(LazyClient):
@@ -137,7 +160,7 @@ class TwilioGateway(LazyClient):
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.api_base_url = api_base_url
-        self._http: RedirectingHttpClient | None = None
+        self._http: TwilioHttpClient | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"<TwilioGateway {self.account_sid} base={self.api_base_url or 'twilio'}>"
@@ -145,7 +168,9 @@ class TwilioGateway(LazyClient):
     # -- the client, built on first use -------------------------------------------------
 
     def _build_client(self) -> Client:
-        self._http = RedirectingHttpClient(self.timeout, self.api_base_url)
+        from twilio.rest import Client
+
+        self._http = redirecting_http_client_class()(self.timeout, self.api_base_url)
         # TWILIO_EDGE / TWILIO_REGION in the environment still apply (the client reads
         # them); with api_base_url set, those hosts are rewritten too.
         return Client(self.account_sid, self._auth_token, http_client=self._http)

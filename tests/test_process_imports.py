@@ -1,0 +1,63 @@
+"""What a web and a worker process import at start: the libraries only some commands or
+pages need stay out until they are used (issue 15, memory). Each check runs in a fresh
+interpreter, since this test process has imported everything already."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: imported where used: `flask db`, a calendar feed, a Twilio send
+LOADED_ON_USE = ("flask_migrate", "alembic", "icalendar", "twilio.rest", "twilio.http")
+
+
+def _fresh_interpreter(code: str, tmp_path) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'imports.sqlite3'}",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "imports-test",
+        # the Twilio backend is the one whose SDK is heavy; its module is imported
+        "SMS_BACKEND": "twilio",
+    }
+    env.pop("REDIS_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _report(module: str) -> str:
+    return (
+        f"import json, sys, importlib\n"
+        f"process = importlib.import_module({module!r})\n"
+        "import volunteer_hub.sms.backends.twilio\n"
+        "print(json.dumps({'loaded': [n for n in sys.modules if n.startswith(%r)],"
+        " 'blueprints': sorted(process.app.blueprints)}))" % (LOADED_ON_USE,)
+    )
+
+
+def test_the_web_process_leaves_migrations_calendars_and_the_twilio_sdk_out(tmp_path):
+    report = _fresh_interpreter(_report("wsgi"), tmp_path)
+    assert report["loaded"] == []
+    assert {"api", "sms", "health"} <= set(report["blueprints"])
+
+
+def test_the_worker_process_has_no_web_side(tmp_path):
+    report = _fresh_interpreter(_report("volunteer_hub.worker"), tmp_path)
+    assert report["loaded"] == []
+    assert report["blueprints"] == []
+
+
+def test_the_twilio_http_client_is_still_an_sdk_client_by_name():
+    from twilio.http.http_client import TwilioHttpClient
+
+    from volunteer_hub.sms.backends import twilio
+
+    assert issubclass(twilio.RedirectingHttpClient, TwilioHttpClient)
+    assert twilio.RedirectingHttpClient is twilio.redirecting_http_client_class()
