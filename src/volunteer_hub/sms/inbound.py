@@ -73,6 +73,10 @@ def handle_inbound(
         sender = normalize_phone(from_phone)
     except InvalidPhone:
         sender = (from_phone or "")[:20]
+    # Who wrote and what they asked go into the row's one INSERT (no UPDATE after it);
+    # a redelivered message costs the person lookup for nothing, which is rare.
+    person = db.session.scalar(select(Person).where(Person.phone == sender))
+    command = parse(body or "")
     recorded = db.session.scalar(
         dialect_insert(db.session, InboundSms)
         .values(
@@ -81,17 +85,14 @@ def handle_inbound(
             to_phone=(to_phone or "")[:20],
             body=body or "",
             received_at=now,
+            person_id=person.id if person else None,
+            command=command.kind.value,
         )
         .on_conflict_do_nothing(index_elements=[InboundSms.message_sid])
         .returning(InboundSms)
     )
     if recorded is None:
         return InboundResult(reply=None, duplicate=True)
-
-    person = db.session.scalar(select(Person).where(Person.phone == sender))
-    command = parse(body or "")
-    recorded.person_id = person.id if person else None
-    recorded.command = command.kind.value
 
     answered = _answer_callout(command, person, body or "", now)
     if answered is not None:
