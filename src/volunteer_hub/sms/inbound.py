@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, select
+from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
@@ -496,10 +497,14 @@ def _unknown_code(person: Person, code: str) -> Rendered:
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
+    """The shift and its event, and the event's team into the identity map with them:
+    every answer about a shift names the team (no second round trip for it)."""
     row = db.session.execute(
         select(Shift, Event)
         .join(Event, Event.id == Shift.event_id)
+        .join(Team, Team.id == Event.team_id)
         .where(Shift.code == code, Shift.code_is_current.is_(True))
+        .options(contains_eager(Event.team))
     ).first()
     return (row[0], row[1]) if row else None
 
