@@ -146,6 +146,9 @@ class SignupPlaced(DomainEvent):
     phase = Phase.IN_TRANSACTION
     signup_id: int
     source: str  #: SignupSource value: "sms", "web", "api" ...
+    #: 1-based place on the waitlist as counted by sign_up (None when confirmed), so
+    #: the notice need not count the queue a second time
+    waitlist_position: int | None = None
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,15 @@ def visible_event(viewer: Viewer, event_id: int) -> Event:
 
 
 def visible_shift(viewer: Viewer, shift_id: int) -> Shift:
+    """The shift with its event and the event's team (and unit) in the identity map, from
+    the one query that checks the viewer may see it: a sign-up names the team and checks
+    it is open, and would otherwise load it in a second round trip."""
     query = (
         select(Shift)
         .join(Event, Event.id == Shift.event_id)
         .join(Team, Team.id == Event.team_id)
         .where(Shift.id == shift_id, viewer.team_condition())
-        .options(contains_eager(Shift.event))
+        .options(contains_eager(Shift.event).contains_eager(Event.team))
     )
     return _one_or_not_found(query, _("班次不存在"))
 

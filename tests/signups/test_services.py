@@ -259,3 +259,25 @@ def test_person_to_sign_up_finds_members_and_creates_only_for_an_overseer(make, 
         stranger,
         False,
     )
+
+
+def test_a_waitlist_place_is_counted_once_for_the_answer_and_the_text(make, team, count_queries):
+    from volunteer_hub.sms.models import OutgoingSms
+
+    shift = make.shifts_of(make.event(team, capacity=1))[0]
+    first, second, third = (make.member(team) for _ in range(3))
+    for person in (first, second):
+        services.sign_up(shift.id, person.id, "web")
+    db.session.commit()
+
+    with count_queries() as counter:
+        result = services.sign_up(shift.id, third.id, "web")
+    db.session.commit()
+
+    counts = [s for s in counter.statements if "count(" in s.lower()]
+    assert len(counts) == 1, counts
+    assert result.waitlist_position == 2
+    text = db.session.scalar(
+        select(OutgoingSms).where(OutgoingSms.dedupe_key == f"notice:placed:{result.signup.id}")
+    )
+    assert text.template_vars["position"] == "2"

@@ -148,8 +148,9 @@ def sign_up(
             _release_seat(shift_id)
         raise AlreadySignedUp(_("您已报名该班次"))
 
-    publish(SignupPlaced(signup.id, SignupSource(source)))
+    # Counted once, while the shift row is ours: the answer and the notice both tell it.
     position = None if claimed else waitlist_position(signup)
+    publish(SignupPlaced(signup.id, SignupSource(source), waitlist_position=position))
     return SignupResult(signup=signup, waitlist_position=position)
 
 

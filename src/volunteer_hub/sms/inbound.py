@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, select
+from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
@@ -73,6 +74,10 @@ def handle_inbound(
         sender = normalize_phone(from_phone)
     except InvalidPhone:
         sender = (from_phone or "")[:20]
+    # Who wrote and what they asked go into the row's one INSERT (no UPDATE after it);
+    # a redelivered message costs the person lookup for nothing, which is rare.
+    person = db.session.scalar(select(Person).where(Person.phone == sender))
+    command = parse(body or "")
     recorded = db.session.scalar(
         dialect_insert(db.session, InboundSms)
         .values(
@@ -81,17 +86,14 @@ def handle_inbound(
             to_phone=(to_phone or "")[:20],
             body=body or "",
             received_at=now,
+            person_id=person.id if person else None,
+            command=command.kind.value,
         )
         .on_conflict_do_nothing(index_elements=[InboundSms.message_sid])
         .returning(InboundSms)
     )
     if recorded is None:
         return InboundResult(reply=None, duplicate=True)
-
-    person = db.session.scalar(select(Person).where(Person.phone == sender))
-    command = parse(body or "")
-    recorded.person_id = person.id if person else None
-    recorded.command = command.kind.value
 
     answered = _answer_callout(command, person, body or "", now)
     if answered is not None:
@@ -495,10 +497,14 @@ def _unknown_code(person: Person, code: str) -> Rendered:
 
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
+    """The shift and its event, and the event's team into the identity map with them:
+    every answer about a shift names the team (no second round trip for it)."""
     row = db.session.execute(
         select(Shift, Event)
         .join(Event, Event.id == Shift.event_id)
+        .join(Team, Team.id == Event.team_id)
         .where(Shift.code == code, Shift.code_is_current.is_(True))
+        .options(contains_eager(Event.team))
     ).first()
     return (row[0], row[1]) if row else None
 

@@ -54,9 +54,10 @@ def signup_placed(placed: SignupPlaced) -> None:
     if signup.status == SignupStatus.CONFIRMED:
         text = replies.signup_confirmed(**_named_shift(shift, event))
     else:
-        text = replies.signup_waitlisted(
-            **_named_shift(shift, event), position=waitlist_position(signup)
-        )
+        position = placed.waitlist_position
+        if position is None:  # a publisher that did not count it
+            position = waitlist_position(signup)
+        text = replies.signup_waitlisted(**_named_shift(shift, event), position=position)
     _queue_one(signup, text, f"notice:placed:{signup.id}")
 
 
