@@ -11,6 +11,7 @@ from tests.factories import PASSWORD
 from volunteer_hub.audit.models import AuditEntry
 from volunteer_hub.audit.services import entries_about
 from volunteer_hub.auth.models import ApiToken
+from volunteer_hub.auth.services import authenticate
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.teams.models import MemberRole, Membership
@@ -179,7 +180,31 @@ def test_coordinator_deactivates_a_leader_below_and_every_session_ends(client, a
     assert [e.action for e in entries_about("person", leader.id)] == ["account.deactivated"]
     page = client.get(f"/staff/{leader.id}").get_data(as_text=True)
     assert "已停用" in page and "停用账号" in page  # the history names the action
-    assert "重置密码</button>" not in page  # nothing left to do with it
+    assert "重置密码</button>" not in page  # nothing left to do with it but switch it on
+
+
+def test_a_deactivated_account_comes_back_with_a_new_temporary_password(client, world, make):
+    leader = make.leader(world.team_a, name="钱队长")
+    login(client, world.coordinator_a)
+    client.post(f"/staff/{leader.id}/deactivate")
+    assert "重新启用账号</button>" in client.get(f"/staff/{leader.id}").get_data(as_text=True)
+
+    response = client.post(f"/staff/{leader.id}/reactivate")
+
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    temporary = temporary_password_in(response.get_data(as_text=True))
+    db.session.expire_all()
+    person = db.session.get(Person, leader.id)
+    assert person.is_active and person.must_set_password
+    assert authenticate(leader.phone, temporary) is not None
+    assert authenticate(leader.phone, PASSWORD) is None  # the old password is not trusted
+    assert [e.action for e in entries_about("person", leader.id)] == [
+        "account.reactivated",
+        "account.deactivated",
+    ]
+    again = client.post(f"/staff/{leader.id}/reactivate")  # active already: refused, flashed
+    assert again.status_code == 302
+    assert "该账号没有停用" in client.get(again.headers["Location"]).get_data(as_text=True)
 
 
 def test_accounts_beside_above_or_their_own_are_not_the_coordinators_to_manage(client, world, make):

@@ -74,6 +74,7 @@ def label(entry: AuditEntry) -> str:
         "account.created": lambda: _("新建账号"),
         "account.role_granted": lambda: _("添加角色"),
         "account.deactivated": lambda: _("停用账号"),
+        "account.reactivated": lambda: _("重新启用账号"),
         "account.password_reset": lambda: _("重置密码"),
         "account.password_chosen": lambda: _("本人设置了密码"),
         "account.password_reset_by_code": lambda: _("本人用短信验证码重设了密码"),

@@ -39,7 +39,7 @@ from volunteer_hub.auth.services import (
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.people.services import InvalidPhone, is_erased_phone, normalize_phone
 from volunteer_hub.teams.models import MemberRole, Membership, Team
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import is_within, subtree_condition
@@ -146,6 +146,22 @@ def deactivate_account(viewer: Viewer, person_id: int) -> Person:
     deactivate(person)
     audit.record(viewer.person_id, "account.deactivated", "person", person.id)
     return person
+
+
+def reactivate_account(viewer: Viewer, person_id: int) -> str:
+    """Switch a deactivated account back on, with a new temporary password returned once
+    (whatever got it switched off, the old password is not trusted again): the person
+    must choose their own at the next login. An erased person stays erased. Raises
+    NotFound for an account the viewer may not manage. The caller commits."""
+    person = _manageable(viewer, person_id)
+    if person.is_active:
+        raise DomainError(_("该账号没有停用"))
+    if is_erased_phone(person.phone):
+        raise DomainError(_("个人信息已删除的账号不能重新启用"))
+    person.is_active = True
+    temporary = set_temporary_password(person)
+    audit.record(viewer.person_id, "account.reactivated", "person", person.id)
+    return temporary
 
 
 def reset_account_password(viewer: Viewer, person_id: int) -> str:

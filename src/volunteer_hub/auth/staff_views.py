@@ -15,6 +15,7 @@ from volunteer_hub.auth import staff
 from volunteer_hub.auth.forms import StaffAccountForm
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.errors import NotFound
+from volunteer_hub.people.services import is_erased_phone
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.web import (
     current_viewer,
@@ -89,6 +90,7 @@ def account(person_id: int):
         history=history,
         actor_names=audit.actor_names(history),
         audit_label=audit.label,
+        erased=is_erased_phone(shown.person.phone),
     )
 
 
@@ -107,6 +109,13 @@ def deactivate(person_id: int):
     return redirect(url_for("staff.account", person_id=person_id))
 
 
+@bp.post("/<int:person_id>/reactivate")
+@staff_required
+def reactivate(person_id: int):
+    temporary = _change_account(person_id, staff.reactivate_account)
+    return _password_shown(person_id, temporary, created=False, reactivated=True)
+
+
 def _change_account(person_id: int, change: Callable[[Viewer, int], T]) -> T:
     """``change(viewer, person_id)``; a refusal is flashed on the account's page, and an
     account the viewer may not manage is a 404."""
@@ -120,7 +129,7 @@ def _new_page(form: StaffAccountForm, errors: dict[str, str], choices: dict[str,
     return body, 400 if errors else 200
 
 
-def _password_shown(person_id: int, temporary: str, created: bool):
+def _password_shown(person_id: int, temporary: str, created: bool, reactivated: bool = False):
     viewer = current_viewer()
     response = render_template(
         "auth/staff_password.html",
@@ -128,6 +137,7 @@ def _password_shown(person_id: int, temporary: str, created: bool):
         full_phone_ids=viewer.people_with_full_phone([person_id]),
         temporary_password=temporary,
         created=created,
+        reactivated=reactivated,
     )
     # Shown once: not kept by the browser's cache or history.
     return response, 200, {"Cache-Control": "no-store"}
