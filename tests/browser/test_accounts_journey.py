@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import PHONE, local_midnight, release_database
+from tests.browser.conftest import PHONE, local_midnight, release_database, staff_login
 from tests.browser.test_volunteer_journey import read_texts
 from volunteer_hub.audit.models import AuditEntry
 from volunteer_hub.extensions import db
@@ -26,13 +26,6 @@ LEADER_PHONE = "13972001234"
 OWN_PASSWORD = "fenghuang-2026"
 
 
-def log_in(page, phone: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(phone)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
 def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journey, make):
     city = make.unit("鄂州市")
     district = make.unit("鄂城区", parent=city)
@@ -44,7 +37,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
 
     desk = journey("coordinator")
     page = desk.page
-    log_in(page, coordinator_phone, make.PASSWORD)
+    staff_login(page, coordinator_phone, make.PASSWORD)
     # The team first: under the street, from the unit tree.
     page.get_by_role("link", name="单位管理").click()
     page.get_by_role("link", name="凤凰街道").click()
@@ -79,7 +72,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
     desk.shot("account")
     # The same pages on the coordinator's phone.
     small = journey("coordinator-phone", PHONE)
-    log_in(small.page, coordinator_phone, make.PASSWORD)
+    staff_login(small.page, coordinator_phone, make.PASSWORD)
     small.page.goto("/staff")
     expect(small.page.get_by_text("待设置密码")).to_be_visible()
     small.shot("accounts")
@@ -89,7 +82,7 @@ def test_coordinator_makes_a_leader_who_sets_a_password_and_posts_an_event(journ
     # The new leader, on a phone.
     phone = journey("leader", PHONE)
     mobile = phone.page
-    log_in(mobile, LEADER_PHONE, temporary)
+    staff_login(mobile, LEADER_PHONE, temporary)
     expect(mobile.get_by_role("heading", name="设置您的密码")).to_be_visible()
     mobile.goto(f"/teams/{team_id}")  # nothing else opens until it is done
     expect(mobile.get_by_role("heading", name="设置您的密码")).to_be_visible()
@@ -155,6 +148,6 @@ def test_leader_who_forgot_the_password_sets_a_new_one_with_a_texted_code(
     page.get_by_role("button", name="设置新密码").click()
     expect(page.get_by_text("密码已重设")).to_be_visible()
     phone.shot("login-again")
-    log_in(page, leader_phone, OWN_PASSWORD)
+    staff_login(page, leader_phone, OWN_PASSWORD)
     page.goto(f"/teams/{team_id}")
     expect(page.get_by_role("heading", name="莲花山社区戎马志愿服务队")).to_be_visible()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import PHONE, release_database
+from tests.browser.conftest import PHONE, release_database, staff_login
 from tests.browser.test_layout import check_page, enlarge_font
 from tests.factories import PASSWORD
 from volunteer_hub.extensions import db
@@ -16,10 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def log_in(journey, phone: str) -> None:
-    journey.page.goto("/login")
-    journey.page.get_by_label("手机号码").fill(phone)
-    journey.page.get_by_label("密码").fill(PASSWORD)
-    journey.page.get_by_role("button", name="登录").click()
+    staff_login(journey.page, phone, PASSWORD)
     journey.page.wait_for_url(lambda url: "/login" not in url)
 
 

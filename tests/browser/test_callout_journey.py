@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database
+from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database, staff_login
 from volunteer_hub.db import utcnow
 from volunteer_hub.scheduler import tick
 
@@ -20,14 +20,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the fixtures skip with the reason
     expect = None
-
-
-def log_in(page, phone: str, password: str):
-    page.goto("/login")
-    for label, value in (("手机号码", phone), ("密码", password)):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="登录").click()
-    return page
 
 
 def text_in(page, phone: str, body: str) -> None:
@@ -55,7 +47,8 @@ def test_coordinator_calls_out_the_board_fills_and_stands_down(journey, make):
     release_database()
 
     desk = journey("coordinator")
-    page = log_in(desk.page, coordinator_phone, make.PASSWORD)
+    page = desk.page
+    staff_login(page, coordinator_phone, make.PASSWORD)
     page.goto(f"/events/{event_id}")
     page.get_by_role("link", name="应急召集").click()
     expect(page.get_by_role("heading", name="应急召集")).to_be_visible()
@@ -81,7 +74,8 @@ def test_coordinator_calls_out_the_board_fills_and_stands_down(journey, make):
     desk.shot("board-started")
 
     phone = journey("coordinator-phone", PHONE)
-    log_in(phone.page, coordinator_phone, make.PASSWORD).goto(f"/events/{event_id}/callouts")
+    staff_login(phone.page, coordinator_phone, make.PASSWORD)
+    phone.page.goto(f"/events/{event_id}/callouts")
     expect(phone.page.get_by_role("link", name=re.compile("编号"))).to_be_visible()  # this one
     phone.shot("start-page-with-the-callout-listed")
     phone.page.goto(board_url)

@@ -8,10 +8,11 @@ import io
 import re
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from tests.browser.conftest import DESKTOP, PHONE, release_database
+from tests.browser.conftest import DESKTOP, PHONE, release_database, staff_login
+from tests.roster.conftest import HEADERS, xlsx
 from volunteer_hub.extensions import db
 from volunteer_hub.teams.models import Membership, Team, TeamInvitation
 
@@ -23,24 +24,10 @@ except ImportError:  # the fixtures skip with the reason
     expect = None
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HEADERS = ["姓名", "手机号", "是否退役军人", "技能特长", "服务队", "所属单位"]
 
 
-def workbook(rows: list[list]) -> bytes:
-    book = Workbook()
-    book.active.append(HEADERS)
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def log_in(page, phone: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("手机号码").fill(phone)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
+def workbook(rows: list[list], header: list = HEADERS) -> bytes:
+    return xlsx(("Sheet", [header, *rows]))
 
 
 def upload(page, name: str, content: bytes, team: str | None = None) -> None:
@@ -99,7 +86,7 @@ def test_an_admin_imports_two_teams_fixes_the_bad_rows_and_imports_again(
 
     desk = journey("admin", DESKTOP)
     page = desk.page
-    log_in(page, admin_phone, make.PASSWORD)
+    staff_login(page, admin_phone, make.PASSWORD)
     upload(page, "鄂城区花名册.xlsx", content)
     errors = page.locator("#errors")
     expect(errors.get_by_text("第 6 行")).to_be_visible()
@@ -129,14 +116,7 @@ def test_an_admin_imports_two_teams_fixes_the_bad_rows_and_imports_again(
         if row[line] in fixes:
             column, value = fixes[row[line]]
             row[column] = value
-    fixed = Workbook()
-    fixed.active.append(header)
-    for row in rows:
-        fixed.active.append(row)
-    out = io.BytesIO()
-    fixed.save(out)
-
-    upload(page, "鄂城区花名册-改正.xlsx", out.getvalue())
+    upload(page, "鄂城区花名册-改正.xlsx", workbook(rows, header))
     expect(page.get_by_text("错误行：0 行")).to_be_visible()
     expect(page.get_by_text("新队员：5 人")).to_be_visible()
     desk.shot("fixed-preview")
@@ -170,7 +150,7 @@ def test_a_leader_imports_people_from_other_teams_who_are_invited_by_text(
 
     phone = journey("leader", PHONE)
     page = phone.page
-    log_in(page, leader_phone, make.PASSWORD)
+    staff_login(page, leader_phone, make.PASSWORD)
     upload(page, "戎马队.xlsx", content, team="莲花山社区戎马志愿服务队")
     expect(page.get_by_text("将发送入队邀请：2 人", exact=False)).to_be_visible()
     # Stored names of people registered elsewhere are never shown to the importer.
