@@ -310,13 +310,5 @@ def _settle(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> Non
 
 
 def _postpone(outgoing_ids: Sequence[int], now: datetime, code: str, message: str) -> None:
-    """Nothing claimed (no send slot: the rate is used up, or Redis is away; the backend
-    is paused): say why on the rows, and keep the sweep off them a while."""
-    db.session.execute(
-        update(OutgoingSms)
-        .where(OutgoingSms.id.in_(outgoing_ids), OutgoingSms.status == SmsStatus.QUEUED)
-        .values(error_code=services._code(code), error_message=message[:500], status_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    services.postpone(outgoing_ids, now, code, message)
     log.warning("sms batch: %d texts stay queued (%s)", len(outgoing_ids), code)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -234,13 +234,13 @@ def _claim(
             pace()
     except Exception as exc:  # nothing claimed: whatever went wrong, the text waits
         code = getattr(exc, "code", None) or type(exc).__name__
-        _postpone(outgoing_id, now, code, str(exc))
+        postpone([outgoing_id], now, code, str(exc))
         log.warning("sms %s: no send slot (%s), stays queued, will retry", outgoing_id, code)
         return Delivery("retry", retry=True)
     if paused is not None:
         # No retry: the resume (or the minute sweep) sends it again.
         since = f"{paused.since:%Y-%m-%d %H:%M} UTC"
-        _postpone(outgoing_id, now, pauses.PAUSED_CODE, f"{backend} paused since {since}")
+        postpone([outgoing_id], now, pauses.PAUSED_CODE, f"{backend} paused since {since}")
         return Delivery("paused")
 
     claimed = db.session.execute(
@@ -460,13 +460,14 @@ def claimable(now: datetime):
     )
 
 
-def _postpone(outgoing_id: int, now: datetime, code: str, message: str) -> None:
-    """The text could not be handed over and was never claimed (no send slot: the rate
-    is used up, or Redis is away; its backend is paused). Say why on the row, and keep
-    the sweep off it a while, as after a provider's transient error."""
+def postpone(outgoing_ids: Sequence[int], now: datetime, code: str, message: str) -> None:
+    """The texts could not be handed over and were never claimed (no send slot: the rate
+    is used up, or Redis is away; their backend is paused). Say why on the rows, and keep
+    the sweep off them a while, as after a provider's transient error. For one text or a
+    batch's."""
     db.session.execute(
         update(OutgoingSms)
-        .where(OutgoingSms.id == outgoing_id, OutgoingSms.status == SmsStatus.QUEUED)
+        .where(OutgoingSms.id.in_(outgoing_ids), OutgoingSms.status == SmsStatus.QUEUED)
         .values(error_code=_code(code), error_message=message[:500], status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
