@@ -34,7 +34,7 @@ def test_a_forked_child_opens_its_own_connection(app):
                         "session": _session_id(connection),
                         "inherited": connection.connection.dbapi_connection is parent_dbapi,
                     }
-            except BaseException as exc:  # noqa: BLE001 - anything must reach the parent
+            except BaseException as exc:  # anything must reach the parent
                 answer = {"error": repr(exc)}
             os.write(write_end, json.dumps(answer).encode())
             os._exit(0)
