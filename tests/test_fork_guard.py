@@ -1,14 +1,17 @@
 """A pooled database connection never crosses a fork (``gunicorn --preload``): the child
-opens its own, and the parent's stays usable."""
+opens its own, and the parent's stay usable."""
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 
 from sqlalchemy import text
 
 from volunteer_hub.extensions import db
+
+POOLED = 3
 
 
 def _session_id(connection) -> int | None:
@@ -18,22 +21,33 @@ def _session_id(connection) -> int | None:
     return None
 
 
-def test_a_forked_child_opens_its_own_connection(app):
+def test_a_forked_child_opens_its_own_connections(app):
     with app.app_context():
         engine = db.engine
-        with engine.connect() as connection:  # opened here, then back in the pool
-            parent_session = _session_id(connection)
-            # Held, so that no new connection object can take its place in memory.
-            parent_dbapi = connection.connection.dbapi_connection
+        engine.dispose()
+        # Connections opened here and back in the pool, as in a worker that has served
+        # requests; held, so that no new connection object can take one's place in memory.
+        with ExitStack() as stack:
+            connections = [stack.enter_context(engine.connect()) for _ in range(POOLED)]
+            parent_dbapi = [c.connection.dbapi_connection for c in connections]
+            parent_sessions = {_session_id(c) for c in connections} - {None}
         read_end, write_end = os.pipe()
         child = os.fork()
         if child == 0:  # the child: report and leave without running pytest's exit code
             try:
-                with engine.connect() as connection:
-                    answer = {
-                        "session": _session_id(connection),
-                        "inherited": connection.connection.dbapi_connection is parent_dbapi,
-                    }
+                answers = []
+                for _ in range(POOLED):
+                    with engine.connect() as connection:
+                        answers.append(
+                            {
+                                "session": _session_id(connection),
+                                "inherited": any(
+                                    connection.connection.dbapi_connection is d
+                                    for d in parent_dbapi
+                                ),
+                            }
+                        )
+                answer = {"answers": answers}
             except BaseException as exc:  # anything must reach the parent
                 answer = {"error": repr(exc)}
             os.write(write_end, json.dumps(answer).encode())
@@ -44,11 +58,11 @@ def test_a_forked_child_opens_its_own_connection(app):
         os.waitpid(child, 0)
 
         assert "error" not in answer, answer["error"]
-        assert not answer["inherited"]
-        if parent_session is not None:
-            assert answer["session"] != parent_session
-        # The parent's pooled connection was neither closed nor disturbed by the child.
-        with engine.connect() as connection:
-            assert connection.connection.dbapi_connection is parent_dbapi
-            assert _session_id(connection) == parent_session
-            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+        assert not any(a["inherited"] for a in answer["answers"]), answer
+        assert not {a["session"] for a in answer["answers"]} & parent_sessions, answer
+        # The parent's connections were neither closed nor disturbed by the child.
+        for _ in range(POOLED):
+            with engine.connect() as connection:
+                assert connection.connection.dbapi_connection in parent_dbapi
+                assert _session_id(connection) in parent_sessions | {None}
+                assert connection.execute(text("SELECT 1")).scalar_one() == 1
