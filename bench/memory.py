@@ -61,6 +61,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def shared_and_private_mb(pid: int) -> dict[str, float]:
+    """Beside VmRSS: PSS (each shared page divided among the processes mapping it) and
+    USS (pages only this process holds): what one more worker of the same server costs."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _sep, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            fields[name] = int(rest.split()[0]) / 1024
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"pss": round(fields.get("Pss", float("nan")), 1), "uss": round(private, 1)}
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -95,7 +107,8 @@ def web(args, redis_db: int, workdir: Path) -> dict:
         )  # fmt: skip
         port = race.free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server = start_gunicorn("wsgi:app", port, env, 2, workdir / "memory-web.log")
+        extra = ("--preload",) if args.preload else ()
+        server = start_gunicorn("wsgi:app", port, env, 2, workdir / "memory-web.log", *extra)
         servers.append(server)
         race.wait_healthy(base_url, server)
         requests = Requests(setup, env["TWILIO_AUTH_TOKEN"])
@@ -126,6 +139,8 @@ def web(args, redis_db: int, workdir: Path) -> dict:
             "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
             "rss_mb_after_warm_up": [round(v, 1) for v in warm.values()],
             "rss_mb_at_end": [round(rss_mb(pid), 1) for pid in workers],
+            "pss_uss_mb_at_end": [shared_and_private_mb(pid) for pid in workers],
+            "preload": args.preload,
             "heavy_libraries_at_start": loaded_at_start("wsgi", env),
         }
         return report
@@ -187,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=3000)
     parser.add_argument("--redis-db", type=int, help="an empty Redis database (1–15)")
     parser.add_argument("--only", choices=("web", "worker"), help="one of the two")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="gunicorn --preload: the app imported once, before the fork",
+    )
     args = parser.parse_args(argv)
     info = race.machine()
     print("machine:", ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)

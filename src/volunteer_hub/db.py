@@ -108,6 +108,32 @@ def install_sqlite_hooks() -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def install_fork_guard() -> None:
+    """A pooled connection belongs to the process that opened it.
+
+    ``gunicorn --preload`` builds the app once and forks its workers from it, so the
+    workers share the imported code instead of each importing it again (README, "Running
+    for real"). A connection the app opened before the fork would otherwise be handed to
+    every child too: several processes talking over one PostgreSQL session. On checkout in
+    another process, the pool forgets the inherited connection without closing it (the
+    parent still uses it) and opens a new one: SQLAlchemy's recipe for pools and fork.
+    """
+    import os
+
+    from sqlalchemy import event, exc
+    from sqlalchemy.pool import Pool
+
+    @event.listens_for(Pool, "connect")
+    def _remember_process(_dbapi_connection, record):
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(Pool, "checkout")
+    def _same_process(_dbapi_connection, record, proxy):
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened before a fork, in another process")
+
+
 #: execution option: ask psycopg for the results in PostgreSQL's binary format
 BINARY_RESULTS = "binary_results"
 

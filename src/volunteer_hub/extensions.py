@@ -69,10 +69,15 @@ def register_migrate_command(app: Flask, directory: str) -> None:
 
 def _install_hooks() -> None:
     from volunteer_hub import after_commit
-    from volunteer_hub.db import install_binary_results_option, install_sqlite_hooks
+    from volunteer_hub.db import (
+        install_binary_results_option,
+        install_fork_guard,
+        install_sqlite_hooks,
+    )
 
     install_sqlite_hooks()
     install_binary_results_option()
+    install_fork_guard()
     from flask_sqlalchemy.session import Session
 
     # On the class, so every session Flask-SQLAlchemy makes (any app, any thread) has it.

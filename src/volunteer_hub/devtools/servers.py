@@ -258,7 +258,8 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class Gunicorn:
-    """``gunicorn wsgi:app`` on a free port; ``base_url`` once started."""
+    """``gunicorn --preload wsgi:app`` on a free port, as the README runs it in production;
+    ``base_url`` once started."""
 
     def __init__(
         self, env: Mapping[str, str], log_path: Path, workers: int = 2, args: tuple[str, ...] = ()
@@ -274,7 +275,7 @@ class Gunicorn:
     def start(self, timeout: float = 60) -> Gunicorn:
         command = [
             VENV_BIN / "gunicorn", "-w", self.workers, "-b", f"127.0.0.1:{self.port}",
-            "--timeout", "60", *self.args, "wsgi:app",
+            "--timeout", "60", "--preload", *self.args, "wsgi:app",
         ]  # fmt: skip
         self.process = spawn(command, self.env, self.log_path)
 
