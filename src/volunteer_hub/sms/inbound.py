@@ -18,15 +18,19 @@ In which order a text is read, since some words mean several things ("1", "是",
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.callouts.models import Callout, CalloutRecipient
+from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
@@ -74,51 +78,125 @@ def handle_inbound(
         sender = normalize_phone(from_phone)
     except InvalidPhone:
         sender = (from_phone or "")[:20]
-    # Who wrote and what they asked go into the row's one INSERT (no UPDATE after it);
-    # a redelivered message costs the person lookup for nothing, which is rare.
-    person = db.session.scalar(select(Person).where(Person.phone == sender))
     command = parse(body or "")
-    recorded = db.session.scalar(
-        dialect_insert(db.session, InboundSms)
-        .values(
-            message_sid=message_sid[:64],
-            from_phone=sender,
-            to_phone=(to_phone or "")[:20],
-            body=body or "",
-            received_at=now,
-            person_id=person.id if person else None,
-            command=command.kind.value,
-        )
-        .on_conflict_do_nothing(index_elements=[InboundSms.message_sid])
-        .returning(InboundSms)
+    # Who wrote, and whether the text answers one of their call-outs, in one round trip;
+    # then the row's one INSERT records both (a redelivered message costs the lookup for
+    # nothing, which is rare).
+    person, callout = _sender(sender, command, body or "")
+    recorded_id = db.session.scalar(
+        _record_statement(db.session.get_bind().dialect.name),
+        {
+            "message_sid": message_sid[:64],
+            "from_phone": sender,
+            "to_phone": (to_phone or "")[:20],
+            "body": body or "",
+            "received_at": now,
+            "person_id": person.id if person else None,
+            "command": _CALLOUT_REPLY if callout else command.kind.value,
+        },
     )
-    if recorded is None:
+    if recorded_id is None:
         return InboundResult(reply=None, duplicate=True)
 
-    answered = _answer_callout(command, person, body or "", now)
-    if answered is not None:
-        recorded.command = "callout_reply"
+    answered = _answer_callout(person, body or "", now) if callout else None
+    if callout and answered is None:
+        # The call-out went between the lookup and now: the text is read as usual.
+        db.session.execute(_SET_COMMAND, {"inbound_id": recorded_id, "command": command.kind})
     text, kind = answered or _answer(command, person, now)
     if text is None:
         return InboundResult(reply=None)
-    reply = _record_reply(recorded, person, text, kind, now)
-    return InboundResult(reply=reply.body)
+    reply = _record_reply(recorded_id, sender, message_sid[:64], person, text, kind, now)
+    return InboundResult(reply=reply)
 
 
 #: what a call-out answer never overrides: leaving or rejoining the texts
 _CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
+#: the inbound row's ``command`` for a text read as a call-out answer
+_CALLOUT_REPLY = "callout_reply"
 
 
-def _answer_callout(
-    command: Command, person: Person | None, body: str, now: datetime
-) -> tuple[Rendered, SmsKind] | None:
-    """A call-out answer ("1", "Y", "到", "2 4821" ...) goes before the other commands
-    while the person has an open call-out; otherwise None and the text is read as usual
-    ("报名 1234" for a shift, "Y" after a reminder)."""
+def _sender(phone: str, command: Command, body: str) -> tuple[Person | None, bool]:
+    """The person with this phone, if any, and whether the text is an answer to one of
+    their call-outs ("1", "Y", "到", "报名 2345" ...): a call-out answer goes before the
+    other commands ("报名 1234" for a shift, "Y" after a reminder), but never before an
+    opt-out or opt-in, and an opted-out person answers nothing."""
+    from volunteer_hub.callouts.answers import parse_reply
+
+    parsed = None if command.kind in _CONSENT_COMMANDS else parse_reply(body)
+    if parsed is None:
+        return db.session.scalar(_SENDER, {"phone": phone}), False
+    _accept, code = parsed
+    by_code = code is not None
+    row = db.session.execute(
+        _sender_and_callout(by_code),
+        {"phone": phone, "code": code} if by_code else {"phone": phone},
+    ).first()
+    if row is None:
+        return None, False
+    person, callout = row
+    return person, bool(callout) and not person.sms_opted_out
+
+
+#: the sender, as an entity: the sign-up core and the consent services read it from the
+#: session's identity map rather than loading it again
+_SENDER = select(Person).where(Person.phone == bindparam("phone"))
+
+
+@functools.cache
+def _sender_and_callout(by_code: bool) -> Select:
+    """The sender and whether they have a call-out this answer is for: the one with the
+    code, or else any open one. The same call-outs ``callouts.answers.answer`` looks
+    for, which then acts on them (with its own query: a call-out answer is rare)."""
+    from volunteer_hub.callouts.answers import OPEN_STATUSES
+
+    callout = (
+        select(CalloutRecipient.id)
+        .join(Callout, Callout.id == CalloutRecipient.callout_id)
+        .where(CalloutRecipient.person_id == Person.id)
+    )
+    if by_code:
+        callout = callout.where(Callout.code == bindparam("code"))
+    else:
+        callout = callout.where(Callout.status.in_(OPEN_STATUSES))
+    return select(Person, callout.exists()).where(Person.phone == bindparam("phone"))
+
+
+@functools.cache
+def _record_statement(dialect: str):
+    """The inbound row's INSERT, built once per dialect; no row back when the provider
+    delivers the message again (its id is already recorded)."""
+    table = InboundSms.__table__
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert_into(table)
+        .values({name: bindparam(name) for name in _INBOUND_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[table.c.message_sid])
+        .returning(table.c.id)
+    )
+
+
+_INBOUND_COLUMNS = (
+    "message_sid",
+    "from_phone",
+    "to_phone",
+    "body",
+    "received_at",
+    "person_id",
+    "command",
+)
+_inbound = InboundSms.__table__
+_SET_COMMAND = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(command=bindparam("command"))
+)
+
+
+def _answer_callout(person: Person, body: str, now: datetime) -> tuple[Rendered, SmsKind] | None:
+    """The reply to a call-out answer (``_sender`` found the call-out); None when it is
+    gone meanwhile."""
     from volunteer_hub.callouts.answers import handle_callout_reply
 
-    if person is None or person.sms_opted_out or command.kind in _CONSENT_COMMANDS:
-        return None
     text = handle_callout_reply(person.id, body, now)
     return (text, SmsKind.REPLY) if text is not None else None
 
@@ -498,15 +576,19 @@ def _unknown_code(person: Person, code: str) -> Rendered:
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
     """The shift and its event, and the event's team into the identity map with them:
-    every answer about a shift names the team (no second round trip for it)."""
-    row = db.session.execute(
-        select(Shift, Event)
-        .join(Event, Event.id == Shift.event_id)
-        .join(Team, Team.id == Event.team_id)
-        .where(Shift.code == code, Shift.code_is_current.is_(True))
-        .options(contains_eager(Event.team))
-    ).first()
+    every answer about a shift names the team (no second round trip for it), and the
+    sign-up core reads all three from the session rather than loading them again."""
+    row = db.session.execute(_CURRENT_SHIFT, {"code": code}).first()
     return (row[0], row[1]) if row else None
+
+
+_CURRENT_SHIFT = (
+    select(Shift, Event)
+    .join(Event, Event.id == Shift.event_id)
+    .join(Team, Team.id == Event.team_id)
+    .where(Shift.code == bindparam("code"), Shift.code_is_current.is_(True))
+    .options(contains_eager(Event.team))
+)
 
 
 #: what each command does for a known person who takes texts; each returns the reply
@@ -527,27 +609,69 @@ _ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
 
 
 def _record_reply(
-    inbound: InboundSms, person: Person | None, text: Rendered, kind: SmsKind, now: datetime
-) -> OutgoingSms:
-    """The reply travels in the webhook's answer (TwiML), but it is a row like any text."""
+    inbound_id: int,
+    to_phone: str,
+    message_sid: str,
+    person: Person | None,
+    text: Rendered,
+    kind: SmsKind,
+    now: datetime,
+) -> str:
+    """The reply travels in the webhook's answer (TwiML), but it is a row like any text,
+    and the inbound row points to it. Returns the reply as sent (signature included)."""
     body = current_app.config["SMS_SIGNATURE"] + text.text
-    reply = OutgoingSms(
-        person_id=person.id if person else None,
-        to_phone=inbound.from_phone,
-        body=body,
-        template_key=text.key,
-        template_vars=text.variables,
-        kind=kind,
-        dedupe_key=f"reply:{inbound.message_sid}",
-        status=SmsStatus.SENT,
-        segments=count_segments(body),
-        attempts=1,
-        provider="webhook-reply",
-        created_at=now,
-        sent_at=now,
-        status_changed_at=now,
+    reply_id = db.session.scalar(
+        _INSERT_REPLY,
+        {
+            "person_id": person.id if person else None,
+            "to_phone": to_phone,
+            "body": body,
+            "template_key": text.key,
+            "template_vars": text.variables,
+            "kind": kind,
+            "dedupe_key": f"reply:{message_sid}",
+            "status": SmsStatus.SENT,
+            "segments": count_segments(body),
+            "attempts": 1,
+            "provider": "webhook-reply",
+            "created_at": now,
+            "sent_at": now,
+            "status_changed_at": now,
+        },
     )
-    db.session.add(reply)
-    db.session.flush()
-    inbound.reply_id = reply.id
-    return reply
+    db.session.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply_id": reply_id})
+    return body
+
+
+# Core, prebuilt: the ORM would only add a flush and an entity nobody reads.
+_outgoing = OutgoingSms.__table__
+_INSERT_REPLY = (
+    insert(_outgoing)
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "person_id",
+                "to_phone",
+                "body",
+                "template_key",
+                "template_vars",
+                "kind",
+                "dedupe_key",
+                "status",
+                "segments",
+                "attempts",
+                "provider",
+                "created_at",
+                "sent_at",
+                "status_changed_at",
+            )
+        }
+    )
+    .returning(_outgoing.c.id)
+)
+_SET_REPLY = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(reply_id=bindparam("reply_id"))
+)
