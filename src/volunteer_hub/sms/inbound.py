@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, load_only
 
 from volunteer_hub.callouts.models import Callout, CalloutRecipient
 from volunteer_hub.db import utcnow
@@ -138,8 +138,10 @@ def _sender(phone: str, command: Command, body: str) -> tuple[Person | None, boo
 
 
 #: the sender, as an entity: the sign-up core and the consent services read it from the
-#: session's identity map rather than loading it again
-_SENDER = select(Person).where(Person.phone == bindparam("phone"))
+#: session's identity map rather than loading it again. Only what the webhook reads
+#: (fewer columns to fetch and convert); any other attribute loads when first used.
+_SENDER_COLUMNS = load_only(Person.id, Person.sms_opted_out_at)
+_SENDER = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
 
 
 @functools.cache
@@ -158,7 +160,11 @@ def _sender_and_callout(by_code: bool) -> Select:
         callout = callout.where(Callout.code == bindparam("code"))
     else:
         callout = callout.where(Callout.status.in_(OPEN_STATUSES))
-    return select(Person, callout.exists()).where(Person.phone == bindparam("phone"))
+    return (
+        select(Person, callout.exists())
+        .where(Person.phone == bindparam("phone"))
+        .options(_SENDER_COLUMNS)
+    )
 
 
 @functools.cache
@@ -587,7 +593,13 @@ _CURRENT_SHIFT = (
     .join(Event, Event.id == Shift.event_id)
     .join(Team, Team.id == Event.team_id)
     .where(Shift.code == bindparam("code"), Shift.code_is_current.is_(True))
-    .options(contains_eager(Event.team))
+    .options(
+        # Of the team, its name for the answer and whether it is archived (ensure_open);
+        # not its unit, which a team otherwise brings along (a join and a row more).
+        contains_eager(Event.team)
+        .load_only(Team.id, Team.name, Team.archived_at)
+        .lazyload(Team.unit)
+    )
 )
 
 
