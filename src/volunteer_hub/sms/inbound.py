@@ -632,54 +632,56 @@ def _record_reply(
     """The reply travels in the webhook's answer (TwiML), but it is a row like any text,
     and the inbound row points to it. Returns the reply as sent (signature included)."""
     body = current_app.config["SMS_SIGNATURE"] + text.text
-    reply_id = db.session.scalar(
-        _INSERT_REPLY,
-        {
-            "person_id": person.id if person else None,
-            "to_phone": to_phone,
-            "body": body,
-            "template_key": text.key,
-            "template_vars": text.variables,
-            "kind": kind,
-            "dedupe_key": f"reply:{message_sid}",
-            "status": SmsStatus.SENT,
-            "segments": count_segments(body),
-            "attempts": 1,
-            "provider": "webhook-reply",
-            "created_at": now,
-            "sent_at": now,
-            "status_changed_at": now,
-        },
-    )
-    db.session.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply_id": reply_id})
+    reply = {
+        "person_id": person.id if person else None,
+        "to_phone": to_phone,
+        "body": body,
+        "template_key": text.key,
+        "template_vars": text.variables,
+        "kind": kind,
+        "dedupe_key": f"reply:{message_sid}",
+        "status": SmsStatus.SENT,
+        "is_urgent": False,
+        "segments": count_segments(body),
+        "attempts": 1,
+        "provider": "webhook-reply",
+        "created_at": now,
+        "sent_at": now,
+        "status_changed_at": now,
+    }
+    values = {f"reply_{name}": value for name, value in reply.items()}
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_reply_and_link(), {"inbound_id": inbound_id, **values})
+    else:
+        reply_id = db.session.scalar(_INSERT_REPLY, values)
+        db.session.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply_id": reply_id})
     return body
 
 
 # Core, prebuilt: the ORM would only add a flush and an entity nobody reads.
 _outgoing = OutgoingSms.__table__
+_REPLY_COLUMNS = (
+    "person_id",
+    "to_phone",
+    "body",
+    "template_key",
+    "template_vars",
+    "kind",
+    "dedupe_key",
+    "status",
+    # Given, not left to its default: a statement inside WITH gets no Python-side defaults.
+    "is_urgent",
+    "segments",
+    "attempts",
+    "provider",
+    "created_at",
+    "sent_at",
+    "status_changed_at",
+)
 _INSERT_REPLY = (
     insert(_outgoing)
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "person_id",
-                "to_phone",
-                "body",
-                "template_key",
-                "template_vars",
-                "kind",
-                "dedupe_key",
-                "status",
-                "segments",
-                "attempts",
-                "provider",
-                "created_at",
-                "sent_at",
-                "status_changed_at",
-            )
-        }
-    )
+    # Named apart from the columns: inside the UPDATE below, "body" would be inbound_sms's.
+    .values({name: bindparam(f"reply_{name}") for name in _REPLY_COLUMNS})
     .returning(_outgoing.c.id)
 )
 _SET_REPLY = (
@@ -687,3 +689,16 @@ _SET_REPLY = (
     .where(_inbound.c.id == bindparam("inbound_id"))
     .values(reply_id=bindparam("reply_id"))
 )
+
+
+@functools.cache
+def _reply_and_link():
+    """PostgreSQL: the reply's INSERT and the inbound row's link to it in one round trip
+    (``WITH reply AS (INSERT … RETURNING id) UPDATE inbound_sms SET reply_id = …``).
+    SQLite takes no INSERT inside WITH: there, the two statements above."""
+    reply = _INSERT_REPLY.cte("reply")
+    return (
+        update(_inbound)
+        .where(_inbound.c.id == bindparam("inbound_id"))
+        .values(reply_id=select(reply.c.id).scalar_subquery())
+    )
