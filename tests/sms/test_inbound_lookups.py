@@ -1,9 +1,11 @@
-"""What the inbound webhook reads and writes for one text: the sender and a call-out
-they might be answering in one statement, the inbound row written once, the reply's row
-linked from it; and a call-out that is gone by the time its answer is acted on."""
+"""What the inbound webhook reads and writes for one text: the sender, a call-out they
+might be answering and, for 报名 with one code, the shift in one statement; the inbound
+row written once, the reply's row linked from it; and a call-out that is gone by the time
+its answer is acted on."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.callouts.helpers import data, viewer
@@ -50,10 +52,12 @@ def test_a_sign_up_by_text_reads_its_sender_once_and_writes_each_row_once(make, 
 
     assert "报名成功" in result.reply
     statements = [" ".join(s.split()).lower() for s in counter.statements]
-    # "报名 1234" could answer a call-out with that code: asked in the sender's statement.
+    # "报名 1234" could answer a call-out with that code: asked in the sender's statement,
+    # which reads the shift with the code too.
     from_person = [s for s in statements if s.startswith("select") and "from person" in s]
     assert len(from_person) == 1 and "callout" in from_person[0], statements
     assert not [s for s in statements if "callout" in s and s not in from_person], statements
+    assert [s for s in statements if "shift.code =" in s] == from_person, statements
     # The inbound row: one INSERT, then only the link to its reply.
     inbound_writes = [s for s in statements if "inbound_sms" in s and not s.startswith("select")]
     assert len(inbound_writes) in (2, 1), statements  # SQLite / PostgreSQL (one WITH)
@@ -105,3 +109,44 @@ def test_an_unknown_number_answering_like_a_call_out_gets_the_way_to_join(make):
     assert result.reply is not None and recorded.person_id is None
     assert recorded.command == "acknowledge"
     assert db.session.get(OutgoingSms, recorded.reply_id).body == result.reply
+
+
+def test_a_code_both_of_a_call_out_and_of_a_shift_answers_the_call_out(make):
+    member, callout_shift = _member_with_an_open_callout(make)
+    from volunteer_hub.callouts.models import Callout
+
+    code = db.session.scalar(select(Callout.code))
+    other = make.shifts_of(make.event(make.team(), capacity=3, open_to_all=True))[0]
+    other.code = code
+    db.session.commit()
+
+    result = _inbound(member, f"报名 {code}", "SM-lookups-6")
+
+    assert "已为您留位" in result.reply
+    assert _recorded("SM-lookups-6").command == "callout_reply"
+    signup = db.session.scalar(select(Signup).where(Signup.person_id == member.id))
+    assert signup.shift_id == callout_shift.id
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_a_sign_up_for_a_code_no_current_shift_has(make, known):
+    person = make.person() if known else None
+    phone = person.phone if person else "+8613900009998"
+    db.session.commit()
+
+    result = handle_inbound(
+        message_sid=f"SM-lookups-7{known}", from_phone=phone, to_phone="+10000", body="报名 86420"
+    )
+
+    assert ("86420" in result.reply) is known  # unknown code / the way to join
+    assert _recorded(f"SM-lookups-7{known}").command == "sign_up"
+
+
+def test_an_opted_out_person_signing_up_by_text_gets_nothing(make):
+    team = make.team()
+    member = make.member(team)
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+    _inbound(member, "TD", "SM-lookups-8")
+
+    assert _inbound(member, f"报名 {shift.code}", "SM-lookups-9").reply is None
+    assert db.session.scalar(select(Signup).where(Signup.person_id == member.id)) is None

@@ -22,6 +22,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, insert, select, update
@@ -79,10 +80,10 @@ def handle_inbound(
     except InvalidPhone:
         sender = (from_phone or "")[:20]
     command = parse(body or "")
-    # Who wrote, and whether the text answers one of their call-outs, in one round trip;
-    # then the row's one INSERT records both (a redelivered message costs the lookup for
-    # nothing, which is rare).
-    person, callout = _sender(sender, command, body or "")
+    # Who wrote, whether the text answers one of their call-outs and, for 报名 with one
+    # code, that code's shift, in one round trip; then the row's one INSERT records who
+    # and what (a redelivered message costs the lookup for nothing, which is rare).
+    person, callout, shift = _sender(sender, command, body or "")
     recorded_id = db.session.scalar(
         _record_statement(db.session.get_bind().dialect.name),
         {
@@ -102,7 +103,7 @@ def handle_inbound(
     if callout and answered is None:
         # The call-out went between the lookup and now: the text is read as usual.
         db.session.execute(_SET_COMMAND, {"inbound_id": recorded_id, "command": command.kind})
-    text, kind = answered or _answer(command, person, now)
+    text, kind = answered or _answer(command, person, now, shift)
     if text is None:
         return InboundResult(reply=None)
     reply = _record_reply(recorded_id, sender, message_sid[:64], person, text, kind, now)
@@ -115,56 +116,86 @@ _CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
 _CALLOUT_REPLY = "callout_reply"
 
 
-def _sender(phone: str, command: Command, body: str) -> tuple[Person | None, bool]:
-    """The person with this phone, if any, and whether the text is an answer to one of
-    their call-outs ("1", "Y", "到", "报名 2345" ...): a call-out answer goes before the
-    other commands ("报名 1234" for a shift, "Y" after a reminder), but never before an
-    opt-out or opt-in, and an opted-out person answers nothing."""
+class _Sender(NamedTuple):
+    person: Person | None
+    #: the text answers one of the person's call-outs
+    answers_callout: bool
+    #: 报名 with one code: the current shift with it and its event (None: no such
+    #: shift), as ``_current_shift`` finds them; ``_NOT_READ`` for other texts
+    shift: object
+
+
+#: ``_Sender.shift`` of a text whose shift was not read with the sender
+_NOT_READ = object()
+
+
+def _sender(phone: str, command: Command, body: str) -> _Sender:
+    """The person with this phone, if any, with what the text needs next, in the same
+    statement: whether it answers one of their call-outs ("1", "Y", "到", "报名 2345"),
+    which goes before the other commands ("报名 1234" for a shift, "Y" after a reminder)
+    but never before an opt-out or opt-in, and which an opted-out person cannot give;
+    and for 报名 with one code, the most common text, that code's shift."""
     from volunteer_hub.callouts.answers import parse_reply
 
     parsed = None if command.kind in _CONSENT_COMMANDS else parse_reply(body)
-    if parsed is None:
-        return db.session.scalar(_SENDER, {"phone": phone}), False
-    _accept, code = parsed
-    by_code = code is not None
-    row = db.session.execute(
-        _sender_and_callout(by_code),
-        {"phone": phone, "code": code} if by_code else {"phone": phone},
-    ).first()
+    callout = None if parsed is None else ("code" if parsed[1] is not None else "open")
+    with_shift = command.kind == CommandKind.SIGN_UP and len(command.codes) == 1
+    parameters = {"phone": phone}
+    if callout == "code":
+        parameters["callout_code"] = parsed[1]
+    if with_shift:
+        parameters["code"] = command.code
+    row = db.session.execute(_sender_statement(callout, with_shift), parameters).first()
     if row is None:
-        return None, False
-    person, callout = row
-    return person, bool(callout) and not person.sms_opted_out
+        return _Sender(None, False, _NOT_READ)
+    person, *rest = row
+    answers_callout = False
+    if callout is not None:
+        answers_callout = bool(rest.pop(0)) and not person.sms_opted_out
+    shift = _NOT_READ
+    if with_shift:
+        shift = (rest[0], rest[1]) if rest[0] is not None else None
+    return _Sender(person, answers_callout, shift)
 
 
 #: the sender, as an entity: the sign-up core and the consent services read it from the
 #: session's identity map rather than loading it again. Only what the webhook reads
 #: (fewer columns to fetch and convert); any other attribute loads when first used.
 _SENDER_COLUMNS = load_only(Person.id, Person.sms_opted_out_at)
-_SENDER = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
 
 
 @functools.cache
-def _sender_and_callout(by_code: bool) -> Select:
-    """The sender and whether they have a call-out this answer is for: the one with the
-    code, or else any open one. The same call-outs ``callouts.answers.answer`` looks
-    for, which then acts on them (with its own query: a call-out answer is rare)."""
-    from volunteer_hub.callouts.answers import OPEN_STATUSES
+def _sender_statement(callout: str | None, with_shift: bool) -> Select:
+    """The sender; with ``callout`` ("code", "open"), whether they have a call-out this
+    answer is for: the one with the code, or else any open one (the call-outs
+    ``callouts.answers.answer`` looks for, which then acts on them with its own query:
+    a call-out answer is rare); ``with_shift``, the current shift with the code, as
+    ``_CURRENT_SHIFT`` reads it (a row with NULLs when there is none)."""
+    statement = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
+    if callout is not None:
+        from volunteer_hub.callouts.answers import OPEN_STATUSES
 
-    callout = (
-        select(CalloutRecipient.id)
-        .join(Callout, Callout.id == CalloutRecipient.callout_id)
-        .where(CalloutRecipient.person_id == Person.id)
-    )
-    if by_code:
-        callout = callout.where(Callout.code == bindparam("code"))
-    else:
-        callout = callout.where(Callout.status.in_(OPEN_STATUSES))
-    return (
-        select(Person, callout.exists())
-        .where(Person.phone == bindparam("phone"))
-        .options(_SENDER_COLUMNS)
-    )
+        answers = (
+            select(CalloutRecipient.id)
+            .join(Callout, Callout.id == CalloutRecipient.callout_id)
+            .where(CalloutRecipient.person_id == Person.id)
+            .where(
+                Callout.code == bindparam("callout_code")
+                if callout == "code"
+                else Callout.status.in_(OPEN_STATUSES)
+            )
+        )
+        statement = statement.add_columns(answers.exists())
+    if with_shift:
+        statement = (
+            statement.add_columns(Shift, Event)
+            .select_from(Person)
+            .outerjoin(Shift, _IS_CURRENT_SHIFT)
+            .outerjoin(Event, Event.id == Shift.event_id)
+            .outerjoin(Team, Team.id == Event.team_id)
+            .options(_SHIFT_TEAM_COLUMNS)
+        )
+    return statement
 
 
 @functools.cache
@@ -208,7 +239,7 @@ def _answer_callout(person: Person, body: str, now: datetime) -> tuple[Rendered,
 
 
 def _answer(
-    command: Command, person: Person | None, now: datetime
+    command: Command, person: Person | None, now: datetime, shift: object = _NOT_READ
 ) -> tuple[Rendered | None, SmsKind]:
     kind = command.kind
     if person is None:
@@ -226,6 +257,9 @@ def _answer(
         return replies.need_code(kind), SmsKind.REPLY
     if len(command.codes) > MAX_CODES:
         return replies.too_many_codes(limit=MAX_CODES), SmsKind.REPLY
+    if shift is not _NOT_READ:  # 报名 with one code: its shift came with the sender
+        text = _on_found(person, command.code, shift, now, _sign_up_for, missing=_unknown_code)
+        return text, SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
@@ -570,7 +604,18 @@ def _on_shift(
     missing: Callable[[Person, str], Rendered],
 ) -> Rendered:
     """``act`` on the current shift with the code; ``missing`` answers when none has it."""
-    found = _current_shift(code)
+    return _on_found(person, code, _current_shift(code), now, act, missing=missing)
+
+
+def _on_found(
+    person: Person,
+    code: str,
+    found: tuple[Shift, Event] | None,
+    now: datetime,
+    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    *,
+    missing: Callable[[Person, str], Rendered],
+) -> Rendered:
     if found is None:
         return missing(person, code)
     return act(person, *found, code, now)
@@ -588,18 +633,18 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
     return (row[0], row[1]) if row else None
 
 
+_IS_CURRENT_SHIFT = (Shift.code == bindparam("code")) & Shift.code_is_current.is_(True)
+# Of the team, its name for the answer and whether it is archived (ensure_open); not its
+# unit, which a team otherwise brings along (a join and a row more).
+_SHIFT_TEAM_COLUMNS = (
+    contains_eager(Event.team).load_only(Team.id, Team.name, Team.archived_at).lazyload(Team.unit)
+)
 _CURRENT_SHIFT = (
     select(Shift, Event)
     .join(Event, Event.id == Shift.event_id)
     .join(Team, Team.id == Event.team_id)
-    .where(Shift.code == bindparam("code"), Shift.code_is_current.is_(True))
-    .options(
-        # Of the team, its name for the answer and whether it is archived (ensure_open);
-        # not its unit, which a team otherwise brings along (a join and a row more).
-        contains_eager(Event.team)
-        .load_only(Team.id, Team.name, Team.archived_at)
-        .lazyload(Team.unit)
-    )
+    .where(_IS_CURRENT_SHIFT)
+    .options(_SHIFT_TEAM_COLUMNS)
 )
 
 
