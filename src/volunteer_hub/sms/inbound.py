@@ -18,15 +18,20 @@ In which order a text is read, since some words mean several things ("1", "是",
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager, load_only
 
-from volunteer_hub.db import dialect_insert, utcnow
+from volunteer_hub.callouts.models import Callout, CalloutRecipient
+from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
@@ -74,57 +79,167 @@ def handle_inbound(
         sender = normalize_phone(from_phone)
     except InvalidPhone:
         sender = (from_phone or "")[:20]
-    # Who wrote and what they asked go into the row's one INSERT (no UPDATE after it);
-    # a redelivered message costs the person lookup for nothing, which is rare.
-    person = db.session.scalar(select(Person).where(Person.phone == sender))
     command = parse(body or "")
-    recorded = db.session.scalar(
-        dialect_insert(db.session, InboundSms)
-        .values(
-            message_sid=message_sid[:64],
-            from_phone=sender,
-            to_phone=(to_phone or "")[:20],
-            body=body or "",
-            received_at=now,
-            person_id=person.id if person else None,
-            command=command.kind.value,
-        )
-        .on_conflict_do_nothing(index_elements=[InboundSms.message_sid])
-        .returning(InboundSms)
+    # Who wrote, whether the text answers one of their call-outs and, for 报名 with one
+    # code, that code's shift, in one round trip; then the row's one INSERT records who
+    # and what (a redelivered message costs the lookup for nothing, which is rare).
+    person, callout, shift = _sender(sender, command, body or "")
+    recorded_id = db.session.scalar(
+        _record_statement(db.session.get_bind().dialect.name),
+        {
+            "message_sid": message_sid[:64],
+            "from_phone": sender,
+            "to_phone": (to_phone or "")[:20],
+            "body": body or "",
+            "received_at": now,
+            "person_id": person.id if person else None,
+            "command": _CALLOUT_REPLY if callout else command.kind.value,
+        },
     )
-    if recorded is None:
+    if recorded_id is None:
         return InboundResult(reply=None, duplicate=True)
 
-    answered = _answer_callout(command, person, body or "", now)
-    if answered is not None:
-        recorded.command = "callout_reply"
-    text, kind = answered or _answer(command, person, now)
+    answered = _answer_callout(person, body or "", now) if callout else None
+    if callout and answered is None:
+        # The call-out went between the lookup and now: the text is read as usual.
+        db.session.execute(_SET_COMMAND, {"inbound_id": recorded_id, "command": command.kind})
+    text, kind = answered or _answer(command, person, now, shift)
     if text is None:
         return InboundResult(reply=None)
-    reply = _record_reply(recorded, person, text, kind, now)
-    return InboundResult(reply=reply.body)
+    reply = _record_reply(recorded_id, sender, message_sid[:64], person, text, kind, now)
+    return InboundResult(reply=reply)
 
 
 #: what a call-out answer never overrides: leaving or rejoining the texts
 _CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
+#: the inbound row's ``command`` for a text read as a call-out answer
+_CALLOUT_REPLY = "callout_reply"
 
 
-def _answer_callout(
-    command: Command, person: Person | None, body: str, now: datetime
-) -> tuple[Rendered, SmsKind] | None:
-    """A call-out answer ("1", "Y", "到", "2 4821" ...) goes before the other commands
-    while the person has an open call-out; otherwise None and the text is read as usual
-    ("报名 1234" for a shift, "Y" after a reminder)."""
+class _Sender(NamedTuple):
+    person: Person | None
+    #: the text answers one of the person's call-outs
+    answers_callout: bool
+    #: 报名 with one code: the current shift with it and its event (None: no such
+    #: shift), as ``_current_shift`` finds them; ``_NOT_READ`` for other texts
+    shift: object
+
+
+#: ``_Sender.shift`` of a text whose shift was not read with the sender
+_NOT_READ = object()
+
+
+def _sender(phone: str, command: Command, body: str) -> _Sender:
+    """The person with this phone, if any, with what the text needs next, in the same
+    statement: whether it answers one of their call-outs ("1", "Y", "到", "报名 2345"),
+    which goes before the other commands ("报名 1234" for a shift, "Y" after a reminder)
+    but never before an opt-out or opt-in, and which an opted-out person cannot give;
+    and for 报名 with one code, the most common text, that code's shift."""
+    from volunteer_hub.callouts.answers import parse_reply
+
+    parsed = None if command.kind in _CONSENT_COMMANDS else parse_reply(body)
+    callout = None if parsed is None else ("code" if parsed[1] is not None else "open")
+    with_shift = command.kind == CommandKind.SIGN_UP and len(command.codes) == 1
+    parameters = {"phone": phone}
+    if callout == "code":
+        parameters["callout_code"] = parsed[1]
+    if with_shift:
+        parameters["code"] = command.code
+    row = db.session.execute(_sender_statement(callout, with_shift), parameters).first()
+    if row is None:
+        return _Sender(None, False, _NOT_READ)
+    person, *rest = row
+    answers_callout = False
+    if callout is not None:
+        answers_callout = bool(rest.pop(0)) and not person.sms_opted_out
+    shift = _NOT_READ
+    if with_shift:
+        shift = (rest[0], rest[1]) if rest[0] is not None else None
+    return _Sender(person, answers_callout, shift)
+
+
+#: the sender, as an entity: the sign-up core and the consent services read it from the
+#: session's identity map rather than loading it again. Only what the webhook reads
+#: (fewer columns to fetch and convert); any other attribute loads when first used.
+_SENDER_COLUMNS = load_only(Person.id, Person.sms_opted_out_at)
+
+
+@functools.cache
+def _sender_statement(callout: str | None, with_shift: bool) -> Select:
+    """The sender; with ``callout`` ("code", "open"), whether they have a call-out this
+    answer is for: the one with the code, or else any open one (the call-outs
+    ``callouts.answers.answer`` looks for, which then acts on them with its own query:
+    a call-out answer is rare); ``with_shift``, the current shift with the code, as
+    ``_CURRENT_SHIFT`` reads it (a row with NULLs when there is none)."""
+    statement = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
+    if callout is not None:
+        from volunteer_hub.callouts.answers import OPEN_STATUSES
+
+        answers = (
+            select(CalloutRecipient.id)
+            .join(Callout, Callout.id == CalloutRecipient.callout_id)
+            .where(CalloutRecipient.person_id == Person.id)
+            .where(
+                Callout.code == bindparam("callout_code")
+                if callout == "code"
+                else Callout.status.in_(OPEN_STATUSES)
+            )
+        )
+        statement = statement.add_columns(answers.exists())
+    if with_shift:
+        statement = (
+            statement.add_columns(Shift, Event)
+            .select_from(Person)
+            .outerjoin(Shift, _IS_CURRENT_SHIFT)
+            .outerjoin(Event, Event.id == Shift.event_id)
+            .outerjoin(Team, Team.id == Event.team_id)
+            .options(_SHIFT_TEAM_COLUMNS)
+        )
+    return statement
+
+
+@functools.cache
+def _record_statement(dialect: str):
+    """The inbound row's INSERT, built once per dialect; no row back when the provider
+    delivers the message again (its id is already recorded)."""
+    table = InboundSms.__table__
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert_into(table)
+        .values({name: bindparam(name) for name in _INBOUND_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[table.c.message_sid])
+        .returning(table.c.id)
+    )
+
+
+_INBOUND_COLUMNS = (
+    "message_sid",
+    "from_phone",
+    "to_phone",
+    "body",
+    "received_at",
+    "person_id",
+    "command",
+)
+_inbound = InboundSms.__table__
+_SET_COMMAND = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(command=bindparam("command"))
+)
+
+
+def _answer_callout(person: Person, body: str, now: datetime) -> tuple[Rendered, SmsKind] | None:
+    """The reply to a call-out answer (``_sender`` found the call-out); None when it is
+    gone meanwhile."""
     from volunteer_hub.callouts.answers import handle_callout_reply
 
-    if person is None or person.sms_opted_out or command.kind in _CONSENT_COMMANDS:
-        return None
     text = handle_callout_reply(person.id, body, now)
     return (text, SmsKind.REPLY) if text is not None else None
 
 
 def _answer(
-    command: Command, person: Person | None, now: datetime
+    command: Command, person: Person | None, now: datetime, shift: object = _NOT_READ
 ) -> tuple[Rendered | None, SmsKind]:
     kind = command.kind
     if person is None:
@@ -142,6 +257,9 @@ def _answer(
         return replies.need_code(kind), SmsKind.REPLY
     if len(command.codes) > MAX_CODES:
         return replies.too_many_codes(limit=MAX_CODES), SmsKind.REPLY
+    if shift is not _NOT_READ:  # 报名 with one code: its shift came with the sender
+        text = _on_found(person, command.code, shift, now, _sign_up_for, missing=_unknown_code)
+        return text, SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
@@ -486,7 +604,18 @@ def _on_shift(
     missing: Callable[[Person, str], Rendered],
 ) -> Rendered:
     """``act`` on the current shift with the code; ``missing`` answers when none has it."""
-    found = _current_shift(code)
+    return _on_found(person, code, _current_shift(code), now, act, missing=missing)
+
+
+def _on_found(
+    person: Person,
+    code: str,
+    found: tuple[Shift, Event] | None,
+    now: datetime,
+    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    *,
+    missing: Callable[[Person, str], Rendered],
+) -> Rendered:
     if found is None:
         return missing(person, code)
     return act(person, *found, code, now)
@@ -498,15 +627,25 @@ def _unknown_code(person: Person, code: str) -> Rendered:
 
 def _current_shift(code: str) -> tuple[Shift, Event] | None:
     """The shift and its event, and the event's team into the identity map with them:
-    every answer about a shift names the team (no second round trip for it)."""
-    row = db.session.execute(
-        select(Shift, Event)
-        .join(Event, Event.id == Shift.event_id)
-        .join(Team, Team.id == Event.team_id)
-        .where(Shift.code == code, Shift.code_is_current.is_(True))
-        .options(contains_eager(Event.team))
-    ).first()
+    every answer about a shift names the team (no second round trip for it), and the
+    sign-up core reads all three from the session rather than loading them again."""
+    row = db.session.execute(_CURRENT_SHIFT, {"code": code}).first()
     return (row[0], row[1]) if row else None
+
+
+_IS_CURRENT_SHIFT = (Shift.code == bindparam("code")) & Shift.code_is_current.is_(True)
+# Of the team, its name for the answer and whether it is archived (ensure_open); not its
+# unit, which a team otherwise brings along (a join and a row more).
+_SHIFT_TEAM_COLUMNS = (
+    contains_eager(Event.team).load_only(Team.id, Team.name, Team.archived_at).lazyload(Team.unit)
+)
+_CURRENT_SHIFT = (
+    select(Shift, Event)
+    .join(Event, Event.id == Shift.event_id)
+    .join(Team, Team.id == Event.team_id)
+    .where(_IS_CURRENT_SHIFT)
+    .options(_SHIFT_TEAM_COLUMNS)
+)
 
 
 #: what each command does for a known person who takes texts; each returns the reply
@@ -527,27 +666,84 @@ _ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
 
 
 def _record_reply(
-    inbound: InboundSms, person: Person | None, text: Rendered, kind: SmsKind, now: datetime
-) -> OutgoingSms:
-    """The reply travels in the webhook's answer (TwiML), but it is a row like any text."""
+    inbound_id: int,
+    to_phone: str,
+    message_sid: str,
+    person: Person | None,
+    text: Rendered,
+    kind: SmsKind,
+    now: datetime,
+) -> str:
+    """The reply travels in the webhook's answer (TwiML), but it is a row like any text,
+    and the inbound row points to it. Returns the reply as sent (signature included)."""
     body = current_app.config["SMS_SIGNATURE"] + text.text
-    reply = OutgoingSms(
-        person_id=person.id if person else None,
-        to_phone=inbound.from_phone,
-        body=body,
-        template_key=text.key,
-        template_vars=text.variables,
-        kind=kind,
-        dedupe_key=f"reply:{inbound.message_sid}",
-        status=SmsStatus.SENT,
-        segments=count_segments(body),
-        attempts=1,
-        provider="webhook-reply",
-        created_at=now,
-        sent_at=now,
-        status_changed_at=now,
+    reply = {
+        "person_id": person.id if person else None,
+        "to_phone": to_phone,
+        "body": body,
+        "template_key": text.key,
+        "template_vars": text.variables,
+        "kind": kind,
+        "dedupe_key": f"reply:{message_sid}",
+        "status": SmsStatus.SENT,
+        "is_urgent": False,
+        "segments": count_segments(body),
+        "attempts": 1,
+        "provider": "webhook-reply",
+        "created_at": now,
+        "sent_at": now,
+        "status_changed_at": now,
+    }
+    values = {f"reply_{name}": value for name, value in reply.items()}
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_reply_and_link(), {"inbound_id": inbound_id, **values})
+    else:
+        reply_id = db.session.scalar(_INSERT_REPLY, values)
+        db.session.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply_id": reply_id})
+    return body
+
+
+# Core, prebuilt: the ORM would only add a flush and an entity nobody reads.
+_outgoing = OutgoingSms.__table__
+_REPLY_COLUMNS = (
+    "person_id",
+    "to_phone",
+    "body",
+    "template_key",
+    "template_vars",
+    "kind",
+    "dedupe_key",
+    "status",
+    # Given, not left to its default: a statement inside WITH gets no Python-side defaults.
+    "is_urgent",
+    "segments",
+    "attempts",
+    "provider",
+    "created_at",
+    "sent_at",
+    "status_changed_at",
+)
+_INSERT_REPLY = (
+    insert(_outgoing)
+    # Named apart from the columns: inside the UPDATE below, "body" would be inbound_sms's.
+    .values({name: bindparam(f"reply_{name}") for name in _REPLY_COLUMNS})
+    .returning(_outgoing.c.id)
+)
+_SET_REPLY = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(reply_id=bindparam("reply_id"))
+)
+
+
+@functools.cache
+def _reply_and_link():
+    """PostgreSQL: the reply's INSERT and the inbound row's link to it in one round trip
+    (``WITH reply AS (INSERT … RETURNING id) UPDATE inbound_sms SET reply_id = …``).
+    SQLite takes no INSERT inside WITH: there, the two statements above."""
+    reply = _INSERT_REPLY.cte("reply")
+    return (
+        update(_inbound)
+        .where(_inbound.c.id == bindparam("inbound_id"))
+        .values(reply_id=select(reply.c.id).scalar_subquery())
     )
-    db.session.add(reply)
-    db.session.flush()
-    inbound.reply_id = reply.id
-    return reply
