@@ -1,0 +1,132 @@
+"""The API sign-up reads the shift, the viewer's right to see it and the person in one
+statement (``signups.sign_up_by_phone``), and answers from the values it wrote: what
+that read decides must be what the rules decided before it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from tests.api.conftest import refused
+from volunteer_hub.events.models import Event, Shift
+from volunteer_hub.extensions import db
+from volunteer_hub.signups import services as signups
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements sent while the test runs (BEGIN and COMMIT are not among them)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()).upper())
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    yield sent
+    sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _shift(make, team, **kwargs):
+    return make.shifts_of(make.event(team, **kwargs))[0]
+
+
+def test_a_duplicate_is_refused_before_it_takes_a_seat(api, make, statements):
+    team = make.team()
+    shift = _shift(make, team)
+    as_leader = api.as_(make.leader(team))
+    volunteer = make.member(team)
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    assert as_leader.post(url, json={"phone": volunteer.phone}).status_code == 201
+    statements.clear()
+
+    second = as_leader.post(url, json={"phone": volunteer.phone})
+
+    refused(second, 409)
+    assert second.get_json()["code"] == "already-signed-up"
+    seat_or_lock = [
+        s for s in statements if s.startswith(("UPDATE", "INSERT")) or "FOR UPDATE" in s
+    ]
+    assert seat_or_lock == [], "the seat was claimed and given back, or the shift locked"
+    assert db.session.get(Shift, shift.id).filled == 1
+
+
+def test_the_unique_index_still_refuses_a_duplicate_the_read_did_not_see(make):
+    # Two requests for the same person at the same moment both read "not on the shift";
+    # the second INSERT finds the first's row and gives its seat back.
+    team = make.team()
+    shift = _shift(make, team)
+    volunteer = make.member(team)
+    signups.sign_up(shift.id, volunteer.id, "api")
+    facts = signups.ShiftFacts.of(shift, db.session.get(Event, shift.event_id), team)
+
+    with pytest.raises(signups.AlreadySignedUp):
+        signups._place(facts, volunteer.id, volunteer.phone, "api", None, signups.utcnow())
+
+    assert db.session.get(Shift, shift.id).filled == 1
+
+
+def test_the_answer_is_the_row_as_stored(api, make):
+    team = make.team()
+    shift = _shift(make, team, capacity=1)
+    as_leader = api.as_(make.leader(team))
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    answers = [
+        as_leader.post(url, json={"phone": make.member(team).phone}).get_json() for _ in range(2)
+    ]
+    db.session.expire_all()
+
+    roster = as_leader.get(url).get_json()["items"]
+
+    assert [a["status"] for a in answers] == ["confirmed", "waitlisted"]
+    assert answers == roster
+
+
+def test_an_overseer_s_new_person_is_answered_as_stored(api, make):
+    team = make.team()
+    shift = _shift(make, team)
+    as_coordinator = api.as_(make.coordinator(team.unit))
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    answer = as_coordinator.post(url, json={"phone": "13900003333", "name": " 新人 "}).get_json()
+    db.session.expire_all()
+
+    [stored] = as_coordinator.get(url).get_json()["items"]
+
+    assert answer["person"]["name"] == "新人"
+    assert answer == stored
+
+
+@pytest.mark.parametrize(
+    "who", ["admin", "coordinator", "parent coordinator", "other coordinator", "leader", "other"]
+)
+def test_who_may_sign_up_is_who_may_see_the_shift(api, make, who):
+    parent = make.unit()
+    unit = make.unit(parent=parent)
+    team = make.team(unit)
+    shift = _shift(make, team)
+    person = {
+        "admin": lambda: make.admin(),
+        "coordinator": lambda: make.coordinator(unit),
+        "parent coordinator": lambda: make.coordinator(parent),
+        "other coordinator": lambda: make.coordinator(make.unit()),
+        "leader": lambda: make.leader(team),
+        "other": lambda: make.leader(make.team(make.unit())),
+    }[who]()
+    client = api.as_(person)
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    sees = client.get(url).status_code  # queries.visible_shift decides
+
+    answer = client.post(url, json={"phone": make.member(team).phone})
+
+    assert sees in (200, 404)
+    assert (answer.status_code == 404) == (sees == 404), answer.get_json()
+    if sees == 404:
+        assert answer.get_json()["detail"] == "班次不存在"
+
+
+def test_an_invalid_phone_on_a_shift_one_may_not_see_is_404(api, make):
+    shift = _shift(make, make.team())
+    stranger = api.as_(make.leader(make.team()))
+
+    answer = stranger.post(f"/api/v1/shifts/{shift.id}/signups", json={"phone": "12"})
+
+    assert answer.status_code == 404
