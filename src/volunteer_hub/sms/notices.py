@@ -65,6 +65,7 @@ def signup_placed(placed: SignupPlaced) -> None:
             dedupe_key=f"notice:placed:{known.signup.id}",
             person_id=known.signup.person_id,
             signup_id=known.signup.id,
+            id_only=True,
         )
         return
     signup = db.session.get(Signup, placed.signup_id)
@@ -203,6 +204,7 @@ def _queue_one(signup: Signup, text: Rendered, dedupe_key: str) -> None:
         dedupe_key=dedupe_key,
         person_id=person.id,
         signup_id=signup.id,
+        id_only=True,
     )
 
 
