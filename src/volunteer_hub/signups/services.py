@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Integer, bindparam, literal_column, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
@@ -300,15 +300,16 @@ def _place(
     """Seat or waitlist the person, the rules already checked; publish SignupPlaced."""
     shift_id = facts.shift_id
     claimed = _claim_seat(shift_id)
-    if not claimed:
-        # To the waitlist: queue on the shift row's lock first (see the module's
-        # docstring), then try again, for a seat may have been freed while we waited.
-        # The seat-claiming UPDATE above already holds that lock when it succeeds.
-        _lock_shift(shift_id)
+    # To the waitlist: queue on the shift row's lock first (see the module's docstring),
+    # then try again if a seat was freed while we waited: the locked row is the latest.
+    # The seat-claiming UPDATE already holds that lock when it succeeds.
+    if not claimed and _lock_shift_free_seat(shift_id):
         claimed = _claim_seat(shift_id)
     status = SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED
     source = SignupSource(source)
-    signup_id = _insert_active_signup(
+    # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
+    signup_id, ahead = _insert_active_signup(
+        count_ahead=not claimed,
         shift_id=shift_id,
         person_id=person_id,
         status=status,
@@ -333,7 +334,7 @@ def _place(
         confirmed_at=now if claimed else None,
     )
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
-    position = None if claimed else _position(shift_id, signup_id)
+    position = None if claimed else ahead + 1
     _remember_placed(Placed(placed, person_phone, facts))
     publish(SignupPlaced(signup_id, source, waitlist_position=position))
     return SignupResult(placed=placed, waitlist_position=position)
@@ -599,12 +600,26 @@ _NEW_SIGNUP_COLUMNS = (
 )
 
 
+#: ``Signup.waitlisted_ahead`` of the row being inserted, in its RETURNING. Spelled in
+#: SQL: SQLAlchemy neither correlates a subquery there to the INSERT's table nor, on
+#: SQLite, keeps the table names that tell the alias from the new row.
+_WAITLISTED_AHEAD_OF_NEW = literal_column(
+    "(SELECT count(*) FROM signup AS ahead WHERE ahead.shift_id = signup.shift_id"
+    f" AND ahead.status = '{SignupStatus.WAITLISTED}' AND ahead.id < signup.id)",
+    Integer,
+)
+
+
 @functools.cache
-def _insert_signup_statement(dialect: str):
+def _insert_signup_statement(dialect: str, count_ahead: bool):
     """The signup INSERT, built once per dialect: every sign-up runs it, and a statement
-    built anew costs more CPU (construction and its cache key) than the round trip."""
+    built anew costs more CPU (construction and its cache key) than the round trip.
+    ``count_ahead``: it returns, beside the id, how many waitlisted signups of the
+    shift have a smaller id (``Signup.waitlisted_ahead``), a count begun once the
+    shift row is locked like the statement that would otherwise follow."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    signup = Signup.__table__  # Core: only the id comes back, no entity is built
+    signup = Signup.__table__  # Core: no entity is built
+    ahead = _WAITLISTED_AHEAD_OF_NEW if count_ahead else null()
     return (
         insert(signup)
         .values({name: bindparam(name) for name in _NEW_SIGNUP_COLUMNS})
@@ -613,16 +628,18 @@ def _insert_signup_statement(dialect: str):
             # Spelled as in the index, so PostgreSQL can match the partial index to it.
             index_where=text("status <> 'cancelled'"),
         )
-        .returning(signup.c.id)
+        .returning(signup.c.id, ahead)
     )
 
 
-def _insert_active_signup(**values) -> int | None:
+def _insert_active_signup(*, count_ahead: bool, **values) -> tuple[int | None, int | None]:
     """INSERT the signup unless the person already has an active one on the shift, in
     which case the partial unique index turns it into no row (and None), not an error.
-    Returns the new id: the caller knows every other value."""
+    Returns the new id (the caller knows every other value) and, if ``count_ahead``,
+    the waitlisted signups ahead of it."""
     dialect = db.session.get_bind().dialect.name
-    return db.session.scalar(_insert_signup_statement(dialect), values)
+    row = db.session.execute(_insert_signup_statement(dialect, count_ahead), values).first()
+    return (None, None) if row is None else tuple(row)
 
 
 # The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
@@ -639,6 +656,11 @@ _RELEASE_SEAT = (
     .values(filled=_shift.c.filled - 1)
 )
 _LOCK_SHIFT = select(_shift.c.id).where(_shift.c.id == bindparam("shift_id")).with_for_update()
+_LOCK_SHIFT_FREE_SEAT = (
+    select(_shift.c.filled < _shift.c.capacity)
+    .where(_shift.c.id == bindparam("shift_id"))
+    .with_for_update()
+)
 
 # What sign_up_by_phone reads before it writes, in one round trip (plain columns: no
 # entity is built). The person and what they have are outer joins: a number nobody
@@ -688,6 +710,13 @@ def _claim_seat(shift_id: int) -> bool:
     result = db.session.execute(_CLAIM_SEAT, {"shift_id": shift_id})
     _expire_shift(shift_id)
     return result.rowcount == 1
+
+
+def _lock_shift_free_seat(shift_id: int) -> bool:
+    """Lock the shift row (like ``_lock_shift``) and say whether it has a free seat:
+    read from the row as locked, which on PostgreSQL is its latest committed version
+    even when we had to wait for it (and SQLite's writer lock is ours already)."""
+    return db.session.scalar(_LOCK_SHIFT_FREE_SEAT, {"shift_id": shift_id})
 
 
 def _lock_shift(shift_id: int) -> None:
