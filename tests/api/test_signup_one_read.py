@@ -19,7 +19,9 @@ def statements(app):
     sent: list[str] = []
 
     def record(conn, cursor, statement, *args):
-        sent.append(" ".join(statement.split()).upper())
+        statement = " ".join(statement.split()).upper()
+        if not statement.startswith(("BEGIN", "COMMIT")):
+            sent.append(statement)
 
     sa_event.listen(db.engine, "before_cursor_execute", record)
     yield sent
@@ -130,3 +132,29 @@ def test_an_invalid_phone_on_a_shift_one_may_not_see_is_404(api, make):
     answer = stranger.post(f"/api/v1/shifts/{shift.id}/signups", json={"phone": "12"})
 
     assert answer.status_code == 404
+
+
+def test_a_sign_up_reads_once_and_its_side_effects_load_nothing(api, make, statements):
+    team = make.team()
+    shift = _shift(make, team, capacity=1)
+    as_coordinator = api.as_(make.coordinator(team.unit))
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    as_coordinator.get(url)  # the token's first use is recorded (an UPDATE of its own)
+
+    for phone, name in (("13900004444", "甲"), ("13900005555", "乙")):
+        statements.clear()
+        assert as_coordinator.post(url, json={"phone": phone, "name": name}).status_code == 201
+        kinds = [" ".join(s.split()[:3]) for s in statements]
+
+        # the token; the one read; the new person; the seat (and, for the waitlist, the
+        # lock); the signup; the confirmation text; the feed change. Nothing else.
+        seat = ["UPDATE SHIFT SET"] + (["SELECT SHIFT.FILLED <"] if name == "乙" else [])
+        assert kinds == [
+            "SELECT API_TOKEN.ID, API_TOKEN.LAST_USED_AT,",
+            "SELECT SHIFT.ID AS",
+            "INSERT INTO PERSON",
+            *seat,
+            "INSERT INTO SIGNUP",
+            "INSERT INTO OUTGOING_SMS",
+            "INSERT INTO FEED_CHANGE",
+        ]

@@ -184,7 +184,10 @@ def sign_up_by_phone(
         # Registered or not, the same answer: it tells nothing about who is registered.
         raise _members_only_of(facts.team_name, on_behalf=True)
     on_behalf = viewer.person_id != person.id
-    if not (overseer or (facts.open_to_all and not on_behalf) or is_member):
+    # check_may_join, with the membership the read brought
+    if not (
+        _joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or is_member
+    ):
         raise _members_only_of(facts.team_name, on_behalf=on_behalf)
     _check_open(facts, now)
     if row.active_signup_id is not None:
@@ -446,11 +449,16 @@ def check_may_join(event: Event, person_id: int, *, on_behalf: bool, overseer: b
     (an admin, a coordinator over the team) acts. A leader acting for someone signs up
     members only, open event or not: nobody is put on another team's rota unasked.
     Raises MembersOnly, naming the team."""
-    if overseer or (event.open_to_all and not on_behalf):
+    if _joins_as_anyone(event.open_to_all, on_behalf=on_behalf, overseer=overseer):
         return
     if _is_member(event.team_id, person_id):
         return
     raise _members_only(event, on_behalf=on_behalf)
+
+
+def _joins_as_anyone(open_to_all: bool, *, on_behalf: bool, overseer: bool) -> bool:
+    """The part of :func:`check_may_join` that membership does not decide."""
+    return overseer or (open_to_all and not on_behalf)
 
 
 def oversees(viewer: Viewer, team: Team) -> bool:
