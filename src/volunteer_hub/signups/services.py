@@ -733,14 +733,15 @@ def _lock_shift(shift_id: int) -> None:
 
 
 def _is_member(team_id: int, person_id: int) -> bool:
-    return (
-        db.session.scalar(
-            select(Membership.id).where(
-                Membership.team_id == team_id, Membership.person_id == person_id
-            )
-        )
-        is not None
-    )
+    found = db.session.scalar(_MEMBERSHIP, {"team_id": team_id, "person_id": person_id})
+    return found is not None
+
+
+# Asked by every sign-up to an event that is not open to all (SMS and web alike).
+_MEMBERSHIP = select(Membership.__table__.c.id).where(
+    Membership.__table__.c.team_id == bindparam("team_id"),
+    Membership.__table__.c.person_id == bindparam("person_id"),
+)
 
 
 def _members_only(event: Event, *, on_behalf: bool) -> MembersOnly:
