@@ -67,6 +67,21 @@ def test_the_unique_index_still_refuses_a_duplicate_the_read_did_not_see(make):
     assert db.session.get(Shift, shift.id).filled == 1
 
 
+def test_a_seat_freed_after_the_read_saw_the_shift_full_is_taken(make):
+    # The read is no lock: the seat the lock finds free is claimed, not waitlisted.
+    team = make.team()
+    shift = _shift(make, team, capacity=1)
+    volunteer = make.member(team)
+    facts = signups.ShiftFacts.of(shift, db.session.get(Event, shift.event_id), team)
+
+    result = signups._place(
+        facts, volunteer.id, volunteer.phone, "api", None, signups.utcnow(), seen_full=True
+    )
+
+    assert (result.confirmed, result.waitlist_position) == (True, None)
+    assert db.session.get(Shift, shift.id).filled == 1
+
+
 def test_the_answer_is_the_row_as_stored(api, make):
     team = make.team()
     shift = _shift(make, team, capacity=1)
@@ -148,7 +163,9 @@ def test_a_sign_up_reads_once_and_its_side_effects_load_nothing(api, make, state
 
         # the token; the one read; the new person; the seat (and, for the waitlist, the
         # lock); the signup; the confirmation text; the feed change. Nothing else.
-        seat = ["UPDATE SHIFT SET"] + (["SELECT SHIFT.FILLED <"] if name == "乙" else [])
+        # lock); the signup; the confirmation text; the feed change. Nothing else. A shift
+        # the read saw full is not tried first: its lock says whether a seat came free.
+        seat = ["SELECT SHIFT.FILLED <"] if name == "乙" else ["UPDATE SHIFT SET"]
         assert kinds == [
             "SELECT API_TOKEN.ID, API_TOKEN.LAST_USED_AT,",
             "SELECT SHIFT.ID AS",

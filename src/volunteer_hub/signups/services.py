@@ -194,7 +194,9 @@ def sign_up_by_phone(
         # Refused before the seat: no claim to give back. Two requests at the same
         # moment both pass here; the unique index then refuses the second (_place).
         raise AlreadySignedUp(_("您已报名该班次"))
-    result = _place(facts, person.id, person.phone, source, viewer.person_id, now)
+    result = _place(
+        facts, person.id, person.phone, source, viewer.person_id, now, seen_full=row.seen_full
+    )
     return result, person, created
 
 
@@ -299,10 +301,14 @@ def _place(
     source: SignupSource | str,
     acted_by_id: int | None,
     now: datetime,
+    *,
+    seen_full: bool = False,
 ) -> SignupResult:
-    """Seat or waitlist the person, the rules already checked; publish SignupPlaced."""
+    """Seat or waitlist the person, the rules already checked; publish SignupPlaced.
+    ``seen_full``: a read of this request found no free seat, so the first try at one
+    is left out (the locked row below has the last word either way)."""
     shift_id = facts.shift_id
-    claimed = _claim_seat(shift_id)
+    claimed = False if seen_full else _claim_seat(shift_id)
     # To the waitlist: queue on the shift row's lock first (see the module's docstring),
     # then try again if a seat was freed while we waited: the locked row is the latest.
     # The seat-claiming UPDATE already holds that lock when it succeeds.
@@ -690,6 +696,7 @@ _SIGN_UP_FACTS = (
         _team.c.name.label("team_name"),
         _team.c.archived_at.label("team_archived_at"),
         _unit.c.path.label("unit_path"),
+        (_shift.c.filled >= _shift.c.capacity).label("seen_full"),
         _person.c.id.label("person_id"),
         _person.c.name.label("person_name"),
         _person.c.phone.label("person_phone"),
