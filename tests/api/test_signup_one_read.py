@@ -175,3 +175,36 @@ def test_a_sign_up_reads_once_and_its_side_effects_load_nothing(api, make, state
             "INSERT INTO OUTGOING_SMS",
             "INSERT INTO FEED_CHANGE",
         ]
+
+
+def test_a_member_s_number_is_shown_in_full_without_asking_again(api, make, statements):
+    team = make.team()
+    shift = _shift(make, team)
+    as_leader = api.as_(make.leader(team))
+    url = f"/api/v1/shifts/{shift.id}/signups"
+    as_leader.get(url)  # the token's first use is recorded (an UPDATE of its own)
+    volunteer = make.member(team)
+    statements.clear()
+
+    answer = as_leader.post(url, json={"phone": volunteer.phone}).get_json()
+
+    assert answer["person"]["phone"] == volunteer.phone
+    assert answer["person"]["phone_masked"] is False
+    assert not [s for s in statements if "FROM MEMBERSHIP" in s.split(" JOIN ")[0]]
+
+
+def test_a_member_of_another_team_one_oversees_is_shown_in_full_too(api, make):
+    unit = make.unit()
+    team, other_team = make.team(unit), make.team(unit)
+    shift = _shift(make, team)
+    as_coordinator = api.as_(make.coordinator(unit))
+    stranger_here = make.member(other_team)
+
+    answer = as_coordinator.post(
+        f"/api/v1/shifts/{shift.id}/signups", json={"phone": stranger_here.phone}
+    ).get_json()
+
+    assert (answer["person"]["phone"], answer["person"]["phone_masked"]) == (
+        stranger_here.phone,
+        False,
+    )

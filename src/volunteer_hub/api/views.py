@@ -293,8 +293,12 @@ def create_signup(shift_id: int, body: schemas.SignupCreate):
     result, person, created = signups.sign_up_by_phone(
         viewer, shift_id, body.phone, body.name, SignupSource.API
     )
-    # Someone created by this very request belongs to no team yet: masked, no query needed.
-    full_phone = set() if created else viewer.people_with_full_phone([person.id])
+    if created:  # belongs to no team yet: masked, no query needed
+        full_phone = set()
+    elif person.member_here:  # of a team the viewer sees: people_with_full_phone's rule
+        full_phone = {person.id}
+    else:
+        full_phone = viewer.people_with_full_phone([person.id])
     return serializers.signup(result.placed, person, full_phone, result.waitlist_position)
 
 

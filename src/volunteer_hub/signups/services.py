@@ -173,8 +173,8 @@ def sign_up_by_phone(
     overseer = _oversees_path(viewer, row.unit_path)
     created = False
     if row.person_id is not None:
-        person = PersonValues(row.person_id, row.person_name, row.person_phone)
         is_member = row.membership_id is not None
+        person = PersonValues(row.person_id, row.person_name, row.person_phone, is_member)
         if not (overseer or is_member):
             raise _members_only_of(facts.team_name, on_behalf=True)
     elif overseer:
@@ -207,6 +207,8 @@ class PersonValues:
     id: int
     name: str
     phone: str
+    #: a member of the shift's team (which the viewer may see)
+    member_here: bool = False
 
 
 @dataclass(frozen=True)
