@@ -208,3 +208,24 @@ def test_a_member_of_another_team_one_oversees_is_shown_in_full_too(api, make):
         stranger_here.phone,
         False,
     )
+
+
+def test_what_a_sign_up_hands_its_handlers_is_gone_once_published(make, monkeypatch):
+    from volunteer_hub.calendar import tasks
+
+    team = make.team()
+    shift = _shift(make, team)
+    handed = []
+    note = tasks._note
+
+    def noting(event_id, *args, **kwargs):
+        handed.append(db.session().info.get(signups._PLACED_KEY))
+        return note(event_id, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "_note", noting)
+
+    result = signups.sign_up(shift.id, make.member(team).id, "web")
+
+    [placed] = handed
+    assert (placed.signup.id, placed.shift.event_id) == (result.placed.id, shift.event_id)
+    assert signups.being_placed(result.placed.id) is None

@@ -19,7 +19,6 @@ Who may be put on a shift is one rule, :func:`check_may_join`, for every channel
 from __future__ import annotations
 
 import functools
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -257,32 +256,34 @@ class ShiftFacts:
 
 @dataclass(frozen=True)
 class Placed:
-    """A signup this transaction placed, with what its notice and feed change need
-    (``placed_in_transaction``): their handlers then load nothing."""
+    """A signup being placed, with what its notice and feed change need
+    (:func:`being_placed`): their handlers then load nothing."""
 
     signup: PlacedSignup
     person_phone: str
     shift: ShiftFacts
 
 
-_PLACED_KEY = "volunteer_hub.signups.placed"
+_PLACED_KEY = "volunteer_hub.signups.being_placed"
 
 
-def placed_in_transaction(signup_id: int) -> Placed | None:
-    """The signup as the sign-up of this transaction placed it, or None (placed
-    elsewhere: a walk-in, an earlier transaction); the caller then loads it."""
-    session = db.session()
-    per_transaction = session.info.get(_PLACED_KEY)
-    transaction = session.get_transaction()
-    if per_transaction is None or transaction is None:
-        return None
-    return per_transaction.get(transaction, {}).get(signup_id)
+def being_placed(signup_id: int) -> Placed | None:
+    """The signup whose SignupPlaced is being published by :func:`_place`, with what
+    the sign-up read, for that event's handlers: None for any other signup (placed
+    elsewhere: a walk-in, another transaction), whose handler then loads it."""
+    placed = db.session().info.get(_PLACED_KEY)
+    return placed if placed is not None and placed.signup.id == signup_id else None
 
 
-def _remember_placed(placed: Placed) -> None:
-    session = db.session()
-    per_transaction = session.info.setdefault(_PLACED_KEY, weakref.WeakKeyDictionary())
-    per_transaction.setdefault(session.get_transaction(), {})[placed.signup.id] = placed
+def _publish_placed(placed: Placed, position: int | None) -> None:
+    # Handed to the handlers for the length of the publish only, so that nothing later
+    # (a savepoint rolled back, an id SQLite gives again) can read it stale.
+    info = db.session().info
+    info[_PLACED_KEY] = placed
+    try:
+        publish(SignupPlaced(placed.signup.id, placed.signup.source, waitlist_position=position))
+    finally:
+        info.pop(_PLACED_KEY, None)
 
 
 def _check_open(facts: ShiftFacts, now: datetime) -> None:
@@ -346,8 +347,7 @@ def _place(
     )
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
     position = None if claimed else ahead + 1
-    _remember_placed(Placed(placed, person_phone, facts))
-    publish(SignupPlaced(signup_id, source, waitlist_position=position))
+    _publish_placed(Placed(placed, person_phone, facts), position)
     return SignupResult(placed=placed, waitlist_position=position)
 
 

@@ -47,9 +47,9 @@ def signup_placed(placed: SignupPlaced) -> None:
     # a walk-in is standing at the shift.
     if placed.source in (SignupSource.SMS, SignupSource.WALK_IN):
         return
-    from volunteer_hub.signups.services import placed_in_transaction, waitlist_position
+    from volunteer_hub.signups.services import being_placed, waitlist_position
 
-    known = placed_in_transaction(placed.signup_id)
+    known = being_placed(placed.signup_id)
     if known is not None:
         # The sign-up just wrote it and handed over what it read: no query but the row.
         facts = known.shift  # the event's columns and the shift's, side by side
