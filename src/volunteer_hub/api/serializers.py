@@ -15,6 +15,7 @@ from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import mask_phone
 from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.signups.services import PersonValues, PlacedSignup
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.units.models import Unit
 
@@ -41,7 +42,7 @@ def full_phone_ids(viewer: Viewer, people: Iterable[Person]) -> set[int]:
     return viewer.people_with_full_phone(p.id for p in people)
 
 
-def person(row: Person, full_phone: set[int]) -> schemas.PersonOut:
+def person(row: Person | PersonValues, full_phone: set[int]) -> schemas.PersonOut:
     masked = row.id not in full_phone
     return schemas.PersonOut(
         id=row.id,
@@ -88,8 +89,8 @@ def event(row: Event) -> schemas.EventOut:
 
 
 def signup(
-    row: Signup,
-    someone: Person,
+    row: Signup | PlacedSignup,
+    someone: Person | PersonValues,
     full_phone: set[int],
     waitlist_position: int | None = None,
 ) -> schemas.SignupOut:

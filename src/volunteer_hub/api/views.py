@@ -288,18 +288,18 @@ def list_signups(shift_id: int):
 )
 def create_signup(shift_id: int, body: schemas.SignupCreate):
     viewer = current_viewer()
-    shift = queries.visible_shift(viewer, shift_id)
-    # Held for the whole request: the confirmation text names the team, and the identity
-    # map keeps only what someone references (a second load otherwise).
-    team = db.session.get(Team, shift.event.team_id)
-    overseer = signups.oversees(viewer, team)
-    person, created = signups.person_to_sign_up(shift.id, body.phone, body.name, overseer=overseer)
-    result = signups.sign_up(
-        shift.id, person.id, SignupSource.API, acted_by_id=viewer.person_id, overseer=overseer
+    # One read for the shift, its visibility and the person (see sign_up_by_phone); the
+    # answer is made of the values written, not of loaded rows.
+    result, person, created = signups.sign_up_by_phone(
+        viewer, shift_id, body.phone, body.name, SignupSource.API
     )
-    # Someone created by this very request belongs to no team yet: masked, no query needed.
-    full_phone = set() if created else serializers.full_phone_ids(viewer, [person])
-    return serializers.signup(result.signup, person, full_phone, result.waitlist_position)
+    if created:  # belongs to no team yet: masked, no query needed
+        full_phone = set()
+    elif person.member_here:  # of a team the viewer sees: people_with_full_phone's rule
+        full_phone = {person.id}
+    else:
+        full_phone = viewer.people_with_full_phone([person.id])
+    return serializers.signup(result.placed, person, full_phone, result.waitlist_position)
 
 
 @bp.delete("/signups/<int:signup_id>")

@@ -57,9 +57,14 @@ class Viewer:
         return false()
 
     def can_see_team(self, team: Team) -> bool:
-        if self.is_admin or team.id in self.led_team_ids:
+        return self.can_see_team_at(team.id, team.unit.path)
+
+    def can_see_team_at(self, team_id: int, unit_path: str) -> bool:
+        """``can_see_team`` from plain values (the team's id, its unit's path), for a
+        caller that read them in a row of its own: the rule of ``team_condition``."""
+        if self.is_admin or team_id in self.led_team_ids:
             return True
-        return bool(self.coordinator_path) and is_within(team.unit.path, self.coordinator_path)
+        return bool(self.coordinator_path) and is_within(unit_path, self.coordinator_path)
 
     def can_see_unit(self, unit: Unit) -> bool:
         if self.is_admin:

@@ -234,26 +234,30 @@ def hash_token(plain: str) -> str:
 
 
 #: every API request runs it, so it is built once (its cache key too); the hash is
-#: bound per request. Read on every request: a revoked token fails the next one.
+#: bound per request. Read on every request: a revoked token fails the next one. Core
+#: columns of the tables: the ORM would add its result machinery to plain values.
+_token, _person = ApiToken.__table__, Person.__table__
+_unit, _membership = Unit.__table__, Membership.__table__
 _TOKEN_AND_VIEWER = (
     select(
-        ApiToken.id,
-        ApiToken.last_used_at,
-        ApiToken.person_id,
-        Person.is_admin,
-        Unit.path,
-        Membership.team_id,
+        _token.c.id,
+        _token.c.last_used_at,
+        _token.c.person_id,
+        _person.c.is_admin,
+        _unit.c.path,
+        _membership.c.team_id,
     )
-    .join(Person, Person.id == ApiToken.person_id)
-    .outerjoin(Unit, Unit.id == Person.coordinator_unit_id)
+    .select_from(_token)
+    .join(_person, _person.c.id == _token.c.person_id)
+    .outerjoin(_unit, _unit.c.id == _person.c.coordinator_unit_id)
     .outerjoin(
-        Membership,
-        (Membership.person_id == Person.id) & (Membership.role == MemberRole.LEADER),
+        _membership,
+        (_membership.c.person_id == _person.c.id) & (_membership.c.role == MemberRole.LEADER),
     )
     .where(
-        ApiToken.token_hash == bindparam("token_hash"),
-        ApiToken.revoked_at.is_(None),
-        Person.is_active.is_(True),
+        _token.c.token_hash == bindparam("token_hash"),
+        _token.c.revoked_at.is_(None),
+        _person.c.is_active.is_(True),
     )
 )
 

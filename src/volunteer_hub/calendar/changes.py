@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, func, insert, select
+from sqlalchemy import JSON, bindparam, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from volunteer_hub.db import Base, utcnow
@@ -60,15 +60,28 @@ def note(
     if not new_in_transaction(*covers):
         return None
     return db.session.scalar(
-        insert(FeedChange)
-        .values(
-            event_id=event_id,
-            person_ids=list(person_ids),
-            old_category_id=old_category_id,
-            created_at=utcnow(),
-        )
-        .returning(FeedChange.id)
+        _INSERT_CHANGE,
+        {
+            "event_id": event_id,
+            "person_ids": list(person_ids),
+            "old_category_id": old_category_id,
+            "created_at": utcnow(),
+        },
     )
+
+
+# Every sign-up and cancellation writes one: built once, in Core (no entity comes back).
+_change = FeedChange.__table__
+_INSERT_CHANGE = (
+    insert(_change)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("event_id", "person_ids", "old_category_id", "created_at")
+        }
+    )
+    .returning(_change.c.id)
+)
 
 
 def clear(change_id: int) -> None:

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Integer, bindparam, literal_column, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
@@ -41,7 +41,7 @@ from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import get_or_create_person, normalize_phone
+from volunteer_hub.people.services import InvalidPhone, get_or_create_person, normalize_phone
 from volunteer_hub.signups.models import (
     ACTIVE_STATUSES,
     Signup,
@@ -50,6 +50,7 @@ from volunteer_hub.signups.models import (
 )
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.teams.services import ensure_open
+from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import is_within
 
 if TYPE_CHECKING:
@@ -79,15 +80,36 @@ class MembersOnly(DomainError, code="members-only"):
     status = 403
 
 
+@dataclass(frozen=True)
+class PlacedSignup:
+    """A signup just written, as plain values: what the INSERT was given and its id. The
+    columns a serialiser of ``Signup`` reads, so an answer needs no entity."""
+
+    id: int
+    shift_id: int
+    person_id: int
+    status: SignupStatus
+    source: SignupSource
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: None = None
+
+
 @dataclass
 class SignupResult:
-    signup: Signup
+    placed: PlacedSignup
     #: 1-based place on the waitlist, None when confirmed
     waitlist_position: int | None = None
 
     @property
+    def signup(self) -> Signup:
+        """The signup as an entity, loaded on first use: the sign-up itself writes it
+        with a Core INSERT, and most callers need only ``placed``."""
+        return db.session.get(Signup, self.placed.id)
+
+    @property
     def confirmed(self) -> bool:
-        return self.signup.status == SignupStatus.CONFIRMED
+        return self.placed.status == SignupStatus.CONFIRMED
 
 
 @dataclass
@@ -113,45 +135,220 @@ def sign_up(
     AlreadySignedUp, ShiftStarted, EventNotOpen, NotFound."""
     now = now or utcnow()
     shift, event = _shift_and_event(shift_id)
-    if db.session.get(Person, person_id) is None:
+    person = db.session.get(Person, person_id)
+    if person is None:
         raise NotFound(_("志愿者不存在"), field="person_id")
     on_behalf = acted_by_id is not None and acted_by_id != person_id
     check_may_join(event, person_id, on_behalf=on_behalf, overseer=overseer)
-    ensure_open(db.session.get(Team, event.team_id))
-    if event.status != EventStatus.PUBLISHED or shift.is_cancelled:
-        if event.status == EventStatus.CANCELLED or shift.is_cancelled:
+    facts = ShiftFacts.of(shift, event, db.session.get(Team, event.team_id))
+    _check_open(facts, now)
+    return _place(facts, person_id, person.phone, source, acted_by_id, now)
+
+
+def sign_up_by_phone(
+    viewer: Viewer, shift_id: int, phone: str, name: str, source: SignupSource | str
+) -> tuple[SignupResult, PersonValues, bool]:
+    """A leader or staff puts the person with ``phone`` on the shift (the API): the
+    rules of :func:`person_to_sign_up` and :func:`sign_up`, from one read.
+
+    That read (``_SIGN_UP_FACTS``) brings the shift, its event and team, the viewer's
+    right to see it, the person by phone, their membership of the team and their active
+    signup on the shift, as one plain row: so a duplicate is refused (AlreadySignedUp)
+    before it takes a seat, and no entity is loaded. Returns the result, the person
+    (id, name, phone) and whether this call registered them. Raises NotFound when the
+    viewer may not see the shift (``queries.visible_shift``'s rule), then what
+    ``person_to_sign_up`` and ``sign_up`` raise, in their order."""
+    now = utcnow()
+    try:
+        e164, invalid = normalize_phone(phone), None
+    except InvalidPhone as error:  # told once the shift is known to be visible
+        e164, invalid = None, error
+    row = db.session.execute(_SIGN_UP_FACTS, {"shift_id": shift_id, "phone": e164}).first()
+    if row is None or not viewer.can_see_team_at(row.team_id, row.unit_path):
+        raise NotFound(_("班次不存在"))
+    if invalid is not None:
+        raise invalid
+    facts = ShiftFacts.of_row(row)
+    overseer = _oversees_path(viewer, row.unit_path)
+    created = False
+    if row.person_id is not None:
+        is_member = row.membership_id is not None
+        person = PersonValues(row.person_id, row.person_name, row.person_phone, is_member)
+        if not (overseer or is_member):
+            raise _members_only_of(facts.team_name, on_behalf=True)
+    elif overseer:
+        person, created = _register(name, phone, e164)
+        is_member = False
+    else:
+        # Registered or not, the same answer: it tells nothing about who is registered.
+        raise _members_only_of(facts.team_name, on_behalf=True)
+    on_behalf = viewer.person_id != person.id
+    # check_may_join, with the membership the read brought
+    if not (
+        _joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or is_member
+    ):
+        raise _members_only_of(facts.team_name, on_behalf=on_behalf)
+    _check_open(facts, now)
+    if row.active_signup_id is not None:
+        # Refused before the seat: no claim to give back. Two requests at the same
+        # moment both pass here; the unique index then refuses the second (_place).
+        raise AlreadySignedUp(_("您已报名该班次"))
+    result = _place(
+        facts, person.id, person.phone, source, viewer.person_id, now, seen_full=row.seen_full
+    )
+    return result, person, created
+
+
+@dataclass(frozen=True)
+class PersonValues:
+    """A person as a sign-up answer shows them (``serializers.person`` reads these)."""
+
+    id: int
+    name: str
+    phone: str
+    #: a member of the shift's team (which the viewer may see)
+    member_here: bool = False
+
+
+@dataclass(frozen=True)
+class ShiftFacts:
+    """What a sign-up reads of its shift, event and team, as plain values: the rules
+    check them, and the notice and the feed change are written from them."""
+
+    shift_id: int
+    starts_at: datetime
+    is_cancelled: bool
+    code: str | None
+    event_id: int
+    event_status: str
+    open_to_all: bool
+    title: str
+    location: str
+    team_id: int
+    team_name: str
+    team_archived_at: datetime | None
+
+    @property
+    def is_archived(self) -> bool:  # what ``ensure_open`` reads of a team
+        return self.team_archived_at is not None
+
+    @classmethod
+    def of(cls, shift: Shift, event: Event, team: Team) -> ShiftFacts:
+        return cls(
+            shift_id=shift.id,
+            starts_at=shift.starts_at,
+            is_cancelled=shift.is_cancelled,
+            code=shift.code,
+            event_id=event.id,
+            event_status=event.status,
+            open_to_all=event.open_to_all,
+            title=event.title,
+            location=event.location,
+            team_id=team.id,
+            team_name=team.name,
+            team_archived_at=team.archived_at,
+        )
+
+    @classmethod
+    def of_row(cls, row) -> ShiftFacts:
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A signup being placed, with what its notice and feed change need
+    (:func:`being_placed`): their handlers then load nothing."""
+
+    signup: PlacedSignup
+    person_phone: str
+    shift: ShiftFacts
+
+
+_PLACED_KEY = "volunteer_hub.signups.being_placed"
+
+
+def being_placed(signup_id: int) -> Placed | None:
+    """The signup whose SignupPlaced is being published by :func:`_place`, with what
+    the sign-up read, for that event's handlers: None for any other signup (placed
+    elsewhere: a walk-in, another transaction), whose handler then loads it."""
+    placed = db.session().info.get(_PLACED_KEY)
+    return placed if placed is not None and placed.signup.id == signup_id else None
+
+
+def _publish_placed(placed: Placed, position: int | None) -> None:
+    # Handed to the handlers for the length of the publish only, so that nothing later
+    # (a savepoint rolled back, an id SQLite gives again) can read it stale.
+    info = db.session().info
+    info[_PLACED_KEY] = placed
+    try:
+        publish(SignupPlaced(placed.signup.id, placed.signup.source, waitlist_position=position))
+    finally:
+        info.pop(_PLACED_KEY, None)
+
+
+def _check_open(facts: ShiftFacts, now: datetime) -> None:
+    """The team, the event and the shift still take sign-ups."""
+    ensure_open(facts)
+    if facts.event_status != EventStatus.PUBLISHED or facts.is_cancelled:
+        if facts.event_status == EventStatus.CANCELLED or facts.is_cancelled:
             raise EventNotOpen(_("该活动已取消"))
         raise EventNotOpen(_("该活动尚未发布"))
-    if shift.starts_at <= now:
+    if facts.starts_at <= now:
         raise ShiftStarted(_("该班次已经开始，不能再报名"))
 
-    claimed = _claim_seat(shift_id)
-    if not claimed:
-        # To the waitlist: queue on the shift row's lock first (see the module's
-        # docstring), then try again, for a seat may have been freed while we waited.
-        # The seat-claiming UPDATE above already holds that lock when it succeeds.
-        _lock_shift(shift_id)
+
+def _place(
+    facts: ShiftFacts,
+    person_id: int,
+    person_phone: str,
+    source: SignupSource | str,
+    acted_by_id: int | None,
+    now: datetime,
+    *,
+    seen_full: bool = False,
+) -> SignupResult:
+    """Seat or waitlist the person, the rules already checked; publish SignupPlaced.
+    ``seen_full``: a read of this request found no free seat, so the first try at one
+    is left out (the locked row below has the last word either way)."""
+    shift_id = facts.shift_id
+    claimed = False if seen_full else _claim_seat(shift_id)
+    # To the waitlist: queue on the shift row's lock first (see the module's docstring),
+    # then try again if a seat was freed while we waited: the locked row is the latest.
+    # The seat-claiming UPDATE already holds that lock when it succeeds.
+    if not claimed and _lock_shift_free_seat(shift_id):
         claimed = _claim_seat(shift_id)
-    signup = _insert_active_signup(
+    status = SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED
+    source = SignupSource(source)
+    # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
+    signup_id, ahead = _insert_active_signup(
+        count_ahead=not claimed,
         shift_id=shift_id,
         person_id=person_id,
-        status=SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED,
-        source=SignupSource(source),
+        status=status,
+        source=source,
         created_at=now,
         confirmed_at=now if claimed else None,
         acted_by_id=acted_by_id,
     )
-    if signup is None:
+    if signup_id is None:
         # Already on the shift (a second click, or two channels at the same moment): the
         # unique index said so. Give back the seat; the shift row is still ours, locked.
         if claimed:
             _release_seat(shift_id)
         raise AlreadySignedUp(_("您已报名该班次"))
-
+    placed = PlacedSignup(
+        id=signup_id,
+        shift_id=shift_id,
+        person_id=person_id,
+        status=status,
+        source=source,
+        created_at=now,
+        confirmed_at=now if claimed else None,
+    )
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
-    position = None if claimed else waitlist_position(signup)
-    publish(SignupPlaced(signup.id, SignupSource(source), waitlist_position=position))
-    return SignupResult(signup=signup, waitlist_position=position)
+    position = None if claimed else ahead + 1
+    _publish_placed(Placed(placed, person_phone, facts), position)
+    return SignupResult(placed=placed, waitlist_position=position)
 
 
 def cancel(
@@ -260,21 +457,29 @@ def check_may_join(event: Event, person_id: int, *, on_behalf: bool, overseer: b
     (an admin, a coordinator over the team) acts. A leader acting for someone signs up
     members only, open event or not: nobody is put on another team's rota unasked.
     Raises MembersOnly, naming the team."""
-    if overseer or (event.open_to_all and not on_behalf):
+    if _joins_as_anyone(event.open_to_all, on_behalf=on_behalf, overseer=overseer):
         return
     if _is_member(event.team_id, person_id):
         return
     raise _members_only(event, on_behalf=on_behalf)
 
 
+def _joins_as_anyone(open_to_all: bool, *, on_behalf: bool, overseer: bool) -> bool:
+    """The part of :func:`check_may_join` that membership does not decide."""
+    return overseer or (open_to_all and not on_behalf)
+
+
 def oversees(viewer: Viewer, team: Team) -> bool:
     """An admin, or a coordinator whose unit's subtree holds the team: may sign up any
     phone for the team's events (``overseer`` of :func:`sign_up`)."""
+    return _oversees_path(viewer, team.unit.path)
+
+
+def _oversees_path(viewer: Viewer, unit_path: str) -> bool:
+    """:func:`oversees`, given the path of the team's unit."""
     if viewer.is_admin:
         return True
-    return viewer.coordinator_path is not None and is_within(
-        team.unit.path, viewer.coordinator_path
-    )
+    return viewer.coordinator_path is not None and is_within(unit_path, viewer.coordinator_path)
 
 
 def person_to_sign_up(
@@ -317,6 +522,34 @@ def _find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
 _PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
 
 
+def _register(name: str, phone: str, e164: str) -> tuple[PersonValues, bool]:
+    """The person an overseer names by a phone the sign-up's read did not find: a new
+    row, its id returned by the INSERT (no entity). A number another request registered
+    meanwhile, or a missing name, goes the way of ``_find_or_create_person``."""
+    name = (name or "").strip()[: Person.__table__.c.name.type.length]
+    if name:
+        dialect = db.session.get_bind().dialect.name
+        new_id = db.session.scalar(_register_statement(dialect), {"name": name, "phone": e164})
+        if new_id is not None:
+            return PersonValues(new_id, name, e164), True
+    person, created = _find_or_create_person(name, phone)
+    return PersonValues(person.id, person.name, person.phone), created
+
+
+@functools.cache
+def _register_statement(dialect: str):
+    # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back
+    # a whole Person. The other columns take their defaults all the same.
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    person = Person.__table__
+    return (
+        insert(person)
+        .values(name=bindparam("name"), phone=bindparam("phone"))
+        .on_conflict_do_nothing(index_elements=[person.c.phone])
+        .returning(person.c.id)
+    )
+
+
 @functools.cache
 def _new_person_statement(dialect: str):
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -331,7 +564,16 @@ def _new_person_statement(dialect: str):
 def waitlist_position(signup: Signup) -> int | None:
     if signup.status != SignupStatus.WAITLISTED:
         return None
-    return db.session.scalar(Signup.waitlisted_ahead(signup.shift_id, signup.id)) + 1
+    return _position(signup.shift_id, signup.id)
+
+
+_WAITLISTED_AHEAD = Signup.waitlisted_ahead(bindparam("shift_id"), bindparam("signup_id"))
+
+
+def _position(shift_id: int, signup_id: int) -> int:
+    """The waitlisted signup's 1-based place (true only while the shift row is ours)."""
+    ahead = db.session.scalar(_WAITLISTED_AHEAD, {"shift_id": shift_id, "signup_id": signup_id})
+    return ahead + 1
 
 
 def active_signup(shift_id: int, person_id: int) -> Signup | None:
@@ -374,28 +616,46 @@ _NEW_SIGNUP_COLUMNS = (
 )
 
 
+#: ``Signup.waitlisted_ahead`` of the row being inserted, in its RETURNING. Spelled in
+#: SQL: SQLAlchemy neither correlates a subquery there to the INSERT's table nor, on
+#: SQLite, keeps the table names that tell the alias from the new row.
+_WAITLISTED_AHEAD_OF_NEW = literal_column(
+    "(SELECT count(*) FROM signup AS ahead WHERE ahead.shift_id = signup.shift_id"
+    f" AND ahead.status = '{SignupStatus.WAITLISTED}' AND ahead.id < signup.id)",
+    Integer,
+)
+
+
 @functools.cache
-def _insert_signup_statement(dialect: str):
+def _insert_signup_statement(dialect: str, count_ahead: bool):
     """The signup INSERT, built once per dialect: every sign-up runs it, and a statement
-    built anew costs more CPU (construction and its cache key) than the round trip."""
+    built anew costs more CPU (construction and its cache key) than the round trip.
+    ``count_ahead``: it returns, beside the id, how many waitlisted signups of the
+    shift have a smaller id (``Signup.waitlisted_ahead``), a count begun once the
+    shift row is locked like the statement that would otherwise follow."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    signup = Signup.__table__  # Core: no entity is built
+    ahead = _WAITLISTED_AHEAD_OF_NEW if count_ahead else null()
     return (
-        insert(Signup)
+        insert(signup)
         .values({name: bindparam(name) for name in _NEW_SIGNUP_COLUMNS})
         .on_conflict_do_nothing(
-            index_elements=[Signup.shift_id, Signup.person_id],
+            index_elements=[signup.c.shift_id, signup.c.person_id],
             # Spelled as in the index, so PostgreSQL can match the partial index to it.
             index_where=text("status <> 'cancelled'"),
         )
-        .returning(Signup)
+        .returning(signup.c.id, ahead)
     )
 
 
-def _insert_active_signup(**values) -> Signup | None:
+def _insert_active_signup(*, count_ahead: bool, **values) -> tuple[int | None, int | None]:
     """INSERT the signup unless the person already has an active one on the shift, in
-    which case the partial unique index turns it into no row (and None), not an error."""
+    which case the partial unique index turns it into no row (and None), not an error.
+    Returns the new id (the caller knows every other value) and, if ``count_ahead``,
+    the waitlisted signups ahead of it."""
     dialect = db.session.get_bind().dialect.name
-    return db.session.scalar(_insert_signup_statement(dialect), values)
+    row = db.session.execute(_insert_signup_statement(dialect, count_ahead), values).first()
+    return (None, None) if row is None else tuple(row)
 
 
 # The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
@@ -412,6 +672,55 @@ _RELEASE_SEAT = (
     .values(filled=_shift.c.filled - 1)
 )
 _LOCK_SHIFT = select(_shift.c.id).where(_shift.c.id == bindparam("shift_id")).with_for_update()
+_LOCK_SHIFT_FREE_SEAT = (
+    select(_shift.c.filled < _shift.c.capacity)
+    .where(_shift.c.id == bindparam("shift_id"))
+    .with_for_update()
+)
+
+# What sign_up_by_phone reads before it writes, in one round trip (plain columns: no
+# entity is built). The person and what they have are outer joins: a number nobody
+# has registered still gives the shift's row, with NULLs.
+_event, _team, _unit = Event.__table__, Team.__table__, Unit.__table__
+_person, _membership, _signup = Person.__table__, Membership.__table__, Signup.__table__
+_SIGN_UP_FACTS = (
+    select(
+        _shift.c.id.label("shift_id"),
+        _shift.c.starts_at,
+        _shift.c.is_cancelled,
+        _shift.c.code,
+        _shift.c.event_id,
+        _event.c.status.label("event_status"),
+        _event.c.open_to_all,
+        _event.c.title,
+        _event.c.location,
+        _event.c.team_id,
+        _team.c.name.label("team_name"),
+        _team.c.archived_at.label("team_archived_at"),
+        _unit.c.path.label("unit_path"),
+        (_shift.c.filled >= _shift.c.capacity).label("seen_full"),
+        _person.c.id.label("person_id"),
+        _person.c.name.label("person_name"),
+        _person.c.phone.label("person_phone"),
+        _membership.c.id.label("membership_id"),
+        _signup.c.id.label("active_signup_id"),
+    )
+    .join(_event, _event.c.id == _shift.c.event_id)
+    .join(_team, _team.c.id == _event.c.team_id)
+    .join(_unit, _unit.c.id == _team.c.unit_id)
+    .outerjoin(_person, _person.c.phone == bindparam("phone"))
+    .outerjoin(
+        _membership,
+        (_membership.c.team_id == _team.c.id) & (_membership.c.person_id == _person.c.id),
+    )
+    .outerjoin(
+        _signup,
+        (_signup.c.shift_id == _shift.c.id)
+        & (_signup.c.person_id == _person.c.id)
+        & _signup.c.status.in_(ACTIVE_STATUSES),
+    )
+    .where(_shift.c.id == bindparam("shift_id"))
+)
 
 
 def _claim_seat(shift_id: int) -> bool:
@@ -420,29 +729,40 @@ def _claim_seat(shift_id: int) -> bool:
     return result.rowcount == 1
 
 
+def _lock_shift_free_seat(shift_id: int) -> bool:
+    """Lock the shift row (like ``_lock_shift``) and say whether it has a free seat:
+    read from the row as locked, which on PostgreSQL is its latest committed version
+    even when we had to wait for it (and SQLite's writer lock is ours already)."""
+    return db.session.scalar(_LOCK_SHIFT_FREE_SEAT, {"shift_id": shift_id})
+
+
 def _lock_shift(shift_id: int) -> None:
     """Hold the shift row until commit (FOR UPDATE; SQLite's writer lock already does)."""
     db.session.execute(_LOCK_SHIFT, {"shift_id": shift_id})
 
 
 def _is_member(team_id: int, person_id: int) -> bool:
-    return (
-        db.session.scalar(
-            select(Membership.id).where(
-                Membership.team_id == team_id, Membership.person_id == person_id
-            )
-        )
-        is not None
-    )
+    found = db.session.scalar(_MEMBERSHIP, {"team_id": team_id, "person_id": person_id})
+    return found is not None
+
+
+# Asked by every sign-up to an event that is not open to all (SMS and web alike).
+_MEMBERSHIP = select(Membership.__table__.c.id).where(
+    Membership.__table__.c.team_id == bindparam("team_id"),
+    Membership.__table__.c.person_id == bindparam("person_id"),
+)
 
 
 def _members_only(event: Event, *, on_behalf: bool) -> MembersOnly:
-    team = db.session.get(Team, event.team_id)
+    return _members_only_of(db.session.get(Team, event.team_id).name, on_behalf=on_behalf)
+
+
+def _members_only_of(team_name: str, *, on_behalf: bool) -> MembersOnly:
     if on_behalf:
-        message = _("只能为“%(team)s”的队员报名", team=team.name)
+        message = _("只能为“%(team)s”的队员报名", team=team_name)
     else:
-        message = _("该活动仅限“%(team)s”的队员报名", team=team.name)
-    return MembersOnly(message, field="phone" if on_behalf else None, team=team.name)
+        message = _("该活动仅限“%(team)s”的队员报名", team=team_name)
+    return MembersOnly(message, field="phone" if on_behalf else None, team=team_name)
 
 
 def _release_seat(shift_id: int) -> None:

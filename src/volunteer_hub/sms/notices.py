@@ -47,8 +47,27 @@ def signup_placed(placed: SignupPlaced) -> None:
     # a walk-in is standing at the shift.
     if placed.source in (SignupSource.SMS, SignupSource.WALK_IN):
         return
-    from volunteer_hub.signups.services import waitlist_position
+    from volunteer_hub.signups.services import being_placed, waitlist_position
 
+    known = being_placed(placed.signup_id)
+    if known is not None:
+        # The sign-up just wrote it and handed over what it read: no query but the row.
+        facts = known.shift  # the event's columns and the shift's, side by side
+        named = _named(facts, facts.team_name, facts)
+        if known.signup.status == SignupStatus.CONFIRMED:
+            text = replies.signup_confirmed(**named)
+        else:
+            text = replies.signup_waitlisted(**named, position=placed.waitlist_position)
+        queue_text(
+            to_phone=known.person_phone,
+            text=text,
+            kind=SmsKind.NOTICE,
+            dedupe_key=f"notice:placed:{known.signup.id}",
+            person_id=known.signup.person_id,
+            signup_id=known.signup.id,
+            id_only=True,
+        )
+        return
     signup = db.session.get(Signup, placed.signup_id)
     shift, event = _shift_and_event(signup.shift_id)
     if signup.status == SignupStatus.CONFIRMED:
@@ -185,6 +204,7 @@ def _queue_one(signup: Signup, text: Rendered, dedupe_key: str) -> None:
         dedupe_key=dedupe_key,
         person_id=person.id,
         signup_id=signup.id,
+        id_only=True,
     )
 
 
@@ -192,10 +212,15 @@ def _named_shift(shift: Shift, event: Event) -> dict:
     """What a sign-up text says of its shift: the same words an SMS sign-up's reply has
     (title, team, time, place and code), so a person signed up by someone else can tell
     which team and which dike it is."""
-    team = db.session.get(Team, event.team_id)
+    return _named(event, db.session.get(Team, event.team_id).name, shift)
+
+
+def _named(event, team_name: str, shift) -> dict:
+    """``_named_shift`` from anything with the columns: an event's title and location,
+    a shift's start and code (entities, or a sign-up's ``ShiftFacts`` for both)."""
     return {
         "title": event.title,
-        "team": team.name,
+        "team": team_name,
         "starts_at": shift.starts_at,
         "location": event.location,
         "code": shift.code,

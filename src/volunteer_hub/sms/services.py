@@ -62,7 +62,8 @@ def queue_text(
     expires_at: datetime | None = None,
     signup_id: int | None = None,
     shift_starts_at: datetime | None = None,
-) -> OutgoingSms | None:
+    id_only: bool = False,
+) -> OutgoingSms | int | None:
     """Put a text in the outbox, to be sent after the current transaction commits: the
     rendered text behind the signature, and its template key and variables beside it.
 
@@ -70,12 +71,15 @@ def queue_text(
     opt-out confirmation still goes to them), or a text with this dedupe key exists.
     ``expires_at``: not to be handed over after this time. ``signup_id`` and
     ``shift_starts_at``: what a reminder is about, checked again by ``deliver``.
+    ``id_only``: return the new row's id, not the row (the INSERT then returns the id
+    alone and no entity is built: every sign-up's notice).
     """
     kind = SmsKind(kind)
     from volunteer_hub.sms.segments import count_segments
 
     full_body = current_app.config["SMS_SIGNATURE"] + text.text
     row = _insert_unless_duplicate(
+        id_only=id_only,
         # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
         unless_opted_out=person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None,
         person_id=person_id,
@@ -98,7 +102,7 @@ def queue_text(
     if row is not None and (send_after is None or send_after <= utcnow()):
         from volunteer_hub.sms.tasks import send_sms
 
-        after_commit.enqueue(send_sms.send, row.id)
+        after_commit.enqueue(send_sms.send, row if id_only else row.id)
     return row
 
 
@@ -535,18 +539,21 @@ def _status_callback_url() -> str | None:
     return f"{base}/sms/status" if base else None
 
 
-def _insert_unless_duplicate(*, unless_opted_out: int | None, **values) -> OutgoingSms | None:
+def _insert_unless_duplicate(
+    *, id_only: bool, unless_opted_out: int | None, **values
+) -> OutgoingSms | int | None:
     """The outbox row, or None: a row with this dedupe key exists, or the person
     ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
     NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
-    the row cost one statement, and an opt-out committed before it always wins."""
+    the row cost one statement, and an opt-out committed before it always wins.
+    ``id_only``: the new row's id rather than the row."""
     dialect = db.session.get_bind().dialect.name
-    statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None)
+    statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None, id_only)
     return db.session.scalar(statement, {**values, "opted_out_person_id": unless_opted_out})
 
 
 @functools.cache
-def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool):
+def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool, id_only: bool):
     """The outbox INSERT, built once per dialect and shape: every sign-up notice,
     reminder and login code runs it, and building it anew costs more CPU than its round
     trip."""
@@ -566,6 +573,7 @@ def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool):
         insert(table)
         .from_select(columns, row)
         .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
-        .returning(*table.c)
     )
-    return select(OutgoingSms).from_statement(core)
+    if id_only:
+        return core.returning(table.c.id)
+    return select(OutgoingSms).from_statement(core.returning(*table.c))
