@@ -49,7 +49,7 @@ from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
-from volunteer_hub.teams.models import Team
+from volunteer_hub.teams.models import Membership, Team
 
 #: how many upcoming shifts 我的 pages through at most
 MY_SHIFTS_LIMIT = 99
@@ -120,8 +120,9 @@ class _Sender(NamedTuple):
     person: Person | None
     #: the text answers one of the person's call-outs
     answers_callout: bool
-    #: 报名 with one code: the current shift with it and its event (None: no such
-    #: shift), as ``_current_shift`` finds them; ``_NOT_READ`` for other texts
+    #: 报名 with one code: what the sign-up needs of the current shift with it and of
+    #: the sender's place on it (``signups.SignUpRead``; None: no such shift);
+    #: ``_NOT_READ`` for other texts
     shift: object
 
 
@@ -154,14 +155,15 @@ def _sender(phone: str, command: Command, body: str) -> _Sender:
         answers_callout = bool(rest.pop(0)) and not person.sms_opted_out
     shift = _NOT_READ
     if with_shift:
-        shift = (rest[0], rest[1]) if rest[0] is not None else None
+        shift = signups.SignUpRead.of_row(row) if row.shift_id is not None else None
     return _Sender(person, answers_callout, shift)
 
 
 #: the sender, as an entity: the sign-up core and the consent services read it from the
 #: session's identity map rather than loading it again. Only what the webhook reads
-#: (fewer columns to fetch and convert); any other attribute loads when first used.
-_SENDER_COLUMNS = load_only(Person.id, Person.sms_opted_out_at)
+#: (fewer columns to fetch and convert; the phone for a sign-up's notice); any other
+#: attribute loads when first used.
+_SENDER_COLUMNS = load_only(Person.id, Person.phone, Person.sms_opted_out_at)
 
 
 @functools.cache
@@ -169,8 +171,9 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     """The sender; with ``callout`` ("code", "open"), whether they have a call-out this
     answer is for: the one with the code, or else any open one (the call-outs
     ``callouts.answers.answer`` looks for, which then acts on them with its own query:
-    a call-out answer is rare); ``with_shift``, the current shift with the code, as
-    ``_CURRENT_SHIFT`` reads it (a row with NULLs when there is none)."""
+    a call-out answer is rare); ``with_shift``, the current shift with the code and
+    the sender's membership and signup there, as plain columns (``signups.SIGN_UP_COLUMNS``,
+    NULLs when there is no such shift): the sign-up rules read values, not entities."""
     statement = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
     if callout is not None:
         from volunteer_hub.callouts.answers import OPEN_STATUSES
@@ -188,12 +191,13 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
         statement = statement.add_columns(answers.exists())
     if with_shift:
         statement = (
-            statement.add_columns(Shift, Event)
+            statement.add_columns(*signups.SIGN_UP_COLUMNS)
             .select_from(Person)
             .outerjoin(Shift, _IS_CURRENT_SHIFT)
             .outerjoin(Event, Event.id == Shift.event_id)
             .outerjoin(Team, Team.id == Event.team_id)
-            .options(_SHIFT_TEAM_COLUMNS)
+            .outerjoin(Membership, signups.MEMBERSHIP_OF_SIGNER)
+            .outerjoin(Signup, signups.ACTIVE_SIGNUP_OF_SIGNER)
         )
     return statement
 
@@ -258,8 +262,9 @@ def _answer(
     if len(command.codes) > MAX_CODES:
         return replies.too_many_codes(limit=MAX_CODES), SmsKind.REPLY
     if shift is not _NOT_READ:  # 报名 with one code: its shift came with the sender
-        text = _on_found(person, command.code, shift, now, _sign_up_for, missing=_unknown_code)
-        return text, SmsKind.REPLY
+        if shift is None:
+            return _unknown_code(person, command.code), SmsKind.REPLY
+        return _sign_up_as_read(person, shift, command.code, now), SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
@@ -293,12 +298,39 @@ def _each_code(
 
 
 def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
-    starts_at = to_local(shift.starts_at)
-    # Whose event and where, in every answer: a mistyped code shows at once.
     team = db.session.get(Team, event.team_id)
-    about = {"title": event.title, "code": code, "team": team.name, "location": event.location}
+    return _signed_up(
+        signups.ShiftFacts.of(shift, event, team),
+        code,
+        lambda: signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now),
+    )
+
+
+def _sign_up_as_read(
+    person: Person, read: signups.SignUpRead, code: str, now: datetime
+) -> Rendered:
+    """报名 with one code, on what ``_sender`` read."""
+    return _signed_up(
+        read.facts,
+        code,
+        lambda: signups.sign_up_as_read(read, person.id, person.phone, SignupSource.SMS, now),
+    )
+
+
+def _signed_up(
+    facts: signups.ShiftFacts, code: str, sign_up: Callable[[], signups.SignupResult]
+) -> Rendered:
+    """The answer to a sign-up of the shift with ``code`` (``sign_up`` does it)."""
+    starts_at = to_local(facts.starts_at)
+    # Whose event and where, in every answer: a mistyped code shows at once.
+    about = {
+        "title": facts.title,
+        "code": code,
+        "team": facts.team_name,
+        "location": facts.location,
+    }
     try:
-        result = signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now)
+        result = sign_up()
     except signups.MembersOnly:
         return replies.members_only(**about)
     except signups.AlreadySignedUp:
