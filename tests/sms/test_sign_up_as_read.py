@@ -5,13 +5,15 @@ seat."""
 
 from __future__ import annotations
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from volunteer_hub.events.models import Shift
+from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.inbound import handle_inbound
 from volunteer_hub.sms.models import InboundSms, OutgoingSms
+from volunteer_hub.teams.models import Team
 
 
 def _text(phone, body, sid):
@@ -52,15 +54,21 @@ def test_a_sign_up_by_text_loads_no_shift_event_or_team(make):
     db.session.commit()
     phone, code = member.phone, shift.code
     db.session.expunge_all()
+    loaded = []
 
-    result = handle_inbound(
-        message_sid="SM-read-3", from_phone=phone, to_phone="+10000", body=f"报名 {code}"
-    )
+    def record(target, context):
+        loaded.append(type(target).__name__)
+
+    for entity in (Shift, Event, Team, Signup):
+        sa_event.listen(entity, "load", record)
+    try:
+        result = _text(phone, f"报名 {code}", "SM-read-3")
+    finally:
+        for entity in (Shift, Event, Team, Signup):
+            sa_event.remove(entity, "load", record)
 
     assert "报名成功" in result.reply
-    loaded = {type(entity).__name__ for entity in db.session.identity_map.values()}
-    assert not loaded & {"Shift", "Event", "Team", "Signup"}, loaded
-    db.session.commit()
+    assert loaded == []
 
 
 def test_a_non_member_is_told_members_only_and_nothing_is_written(make):
