@@ -31,6 +31,7 @@ from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.domain_events import (
+    PlacedFacts,
     ShiftCancelled,
     SignupCancelled,
     SignupPlaced,
@@ -301,38 +302,6 @@ class ShiftFacts:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
-class Placed:
-    """A signup being placed, with what its notice and feed change need
-    (:func:`being_placed`): their handlers then load nothing."""
-
-    signup: PlacedSignup
-    person_phone: str
-    shift: ShiftFacts
-
-
-_PLACED_KEY = "volunteer_hub.signups.being_placed"
-
-
-def being_placed(signup_id: int) -> Placed | None:
-    """The signup whose SignupPlaced is being published by :func:`_place`, with what
-    the sign-up read, for that event's handlers: None for any other signup (placed
-    elsewhere: a walk-in, another transaction), whose handler then loads it."""
-    placed = db.session().info.get(_PLACED_KEY)
-    return placed if placed is not None and placed.signup.id == signup_id else None
-
-
-def _publish_placed(placed: Placed, position: int | None) -> None:
-    # Handed to the handlers for the length of the publish only, so that nothing later
-    # (a savepoint rolled back, an id SQLite gives again) can read it stale.
-    info = db.session().info
-    info[_PLACED_KEY] = placed
-    try:
-        publish(SignupPlaced(placed.signup.id, placed.signup.source, waitlist_position=position))
-    finally:
-        info.pop(_PLACED_KEY, None)
-
-
 def _check_open(facts: ShiftFacts, now: datetime) -> None:
     """The team, the event and the shift still take sign-ups."""
     ensure_open(facts)
@@ -394,7 +363,19 @@ def _place(
     )
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
     position = None if claimed else ahead + 1
-    _publish_placed(Placed(placed, person_phone, facts), position)
+    # What the sign-up read goes with the event: its handlers need load nothing.
+    handed = PlacedFacts(
+        status=status,
+        person_id=person_id,
+        phone=person_phone,
+        event_id=facts.event_id,
+        starts_at=facts.starts_at,
+        code=facts.code,
+        title=facts.title,
+        location=facts.location,
+        team_name=facts.team_name,
+    )
+    publish(SignupPlaced(signup_id, source, waitlist_position=position, facts=handed))
     return SignupResult(placed=placed, waitlist_position=position)
 
 
