@@ -1,7 +1,7 @@
 """报名 with one code signs up on what the sender's statement read (``_sender`` with
-``signups.SIGN_UP_COLUMNS``, then ``signups.sign_up_as_read``, the API's core): the
-rules decide as they did on entities, and a duplicate is refused before it takes a
-seat."""
+``signups.SIGN_UP_COLUMNS``, then ``signups.sign_up_as_read``, the API's core), plain
+values and no entity: the rules decide as they did on entities, and a duplicate is
+refused before it takes a seat."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.inbound import handle_inbound
 from volunteer_hub.sms.models import InboundSms, OutgoingSms
@@ -47,7 +48,7 @@ def test_a_second_sign_up_by_text_is_refused_before_it_takes_a_seat(make, count_
     assert len(db.session.scalars(select(Signup).where(Signup.shift_id == shift_id)).all()) == 1
 
 
-def test_a_sign_up_by_text_loads_no_shift_event_or_team(make):
+def test_a_sign_up_by_text_loads_no_entity(make):
     team = make.team()
     member = make.member(team)
     shift = make.shifts_of(make.event(team, capacity=1))[0]
@@ -59,12 +60,12 @@ def test_a_sign_up_by_text_loads_no_shift_event_or_team(make):
     def record(target, context):
         loaded.append(type(target).__name__)
 
-    for entity in (Shift, Event, Team, Signup):
+    for entity in (Person, Shift, Event, Team, Signup):
         sa_event.listen(entity, "load", record)
     try:
         result = _text(phone, f"报名 {code}", "SM-read-3")
     finally:
-        for entity in (Shift, Event, Team, Signup):
+        for entity in (Person, Shift, Event, Team, Signup):
             sa_event.remove(entity, "load", record)
 
     assert "报名成功" in result.reply
