@@ -136,12 +136,35 @@ def new_in_transaction(*keys: Hashable) -> bool:
 
 # -- the events ------------------------------------------------------------------------
 # Ids and plain values only: a handler loads what it needs (from the identity map, as a
-# rule, since the publishing service has just loaded it).
+# rule, since the publishing service has just loaded it), or reads it from the event
+# when the publisher hands it over (``SignupPlaced.facts``).
+
+
+@dataclass(frozen=True)
+class PlacedFacts:
+    """What the handlers of a ``SignupPlaced`` read of the signup, its person and its
+    shift, as the sign-up just wrote and read them (plain values)."""
+
+    status: str  #: SignupStatus value: "confirmed" or "waitlisted"
+    person_id: int
+    phone: str  #: the person's number, where the notice goes
+    event_id: int
+    #: what the notice names: the shift's start and code, the event, its team
+    starts_at: datetime
+    code: str | None
+    title: str
+    location: str
+    team_name: str
 
 
 @dataclass(frozen=True)
 class SignupPlaced(DomainEvent):
-    """A person was put on a shift, confirmed or waitlisted."""
+    """A person was put on a shift, confirmed or waitlisted.
+
+    One rule for its handlers: a publisher that has the facts passes them in ``facts``
+    (the sign-up core, ``signups.services``, through which the web, the API, SMS and
+    call-outs sign up, always does), and the handlers then load nothing; a publisher
+    without them (a walk-in) leaves ``facts`` None, and the handlers load the signup."""
 
     phase = Phase.IN_TRANSACTION
     signup_id: int
@@ -149,6 +172,7 @@ class SignupPlaced(DomainEvent):
     #: 1-based place on the waitlist as counted by sign_up (None when confirmed), so
     #: the notice need not count the queue a second time
     waitlist_position: int | None = None
+    facts: PlacedFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -210,22 +210,32 @@ def test_a_member_of_another_team_one_oversees_is_shown_in_full_too(api, make):
     )
 
 
-def test_what_a_sign_up_hands_its_handlers_is_gone_once_published(make, monkeypatch):
-    from volunteer_hub.calendar import tasks
+def test_a_sign_up_hands_its_handlers_what_it_read_in_the_event(make, monkeypatch):
+    from volunteer_hub import domain_events
+    from volunteer_hub.domain_events import SignupPlaced
 
     team = make.team()
-    shift = _shift(make, team)
-    handed = []
-    note = tasks._note
+    event = make.event(team, title="堤防巡查", location="东堤")
+    shift = make.shifts_of(event)[0]
+    person = make.member(team)
+    published = []
+    publish = domain_events.publish
 
-    def noting(event_id, *args, **kwargs):
-        handed.append(db.session().info.get(signups._PLACED_KEY))
-        return note(event_id, *args, **kwargs)
+    def recording(event):
+        published.append(event)
+        publish(event)
 
-    monkeypatch.setattr(tasks, "_note", noting)
+    monkeypatch.setattr(signups, "publish", recording)
 
-    result = signups.sign_up(shift.id, make.member(team).id, "web")
+    result = signups.sign_up(shift.id, person.id, "web")
 
-    [placed] = handed
-    assert (placed.signup.id, placed.shift.event_id) == (result.placed.id, shift.event_id)
-    assert signups.being_placed(result.placed.id) is None
+    [placed] = [event for event in published if isinstance(event, SignupPlaced)]
+    facts = placed.facts
+    assert placed.signup_id == result.placed.id
+    assert (facts.status, facts.person_id, facts.phone) == ("confirmed", person.id, person.phone)
+    assert (facts.event_id, facts.code, facts.starts_at) == (
+        shift.event_id,
+        shift.code,
+        shift.starts_at,
+    )
+    assert (facts.title, facts.location, facts.team_name) == ("堤防巡查", "东堤", team.name)

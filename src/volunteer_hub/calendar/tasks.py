@@ -94,13 +94,9 @@ def requeue_lost_changes(now: datetime) -> int:
 
 def signup_changed(changed: SignupPlaced | SignupCancelled | SignupPromoted) -> None:
     """The event's feeds show its fill, and the person's own feed the signup."""
-    from volunteer_hub.signups.services import being_placed
-
-    if isinstance(changed, SignupPlaced):
-        known = being_placed(changed.signup_id)
-        if known is not None:  # just placed, so active: no query to find its event
-            _note(known.shift.event_id)
-            return
+    if isinstance(changed, SignupPlaced) and changed.facts is not None:
+        _note(changed.facts.event_id)  # just placed, so active: no query to find its event
+        return
     # From the identity map, as a rule: the service that published the event loaded both.
     signup = db.session.get(Signup, changed.signup_id)
     shift = db.session.get(Shift, signup.shift_id)

@@ -41,7 +41,8 @@ OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
 @dataclass(frozen=True)
 class Reply:
     rendered: Rendered
-    signup: Signup | None = None
+    #: the signup taken: an entity, or the values a sign-up just wrote (no load)
+    signup: Signup | signups.PlacedSignup | None = None
     waitlist_position: int | None = None
 
     @property
@@ -148,14 +149,14 @@ def _accept(
         )
     if result is None:  # signed up and off again meanwhile: let them reply once more
         return Reply(texts.closed(event.title))
-    _record(recipient, Answer.ACCEPTED, result.signup.id, now)
+    _record(recipient, Answer.ACCEPTED, result.placed.id, now)
     if result.confirmed:
         if callout.status == CalloutStatus.ACTIVE and rings.is_full(callout.id):
             rings.end_callout(callout.id, CalloutStatus.FULL, now)
         text = texts.seated(texts.Duty.of(event, shift))
     else:
         text = texts.waitlisted(texts.Duty.of(event, shift), result.waitlist_position)
-    return Reply(text, signup=result.signup, waitlist_position=result.waitlist_position)
+    return Reply(text, signup=result.placed, waitlist_position=result.waitlist_position)
 
 
 def _decline(recipient: CalloutRecipient, event: Event, now: datetime) -> Reply:

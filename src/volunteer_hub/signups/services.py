@@ -31,6 +31,7 @@ from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.db import utcnow
 from volunteer_hub.domain_events import (
+    PlacedFacts,
     ShiftCancelled,
     SignupCancelled,
     SignupPlaced,
@@ -168,35 +169,82 @@ def sign_up_by_phone(
         raise NotFound(_("班次不存在"))
     if invalid is not None:
         raise invalid
-    facts = ShiftFacts.of_row(row)
     overseer = _oversees_path(viewer, row.unit_path)
     created = False
     if row.person_id is not None:
         is_member = row.membership_id is not None
         person = PersonValues(row.person_id, row.person_name, row.person_phone, is_member)
         if not (overseer or is_member):
-            raise _members_only_of(facts.team_name, on_behalf=True)
+            raise _members_only_of(row.team_name, on_behalf=True)
     elif overseer:
-        person, created = _register(name, phone, e164)
-        is_member = False
+        person, created = _register(name, phone, e164)  # a member of no team yet
     else:
         # Registered or not, the same answer: it tells nothing about who is registered.
-        raise _members_only_of(facts.team_name, on_behalf=True)
-    on_behalf = viewer.person_id != person.id
+        raise _members_only_of(row.team_name, on_behalf=True)
+    result = sign_up_as_read(
+        SignUpRead.of_row(row),
+        person.id,
+        person.phone,
+        source,
+        now,
+        acted_by_id=viewer.person_id,
+        overseer=overseer,
+    )
+    return result, person, created
+
+
+@dataclass(frozen=True)
+class SignUpRead:
+    """What a caller's own statement read for a sign-up (``SIGN_UP_COLUMNS``), as plain
+    values: the shift's facts, and of the person signing up whether they are a member
+    of the team and their active signup on the shift, if any."""
+
+    facts: ShiftFacts
+    member: bool
+    active_signup_id: int | None
+    #: the shift had no free seat when read (``_place``'s ``seen_full``)
+    seen_full: bool
+
+    @classmethod
+    def of_row(cls, row) -> SignUpRead:
+        """From a row with ``SIGN_UP_COLUMNS``."""
+        return cls(
+            ShiftFacts.of_row(row),
+            row.membership_id is not None,
+            row.active_signup_id,
+            row.seen_full,
+        )
+
+
+def sign_up_as_read(
+    read: SignUpRead,
+    person_id: int,
+    person_phone: str,
+    source: SignupSource | str,
+    now: datetime,
+    *,
+    acted_by_id: int | None = None,
+    overseer: bool = False,
+) -> SignupResult:
+    """:func:`sign_up`, its rules checked on what the caller read in its own statement
+    rather than on entities: the API's sign-up by phone and the SMS 报名 share it. A
+    duplicate is refused after the rules and before it takes a seat (where
+    :func:`sign_up` lets the unique index refuse it). Raises what :func:`sign_up` does."""
+    facts = read.facts
+    on_behalf = acted_by_id is not None and acted_by_id != person_id
     # check_may_join, with the membership the read brought
     if not (
-        _joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or is_member
+        _joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or read.member
     ):
         raise _members_only_of(facts.team_name, on_behalf=on_behalf)
     _check_open(facts, now)
-    if row.active_signup_id is not None:
+    if read.active_signup_id is not None:
         # Refused before the seat: no claim to give back. Two requests at the same
         # moment both pass here; the unique index then refuses the second (_place).
         raise AlreadySignedUp(_("您已报名该班次"))
-    result = _place(
-        facts, person.id, person.phone, source, viewer.person_id, now, seen_full=row.seen_full
+    return _place(
+        facts, person_id, person_phone, source, acted_by_id, now, seen_full=read.seen_full
     )
-    return result, person, created
 
 
 @dataclass(frozen=True)
@@ -252,38 +300,6 @@ class ShiftFacts:
     @classmethod
     def of_row(cls, row) -> ShiftFacts:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A signup being placed, with what its notice and feed change need
-    (:func:`being_placed`): their handlers then load nothing."""
-
-    signup: PlacedSignup
-    person_phone: str
-    shift: ShiftFacts
-
-
-_PLACED_KEY = "volunteer_hub.signups.being_placed"
-
-
-def being_placed(signup_id: int) -> Placed | None:
-    """The signup whose SignupPlaced is being published by :func:`_place`, with what
-    the sign-up read, for that event's handlers: None for any other signup (placed
-    elsewhere: a walk-in, another transaction), whose handler then loads it."""
-    placed = db.session().info.get(_PLACED_KEY)
-    return placed if placed is not None and placed.signup.id == signup_id else None
-
-
-def _publish_placed(placed: Placed, position: int | None) -> None:
-    # Handed to the handlers for the length of the publish only, so that nothing later
-    # (a savepoint rolled back, an id SQLite gives again) can read it stale.
-    info = db.session().info
-    info[_PLACED_KEY] = placed
-    try:
-        publish(SignupPlaced(placed.signup.id, placed.signup.source, waitlist_position=position))
-    finally:
-        info.pop(_PLACED_KEY, None)
 
 
 def _check_open(facts: ShiftFacts, now: datetime) -> None:
@@ -347,7 +363,19 @@ def _place(
     )
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
     position = None if claimed else ahead + 1
-    _publish_placed(Placed(placed, person_phone, facts), position)
+    # What the sign-up read goes with the event: its handlers need load nothing.
+    handed = PlacedFacts(
+        status=status,
+        person_id=person_id,
+        phone=person_phone,
+        event_id=facts.event_id,
+        starts_at=facts.starts_at,
+        code=facts.code,
+        title=facts.title,
+        location=facts.location,
+        team_name=facts.team_name,
+    )
+    publish(SignupPlaced(signup_id, source, waitlist_position=position, facts=handed))
     return SignupResult(placed=placed, waitlist_position=position)
 
 
@@ -683,42 +711,51 @@ _LOCK_SHIFT_FREE_SEAT = (
 # has registered still gives the shift's row, with NULLs.
 _event, _team, _unit = Event.__table__, Team.__table__, Unit.__table__
 _person, _membership, _signup = Person.__table__, Membership.__table__, Signup.__table__
+#: What :func:`sign_up_as_read` is given, read in its caller's statement (which joins
+#: the shift, event and team, the person's membership of the team and their active
+#: signup on the shift): ``ShiftFacts``' fields, whether the shift looked full, the
+#: membership's id and the active signup's id (NULL: none).
+SIGN_UP_COLUMNS = (
+    _shift.c.id.label("shift_id"),
+    _shift.c.starts_at,
+    _shift.c.is_cancelled,
+    _shift.c.code,
+    _shift.c.event_id,
+    _event.c.status.label("event_status"),
+    _event.c.open_to_all,
+    _event.c.title,
+    _event.c.location,
+    _event.c.team_id,
+    _team.c.name.label("team_name"),
+    _team.c.archived_at.label("team_archived_at"),
+    (_shift.c.filled >= _shift.c.capacity).label("seen_full"),
+    _membership.c.id.label("membership_id"),
+    _signup.c.id.label("active_signup_id"),
+)
+#: the joins of ``SIGN_UP_COLUMNS`` beyond the shift, event and team: the person's
+#: membership of the team and their active signup on the shift (outer joins)
+MEMBERSHIP_OF_SIGNER = (_membership.c.team_id == _team.c.id) & (
+    _membership.c.person_id == _person.c.id
+)
+ACTIVE_SIGNUP_OF_SIGNER = (
+    (_signup.c.shift_id == _shift.c.id)
+    & (_signup.c.person_id == _person.c.id)
+    & _signup.c.status.in_(ACTIVE_STATUSES)
+)
 _SIGN_UP_FACTS = (
     select(
-        _shift.c.id.label("shift_id"),
-        _shift.c.starts_at,
-        _shift.c.is_cancelled,
-        _shift.c.code,
-        _shift.c.event_id,
-        _event.c.status.label("event_status"),
-        _event.c.open_to_all,
-        _event.c.title,
-        _event.c.location,
-        _event.c.team_id,
-        _team.c.name.label("team_name"),
-        _team.c.archived_at.label("team_archived_at"),
+        *SIGN_UP_COLUMNS,
         _unit.c.path.label("unit_path"),
-        (_shift.c.filled >= _shift.c.capacity).label("seen_full"),
         _person.c.id.label("person_id"),
         _person.c.name.label("person_name"),
         _person.c.phone.label("person_phone"),
-        _membership.c.id.label("membership_id"),
-        _signup.c.id.label("active_signup_id"),
     )
     .join(_event, _event.c.id == _shift.c.event_id)
     .join(_team, _team.c.id == _event.c.team_id)
     .join(_unit, _unit.c.id == _team.c.unit_id)
     .outerjoin(_person, _person.c.phone == bindparam("phone"))
-    .outerjoin(
-        _membership,
-        (_membership.c.team_id == _team.c.id) & (_membership.c.person_id == _person.c.id),
-    )
-    .outerjoin(
-        _signup,
-        (_signup.c.shift_id == _shift.c.id)
-        & (_signup.c.person_id == _person.c.id)
-        & _signup.c.status.in_(ACTIVE_STATUSES),
-    )
+    .outerjoin(_membership, MEMBERSHIP_OF_SIGNER)
+    .outerjoin(_signup, ACTIVE_SIGNUP_OF_SIGNER)
     .where(_shift.c.id == bindparam("shift_id"))
 )
 

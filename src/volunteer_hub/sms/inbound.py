@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager, load_only
+from sqlalchemy.orm import contains_eager
 
 from volunteer_hub.callouts.models import Callout, CalloutRecipient
 from volunteer_hub.db import utcnow
@@ -49,7 +49,7 @@ from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
-from volunteer_hub.teams.models import Team
+from volunteer_hub.teams.models import Membership, Team
 
 #: how many upcoming shifts 我的 pages through at most
 MY_SHIFTS_LIMIT = 99
@@ -116,12 +116,27 @@ _CONSENT_COMMANDS = frozenset({CommandKind.OPT_OUT, CommandKind.OPT_IN})
 _CALLOUT_REPLY = "callout_reply"
 
 
+@dataclass(frozen=True, slots=True)
+class Texter:
+    """The person who wrote, as the webhook reads them: the values it needs, no entity
+    (what a command does to the person, its service reads or writes by id)."""
+
+    id: int
+    phone: str
+    sms_opted_out_at: datetime | None
+
+    @property
+    def sms_opted_out(self) -> bool:  # as ``Person.sms_opted_out``
+        return self.sms_opted_out_at is not None
+
+
 class _Sender(NamedTuple):
-    person: Person | None
+    person: Texter | None
     #: the text answers one of the person's call-outs
     answers_callout: bool
-    #: 报名 with one code: the current shift with it and its event (None: no such
-    #: shift), as ``_current_shift`` finds them; ``_NOT_READ`` for other texts
+    #: 报名 with one code: what the sign-up needs of the current shift with it and of
+    #: the sender's place on it (``signups.SignUpRead``; None: no such shift);
+    #: ``_NOT_READ`` for other texts
     shift: object
 
 
@@ -148,20 +163,24 @@ def _sender(phone: str, command: Command, body: str) -> _Sender:
     row = db.session.execute(_sender_statement(callout, with_shift), parameters).first()
     if row is None:
         return _Sender(None, False, _NOT_READ)
-    person, *rest = row
+    person = Texter(row.person_id, row.person_phone, row.sms_opted_out_at)
     answers_callout = False
     if callout is not None:
-        answers_callout = bool(rest.pop(0)) and not person.sms_opted_out
+        answers_callout = bool(row.answers_callout) and not person.sms_opted_out
     shift = _NOT_READ
     if with_shift:
-        shift = (rest[0], rest[1]) if rest[0] is not None else None
+        shift = signups.SignUpRead.of_row(row) if row.shift_id is not None else None
     return _Sender(person, answers_callout, shift)
 
 
-#: the sender, as an entity: the sign-up core and the consent services read it from the
-#: session's identity map rather than loading it again. Only what the webhook reads
-#: (fewer columns to fetch and convert); any other attribute loads when first used.
-_SENDER_COLUMNS = load_only(Person.id, Person.sms_opted_out_at)
+#: the sender, in plain columns (``Texter``): an entity would cost the ORM's loading
+#: machinery on every text for three values.
+_person = Person.__table__
+_SENDER_COLUMNS = (
+    _person.c.id.label("person_id"),
+    _person.c.phone.label("person_phone"),
+    _person.c.sms_opted_out_at,
+)
 
 
 @functools.cache
@@ -169,31 +188,33 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     """The sender; with ``callout`` ("code", "open"), whether they have a call-out this
     answer is for: the one with the code, or else any open one (the call-outs
     ``callouts.answers.answer`` looks for, which then acts on them with its own query:
-    a call-out answer is rare); ``with_shift``, the current shift with the code, as
-    ``_CURRENT_SHIFT`` reads it (a row with NULLs when there is none)."""
-    statement = select(Person).where(Person.phone == bindparam("phone")).options(_SENDER_COLUMNS)
+    a call-out answer is rare); ``with_shift``, the current shift with the code and
+    the sender's membership and signup there, as plain columns (``signups.SIGN_UP_COLUMNS``,
+    NULLs when there is no such shift): the sign-up rules read values, not entities."""
+    statement = select(*_SENDER_COLUMNS).where(_person.c.phone == bindparam("phone"))
     if callout is not None:
         from volunteer_hub.callouts.answers import OPEN_STATUSES
 
         answers = (
             select(CalloutRecipient.id)
             .join(Callout, Callout.id == CalloutRecipient.callout_id)
-            .where(CalloutRecipient.person_id == Person.id)
+            .where(CalloutRecipient.person_id == _person.c.id)
             .where(
                 Callout.code == bindparam("callout_code")
                 if callout == "code"
                 else Callout.status.in_(OPEN_STATUSES)
             )
         )
-        statement = statement.add_columns(answers.exists())
+        statement = statement.add_columns(answers.exists().label("answers_callout"))
     if with_shift:
         statement = (
-            statement.add_columns(Shift, Event)
-            .select_from(Person)
+            statement.add_columns(*signups.SIGN_UP_COLUMNS)
+            .select_from(_person)
             .outerjoin(Shift, _IS_CURRENT_SHIFT)
             .outerjoin(Event, Event.id == Shift.event_id)
             .outerjoin(Team, Team.id == Event.team_id)
-            .options(_SHIFT_TEAM_COLUMNS)
+            .outerjoin(Membership, signups.MEMBERSHIP_OF_SIGNER)
+            .outerjoin(Signup, signups.ACTIVE_SIGNUP_OF_SIGNER)
         )
     return statement
 
@@ -229,7 +250,7 @@ _SET_COMMAND = (
 )
 
 
-def _answer_callout(person: Person, body: str, now: datetime) -> tuple[Rendered, SmsKind] | None:
+def _answer_callout(person: Texter, body: str, now: datetime) -> tuple[Rendered, SmsKind] | None:
     """The reply to a call-out answer (``_sender`` found the call-out); None when it is
     gone meanwhile."""
     from volunteer_hub.callouts.answers import handle_callout_reply
@@ -239,7 +260,7 @@ def _answer_callout(person: Person, body: str, now: datetime) -> tuple[Rendered,
 
 
 def _answer(
-    command: Command, person: Person | None, now: datetime, shift: object = _NOT_READ
+    command: Command, person: Texter | None, now: datetime, shift: object = _NOT_READ
 ) -> tuple[Rendered | None, SmsKind]:
     kind = command.kind
     if person is None:
@@ -258,29 +279,30 @@ def _answer(
     if len(command.codes) > MAX_CODES:
         return replies.too_many_codes(limit=MAX_CODES), SmsKind.REPLY
     if shift is not _NOT_READ:  # 报名 with one code: its shift came with the sender
-        text = _on_found(person, command.code, shift, now, _sign_up_for, missing=_unknown_code)
-        return text, SmsKind.REPLY
+        if shift is None:
+            return _unknown_code(person, command.code), SmsKind.REPLY
+        return _sign_up_as_read(person, shift, command.code, now), SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
 
 
-def _help(person: Person, command: Command, now: datetime) -> Rendered:
+def _help(person: Texter, command: Command, now: datetime) -> Rendered:
     return replies.help_text()
 
 
-def _sign_up(person: Person, command: Command, now: datetime) -> Rendered:
+def _sign_up(person: Texter, command: Command, now: datetime) -> Rendered:
     return _each_code(person, command, now, _sign_up_for)
 
 
-def _cancel(person: Person, command: Command, now: datetime) -> Rendered:
+def _cancel(person: Texter, command: Command, now: datetime) -> Rendered:
     return _each_code(person, command, now, _cancel_on)
 
 
 def _each_code(
-    person: Person,
+    person: Texter,
     command: Command,
     now: datetime,
-    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    act: Callable[[Texter, Shift, Event, str, datetime], Rendered],
 ) -> Rendered:
     """``act`` on the shift of each code, in order; one code gets its own full answer,
     several get one text with the outcome of each ("报名 7503 7290")."""
@@ -292,13 +314,40 @@ def _each_code(
     return replies.results(command.kind, outcomes)
 
 
-def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
-    starts_at = to_local(shift.starts_at)
-    # Whose event and where, in every answer: a mistyped code shows at once.
+def _sign_up_for(person: Texter, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     team = db.session.get(Team, event.team_id)
-    about = {"title": event.title, "code": code, "team": team.name, "location": event.location}
+    return _signed_up(
+        signups.ShiftFacts.of(shift, event, team),
+        code,
+        lambda: signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now),
+    )
+
+
+def _sign_up_as_read(
+    person: Texter, read: signups.SignUpRead, code: str, now: datetime
+) -> Rendered:
+    """报名 with one code, on what ``_sender`` read."""
+    return _signed_up(
+        read.facts,
+        code,
+        lambda: signups.sign_up_as_read(read, person.id, person.phone, SignupSource.SMS, now),
+    )
+
+
+def _signed_up(
+    facts: signups.ShiftFacts, code: str, sign_up: Callable[[], signups.SignupResult]
+) -> Rendered:
+    """The answer to a sign-up of the shift with ``code`` (``sign_up`` does it)."""
+    starts_at = to_local(facts.starts_at)
+    # Whose event and where, in every answer: a mistyped code shows at once.
+    about = {
+        "title": facts.title,
+        "code": code,
+        "team": facts.team_name,
+        "location": facts.location,
+    }
     try:
-        result = signups.sign_up(shift.id, person.id, SignupSource.SMS, now=now)
+        result = sign_up()
     except signups.MembersOnly:
         return replies.members_only(**about)
     except signups.AlreadySignedUp:
@@ -314,7 +363,7 @@ def _sign_up_for(person: Person, shift: Shift, event: Event, code: str, now: dat
     )
 
 
-def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
+def _cancel_on(person: Texter, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     signup = signups.active_signup(shift.id, person.id)
     if signup is None:
         return replies.not_signed_up(code=code)
@@ -325,7 +374,7 @@ def _cancel_on(person: Person, shift: Shift, event: Event, code: str, now: datet
     return replies.cancel_done(title=event.title, starts_at=to_local(shift.starts_at), code=code)
 
 
-def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
+def _confirm(person: Texter, command: Command, now: datetime) -> Rendered:
     """确认 answers a reminder. With a code it names the shift; without one it means the
     shift of the latest reminder still ahead, or else the person's next shift within
     CONFIRM_AHEAD (someone who lost the reminder still says "yes, I'm coming")."""
@@ -351,7 +400,7 @@ def _confirm(person: Person, command: Command, now: datetime) -> Rendered:
     return _confirmed(*row, now)
 
 
-def _acknowledge(person: Person, command: Command, now: datetime) -> Rendered:
+def _acknowledge(person: Texter, command: Command, now: datetime) -> Rendered:
     """好的 / 收到 / 是 / 嗯 / 1 / OK: 确认 right after a reminder, else the help (see the
     module docstring for why a call-out answer comes first)."""
     row = _reminded(_seats_ahead(person, now), since=now - ACKNOWLEDGE_WITHIN)
@@ -360,7 +409,7 @@ def _acknowledge(person: Person, command: Command, now: datetime) -> Rendered:
     return _confirmed(*row, now)
 
 
-def _seats_ahead(person: Person, now: datetime) -> Select:
+def _seats_ahead(person: Texter, now: datetime) -> Select:
     """(Signup, Shift, Event) of the person's confirmed seats on shifts still ahead."""
     return _seats(person, Signup, Shift, Event).where(
         Shift.is_cancelled.is_(False), Shift.starts_at > now
@@ -368,7 +417,7 @@ def _seats_ahead(person: Person, now: datetime) -> Select:
 
 
 def _seats(
-    person: Person, *columns, statuses: Iterable[SignupStatus] = (SignupStatus.CONFIRMED,)
+    person: Texter, *columns, statuses: Iterable[SignupStatus] = (SignupStatus.CONFIRMED,)
 ) -> Select:
     """``columns`` of the person's signups in ``statuses``, with their shifts and events."""
     return (
@@ -396,7 +445,7 @@ def _confirmed(signup: Signup, shift: Shift, event: Event, now: datetime) -> Ren
     return replies.confirm_thanks(title=event.title, starts_at=to_local(shift.starts_at))
 
 
-def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
+def _my_shifts(person: Texter, command: Command, now: datetime) -> Rendered:
     rows = db.session.execute(
         _seats(person, Shift.code, Event.title, Shift.starts_at, statuses=ACTIVE_STATUSES)
         .where(Shift.ends_at > now)
@@ -411,20 +460,20 @@ def _my_shifts(person: Person, command: Command, now: datetime) -> Rendered:
 # -- attendance and hours (hours.attendance and .records do the work; these choose the words) --
 
 
-def _check_in(person: Person, command: Command, now: datetime) -> Rendered:
+def _check_in(person: Texter, command: Command, now: datetime) -> Rendered:
     if command.code is None:
         return _the_open_one(person, command.kind, _open_for_check_in(person, now), now)
     return _on_shift(person, command.code, now, _check_in_on, missing=_not_current)
 
 
-def _check_out(person: Person, command: Command, now: datetime) -> Rendered:
+def _check_out(person: Texter, command: Command, now: datetime) -> Rendered:
     if command.code is None:
         return _the_open_one(person, command.kind, _open_for_check_out(person, now), now)
     return _on_shift(person, command.code, now, _check_out_on, missing=_not_current)
 
 
 def _the_open_one(
-    person: Person, kind: CommandKind, open_shifts: list[tuple[Shift, Event]], now: datetime
+    person: Texter, kind: CommandKind, open_shifts: list[tuple[Shift, Event]], now: datetime
 ) -> Rendered:
     """签到 / 签退 without a code: the one shift open for it, as 确认 finds its shift;
     several: the list with their codes; none: how to write the command."""
@@ -439,7 +488,7 @@ def _the_open_one(
     return act(person, shift, event, shift.code, now)
 
 
-def _open_for_check_in(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
+def _open_for_check_in(person: Texter, now: datetime) -> list[tuple[Shift, Event]]:
     """The person's confirmed seats whose check-in is open (hours.attendance.check_in)."""
     early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
     open_now = _seats(person, Shift, Event).where(
@@ -452,7 +501,7 @@ def _open_for_check_in(person: Person, now: datetime) -> list[tuple[Shift, Event
     return [(shift, event) for shift, event in rows]
 
 
-def _open_for_check_out(person: Person, now: datetime) -> list[tuple[Shift, Event]]:
+def _open_for_check_out(person: Texter, now: datetime) -> list[tuple[Shift, Event]]:
     """Shifts the person checked in to and may still check out of (hours.attendance)."""
     late = timedelta(minutes=current_app.config["CHECK_OUT_LATE_MINUTES"])
     on_site = ServiceRecord.checked_in_at.is_not(None) & ServiceRecord.checked_out_at.is_(None)
@@ -467,7 +516,7 @@ def _open_for_check_out(person: Person, now: datetime) -> list[tuple[Shift, Even
     return [(shift, event) for shift, event in rows]
 
 
-def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
+def _check_in_on(person: Texter, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         attendance.check_in(shift.id, person.id, now=now, channel="sms")
@@ -488,7 +537,7 @@ def _check_in_on(person: Person, shift: Shift, event: Event, code: str, now: dat
     return replies.checked_in(title=title, at=now, code=code)
 
 
-def _check_out_on(person: Person, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
+def _check_out_on(person: Texter, shift: Shift, event: Event, code: str, now: datetime) -> Rendered:
     title = event.title
     try:
         record = attendance.check_out(shift.id, person.id, now=now, channel="sms")
@@ -513,7 +562,7 @@ def _no_seat(shift_id: int, person_id: int, code: str) -> Rendered:
     return replies.not_signed_up(code=code)
 
 
-def _not_current(person: Person, code: str) -> Rendered:
+def _not_current(person: Texter, code: str) -> Rendered:
     """No current shift has the code: tell the person what became of their own shift
     with it (cancelled, or over and its code released), else that the code is unknown."""
     row = db.session.execute(
@@ -532,7 +581,7 @@ def _not_current(person: Person, code: str) -> Rendered:
     return replies.check_in_closed(title=event.title, code=code)
 
 
-def _my_hours(person: Person, command: Command, now: datetime) -> Rendered:
+def _my_hours(person: Texter, command: Command, now: datetime) -> Rendered:
     totals = personal.summary(person.id, now)
     if not totals.records:
         return replies.no_records()
@@ -544,7 +593,7 @@ def _my_hours(person: Person, command: Command, now: datetime) -> Rendered:
     )
 
 
-def _correction(person: Person, command: Command, now: datetime) -> Rendered:
+def _correction(person: Texter, command: Command, now: datetime) -> Rendered:
     """更正 [CODE] note: a correction request on the person's record of the shift with
     that code (even a released code), or on their latest record."""
     code, note = command.code, command.note
@@ -565,7 +614,7 @@ def _correction(person: Person, command: Command, now: datetime) -> Rendered:
     return replies.correction_received(title=record.content, day=record.started_at)
 
 
-def _team_invitation(person: Person, command: Command, now: datetime) -> Rendered:
+def _team_invitation(person: Texter, command: Command, now: datetime) -> Rendered:
     """加入 / 不加入 [CODE]: answer a team's invitation. Without a code it means the one
     waiting; when several wait, the reply lists each with its code."""
     from volunteer_hub.teams import services as teams
@@ -596,32 +645,32 @@ def _team_invitation(person: Person, command: Command, now: datetime) -> Rendere
 
 
 def _on_shift(
-    person: Person,
+    person: Texter,
     code: str,
     now: datetime,
-    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    act: Callable[[Texter, Shift, Event, str, datetime], Rendered],
     *,
-    missing: Callable[[Person, str], Rendered],
+    missing: Callable[[Texter, str], Rendered],
 ) -> Rendered:
     """``act`` on the current shift with the code; ``missing`` answers when none has it."""
     return _on_found(person, code, _current_shift(code), now, act, missing=missing)
 
 
 def _on_found(
-    person: Person,
+    person: Texter,
     code: str,
     found: tuple[Shift, Event] | None,
     now: datetime,
-    act: Callable[[Person, Shift, Event, str, datetime], Rendered],
+    act: Callable[[Texter, Shift, Event, str, datetime], Rendered],
     *,
-    missing: Callable[[Person, str], Rendered],
+    missing: Callable[[Texter, str], Rendered],
 ) -> Rendered:
     if found is None:
         return missing(person, code)
     return act(person, *found, code, now)
 
 
-def _unknown_code(person: Person, code: str) -> Rendered:
+def _unknown_code(person: Texter, code: str) -> Rendered:
     return replies.unknown_code(code=code)
 
 
@@ -649,7 +698,7 @@ _CURRENT_SHIFT = (
 
 
 #: what each command does for a known person who takes texts; each returns the reply
-_ACTIONS: dict[CommandKind, Callable[[Person, Command, datetime], Rendered]] = {
+_ACTIONS: dict[CommandKind, Callable[[Texter, Command, datetime], Rendered]] = {
     CommandKind.SIGN_UP: _sign_up,
     CommandKind.CANCEL: _cancel,
     CommandKind.CONFIRM: _confirm,
@@ -669,7 +718,7 @@ def _record_reply(
     inbound_id: int,
     to_phone: str,
     message_sid: str,
-    person: Person | None,
+    person: Texter | None,
     text: Rendered,
     kind: SmsKind,
     now: datetime,

@@ -47,24 +47,23 @@ def signup_placed(placed: SignupPlaced) -> None:
     # a walk-in is standing at the shift.
     if placed.source in (SignupSource.SMS, SignupSource.WALK_IN):
         return
-    from volunteer_hub.signups.services import being_placed, waitlist_position
+    from volunteer_hub.signups.services import waitlist_position
 
-    known = being_placed(placed.signup_id)
+    known = placed.facts
     if known is not None:
         # The sign-up just wrote it and handed over what it read: no query but the row.
-        facts = known.shift  # the event's columns and the shift's, side by side
-        named = _named(facts, facts.team_name, facts)
-        if known.signup.status == SignupStatus.CONFIRMED:
+        named = _named(known, known.team_name, known)
+        if known.status == SignupStatus.CONFIRMED:
             text = replies.signup_confirmed(**named)
         else:
             text = replies.signup_waitlisted(**named, position=placed.waitlist_position)
         queue_text(
-            to_phone=known.person_phone,
+            to_phone=known.phone,
             text=text,
             kind=SmsKind.NOTICE,
-            dedupe_key=f"notice:placed:{known.signup.id}",
-            person_id=known.signup.person_id,
-            signup_id=known.signup.id,
+            dedupe_key=f"notice:placed:{placed.signup_id}",
+            person_id=known.person_id,
+            signup_id=placed.signup_id,
             id_only=True,
         )
         return
@@ -217,7 +216,7 @@ def _named_shift(shift: Shift, event: Event) -> dict:
 
 def _named(event, team_name: str, shift) -> dict:
     """``_named_shift`` from anything with the columns: an event's title and location,
-    a shift's start and code (entities, or a sign-up's ``ShiftFacts`` for both)."""
+    a shift's start and code (entities, or a ``SignupPlaced``'s facts for both)."""
     return {
         "title": event.title,
         "team": team_name,

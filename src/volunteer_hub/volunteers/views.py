@@ -210,7 +210,7 @@ def sign_up(shift_id: int):
     if result.waitlist_position is None:
         flash(_("报名成功，请按时参加。"), "success")
         return redirect(
-            url_for("volunteers.home", signed_up=result.signup.id, _anchor="just-signed-up")
+            url_for("volunteers.home", signed_up=result.placed.id, _anchor="just-signed-up")
         )
     flash(
         _(
