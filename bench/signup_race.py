@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=sorted(race.CLIENTS), default="stdlib")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep-db", action="store_true", help="don't drop the database")
+    parser.add_argument(
+        "--preload", action="store_true", help="both servers with gunicorn --preload (production)"
+    )
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
 
@@ -268,11 +271,12 @@ def _bench(args, levels: list[int], info: dict, env: dict, workdir: Path, server
     token = setup["token"]
     ours_port, floor_port = race.free_port(), race.free_port()
     ours_url, floor_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{floor_port}"
-    ours = start_gunicorn("wsgi:app", ours_port, env, args.workers, workdir / "ours.log")
+    preload = ("--preload",) if args.preload else ()
+    ours = start_gunicorn("wsgi:app", ours_port, env, args.workers, workdir / "ours.log", *preload)
     servers.append(ours)
     floor = start_gunicorn(
         "_floor_app:app", floor_port, env, args.workers, workdir / "floor.log",
-        "--pythonpath", str(race.ROOT / "bench"),
+        "--pythonpath", str(race.ROOT / "bench"), *preload,
     )  # fmt: skip
     servers.append(floor)
     race.SERVER_PID[:] = [ours.pid]

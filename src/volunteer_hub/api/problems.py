@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -31,18 +32,22 @@ def problem(status: int, title: str, detail: str | None = None, **extra):
     )
 
 
+#: the title of each status; lazy, so that an answer translates only its own
+_TITLES = {
+    400: _l("请求有误"),
+    401: _l("需要 API 令牌"),
+    404: _l("未找到"),
+    405: _l("不支持该请求方法"),
+    409: _l("与当前状态冲突"),
+    422: _l("输入有误"),
+    429: _l("请求过于频繁"),
+    500: _l("服务器内部错误"),
+}
+_OTHER_TITLE = _l("请求失败")
+
+
 def title_for(status: int) -> str:
-    titles = {
-        400: _("请求有误"),
-        401: _("需要 API 令牌"),
-        404: _("未找到"),
-        405: _("不支持该请求方法"),
-        409: _("与当前状态冲突"),
-        422: _("输入有误"),
-        429: _("请求过于频繁"),
-        500: _("服务器内部错误"),
-    }
-    return titles.get(status, _("请求失败"))
+    return str(_TITLES.get(status, _OTHER_TITLE))
 
 
 def from_domain_error(exc: DomainError):
@@ -86,12 +91,15 @@ def _validation_error(exc: ValidationError):
 
 def _http_error(exc: HTTPException):
     status = exc.code or 500
-    details = {
-        404: _("没有这个资源，或您无权查看。"),
-        405: _("该地址不支持 %(method)s 请求。", method=request.method),
-        500: _("服务器出错了，请稍后再试。"),
-    }
-    response = problem(status, title_for(status), details.get(status, exc.description))
+    if status == 404:
+        detail = _("没有这个资源，或您无权查看。")
+    elif status == 405:
+        detail = _("该地址不支持 %(method)s 请求。", method=request.method)
+    elif status == 500:
+        detail = _("服务器出错了，请稍后再试。")
+    else:
+        detail = exc.description
+    response = problem(status, title_for(status), detail)
     valid_methods = getattr(exc, "valid_methods", None)
     if valid_methods:
         response.headers["Allow"] = ", ".join(valid_methods)

@@ -39,7 +39,14 @@ from volunteer_hub.sms.gateway import (
     SmsGateway,
     TransientSmsError,
 )
-from volunteer_hub.sms.models import STATUS_RANK, ConsentChange, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.models import (
+    STATUS_RANK,
+    ConsentChange,
+    InboundSms,
+    OutgoingSms,
+    SmsKind,
+    SmsStatus,
+)
 from volunteer_hub.sms.templates import Rendered
 
 log = logging.getLogger(__name__)
@@ -329,24 +336,33 @@ def _refuse(error: PermanentSmsError) -> Callable[[], SendResult]:
     return send
 
 
-def send_reply_by_outbox(message_sid: str) -> OutgoingSms | None:
+def send_reply_by_outbox(message_sid: str) -> int | None:
     """The reply to inbound ``message_sid`` goes out as an outbox text (a push from a
     mainland provider has no answer that could carry it, unlike Twilio's TwiML): the
     reply row ``handle_inbound`` recorded as answered in the webhook is queued instead,
-    and its actor sent after commit. None when that message got no reply."""
-    from volunteer_hub.sms.models import InboundSms
+    and its actor sent after commit. Its id; None when that message got no reply."""
     from volunteer_hub.sms.tasks import send_sms
 
-    reply_id = db.session.scalar(
-        select(InboundSms.reply_id).where(InboundSms.message_sid == message_sid[:64])
+    reply_id = db.session.scalar(_QUEUE_REPLY, {"message_sid": message_sid[:64], "now": utcnow()})
+    if reply_id is not None:
+        after_commit.enqueue(send_sms.send, reply_id)
+    return reply_id
+
+
+_outgoing = OutgoingSms.__table__
+# One statement: the webhook wrote both rows with Core and holds neither.
+_QUEUE_REPLY = (
+    update(_outgoing)
+    .where(
+        _outgoing.c.id
+        == select(InboundSms.reply_id)
+        .where(InboundSms.message_sid == bindparam("message_sid"))
+        .scalar_subquery()
     )
-    row = db.session.get(OutgoingSms, reply_id) if reply_id is not None else None
-    if row is None:
-        return None
-    row.status, row.provider, row.sent_at, row.attempts = SmsStatus.QUEUED, None, None, 0
-    row.status_changed_at = utcnow()
-    after_commit.enqueue(send_sms.send, row.id)
-    return row
+    .values(status=SmsStatus.QUEUED, provider=None, sent_at=None, attempts=0)
+    .values(status_changed_at=bindparam("now"))
+    .returning(_outgoing.c.id)
+)
 
 
 def record_delivery_report(provider_sid: str, status: str, error_code: str | None = None) -> bool:
