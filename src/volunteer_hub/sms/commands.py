@@ -97,7 +97,7 @@ class CommandKind(enum.StrEnum):
     #: accept / decline a team's invitation (optionally with the invitation's code)
     JOIN_TEAM = "join_team"
     DECLINE_TEAM = "decline_team"
-    #: 好的 / 收到 / 1 …: a yes to a reminder, or nothing (sms/inbound.py decides)
+    #: 好的 / 收到 / 1 …: a yes to a reminder, or nothing (sms/actions.py decides)
     ACKNOWLEDGE = "acknowledge"
     HELP = "help"
     OPT_OUT = "opt_out"
