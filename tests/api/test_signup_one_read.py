@@ -1,5 +1,5 @@
 """The API sign-up reads the shift, the viewer's right to see it and the person in one
-statement (``signups.sign_up_by_phone``), and answers from the values it wrote: what
+statement (``one_read.sign_up_by_phone``), and answers from the values it wrote: what
 that read decides must be what the rules decided before it."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_the_unique_index_still_refuses_a_duplicate_the_read_did_not_see(make):
     facts = signups.ShiftFacts.of(shift, db.session.get(Event, shift.event_id), team)
 
     with pytest.raises(signups.AlreadySignedUp):
-        signups._place(facts, volunteer.id, volunteer.phone, "api", None, signups.utcnow())
+        signups.place(facts, volunteer.id, volunteer.phone, "api", None, signups.utcnow())
 
     assert db.session.get(Shift, shift.id).filled == 1
 
@@ -74,7 +74,7 @@ def test_a_seat_freed_after_the_read_saw_the_shift_full_is_taken(make):
     volunteer = make.member(team)
     facts = signups.ShiftFacts.of(shift, db.session.get(Event, shift.event_id), team)
 
-    result = signups._place(
+    result = signups.place(
         facts, volunteer.id, volunteer.phone, "api", None, signups.utcnow(), seen_full=True
     )
 

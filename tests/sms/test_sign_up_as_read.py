@@ -1,5 +1,5 @@
 """报名 with one code signs up on what the sender's statement read (``_sender`` with
-``signups.SIGN_UP_COLUMNS``, then ``signups.sign_up_as_read``, the API's core), plain
+``one_read.SIGN_UP_COLUMNS``, then ``one_read.sign_up_as_read``, the API's core), plain
 values and no entity: the rules decide as they did on entities, and a duplicate is
 refused before it takes a seat."""
 

@@ -15,7 +15,8 @@ from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import mask_phone
 from volunteer_hub.signups.models import Signup, SignupStatus
-from volunteer_hub.signups.services import PersonValues, PlacedSignup
+from volunteer_hub.signups.one_read import PersonValues
+from volunteer_hub.signups.services import PlacedSignup
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.units.models import Unit
 

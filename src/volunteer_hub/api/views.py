@@ -27,6 +27,7 @@ from volunteer_hub.events import services as events
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import mask_phone
+from volunteer_hub.signups import one_read
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
 from volunteer_hub.teams import services as teams
@@ -290,7 +291,7 @@ def create_signup(shift_id: int, body: schemas.SignupCreate):
     viewer = current_viewer()
     # One read for the shift, its visibility and the person (see sign_up_by_phone); the
     # answer is made of the values written, not of loaded rows.
-    result, person, created = signups.sign_up_by_phone(
+    result, person, created = one_read.sign_up_by_phone(
         viewer, shift_id, body.phone, body.name, SignupSource.API
     )
     if created:  # belongs to no team yet: masked, no query needed

@@ -14,6 +14,11 @@ committed, sees each of them (READ COMMITTED on PostgreSQL; on SQLite BEGIN IMME
 already serialises writers). Locks are always taken shift row first, then signup rows.
 
 Who may be put on a shift is one rule, :func:`check_may_join`, for every channel.
+
+The seat counter's prebuilt statements and the signup INSERT are in ``signups.seats``;
+the sign-up on a plain row its caller read (the API by phone, the SMS 报名) is in
+``signups.one_read``, which checks and places through :func:`check_open` and
+:func:`place` here.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, bindparam, literal_column, null, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
@@ -42,16 +47,22 @@ from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import InvalidPhone, get_or_create_person, normalize_phone
+from volunteer_hub.people.services import get_or_create_person, normalize_phone
 from volunteer_hub.signups.models import (
     ACTIVE_STATUSES,
     Signup,
     SignupSource,
     SignupStatus,
 )
+from volunteer_hub.signups.seats import (
+    claim_seat,
+    insert_active_signup,
+    lock_shift,
+    lock_shift_free_seat,
+    release_seat,
+)
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.teams.services import ensure_open
-from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import is_within
 
 if TYPE_CHECKING:
@@ -142,120 +153,8 @@ def sign_up(
     on_behalf = acted_by_id is not None and acted_by_id != person_id
     check_may_join(event, person_id, on_behalf=on_behalf, overseer=overseer)
     facts = ShiftFacts.of(shift, event, db.session.get(Team, event.team_id))
-    _check_open(facts, now)
-    return _place(facts, person_id, person.phone, source, acted_by_id, now)
-
-
-def sign_up_by_phone(
-    viewer: Viewer, shift_id: int, phone: str, name: str, source: SignupSource | str
-) -> tuple[SignupResult, PersonValues, bool]:
-    """A leader or staff puts the person with ``phone`` on the shift (the API): the
-    rules of :func:`person_to_sign_up` and :func:`sign_up`, from one read.
-
-    That read (``_SIGN_UP_FACTS``) brings the shift, its event and team, the viewer's
-    right to see it, the person by phone, their membership of the team and their active
-    signup on the shift, as one plain row: so a duplicate is refused (AlreadySignedUp)
-    before it takes a seat, and no entity is loaded. Returns the result, the person
-    (id, name, phone) and whether this call registered them. Raises NotFound when the
-    viewer may not see the shift (``queries.visible_shift``'s rule), then what
-    ``person_to_sign_up`` and ``sign_up`` raise, in their order."""
-    now = utcnow()
-    try:
-        e164, invalid = normalize_phone(phone), None
-    except InvalidPhone as error:  # told once the shift is known to be visible
-        e164, invalid = None, error
-    row = db.session.execute(_SIGN_UP_FACTS, {"shift_id": shift_id, "phone": e164}).first()
-    if row is None or not viewer.can_see_team_at(row.team_id, row.unit_path):
-        raise NotFound(_("班次不存在"))
-    if invalid is not None:
-        raise invalid
-    overseer = _oversees_path(viewer, row.unit_path)
-    created = False
-    if row.person_id is not None:
-        is_member = row.membership_id is not None
-        person = PersonValues(row.person_id, row.person_name, row.person_phone, is_member)
-        if not (overseer or is_member):
-            raise _members_only_of(row.team_name, on_behalf=True)
-    elif overseer:
-        person, created = _register(name, phone, e164)  # a member of no team yet
-    else:
-        # Registered or not, the same answer: it tells nothing about who is registered.
-        raise _members_only_of(row.team_name, on_behalf=True)
-    result = sign_up_as_read(
-        SignUpRead.of_row(row),
-        person.id,
-        person.phone,
-        source,
-        now,
-        acted_by_id=viewer.person_id,
-        overseer=overseer,
-    )
-    return result, person, created
-
-
-@dataclass(frozen=True)
-class SignUpRead:
-    """What a caller's own statement read for a sign-up (``SIGN_UP_COLUMNS``), as plain
-    values: the shift's facts, and of the person signing up whether they are a member
-    of the team and their active signup on the shift, if any."""
-
-    facts: ShiftFacts
-    member: bool
-    active_signup_id: int | None
-    #: the shift had no free seat when read (``_place``'s ``seen_full``)
-    seen_full: bool
-
-    @classmethod
-    def of_row(cls, row) -> SignUpRead:
-        """From a row with ``SIGN_UP_COLUMNS``."""
-        return cls(
-            ShiftFacts.of_row(row),
-            row.membership_id is not None,
-            row.active_signup_id,
-            row.seen_full,
-        )
-
-
-def sign_up_as_read(
-    read: SignUpRead,
-    person_id: int,
-    person_phone: str,
-    source: SignupSource | str,
-    now: datetime,
-    *,
-    acted_by_id: int | None = None,
-    overseer: bool = False,
-) -> SignupResult:
-    """:func:`sign_up`, its rules checked on what the caller read in its own statement
-    rather than on entities: the API's sign-up by phone and the SMS 报名 share it. A
-    duplicate is refused after the rules and before it takes a seat (where
-    :func:`sign_up` lets the unique index refuse it). Raises what :func:`sign_up` does."""
-    facts = read.facts
-    on_behalf = acted_by_id is not None and acted_by_id != person_id
-    # check_may_join, with the membership the read brought
-    if not (
-        _joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or read.member
-    ):
-        raise _members_only_of(facts.team_name, on_behalf=on_behalf)
-    _check_open(facts, now)
-    if read.active_signup_id is not None:
-        # Refused before the seat: no claim to give back. Two requests at the same
-        # moment both pass here; the unique index then refuses the second (_place).
-        raise AlreadySignedUp(_("您已报名该班次"))
-    return _place(
-        facts, person_id, person_phone, source, acted_by_id, now, seen_full=read.seen_full
-    )
-
-
-@dataclass(frozen=True)
-class PersonValues:
-    """A person as a sign-up answer shows them (``serializers.person`` reads these)."""
-
-    id: int
-    name: str
-    phone: str
-    #: a member of the shift's team (which the viewer may see)
-    member_here: bool = False
+    check_open(facts, now)
+    return place(facts, person_id, person.phone, source, acted_by_id, now)
 
 
 @dataclass(frozen=True)
@@ -302,7 +201,7 @@ class ShiftFacts:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
-def _check_open(facts: ShiftFacts, now: datetime) -> None:
+def check_open(facts: ShiftFacts, now: datetime) -> None:
     """The team, the event and the shift still take sign-ups."""
     ensure_open(facts)
     if facts.event_status != EventStatus.PUBLISHED or facts.is_cancelled:
@@ -313,7 +212,7 @@ def _check_open(facts: ShiftFacts, now: datetime) -> None:
         raise ShiftStarted(_("该班次已经开始，不能再报名"))
 
 
-def _place(
+def place(
     facts: ShiftFacts,
     person_id: int,
     person_phone: str,
@@ -327,16 +226,16 @@ def _place(
     ``seen_full``: a read of this request found no free seat, so the first try at one
     is left out (the locked row below has the last word either way)."""
     shift_id = facts.shift_id
-    claimed = False if seen_full else _claim_seat(shift_id)
+    claimed = False if seen_full else claim_seat(shift_id)
     # To the waitlist: queue on the shift row's lock first (see the module's docstring),
     # then try again if a seat was freed while we waited: the locked row is the latest.
     # The seat-claiming UPDATE already holds that lock when it succeeds.
-    if not claimed and _lock_shift_free_seat(shift_id):
-        claimed = _claim_seat(shift_id)
+    if not claimed and lock_shift_free_seat(shift_id):
+        claimed = claim_seat(shift_id)
     status = SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED
     source = SignupSource(source)
     # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
-    signup_id, ahead = _insert_active_signup(
+    signup_id, ahead = insert_active_signup(
         count_ahead=not claimed,
         shift_id=shift_id,
         person_id=person_id,
@@ -350,7 +249,7 @@ def _place(
         # Already on the shift (a second click, or two channels at the same moment): the
         # unique index said so. Give back the seat; the shift row is still ours, locked.
         if claimed:
-            _release_seat(shift_id)
+            release_seat(shift_id)
         raise AlreadySignedUp(_("您已报名该班次"))
     placed = PlacedSignup(
         id=signup_id,
@@ -393,7 +292,7 @@ def cancel(
 
     # The shift row first, like every change to the waitlist: a waitlisted signup that
     # leaves moves those behind it up, and a position told meanwhile must count it.
-    _lock_shift(signup.shift_id)
+    lock_shift(signup.shift_id)
     # Conditional, so two cancellations of the same signup release one seat only.
     changed = db.session.execute(
         update(Signup)
@@ -408,7 +307,7 @@ def cancel(
 
     promoted: list[Signup] = []
     if previous == SignupStatus.CONFIRMED:
-        _release_seat(signup.shift_id)
+        release_seat(signup.shift_id)
         shift, event = _shift_and_event(signup.shift_id)
         if (
             event.status == EventStatus.PUBLISHED
@@ -431,7 +330,7 @@ def promote_waitlist(shift_id: int, now: datetime | None = None) -> list[Signup]
             .limit(1)
             .with_for_update()
         )
-        if head is None or not _claim_seat(shift_id):
+        if head is None or not claim_seat(shift_id):
             break
         head.status = SignupStatus.CONFIRMED
         head.confirmed_at = now
@@ -449,7 +348,7 @@ def cancel_shift(
     shift = db.session.get(Shift, shift_id)
     if shift is None:
         raise NotFound(_("班次不存在"))
-    _lock_shift(shift_id)  # before the signup rows, in the order cancel() takes them
+    lock_shift(shift_id)  # before the signup rows, in the order cancel() takes them
     ended_ids = list(
         db.session.scalars(
             select(Signup.id).where(Signup.shift_id == shift_id, Signup.status.in_(ACTIVE_STATUSES))
@@ -485,14 +384,14 @@ def check_may_join(event: Event, person_id: int, *, on_behalf: bool, overseer: b
     (an admin, a coordinator over the team) acts. A leader acting for someone signs up
     members only, open event or not: nobody is put on another team's rota unasked.
     Raises MembersOnly, naming the team."""
-    if _joins_as_anyone(event.open_to_all, on_behalf=on_behalf, overseer=overseer):
+    if joins_as_anyone(event.open_to_all, on_behalf=on_behalf, overseer=overseer):
         return
     if _is_member(event.team_id, person_id):
         return
     raise _members_only(event, on_behalf=on_behalf)
 
 
-def _joins_as_anyone(open_to_all: bool, *, on_behalf: bool, overseer: bool) -> bool:
+def joins_as_anyone(open_to_all: bool, *, on_behalf: bool, overseer: bool) -> bool:
     """The part of :func:`check_may_join` that membership does not decide."""
     return overseer or (open_to_all and not on_behalf)
 
@@ -500,10 +399,10 @@ def _joins_as_anyone(open_to_all: bool, *, on_behalf: bool, overseer: bool) -> b
 def oversees(viewer: Viewer, team: Team) -> bool:
     """An admin, or a coordinator whose unit's subtree holds the team: may sign up any
     phone for the team's events (``overseer`` of :func:`sign_up`)."""
-    return _oversees_path(viewer, team.unit.path)
+    return oversees_path(viewer, team.unit.path)
 
 
-def _oversees_path(viewer: Viewer, unit_path: str) -> bool:
+def oversees_path(viewer: Viewer, unit_path: str) -> bool:
     """:func:`oversees`, given the path of the team's unit."""
     if viewer.is_admin:
         return True
@@ -519,7 +418,7 @@ def person_to_sign_up(
     MembersOnly, so the answer tells nothing about who is registered, and nobody is
     created. Raises InvalidPhone for a number that is not one."""
     if overseer:
-        return _find_or_create_person(name, phone)
+        return find_or_create_person(name, phone)
     _shift, event = _shift_and_event(shift_id)
     person = db.session.scalar(select(Person).where(Person.phone == normalize_phone(phone)))
     if person is None or not _is_member(event.team_id, person.id):
@@ -527,7 +426,7 @@ def person_to_sign_up(
     return person, False
 
 
-def _find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
+def find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
     """``get_or_create_person`` in prebuilt statements, for the API's sign-up of a new
     phone on every request: the SELECT, then an ``INSERT … ON CONFLICT DO NOTHING
     RETURNING`` rather than a unit-of-work flush; a number another request registered
@@ -548,34 +447,6 @@ def _find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
 
 
 _PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
-
-
-def _register(name: str, phone: str, e164: str) -> tuple[PersonValues, bool]:
-    """The person an overseer names by a phone the sign-up's read did not find: a new
-    row, its id returned by the INSERT (no entity). A number another request registered
-    meanwhile, or a missing name, goes the way of ``_find_or_create_person``."""
-    name = (name or "").strip()[: Person.__table__.c.name.type.length]
-    if name:
-        dialect = db.session.get_bind().dialect.name
-        new_id = db.session.scalar(_register_statement(dialect), {"name": name, "phone": e164})
-        if new_id is not None:
-            return PersonValues(new_id, name, e164), True
-    person, created = _find_or_create_person(name, phone)
-    return PersonValues(person.id, person.name, person.phone), created
-
-
-@functools.cache
-def _register_statement(dialect: str):
-    # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back
-    # a whole Person. The other columns take their defaults all the same.
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    person = Person.__table__
-    return (
-        insert(person)
-        .values(name=bindparam("name"), phone=bindparam("phone"))
-        .on_conflict_do_nothing(index_elements=[person.c.phone])
-        .returning(person.c.id)
-    )
 
 
 @functools.cache
@@ -632,152 +503,6 @@ def roster(shift_ids: list[int]) -> dict[int, list[Signup]]:
     return result
 
 
-#: the columns a new signup is given (the rest take their defaults)
-_NEW_SIGNUP_COLUMNS = (
-    "shift_id",
-    "person_id",
-    "status",
-    "source",
-    "created_at",
-    "confirmed_at",
-    "acted_by_id",
-)
-
-
-#: ``Signup.waitlisted_ahead`` of the row being inserted, in its RETURNING. Spelled in
-#: SQL: SQLAlchemy neither correlates a subquery there to the INSERT's table nor, on
-#: SQLite, keeps the table names that tell the alias from the new row.
-_WAITLISTED_AHEAD_OF_NEW = literal_column(
-    "(SELECT count(*) FROM signup AS ahead WHERE ahead.shift_id = signup.shift_id"
-    f" AND ahead.status = '{SignupStatus.WAITLISTED}' AND ahead.id < signup.id)",
-    Integer,
-)
-
-
-@functools.cache
-def _insert_signup_statement(dialect: str, count_ahead: bool):
-    """The signup INSERT, built once per dialect: every sign-up runs it, and a statement
-    built anew costs more CPU (construction and its cache key) than the round trip.
-    ``count_ahead``: it returns, beside the id, how many waitlisted signups of the
-    shift have a smaller id (``Signup.waitlisted_ahead``), a count begun once the
-    shift row is locked like the statement that would otherwise follow."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    signup = Signup.__table__  # Core: no entity is built
-    ahead = _WAITLISTED_AHEAD_OF_NEW if count_ahead else null()
-    return (
-        insert(signup)
-        .values({name: bindparam(name) for name in _NEW_SIGNUP_COLUMNS})
-        .on_conflict_do_nothing(
-            index_elements=[signup.c.shift_id, signup.c.person_id],
-            # Spelled as in the index, so PostgreSQL can match the partial index to it.
-            index_where=text("status <> 'cancelled'"),
-        )
-        .returning(signup.c.id, ahead)
-    )
-
-
-def _insert_active_signup(*, count_ahead: bool, **values) -> tuple[int | None, int | None]:
-    """INSERT the signup unless the person already has an active one on the shift, in
-    which case the partial unique index turns it into no row (and None), not an error.
-    Returns the new id (the caller knows every other value) and, if ``count_ahead``,
-    the waitlisted signups ahead of it."""
-    dialect = db.session.get_bind().dialect.name
-    row = db.session.execute(_insert_signup_statement(dialect, count_ahead), values).first()
-    return (None, None) if row is None else tuple(row)
-
-
-# The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
-# whose objects are expired by hand): run on every sign-up and cancellation.
-_shift = Shift.__table__
-_CLAIM_SEAT = (
-    update(_shift)
-    .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled < _shift.c.capacity)
-    .values(filled=_shift.c.filled + 1)
-)
-_RELEASE_SEAT = (
-    update(_shift)
-    .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled > 0)
-    .values(filled=_shift.c.filled - 1)
-)
-_LOCK_SHIFT = select(_shift.c.id).where(_shift.c.id == bindparam("shift_id")).with_for_update()
-_LOCK_SHIFT_FREE_SEAT = (
-    select(_shift.c.filled < _shift.c.capacity)
-    .where(_shift.c.id == bindparam("shift_id"))
-    .with_for_update()
-)
-
-# What sign_up_by_phone reads before it writes, in one round trip (plain columns: no
-# entity is built). The person and what they have are outer joins: a number nobody
-# has registered still gives the shift's row, with NULLs.
-_event, _team, _unit = Event.__table__, Team.__table__, Unit.__table__
-_person, _membership, _signup = Person.__table__, Membership.__table__, Signup.__table__
-#: What :func:`sign_up_as_read` is given, read in its caller's statement (which joins
-#: the shift, event and team, the person's membership of the team and their active
-#: signup on the shift): ``ShiftFacts``' fields, whether the shift looked full, the
-#: membership's id and the active signup's id (NULL: none).
-SIGN_UP_COLUMNS = (
-    _shift.c.id.label("shift_id"),
-    _shift.c.starts_at,
-    _shift.c.is_cancelled,
-    _shift.c.code,
-    _shift.c.event_id,
-    _event.c.status.label("event_status"),
-    _event.c.open_to_all,
-    _event.c.title,
-    _event.c.location,
-    _event.c.team_id,
-    _team.c.name.label("team_name"),
-    _team.c.archived_at.label("team_archived_at"),
-    (_shift.c.filled >= _shift.c.capacity).label("seen_full"),
-    _membership.c.id.label("membership_id"),
-    _signup.c.id.label("active_signup_id"),
-)
-#: the joins of ``SIGN_UP_COLUMNS`` beyond the shift, event and team: the person's
-#: membership of the team and their active signup on the shift (outer joins)
-MEMBERSHIP_OF_SIGNER = (_membership.c.team_id == _team.c.id) & (
-    _membership.c.person_id == _person.c.id
-)
-ACTIVE_SIGNUP_OF_SIGNER = (
-    (_signup.c.shift_id == _shift.c.id)
-    & (_signup.c.person_id == _person.c.id)
-    & _signup.c.status.in_(ACTIVE_STATUSES)
-)
-_SIGN_UP_FACTS = (
-    select(
-        *SIGN_UP_COLUMNS,
-        _unit.c.path.label("unit_path"),
-        _person.c.id.label("person_id"),
-        _person.c.name.label("person_name"),
-        _person.c.phone.label("person_phone"),
-    )
-    .join(_event, _event.c.id == _shift.c.event_id)
-    .join(_team, _team.c.id == _event.c.team_id)
-    .join(_unit, _unit.c.id == _team.c.unit_id)
-    .outerjoin(_person, _person.c.phone == bindparam("phone"))
-    .outerjoin(_membership, MEMBERSHIP_OF_SIGNER)
-    .outerjoin(_signup, ACTIVE_SIGNUP_OF_SIGNER)
-    .where(_shift.c.id == bindparam("shift_id"))
-)
-
-
-def _claim_seat(shift_id: int) -> bool:
-    result = db.session.execute(_CLAIM_SEAT, {"shift_id": shift_id})
-    _expire_shift(shift_id)
-    return result.rowcount == 1
-
-
-def _lock_shift_free_seat(shift_id: int) -> bool:
-    """Lock the shift row (like ``_lock_shift``) and say whether it has a free seat:
-    read from the row as locked, which on PostgreSQL is its latest committed version
-    even when we had to wait for it (and SQLite's writer lock is ours already)."""
-    return db.session.scalar(_LOCK_SHIFT_FREE_SEAT, {"shift_id": shift_id})
-
-
-def _lock_shift(shift_id: int) -> None:
-    """Hold the shift row until commit (FOR UPDATE; SQLite's writer lock already does)."""
-    db.session.execute(_LOCK_SHIFT, {"shift_id": shift_id})
-
-
 def _is_member(team_id: int, person_id: int) -> bool:
     found = db.session.scalar(_MEMBERSHIP, {"team_id": team_id, "person_id": person_id})
     return found is not None
@@ -791,26 +516,15 @@ _MEMBERSHIP = select(Membership.__table__.c.id).where(
 
 
 def _members_only(event: Event, *, on_behalf: bool) -> MembersOnly:
-    return _members_only_of(db.session.get(Team, event.team_id).name, on_behalf=on_behalf)
+    return members_only_of(db.session.get(Team, event.team_id).name, on_behalf=on_behalf)
 
 
-def _members_only_of(team_name: str, *, on_behalf: bool) -> MembersOnly:
+def members_only_of(team_name: str, *, on_behalf: bool) -> MembersOnly:
     if on_behalf:
         message = _("只能为“%(team)s”的队员报名", team=team_name)
     else:
         message = _("该活动仅限“%(team)s”的队员报名", team=team_name)
     return MembersOnly(message, field="phone" if on_behalf else None, team=team_name)
-
-
-def _release_seat(shift_id: int) -> None:
-    db.session.execute(_RELEASE_SEAT, {"shift_id": shift_id})
-    _expire_shift(shift_id)
-
-
-def _expire_shift(shift_id: int) -> None:
-    shift = db.session.identity_map.get(db.session.identity_key(Shift, shift_id))
-    if shift is not None:
-        db.session.expire(shift, ["filled"])
 
 
 def _shift_and_event(shift_id: int) -> tuple[Shift, Event]:

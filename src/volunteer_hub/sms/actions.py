@@ -26,6 +26,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance, personal, records
 from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.i18n import to_local
+from volunteer_hub.signups import one_read
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.sms import replies
@@ -131,13 +132,13 @@ def _sign_up_for(person: Texter, shift: Shift, event: Event, code: str, now: dat
 
 
 def _sign_up_as_read(
-    person: Texter, read: signups.SignUpRead, code: str, now: datetime
+    person: Texter, read: one_read.SignUpRead, code: str, now: datetime
 ) -> Rendered:
     """报名 with one code, on what ``sms.inbound._sender`` read."""
     return _signed_up(
         read.facts,
         code,
-        lambda: signups.sign_up_as_read(read, person.id, person.phone, SignupSource.SMS, now),
+        lambda: one_read.sign_up_as_read(read, person.id, person.phone, SignupSource.SMS, now),
     )
 
 

@@ -37,7 +37,7 @@ from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
-from volunteer_hub.signups import services as signups
+from volunteer_hub.signups import one_read
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.actions import IS_CURRENT_SHIFT, NOT_READ, Texter, answer
 from volunteer_hub.sms.commands import Command, CommandKind, parse
@@ -105,7 +105,7 @@ class _Sender(NamedTuple):
     #: the text answers one of the person's call-outs
     answers_callout: bool
     #: 报名 with one code: what the sign-up needs of the current shift with it and of
-    #: the sender's place on it (``signups.SignUpRead``; None: no such shift);
+    #: the sender's place on it (``one_read.SignUpRead``; None: no such shift);
     #: ``NOT_READ`` for other texts
     shift: object
 
@@ -135,7 +135,7 @@ def _sender(phone: str, command: Command, body: str) -> _Sender:
         answers_callout = bool(row.answers_callout) and not person.sms_opted_out
     shift = NOT_READ
     if with_shift:
-        shift = signups.SignUpRead.of_row(row) if row.shift_id is not None else None
+        shift = one_read.SignUpRead.of_row(row) if row.shift_id is not None else None
     return _Sender(person, answers_callout, shift)
 
 
@@ -155,7 +155,7 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     answer is for: the one with the code, or else any open one (the call-outs
     ``callouts.answers.answer`` looks for, which then acts on them with its own query:
     a call-out answer is rare); ``with_shift``, the current shift with the code and
-    the sender's membership and signup there, as plain columns (``signups.SIGN_UP_COLUMNS``,
+    the sender's membership and signup there, as plain columns (``one_read.SIGN_UP_COLUMNS``,
     NULLs when there is no such shift): the sign-up rules read values, not entities."""
     statement = select(*_SENDER_COLUMNS).where(_person.c.phone == bindparam("phone"))
     if callout is not None:
@@ -174,13 +174,13 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
         statement = statement.add_columns(answers.exists().label("answers_callout"))
     if with_shift:
         statement = (
-            statement.add_columns(*signups.SIGN_UP_COLUMNS)
+            statement.add_columns(*one_read.SIGN_UP_COLUMNS)
             .select_from(_person)
             .outerjoin(Shift, IS_CURRENT_SHIFT)
             .outerjoin(Event, Event.id == Shift.event_id)
             .outerjoin(Team, Team.id == Event.team_id)
-            .outerjoin(Membership, signups.MEMBERSHIP_OF_SIGNER)
-            .outerjoin(Signup, signups.ACTIVE_SIGNUP_OF_SIGNER)
+            .outerjoin(Membership, one_read.MEMBERSHIP_OF_SIGNER)
+            .outerjoin(Signup, one_read.ACTIVE_SIGNUP_OF_SIGNER)
         )
     return statement
 
