@@ -233,17 +233,18 @@ def place(
     if not claimed and lock_shift_free_seat(shift_id):
         claimed = claim_seat(shift_id)
     status = SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED
-    source = SignupSource(source)
+    # The row as written, and as the answer and the events tell it.
+    written = {
+        "shift_id": shift_id,
+        "person_id": person_id,
+        "status": status,
+        "source": SignupSource(source),
+        "created_at": now,
+        "confirmed_at": now if claimed else None,
+    }
     # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
     signup_id, ahead = insert_active_signup(
-        count_ahead=not claimed,
-        shift_id=shift_id,
-        person_id=person_id,
-        status=status,
-        source=source,
-        created_at=now,
-        confirmed_at=now if claimed else None,
-        acted_by_id=acted_by_id,
+        count_ahead=not claimed, acted_by_id=acted_by_id, **written
     )
     if signup_id is None:
         # Already on the shift (a second click, or two channels at the same moment): the
@@ -251,15 +252,7 @@ def place(
         if claimed:
             release_seat(shift_id)
         raise AlreadySignedUp(_("您已报名该班次"))
-    placed = PlacedSignup(
-        id=signup_id,
-        shift_id=shift_id,
-        person_id=person_id,
-        status=status,
-        source=source,
-        created_at=now,
-        confirmed_at=now if claimed else None,
-    )
+    placed = PlacedSignup(id=signup_id, **written)
     # Counted once, while the shift row is ours: the answer and the notice both tell it.
     position = None if claimed else ahead + 1
     # What the sign-up read goes with the event: its handlers need load nothing.
@@ -274,7 +267,7 @@ def place(
         location=facts.location,
         team_name=facts.team_name,
     )
-    publish(SignupPlaced(signup_id, source, waitlist_position=position, facts=handed))
+    publish(SignupPlaced(signup_id, placed.source, waitlist_position=position, facts=handed))
     return SignupResult(placed=placed, waitlist_position=position)
 
 
