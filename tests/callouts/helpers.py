@@ -29,6 +29,16 @@ def data(shifts, *, teams=None, unit=None, rings=(), **kwargs) -> services.Callo
     )
 
 
+def member_with_an_open_callout(make):
+    """A team member texted by an urgent call-out for a three-seat shift."""
+    team = make.team()
+    member = make.member(team)
+    shift = make.shifts_of(make.event(team, capacity=3))[0]
+    services.start(viewer(make.leader(team)), data([shift], teams=[team], urgent=True))
+    db.session.commit()
+    return member, shift
+
+
 def texts_to(person_ids=None, like="callout:%") -> list[OutgoingSms]:
     """Outbox rows of call-outs (``like``: the dedupe key pattern)."""
     query = select(OutgoingSms).where(OutgoingSms.dedupe_key.like(like)).order_by(OutgoingSms.id)

@@ -3,13 +3,12 @@ an answer texted to the SMS webhook's handler takes a seat before the other comm
 
 from sqlalchemy import select
 
-from tests.callouts.helpers import data, viewer
+from tests.callouts.helpers import member_with_an_open_callout
 from tests.callouts.test_rings import MINUTE, _texted, _two_rings
-from volunteer_hub.callouts import services
+from tests.sms.helpers import texted
 from volunteer_hub.extensions import db
 from volunteer_hub.scheduler import tick
 from volunteer_hub.signups.models import Signup, SignupStatus
-from volunteer_hub.sms.inbound import handle_inbound
 from volunteer_hub.sms.models import InboundSms
 
 
@@ -21,26 +20,10 @@ def test_the_tick_fires_each_due_ring_once(make):
     assert {p.id for p in people["b"]} <= _texted(callout)
 
 
-def _inbound(person, body, sid):
-    result = handle_inbound(message_sid=sid, from_phone=person.phone, to_phone="+10000", body=body)
-    db.session.commit()
-    return result
-
-
-def _member_with_an_open_callout(make):
-    """A team member texted by an urgent call-out for a three-seat shift."""
-    team = make.team()
-    member = make.member(team)
-    shift = make.shifts_of(make.event(team, capacity=3))[0]
-    services.start(viewer(make.leader(team)), data([shift], teams=[team], urgent=True))
-    db.session.commit()
-    return member, shift
-
-
 def test_a_texted_1_takes_a_seat_through_the_webhook_handler(make):
-    member, shift = _member_with_an_open_callout(make)
+    member, shift = member_with_an_open_callout(make)
 
-    result = _inbound(member, "1", "SM-callout-1")
+    result = texted(member.phone, "1", "SM-callout-1")
 
     assert result.reply.startswith("【") and "已为您留位" in result.reply
     signup = db.session.scalar(select(Signup).where(Signup.person_id == member.id))
@@ -54,7 +37,7 @@ def test_without_an_open_callout_the_words_mean_what_they_meant(make):
     member = make.member(team)
     shift = make.shifts_of(make.event(team, capacity=3))[0]
 
-    result = _inbound(member, f"报名 {shift.code}", "SM-callout-2")
+    result = texted(member.phone, f"报名 {shift.code}", "SM-callout-2")
 
     assert "报名成功" in result.reply
     recorded = db.session.scalar(select(InboundSms).where(InboundSms.message_sid == "SM-callout-2"))
@@ -62,9 +45,9 @@ def test_without_an_open_callout_the_words_mean_what_they_meant(make):
 
 
 def test_an_opt_out_is_never_read_as_a_callout_answer(make):
-    member, _shift = _member_with_an_open_callout(make)
+    member, _shift = member_with_an_open_callout(make)
 
-    _inbound(member, "TD", "SM-callout-3")
+    texted(member.phone, "TD", "SM-callout-3")
 
     db.session.refresh(member)
     assert member.sms_opted_out

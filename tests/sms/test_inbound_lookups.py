@@ -8,32 +8,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.callouts.helpers import data, viewer
+from tests.callouts.helpers import member_with_an_open_callout
+from tests.sms.helpers import inbound_row, texted
 from volunteer_hub.callouts import answers
-from volunteer_hub.callouts import services as callouts
 from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.inbound import handle_inbound
-from volunteer_hub.sms.models import InboundSms, OutgoingSms
-
-
-def _inbound(person, body, sid):
-    result = handle_inbound(message_sid=sid, from_phone=person.phone, to_phone="+10000", body=body)
-    db.session.commit()
-    return result
-
-
-def _recorded(sid: str) -> InboundSms:
-    return db.session.scalar(select(InboundSms).where(InboundSms.message_sid == sid))
-
-
-def _member_with_an_open_callout(make):
-    team = make.team()
-    member = make.member(team)
-    shift = make.shifts_of(make.event(team, capacity=3))[0]
-    callouts.start(viewer(make.leader(team)), data([shift], teams=[team], urgent=True))
-    db.session.commit()
-    return member, shift
+from volunteer_hub.sms.models import OutgoingSms
 
 
 def test_a_sign_up_by_text_reads_its_sender_once_and_writes_each_row_once(make, count_queries):
@@ -63,7 +44,7 @@ def test_a_sign_up_by_text_reads_its_sender_once_and_writes_each_row_once(make, 
     assert len(inbound_writes) in (2, 1), statements  # SQLite / PostgreSQL (one WITH)
     assert not [s for s in statements if s.startswith("select") and "from inbound_sms" in s]
 
-    recorded = _recorded("SM-lookups-1")
+    recorded = inbound_row("SM-lookups-1")
     reply = db.session.get(OutgoingSms, recorded.reply_id)
     assert recorded.command == "sign_up" and recorded.person_id == member_id
     assert reply.body == result.reply and reply.dedupe_key == "reply:SM-lookups-1"
@@ -75,26 +56,26 @@ def test_a_sign_up_by_text_reads_its_sender_once_and_writes_each_row_once(make, 
 def test_a_call_out_gone_before_its_answer_is_acted_on_leaves_the_text_to_the_commands(
     make, monkeypatch
 ):
-    member, _shift = _member_with_an_open_callout(make)
+    member, _shift = member_with_an_open_callout(make)
     # The call-out found with the sender is gone (ended, answered elsewhere) by the time
     # its answer is taken: the text is then read as any other.
     monkeypatch.setattr(answers, "handle_callout_reply", lambda *args: None)
 
-    result = _inbound(member, "1", "SM-lookups-2")
+    result = texted(member.phone, "1", "SM-lookups-2")
 
     assert "帮助" in result.reply or "回复" in result.reply
-    assert _recorded("SM-lookups-2").command == "acknowledge"
+    assert inbound_row("SM-lookups-2").command == "acknowledge"
     assert db.session.scalar(select(Signup).where(Signup.person_id == member.id)) is None
 
 
 def test_an_opted_out_person_answering_a_call_out_gets_nothing(make):
-    member, _shift = _member_with_an_open_callout(make)
-    _inbound(member, "TD", "SM-lookups-3")
+    member, _shift = member_with_an_open_callout(make)
+    texted(member.phone, "TD", "SM-lookups-3")
 
-    result = _inbound(member, "1", "SM-lookups-4")
+    result = texted(member.phone, "1", "SM-lookups-4")
 
     assert result.reply is None
-    recorded = _recorded("SM-lookups-4")
+    recorded = inbound_row("SM-lookups-4")
     assert recorded.command == "acknowledge" and recorded.reply_id is None
     assert db.session.scalar(select(Signup).where(Signup.person_id == member.id)) is None
 
@@ -105,14 +86,14 @@ def test_an_unknown_number_answering_like_a_call_out_gets_the_way_to_join(make):
     )
     db.session.commit()
 
-    recorded = _recorded("SM-lookups-5")
+    recorded = inbound_row("SM-lookups-5")
     assert result.reply is not None and recorded.person_id is None
     assert recorded.command == "acknowledge"
     assert db.session.get(OutgoingSms, recorded.reply_id).body == result.reply
 
 
 def test_a_code_both_of_a_call_out_and_of_a_shift_answers_the_call_out(make):
-    member, callout_shift = _member_with_an_open_callout(make)
+    member, callout_shift = member_with_an_open_callout(make)
     from volunteer_hub.callouts.models import Callout
 
     code = db.session.scalar(select(Callout.code))
@@ -120,10 +101,10 @@ def test_a_code_both_of_a_call_out_and_of_a_shift_answers_the_call_out(make):
     other.code = code
     db.session.commit()
 
-    result = _inbound(member, f"报名 {code}", "SM-lookups-6")
+    result = texted(member.phone, f"报名 {code}", "SM-lookups-6")
 
     assert "已为您留位" in result.reply
-    assert _recorded("SM-lookups-6").command == "callout_reply"
+    assert inbound_row("SM-lookups-6").command == "callout_reply"
     signup = db.session.scalar(select(Signup).where(Signup.person_id == member.id))
     assert signup.shift_id == callout_shift.id
 
@@ -139,14 +120,14 @@ def test_a_sign_up_for_a_code_no_current_shift_has(make, known):
     )
 
     assert ("86420" in result.reply) is known  # unknown code / the way to join
-    assert _recorded(f"SM-lookups-7{known}").command == "sign_up"
+    assert inbound_row(f"SM-lookups-7{known}").command == "sign_up"
 
 
 def test_an_opted_out_person_signing_up_by_text_gets_nothing(make):
     team = make.team()
     member = make.member(team)
     shift = make.shifts_of(make.event(team, capacity=3))[0]
-    _inbound(member, "TD", "SM-lookups-8")
+    texted(member.phone, "TD", "SM-lookups-8")
 
-    assert _inbound(member, f"报名 {shift.code}", "SM-lookups-9").reply is None
+    assert texted(member.phone, f"报名 {shift.code}", "SM-lookups-9").reply is None
     assert db.session.scalar(select(Signup).where(Signup.person_id == member.id)) is None

@@ -8,24 +8,17 @@ from __future__ import annotations
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from tests.sms.helpers import inbound_row, texted
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
-from volunteer_hub.sms.inbound import handle_inbound
-from volunteer_hub.sms.models import InboundSms, OutgoingSms
+from volunteer_hub.sms.models import OutgoingSms
 from volunteer_hub.teams.models import Team
 
 
-def _text(phone, body, sid):
-    result = handle_inbound(message_sid=sid, from_phone=phone, to_phone="+10000", body=body)
-    db.session.commit()
-    return result
-
-
 def _reply_key(sid):
-    recorded = db.session.scalar(select(InboundSms).where(InboundSms.message_sid == sid))
-    return db.session.get(OutgoingSms, recorded.reply_id).template_key
+    return db.session.get(OutgoingSms, inbound_row(sid).reply_id).template_key
 
 
 def test_a_second_sign_up_by_text_is_refused_before_it_takes_a_seat(make, count_queries):
@@ -34,10 +27,10 @@ def test_a_second_sign_up_by_text_is_refused_before_it_takes_a_seat(make, count_
     shift = make.shifts_of(make.event(team, capacity=3))[0]
     db.session.commit()
     phone, code, shift_id = member.phone, shift.code, shift.id
-    _text(phone, f"报名 {code}", "SM-read-1")
+    texted(phone, f"报名 {code}", "SM-read-1")
 
     with count_queries() as counter:
-        _text(phone, f"报名 {code}", "SM-read-2")
+        texted(phone, f"报名 {code}", "SM-read-2")
 
     assert _reply_key("SM-read-2") == "already_signed_up"
     statements = [" ".join(s.split()).lower() for s in counter.statements]
@@ -63,7 +56,7 @@ def test_a_sign_up_by_text_loads_no_entity(make):
     for entity in (Person, Shift, Event, Team, Signup):
         sa_event.listen(entity, "load", record)
     try:
-        result = _text(phone, f"报名 {code}", "SM-read-3")
+        result = texted(phone, f"报名 {code}", "SM-read-3")
     finally:
         for entity in (Person, Shift, Event, Team, Signup):
             sa_event.remove(entity, "load", record)
@@ -79,7 +72,7 @@ def test_a_non_member_is_told_members_only_and_nothing_is_written(make):
     db.session.commit()
     shift_id = shift.id
 
-    _text(stranger.phone, f"报名 {shift.code}", "SM-read-4")
+    texted(stranger.phone, f"报名 {shift.code}", "SM-read-4")
 
     assert _reply_key("SM-read-4") == "members_only"
     assert db.session.get(Shift, shift_id).filled == 0
