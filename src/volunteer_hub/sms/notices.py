@@ -27,7 +27,13 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from volunteer_hub.db import utcnow
-from volunteer_hub.domain_events import EventChanged, ShiftCancelled, SignupPlaced, SignupPromoted
+from volunteer_hub.domain_events import (
+    EventChanged,
+    PlacedFacts,
+    ShiftCancelled,
+    SignupPlaced,
+    SignupPromoted,
+)
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
@@ -47,36 +53,45 @@ def signup_placed(placed: SignupPlaced) -> None:
     # a walk-in is standing at the shift.
     if placed.source in (SignupSource.SMS, SignupSource.WALK_IN):
         return
-    from volunteer_hub.signups.services import waitlist_position
-
-    known = placed.facts
-    if known is not None:
-        # The sign-up just wrote it and handed over what it read: no query but the row.
-        named = _named(known, known.team_name, known)
-        if known.status == SignupStatus.CONFIRMED:
-            text = replies.signup_confirmed(**named)
-        else:
-            text = replies.signup_waitlisted(**named, position=placed.waitlist_position)
-        queue_text(
-            to_phone=known.phone,
-            text=text,
-            kind=SmsKind.NOTICE,
-            dedupe_key=f"notice:placed:{placed.signup_id}",
-            person_id=known.person_id,
-            signup_id=placed.signup_id,
-            id_only=True,
-        )
-        return
-    signup = db.session.get(Signup, placed.signup_id)
-    shift, event = _shift_and_event(signup.shift_id)
-    if signup.status == SignupStatus.CONFIRMED:
-        text = replies.signup_confirmed(**_named_shift(shift, event))
+    # The sign-up core hands over what it read and wrote; a publisher that did not has
+    # them read here, once, so there is one way to word and queue the notice.
+    facts = placed.facts or _placed_facts(placed.signup_id)
+    named = _named(facts, facts.team_name, facts)
+    if facts.status == SignupStatus.CONFIRMED:
+        text = replies.signup_confirmed(**named)
     else:
         position = placed.waitlist_position
         if position is None:  # a publisher that did not count it
-            position = waitlist_position(signup)
-        text = replies.signup_waitlisted(**_named_shift(shift, event), position=position)
-    _queue_one(signup, text, f"notice:placed:{signup.id}")
+            from volunteer_hub.signups.services import waitlist_position
+
+            position = waitlist_position(db.session.get(Signup, placed.signup_id))
+        text = replies.signup_waitlisted(**named, position=position)
+    queue_text(
+        to_phone=facts.phone,
+        text=text,
+        kind=SmsKind.NOTICE,
+        dedupe_key=f"notice:placed:{placed.signup_id}",
+        person_id=facts.person_id,
+        signup_id=placed.signup_id,
+        id_only=True,
+    )
+
+
+def _placed_facts(signup_id: int) -> PlacedFacts:
+    """A ``SignupPlaced``'s facts read from the rows (from the identity map, as a rule)."""
+    signup = db.session.get(Signup, signup_id)
+    shift, event = _shift_and_event(signup.shift_id)
+    return PlacedFacts(
+        status=signup.status,
+        person_id=signup.person_id,
+        phone=db.session.get(Person, signup.person_id).phone,
+        event_id=event.id,
+        starts_at=shift.starts_at,
+        code=shift.code,
+        title=event.title,
+        location=event.location,
+        team_name=db.session.get(Team, event.team_id).name,
+    )
 
 
 def signup_promoted(promoted: SignupPromoted) -> None:
