@@ -55,6 +55,8 @@ class TickResult:
     resent: Resent = _NOTHING_RESENT
     #: call-out rings that fell due and were texted (callouts.rings)
     fired_rings: int = 0
+    #: SMS backends whose quota pause ended at the provider's reset (sms.pauses)
+    resumed_backends: tuple[str, ...] = ()
 
 
 def tick(now: datetime | None = None) -> TickResult:
@@ -65,10 +67,13 @@ def tick(now: datetime | None = None) -> TickResult:
     from volunteer_hub.hours.attendance import close_forgotten_check_outs
     from volunteer_hub.hours.tasks import requeue_marked
     from volunteer_hub.reminders.services import sweep
+    from volunteer_hub.sms.pauses import resume_reset_quotas
     from volunteer_hub.sms.services import requeue_stuck
 
     now = now or utcnow()
     requeued, flagged = requeue_stuck(now)
+    # After the requeue, which leaves texts marked paused to the resume.
+    resumed = resume_reset_quotas(now)
     released = release_stale_codes(now)
     feeds = requeue_overdue_rebuilds(now)
     feed_changes = requeue_lost_changes(now)
@@ -95,6 +100,7 @@ def tick(now: datetime | None = None) -> TickResult:
         closed_check_ins=closed,
         resent=Resent(feed_changes, rollup_keys),
         fired_rings=fired_rings,
+        resumed_backends=tuple(resumed),
     )
 
 

@@ -54,8 +54,24 @@ def test_a_paused_backend_says_since_when_and_why_with_a_resume_button(admin_cli
     assert "isv.AMOUNT_NOT_ENOUGH" in aliyun
     assert "12月6日" in aliyun and "09:30" in aliyun  # local time
     assert 'action="/ops/sms/aliyun/resume"' in aliyun
+    assert "自动恢复" not in aliyun  # an empty balance waits for a person
     twilio = page.split('id="backend-twilio"', 1)[1].split("</li>", 1)[0]
     assert "正常发送" in twilio
+
+
+def test_a_daily_quota_pause_says_when_it_ends_by_itself(admin_client, two_backends):
+    pauses.pause(
+        "aliyun",
+        code="isv.DAY_LIMIT_CONTROL",
+        reason="Aliyun isv.DAY_LIMIT_CONTROL: 触发日发送限额",
+        at=SINCE,
+        resets="day",
+    )
+    page = admin_client.get("/ops").get_data(as_text=True)
+    aliyun = page.split('id="backend-aliyun"', 1)[1].split("</li>", 1)[0]
+    assert "已暂停" in aliyun and "触发日发送限额" in aliyun
+    assert "12月7日" in aliyun and "00:00" in aliyun and "自动恢复" in aliyun
+    assert 'action="/ops/sms/aliyun/resume"' in aliyun  # a raised quota may resume it now
 
 
 def test_resuming_lifts_the_pause_and_sends_the_waiting_texts(admin_client, two_backends, broker):

@@ -191,8 +191,14 @@ def deliver_batch(
     paused_by = next((e for e in errors.values() if isinstance(e, ProviderPaused)), None)
     if paused_by is not None:
         # The whole account is stopped (balance, quota): every text of this backend waits
-        # for an operator's resume, none is lost.
-        pauses.pause(gateway.name, code=paused_by.code, reason=str(paused_by), at=now)
+        # for an operator's resume or the quota's reset, none is lost.
+        pauses.pause(
+            gateway.name,
+            code=paused_by.code,
+            reason=str(paused_by),
+            at=now,
+            resets=paused_by.resets,
+        )
     if errors:
         _log_waiting(gateway.name, counts[SmsStatus.QUEUED], errors)
     return BatchDelivery(

@@ -45,6 +45,12 @@ class ProviderPaused(TransientSmsError):
     monthly quota reached): no text goes through this provider until an operator acts or
     the quota resets. Transient: the text goes back to the queue, never lost."""
 
+    def __init__(self, message: str, code: str | None = None, *, resets: str | None = None):
+        super().__init__(message, code)
+        #: "day" or "month" when what stopped the account is its own quota, which the
+        #: provider resets by itself at midnight, Beijing time; None when a person must act
+        self.resets = resets
+
 
 class ProviderConfigError(PermanentSmsError):
     """The provider refuses our configuration, not this text (credentials, sign name,

@@ -23,8 +23,10 @@ def pauses_command():
         if pause is None:
             click.echo(f"{name}: sending")
         else:
+            ends = f", resumes by itself at {pause.until.isoformat()}" if pause.until else ""
             click.echo(
-                f"{name}: paused since {pause.since.isoformat()} ({pause.code}) {pause.reason}"
+                f"{name}: paused since {pause.since.isoformat()}{ends} ({pause.code})"
+                f" {pause.reason}"
             )
 
 

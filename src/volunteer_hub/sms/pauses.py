@@ -8,8 +8,12 @@ backend: when it began, the provider's code and words. Texts wait in the outbox,
 actors for them at once.
 
 A pause is set only by what the provider answered (``sms.services.deliver`` on
-``ProviderPaused``) and lifted only by a person (``resume``), logged with who did it:
-a provider that is still empty simply pauses the backend again on the next text.
+``ProviderPaused``) and lifted by a person (``resume``), logged with who did it: a
+provider that is still empty simply pauses the backend again on the next text. A pause
+for the account's own daily or monthly quota also ends by itself: the provider resets
+the quota at midnight Beijing time, and the first scheduler tick after that resumes the
+backend (``resume_reset_quotas``), so a call-out at half past midnight is not held until
+someone opens /ops.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import logging
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from dramatiq.brokers.redis import RedisBroker
 from flask import current_app
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: the error code of a text waiting for its backend to be resumed
 PAUSED_CODE = "provider-paused"
+#: the providers' clock: Aliyun and Tencent reset an account's quotas at its midnight
+PROVIDER_CLOCK = timezone(timedelta(hours=8), "Asia/Shanghai")
 _EXTENSION = "volunteer_hub.sms_pauses"
 _LOCK = threading.Lock()
 
@@ -46,20 +52,36 @@ class Pause:
     code: str | None
     #: the provider's words, as the backend put them
     reason: str
+    #: when the provider resets the quota that stopped the account (the tick resumes
+    #: the backend then); None: a person must resume it
+    until: datetime | None = None
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "since": self.since.isoformat()}, ensure_ascii=False)
+        times = {"since": self.since.isoformat(), "until": _iso(self.until)}
+        return json.dumps({**asdict(self), **times}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Pause:
         fields = json.loads(raw)
-        return cls(**{**fields, "since": datetime.fromisoformat(fields["since"])})
+        until = fields.get("until")  # a pause written before quotas reset by themselves has none
+        return cls(
+            **{
+                **fields,
+                "since": datetime.fromisoformat(fields["since"]),
+                "until": datetime.fromisoformat(until) if until else None,
+            }
+        )
 
 
-def pause(backend: str, *, code: str | None, reason: str, at: datetime) -> bool:
+def pause(
+    backend: str, *, code: str | None, reason: str, at: datetime, resets: str | None = None
+) -> bool:
     """Pause ``backend``; True if it was sending until now. A pause already in place is
-    kept as it is: its start is when sending stopped."""
-    record = Pause(backend, at, code, reason[:300])
+    kept as it is: its start is when sending stopped. ``resets``: "day" or "month" when
+    the account's own quota stopped it (``ProviderPaused.resets``), which ends the pause
+    at the provider's next midnight or first of the month."""
+    until = quota_reset_after(at, resets) if resets else None
+    record = Pause(backend, at, code, reason[:300], until)
     redis = _redis()
     if redis is not None:
         started = bool(redis.set(_key(backend), record.to_json(), nx=True))
@@ -157,6 +179,44 @@ def resume(backend: str, *, by: str, now: datetime | None = None):
         len(ids),
     )
     return lifted, len(ids)
+
+
+def quota_reset_after(at: datetime, period: str) -> datetime:
+    """The provider's next midnight ("day") or first of the month ("month") after
+    ``at``, in UTC."""
+    local = at.astimezone(PROVIDER_CLOCK)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        reset = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)
+    elif period == "day":
+        reset = midnight + timedelta(days=1)
+    else:
+        raise ValueError(f"unknown quota period {period!r}")
+    return reset.astimezone(UTC)
+
+
+def resume_reset_quotas(now: datetime) -> list[str]:
+    """Resume every backend in use whose quota pause has reached the provider's reset
+    (``resume``: its waiting texts are sent after commit). The backends resumed. The
+    caller commits."""
+    from volunteer_hub.sms.backends import backends_in_use
+
+    resumed = []
+    for backend in sorted(backends_in_use(current_app.config)):
+        try:
+            paused = current(backend)
+        except Exception:  # Redis away: nothing can be queued either; the next tick will
+            log.warning("sms: cannot read %s's pause", backend, exc_info=True)
+            continue
+        if paused is None or paused.until is None or paused.until > now:
+            continue
+        if resume(backend, by=f"the provider's quota reset at {paused.until.isoformat()}"):
+            resumed.append(backend)
+    return resumed
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _redis():

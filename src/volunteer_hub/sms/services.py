@@ -290,8 +290,8 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
         db.session.commit()
         if isinstance(exc, ProviderPaused):
             # The whole account is stopped (balance, quota): every text of this backend
-            # waits for an operator, none is lost.
-            pauses.pause(gateway.name, code=exc.code, reason=str(exc), at=now)
+            # waits for an operator or the quota's reset, none is lost.
+            pauses.pause(gateway.name, code=exc.code, reason=str(exc), at=now, resets=exc.resets)
             return Delivery("paused")
         log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
         return Delivery("retry", retry=True)

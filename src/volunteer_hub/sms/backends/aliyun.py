@@ -80,6 +80,8 @@ PAUSE_CODES = frozenset({
     "isv.MONTH_LIMIT_CONTROL",
     "isv.ACCOUNT_ABNORMAL",
 })  # fmt: skip
+#: the pauses that end by themselves: the account's own quotas, reset by Aliyun
+QUOTA_RESETS = {"isv.DAY_LIMIT_CONTROL": "day", "isv.MONTH_LIMIT_CONTROL": "month"}
 CONFIG_CODES = frozenset({
     "SignatureDoesNotMatch",
     "IncompleteSignature",
@@ -109,7 +111,7 @@ def classify(code: str, message: str, http_status: int = 200) -> SmsError:
     """An Aliyun error code (from a 200 answer or an error response) as our error."""
     text = f"Aliyun {code}: {message}"
     if code in PAUSE_CODES:
-        return ProviderPaused(text, code=code)
+        return ProviderPaused(text, code=code, resets=QUOTA_RESETS.get(code))
     if code in CONFIG_CODES:
         return ProviderConfigError(text, code=code)
     if code in TRANSIENT_CODES or code.startswith("Throttling") or http_status >= 500:

@@ -116,6 +116,14 @@ ERROR_CLASSES: tuple[tuple[str, type[SmsError]], ...] = (
     ("JSONDecodeError", TransientSmsError),
 )
 
+#: the account's own daily caps: Tencent lifts them at midnight, Beijing time
+DAILY_LIMITS = frozenset({
+    "LimitExceeded.AppDailyLimit",
+    "LimitExceeded.AppMainlandChinaDailyLimit",
+    "LimitExceeded.AppGlobalDailyLimit",
+    "LimitExceeded.DailyLimit",
+})  # fmt: skip
+
 # Error texts end up in logs and outbox rows, where phone numbers must not be.
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{5,}\d")
 
@@ -134,6 +142,8 @@ def classify(code: str, message: str) -> SmsError:
         code = "timeout" if "timed out" in message.lower() else "connection"
     if error_class is ProviderConfigError:
         log.error("tencent sms refused our configuration: %s", code)
+    if error_class is ProviderPaused:
+        return ProviderPaused(text, code=code, resets="day" if code in DAILY_LIMITS else None)
     return error_class(text, code=code)
 
 
