@@ -3,7 +3,8 @@
 What goes: the name (a fixed placeholder), the phone (a unique placeholder that is no
 number, people.services.erased_phone), skills, the password and roles, pending phone
 changes and login codes, the phone on their texts in and out and the words they texted,
-the names leaders typed when inviting them; they leave every team and their upcoming
+the names leaders typed when inviting them, their rows in roster imports' previews (an
+import not yet applied that lists them loses its file); they leave every team and their upcoming
 sign-ups are cancelled (a waitlisted person moves up as after any cancellation).
 
 What stays: the person row itself, anonymous, so that service records and the hour
@@ -32,6 +33,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import erased_phone, is_erased_phone
 from volunteer_hub.people.skills import set_skills
+from volunteer_hub.roster import services as roster
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
 from volunteer_hub.sms.models import InboundSms, OutgoingSms
@@ -64,7 +66,7 @@ def erase_person(viewer: Viewer, person_id: int) -> Person:
     if person.is_admin or person.id == viewer.person_id:
         raise ErasureRefused(_("不能删除管理员账号的个人信息，请先取消其管理员身份"))
     now = utcnow()
-    old_phone, placeholder = person.phone, erased_phone(person.id)
+    old_phone, old_name, placeholder = person.phone, person.name, erased_phone(person.id)
     _cancel_upcoming_signups(person.id, viewer.person_id, now)
     # Before the phone changes: it also cancels whatever texts still wait for them.
     opt_out(person.id, channel=ERASURE_CHANNEL, now=now)
@@ -77,6 +79,7 @@ def erase_person(viewer: Viewer, person_id: int) -> Person:
     db.session.flush()
     set_skills(person.id, [])
     _forget_traces(person.id, old_phone, placeholder, now)
+    roster.forget_person(old_phone, old_name)
     end_all_sessions(person)
     audit.record(viewer.person_id, "person.erased", "person", person.id)
     return person

@@ -24,6 +24,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 
 from volunteer_hub import after_commit
 from volunteer_hub.auth.permissions import Viewer, viewer_for
@@ -31,7 +32,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.errors import Conflict, NotFound
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import mask_phone
+from volunteer_hub.people.services import InvalidPhone, mask_phone, normalize_phone
 from volunteer_hub.people.skills import give_skills
 from volunteer_hub.roster.models import ImportStatus, RosterImport
 from volunteer_hub.roster.planning import Outcome, Plan, PlannedRow, Scope, TeamPlan, plan
@@ -399,3 +400,62 @@ def _as_typed(planned: PlannedRow, reason: str) -> dict:
         "team": team,
         "cells": row.cells,
     }
+
+
+# -- erasure ------------------------------------------------------------------------------
+
+#: what a preview shows in place of an erased person's name and number
+ERASED_CELL = "已删除"
+#: the typed cells an erased person's entry on the error sheet loses
+_PERSONAL_CELLS = ("name", "phone", "skills")
+
+
+def forget_person(phone: str, name: str) -> int:
+    """An erased person (``people.erasure``) leaves the previews kept with each import:
+    their row shows neither name nor number, and their entry on the error sheet loses
+    what was typed for them. An import not applied yet whose file lists them loses the
+    file, which would bring them back: it must be uploaded again. Returns the imports
+    changed. Rare, so every import's preview is read."""
+    masked = mask_phone(phone)
+    changed = 0
+    for record in db.session.scalars(
+        select(RosterImport).options(undefer(RosterImport.preview))
+    ):
+        preview = record.preview or {}
+        rows = [
+            [*row[:3], ERASED_CELL, ERASED_CELL, *row[5:]]
+            if row[3] == name and row[4] in (masked, phone)
+            else row
+            for row in preview.get("rows", [])
+        ]
+        typed = {
+            key: [_forgotten(entry, phone) for entry in preview.get(key, [])]
+            for key in ("errors", "held_back")
+        }
+        if rows == preview.get("rows", []) and all(
+            typed[key] == preview.get(key, []) for key in typed
+        ):
+            continue
+        # A new dict, so the JSON column sees the change.
+        record.preview = {**preview, "rows": rows, **typed}
+        if record.status in (ImportStatus.PREVIEWED, ImportStatus.FAILED):
+            record.content = None
+            record.status = ImportStatus.FAILED
+            record.failure = _("文件中有一位志愿者的个人信息已被删除，请删去此人后重新上传")
+        changed += 1
+    return changed
+
+
+def _forgotten(entry: dict, phone: str) -> dict:
+    """An error-sheet entry without the person's typed cells if its phone is ``phone``."""
+    try:
+        typed_phone = normalize_phone(entry.get("cells", {}).get("phone", ""))
+    except InvalidPhone:
+        return entry
+    if typed_phone != phone:
+        return entry
+    cells = {
+        key: ERASED_CELL if key in _PERSONAL_CELLS and value else value
+        for key, value in entry["cells"].items()
+    }
+    return {**entry, "cells": cells}
