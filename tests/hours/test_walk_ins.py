@@ -1,5 +1,6 @@
 """Walk-ins (现场加入): a member who came to a shift that has started is put on its roster
-by the leader, then marked like everyone; a full shift grows by the seat they take."""
+by the leader, then marked like everyone; a full shift grows by the seat they take. On an
+event open to all, anyone who came is added by phone (registered if new)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from tests.conftest import login
 from tests.hours.page_support import HOUR, page, past_shift, record_of, tables
 from tests.hours.support import viewer
 from volunteer_hub.errors import DomainError, NotFound
-from volunteer_hub.events.models import Shift
+from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance, walk_ins
 from volunteer_hub.hours.attendance import OutsideWindow
+from volunteer_hub.people.models import Person
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
 from volunteer_hub.sms.models import OutgoingSms
@@ -150,3 +152,76 @@ def test_before_the_start_the_event_page_still_signs_up(client, make):
     login(client, leader)
     html = page(client.get(f"/events/{event.id}"))
     assert "代队员报名" in html and "登记现场人员" not in html
+
+
+def open_to_all(shift) -> None:
+    db.session.get(Event, shift.event_id).open_to_all = True
+    db.session.commit()
+
+
+def test_anyone_who_came_to_an_event_open_to_all_is_added_by_phone(make):
+    team = make.team()
+    leader = make.leader(team)
+    shift, _people = past_shift(team, started_ago=1, hours=3)
+    open_to_all(shift)
+    registered = make.person(name="路过的老兵", phone="+8613712345678")
+    db.session.commit()
+
+    known = walk_ins.add_walk_in_by_phone(
+        shift.id, "137 1234 5678", "", viewer=viewer(leader)
+    )  # fmt: skip
+    new = walk_ins.add_walk_in_by_phone(
+        shift.id, "13712340000", "  热心市民  ", viewer=viewer(leader)
+    )  # fmt: skip
+    db.session.commit()
+
+    assert known.signup.person_id == registered.id
+    newcomer = db.session.get(Person, new.signup.person_id)
+    assert (newcomer.name, newcomer.phone) == ("热心市民", "+8613712340000")
+    for added in (known, new):
+        assert (added.signup.status, added.signup.source) == (SignupStatus.CONFIRMED, "walk_in")
+    assert seats(shift.id) == (4, 10)
+    with pytest.raises(walk_ins.AlreadyOnShift):
+        walk_ins.add_walk_in_by_phone(shift.id, "+8613712340000", "", viewer=viewer(leader))
+
+
+def test_what_a_walk_in_by_phone_refuses(make):
+    team = make.team()
+    leader = make.leader(team)
+    members_only, _people = past_shift(team, started_ago=1, hours=3)
+    shift, _others = past_shift(team, started_ago=1, hours=3)
+    open_to_all(shift)
+    db.session.commit()
+    before = (tables(), seats(shift.id), seats(members_only.id))
+    cases = [
+        (members_only.id, "13712340001", "某人", "该活动仅限本队队员"),
+        (shift.id, "12345", "某人", "手机"),
+        (shift.id, "13712340002", "", "姓名"),
+    ]
+    for shift_id, phone, name, words in cases:
+        with pytest.raises(DomainError) as raised:
+            walk_ins.add_walk_in_by_phone(shift_id, phone, name, viewer=viewer(leader))
+        db.session.rollback()
+        assert words in raised.value.message
+    assert (tables(), seats(shift.id), seats(members_only.id)) == before
+
+
+def test_the_pages_offer_a_walk_in_by_phone_only_when_open_to_all(client, make):
+    team = make.team()
+    leader = make.leader(team)
+    shift, _people = past_shift(team, started_ago=1, hours=3)
+    db.session.commit()
+    login(client, leader)
+    assert "walk-in-by-phone" not in page(client.get(f"/events/{shift.event_id}"))
+
+    open_to_all(shift)
+    for url in (f"/events/{shift.event_id}", f"/shifts/{shift.id}/attendance"):
+        assert f'id="walk-in-phone-{shift.id}"' in page(client.get(url))
+    response = client.post(
+        f"/shifts/{shift.id}/walk-ins", data={"phone": "13712340003", "name": "刘热心"}
+    )
+    person = db.session.scalar(select(Person).where(Person.phone == "+8613712340003"))
+    assert response.headers["Location"] == f"/shifts/{shift.id}/attendance#person-{person.id}"
+    assert "已将 刘热心 加入名单，请登记出勤" in page(client.get(response.headers["Location"]))
+    bad = client.post(f"/shifts/{shift.id}/walk-ins", data={"phone": "13712340004"})
+    assert "姓名" in page(client.get(bad.headers["Location"]))

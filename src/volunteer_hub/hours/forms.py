@@ -87,8 +87,11 @@ class ResolveForm(RecordEditForm):
 
 
 class WalkInForm(FlaskForm):
-    # Membership is the service's to check (hours.walk_ins).
+    # Membership, the phone and the name are the service's to check (hours.walk_ins).
     person_id = StringField()
+    #: on an event open to all: whoever came, by phone (and name, if new)
+    phone = StringField(_l("手机号"))
+    name = StringField(_l("姓名"))
 
 
 class UnplannedForm(FlaskForm):

@@ -116,10 +116,18 @@ def mark_all(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/walk-ins")
 @staff_required
 def add_walk_in(shift_id: int):
-    """Put a member who came to a running or finished shift on its roster (walk_ins)."""
+    """Put someone who came to a running or finished shift on its roster (walk_ins): a
+    member chosen from the team, or on an event open to all anyone, by phone."""
     form = WalkInForm()
-    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=True)
-    added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
+    by_phone = bool((form.phone.data or "").strip())
+    viewer, shift, person_id = _posted_on_roster(shift_id, form, person=not by_phone)
+    if by_phone:
+        added = walk_ins.add_walk_in_by_phone(
+            shift.id, form.phone.data, form.name.data or "", viewer=viewer
+        )
+    else:
+        added = walk_ins.add_walk_in(shift.id, person_id, viewer=viewer)
+    person_id = added.signup.person_id
     name = db.session.get(Person, person_id).name
     flash(_("已将 %(name)s 加入名单，请登记出勤", name=name), "success")
     if added.seat_added:

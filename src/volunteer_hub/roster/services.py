@@ -418,9 +418,7 @@ def forget_person(phone: str, name: str) -> int:
     changed. Rare, so every import's preview is read."""
     masked = mask_phone(phone)
     changed = 0
-    for record in db.session.scalars(
-        select(RosterImport).options(undefer(RosterImport.preview))
-    ):
+    for record in db.session.scalars(select(RosterImport).options(undefer(RosterImport.preview))):
         preview = record.preview or {}
         rows = [
             [*row[:3], ERASED_CELL, ERASED_CELL, *row[5:]]
