@@ -216,7 +216,7 @@ def test_the_pages_offer_a_walk_in_by_phone_only_when_open_to_all(client, make):
 
     open_to_all(shift)
     for url in (f"/events/{shift.event_id}", f"/shifts/{shift.id}/attendance"):
-        assert f'id="walk-in-phone-{shift.id}"' in page(client.get(url))
+        assert f'id="phone-walk-in-{shift.id}"' in page(client.get(url))
     response = client.post(
         f"/shifts/{shift.id}/walk-ins", data={"phone": "13712340003", "name": "刘热心"}
     )
