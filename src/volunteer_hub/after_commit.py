@@ -90,12 +90,17 @@ def _send_together(sends: list[tuple[dramatiq.Actor, tuple]]) -> None:
             end += 1
         run = sends[start:end]
         if len(run) > 1 and broker_batch.can_batch(broker):
-            messages = [actor.message_with_options(args=args) for actor, args in run]
-            _guarded([actor.send for actor, _ in run], broker_batch.enqueue_all, broker, messages)
+            _guarded([actor.send for actor, _ in run], _enqueue_run, broker, run)
         else:
             for actor, args in run:
                 _guarded(actor.send, actor.send, *args)
         start = end
+
+
+def _enqueue_run(broker: dramatiq.Broker, run: list[tuple[dramatiq.Actor, tuple]]) -> None:
+    # The messages ``actor.send(*args)`` would build, enqueued as it would enqueue them.
+    messages = [actor.message_with_options(args=args) for actor, args in run]
+    broker_batch.enqueue_all(broker, messages)
 
 
 def _guarded(what: Any, func: Callable[..., Any], *args: Any) -> None:
