@@ -14,7 +14,6 @@ its team's and units' feed rows until commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, bindparam, func, insert, select
@@ -48,12 +47,11 @@ class FeedChange(Base):
 
 
 def note(
-    event_id: int, person_ids: Iterable[int] = (), old_category_id: int | None = None
+    event_id: int, person_ids: tuple[int, ...] = (), old_category_id: int | None = None
 ) -> int | None:
     """Write the change's row in the current transaction and return its id; None when
     this transaction has written one that covers it already (a cancel that promotes
-    someone, say)."""
-    person_ids = sorted(set(person_ids))
+    someone, say). ``person_ids``: sorted, without repeats (as the message names them)."""
     covers = [("feed", event_id), *(("feed", event_id, "person", p) for p in person_ids)]
     if old_category_id is not None:
         covers.append(("feed", event_id, "category", old_category_id))

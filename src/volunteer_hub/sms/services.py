@@ -47,6 +47,7 @@ from volunteer_hub.sms.models import (
     SmsKind,
     SmsStatus,
 )
+from volunteer_hub.sms.segments import count_segments
 from volunteer_hub.sms.templates import Rendered
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ def queue_text(
     alone and no entity is built: every sign-up's notice).
     """
     kind = SmsKind(kind)
-    from volunteer_hub.sms.segments import count_segments
-
     full_body = current_app.config["SMS_SIGNATURE"] + text.text
     row = _insert_unless_duplicate(
         id_only=id_only,
@@ -563,9 +562,11 @@ def _insert_unless_duplicate(
     NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
     the row cost one statement, and an opt-out committed before it always wins.
     ``id_only``: the new row's id rather than the row."""
-    dialect = db.session.get_bind().dialect.name
+    # The outbox has no bind of its own: the session's bind is the app's engine.
+    dialect = db.engine.dialect.name
     statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None, id_only)
-    return db.session.scalar(statement, {**values, "opted_out_person_id": unless_opted_out})
+    values["opted_out_person_id"] = unless_opted_out  # after the columns were named
+    return db.session.scalar(statement, values)
 
 
 @functools.cache
