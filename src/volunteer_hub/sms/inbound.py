@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -38,7 +38,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.signups import one_read
-from volunteer_hub.signups.models import Signup
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
 from volunteer_hub.sms.actions import IS_CURRENT_SHIFT, NOT_READ, Texter, answer
 from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
@@ -147,6 +147,24 @@ _SENDER_COLUMNS = (
     _person.c.phone.label("person_phone"),
     _person.c.sms_opted_out_at,
 )
+_shift, _event, _team = Shift.__table__, Event.__table__, Team.__table__
+_membership, _signup = Membership.__table__, Signup.__table__
+_callout, _recipient = Callout.__table__, CalloutRecipient.__table__
+
+
+def _in_constants(column, values) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with the constants written into the SQL: a list given as
+    a parameter is expanded into the SQL again on every execution."""
+    assert all("'" not in str(value) for value in values)
+    return column.in_([literal_column(f"'{value}'", column.type) for value in values])
+
+
+#: ``one_read.ACTIVE_SIGNUP_OF_SIGNER``, its status list written into the SQL
+_ACTIVE_SIGNUP_OF_SENDER = (
+    (_signup.c.shift_id == _shift.c.id)
+    & (_signup.c.person_id == _person.c.id)
+    & _in_constants(_signup.c.status, ACTIVE_STATUSES)
+)
 
 
 @functools.cache
@@ -156,19 +174,22 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     ``callouts.answers.answer`` looks for, which then acts on them with its own query:
     a call-out answer is rare); ``with_shift``, the current shift with the code and
     the sender's membership and signup there, as plain columns (``one_read.SIGN_UP_COLUMNS``,
-    NULLs when there is no such shift): the sign-up rules read values, not entities."""
+    NULLs when there is no such shift): the sign-up rules read values, not entities.
+
+    Core on the tables only, no entity anywhere in it: a statement naming one goes
+    through the ORM's execution (compile state, result loading) for plain rows."""
     statement = select(*_SENDER_COLUMNS).where(_person.c.phone == bindparam("phone"))
     if callout is not None:
         from volunteer_hub.callouts.answers import OPEN_STATUSES
 
         answers = (
-            select(CalloutRecipient.id)
-            .join(Callout, Callout.id == CalloutRecipient.callout_id)
-            .where(CalloutRecipient.person_id == _person.c.id)
+            select(_recipient.c.id)
+            .join(_callout, _callout.c.id == _recipient.c.callout_id)
+            .where(_recipient.c.person_id == _person.c.id)
             .where(
-                Callout.code == bindparam("callout_code")
+                _callout.c.code == bindparam("callout_code")
                 if callout == "code"
-                else Callout.status.in_(OPEN_STATUSES)
+                else _in_constants(_callout.c.status, OPEN_STATUSES)
             )
         )
         statement = statement.add_columns(answers.exists().label("answers_callout"))
@@ -176,11 +197,11 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
         statement = (
             statement.add_columns(*one_read.SIGN_UP_COLUMNS)
             .select_from(_person)
-            .outerjoin(Shift, IS_CURRENT_SHIFT)
-            .outerjoin(Event, Event.id == Shift.event_id)
-            .outerjoin(Team, Team.id == Event.team_id)
-            .outerjoin(Membership, one_read.MEMBERSHIP_OF_SIGNER)
-            .outerjoin(Signup, one_read.ACTIVE_SIGNUP_OF_SIGNER)
+            .outerjoin(_shift, IS_CURRENT_SHIFT)
+            .outerjoin(_event, _event.c.id == _shift.c.event_id)
+            .outerjoin(_team, _team.c.id == _event.c.team_id)
+            .outerjoin(_membership, one_read.MEMBERSHIP_OF_SIGNER)
+            .outerjoin(_signup, _ACTIVE_SIGNUP_OF_SENDER)
         )
     return statement
 
