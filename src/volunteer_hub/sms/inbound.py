@@ -27,7 +27,17 @@ from datetime import datetime
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -65,19 +75,20 @@ def handle_inbound(
         sender = (from_phone or "")[:20]
     command = parse(body or "")
     # Who wrote, whether the text answers one of their call-outs and, for 报名 with one
-    # code, that code's shift, in one round trip; then the row's one INSERT records who
-    # and what (a redelivered message costs the lookup for nothing, which is rare).
-    person, callout, shift = _sender(sender, command, body or "")
-    recorded_id = db.session.scalar(
-        _record_statement(db.session.get_bind().dialect.name),
+    # code, that code's shift, read with the row's INSERT that records who and what (on
+    # PostgreSQL in the same round trip; a redelivered message costs the lookup for
+    # nothing, which is rare).
+    (person, callout, shift), recorded_id = _sender_and_record(
+        sender,
+        command,
+        body or "",
         {
             "message_sid": message_sid[:64],
             "from_phone": sender,
             "to_phone": (to_phone or "")[:20],
             "body": body or "",
             "received_at": now,
-            "person_id": person.id if person else None,
-            "command": _CALLOUT_REPLY if callout else command.kind.value,
+            "command": command.kind.value,
         },
     )
     if recorded_id is None:
@@ -110,12 +121,19 @@ class _Sender(NamedTuple):
     shift: object
 
 
-def _sender(phone: str, command: Command, body: str) -> _Sender:
+def _sender_and_record(
+    phone: str, command: Command, body: str, recorded: dict
+) -> tuple[_Sender, int | None]:
     """The person with this phone, if any, with what the text needs next, in the same
     statement: whether it answers one of their call-outs ("1", "Y", "到", "报名 2345"),
     which goes before the other commands ("报名 1234" for a shift, "Y" after a reminder)
     but never before an opt-out or opt-in, and which an opted-out person cannot give;
-    and for 报名 with one code, the most common text, that code's shift."""
+    and for 报名 with one code, the most common text, that code's shift.
+
+    And the inbound row (``recorded``: its values but the person and, for a call-out
+    answer, the command), whose id comes back; None when the provider delivers the
+    message again. PostgreSQL does both in one statement; SQLite, which takes no INSERT
+    inside WITH, in two."""
     from volunteer_hub.callouts.answers import parse_reply
 
     parsed = None if command.kind in _CONSENT_COMMANDS else parse_reply(body)
@@ -126,8 +144,25 @@ def _sender(phone: str, command: Command, body: str) -> _Sender:
         parameters["callout_code"] = parsed[1]
     if with_shift:
         parameters["code"] = command.code
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = _sender_and_record_statement(callout, with_shift)
+        row = db.session.execute(statement, {**parameters, **recorded}).one()
+        return _sender_of_row(row, callout, with_shift), row.inbound_id
     row = db.session.execute(_sender_statement(callout, with_shift), parameters).first()
-    if row is None:
+    sender = _sender_of_row(row, callout, with_shift)
+    if sender.answers_callout:
+        recorded = {**recorded, "command": _CALLOUT_REPLY}
+    person_id = sender.person.id if sender.person else None
+    recorded_id = db.session.scalar(
+        _record_statement(dialect), {**recorded, "person_id": person_id}
+    )
+    return sender, recorded_id
+
+
+def _sender_of_row(row, callout: str | None, with_shift: bool) -> _Sender:
+    """``_sender_statement``'s row (None, or NULLs in the sender's columns: no one)."""
+    if row is None or row.person_id is None:
         return _Sender(None, False, NOT_READ)
     person = Texter(row.person_id, row.person_phone, row.sms_opted_out_at)
     answers_callout = False
@@ -230,6 +265,52 @@ _INBOUND_COLUMNS = (
     "command",
 )
 _inbound = InboundSms.__table__
+
+
+@functools.cache
+def _sender_and_record_statement(callout: str | None, with_shift: bool):
+    """PostgreSQL: ``_sender_statement`` and the inbound row's INSERT in one round trip::
+
+        WITH sender AS (…), recorded AS (
+            INSERT INTO inbound_sms (…) SELECT :message_sid, …, (SELECT person_id FROM sender), …
+            ON CONFLICT (message_sid) DO NOTHING RETURNING id)
+        SELECT sender.*, (SELECT id FROM recorded) AS inbound_id
+        FROM (SELECT 1) AS one LEFT OUTER JOIN sender ON true
+
+    One row always: the sender's columns (NULLs: nobody has this phone) and the new
+    row's id (NULL: the message was recorded before). The row's person and command are
+    what ``handle_inbound`` gives it on SQLite: the sender's id, and "callout_reply" for
+    an answer to one of their call-outs, if they take texts."""
+    sender = _sender_statement(callout, with_shift).cte("sender")
+    command = bindparam("command", type_=_inbound.c.command.type)
+    if callout is not None:
+        answers = sender.c.answers_callout & sender.c.sms_opted_out_at.is_(None)
+        command = case(
+            (
+                select(answers).scalar_subquery(),
+                literal_column(f"'{_CALLOUT_REPLY}'", _inbound.c.command.type),
+            ),
+            else_=command,
+        )
+    given = [name for name in _INBOUND_COLUMNS if name not in ("person_id", "command")]
+    values = select(
+        *(bindparam(name, type_=_inbound.c[name].type) for name in given),
+        select(sender.c.person_id).scalar_subquery(),
+        command,
+    )
+    recorded = (
+        postgresql_insert(_inbound)
+        .from_select([*given, "person_id", "command"], values)
+        .on_conflict_do_nothing(index_elements=[_inbound.c.message_sid])
+        .returning(_inbound.c.id)
+        .cte("recorded")
+    )
+    one = select(literal_column("1").label("one")).subquery("one")
+    return select(
+        *sender.c, select(recorded.c.id).scalar_subquery().label("inbound_id")
+    ).select_from(one.outerjoin(sender, true()))
+
+
 _SET_COMMAND = (
     update(_inbound)
     .where(_inbound.c.id == bindparam("inbound_id"))
