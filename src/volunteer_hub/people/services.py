@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -33,13 +35,41 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone(_("请填写手机号码"), field="phone")
+    # A number comes again (each text of a volunteer's, a sign-up sent twice: the 409),
+    # and parsing it is nearly all the cost here: the outcome is remembered for short
+    # inputs (a long one is no phone number, and would fill the memory).
+    if len(text) <= _REMEMBERED_LENGTH:
+        outcome = _remembered_outcome(text, region)
+    else:
+        outcome = _outcome(text, region)
+    if outcome is _NOT_A_NUMBER:
+        raise InvalidPhone(_("手机号码格式不正确：%(phone)s", phone=text), field="phone")
+    if outcome is _NOT_VALID:
+        raise InvalidPhone(_("手机号码无效：%(phone)s", phone=text), field="phone")
+    return outcome
+
+
+#: what ``_outcome`` gives instead of a number (the message is worded at the time:
+#: it depends on the request's language)
+_NOT_A_NUMBER, _NOT_VALID = object(), object()
+#: the longest input whose outcome is remembered; the longest E.164 number is 16
+#: characters, written with spaces or a 00 prefix a few more
+_REMEMBERED_LENGTH = 32
+
+
+def _outcome(text: str, region: str) -> str | object:
+    """``text`` in E.164, or ``_NOT_A_NUMBER`` or ``_NOT_VALID``: a function of its
+    arguments alone (phonenumbers' metadata does not change while we run)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(_("手机号码格式不正确：%(phone)s", phone=text), field="phone") from None
+        return _NOT_A_NUMBER
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(_("手机号码无效：%(phone)s", phone=text), field="phone")
+        return _NOT_VALID
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_remembered_outcome = functools.lru_cache(maxsize=4096)(_outcome)
 
 
 def national_digits(e164: str) -> str:

@@ -490,7 +490,12 @@ def _current_shift(code: str) -> tuple[Shift, Event] | None:
     return (row[0], row[1]) if row else None
 
 
-IS_CURRENT_SHIFT = (Shift.code == bindparam("code")) & Shift.code_is_current.is_(True)
+#: on the table's columns, not the entity's: ``inbound._sender`` puts it in a Core
+#: statement, which an ORM attribute would send through the ORM's execution path
+_shift_table = Shift.__table__
+IS_CURRENT_SHIFT = (_shift_table.c.code == bindparam("code")) & _shift_table.c.code_is_current.is_(
+    True
+)
 # Of the team, its name for the answer and whether it is archived (ensure_open); not its
 # unit, which a team otherwise brings along (a join and a row more).
 _SHIFT_TEAM_COLUMNS = (

@@ -27,7 +27,17 @@ from datetime import datetime
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -38,7 +48,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.signups import one_read
-from volunteer_hub.signups.models import Signup
+from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
 from volunteer_hub.sms.actions import IS_CURRENT_SHIFT, NOT_READ, Texter, answer
 from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
@@ -65,19 +75,20 @@ def handle_inbound(
         sender = (from_phone or "")[:20]
     command = parse(body or "")
     # Who wrote, whether the text answers one of their call-outs and, for 报名 with one
-    # code, that code's shift, in one round trip; then the row's one INSERT records who
-    # and what (a redelivered message costs the lookup for nothing, which is rare).
-    person, callout, shift = _sender(sender, command, body or "")
-    recorded_id = db.session.scalar(
-        _record_statement(db.session.get_bind().dialect.name),
+    # code, that code's shift, read with the row's INSERT that records who and what (on
+    # PostgreSQL in the same round trip; a redelivered message costs the lookup for
+    # nothing, which is rare).
+    (person, callout, shift), recorded_id = _sender_and_record(
+        sender,
+        command,
+        body or "",
         {
             "message_sid": message_sid[:64],
             "from_phone": sender,
             "to_phone": (to_phone or "")[:20],
             "body": body or "",
             "received_at": now,
-            "person_id": person.id if person else None,
-            "command": _CALLOUT_REPLY if callout else command.kind.value,
+            "command": command.kind.value,
         },
     )
     if recorded_id is None:
@@ -110,12 +121,19 @@ class _Sender(NamedTuple):
     shift: object
 
 
-def _sender(phone: str, command: Command, body: str) -> _Sender:
+def _sender_and_record(
+    phone: str, command: Command, body: str, recorded: dict
+) -> tuple[_Sender, int | None]:
     """The person with this phone, if any, with what the text needs next, in the same
     statement: whether it answers one of their call-outs ("1", "Y", "到", "报名 2345"),
     which goes before the other commands ("报名 1234" for a shift, "Y" after a reminder)
     but never before an opt-out or opt-in, and which an opted-out person cannot give;
-    and for 报名 with one code, the most common text, that code's shift."""
+    and for 报名 with one code, the most common text, that code's shift.
+
+    And the inbound row (``recorded``: its values but the person and, for a call-out
+    answer, the command), whose id comes back; None when the provider delivers the
+    message again. PostgreSQL does both in one statement; SQLite, which takes no INSERT
+    inside WITH, in two."""
     from volunteer_hub.callouts.answers import parse_reply
 
     parsed = None if command.kind in _CONSENT_COMMANDS else parse_reply(body)
@@ -126,8 +144,25 @@ def _sender(phone: str, command: Command, body: str) -> _Sender:
         parameters["callout_code"] = parsed[1]
     if with_shift:
         parameters["code"] = command.code
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = _sender_and_record_statement(callout, with_shift)
+        row = db.session.execute(statement, {**parameters, **recorded}).one()
+        return _sender_of_row(row, callout, with_shift), row.inbound_id
     row = db.session.execute(_sender_statement(callout, with_shift), parameters).first()
-    if row is None:
+    sender = _sender_of_row(row, callout, with_shift)
+    if sender.answers_callout:
+        recorded = {**recorded, "command": _CALLOUT_REPLY}
+    person_id = sender.person.id if sender.person else None
+    recorded_id = db.session.scalar(
+        _record_statement(dialect), {**recorded, "person_id": person_id}
+    )
+    return sender, recorded_id
+
+
+def _sender_of_row(row, callout: str | None, with_shift: bool) -> _Sender:
+    """``_sender_statement``'s row (None, or NULLs in the sender's columns: no one)."""
+    if row is None or row.person_id is None:
         return _Sender(None, False, NOT_READ)
     person = Texter(row.person_id, row.person_phone, row.sms_opted_out_at)
     answers_callout = False
@@ -147,6 +182,24 @@ _SENDER_COLUMNS = (
     _person.c.phone.label("person_phone"),
     _person.c.sms_opted_out_at,
 )
+_shift, _event, _team = Shift.__table__, Event.__table__, Team.__table__
+_membership, _signup = Membership.__table__, Signup.__table__
+_callout, _recipient = Callout.__table__, CalloutRecipient.__table__
+
+
+def _in_constants(column, values) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with the constants written into the SQL: a list given as
+    a parameter is expanded into the SQL again on every execution."""
+    assert all("'" not in str(value) for value in values)
+    return column.in_([literal_column(f"'{value}'", column.type) for value in values])
+
+
+#: ``one_read.ACTIVE_SIGNUP_OF_SIGNER``, its status list written into the SQL
+_ACTIVE_SIGNUP_OF_SENDER = (
+    (_signup.c.shift_id == _shift.c.id)
+    & (_signup.c.person_id == _person.c.id)
+    & _in_constants(_signup.c.status, ACTIVE_STATUSES)
+)
 
 
 @functools.cache
@@ -156,19 +209,22 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     ``callouts.answers.answer`` looks for, which then acts on them with its own query:
     a call-out answer is rare); ``with_shift``, the current shift with the code and
     the sender's membership and signup there, as plain columns (``one_read.SIGN_UP_COLUMNS``,
-    NULLs when there is no such shift): the sign-up rules read values, not entities."""
+    NULLs when there is no such shift): the sign-up rules read values, not entities.
+
+    Core on the tables only, no entity anywhere in it: a statement naming one goes
+    through the ORM's execution (compile state, result loading) for plain rows."""
     statement = select(*_SENDER_COLUMNS).where(_person.c.phone == bindparam("phone"))
     if callout is not None:
         from volunteer_hub.callouts.answers import OPEN_STATUSES
 
         answers = (
-            select(CalloutRecipient.id)
-            .join(Callout, Callout.id == CalloutRecipient.callout_id)
-            .where(CalloutRecipient.person_id == _person.c.id)
+            select(_recipient.c.id)
+            .join(_callout, _callout.c.id == _recipient.c.callout_id)
+            .where(_recipient.c.person_id == _person.c.id)
             .where(
-                Callout.code == bindparam("callout_code")
+                _callout.c.code == bindparam("callout_code")
                 if callout == "code"
-                else Callout.status.in_(OPEN_STATUSES)
+                else _in_constants(_callout.c.status, OPEN_STATUSES)
             )
         )
         statement = statement.add_columns(answers.exists().label("answers_callout"))
@@ -176,11 +232,11 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
         statement = (
             statement.add_columns(*one_read.SIGN_UP_COLUMNS)
             .select_from(_person)
-            .outerjoin(Shift, IS_CURRENT_SHIFT)
-            .outerjoin(Event, Event.id == Shift.event_id)
-            .outerjoin(Team, Team.id == Event.team_id)
-            .outerjoin(Membership, one_read.MEMBERSHIP_OF_SIGNER)
-            .outerjoin(Signup, one_read.ACTIVE_SIGNUP_OF_SIGNER)
+            .outerjoin(_shift, IS_CURRENT_SHIFT)
+            .outerjoin(_event, _event.c.id == _shift.c.event_id)
+            .outerjoin(_team, _team.c.id == _event.c.team_id)
+            .outerjoin(_membership, one_read.MEMBERSHIP_OF_SIGNER)
+            .outerjoin(_signup, _ACTIVE_SIGNUP_OF_SENDER)
         )
     return statement
 
@@ -209,6 +265,52 @@ _INBOUND_COLUMNS = (
     "command",
 )
 _inbound = InboundSms.__table__
+
+
+@functools.cache
+def _sender_and_record_statement(callout: str | None, with_shift: bool):
+    """PostgreSQL: ``_sender_statement`` and the inbound row's INSERT in one round trip::
+
+        WITH sender AS (…), recorded AS (
+            INSERT INTO inbound_sms (…) SELECT :message_sid, …, (SELECT person_id FROM sender), …
+            ON CONFLICT (message_sid) DO NOTHING RETURNING id)
+        SELECT sender.*, (SELECT id FROM recorded) AS inbound_id
+        FROM (SELECT 1) AS one LEFT OUTER JOIN sender ON true
+
+    One row always: the sender's columns (NULLs: nobody has this phone) and the new
+    row's id (NULL: the message was recorded before). The row's person and command are
+    what ``handle_inbound`` gives it on SQLite: the sender's id, and "callout_reply" for
+    an answer to one of their call-outs, if they take texts."""
+    sender = _sender_statement(callout, with_shift).cte("sender")
+    command = bindparam("command", type_=_inbound.c.command.type)
+    if callout is not None:
+        answers = sender.c.answers_callout & sender.c.sms_opted_out_at.is_(None)
+        command = case(
+            (
+                select(answers).scalar_subquery(),
+                literal_column(f"'{_CALLOUT_REPLY}'", _inbound.c.command.type),
+            ),
+            else_=command,
+        )
+    given = [name for name in _INBOUND_COLUMNS if name not in ("person_id", "command")]
+    values = select(
+        *(bindparam(name, type_=_inbound.c[name].type) for name in given),
+        select(sender.c.person_id).scalar_subquery(),
+        command,
+    )
+    recorded = (
+        postgresql_insert(_inbound)
+        .from_select([*given, "person_id", "command"], values)
+        .on_conflict_do_nothing(index_elements=[_inbound.c.message_sid])
+        .returning(_inbound.c.id)
+        .cte("recorded")
+    )
+    one = select(literal_column("1").label("one")).subquery("one")
+    return select(
+        *sender.c, select(recorded.c.id).scalar_subquery().label("inbound_id")
+    ).select_from(one.outerjoin(sender, true()))
+
+
 _SET_COMMAND = (
     update(_inbound)
     .where(_inbound.c.id == bindparam("inbound_id"))
