@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, literal_column, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from volunteer_hub.audit import services as audit
@@ -252,7 +252,9 @@ _TOKEN_AND_VIEWER = (
     .outerjoin(_unit, _unit.c.id == _person.c.coordinator_unit_id)
     .outerjoin(
         _membership,
-        (_membership.c.person_id == _person.c.id) & (_membership.c.role == MemberRole.LEADER),
+        # The role as a SQL literal: a constant of the code, not a parameter bound per run.
+        (_membership.c.person_id == _person.c.id)
+        & (_membership.c.role == literal_column(f"'{MemberRole.LEADER}'")),
     )
     .where(
         _token.c.token_hash == bindparam("token_hash"),

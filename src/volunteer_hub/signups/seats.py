@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Integer, bindparam, literal_column, null, select, text, update
+from sqlalchemy import Integer, bindparam, inspect, literal_column, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -118,7 +118,13 @@ def release_seat(shift_id: int) -> None:
     _expire_shift(shift_id)
 
 
+#: the shift's mapper, looked up once: ``Session.identity_key`` inspects the class anew
+#: on every call, and every seat claimed or released asks for a key
+_SHIFT_MAPPER = inspect(Shift)
+
+
 def _expire_shift(shift_id: int) -> None:
-    shift = db.session.identity_map.get(db.session.identity_key(Shift, shift_id))
+    key = _SHIFT_MAPPER.identity_key_from_primary_key((shift_id,))
+    shift = db.session.identity_map.get(key)
     if shift is not None:
         db.session.expire(shift, ["filled"])
