@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, literal_column, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from volunteer_hub.db import utcnow
+from volunteer_hub.db import in_constants, utcnow
 from volunteer_hub.errors import NotFound
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
@@ -217,14 +217,10 @@ SIGN_UP_COLUMNS = (
 MEMBERSHIP_OF_SIGNER = (_membership.c.team_id == _team.c.id) & (
     _membership.c.person_id == _person.c.id
 )
-#: The statuses as SQL literals, not a list bound per execution: an expanding IN makes
-#: SQLAlchemy rewrite the statement's SQL on every run (its post-compile step), and these
-#: are constants of the code, the same on both dialects.
-_ACTIVE_STATUS_LITERALS = [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
 ACTIVE_SIGNUP_OF_SIGNER = (
     (_signup.c.shift_id == _shift.c.id)
     & (_signup.c.person_id == _person.c.id)
-    & _signup.c.status.in_(_ACTIVE_STATUS_LITERALS)
+    & in_constants(_signup.c.status, ACTIVE_STATUSES)
 )
 _SIGN_UP_FACTS = (
     select(

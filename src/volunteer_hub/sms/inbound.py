@@ -28,7 +28,6 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import (
-    ColumnElement,
     Select,
     bindparam,
     case,
@@ -42,13 +41,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub.callouts.models import Callout, CalloutRecipient
-from volunteer_hub.db import utcnow
+from volunteer_hub.db import in_constants, utcnow
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.signups import one_read
-from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
+from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.actions import IS_CURRENT_SHIFT, NOT_READ, Texter, answer
 from volunteer_hub.sms.commands import Command, CommandKind, parse
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
@@ -187,21 +186,6 @@ _membership, _signup = Membership.__table__, Signup.__table__
 _callout, _recipient = Callout.__table__, CalloutRecipient.__table__
 
 
-def _in_constants(column, values) -> ColumnElement[bool]:
-    """``column IN ('a', 'b')`` with the constants written into the SQL: a list given as
-    a parameter is expanded into the SQL again on every execution."""
-    assert all("'" not in str(value) for value in values)
-    return column.in_([literal_column(f"'{value}'", column.type) for value in values])
-
-
-#: ``one_read.ACTIVE_SIGNUP_OF_SIGNER``, its status list written into the SQL
-_ACTIVE_SIGNUP_OF_SENDER = (
-    (_signup.c.shift_id == _shift.c.id)
-    & (_signup.c.person_id == _person.c.id)
-    & _in_constants(_signup.c.status, ACTIVE_STATUSES)
-)
-
-
 @functools.cache
 def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     """The sender; with ``callout`` ("code", "open"), whether they have a call-out this
@@ -224,7 +208,7 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
             .where(
                 _callout.c.code == bindparam("callout_code")
                 if callout == "code"
-                else _in_constants(_callout.c.status, OPEN_STATUSES)
+                else in_constants(_callout.c.status, OPEN_STATUSES)
             )
         )
         statement = statement.add_columns(answers.exists().label("answers_callout"))
@@ -236,7 +220,7 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
             .outerjoin(_event, _event.c.id == _shift.c.event_id)
             .outerjoin(_team, _team.c.id == _event.c.team_id)
             .outerjoin(_membership, one_read.MEMBERSHIP_OF_SIGNER)
-            .outerjoin(_signup, _ACTIVE_SIGNUP_OF_SENDER)
+            .outerjoin(_signup, one_read.ACTIVE_SIGNUP_OF_SIGNER)
         )
     return statement
 
