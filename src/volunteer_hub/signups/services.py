@@ -227,7 +227,8 @@ def place(
     ``seen_full``: a read of this request found no free seat, so the first try at one
     is left out (the locked row below has the last word either way)."""
     shift_id = facts.shift_id
-    # The row as written, and as the answer and the events tell it.
+    # The row as written, and as the answer and the events tell it: seated, unless the
+    # waitlist below changes it.
     written = {
         "shift_id": shift_id,
         "person_id": person_id,
