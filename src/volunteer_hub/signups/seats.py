@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Integer, bindparam, inspect, literal_column, null, select, text, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    exists,
+    inspect,
+    literal_column,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -74,6 +84,26 @@ def insert_active_signup(*, count_ahead: bool, **values) -> tuple[int | None, in
     return (None, None) if row is None else tuple(row)
 
 
+def claim_seat_and_insert(**values) -> tuple[bool, int | None]:
+    """Claim a seat on the shift and, if that took one, INSERT the signup as ``values``
+    give it (confirmed); the partial unique index turns a duplicate into no row, as in
+    :func:`insert_active_signup`. Returns whether a seat was claimed and the new id
+    (None: no seat, or a duplicate, whose seat the caller gives back).
+
+    On PostgreSQL one statement (``_CLAIM_AND_INSERT``): the INSERT reads the UPDATE's
+    RETURNING, so the shift row is locked before the signup row is written. SQLite
+    allows no UPDATE or INSERT in a WITH: there, the two statements one after the other.
+    """
+    shift_id = values["shift_id"]
+    if db.session.get_bind().dialect.name != "postgresql":
+        if not claim_seat(shift_id):
+            return False, None
+        return True, insert_active_signup(count_ahead=False, **values)[0]
+    claimed, signup_id = db.session.execute(_CLAIM_AND_INSERT, values).one()
+    _expire_shift(shift_id)
+    return claimed, signup_id
+
+
 # The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
 # whose objects are expired by hand): run on every sign-up and cancellation.
 _shift = Shift.__table__
@@ -93,6 +123,46 @@ _LOCK_SHIFT_FREE_SEAT = (
     .where(_shift.c.id == bindparam("shift_id"))
     .with_for_update()
 )
+
+
+def _claim_and_insert():
+    """``WITH claimed AS (UPDATE shift … RETURNING), inserted AS (INSERT INTO signup …
+    SELECT … FROM claimed ON CONFLICT DO NOTHING RETURNING id) SELECT claimed?, id``:
+    a SELECT outside, so the answer is one row whether or not a seat was claimed and a
+    row inserted. Every sub-statement runs to completion, read or not; so a duplicate's
+    claimed seat stays claimed, and the caller gives it back.
+
+    No waitlisted INSERT here: that one must follow the shift row's lock in a statement
+    of its own (its count of those ahead needs a snapshot begun after the lock was
+    ours, and a CTE's is taken before its UPDATE waits), and a failed conditional
+    UPDATE locks nothing."""
+    signup = Signup.__table__
+    claimed = (
+        update(_shift)
+        .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled < _shift.c.capacity)
+        .values(filled=_shift.c.filled + 1)
+        .returning(_shift.c.id)
+        .cte("claimed")
+    )
+    # Typed parameters: PostgreSQL cannot tell a bare parameter's type in a SELECT list.
+    given = [bindparam(name, type_=signup.c[name].type) for name in _NEW_SIGNUP_COLUMNS]
+    inserted = (
+        postgresql_insert(signup)
+        .from_select(list(_NEW_SIGNUP_COLUMNS), select(*given).select_from(claimed))
+        .on_conflict_do_nothing(
+            index_elements=[signup.c.shift_id, signup.c.person_id],
+            index_where=text("status <> 'cancelled'"),
+        )
+        .returning(signup.c.id)
+        .cte("inserted")
+    )
+    return select(
+        exists(claimed.select()),
+        select(inserted.c.id).scalar_subquery(),
+    )
+
+
+_CLAIM_AND_INSERT = _claim_and_insert()
 
 
 def claim_seat(shift_id: int) -> bool:

@@ -56,6 +56,7 @@ from volunteer_hub.signups.models import (
 )
 from volunteer_hub.signups.seats import (
     claim_seat,
+    claim_seat_and_insert,
     insert_active_signup,
     lock_shift,
     lock_shift_free_seat,
@@ -226,26 +227,32 @@ def place(
     ``seen_full``: a read of this request found no free seat, so the first try at one
     is left out (the locked row below has the last word either way)."""
     shift_id = facts.shift_id
-    claimed = False if seen_full else claim_seat(shift_id)
-    # To the waitlist: queue on the shift row's lock first (see the module's docstring),
-    # then try again if a seat was freed while we waited: the locked row is the latest.
-    # The seat-claiming UPDATE already holds that lock when it succeeds.
-    if not claimed and lock_shift_free_seat(shift_id):
-        claimed = claim_seat(shift_id)
-    status = SignupStatus.CONFIRMED if claimed else SignupStatus.WAITLISTED
-    # The row as written, and as the answer and the events tell it.
+    # The row as written, and as the answer and the events tell it: seated, unless the
+    # waitlist below changes it.
     written = {
         "shift_id": shift_id,
         "person_id": person_id,
-        "status": status,
+        "status": SignupStatus.CONFIRMED,
         "source": SignupSource(source),
         "created_at": now,
-        "confirmed_at": now if claimed else None,
+        "confirmed_at": now,
     }
-    # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
-    signup_id, ahead = insert_active_signup(
-        count_ahead=not claimed, acted_by_id=acted_by_id, **written
+    # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
+    claimed, signup_id = (
+        (False, None) if seen_full else claim_seat_and_insert(acted_by_id=acted_by_id, **written)
     )
+    ahead = None
+    # To the waitlist: queue on the shift row's lock first (see the module's docstring),
+    # then try again if a seat was freed while we waited: the locked row is the latest.
+    # The seat-claiming UPDATE already holds that lock when it succeeds.
+    if not claimed:
+        claimed = lock_shift_free_seat(shift_id) and claim_seat(shift_id)
+        if not claimed:
+            written.update(status=SignupStatus.WAITLISTED, confirmed_at=None)
+        # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
+        signup_id, ahead = insert_active_signup(
+            count_ahead=not claimed, acted_by_id=acted_by_id, **written
+        )
     if signup_id is None:
         # Already on the shift (a second click, or two channels at the same moment): the
         # unique index said so. Give back the seat; the shift row is still ours, locked.
@@ -257,7 +264,7 @@ def place(
     position = None if claimed else ahead + 1
     # What the sign-up read goes with the event: its handlers need load nothing.
     handed = PlacedFacts(
-        status=status,
+        status=written["status"],
         person_id=person_id,
         phone=person_phone,
         event_id=facts.event_id,
