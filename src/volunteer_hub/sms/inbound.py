@@ -73,11 +73,14 @@ def handle_inbound(
     except InvalidPhone:
         sender = (from_phone or "")[:20]
     command = parse(body or "")
+    # Asked of the session once: each ask goes through Flask-SQLAlchemy's bind lookup.
+    dialect = db.session.get_bind().dialect.name
     # Who wrote, whether the text answers one of their call-outs and, for 报名 with one
     # code, that code's shift, read with the row's INSERT that records who and what (on
     # PostgreSQL in the same round trip; a redelivered message costs the lookup for
     # nothing, which is rare).
     (person, callout, shift), recorded_id = _sender_and_record(
+        dialect,
         sender,
         command,
         body or "",
@@ -100,7 +103,7 @@ def handle_inbound(
     text, kind = answered or answer(command, person, now, shift)
     if text is None:
         return InboundResult(reply=None)
-    reply = _record_reply(recorded_id, sender, message_sid[:64], person, text, kind, now)
+    reply = _record_reply(dialect, recorded_id, sender, message_sid[:64], person, text, kind, now)
     return InboundResult(reply=reply)
 
 
@@ -121,7 +124,7 @@ class _Sender(NamedTuple):
 
 
 def _sender_and_record(
-    phone: str, command: Command, body: str, recorded: dict
+    dialect: str, phone: str, command: Command, body: str, recorded: dict
 ) -> tuple[_Sender, int | None]:
     """The person with this phone, if any, with what the text needs next, in the same
     statement: whether it answers one of their call-outs ("1", "Y", "到", "报名 2345"),
@@ -143,7 +146,6 @@ def _sender_and_record(
         parameters["callout_code"] = parsed[1]
     if with_shift:
         parameters["code"] = command.code
-    dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         statement = _sender_and_record_statement(callout, with_shift)
         row = db.session.execute(statement, {**parameters, **recorded}).one()
@@ -312,6 +314,7 @@ def _answer_callout(person: Texter, body: str, now: datetime) -> tuple[Rendered,
 
 
 def _record_reply(
+    dialect: str,
     inbound_id: int,
     to_phone: str,
     message_sid: str,
@@ -341,7 +344,7 @@ def _record_reply(
         "status_changed_at": now,
     }
     values = {f"reply_{name}": value for name, value in reply.items()}
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         db.session.execute(_reply_and_link(), {"inbound_id": inbound_id, **values})
     else:
         reply_id = db.session.scalar(_INSERT_REPLY, values)
