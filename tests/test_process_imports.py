@@ -10,8 +10,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: imported where used: `flask db`, a calendar feed, a Twilio send
-LOADED_ON_USE = ("flask_migrate", "alembic", "icalendar", "twilio.rest", "twilio.http")
+#: imported where used: `flask db`, a calendar feed, a Twilio send (and its HTTP client)
+LOADED_ON_USE = (
+    "flask_migrate",
+    "alembic",
+    "icalendar",
+    "twilio.rest",
+    "twilio.http",
+    "requests",
+    "urllib3",
+)
 
 
 def _fresh_interpreter(code: str, tmp_path) -> dict:

@@ -14,6 +14,7 @@ from typing import TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -135,7 +136,24 @@ def indented(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
     ]
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """The signed-cookie session of the pages, and none for the API and the SMS
+    providers' webhooks: a bearer token or a signature says who calls there, never a
+    cookie, so a cookie sent along is not even read, and no request of theirs pays for
+    opening and saving one (every sign-up by API or text would)."""
+
+    #: path prefixes of requests that never have a session (``api`` and ``sms`` blueprints)
+    WITHOUT_SESSION = ("/api/", "/sms/")
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(self.WITHOUT_SESSION):
+            # Empty, and writing to it raises: a bug, since nothing there has a session.
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     # Flask-Login's default prompt is English; ours is translated at request time.
     login_manager.login_message = _l("请先登录")
     login_manager.login_message_category = "info"

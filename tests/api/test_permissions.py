@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import flask
 import pytest
+from flask.sessions import NullSession
 
 from tests import factories
 from tests.api.conftest import refused
 from tests.api.test_events import event_body, iso
+from tests.conftest import login
 from volunteer_hub.api.openapi import openapi_path
 from volunteer_hub.auth.models import ApiToken
 from volunteer_hub.db import utcnow
@@ -248,3 +251,20 @@ def test_shift_times_unchanged_by_a_refused_patch(api, world):
     assert response.status_code == 404
     db.session.refresh(world.shift_b)
     assert world.shift_b.capacity == 10
+
+
+def test_a_logged_in_browser_cookie_is_no_key_to_the_api_or_the_webhooks(client):
+    """The API and the providers' webhooks open no cookie session: a leader's browser
+    session neither authenticates an API call nor is read or written by one."""
+    leader = factories.leader(factories.team())
+    db.session.commit()
+    login(client, leader)
+    with client:
+        assert client.get("/").status_code == 302  # to the leader's own page
+        assert "_user_id" in flask.session  # the pages have the session
+    for method, url in (("GET", "/api/v1/teams"), ("POST", "/sms/inbound")):
+        with client:
+            response = client.open(url, method=method)
+            assert isinstance(flask.session, NullSession), url
+            assert response.status_code in (401, 403), (url, response.status_code)
+            assert "Set-Cookie" not in response.headers, url

@@ -71,6 +71,24 @@ def test_unsigned_or_wrongly_signed_is_403_and_changes_nothing(client, twilio, m
     assert _count(InboundSms) == 0
 
 
+def test_a_signature_over_the_url_with_its_port_is_accepted_too(client, twilio, make):
+    """Twilio signs the URL sometimes with the default port written out: the one-HMAC
+    check of the URL as we know it fails then, and the SDK's full check lets it in."""
+    volunteer = make.person()
+    params = {"MessageSid": "SM2", "From": volunteer.phone, "To": "+15005550006", "Body": "帮助"}
+    with_port = RequestValidator(AUTH_TOKEN).compute_signature(
+        "http://localhost:80/sms/inbound", params
+    )
+    response = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": with_port})
+    assert response.status_code == 200
+    assert _count(InboundSms) == 1
+    forged = RequestValidator(AUTH_TOKEN).compute_signature(
+        "http://localhost:81/sms/inbound", params
+    )
+    response = client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": forged})
+    assert response.status_code == 403
+
+
 def test_console_backend_keeps_the_webhooks_closed(client, make):
     volunteer = make.person()  # no Twilio configured: SMS_BACKEND is console
     params = {"MessageSid": "SM2", "From": volunteer.phone, "Body": "帮助"}
