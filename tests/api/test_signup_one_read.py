@@ -161,19 +161,18 @@ def test_a_sign_up_reads_once_and_its_side_effects_load_nothing(api, make, state
         assert as_coordinator.post(url, json={"phone": phone, "name": name}).status_code == 201
         kinds = [" ".join(s.split()[:3]) for s in statements]
 
-        # the token; the one read; the new person; the seat and the signup (one statement
+        # the token; the one read; the new person, the seat and the signup (one statement
         # on PostgreSQL); the confirmation text; the feed change. Nothing else. A shift
         # the read saw full is not tried first: its lock says whether a seat came free.
         if name == "乙":
-            seated = ["SELECT SHIFT.FILLED <", "INSERT INTO SIGNUP"]
+            seated = ["INSERT INTO PERSON", "SELECT SHIFT.FILLED <", "INSERT INTO SIGNUP"]
         elif db.engine.dialect.name == "postgresql":
-            seated = ["WITH CLAIMED AS"]
+            seated = ["WITH NEW_PERSON AS"]
         else:
-            seated = ["UPDATE SHIFT SET", "INSERT INTO SIGNUP"]
+            seated = ["INSERT INTO PERSON", "UPDATE SHIFT SET", "INSERT INTO SIGNUP"]
         assert kinds == [
             "SELECT API_TOKEN.ID, API_TOKEN.LAST_USED_AT,",
             "SELECT SHIFT.ID AS",
-            "INSERT INTO PERSON",
             *seated,
             "INSERT INTO OUTGOING_SMS",
             "INSERT INTO FEED_CHANGE",

@@ -7,20 +7,18 @@ with ``SIGN_UP_COLUMNS`` and the joins below, and hands it to ``sign_up_as_read`
 Apart from ``signups.services`` because it is a second way in, not a second set of
 rules: the checks, the seat and the SignupPlaced it publishes are that module's
 (``check_open``, ``place``), shared with the entity-based ``sign_up``. What lives here is
-the read, its plain values, and the registering of a new number by a prebuilt INSERT.
+the read and its plain values; a new number an overseer names is registered by ``place``
+(a ``NewPerson``), on PostgreSQL in the statement that claims its seat.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub.db import in_constants, utcnow
 from volunteer_hub.errors import NotFound
@@ -31,6 +29,7 @@ from volunteer_hub.people.services import InvalidPhone, normalize_phone
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
 from volunteer_hub.signups.services import (
     AlreadySignedUp,
+    NewPerson,
     ShiftFacts,
     SignupResult,
     check_open,
@@ -71,27 +70,29 @@ def sign_up_by_phone(
     if invalid is not None:
         raise invalid
     overseer = oversees_path(viewer, row.unit_path)
-    created = False
+    person: PersonValues | NewPerson
     if row.person_id is not None:
         is_member = row.membership_id is not None
         person = PersonValues(row.person_id, row.person_name, row.person_phone, is_member)
         if not (overseer or is_member):
             raise members_only_of(row.team_name, on_behalf=True)
     elif overseer:
-        person, created = _register(name, phone, e164)  # a member of no team yet
+        person = _new_person(name, phone, e164)  # a member of no team yet
     else:
         # Registered or not, the same answer: it tells nothing about who is registered.
         raise members_only_of(row.team_name, on_behalf=True)
     result = sign_up_as_read(
         SignUpRead.of_row(row),
-        person.id,
-        person.phone,
+        person if isinstance(person, NewPerson) else person.id,
+        e164,  # the signer's: the read found them by it, or the new row is given it
         source,
         now,
         acted_by_id=viewer.person_id,
         overseer=overseer,
     )
-    return result, person, created
+    if isinstance(person, NewPerson):
+        return result, _registered(person, result), result.registered
+    return result, person, False
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class SignUpRead:
 
 def sign_up_as_read(
     read: SignUpRead,
-    person_id: int,
+    person: int | NewPerson,
     person_phone: str,
     source: SignupSource | str,
     now: datetime,
@@ -130,9 +131,11 @@ def sign_up_as_read(
     """:func:`sign_up`, its rules checked on what the caller read in its own statement
     rather than on entities: the API's sign-up by phone and the SMS 报名 share it. A
     duplicate is refused after the rules and before it takes a seat (where
-    :func:`sign_up` lets the unique index refuse it). Raises what :func:`sign_up` does."""
+    :func:`sign_up` lets the unique index refuse it). ``person``: their id, or a
+    :class:`NewPerson` for ``place`` to register. Raises what :func:`sign_up` does."""
     facts = read.facts
-    on_behalf = acted_by_id is not None and acted_by_id != person_id
+    # A NewPerson is nobody yet, so never the one acting.
+    on_behalf = acted_by_id is not None and acted_by_id != person
     # check_may_join, with the membership the read brought
     if not (
         joins_as_anyone(facts.open_to_all, on_behalf=on_behalf, overseer=overseer) or read.member
@@ -143,7 +146,7 @@ def sign_up_as_read(
         # Refused before the seat: no claim to give back. Two requests at the same
         # moment both pass here; the unique index then refuses the second (place).
         raise AlreadySignedUp(_("您已报名该班次"))
-    return place(facts, person_id, person_phone, source, acted_by_id, now, seen_full=read.seen_full)
+    return place(facts, person, person_phone, source, acted_by_id, now, seen_full=read.seen_full)
 
 
 @dataclass(frozen=True)
@@ -157,32 +160,26 @@ class PersonValues:
     member_here: bool = False
 
 
-def _register(name: str, phone: str, e164: str) -> tuple[PersonValues, bool]:
-    """The person an overseer names by a phone the sign-up's read did not find: a new
-    row, its id returned by the INSERT (no entity). A number another request registered
-    meanwhile, or a missing name, goes the way of ``find_or_create_person``."""
+def _new_person(name: str, phone: str, e164: str) -> NewPerson | PersonValues:
+    """The person an overseer names by a phone the sign-up's read did not find: with a
+    name, to be registered with the signup (by ``place``, in the seat's statement on
+    PostgreSQL). Without one, the way of ``find_or_create_person``: a number another
+    request registered meanwhile is found, else its error, before the shift's rules."""
     name = (name or "").strip()[: Person.__table__.c.name.type.length]
     if name:
-        dialect = db.session.get_bind().dialect.name
-        new_id = db.session.scalar(_register_statement(dialect), {"name": name, "phone": e164})
-        if new_id is not None:
-            return PersonValues(new_id, name, e164), True
-    person, created = find_or_create_person(name, phone)
-    return PersonValues(person.id, person.name, person.phone), created
+        return NewPerson(name, e164)
+    person, _created = find_or_create_person(name, phone)
+    return PersonValues(person.id, person.name, person.phone)
 
 
-@functools.cache
-def _register_statement(dialect: str):
-    # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back
-    # a whole Person. The other columns take their defaults all the same.
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    person = Person.__table__
-    return (
-        insert(person)
-        .values(name=bindparam("name"), phone=bindparam("phone"))
-        .on_conflict_do_nothing(index_elements=[person.c.phone])
-        .returning(person.c.id)
-    )
+def _registered(new: NewPerson, result: SignupResult) -> PersonValues:
+    """The person ``place`` signed up for ``new``: the row it registered, or, when
+    another request registered the number since the read, that person as
+    ``find_or_create_person`` loaded them (from the identity map: no query)."""
+    if result.registered:
+        return PersonValues(result.placed.person_id, new.name, new.phone)
+    found = db.session.get(Person, result.placed.person_id)
+    return PersonValues(found.id, found.name, found.phone)
 
 
 # What sign_up_by_phone reads before it writes, in one round trip (plain columns: no

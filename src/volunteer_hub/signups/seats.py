@@ -1,5 +1,6 @@
 """The seat counter and the signup INSERT: the prebuilt Core statements that every
-sign-up, cancellation and promotion runs on the shift row and the signup table.
+sign-up, cancellation and promotion runs on the shift row and the signup table; and the
+INSERT of a person a sign-up registers, which on PostgreSQL rides in the seat's statement.
 
 Apart from ``signups.services`` because they are how a seat is written, not when: the
 rules there decide which to run, in what order (the shift row's lock first, then the
@@ -11,6 +12,7 @@ its round trip; none of them raises.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 from sqlalchemy import (
     Integer,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -28,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup, SignupStatus
 
 #: the columns a new signup is given (the rest take their defaults)
@@ -104,6 +108,71 @@ def claim_seat_and_insert(**values) -> tuple[bool, int | None]:
     return claimed, signup_id
 
 
+def register_person(name: str, phone: str, now: datetime) -> int | None:
+    """INSERT a person with this name and phone (E.164), unless someone has the phone
+    already: then no row, and None. Returns the new id; the row is as ``_person_values``
+    gives it."""
+    dialect = db.session.get_bind().dialect.name
+    return db.session.scalar(_insert_person_statement(dialect), _person_values(name, phone, now))
+
+
+def register_claim_and_insert(
+    name: str, phone: str, now: datetime, **values
+) -> tuple[int | None, bool, int | None]:
+    """:func:`register_person`, then, if that made the row, :func:`claim_seat_and_insert`
+    for the new person (``values`` without the person's id). Returns the new person's id
+    (None: the phone was someone's already, and nothing was written: no seat is claimed
+    without the person's row), whether a seat was claimed, and the signup's id.
+
+    On PostgreSQL one statement (``_REGISTER_CLAIM_AND_INSERT``): the person's INSERT in
+    front of ``_CLAIM_AND_INSERT``'s, its RETURNING the UPDATE's condition and the
+    signup's person. SQLite: the statements one after the other."""
+    shift_id = values["shift_id"]
+    if db.session.get_bind().dialect.name != "postgresql":
+        person_id = register_person(name, phone, now)
+        if person_id is None:
+            return None, False, None
+        return person_id, *claim_seat_and_insert(person_id=person_id, **values)
+    params = values | _person_values(name, phone, now)
+    person_id, claimed, signup_id = db.session.execute(_REGISTER_CLAIM_AND_INSERT, params).one()
+    _expire_shift(shift_id)
+    return person_id, claimed, signup_id
+
+
+_person = Person.__table__
+#: A new person's columns that have a Python-side default, and that default (is_veteran,
+#: skills, is_active, session_version …): an INSERT inside WITH gets none of them, so
+#: ours give them all, as the ORM's INSERT of a Person would.
+_PERSON_DEFAULTS = {
+    column.name: column.default.arg
+    for column in _person.c
+    if column.default is not None and column.default.is_scalar
+}
+#: the columns whose Python-side default is the clock: the sign-up's time
+_PERSON_CLOCK = ("created_at", "updated_at")
+_NEW_PERSON_COLUMNS = ("name", "phone", *_PERSON_DEFAULTS, *_PERSON_CLOCK)
+
+
+def _person_values(name: str, phone: str, now: datetime) -> dict:
+    # Named apart from the signup's columns, which share a statement with them.
+    given = {"name": name, "phone": phone, **_PERSON_DEFAULTS}
+    given.update((column, now) for column in _PERSON_CLOCK)
+    return {f"person_{column}": value for column, value in given.items()}
+
+
+@functools.cache
+def _insert_person_statement(dialect: str):
+    # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back a
+    # whole Person. ON CONFLICT: a phone registered meanwhile is no row, not an error.
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_person)
+        .values({name: bindparam(f"person_{name}") for name in _NEW_PERSON_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_person.c.phone])
+        .returning(_person.c.id)
+    )
+
+
 # The seat counter's statements, prebuilt in Core (the ORM adds nothing to an UPDATE
 # whose objects are expired by hand): run on every sign-up and cancellation.
 _shift = Shift.__table__
@@ -125,30 +194,39 @@ _LOCK_SHIFT_FREE_SEAT = (
 )
 
 
-def _claim_and_insert():
+def _claim_and_insert(new_person=None):
     """``WITH claimed AS (UPDATE shift … RETURNING), inserted AS (INSERT INTO signup …
     SELECT … FROM claimed ON CONFLICT DO NOTHING RETURNING id) SELECT claimed?, id``:
     a SELECT outside, so the answer is one row whether or not a seat was claimed and a
     row inserted. Every sub-statement runs to completion, read or not; so a duplicate's
     claimed seat stays claimed, and the caller gives it back.
 
+    ``new_person``: the person's INSERT as a CTE (``new_person AS (INSERT INTO person …
+    RETURNING id)``). The UPDATE then claims a seat only if that made the row, the
+    signup is that row's, and the answer begins with its id (NULL: the phone was
+    someone's already, and nothing was written).
+
     No waitlisted INSERT here: that one must follow the shift row's lock in a statement
     of its own (its count of those ahead needs a snapshot begun after the lock was
     ours, and a CTE's is taken before its UPDATE waits), and a failed conditional
     UPDATE locks nothing."""
     signup = Signup.__table__
-    claimed = (
-        update(_shift)
-        .where(_shift.c.id == bindparam("shift_id"), _shift.c.filled < _shift.c.capacity)
-        .values(filled=_shift.c.filled + 1)
-        .returning(_shift.c.id)
-        .cte("claimed")
+    claimed = update(_shift).where(
+        _shift.c.id == bindparam("shift_id"), _shift.c.filled < _shift.c.capacity
     )
+    if new_person is not None:
+        claimed = claimed.where(exists(new_person.select()))
+    claimed = claimed.values(filled=_shift.c.filled + 1).returning(_shift.c.id).cte("claimed")
     # Typed parameters: PostgreSQL cannot tell a bare parameter's type in a SELECT list.
     given = [bindparam(name, type_=signup.c[name].type) for name in _NEW_SIGNUP_COLUMNS]
+    rows = claimed
+    if new_person is not None:
+        given[_NEW_SIGNUP_COLUMNS.index("person_id")] = new_person.c.id
+        # one row of each, or none: no signup without both the seat and the person
+        rows = claimed.join(new_person, true())
     inserted = (
         postgresql_insert(signup)
-        .from_select(list(_NEW_SIGNUP_COLUMNS), select(*given).select_from(claimed))
+        .from_select(list(_NEW_SIGNUP_COLUMNS), select(*given).select_from(rows))
         .on_conflict_do_nothing(
             index_elements=[signup.c.shift_id, signup.c.person_id],
             index_where=text("status <> 'cancelled'"),
@@ -156,13 +234,16 @@ def _claim_and_insert():
         .returning(signup.c.id)
         .cte("inserted")
     )
-    return select(
-        exists(claimed.select()),
-        select(inserted.c.id).scalar_subquery(),
-    )
+    answer = (exists(claimed.select()), select(inserted.c.id).scalar_subquery())
+    if new_person is not None:
+        answer = (select(new_person.c.id).scalar_subquery(), *answer)
+    return select(*answer)
 
 
 _CLAIM_AND_INSERT = _claim_and_insert()
+_REGISTER_CLAIM_AND_INSERT = _claim_and_insert(
+    _insert_person_statement("postgresql").cte("new_person")
+)
 
 
 def claim_seat(shift_id: int) -> bool:

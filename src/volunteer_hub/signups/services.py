@@ -24,7 +24,7 @@ the sign-up on a plain row its caller read (the API by phone, the SMS 报名) is
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -60,6 +60,8 @@ from volunteer_hub.signups.seats import (
     insert_active_signup,
     lock_shift,
     lock_shift_free_seat,
+    register_claim_and_insert,
+    register_person,
     release_seat,
 )
 from volunteer_hub.teams.models import Membership, Team
@@ -113,6 +115,8 @@ class SignupResult:
     placed: PlacedSignup
     #: 1-based place on the waitlist, None when confirmed
     waitlist_position: int | None = None
+    #: this sign-up registered the person (``place`` given a :class:`NewPerson`)
+    registered: bool = False
 
     @property
     def signup(self) -> Signup:
@@ -123,6 +127,16 @@ class SignupResult:
     @property
     def confirmed(self) -> bool:
         return self.placed.status == SignupStatus.CONFIRMED
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A person to register with their signup: a phone the sign-up's read found nobody
+    with, named by an overseer (``one_read.sign_up_by_phone``)."""
+
+    name: str
+    #: E.164
+    phone: str
 
 
 @dataclass
@@ -215,7 +229,7 @@ def check_open(facts: ShiftFacts, now: datetime) -> None:
 
 def place(
     facts: ShiftFacts,
-    person_id: int,
+    person: int | NewPerson,
     person_phone: str,
     source: SignupSource | str,
     acted_by_id: int | None,
@@ -224,23 +238,44 @@ def place(
     seen_full: bool = False,
 ) -> SignupResult:
     """Seat or waitlist the person, the rules already checked; publish SignupPlaced.
-    ``seen_full``: a read of this request found no free seat, so the first try at one
-    is left out (the locked row below has the last word either way)."""
+    ``person``: their id, or a :class:`NewPerson` to register first (with
+    ``person_phone`` its phone). ``seen_full``: a read of this request found no free
+    seat, so the first try at one is left out (the locked row below has the last word
+    either way)."""
     shift_id = facts.shift_id
     # The row as written, and as the answer and the events tell it: seated, unless the
-    # waitlist below changes it.
+    # waitlist below changes it; the person's id once it is known.
     written = {
         "shift_id": shift_id,
-        "person_id": person_id,
         "status": SignupStatus.CONFIRMED,
         "source": SignupSource(source),
         "created_at": now,
         "confirmed_at": now,
     }
-    # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
-    claimed, signup_id = (
-        (False, None) if seen_full else claim_seat_and_insert(acted_by_id=acted_by_id, **written)
-    )
+    registered = isinstance(person, NewPerson)
+    if not registered:
+        person_id = person
+        # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
+        claimed, signup_id = (
+            (False, None)
+            if seen_full
+            else claim_seat_and_insert(person_id=person_id, acted_by_id=acted_by_id, **written)
+        )
+    elif seen_full:  # the person's row alone: the lock below tries the seat
+        person_id, claimed, signup_id = register_person(person.name, person.phone, now), False, None
+    else:
+        # The person's row, and with it the free seat and the signup: one statement on
+        # PostgreSQL, a round trip fewer than registering them first.
+        person_id, claimed, signup_id = register_claim_and_insert(
+            person.name, person.phone, now, acted_by_id=acted_by_id, **written
+        )
+    if person_id is None:
+        # Registered by another request since the read: nothing was written (no seat is
+        # claimed without the person's row). As that person, the way it was done before.
+        found, created = find_or_create_person(person.name, person.phone)
+        result = place(facts, found.id, found.phone, source, acted_by_id, now, seen_full=seen_full)
+        return replace(result, registered=created)
+    written["person_id"] = person_id
     ahead = None
     # To the waitlist: queue on the shift row's lock first (see the module's docstring),
     # then try again if a seat was freed while we waited: the locked row is the latest.
@@ -275,7 +310,7 @@ def place(
         team_name=facts.team_name,
     )
     publish(SignupPlaced(signup_id, placed.source, waitlist_position=position, facts=handed))
-    return SignupResult(placed=placed, waitlist_position=position)
+    return SignupResult(placed=placed, waitlist_position=position, registered=registered)
 
 
 def cancel(
