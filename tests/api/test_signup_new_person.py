@@ -145,6 +145,66 @@ def test_a_full_shift_waitlists_the_new_person(api, make):
     assert_seats_consistent(shift.id, confirmed=1, waitlisted=2)
 
 
+def test_on_a_shift_read_full_the_new_person_and_the_lock_are_one_statement(api, make, statements):
+    # The read saw no free seat (seen_full): no claim is tried; the person's INSERT rides
+    # in the statement that locks the shift row for the waitlist's count.
+    team = make.team()
+    shift = _shift(make, team, capacity=1)
+    as_coordinator = api.as_(make.coordinator(team.unit))
+    as_coordinator.post(_url(shift), json={"phone": "13900004001", "name": "先来"})
+    statements.clear()
+
+    answer = as_coordinator.post(_url(shift), json={"phone": "13900004002", "name": "后到"})
+
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert (body["status"], body["waitlist_position"]) == ("waitlisted", 1)
+    assert body["person"]["id"] == _person_by_phone("+8613900004002").id
+    assert not [s for s in statements if "SHIFT SET FILLED" in s]
+    if _on_postgresql():  # SQLite's writer lock is the lock: no FOR UPDATE there
+        [lock] = [s for s in statements if "FOR UPDATE" in s]
+        assert lock.startswith("WITH NEW_PERSON AS (INSERT INTO PERSON"), lock
+        assert sum(_writes_person(s) for s in statements) == 1
+    assert_seats_consistent(shift.id, confirmed=1, waitlisted=1)
+
+
+def test_a_number_registered_after_a_full_read_waitlists_that_person(api, make):
+    if not _on_postgresql():
+        pytest.skip("the other request commits on its own connection: PostgreSQL")
+    team = make.team()
+    shift = _shift(make, team, capacity=1)
+    as_coordinator = api.as_(make.coordinator(team.unit))
+    as_coordinator.post(_url(shift), json={"phone": "13900005001", "name": "先来"})
+    phone = "+8613900005002"
+    others = {}
+
+    def register_elsewhere(conn, cursor, statement, *args):
+        if "INSERT INTO person" in statement and not others:
+            others["id"] = None
+            with db.engine.begin() as other:
+                others["id"] = other.scalar(
+                    insert(Person.__table__)
+                    .values(name="别人登记", phone=phone)
+                    .returning(Person.__table__.c.id)
+                )
+
+    sa_event.listen(db.engine, "before_cursor_execute", register_elsewhere)
+    try:
+        answer = as_coordinator.post(_url(shift), json={"phone": phone, "name": "新人"})
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", register_elsewhere)
+    db.session.expire_all()
+
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert (body["person"]["id"], body["status"]) == (others["id"], "waitlisted")
+    assert body["waitlist_position"] == 1
+    assert [p.id for p in db.session.scalars(select(Person).where(Person.phone == phone))] == [
+        others["id"]
+    ]
+    assert_seats_consistent(shift.id, confirmed=1, waitlisted=1)
+
+
 def test_a_shift_full_when_the_statement_runs_waitlists_the_new_person(make, statements):
     # The read saw a free seat (seen_full False): the statement registers the person,
     # claims nothing, and the waitlist's lock and INSERT follow.

@@ -259,6 +259,30 @@ def lock_shift_free_seat(shift_id: int) -> bool:
     return db.session.scalar(_LOCK_SHIFT_FREE_SEAT, {"shift_id": shift_id})
 
 
+def register_and_lock_shift(
+    name: str, phone: str, now: datetime, shift_id: int
+) -> tuple[int | None, bool]:
+    """:func:`register_person`, then :func:`lock_shift_free_seat`: for a new person on a
+    shift the sign-up's read saw full. Returns the new person's id (None: the phone was
+    someone's already) and whether the locked row has a free seat. On PostgreSQL one
+    statement (``_REGISTER_AND_LOCK``); the shift row is locked either way."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return register_person(name, phone, now), lock_shift_free_seat(shift_id)
+    params = _person_values(name, phone, now) | {"shift_id": shift_id}
+    person_id, free = db.session.execute(_REGISTER_AND_LOCK, params).one()
+    return person_id, free
+
+
+# The person's INSERT beside the lock of ``lock_shift_free_seat``: FOR UPDATE OF the
+# shift alone, and its row read as locked (the latest committed version), as there.
+_new_person = _insert_person_statement("postgresql").cte("new_person")
+_REGISTER_AND_LOCK = (
+    select(select(_new_person.c.id).scalar_subquery(), _shift.c.filled < _shift.c.capacity)
+    .where(_shift.c.id == bindparam("shift_id"))
+    .with_for_update(of=_shift)
+)
+
+
 def lock_shift(shift_id: int) -> None:
     """Hold the shift row until commit (FOR UPDATE; SQLite's writer lock already does)."""
     db.session.execute(_LOCK_SHIFT, {"shift_id": shift_id})

@@ -60,8 +60,8 @@ from volunteer_hub.signups.seats import (
     insert_active_signup,
     lock_shift,
     lock_shift_free_seat,
+    register_and_lock_shift,
     register_claim_and_insert,
-    register_person,
     release_seat,
 )
 from volunteer_hub.teams.models import Membership, Team
@@ -253,6 +253,8 @@ def place(
         "confirmed_at": now,
     }
     registered = isinstance(person, NewPerson)
+    #: whether the shift row, locked by this request, has a free seat (None: not locked yet)
+    free = None
     if not registered:
         person_id = person
         # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
@@ -261,8 +263,11 @@ def place(
             if seen_full
             else claim_seat_and_insert(person_id=person_id, acted_by_id=acted_by_id, **written)
         )
-    elif seen_full:  # the person's row alone: the lock below tries the seat
-        person_id, claimed, signup_id = register_person(person.name, person.phone, now), False, None
+    elif seen_full:
+        # The person's row and the lock of the shift row the waitlist below needs: one
+        # statement on PostgreSQL.
+        person_id, free = register_and_lock_shift(person.name, person.phone, now, shift_id)
+        claimed, signup_id = False, None
     else:
         # The person's row, and with it the free seat and the signup: one statement on
         # PostgreSQL, a round trip fewer than registering them first.
@@ -281,7 +286,9 @@ def place(
     # then try again if a seat was freed while we waited: the locked row is the latest.
     # The seat-claiming UPDATE already holds that lock when it succeeds.
     if not claimed:
-        claimed = lock_shift_free_seat(shift_id) and claim_seat(shift_id)
+        if free is None:
+            free = lock_shift_free_seat(shift_id)
+        claimed = free and claim_seat(shift_id)
         if not claimed:
             written.update(status=SignupStatus.WAITLISTED, confirmed_at=None)
         # A waitlisted signup's INSERT counts those ahead of it too, the lock already ours.
