@@ -11,6 +11,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from tests.sms.helpers import inbound_row
+from volunteer_hub import held_writes
 from volunteer_hub.calendar import changes
 from volunteer_hub.calendar.changes import FeedChange
 from volunteer_hub.extensions import db
@@ -250,3 +251,17 @@ def test_a_sign_up_by_text_is_three_statements_on_postgresql(make, statements):
     reply = db.session.get(OutgoingSms, recorded.reply_id)
     assert "报名成功" in result.reply and reply.body == result.reply
     assert reply.dedupe_key == "reply:SM-held-1" and _count(FeedChange) == 1
+
+
+def test_many_held_writes_go_a_few_statements_at_a_time_each_with_its_id(statements):
+    written: list[tuple[int, int | None]] = []
+    count = held_writes.MAX_TOGETHER + 2
+    for event_id in range(1, count + 1):
+        changes.note(event_id, then=lambda change_id, e=event_id: written.append((e, change_id)))
+
+    db.session.commit()
+
+    rows = dict(db.session.execute(select(FeedChange.event_id, FeedChange.id)).all())
+    assert written == sorted(rows.items()) and len(rows) == count
+    writes = [s for s in statements if "feed_change" in s and not s.startswith("select")]
+    assert len(writes) == (2 if _on_postgresql() else count), writes

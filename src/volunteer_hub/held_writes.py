@@ -37,6 +37,10 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.expression import Executable
 
 _HELD_KEY = "volunteer_hub.held_writes"
+#: held writes per statement at most: a sign-up holds two or three; a transaction that
+#: holds many (a roster's cancellations) sends a few statements, and the combinations
+#: kept built stay few
+MAX_TOGETHER = 8
 
 #: ``build(prefix)``: a Core DML statement returning one id column, whose bind parameters
 #: (and inner CTEs) are all named with ``prefix`` in front
@@ -89,14 +93,12 @@ def write_held(session: Session, connection: Connection | None = None) -> None:
         return
     if connection is None:
         connection = session.connection()
-    if len(held) == 1 or connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         ids = [connection.execute(_statement(w.key, w.build, ""), w.params).scalar() for w in held]
     else:
-        statement = _together(held)
-        params = {
-            f"w{i}_{name}": value for i, w in enumerate(held) for name, value in w.params.items()
-        }
-        ids = connection.execute(statement, params).one()
+        ids = []
+        for start in range(0, len(held), MAX_TOGETHER):
+            ids.extend(_write_together(connection, held[start : start + MAX_TOGETHER]))
     for written, row_id in zip(held, ids, strict=True):
         if written.then is not None:
             written.then(row_id)
@@ -114,6 +116,14 @@ def _statement(key: Hashable, build: Builder, prefix: str) -> Executable:
     if statement is None:
         statement = _statements[key, prefix] = build(prefix)
     return statement
+
+
+def _write_together(connection: Connection, held: list[_Held]) -> tuple:
+    if len(held) == 1:
+        [one] = held
+        return (connection.execute(_statement(one.key, one.build, ""), one.params).scalar(),)
+    params = {f"w{i}_{name}": value for i, w in enumerate(held) for name, value in w.params.items()}
+    return tuple(connection.execute(_together(held), params).one())
 
 
 def _together(held: list[_Held]) -> Executable:
