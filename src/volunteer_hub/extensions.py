@@ -68,7 +68,7 @@ def register_migrate_command(app: Flask, directory: str) -> None:
 
 
 def _install_hooks() -> None:
-    from volunteer_hub import after_commit
+    from volunteer_hub import after_commit, held_writes
     from volunteer_hub.db import (
         install_binary_results_option,
         install_fork_guard,
@@ -82,6 +82,7 @@ def _install_hooks() -> None:
 
     # On the class, so every session Flask-SQLAlchemy makes (any app, any thread) has it.
     after_commit.install(Session)
+    held_writes.install(Session)
 
 
 _install_hooks()

@@ -74,6 +74,7 @@ def test_a_duplicate_the_read_did_not_see_gives_its_seat_back(make, writes, on_p
     facts = _facts(make, team)
     volunteer = make.member(team)
     _place(facts, volunteer)
+    db.session.commit()  # with the notice and feed change its sign-up held
     writes.clear()
 
     with pytest.raises(services.AlreadySignedUp):
@@ -90,6 +91,7 @@ def test_a_full_shift_is_tried_then_waitlisted_behind_its_lock(make, writes, on_
     facts = _facts(make, team, capacity=1)
     first, second = make.member(team), make.member(team)
     _place(facts, first)
+    db.session.commit()  # with the notice and feed change its sign-up held
     writes.clear()
 
     result = _place(facts, second)

@@ -45,9 +45,16 @@ def test_a_sign_up_by_text_reads_its_sender_once_and_writes_each_row_once(make, 
     inbound_writes = [s for s in statements if "inbound_sms" in s and not s.startswith("select")]
     assert len(inbound_writes) == 2, statements
     if db.session.get_bind().dialect.name == "postgresql":
-        # Recorded by the sender's read; the reply's INSERT and the link are one WITH.
+        # Recorded by the sender's read; the reply's INSERT and the link are one WITH,
+        # held to the commit with the sign-up's feed change (held_writes): the read, the
+        # seat and the signup, then these.
         assert "insert into inbound_sms" in from_person[0], statements
-        assert inbound_writes[1].startswith("with reply as (insert into outgoing_sms"), statements
+        assert len(statements) == 3, statements
+        together = inbound_writes[1]
+        assert together == statements[-1], statements
+        assert together.startswith("with w0 as (insert into feed_change"), together
+        assert "w1_reply as (insert into outgoing_sms" in together, together
+        assert "w1 as (update inbound_sms set reply_id=(select w1_reply.id" in together, together
     else:  # SQLite takes no INSERT inside WITH: INSERT, then UPDATE for the link
         assert inbound_writes[0].startswith("insert into inbound_sms"), statements
         assert inbound_writes[1].startswith("update inbound_sms"), statements

@@ -1,10 +1,11 @@
 """Changes the calendar feeds have not taken in yet: a small outbox row per change.
 
 A change to an event or a signup writes one ``FeedChange`` row in its own transaction
-(one INSERT: which event, whose person feeds, the category it left). The message sent
-after commit (``calendar.tasks.feeds_touched``) is the fast path: it marks the feeds
-that show the change stale (``Feed.stale_since``), sends their rebuilds and deletes the
-row. A row still here after ``OVERDUE_AFTER`` lost its message, and the scheduler's
+(one INSERT: which event, whose person feeds, the category it left; held until the
+transaction's next statement, so that it shares a round trip: ``held_writes``). The
+message sent after commit (``calendar.tasks.feeds_touched``) is the fast path: it marks
+the feeds that show the change stale (``Feed.stale_since``), sends their rebuilds and
+deletes the row. A row still here after ``OVERDUE_AFTER`` lost its message, and the scheduler's
 tick sends it again. Rows are never updated: a change made while one is being applied
 has a row of its own, so nothing is lost to a race.
 
@@ -14,11 +15,13 @@ its team's and units' feed rows until commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, bindparam, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from volunteer_hub import held_writes
 from volunteer_hub.db import Base, utcnow
 from volunteer_hub.domain_events import new_in_transaction
 from volunteer_hub.extensions import db
@@ -47,39 +50,45 @@ class FeedChange(Base):
 
 
 def note(
-    event_id: int, person_ids: tuple[int, ...] = (), old_category_id: int | None = None
-) -> int | None:
-    """Write the change's row in the current transaction and return its id; None when
-    this transaction has written one that covers it already (a cancel that promotes
-    someone, say). ``person_ids``: sorted, without repeats (as the message names them)."""
+    event_id: int,
+    person_ids: tuple[int, ...] = (),
+    old_category_id: int | None = None,
+    then: Callable[[int | None], None] | None = None,
+) -> bool:
+    """Write the change's row in the current transaction, held until its next statement
+    (``held_writes``: a sign-up's goes with its text in one round trip), and call
+    ``then`` with the row's id once written. False, and nothing written, when this
+    transaction has written one that covers it already (a cancel that promotes someone,
+    say). ``person_ids``: sorted, without repeats (as the message names them)."""
     covers = [("feed", event_id), *(("feed", event_id, "person", p) for p in person_ids)]
     if old_category_id is not None:
         covers.append(("feed", event_id, "category", old_category_id))
     if not new_in_transaction(*covers):
-        return None
-    return db.session.scalar(
-        _INSERT_CHANGE,
-        {
-            "event_id": event_id,
-            "person_ids": list(person_ids),
-            "old_category_id": old_category_id,
-            "created_at": utcnow(),
-        },
-    )
+        return False
+    values = {
+        "event_id": event_id,
+        "person_ids": list(person_ids),
+        "old_category_id": old_category_id,
+        "created_at": utcnow(),
+    }
+    held_writes.hold("feed_change", _insert_change, values, then)
+    return True
 
 
-# Every sign-up and cancellation writes one: built once, in Core (no entity comes back).
-_change = FeedChange.__table__
-_INSERT_CHANGE = (
-    insert(_change)
-    .values(
-        {
-            name: bindparam(name)
-            for name in ("event_id", "person_ids", "old_category_id", "created_at")
-        }
+# Every sign-up and cancellation writes one: built once per prefix, in Core (no entity
+# comes back).
+def _insert_change(prefix: str):
+    change = FeedChange.__table__
+    return (
+        insert(change)
+        .values(
+            {
+                name: bindparam(prefix + name)
+                for name in ("event_id", "person_ids", "old_category_id", "created_at")
+            }
+        )
+        .returning(change.c.id)
     )
-    .returning(_change.c.id)
-)
 
 
 def clear(change_id: int) -> None:

@@ -120,6 +120,8 @@ def _note(
     event_id: int, person_ids: Iterable[int] = (), old_category_id: int | None = None
 ) -> None:
     person_ids = tuple(sorted(set(person_ids))) if person_ids else ()
-    change_id = changes.note(event_id, person_ids, old_category_id)
-    if change_id is not None:
+
+    def send_once_written(change_id: int | None) -> None:
         after_commit.enqueue(feeds_touched.send, event_id, person_ids, old_category_id, change_id)
+
+    changes.note(event_id, person_ids, old_category_id, then=send_once_written)

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from volunteer_hub import held_writes
 from volunteer_hub.callouts.models import Callout, CalloutRecipient
 from volunteer_hub.db import in_constants, utcnow
 from volunteer_hub.events.models import Event, Shift
@@ -345,7 +346,10 @@ def _record_reply(
     }
     values = {f"reply_{name}": value for name, value in reply.items()}
     if dialect == "postgresql":
-        db.session.execute(_reply_and_link(), {"inbound_id": inbound_id, **values})
+        # Held until the commit (held_writes): an SMS sign-up's feed change goes with it,
+        # one round trip for both. Nothing reads the reply before then but through the
+        # session (``send_reply_by_outbox``), which writes it first.
+        held_writes.hold("sms_reply", _reply_and_link, {"inbound_id": inbound_id, **values})
     else:
         reply_id = db.session.scalar(_INSERT_REPLY, values)
         db.session.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply_id": reply_id})
@@ -372,12 +376,18 @@ _REPLY_COLUMNS = (
     "sent_at",
     "status_changed_at",
 )
-_INSERT_REPLY = (
-    insert(_outgoing)
-    # Named apart from the columns: inside the UPDATE below, "body" would be inbound_sms's.
-    .values({name: bindparam(f"reply_{name}") for name in _REPLY_COLUMNS})
-    .returning(_outgoing.c.id)
-)
+
+
+def _insert_reply(prefix: str = ""):
+    return (
+        insert(_outgoing)
+        # Named apart from the columns: inside the UPDATE below, "body" would be inbound_sms's.
+        .values({name: bindparam(f"{prefix}reply_{name}") for name in _REPLY_COLUMNS})
+        .returning(_outgoing.c.id)
+    )
+
+
+_INSERT_REPLY = _insert_reply()
 _SET_REPLY = (
     update(_inbound)
     .where(_inbound.c.id == bindparam("inbound_id"))
@@ -385,14 +395,16 @@ _SET_REPLY = (
 )
 
 
-@functools.cache
-def _reply_and_link():
-    """PostgreSQL: the reply's INSERT and the inbound row's link to it in one round trip
-    (``WITH reply AS (INSERT … RETURNING id) UPDATE inbound_sms SET reply_id = …``).
-    SQLite takes no INSERT inside WITH: there, the two statements above."""
-    reply = _INSERT_REPLY.cte("reply")
+def _reply_and_link(prefix: str):
+    """PostgreSQL: the reply's INSERT and the inbound row's link to it in one statement
+    (``WITH reply AS (INSERT … RETURNING id) UPDATE inbound_sms SET reply_id = …
+    RETURNING id``), a held write: every name carries ``prefix``, the CTE's too, since
+    beside other writes it joins their WITH. SQLite takes no INSERT inside WITH: there,
+    the two statements above."""
+    reply = _insert_reply(prefix).cte(f"{prefix}reply")
     return (
         update(_inbound)
-        .where(_inbound.c.id == bindparam("inbound_id"))
+        .where(_inbound.c.id == bindparam(f"{prefix}inbound_id"))
         .values(reply_id=select(reply.c.id).scalar_subquery())
+        .returning(_inbound.c.id)
     )

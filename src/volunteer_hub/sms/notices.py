@@ -73,7 +73,8 @@ def signup_placed(placed: SignupPlaced) -> None:
         dedupe_key=f"notice:placed:{placed.signup_id}",
         person_id=facts.person_id,
         signup_id=placed.signup_id,
-        id_only=True,
+        # Written with the sign-up's feed change, in one round trip (held_writes).
+        hold=True,
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from volunteer_hub import after_commit
+from volunteer_hub import after_commit, held_writes
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
@@ -71,6 +71,7 @@ def queue_text(
     signup_id: int | None = None,
     shift_starts_at: datetime | None = None,
     id_only: bool = False,
+    hold: bool = False,
 ) -> OutgoingSms | int | None:
     """Put a text in the outbox, to be sent after the current transaction commits: the
     rendered text behind the signature, and its template key and variables beside it.
@@ -80,36 +81,52 @@ def queue_text(
     ``expires_at``: not to be handed over after this time. ``signup_id`` and
     ``shift_starts_at``: what a reminder is about, checked again by ``deliver``.
     ``id_only``: return the new row's id, not the row (the INSERT then returns the id
-    alone and no entity is built: every sign-up's notice).
+    alone and no entity is built).
+    ``hold``: return None at once and write the row with the transaction's next statement
+    (``held_writes``: a sign-up's notice goes with its feed change in one round trip);
+    for a caller that needs neither the row nor its id.
     """
     kind = SmsKind(kind)
     full_body = current_app.config["SMS_SIGNATURE"] + text.text
-    row = _insert_unless_duplicate(
-        id_only=id_only,
-        # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
-        unless_opted_out=person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None,
-        person_id=person_id,
-        to_phone=to_phone,
-        body=full_body,
-        template_key=text.key,
-        template_vars=text.variables,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        status=SmsStatus.QUEUED,
-        is_urgent=is_urgent,
-        send_after=send_after,
-        expires_at=expires_at,
-        signup_id=signup_id,
-        shift_starts_at=shift_starts_at,
-        segments=count_segments(full_body),
-        attempts=0,
-        created_at=utcnow(),
-    )
+    values = {
+        "person_id": person_id,
+        "to_phone": to_phone,
+        "body": full_body,
+        "template_key": text.key,
+        "template_vars": text.variables,
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "status": SmsStatus.QUEUED,
+        "is_urgent": is_urgent,
+        "send_after": send_after,
+        "expires_at": expires_at,
+        "signup_id": signup_id,
+        "shift_starts_at": shift_starts_at,
+        "segments": count_segments(full_body),
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
+    unless_opted_out = person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None
+    if hold:
+        due = send_after is None or send_after <= utcnow()
+        _hold_insert(unless_opted_out, values, then=_send_when_written if due else None)
+        return None
+    row = _insert_unless_duplicate(id_only=id_only, unless_opted_out=unless_opted_out, **values)
     if row is not None and (send_after is None or send_after <= utcnow()):
         from volunteer_hub.sms.tasks import send_sms
 
         after_commit.enqueue(send_sms.send, row if id_only else row.id)
     return row
+
+
+def _send_when_written(row_id: int | None) -> None:
+    """A held text's actor is sent after commit, as for a text written at once; no row
+    (a duplicate, an opted-out person): nothing to send."""
+    from volunteer_hub.sms.tasks import send_sms
+
+    if row_id is not None:
+        after_commit.enqueue(send_sms.send, row_id)
 
 
 @dataclass(frozen=True)
@@ -569,16 +586,29 @@ def _insert_unless_duplicate(
     return db.session.scalar(statement, values)
 
 
+def _hold_insert(
+    unless_opted_out: int | None, values: dict, then: Callable[[int | None], None] | None
+) -> None:
+    """``_insert_unless_duplicate``'s statement (returning the id), held until the
+    transaction's next statement (``held_writes``); ``then`` gets the id, or None."""
+    key = ("outbox", db.engine.dialect.name, tuple(values), unless_opted_out is not None)
+    values["opted_out_person_id"] = unless_opted_out
+    held_writes.hold(key, functools.partial(_outbox_insert, *key[1:], True), values, then)
+
+
 @functools.cache
-def _outbox_insert(dialect: str, columns: tuple[str, ...], check_opt_out: bool, id_only: bool):
+def _outbox_insert(
+    dialect: str, columns: tuple[str, ...], check_opt_out: bool, id_only: bool, prefix: str = ""
+):
     """The outbox INSERT, built once per dialect and shape: every sign-up notice,
     reminder and login code runs it, and building it anew costs more CPU than its round
-    trip."""
+    trip. ``prefix``: before every bind name (a held write's, ``held_writes``)."""
     table = OutgoingSms.__table__
-    row = select(*(bindparam(name, type_=table.c[name].type) for name in columns))
+    row = select(*(bindparam(prefix + name, type_=table.c[name].type) for name in columns))
     if check_opt_out:
         opted_out = select(Person.id).where(
-            Person.id == bindparam("opted_out_person_id"), Person.sms_opted_out_at.is_not(None)
+            Person.id == bindparam(prefix + "opted_out_person_id"),
+            Person.sms_opted_out_at.is_not(None),
         )
         row = row.where(~opted_out.exists())
     else:
