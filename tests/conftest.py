@@ -195,6 +195,22 @@ class QueryCounter:
 
 
 @pytest.fixture
+def statements(app):
+    """The SQL statements sent while the test runs, upper-cased and on one line each;
+    BEGIN and COMMIT are not among them (savepoints are)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statement = " ".join(statement.split()).upper()
+        if not statement.startswith(("BEGIN", "COMMIT")):
+            sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def count_queries(app):
     """``with count_queries() as counter: ...`` then ``counter.count``."""
 

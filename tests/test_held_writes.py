@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from dramatiq.middleware import Middleware
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from tests.sms.helpers import inbound_row
@@ -44,22 +43,6 @@ def enqueued(broker):
     broker.middleware.remove(recorder)
 
 
-@pytest.fixture
-def statements(app):
-    """The SQL statements sent while the test runs, lower-cased, one line each (BEGIN,
-    COMMIT and savepoints apart)."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statement = " ".join(statement.split()).lower()
-        if not statement.startswith(("begin", "commit")):
-            sent.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    sa_event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _on_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
@@ -84,7 +67,7 @@ def _signed_up(make, statements, enqueued, **person):
 
 
 def _side_rows(statements: list[str]) -> list[str]:
-    return [s for s in statements if "outgoing_sms" in s or "feed_change" in s]
+    return [s for s in statements if "OUTGOING_SMS" in s or "FEED_CHANGE" in s]
 
 
 def _text(key: str = "t") -> Rendered:
@@ -100,12 +83,12 @@ def test_a_sign_up_s_text_and_feed_change_are_one_statement_at_commit(make, stat
     side = _side_rows(statements)
     if _on_postgresql():
         assert len(side) == 1, side
-        assert side[0].startswith("with w0 as (insert into outgoing_sms"), side[0]
-        assert "w1 as (insert into feed_change" in side[0], side[0]
+        assert side[0].startswith("WITH W0 AS (INSERT INTO OUTGOING_SMS"), side[0]
+        assert "W1 AS (INSERT INTO FEED_CHANGE" in side[0], side[0]
     else:  # SQLite takes no INSERT inside WITH
         assert [s.split(" (")[0] for s in side] == [
-            "insert into outgoing_sms",
-            "insert into feed_change",
+            "INSERT INTO OUTGOING_SMS",
+            "INSERT INTO FEED_CHANGE",
         ]
     text = db.session.scalar(select(OutgoingSms).where(OutgoingSms.signup_id == signup_id))
     change = db.session.scalar(select(FeedChange))
@@ -174,7 +157,7 @@ def test_a_duplicate_text_does_not_hide_the_feed_change_s_id(make, statements, e
     assert _count(OutgoingSms) == 1
     assert enqueued.messages == []  # nothing for the duplicate; the feed's was ``then``'s
     if _on_postgresql():
-        writes = [s for s in _side_rows(statements) if s.startswith(("with", "insert"))]
+        writes = [s for s in _side_rows(statements) if s.startswith(("WITH", "INSERT"))]
         assert len(writes) == 1, statements
 
 
@@ -190,7 +173,7 @@ def test_held_writes_go_before_a_savepoint_that_then_rolls_back(make, statements
         raise RuntimeError("inner failure")
     db.session.commit()
 
-    savepoint = next(i for i, s in enumerate(statements) if s.startswith("savepoint"))
+    savepoint = next(i for i, s in enumerate(statements) if s.startswith("SAVEPOINT"))
     assert _side_rows(statements[:savepoint]) and not _side_rows(statements[savepoint:])
     assert _count(OutgoingSms) == 1 and _count(FeedChange) == 1
     assert enqueued.actors() == ["send_sms"]
@@ -221,8 +204,8 @@ def test_held_rows_go_before_the_orm_rows_added_after_them(make, statements):
     db.session.add(Person(name="后来", phone="+8613900000077"))
     db.session.flush()
 
-    writes = [s for s in statements if s.startswith(("insert", "with"))]
-    assert "outgoing_sms" in writes[0] and writes[-1].startswith("insert into person"), writes
+    writes = [s for s in statements if s.startswith(("INSERT", "WITH"))]
+    assert "OUTGOING_SMS" in writes[0] and writes[-1].startswith("INSERT INTO PERSON"), writes
 
 
 def test_a_sign_up_by_text_is_three_statements_on_postgresql(make, statements):
@@ -245,8 +228,8 @@ def test_a_sign_up_by_text_is_three_statements_on_postgresql(make, statements):
     # the sender's read with the inbound row; the seat and the signup; the feed change
     # with the reply and its link
     assert len(statements) == 3, statements
-    assert "insert into feed_change" in statements[-1], statements[-1]
-    assert "update inbound_sms set reply_id" in statements[-1], statements[-1]
+    assert "INSERT INTO FEED_CHANGE" in statements[-1], statements[-1]
+    assert "UPDATE INBOUND_SMS SET REPLY_ID" in statements[-1], statements[-1]
     recorded = inbound_row("SM-held-1")
     reply = db.session.get(OutgoingSms, recorded.reply_id)
     assert "报名成功" in result.reply and reply.body == result.reply
@@ -263,5 +246,5 @@ def test_many_held_writes_go_a_few_statements_at_a_time_each_with_its_id(stateme
 
     rows = dict(db.session.execute(select(FeedChange.event_id, FeedChange.id)).all())
     assert written == sorted(rows.items()) and len(rows) == count
-    writes = [s for s in statements if "feed_change" in s and not s.startswith("select")]
+    writes = [s for s in statements if "FEED_CHANGE" in s and not s.startswith("SELECT")]
     assert len(writes) == (2 if _on_postgresql() else count), writes

@@ -22,21 +22,6 @@ from volunteer_hub.signups import services
 from volunteer_hub.signups.models import Signup, SignupStatus
 
 
-@pytest.fixture
-def statements(app):
-    """The SQL statements sent while the test runs, upper-cased (BEGIN and COMMIT not)."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statement = " ".join(statement.split()).upper()
-        if not statement.startswith(("BEGIN", "COMMIT")):
-            sent.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    sa_event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _on_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 

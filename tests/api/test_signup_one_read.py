@@ -5,27 +5,11 @@ that read decides must be what the rules decided before it."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from tests.api.conftest import refused
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
-
-
-@pytest.fixture
-def statements(app):
-    """The SQL statements sent while the test runs (BEGIN and COMMIT are not among them)."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statement = " ".join(statement.split()).upper()
-        if not statement.startswith(("BEGIN", "COMMIT")):
-            sent.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _shift(make, team, **kwargs):
