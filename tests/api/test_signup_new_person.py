@@ -7,6 +7,7 @@ seat."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,43 @@ def _person_by_phone(phone: str) -> Person:
 def _row(where) -> dict:
     """A person's row, every column, as stored."""
     return db.session.execute(select(Person.__table__).where(where)).one()._asdict()
+
+
+@contextmanager
+def _registered_elsewhere(phone: str, also=None):
+    """Another request registers ``phone`` (and does ``also(connection, person_id)``)
+    and commits, between this request's read and its INSERT of the person. Yields a
+    dict whose "id" is that person's, once registered."""
+    others: dict = {}
+
+    def register_elsewhere(conn, cursor, statement, *args):
+        if "INSERT INTO person" not in statement or others:
+            return
+        others["id"] = None  # once: the other request's own INSERT passes here too
+
+        def write(other):
+            others["id"] = other.scalar(
+                insert(Person.__table__)
+                .values(name="别人登记", phone=phone)
+                .returning(Person.__table__.c.id)
+            )
+            if also is not None:
+                also(other, others["id"])
+
+        # The other request, on a connection of its own, committed before ours goes on.
+        # On SQLite our transaction holds the write lock: the row is written in it instead
+        # (SQLite cannot race here; the statement still meets a taken number).
+        if _on_postgresql():
+            with db.engine.begin() as other:
+                write(other)
+        else:
+            write(conn)
+
+    sa_event.listen(db.engine, "before_cursor_execute", register_elsewhere)
+    try:
+        yield others
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", register_elsewhere)
 
 
 def _writes_person(statement: str) -> bool:
@@ -154,30 +192,14 @@ def test_on_a_shift_read_full_the_new_person_and_the_lock_are_one_statement(api,
 
 
 def test_a_number_registered_after_a_full_read_waitlists_that_person(api, make):
-    if not _on_postgresql():
-        pytest.skip("the other request commits on its own connection: PostgreSQL")
     team = make.team()
     shift = _shift(make, team, capacity=1)
     as_coordinator = api.as_(make.coordinator(team.unit))
     as_coordinator.post(_url(shift), json={"phone": "13900005001", "name": "先来"})
     phone = "+8613900005002"
-    others = {}
 
-    def register_elsewhere(conn, cursor, statement, *args):
-        if "INSERT INTO person" in statement and not others:
-            others["id"] = None
-            with db.engine.begin() as other:
-                others["id"] = other.scalar(
-                    insert(Person.__table__)
-                    .values(name="别人登记", phone=phone)
-                    .returning(Person.__table__.c.id)
-                )
-
-    sa_event.listen(db.engine, "before_cursor_execute", register_elsewhere)
-    try:
+    with _registered_elsewhere(phone) as others:
         answer = as_coordinator.post(_url(shift), json={"phone": phone, "name": "新人"})
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", register_elsewhere)
     db.session.expire_all()
 
     assert answer.status_code == 201, answer.get_json()
@@ -227,44 +249,20 @@ def test_a_number_registered_after_the_read_signs_up_that_person(
     shift = _shift(make, team)
     as_coordinator = api.as_(make.coordinator(team.unit))
     phone = "+8613900003001"
-    others = {}
 
-    def register_elsewhere(conn, cursor, statement, *args):
-        if "INSERT INTO person" not in statement or others:
-            return
-        others["id"] = None  # once: the other request's own INSERT passes here too
-
-        def write(other):
-            others["id"] = other.scalar(
-                insert(Person.__table__)
-                .values(name="别人登记", phone=phone)
-                .returning(Person.__table__.c.id)
+    def sign_up_too(other, person_id):
+        other.execute(
+            insert(Signup.__table__).values(
+                shift_id=shift.id,
+                person_id=person_id,
+                status=SignupStatus.WAITLISTED,
+                source="web",
+                created_at=services.utcnow(),
             )
-            if signed_up_too:
-                other.execute(
-                    insert(Signup.__table__).values(
-                        shift_id=shift.id,
-                        person_id=others["id"],
-                        status=SignupStatus.WAITLISTED,
-                        source="web",
-                        created_at=services.utcnow(),
-                    )
-                )
+        )
 
-        # The other request, on a connection of its own, committed before ours goes on.
-        # On SQLite our transaction holds the write lock: the row is written in it instead
-        # (SQLite cannot race here; the statement still meets a taken number).
-        if _on_postgresql():
-            with db.engine.begin() as other:
-                write(other)
-        else:
-            write(conn)
-
-    sa_event.listen(db.engine, "before_cursor_execute", register_elsewhere)
-    try:
+    with _registered_elsewhere(phone, sign_up_too if signed_up_too else None) as others:
         answer = as_coordinator.post(_url(shift), json={"phone": phone, "name": "新人"})
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", register_elsewhere)
     db.session.expire_all()
 
     people = db.session.scalars(select(Person).where(Person.phone == phone)).all()
