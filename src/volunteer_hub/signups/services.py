@@ -252,42 +252,20 @@ def place(
         "created_at": now,
         "confirmed_at": now,
     }
-    registered = isinstance(person, NewPerson)
-    #: whether the shift row, locked by this request, has a free seat (None: not locked yet)
-    free = None
-    if not registered:
-        person_id = person
-        # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
-        claimed, signup_id = (
-            (False, None)
-            if seen_full
-            else claim_seat_and_insert(person_id=person_id, acted_by_id=acted_by_id, **written)
-        )
-    elif seen_full:
-        # The person's row and the lock of the shift row the waitlist below needs: one
-        # statement on PostgreSQL.
-        person_id, free = register_and_lock_shift(person.name, person.phone, now, shift_id)
-        claimed, signup_id = False, None
-    else:
-        # The person's row, and with it the free seat and the signup: one statement on
-        # PostgreSQL, a round trip fewer than registering them first.
-        person_id, claimed, signup_id = register_claim_and_insert(
-            person.name, person.phone, now, acted_by_id=acted_by_id, **written
-        )
-    if person_id is None:
+    first = _first_try(person, written, acted_by_id, now, seen_full=seen_full)
+    if first.person_id is None:
         # Registered by another request since the read: nothing was written (no seat is
         # claimed without the person's row). As that person, the way it was done before.
         found, created = find_or_create_person(person.name, person.phone)
         result = place(facts, found.id, found.phone, source, acted_by_id, now, seen_full=seen_full)
         return replace(result, registered=created)
-    written["person_id"] = person_id
-    ahead = None
+    person_id = written["person_id"] = first.person_id
+    claimed, signup_id, ahead = first.claimed, first.signup_id, None
     # To the waitlist: queue on the shift row's lock first (see the module's docstring),
     # then try again if a seat was freed while we waited: the locked row is the latest.
     # The seat-claiming UPDATE already holds that lock when it succeeds.
     if not claimed:
-        if free is None:
-            free = lock_shift_free_seat(shift_id)
+        free = lock_shift_free_seat(shift_id) if first.free is None else first.free
         claimed = free and claim_seat(shift_id)
         if not claimed:
             written.update(status=SignupStatus.WAITLISTED, confirmed_at=None)
@@ -317,7 +295,51 @@ def place(
         team_name=facts.team_name,
     )
     publish(SignupPlaced(signup_id, placed.source, waitlist_position=position, facts=handed))
+    registered = isinstance(person, NewPerson)
     return SignupResult(placed=placed, waitlist_position=position, registered=registered)
+
+
+@dataclass(frozen=True)
+class _FirstTry:
+    """What ``place``'s first statement did: the person's id (None: the number of a
+    NewPerson was registered by another request since the read, and nothing was
+    written), whether it claimed a seat and wrote the signup, and, when it locked the
+    shift row instead, whether that row has a free seat."""
+
+    person_id: int | None
+    claimed: bool = False
+    signup_id: int | None = None
+    free: bool | None = None
+
+
+def _first_try(
+    person: int | NewPerson,
+    written: dict,
+    acted_by_id: int | None,
+    now: datetime,
+    *,
+    seen_full: bool,
+) -> _FirstTry:
+    shift_id = written["shift_id"]
+    if not isinstance(person, NewPerson):
+        if seen_full:  # the lock in ``place`` tries the seat
+            return _FirstTry(person)
+        # A free seat: claimed and the signup written at once (one statement on PostgreSQL).
+        return _FirstTry(
+            person, *claim_seat_and_insert(person_id=person, acted_by_id=acted_by_id, **written)
+        )
+    if seen_full:
+        # The person's row and the lock of the shift row the waitlist needs: one statement
+        # on PostgreSQL.
+        person_id, free = register_and_lock_shift(person.name, person.phone, now, shift_id)
+        return _FirstTry(person_id, free=free)
+    # The person's row, and with it the free seat and the signup: one statement on
+    # PostgreSQL, a round trip fewer than registering them first.
+    return _FirstTry(
+        *register_claim_and_insert(
+            person.name, person.phone, now, acted_by_id=acted_by_id, **written
+        )
+    )
 
 
 def cancel(
