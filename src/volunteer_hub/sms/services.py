@@ -14,23 +14,20 @@ send nothing at all pauses its backend (``sms.pauses``) until an operator resume
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, true, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select, update
 
-from volunteer_hub import after_commit, held_writes
+from volunteer_hub import after_commit
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
-from volunteer_hub.sms import limits, pauses
+from volunteer_hub.sms import limits, outbox_insert, pauses
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
     ProviderPaused,
@@ -110,9 +107,11 @@ def queue_text(
     unless_opted_out = person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None
     if hold:
         due = send_after is None or send_after <= utcnow()
-        _hold_insert(unless_opted_out, values, then=_send_when_written if due else None)
+        outbox_insert.hold(unless_opted_out, values, then=_send_when_written if due else None)
         return None
-    row = _insert_unless_duplicate(id_only=id_only, unless_opted_out=unless_opted_out, **values)
+    row = outbox_insert.insert_unless_duplicate(
+        id_only=id_only, unless_opted_out=unless_opted_out, **values
+    )
     if row is not None and (send_after is None or send_after <= utcnow()):
         from volunteer_hub.sms.tasks import send_sms
 
@@ -569,58 +568,3 @@ def _opted_out(person_id: int | None) -> bool:
 def _status_callback_url() -> str | None:
     base = current_app.config.get("PUBLIC_BASE_URL")
     return f"{base}/sms/status" if base else None
-
-
-def _insert_unless_duplicate(
-    *, id_only: bool, unless_opted_out: int | None, **values
-) -> OutgoingSms | int | None:
-    """The outbox row, or None: a row with this dedupe key exists, or the person
-    ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
-    NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
-    the row cost one statement, and an opt-out committed before it always wins.
-    ``id_only``: the new row's id rather than the row."""
-    # The outbox has no bind of its own: the session's bind is the app's engine.
-    dialect = db.engine.dialect.name
-    statement = _outbox_insert(dialect, tuple(values), unless_opted_out is not None, id_only)
-    values["opted_out_person_id"] = unless_opted_out  # after the columns were named
-    return db.session.scalar(statement, values)
-
-
-def _hold_insert(
-    unless_opted_out: int | None, values: dict, then: Callable[[int | None], None] | None
-) -> None:
-    """``_insert_unless_duplicate``'s statement (returning the id), held until the
-    transaction's next statement (``held_writes``); ``then`` gets the id, or None."""
-    key = ("outbox", db.engine.dialect.name, tuple(values), unless_opted_out is not None)
-    values["opted_out_person_id"] = unless_opted_out
-    held_writes.hold(key, functools.partial(_outbox_insert, *key[1:], True), values, then)
-
-
-@functools.cache
-def _outbox_insert(
-    dialect: str, columns: tuple[str, ...], check_opt_out: bool, id_only: bool, prefix: str = ""
-):
-    """The outbox INSERT, built once per dialect and shape: every sign-up notice,
-    reminder and login code runs it, and building it anew costs more CPU than its round
-    trip. ``prefix``: before every bind name (a held write's, ``held_writes``)."""
-    table = OutgoingSms.__table__
-    row = select(*(bindparam(prefix + name, type_=table.c[name].type) for name in columns))
-    if check_opt_out:
-        opted_out = select(Person.id).where(
-            Person.id == bindparam(prefix + "opted_out_person_id"),
-            Person.sms_opted_out_at.is_not(None),
-        )
-        row = row.where(~opted_out.exists())
-    else:
-        # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
-        row = row.where(true())
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # Core INSERT (the ORM's bulk mode takes no SELECT), read back as the ORM row.
-    core = (
-        insert(table)
-        .from_select(columns, row)
-        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
-    )
-    if id_only:
-        return core.returning(table.c.id)
-    return select(OutgoingSms).from_statement(core.returning(*table.c))

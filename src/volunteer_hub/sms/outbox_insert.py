@@ -1,0 +1,74 @@
+"""The outbox's INSERT: a text's row unless its dedupe key is taken or its person has
+opted out, in one statement (``INSERT … SELECT … WHERE NOT EXISTS (opted out) ON
+CONFLICT DO NOTHING RETURNING``). Written at once (``insert_unless_duplicate``) or held to
+go with the transaction's next statement (``hold``, ``held_writes``). Apart from
+``sms.services`` because it is how a row is written, not what a text is."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from sqlalchemy import bindparam, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from volunteer_hub import held_writes
+from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
+from volunteer_hub.sms.models import OutgoingSms
+
+
+def insert_unless_duplicate(
+    *, id_only: bool, unless_opted_out: int | None, **values
+) -> OutgoingSms | int | None:
+    """The outbox row, or None: a row with this dedupe key exists, or the person
+    ``unless_opted_out`` names has opted out. One round trip: ``INSERT … SELECT … WHERE
+    NOT EXISTS (opted out) ON CONFLICT DO NOTHING RETURNING``, so the opt-out check and
+    the row cost one statement, and an opt-out committed before it always wins.
+    ``id_only``: the new row's id rather than the row."""
+    # The outbox has no bind of its own: the session's bind is the app's engine.
+    dialect = db.engine.dialect.name
+    statement = _statement(dialect, tuple(values), unless_opted_out is not None, id_only)
+    values["opted_out_person_id"] = unless_opted_out  # after the columns were named
+    return db.session.scalar(statement, values)
+
+
+def hold(
+    unless_opted_out: int | None, values: dict, then: Callable[[int | None], None] | None
+) -> None:
+    """``insert_unless_duplicate``'s statement (returning the id), held until the
+    transaction's next statement (``held_writes``); ``then`` gets the id, or None."""
+    key = ("outbox", db.engine.dialect.name, tuple(values), unless_opted_out is not None)
+    values["opted_out_person_id"] = unless_opted_out
+    held_writes.hold(key, functools.partial(_statement, *key[1:], True), values, then)
+
+
+@functools.cache
+def _statement(
+    dialect: str, columns: tuple[str, ...], check_opt_out: bool, id_only: bool, prefix: str = ""
+):
+    """The outbox INSERT, built once per dialect and shape: every sign-up notice,
+    reminder and login code runs it, and building it anew costs more CPU than its round
+    trip. ``prefix``: before every bind name (a held write's, ``held_writes``)."""
+    table = OutgoingSms.__table__
+    row = select(*(bindparam(prefix + name, type_=table.c[name].type) for name in columns))
+    if check_opt_out:
+        opted_out = select(Person.id).where(
+            Person.id == bindparam(prefix + "opted_out_person_id"),
+            Person.sms_opted_out_at.is_not(None),
+        )
+        row = row.where(~opted_out.exists())
+    else:
+        # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
+        row = row.where(true())
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Core INSERT (the ORM's bulk mode takes no SELECT), read back as the ORM row.
+    core = (
+        insert(table)
+        .from_select(columns, row)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+    )
+    if id_only:
+        return core.returning(table.c.id)
+    return select(OutgoingSms).from_statement(core.returning(*table.c))
