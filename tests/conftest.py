@@ -89,6 +89,24 @@ def app(database_url, redis_url, tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
+    if redis_url:
+        _remove_keys(
+            redis_url, app.config["DRAMATIQ_NAMESPACE"], app.config["RATELIMIT_KEY_PREFIX"]
+        )
+
+
+def _remove_keys(redis_url: str, *names: str) -> None:
+    """What the session left in Redis under its own names (workers' heartbeats, the
+    tick's last run, rate-limit counters): the queues are emptied test by test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for name in names:
+            for key in client.scan_iter(match=f"*{name}*", count=1_000):
+                client.delete(key)
+    finally:
+        client.close()
 
 
 @pytest.fixture(autouse=True)

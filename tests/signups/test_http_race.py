@@ -38,6 +38,8 @@ def server(app, tmp_path):
     }
     if app.config["REDIS_URL"]:
         env["REDIS_URL"] = app.config["REDIS_URL"]
+        # The tests' own queues, which each test empties: not the default namespace's.
+        env["DRAMATIQ_NAMESPACE"] = app.config["DRAMATIQ_NAMESPACE"]
     else:
         env.pop("REDIS_URL", None)
     process = subprocess.Popen(
