@@ -282,6 +282,10 @@ class Gunicorn:
         def answering() -> bool:
             if self.process.poll() is not None:
                 return True
+            # Every worker forked, not only the first that answers: a caller that notes
+            # the workers (to tell one that died later) must see them all.
+            if len(self.worker_pids()) < self.workers:
+                return False
             try:
                 return httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
             except httpx.HTTPError:
