@@ -7,7 +7,6 @@ gives its seat back."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from tests.signups.test_concurrency import _run_together
@@ -17,19 +16,11 @@ from volunteer_hub.signups import services
 from volunteer_hub.signups.models import Signup, SignupStatus
 
 
-@pytest.fixture
-def writes(app):
-    """The statements that write or lock, sent while the test runs, upper-cased."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statement = " ".join(statement.split()).upper()
-        if statement.startswith(("UPDATE", "INSERT", "WITH")) or "FOR UPDATE" in statement:
-            sent.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    sa_event.remove(db.engine, "before_cursor_execute", record)
+def _writes(statements: list[str]) -> list[str]:
+    """Of the statements sent (the ``statements`` fixture), those that write or lock."""
+    return [
+        s for s in statements if s.startswith(("UPDATE", "INSERT", "WITH")) or "FOR UPDATE" in s
+    ]
 
 
 @pytest.fixture
@@ -53,13 +44,14 @@ def _place(facts, person, **kwargs):
     return services.place(facts, person.id, person.phone, "api", None, services.utcnow(), **kwargs)
 
 
-def test_a_free_seat_is_claimed_and_written_in_one_statement(make, writes, on_postgresql):
+def test_a_free_seat_is_claimed_and_written_in_one_statement(make, statements, on_postgresql):
     team = make.team()
     facts = _facts(make, team)
     volunteer = make.member(team)
-    writes.clear()
+    statements.clear()
 
     result = _place(facts, volunteer)
+    writes = _writes(statements)
 
     # the signup's own writes: the claim with the INSERT; then the notice and the feed
     on_seat_or_signup = ("WITH", "UPDATE SHIFT", "INSERT INTO SIGNUP", "SELECT SHIFT")
@@ -69,16 +61,17 @@ def test_a_free_seat_is_claimed_and_written_in_one_statement(make, writes, on_po
     assert db.session.get(Shift, facts.shift_id).filled == 1
 
 
-def test_a_duplicate_the_read_did_not_see_gives_its_seat_back(make, writes, on_postgresql):
+def test_a_duplicate_the_read_did_not_see_gives_its_seat_back(make, statements, on_postgresql):
     team = make.team()
     facts = _facts(make, team)
     volunteer = make.member(team)
     _place(facts, volunteer)
     db.session.commit()  # with the notice and feed change its sign-up held
-    writes.clear()
+    statements.clear()
 
     with pytest.raises(services.AlreadySignedUp):
         _place(facts, volunteer)
+    writes = _writes(statements)
 
     # the claim with the INSERT the index refused, then the seat given back
     assert len(writes) == 2 and _is_claim_and_insert(writes[0]), writes
@@ -86,15 +79,16 @@ def test_a_duplicate_the_read_did_not_see_gives_its_seat_back(make, writes, on_p
     assert db.session.get(Shift, facts.shift_id).filled == 1
 
 
-def test_a_full_shift_is_tried_then_waitlisted_behind_its_lock(make, writes, on_postgresql):
+def test_a_full_shift_is_tried_then_waitlisted_behind_its_lock(make, statements, on_postgresql):
     team = make.team()
     facts = _facts(make, team, capacity=1)
     first, second = make.member(team), make.member(team)
     _place(facts, first)
     db.session.commit()  # with the notice and feed change its sign-up held
-    writes.clear()
+    statements.clear()
 
     result = _place(facts, second)
+    writes = _writes(statements)
 
     assert _is_claim_and_insert(writes[0]), writes
     assert "FOR UPDATE" in writes[1] and writes[2].startswith("INSERT INTO SIGNUP"), writes
