@@ -9,7 +9,10 @@ Dramatiq worker process after a 3,000-text call-out.
    ``gunicorn -w 2 wsgi:app`` with the sign-up bench's settings (SMS_BACKEND=twilio), then
    ``--requests`` requests over 4 connections: API sign-ups, signed SMS sign-ups and
    GET /healthz (2 : 1 : 2). Prints each worker's resident memory (VmRSS) after the
-   warm-up and at the end, and which heavy libraries a worker has loaded.
+   warm-up and at the end, and which heavy libraries a worker has loaded. Then the same
+   for the sign-up bench's floor (``bench/_floor_app.py``: Flask, Flask-SQLAlchemy,
+   psycopg and Twilio's signature check, the same requests, served the same way), as the
+   yardstick of what those libraries alone hold.
 2. Worker: a fresh database, ``--texts`` urgent texts queued in one commit (as
    ``bench/sms_callout.py`` does), one ``dramatiq volunteer_hub.worker`` process with 8
    threads sending them to the project's fake Twilio server; its worker process's VmRSS
@@ -37,7 +40,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _race_load as race
-from signup_race import Requests, app_env, clean_up, start_gunicorn
+from signup_race import Requests, app_env, clean_up, start_gunicorn, stop_servers
 
 AIM_WEB_MB = 80
 AIM_WORKER_MB = 100
@@ -100,52 +103,68 @@ def web(args, redis_db: int, workdir: Path) -> dict:
         setup = json.loads(
             race.run_checked(
                 [race.VENV_BIN / "python", race.ROOT / "bench" / "_setup_data.py", 20, 10_000, 10,
-                 args.requests],
+                 2 * args.requests],
                 env,
                 "setup",
             ).strip()
         )  # fmt: skip
-        port = race.free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        extra = ("--preload",) if args.preload else ()
-        server = start_gunicorn("wsgi:app", port, env, 2, workdir / "memory-web.log", *extra)
-        servers.append(server)
-        race.wait_healthy(base_url, server)
+        # One Requests for both servers: every sign-up, ours or the floor's, a new phone.
         requests = Requests(setup, env["TWILIO_AUTH_TOKEN"])
-        client_class = race.CLIENTS["stdlib"]
-        auth = {"Authorization": f"Bearer {setup['token']}"}
-        mix = [requests.api_sign_up, requests.sms_sign_up, requests.healthz]
-
-        def mixed(client, i: int):
-            request = mix[(0, 0, 1, 2, 2)[i % 5]]
-            return request(client, i)
-
-        run = race.Run("memory", 4)
-        race.load(
-            lambda: client_class(base_url, auth), run, mixed, None, 100, server_pid=server.pid
+        preload = ("--preload",) if args.preload else ()
+        report = serve_and_measure(
+            args, env, requests, setup["token"], "wsgi:app", preload, servers, workdir
         )
-        workers = children(server.pid)
-        warm = {pid: rss_mb(pid) for pid in workers}
-        race.load(
-            lambda: client_class(base_url, auth),
-            run,
-            mixed,
-            None,
-            args.requests - 100,
-            server_pid=server.pid,
+        report["heavy_libraries_at_start"] = loaded_at_start("wsgi", env)
+        floor_args = ("--pythonpath", str(race.ROOT / "bench"), *preload)
+        report["floor"] = serve_and_measure(
+            args, env, requests, setup["token"], "_floor_app:app", floor_args, servers, workdir
         )
-        report = {
-            "requests": run.count,
-            "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
-            "rss_mb_after_warm_up": [round(v, 1) for v in warm.values()],
-            "rss_mb_at_end": [round(rss_mb(pid), 1) for pid in workers],
-            "pss_uss_mb_at_end": [shared_and_private_mb(pid) for pid in workers],
-            "preload": args.preload,
-            "heavy_libraries_at_start": loaded_at_start("wsgi", env),
-        }
+        report["preload"] = args.preload
         return report
     finally:
         clean_up(servers, db_name, redis_db, keep_db=False)
+
+
+def serve_and_measure(args, env, requests, token, app, extra, servers, workdir) -> dict:
+    """``gunicorn -w 2 app``, ``--requests`` of the mix over 4 connections, the workers'
+    memory after the warm-up and at the end. The server is stopped before the next one
+    starts, so each has the machine to itself."""
+    port = race.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = workdir / f"memory-{app.partition(':')[0]}.log"
+    server = start_gunicorn(app, port, env, 2, log, *extra)
+    servers.append(server)
+    race.wait_healthy(base_url, server)
+    client_class = race.CLIENTS["stdlib"]
+    auth = {"Authorization": f"Bearer {token}"}
+    mix = [requests.api_sign_up, requests.sms_sign_up, requests.healthz]
+
+    def mixed(client, i: int):
+        request = mix[(0, 0, 1, 2, 2)[i % 5]]
+        return request(client, i)
+
+    run = race.Run("memory", 4)
+    race.load(lambda: client_class(base_url, auth), run, mixed, None, 100, server_pid=server.pid)
+    workers = children(server.pid)
+    warm = {pid: rss_mb(pid) for pid in workers}
+    race.load(
+        lambda: client_class(base_url, auth),
+        run,
+        mixed,
+        None,
+        args.requests - 100,
+        server_pid=server.pid,
+    )
+    report = {
+        "app": app,
+        "requests": run.count,
+        "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
+        "rss_mb_after_warm_up": [round(v, 1) for v in warm.values()],
+        "rss_mb_at_end": [round(rss_mb(pid), 1) for pid in workers],
+        "pss_uss_mb_at_end": [shared_and_private_mb(pid) for pid in workers],
+    }
+    stop_servers([server])
+    return report
 
 
 def worker(args, redis_db: int) -> dict:
@@ -216,9 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.only in (None, "web"):
         results["web"] = web(args, redis_db, workdir)
+        floor = results["web"].pop("floor")
         end = max(results["web"]["rss_mb_at_end"])
+        floor_end = max(floor["rss_mb_at_end"])
         print(f"gunicorn workers: {json.dumps(results['web'], ensure_ascii=False)}")
         print(f"  aim ≤ {AIM_WEB_MB} MB: {'met' if end <= AIM_WEB_MB else 'NOT met'}")
+        print(f"the floor's gunicorn workers: {json.dumps(floor, ensure_ascii=False)}")
+        print(f"  ours ÷ floor (RSS at the end): {end / floor_end:.2f}")
+        results["web"]["floor"] = floor
     if args.only in (None, "worker"):
         results["worker"] = worker(args, redis_db)
         end = max(results["worker"]["rss_mb_worker_processes"])

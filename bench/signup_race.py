@@ -478,10 +478,8 @@ def consistency(runs: list[race.Run], database_url: str) -> dict:
     return report
 
 
-def clean_up(servers, db_name: str, redis_db: int, *, keep_db: bool) -> None:
-    """Stop the servers, drop the bench database (unless kept) and empty the Redis db,
-    which held nothing before the run (``empty_redis_db``)."""
-    for server in servers if isinstance(servers, list) else [servers]:
+def stop_servers(servers) -> None:
+    for server in servers:
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGTERM)
             try:
@@ -489,6 +487,12 @@ def clean_up(servers, db_name: str, redis_db: int, *, keep_db: bool) -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def clean_up(servers, db_name: str, redis_db: int, *, keep_db: bool) -> None:
+    """Stop the servers, drop the bench database (unless kept) and empty the Redis db,
+    which held nothing before the run (``empty_redis_db``)."""
+    stop_servers(servers if isinstance(servers, list) else [servers])
     if not keep_db:
         with psycopg.connect(race.PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
