@@ -55,6 +55,7 @@ from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours.models import RecordChange, ServiceRecord
 from volunteer_hub.people.models import Person, PhoneChange
+from volunteer_hub.people.phone_changes import CODE_TEXT_KEY_PREFIX
 from volunteer_hub.people.services import erased_phone, is_erased_phone
 from volunteer_hub.people.skills import set_skills
 from volunteer_hub.roster import services as roster
@@ -179,12 +180,12 @@ def _forget_texts(person_id: int, phone: str, placeholder: str, now) -> list:
     before a phone change too), and the unlinked rows of their current number: texts
     from it before it was theirs on record, replies to those. Another person's rows at
     the current number (someone who held it before) are that person's."""
-    # The code of a phone change goes to the new number unlinked (phone_changes.start,
-    # dedupe key "phone-change:<id>"): a number they had between two changes, or one
-    # never confirmed, is found only through the change.
-    change_keys = select(literal("phone-change:", String) + cast(PhoneChange.id, String)).where(
-        PhoneChange.person_id == person_id
-    )
+    # The code of a phone change goes to the new number unlinked (phone_changes.start):
+    # a number they had between two changes, or one never confirmed, is found only
+    # through the change.
+    change_keys = select(
+        literal(CODE_TEXT_KEY_PREFIX, String) + cast(PhoneChange.id, String)
+    ).where(PhoneChange.person_id == person_id)
     outgoing = or_(
         OutgoingSms.person_id == person_id,
         and_(

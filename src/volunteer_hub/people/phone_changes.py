@@ -28,6 +28,10 @@ from volunteer_hub.sms.services import queue_text
 from volunteer_hub.sms.templates import render
 from volunteer_hub.texted_codes import TextedCodes
 
+#: the dedupe key of a change's code text is this and the change's id; the text carries no
+#: person_id (see start), so erasure finds it by this key
+CODE_TEXT_KEY_PREFIX = "phone-change:"
+
 
 class PhoneChangeError(DomainError, code="phone-change"):
     """The change cannot start: as raised here, the new number is the person's own."""
@@ -77,7 +81,7 @@ def start(
         to_phone=e164,
         text=render("phone_change_code", code=plain),
         kind=SmsKind.LOGIN_CODE,
-        dedupe_key=f"phone-change:{change.id}",
+        dedupe_key=f"{CODE_TEXT_KEY_PREFIX}{change.id}",
     )
     return change
 
