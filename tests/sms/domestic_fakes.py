@@ -53,9 +53,19 @@ class Provider:
         return fake.report_payload([text["serial_no"] for text in texts])
 
 
-def push_url(kind: str, provider: Provider, secret: str = PUSH_SECRET) -> str:
-    """``kind`` is "inbound" (replies) or "status" (delivery reports)."""
-    return f"http://localhost/sms/{kind}/{provider.name}/{secret}"
+def push_url(kind: str, provider: Provider | str, secret: str = PUSH_SECRET) -> str:
+    """``kind`` is "inbound" (replies) or "status" (delivery reports); ``provider`` may
+    be a name, for a provider these fakes do not stand for."""
+    name = provider if isinstance(provider, str) else provider.name
+    return f"http://localhost/sms/{kind}/{name}/{secret}"
+
+
+def mapping_file(tmp_path) -> str:
+    """The path of a template mapping (SMS_TEMPLATES) with every template mapped, for
+    both providers, written under ``tmp_path``."""
+    path = tmp_path / "sms_templates.toml"
+    path.write_text(example_mapping_toml(), encoding="utf-8")
+    return str(path)
 
 
 ALIYUN = Provider("aliyun", FakeAliyun, "to")
@@ -68,12 +78,11 @@ def app_on_fake(app, monkeypatch, tmp_path, provider: Provider, **settings) -> I
     """Run ``provider``'s fake and point SMS_BACKEND at it (every template mapped, the
     push URLs open under PUSH_SECRET); ``settings`` override the app config. Yields the
     fake; the gateway built meanwhile is closed afterwards."""
-    mapping = tmp_path / "sms_templates.toml"
-    mapping.write_text(example_mapping_toml(), encoding="utf-8")
+    mapping = mapping_file(tmp_path)
     with provider.fake_class() as fake:
         config = {
             **fake.app_config(),
-            "SMS_TEMPLATES": str(mapping),
+            "SMS_TEMPLATES": mapping,
             "SMS_INBOUND_SECRET": PUSH_SECRET,
             "SMS_ROUTES": None,
             # fast enough that pacing never holds a test up; what pacing does is tested

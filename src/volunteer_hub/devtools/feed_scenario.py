@@ -27,9 +27,16 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+
+from volunteer_hub.extensions import db
+
+if TYPE_CHECKING:
+    from volunteer_hub.events.models import Shift
+    from volunteer_hub.people.models import Person
 
 #: the feeds of the scenario, in the order they are written
 FEEDS = ("person", "team", "unit", "unit-flood")
@@ -74,44 +81,151 @@ def run_scenario(
     conformance checker warns about it. The command paces (about ten seconds in all);
     tests do not need to.
     """
-    from volunteer_hub.auth.permissions import viewer_for
-    from volunteer_hub.auth.services import create_user
-    from volunteer_hub.calendar import services as feeds
-    from volunteer_hub.calendar.models import Feed
-    from volunteer_hub.events import services as events
-    from volunteer_hub.events.models import Category, Shift
-    from volunteer_hub.extensions import db
-    from volunteer_hub.people.models import Person
-    from volunteer_hub.signups import services as signups
-    from volunteer_hub.signups.models import SignupSource
-    from volunteer_hub.teams.services import add_member, create_team
-    from volunteer_hub.units.services import create_unit
+    play = _Play(Scenario(outdir=outdir), today or datetime.now(UTC), paced=paced)
+    play.build_world()
+    play.issue_feeds()
+    play.snapshot("00-empty")
 
-    scenario = Scenario(outdir=outdir)
-    today = today or datetime.now(UTC)
-    local_today = today.astimezone(SHANGHAI).date()
-    # Monday of the week after next: every shift is ahead, whatever today is.
-    monday = local_today + timedelta(days=14 - local_today.weekday())
+    play.post_three_events()
+    play.snapshot("01-created")
 
-    def at(day_offset: int, hh: int, mm: int = 0) -> datetime:
-        local = datetime.combine(monday + timedelta(days=day_offset), time(hh, mm))
-        return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
+    play.edit("lecture", move=timedelta(days=1))
+    play.snapshot("02-time-changed")
+    play.edit("lecture", location="凤凰街道退役军人服务站（凤凰路 18 号）")
+    play.snapshot("03-place-changed")
+    play.edit("lecture", drop={play.lecture_afternoon_id})
+    play.snapshot("04-shift-cancelled")
 
-    def category(name: str) -> int:
-        return db.session.scalar(select(Category.id).where(Category.name == name))
+    play.call_off_school_escort()
+    play.snapshot("05-event-cancelled")
 
-    def shifts_of(event_id: int) -> list[Shift]:
-        db.session.expire_all()
-        return list(
-            db.session.scalars(
-                select(Shift).where(Shift.event_id == event_id).order_by(Shift.starts_at)
-            )
+    play.post_weekly_patrol()
+    play.snapshot("06-patrol-created")
+    play.skip_patrol_week()
+    play.snapshot("07-week-skipped")
+    play.move_patrol_week()
+    play.snapshot("08-week-moved")
+
+    play.note_patrol_occurrences()
+    return play.scenario
+
+
+class _Play:
+    """The scenario's world and the moves it is played with, step by step.
+
+    The services and models are imported where they are used, not at the top:
+    importing the services declares actors, which must wait until ``create_app`` has
+    set the broker.
+    """
+
+    def __init__(self, scenario: Scenario, today: datetime, *, paced: bool) -> None:
+        self.scenario = scenario
+        self.paced = paced
+        local_today = today.astimezone(SHANGHAI).date()
+        # Monday of the week after next: every shift is ahead, whatever today is.
+        self.monday = local_today + timedelta(days=14 - local_today.weekday())
+
+    # -- the world and its feeds --------------------------------------------------------
+
+    def build_world(self) -> None:
+        """鄂州市 › 鄂城区 › 凤凰街道, a team on each of the two lower levels, a leader,
+        a district coordinator and a volunteer."""
+        from volunteer_hub.auth.services import create_user
+        from volunteer_hub.people.models import Person
+        from volunteer_hub.teams.services import add_member, create_team
+        from volunteer_hub.units.services import create_unit
+
+        city = create_unit("鄂州市", None, "city")
+        self.district = create_unit("鄂城区", city.id, "district")
+        street = create_unit("凤凰街道", self.district.id, "street")
+        self.team = create_team(street.id, "凤凰街道退役军人志愿服务队")
+        self.river_team = create_team(self.district.id, "鄂城区长江卫士应急救援队")
+        self.leader = create_user("+8613900000001", "张队长", "leader", team_id=self.team.id)
+        self.coordinator = create_user(
+            "+8613900000002", "鄂城区协调员", "coordinator", unit_id=self.district.id
         )
+        self.volunteer = db.session.get(
+            Person, add_member(self.team.id, "王建国", "+8613800138000").person_id
+        )
+        db.session.commit()
+        self.scenario.volunteer_id = self.volunteer.id
 
-    def edit(event_id: int, *, location=None, move=None, drop=(), moved=None) -> None:
-        """Through events.update_event, as the edit page and the API do."""
+    def issue_feeds(self) -> None:
+        """The four feeds of FEEDS, each issued by someone allowed to see it."""
+        self.scenario.feed_ids = {
+            "person": self._issue("person", self.volunteer.id, self.volunteer),
+            "team": self._issue("team", self.team.id, self.leader),
+            "unit": self._issue("unit", self.district.id, self.coordinator),
+            "unit-flood": self._issue(
+                "unit", self.district.id, self.coordinator, [self._category(FLOOD)]
+            ),
+        }
+
+    def snapshot(self, step: str) -> None:
+        """Commit, rebuild every feed and keep (and write) its body as version ``step``."""
+        from volunteer_hub.calendar import services as feeds
+        from volunteer_hub.calendar.models import Feed
+
+        db.session.commit()
+        if self.paced:
+            clock.sleep(1.05 - datetime.now(UTC).microsecond / 1_000_000)
+        for name in FEEDS:
+            feed_id = self.scenario.feed_ids[name]
+            feeds.rebuild_feed(feed_id)
+            db.session.commit()
+            body = db.session.scalar(select(Feed.body).where(Feed.id == feed_id))
+            self.scenario.versions.setdefault(name, []).append((step, body))
+            if self.scenario.outdir is not None:
+                folder = self.scenario.outdir / name
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{step}.ics").write_bytes(body)
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def post_three_events(self) -> None:
+        """01: the lecture (two shifts), the river patrol (another team, 防汛抗旱) and
+        the school escort; the volunteer signs up to both lecture shifts and the escort."""
+        from volunteer_hub.signups import services as signups
+        from volunteer_hub.signups.models import SignupSource
+
+        lecture = self._post(
+            self.team.id,
+            "红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
+            "红色宣讲",
+            "凤凰街道莲花山社区党群服务中心",
+            [((2, 9), (2, 11), 3, "讲解员"), ((2, 14), (2, 16), 3, "引导员")],
+            by=self.leader.id,
+            description=LONG_DESCRIPTION,
+        )
+        river = self._post(
+            self.river_team.id,
+            "长江江堤防汛巡查",
+            FLOOD,
+            "鄂城区长江江堤",
+            [((3, 7), (3, 10), 8, "巡堤")],
+        )
+        school = self._post(
+            self.team.id,
+            "护苗护学：凤凰小学上学路口值守",
+            "护苗护学",
+            "凤凰小学东门",
+            [((4, 7), (4, 8, 30), 4, "早班")],
+            by=self.leader.id,
+        )
+        self.scenario.events = {"lecture": lecture.id, "river": river.id, "school": school.id}
+        first, second = self._shifts_of(lecture.id)
+        self.lecture_afternoon_id = second.id
+        for shift_id in (first.id, second.id, self._shifts_of(school.id)[0].id):
+            signups.sign_up(shift_id, self.volunteer.id, SignupSource.WEB)
+
+    def edit(self, role: str, *, location=None, move=None, drop=(), moved=None) -> None:
+        """Change the event of ``role`` through events.update_event, as the edit page and
+        the API do: another ``location``; every shift moved by ``move``; the shifts of
+        ``drop`` (ids) cancelled; ``moved`` (id → (start, end)) shifts set anew."""
+        from volunteer_hub.events import services as events
         from volunteer_hub.events.models import Event
 
+        event_id = self.scenario.events[role]
         event = db.session.get(Event, event_id)
         data = events.EventInput(
             title=event.title,
@@ -121,7 +235,7 @@ def run_scenario(
             status=event.status,
         )
         rows = []
-        for shift in shifts_of(event_id):
+        for shift in self._shifts_of(event_id):
             if shift.is_cancelled or shift.id in drop:
                 continue
             starts_at, ends_at = shift.starts_at, shift.ends_at
@@ -140,127 +254,98 @@ def run_scenario(
             )
         events.update_event(event_id, data, rows)
 
-    def snapshot(step: str) -> None:
-        db.session.commit()
-        if paced:
-            clock.sleep(1.05 - datetime.now(UTC).microsecond / 1_000_000)
-        for name in FEEDS:
-            feed_id = scenario.feed_ids[name]
-            feeds.rebuild_feed(feed_id)
-            db.session.commit()
-            body = db.session.scalar(select(Feed.body).where(Feed.id == feed_id))
-            scenario.versions.setdefault(name, []).append((step, body))
-            if outdir is not None:
-                folder = outdir / name
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / f"{step}.ics").write_bytes(body)
+    def call_off_school_escort(self) -> None:
+        """05: the whole event is cancelled."""
+        from volunteer_hub.events import services as events
 
-    # The world: 鄂州市 › 鄂城区 › 凤凰街道, a team on each of the two lower levels.
-    city = create_unit("鄂州市", None, "city")
-    district = create_unit("鄂城区", city.id, "district")
-    street = create_unit("凤凰街道", district.id, "street")
-    team = create_team(street.id, "凤凰街道退役军人志愿服务队")
-    river_team = create_team(district.id, "鄂城区长江卫士应急救援队")
-    leader = create_user("+8613900000001", "张队长", "leader", team_id=team.id)
-    coordinator = create_user("+8613900000002", "鄂城区协调员", "coordinator", unit_id=district.id)
-    volunteer = db.session.get(Person, add_member(team.id, "王建国", "+8613800138000").person_id)
-    db.session.commit()
-    scenario.volunteer_id = volunteer.id
+        events.cancel_event(self.scenario.events["school"], "暴雨红色预警，学校停课")
 
-    def issue(scope: str, target: int, who: Person, categories=()) -> int:
+    def post_weekly_patrol(self) -> None:
+        """06: a weekly flood patrol, six Monday evenings; the volunteer takes weeks 2-4."""
+        from volunteer_hub.events import services as events
+        from volunteer_hub.signups import services as signups
+        from volunteer_hub.signups.models import SignupSource
+
+        patrol = events.create_repeating_event(
+            self.team.id,
+            events.EventInput(
+                title="汛期每周江堤夜间巡查",
+                category_id=self._category(FLOOD),
+                location="鄂城区长江江堤",
+            ),
+            events.ShiftInput(
+                starts_at=self._at(0, 19), ends_at=self._at(0, 21), capacity=6, title="夜巡"
+            ),
+            events.RepeatInput(weeks=6),
+            created_by_id=self.leader.id,
+        )
+        self.scenario.events["patrol"] = patrol.id
+        self.patrol_weeks = self._shifts_of(patrol.id)
+        for shift in self.patrol_weeks[1:4]:
+            signups.sign_up(shift.id, self.volunteer.id, SignupSource.WEB)
+
+    def skip_patrol_week(self) -> None:
+        """07: week 2 is skipped (its shift dropped from the series)."""
+        skipped = self.patrol_weeks[1]
+        self.scenario.patrol_skipped = skipped.series_starts_at
+        self.edit("patrol", drop={skipped.id})
+
+    def move_patrol_week(self) -> None:
+        """08: week 4 moves from Monday evening to Tuesday 08:00-10:00."""
+        moved = self.patrol_weeks[3]
+        new_start = moved.starts_at + timedelta(days=1) - timedelta(hours=11)  # Tue 08:00
+        self.edit("patrol", moved={moved.id: (new_start, new_start + timedelta(hours=2))})
+        self.scenario.patrol_moved = (moved.series_starts_at, new_start)
+
+    def note_patrol_occurrences(self) -> None:
+        self.scenario.patrol_occurrences = [
+            (s.starts_at, s.ends_at)
+            for s in self._shifts_of(self.scenario.events["patrol"])
+            if not s.is_cancelled
+        ]
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _at(self, day_offset: int, hh: int, mm: int = 0) -> datetime:
+        """``hh:mm`` Shanghai time, ``day_offset`` days after the scenario's Monday."""
+        local = datetime.combine(self.monday + timedelta(days=day_offset), time(hh, mm))
+        return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
+
+    def _category(self, name: str) -> int:
+        from volunteer_hub.events.models import Category
+
+        return db.session.scalar(select(Category.id).where(Category.name == name))
+
+    def _shifts_of(self, event_id: int) -> list[Shift]:
+        from volunteer_hub.events.models import Shift
+
+        db.session.expire_all()
+        return list(
+            db.session.scalars(
+                select(Shift).where(Shift.event_id == event_id).order_by(Shift.starts_at)
+            )
+        )
+
+    def _issue(self, scope: str, target: int, who: Person, categories=()) -> int:
+        from volunteer_hub.auth.permissions import viewer_for
+        from volunteer_hub.calendar import services as feeds
+
         issued = feeds.create_feed(scope, target, categories, viewer_for(who))
         db.session.flush()
         return issued.feed.id
 
-    scenario.feed_ids = {
-        "person": issue("person", volunteer.id, volunteer),
-        "team": issue("team", team.id, leader),
-        "unit": issue("unit", district.id, coordinator),
-        "unit-flood": issue("unit", district.id, coordinator, [category(FLOOD)]),
-    }
-    snapshot("00-empty")
+    def _post(self, team_id, title, category_name, location, shifts, by=None, description=""):
+        """Create an event; ``shifts``: (start, end, capacity, role), times as _at's args."""
+        from volunteer_hub.events import services as events
 
-    def post(team_id, title, category_name, location, shifts, by=None, description=""):
         details = events.EventInput(
-            title, category(category_name), location=location, description=description
+            title, self._category(category_name), location=location, description=description
         )
         rows = [
-            events.ShiftInput(at(*start), at(*end), capacity, name)
+            events.ShiftInput(self._at(*start), self._at(*end), capacity, name)
             for start, end, capacity, name in shifts
         ]
         return events.create_event(team_id, details, rows, created_by_id=by)
-
-    # 01: three events; the volunteer signs up to three shifts.
-    lecture = post(
-        team.id,
-        "红色宣讲进社区：老兵讲述一九九八年长江抗洪故事",
-        "红色宣讲",
-        "凤凰街道莲花山社区党群服务中心",
-        [((2, 9), (2, 11), 3, "讲解员"), ((2, 14), (2, 16), 3, "引导员")],
-        by=leader.id,
-        description=LONG_DESCRIPTION,
-    )
-    river = post(
-        river_team.id, "长江江堤防汛巡查", FLOOD, "鄂城区长江江堤", [((3, 7), (3, 10), 8, "巡堤")]
-    )
-    school = post(
-        team.id,
-        "护苗护学：凤凰小学上学路口值守",
-        "护苗护学",
-        "凤凰小学东门",
-        [((4, 7), (4, 8, 30), 4, "早班")],
-        by=leader.id,
-    )
-    scenario.events = {"lecture": lecture.id, "river": river.id, "school": school.id}
-    first, second = shifts_of(lecture.id)
-    for shift_id in (first.id, second.id, shifts_of(school.id)[0].id):
-        signups.sign_up(shift_id, volunteer.id, SignupSource.WEB)
-    snapshot("01-created")
-
-    # 02: the lecture moves a day later; 03: to another place.
-    edit(lecture.id, move=timedelta(days=1))
-    snapshot("02-time-changed")
-    edit(lecture.id, location="凤凰街道退役军人服务站（凤凰路 18 号）")
-    snapshot("03-place-changed")
-
-    # 04: the lecture's afternoon shift is dropped (the volunteer was on it).
-    edit(lecture.id, drop={second.id})
-    snapshot("04-shift-cancelled")
-
-    # 05: the school escort is called off.
-    events.cancel_event(school.id, "暴雨红色预警，学校停课")
-    snapshot("05-event-cancelled")
-
-    # 06: a weekly flood patrol, six Monday evenings; the volunteer takes weeks 2-4.
-    patrol = events.create_repeating_event(
-        team.id,
-        events.EventInput(
-            title="汛期每周江堤夜间巡查", category_id=category(FLOOD), location="鄂城区长江江堤"
-        ),
-        events.ShiftInput(starts_at=at(0, 19), ends_at=at(0, 21), capacity=6, title="夜巡"),
-        events.RepeatInput(weeks=6),
-        created_by_id=leader.id,
-    )
-    scenario.events["patrol"] = patrol.id
-    weeks = shifts_of(patrol.id)
-    for shift in weeks[1:4]:
-        signups.sign_up(shift.id, volunteer.id, SignupSource.WEB)
-    snapshot("06-patrol-created")
-
-    # 07: week 2 is skipped; 08: week 4 moves to Tuesday morning.
-    skipped, moved = weeks[1], weeks[3]
-    scenario.patrol_skipped = skipped.series_starts_at
-    edit(patrol.id, drop={skipped.id})
-    snapshot("07-week-skipped")
-    new_start = moved.starts_at + timedelta(days=1) - timedelta(hours=11)  # Tue 08:00
-    edit(patrol.id, moved={moved.id: (new_start, new_start + timedelta(hours=2))})
-    scenario.patrol_moved = (moved.series_starts_at, new_start)
-    snapshot("08-week-moved")
-
-    scenario.patrol_occurrences = [
-        (s.starts_at, s.ends_at) for s in shifts_of(patrol.id) if not s.is_cancelled
-    ]
-    return scenario
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,8 +387,6 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             upgrade_database()
             scenario = run_scenario(args.outdir, paced=True)
-            from volunteer_hub.extensions import db
-
             db.session.remove()
             db.engine.dispose()
     for name in FEEDS:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -154,11 +155,38 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False) -> SweepResult:
     PostgreSQL wait for each other rather than deadlock.
     """
     now = now or utcnow()
+    until = _horizon(now)
+    if until is None:
+        return SweepResult(now)
+    rows = _candidates(now, until)
+    if not rows:
+        return SweepResult(now)
+    written = _reminders_written(now, until)
+    counts, would_queue = _remind_every_offset(rows, now, written, dry_run=dry_run)
+    if dry_run:
+        return SweepResult(now, **counts, dry_run=True, would_queue=tuple(would_queue))
+    result = SweepResult(now, **counts)
+    # Only when something was written: a dropped reminder is seen again every minute.
+    if result.queued:
+        log.info(
+            "reminders: %d queued, %d dropped past their window", result.queued, result.dropped
+        )
+    return result
+
+
+def _horizon(now: datetime) -> datetime | None:
+    """How far ahead this sweep looks: the largest offset in use, and a margin; None
+    when no published event that is not over sends reminders."""
     largest = _largest_offset_in_use(now)
     if largest is None:
-        return SweepResult(now)
-    until = now + timedelta(hours=largest) + HORIZON_MARGIN
-    rows = db.session.execute(
+        return None
+    return now + timedelta(hours=largest) + HORIZON_MARGIN
+
+
+def _candidates(now: datetime, until: datetime) -> Sequence[Row]:
+    """The signups ``_upcoming`` finds, with what their reminders need, in signup order:
+    the fixed order in which concurrent sweeps write, so they wait instead of deadlock."""
+    return db.session.execute(
         _upcoming(
             now,
             until,
@@ -177,9 +205,12 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False) -> SweepResult:
         .join(Person, Person.id == Signup.person_id)
         .order_by(Signup.id)
     ).all()
-    if not rows:
-        return SweepResult(now)
-    written = set(
+
+
+def _reminders_written(now: datetime, until: datetime) -> set[str]:
+    """The dedupe keys of the reminders already in the outbox for the signups
+    ``_upcoming`` finds."""
+    return set(
         db.session.scalars(
             select(OutgoingSms.dedupe_key).where(
                 OutgoingSms.kind == SmsKind.REMINDER,
@@ -188,6 +219,12 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False) -> SweepResult:
         )
     )
 
+
+def _remind_every_offset(
+    rows: Sequence[Row], now: datetime, written: set[str], *, dry_run: bool
+) -> tuple[dict[str, int], list[DueReminder]]:
+    """``_remind`` for each row and each of its event's offsets, in that order: the
+    SweepResult counts, and (``dry_run``) the reminders that would be queued."""
     counts = dict.fromkeys(("queued", "existing", "dropped", "before_signup", "opted_out"), 0)
     would_queue = []
     for row in rows:
@@ -198,15 +235,7 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False) -> SweepResult:
             if dry_run and outcome == "queued":
                 due = row.starts_at - timedelta(hours=hours)
                 would_queue.append(DueReminder(row.id, row.code, hours, due))
-    if dry_run:
-        return SweepResult(now, **counts, dry_run=True, would_queue=tuple(would_queue))
-    result = SweepResult(now, **counts)
-    # Only when something was written: a dropped reminder is seen again every minute.
-    if result.queued:
-        log.info(
-            "reminders: %d queued, %d dropped past their window", result.queued, result.dropped
-        )
-    return result
+    return counts, would_queue
 
 
 def _remind(
