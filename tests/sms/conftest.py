@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.sms.domestic_fakes import PROVIDERS, app_on_fake
 from volunteer_hub.devtools.fake_twilio import FakeTwilio
 from volunteer_hub.devtools.fake_twilio_account import FROM_NUMBER
 from volunteer_hub.sms.backends.twilio import TwilioGateway
@@ -31,6 +32,14 @@ def twilio_gateway(fake_twilio: FakeTwilio) -> Iterator[TwilioGateway]:
     )
     yield gateway
     gateway.close()
+
+
+@pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])
+def provider(request, app, monkeypatch, tmp_path):
+    """SMS_BACKEND set to each mainland provider in turn, pointed at its local fake:
+    ``(Provider, fake)``."""
+    with app_on_fake(app, monkeypatch, tmp_path, request.param) as fake:
+        yield request.param, fake
 
 
 # -- the inbound webhook, signed as Twilio signs it ------------------------------------

@@ -99,3 +99,17 @@ def app_on_fake(app, monkeypatch, tmp_path, provider: Provider, **settings) -> I
             gateway = app.extensions.pop("sms_gateway", None)
             getattr(gateway, "close", lambda: None)()
             app.extensions.pop("sms_gateways", None)
+
+
+def twilio_beside(app, monkeypatch, fake_twilio, routes: str) -> None:
+    """The fake Twilio's settings added to the domestic ones (SMS_BACKEND left as it is),
+    and SMS_ROUTES set to ``routes``."""
+    for key, value in fake_twilio.app_config().items():
+        if key != "SMS_BACKEND":
+            monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "SMS_ROUTES", routes)
+
+
+def route_abroad_to_twilio(app, monkeypatch, fake_twilio, domestic: str) -> None:
+    """SMS_ROUTES: +86 numbers to ``domestic``, the rest to the fake Twilio."""
+    twilio_beside(app, monkeypatch, fake_twilio, f"+86={domestic},*=twilio")

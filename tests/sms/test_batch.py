@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tests.sms.domestic_fakes import ALIYUN, PROVIDERS, TENCENT, app_on_fake
+from tests.sms.domestic_fakes import ALIYUN, TENCENT, app_on_fake
 from volunteer_hub.broker import queue_depth
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
@@ -45,12 +45,6 @@ def rows() -> list[OutgoingSms]:
 
 def statuses() -> list[str]:
     return [row.status for row in rows()]
-
-
-@pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])
-def provider(request, app, monkeypatch, tmp_path):
-    with app_on_fake(app, monkeypatch, tmp_path, request.param) as fake:
-        yield request.param, fake
 
 
 @pytest.fixture

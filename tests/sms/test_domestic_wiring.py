@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 
 from tests.sms.domestic_fakes import (
     ALIYUN,
-    PROVIDERS,
     PUSH_SECRET,
-    app_on_fake,
-    mapping_file,
     push_url,
+    route_abroad_to_twilio,
+    twilio_beside,
 )
 from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
@@ -27,21 +26,6 @@ from volunteer_hub.sms.templates import CATALOGUE, example
 
 PHONE = "+8613800138000"
 HELP = example(CATALOGUE["help"])
-
-# Other test modules import these from here under their old names (test_limits,
-# test_limits_pause, test_quota_reset, test_push_allow_list); they are the shared
-# helpers of domestic_fakes, and can go once those modules import from there.
-Aliyun = ALIYUN
-SECRET = PUSH_SECRET
-url = push_url
-mapping = mapping_file
-
-
-@pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])
-def provider(request, app, monkeypatch, tmp_path):
-    """SMS_BACKEND set to a domestic provider, pointed at its fake."""
-    with app_on_fake(app, monkeypatch, tmp_path, request.param) as fake:
-        yield request.param, fake
 
 
 @pytest.fixture
@@ -184,20 +168,6 @@ def test_a_paused_provider_leaves_the_text_queued(provider, make):
     assert ("AMOUNT_NOT_ENOUGH" if kind is ALIYUN else "InsufficientBalance") in row.error_message
     assert pauses.resume(kind.name, by="a test") is not None  # topped up
     assert services.deliver(row.id, current_gateway(PHONE)).outcome == "sent"
-
-
-def twilio_beside(app, monkeypatch, fake_twilio, routes: str) -> None:
-    """The fake Twilio's settings added to the domestic ones (SMS_BACKEND left as it is),
-    and SMS_ROUTES set to ``routes``."""
-    for key, value in fake_twilio.app_config().items():
-        if key != "SMS_BACKEND":
-            monkeypatch.setitem(app.config, key, value)
-    monkeypatch.setitem(app.config, "SMS_ROUTES", routes)
-
-
-def route_abroad_to_twilio(app, monkeypatch, fake_twilio, domestic: str) -> None:
-    """SMS_ROUTES: +86 numbers to ``domestic``, the rest to the fake Twilio."""
-    twilio_beside(app, monkeypatch, fake_twilio, f"+86={domestic},*=twilio")
 
 
 def test_routes_send_plus86_to_the_domestic_fake_and_others_to_twilio(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.sms.test_domestic_wiring import mapping
+from tests.sms.domestic_fakes import mapping_file
 from volunteer_hub.config import from_environment
 from volunteer_hub.devtools.fake_aliyun import FakeAliyun
 from volunteer_hub.extensions import db
@@ -35,7 +35,7 @@ def aliyun(app, monkeypatch, tmp_path):
     with FakeAliyun() as fake:
         settings = {
             **fake.app_config(),
-            "SMS_TEMPLATES": mapping(tmp_path),
+            "SMS_TEMPLATES": mapping_file(tmp_path),
             "SMS_ROUTES": None,
             "SMS_RECIPIENT_HOURLY_CAP": 0,
             "SMS_RECIPIENT_DAILY_CAP": 0,

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.other_app import other_app
-from tests.sms import test_domestic_wiring
-from tests.sms.test_domestic_wiring import Aliyun
+from tests.sms.domestic_fakes import ALIYUN, route_abroad_to_twilio
 from volunteer_hub.broker import queue_depth
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
@@ -26,12 +25,11 @@ HELP = example(CATALOGUE["help"])
 _keys = iter(range(1, 10**6))
 
 #: SMS_BACKEND=aliyun, then tencent, each against its fake
-provider = test_domestic_wiring.provider
 
 
 def empty_balance(kind, fake) -> str:
     """Script the fake's next answer: no money left. Returns the provider's code."""
-    if kind is Aliyun:
+    if kind is ALIYUN:
         fake.fail_next("isv.AMOUNT_NOT_ENOUGH")
         return "isv.AMOUNT_NOT_ENOUGH"
     fake.fail_next("FailedOperation.InsufficientBalanceInSmsPackage")
@@ -137,7 +135,7 @@ def test_a_paused_domestic_backend_leaves_texts_abroad_going(
     provider, app, monkeypatch, fake_twilio
 ):
     kind, fake = provider
-    test_domestic_wiring.route_abroad_to_twilio(app, monkeypatch, fake_twilio, kind.name)
+    route_abroad_to_twilio(app, monkeypatch, fake_twilio, kind.name)
     empty_balance(kind, fake)
     assert deliver(queue()) == "paused"
     assert deliver(queue("+14155550123")) == "sent"

@@ -10,14 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.other_app import other_app
-from tests.sms import test_domestic_wiring
-from tests.sms.test_domestic_wiring import PHONE, SECRET, url
+from tests.sms.domestic_fakes import PUSH_SECRET, push_url
 from volunteer_hub.config import from_environment, parse_networks
 from volunteer_hub.extensions import db
 from volunteer_hub.sms.models import InboundSms
 
-#: SMS_BACKEND=aliyun, then tencent, each against its fake
-provider = test_domestic_wiring.provider
+PHONE = "+8613800138000"
 
 PROVIDER_NETWORK = "203.0.113.0/24, 2001:db8::/32"
 
@@ -32,7 +30,7 @@ def push_from(app, address: str, provider_, *, forwarded_for=None, body="帮助"
     client.environ_base["REMOTE_ADDR"] = address
     if forwarded_for is not None:
         client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
-    return fake.push_reply(url("inbound", kind.name), PHONE, body, client=client)
+    return fake.push_reply(push_url("inbound", kind.name), PHONE, body, client=client)
 
 
 @pytest.fixture
@@ -59,14 +57,16 @@ def test_a_push_from_elsewhere_is_404_and_logged_without_the_secret(
     assert response.status_code == 404
     assert inbound() == 0
     assert "198.51.100.7" in caplog.text and "SMS_PUSH_ALLOWED_IPS" in caplog.text
-    assert SECRET not in caplog.text
+    assert PUSH_SECRET not in caplog.text
 
 
 def test_a_wrong_secret_from_a_listed_address_is_still_404(app, provider, allow_list):
     kind, fake = provider
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    response = fake.push_reply(url("inbound", kind.name, "forged"), PHONE, "帮助", client=client)
+    response = fake.push_reply(
+        push_url("inbound", kind.name, "forged"), PHONE, "帮助", client=client
+    )
     assert response.status_code == 404 and inbound() == 0
 
 
@@ -83,7 +83,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, provider, make
     in REMOTE_ADDR, and that is what the list is checked against."""
     make.person(phone=PHONE)
     networks = parse_networks("test", PROVIDER_NETWORK)
-    settings = {"SMS_PUSH_ALLOWED_IPS": networks, "SMS_INBOUND_SECRET": SECRET}
+    settings = {"SMS_PUSH_ALLOWED_IPS": networks, "SMS_INBOUND_SECRET": PUSH_SECRET}
     with other_app(app, TRUSTED_PROXY_HOPS=1, **settings) as proxied, proxied.app_context():
         kept = push_from(proxied, "10.0.0.2", provider, forwarded_for="203.0.113.9")
         refused = push_from(

@@ -9,20 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.sms.test_domestic_wiring import Aliyun
-from tests.sms.test_limits_pause import OTHER, deliver, empty_balance, provider, queue
+from tests.sms.domestic_fakes import ALIYUN
+from tests.sms.test_limits_pause import OTHER, deliver, empty_balance, queue
 from volunteer_hub import scheduler
 from volunteer_hub.broker import queue_depth
 from volunteer_hub.sms import pauses
-
-__all__ = ["provider"]  # the fixture, parametrised over aliyun and tencent
 
 MINUTE = timedelta(minutes=1)
 
 
 def daily_quota_used_up(kind, fake) -> str:
     """Script the fake's next answer: the account's daily quota (set in the console) is used."""
-    code = "isv.DAY_LIMIT_CONTROL" if kind is Aliyun else "LimitExceeded.AppDailyLimit"
+    code = "isv.DAY_LIMIT_CONTROL" if kind is ALIYUN else "LimitExceeded.AppDailyLimit"
     fake.fail_next(code)
     return code
 
