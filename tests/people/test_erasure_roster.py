@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.people.test_erasure import erase
-from tests.roster.conftest import HEADERS, phone, xlsx
-from tests.roster.test_import import run
+from tests.roster.conftest import HEADERS, phone, run, xlsx
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.errors import Conflict
 from volunteer_hub.extensions import db

@@ -13,8 +13,11 @@ from sqlalchemy import func, select, update
 
 from tests import factories
 from tests.hours.support import shift_with_people
+from tests.roster.conftest import HEADERS, phone, run, xlsx
 from tests.sms.helpers import texted
 from volunteer_hub.auth.login_codes import request_code
+from volunteer_hub.auth.models import PasswordReset
+from volunteer_hub.auth.password_resets import request_reset
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.calendar import services as feeds
 from volunteer_hub.calendar.models import Feed
@@ -25,6 +28,7 @@ from volunteer_hub.hours.models import RecordChange, ServiceRecord
 from volunteer_hub.ops.services import outbox_counts
 from volunteer_hub.people import phone_changes
 from volunteer_hub.people.erasure import erase_person
+from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import erased_phone
 from volunteer_hub.sms import replies
 from volunteer_hub.sms import services as sms
@@ -350,10 +354,6 @@ def test_their_calendar_feed_keeps_no_body(make):
 
 
 def test_a_roster_that_listed_them_under_their_earlier_number_forgets_them(make):
-    from tests.roster.conftest import HEADERS, phone, xlsx
-    from tests.roster.test_import import run
-    from volunteer_hub.people.models import Person
-
     district = make.unit("鄂城区")
     make.team(district, name="甲队")
     content = xlsx(
@@ -385,9 +385,6 @@ def test_a_roster_that_listed_them_under_their_earlier_number_forgets_them(make)
 
 
 def test_a_leaders_reset_codes_go_with_the_text_of_them(make):
-    from volunteer_hub.auth.models import PasswordReset
-    from volunteer_hub.auth.password_resets import request_reset
-
     leader = make.leader(make.team())
     request_reset(leader.phone)
     db.session.commit()

@@ -8,7 +8,11 @@ import io
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.extensions import db
+from volunteer_hub.roster import services
+from volunteer_hub.roster.models import RosterImport
+from volunteer_hub.roster.tasks import apply_roster_import
 
 HEADERS = ["姓名", "手机号", "是否退役军人", "技能特长", "服务队", "所属单位"]
 
@@ -40,3 +44,13 @@ def count(model, *where) -> int:
 def phone(n: int) -> str:
     """Distinct valid mobiles the factories never hand out (137 …)."""
     return f"137{n:08d}"
+
+
+def run(content: bytes, importer, team_id=None) -> RosterImport:
+    """Preview, then apply through the actor (called directly: it runs here)."""
+    record = services.create_import(content, "roster.xlsx", viewer_for(importer), team_id)
+    services.queue_apply(record.id)
+    db.session.commit()
+    apply_roster_import(record.id)
+    db.session.expire_all()
+    return db.session.get(RosterImport, record.id)

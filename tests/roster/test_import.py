@@ -7,7 +7,7 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from tests.roster.conftest import HEADERS, count, csv_file, phone, xlsx
+from tests.roster.conftest import HEADERS, count, csv_file, phone, run, xlsx
 from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -16,16 +16,6 @@ from volunteer_hub.roster.models import ImportStatus, RosterImport
 from volunteer_hub.roster.tasks import apply_roster_import
 from volunteer_hub.sms.models import OutgoingSms
 from volunteer_hub.teams.models import InvitationStatus, Membership, Team, TeamInvitation
-
-
-def run(content: bytes, importer, team_id=None) -> RosterImport:
-    """Preview, then apply through the actor (called directly: it runs here)."""
-    record = services.create_import(content, "roster.xlsx", viewer_for(importer), team_id)
-    services.queue_apply(record.id)
-    db.session.commit()
-    apply_roster_import(record.id)
-    db.session.expire_all()
-    return db.session.get(RosterImport, record.id)
 
 
 def outcomes(record: RosterImport) -> dict[int, str]:
