@@ -3,7 +3,9 @@ import threading
 import pytest
 
 from tests.sms.conftest import fake_twilio, twilio_gateway  # noqa: F401  (shared fixtures)
+from volunteer_hub.sms import services
 from volunteer_hub.sms.gateway import SendResult
+from volunteer_hub.sms.templates import render
 
 
 class RecordingProvider:
@@ -40,3 +42,23 @@ def provider(app):
     app.extensions["sms_gateway"] = recording
     yield recording
     app.extensions.pop("sms_gateway", None)
+
+
+def queue_urgent_broadcast(people, key: str) -> None:
+    """One urgent broadcast text to each of ``people`` (dedupe keys ``key:<person id>``),
+    queued in the session; the caller commits."""
+    for person in people:
+        services.queue_text(
+            to_phone=person.phone,
+            text=render(
+                "broadcast_one",
+                title="紧急集合",
+                when="12月1日 08:00",
+                place="江堤二号闸口",
+                code="1234",
+            ),
+            kind="broadcast",
+            dedupe_key=f"{key}:{person.id}",
+            person_id=person.id,
+            is_urgent=True,
+        )

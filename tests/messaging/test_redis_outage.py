@@ -21,14 +21,13 @@ from dramatiq.rate_limits.backends import RedisBackend
 from sqlalchemy import select
 
 from tests.conftest import stop_worker
+from tests.messaging.conftest import queue_urgent_broadcast
 from volunteer_hub import scheduler
 from volunteer_hub.db import utcnow
 from volunteer_hub.devtools.servers import RedisServer, ServerUnavailable
 from volunteer_hub.extensions import db
-from volunteer_hub.sms import services
 from volunteer_hub.sms.models import OutgoingSms
 from volunteer_hub.sms.tasks import send_sms
-from volunteer_hub.sms.templates import render
 
 
 @pytest.fixture
@@ -62,21 +61,7 @@ def test_texts_wait_out_a_redis_outage_and_are_sent_once(
 ):
     app.extensions["sms_gateway"] = twilio_gateway
     people = [make.person() for _ in range(4)]
-    for person in people:
-        services.queue_text(
-            to_phone=person.phone,
-            text=render(
-                "broadcast_one",
-                title="紧急集合",
-                when="12月1日 08:00",
-                place="江堤二号闸口",
-                code="1234",
-            ),
-            kind="broadcast",
-            dedupe_key=f"outage:{person.id}",
-            person_id=person.id,
-            is_urgent=True,
-        )
+    queue_urgent_broadcast(people, "outage")
     db.session.commit()  # their actors' messages wait in the broker, for the worker below
 
     # The outage: the actor runs for each text (called here as a worker thread would).

@@ -5,11 +5,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import stop_worker
+from tests.messaging.conftest import queue_urgent_broadcast
 from volunteer_hub.extensions import db
-from volunteer_hub.sms import services
 from volunteer_hub.sms.models import OutgoingSms, SmsStatus
 from volunteer_hub.sms.tasks import send_pacing
-from volunteer_hub.sms.templates import render
 
 
 @pytest.mark.parametrize("rate", [1, 5, 7, 10, 15, 18, 25, 100, 1000])
@@ -33,21 +32,7 @@ def test_a_burst_through_eight_threads_never_meets_a_429(
     monkeypatch.setitem(app.config, "SMS_RATE_PER_SECOND", 12)
     app.extensions["sms_gateway"] = twilio_gateway
     people = [make.person() for _ in range(40)]
-    for person in people:
-        services.queue_text(
-            to_phone=person.phone,
-            text=render(
-                "broadcast_one",
-                title="紧急集合",
-                when="12月1日 08:00",
-                place="江堤二号闸口",
-                code="1234",
-            ),
-            kind="broadcast",
-            dedupe_key=f"burst:{person.id}",
-            person_id=person.id,
-            is_urgent=True,
-        )
+    queue_urgent_broadcast(people, "burst")
     db.session.commit()
 
     worker = dramatiq.Worker(broker, worker_threads=8, worker_timeout=50)
