@@ -86,6 +86,24 @@ def chromium():
         browser.close()
 
 
+def _read_whole(app):
+    """The app with every answer read whole, its file closed, before the server sends it.
+    When the browser drops a connection mid-answer (a favicon fetch cut short by the next
+    page), werkzeug's development server fails in its own clean-up before it closes the
+    answer, and the open static file surfaces later, in whichever test then runs, as a
+    ResourceWarning. The app streams nothing, so reading whole changes no answer."""
+
+    def whole(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return whole
+
+
 @pytest.fixture
 def live_server(app, worker, csrf_on) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, served by werkzeug's threaded server (a real
@@ -93,7 +111,7 @@ def live_server(app, worker, csrf_on) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     previous = {key: app.config.get(key) for key in ("DEV_PAGES", "SERVER_NAME")}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _read_whole(app), threaded=True)
     app.config.update(DEV_PAGES=True, SERVER_NAME=f"127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
