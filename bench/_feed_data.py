@@ -157,7 +157,10 @@ def _make_events(team_ids: list[int], n: int, leader_id: int, volunteers: list[i
             for k in range(1 + i % 4):
                 person_id = volunteers[(i + k * 37) % len(volunteers)]
                 try:
-                    signups.sign_up(shift_rows[0].id, person_id, "leader", acted_by_id=leader_id)
+                    # the admin signs them up, as an overseer may anyone
+                    signups.sign_up(
+                        shift_rows[0].id, person_id, "leader", acted_by_id=leader_id, overseer=True
+                    )
                     counts["signups"] += 1
                 except signups.AlreadySignedUp:
                     pass
