@@ -44,9 +44,11 @@ def _report(module: str) -> str:
     return (
         f"import json, sys, importlib\n"
         f"process = importlib.import_module({module!r})\n"
+        "import gc\n"
+        "frozen = gc.get_freeze_count()\n"
         "import volunteer_hub.sms.backends.twilio\n"
         "print(json.dumps({'loaded': [n for n in sys.modules if n.startswith(%r)],"
-        " 'blueprints': sorted(process.app.blueprints)}))" % (LOADED_ON_USE,)
+        " 'blueprints': sorted(process.app.blueprints), 'frozen': frozen}))" % (LOADED_ON_USE,)
     )
 
 
@@ -54,12 +56,15 @@ def test_the_web_process_leaves_migrations_calendars_and_the_twilio_sdk_out(tmp_
     report = _fresh_interpreter(_report("wsgi"), tmp_path)
     assert report["loaded"] == []
     assert {"api", "sms", "health"} <= set(report["blueprints"])
+    # what the import built is frozen: no collection walks it, none copies its pages
+    assert report["frozen"] > 10_000
 
 
 def test_the_worker_process_has_no_web_side(tmp_path):
     report = _fresh_interpreter(_report("volunteer_hub.worker"), tmp_path)
     assert report["loaded"] == []
     assert report["blueprints"] == []
+    assert report["frozen"] > 10_000
 
 
 def test_the_twilio_http_client_is_still_an_sdk_client_by_name():
