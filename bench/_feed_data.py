@@ -237,7 +237,10 @@ class _Counter:
 def rebuild(repeat: int, feed_ids: list[int]) -> dict:
     import feed_build  # bench/feed_build.py: the icalendar-alone baseline
 
-    app = create_app()
+    # The app as a Dramatiq worker process has it, which is where rebuild_feed runs: no
+    # web side, and what the import built frozen out of the collector's way.
+    from volunteer_hub.worker import app
+
     counter = _Counter()
     real_build_feed = ics.build_feed
 
@@ -341,7 +344,8 @@ def profile_rebuild(feed_id: int) -> dict:
         from pyinstrument import Profiler
     except ImportError:
         return {"error": "pyinstrument is not installed (.venv/bin/pip install pyinstrument)"}
-    app = create_app()
+    from volunteer_hub.worker import app  # as in rebuild()
+
     with app.app_context():
         owe = (
             update(Feed)
