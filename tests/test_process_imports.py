@@ -22,7 +22,7 @@ LOADED_ON_USE = (
 )
 
 
-def _fresh_interpreter(code: str, tmp_path) -> dict:
+def _fresh_interpreter(code: str, tmp_path, settings: dict | None = None) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'imports.sqlite3'}",
@@ -32,6 +32,7 @@ def _fresh_interpreter(code: str, tmp_path) -> dict:
         "SMS_BACKEND": "twilio",
     }
     env.pop("REDIS_URL", None)
+    env.update(settings or {})
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=120,
@@ -74,3 +75,22 @@ def test_the_twilio_http_client_is_still_an_sdk_client_by_name():
 
     assert issubclass(twilio.RedirectingHttpClient, TwilioHttpClient)
     assert twilio.RedirectingHttpClient is twilio.redirecting_http_client_class()
+
+
+def test_actors_imported_before_the_app_still_send_through_its_broker(tmp_path):
+    """A script that imports a tasks module before it makes the app (a bench, a devtool)
+    declares those actors before any broker is chosen. They must land on the app's
+    broker all the same, not on a Redis broker of Dramatiq's own making (database 0,
+    namespace "dramatiq"), where no worker reads."""
+    code = (
+        "import json, dramatiq\n"
+        "from volunteer_hub.calendar import tasks\n"
+        "from volunteer_hub import create_app\n"
+        "create_app()\n"
+        "broker = dramatiq.get_broker()\n"
+        "print(json.dumps({'stray': sorted(a.actor_name for a in (tasks.feeds_touched,"
+        " tasks.rebuild_feed) if a.broker is not broker), 'namespace': broker.namespace}))"
+    )
+    with_redis = {"REDIS_URL": "redis://127.0.0.1:6379/15"}  # chosen, never connected to
+    report = _fresh_interpreter(code, tmp_path, with_redis)
+    assert report == {"stray": [], "namespace": "volunteer_hub"}

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from flask import Flask
 
+# First: it makes a placeholder the global broker, so an actor module imported before
+# any app is made (by a script, a bench) declares its actors where init_app finds and
+# moves them, not on the Redis broker Dramatiq would make by default.
+from volunteer_hub import broker as _broker  # noqa: F401
 from volunteer_hub import config
 from volunteer_hub.extensions import (
     babel,
