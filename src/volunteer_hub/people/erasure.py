@@ -105,9 +105,7 @@ def erase_person(viewer: Viewer, person_id: int) -> Person:
     set_skills(person.id, [])
     numbers = _numbers_held(person.id, old_phone)
     _forget_traces(person.id, old_phone, placeholder, now)
-    # A roster lists a person under the number they had when it was uploaded.
-    for number in numbers:
-        roster.forget_person(number, old_name)
+    roster.forget_person(numbers, old_name)
     end_all_sessions(person)
     audit.record(viewer.person_id, "person.erased", "person", person.id)
     return person
@@ -127,7 +125,7 @@ def _cancel_upcoming_signups(person_id: int, acted_by_id: int, now) -> None:
         signups.cancel(signup_id, acted_by_id=acted_by_id, now=now)
 
 
-def _numbers_held(person_id: int, phone: str) -> list[str]:
+def _numbers_held(person_id: int, phone: str) -> set[str]:
     """The numbers the person is known to have had: ``phone`` (their number now), those
     their texts went to or came from, and those their phone changes confirmed. Read
     before the texts and the changes forget them."""
@@ -138,7 +136,7 @@ def _numbers_held(person_id: int, phone: str) -> list[str]:
             PhoneChange.person_id == person_id, PhoneChange.confirmed_at.is_not(None)
         ),
     )
-    return sorted({phone, *db.session.scalars(earlier)})
+    return {phone, *db.session.scalars(earlier)}
 
 
 def _forget_traces(person_id: int, old_phone: str, placeholder: str, now) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -410,24 +411,26 @@ ERASED_CELL = "已删除"
 _PERSONAL_CELLS = ("name", "phone", "skills")
 
 
-def forget_person(phone: str, name: str) -> int:
+def forget_person(phones: Collection[str], name: str) -> int:
     """An erased person (``people.erasure``) leaves the previews kept with each import:
     their row shows neither name nor number, and their entry on the error sheet loses
-    what was typed for them. An import not applied yet whose file lists them loses the
-    file, which would bring them back: it must be uploaded again. Returns the imports
-    changed. Rare, so every import's preview is read."""
-    masked = mask_phone(phone)
+    what was typed for them. ``phones``: every number they are known to have had, since
+    an import lists them under the one they had when it was uploaded. An import not
+    applied yet whose file lists them loses the file, which would bring them back: it
+    must be uploaded again. Returns the imports changed. Rare, so every import's preview
+    is read, once."""
+    listed = {*phones, *(mask_phone(phone) for phone in phones)}
     changed = 0
     for record in db.session.scalars(select(RosterImport).options(undefer(RosterImport.preview))):
         preview = record.preview or {}
         rows = [
             [*row[:3], ERASED_CELL, ERASED_CELL, *row[5:]]
-            if row[3] == name and row[4] in (masked, phone)
+            if row[3] == name and row[4] in listed
             else row
             for row in preview.get("rows", [])
         ]
         typed = {
-            key: [_forgotten(entry, phone) for entry in preview.get(key, [])]
+            key: [_forgotten(entry, phones) for entry in preview.get(key, [])]
             for key in ("errors", "held_back")
         }
         if rows == preview.get("rows", []) and all(
@@ -444,13 +447,14 @@ def forget_person(phone: str, name: str) -> int:
     return changed
 
 
-def _forgotten(entry: dict, phone: str) -> dict:
-    """An error-sheet entry without the person's typed cells if its phone is ``phone``."""
+def _forgotten(entry: dict, phones: Collection[str]) -> dict:
+    """An error-sheet entry without the person's typed cells if its phone is one of
+    ``phones``."""
     try:
         typed_phone = normalize_phone(entry.get("cells", {}).get("phone", ""))
     except InvalidPhone:
         return entry
-    if typed_phone != phone:
+    if typed_phone not in phones:
         return entry
     cells = {
         key: ERASED_CELL if key in _PERSONAL_CELLS and value else value
