@@ -158,12 +158,11 @@ def _forget_traces(person_id: int, old_phone: str, placeholder: str, now) -> Non
         update(ApiToken)
         .where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now),
+        # Revoked, and without its last body, which names the person ("王建国的志愿服务班次")
+        # and lists their shifts; a feed revoked before keeps when that was.
         update(Feed)
-        .where(Feed.person_id == person_id, Feed.revoked_at.is_(None))
-        .values(revoked_at=now),
-        # A revoked feed is never served or rebuilt, but its last body names the person
-        # ("王建国的志愿服务班次") and lists their shifts.
-        update(Feed).where(Feed.person_id == person_id).values(body=None, etag=None),
+        .where(Feed.person_id == person_id)
+        .values(revoked_at=func.coalesce(Feed.revoked_at, now), body=None, etag=None),
     ]
     for statement in statements:
         db.session.execute(statement.execution_options(synchronize_session=False))
