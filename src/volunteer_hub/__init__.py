@@ -8,11 +8,11 @@ from pathlib import Path
 
 from flask import Flask
 
-# First: it makes a placeholder the global broker, so an actor module imported before
-# any app is made (by a script, a bench) declares its actors where init_app finds and
-# moves them, not on the Redis broker Dramatiq would make by default.
-from volunteer_hub import broker as _broker  # noqa: F401
-from volunteer_hub import config
+# Importing broker makes a placeholder the global broker, here with the package, so an
+# actor module imported before any app is made (by a script, a bench) declares its
+# actors where init_app finds and moves them, not on the Redis broker Dramatiq would make
+# by default.
+from volunteer_hub import broker, config
 from volunteer_hub.extensions import (
     babel,
     csrf,
@@ -114,8 +114,6 @@ def _subscribe_handlers(app: Flask) -> None:
 
 
 def _init_broker(app: Flask) -> None:
-    from volunteer_hub import broker
-
     broker.init_app(app)
     # Declare every actor on the broker just chosen (web processes send to them).
     from volunteer_hub import tasks  # noqa: F401
