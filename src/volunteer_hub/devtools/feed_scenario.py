@@ -27,16 +27,22 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from volunteer_hub.auth.permissions import viewer_for
+from volunteer_hub.auth.services import create_user
+from volunteer_hub.calendar import services as feeds
+from volunteer_hub.calendar.models import Feed
+from volunteer_hub.events import services as events
+from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.extensions import db
-
-if TYPE_CHECKING:
-    from volunteer_hub.events.models import Shift
-    from volunteer_hub.people.models import Person
+from volunteer_hub.people.models import Person
+from volunteer_hub.signups import services as signups
+from volunteer_hub.signups.models import SignupSource
+from volunteer_hub.teams.services import add_member, create_team
+from volunteer_hub.units.services import create_unit
 
 #: the feeds of the scenario, in the order they are written
 FEEDS = ("person", "team", "unit", "unit-flood")
@@ -111,12 +117,7 @@ def run_scenario(
 
 
 class _Play:
-    """The scenario's world and the moves it is played with, step by step.
-
-    The services and models are imported where they are used, not at the top:
-    importing the services declares actors, which must wait until ``create_app`` has
-    set the broker.
-    """
+    """The scenario's world and the moves it is played with, step by step."""
 
     def __init__(self, scenario: Scenario, today: datetime, *, paced: bool) -> None:
         self.scenario = scenario
@@ -130,10 +131,6 @@ class _Play:
     def build_world(self) -> None:
         """鄂州市 › 鄂城区 › 凤凰街道, a team on each of the two lower levels, a leader,
         a district coordinator and a volunteer."""
-        from volunteer_hub.auth.services import create_user
-        from volunteer_hub.people.models import Person
-        from volunteer_hub.teams.services import add_member, create_team
-        from volunteer_hub.units.services import create_unit
 
         city = create_unit("鄂州市", None, "city")
         self.district = create_unit("鄂城区", city.id, "district")
@@ -163,8 +160,6 @@ class _Play:
 
     def snapshot(self, step: str) -> None:
         """Commit, rebuild every feed and keep (and write) its body as version ``step``."""
-        from volunteer_hub.calendar import services as feeds
-        from volunteer_hub.calendar.models import Feed
 
         db.session.commit()
         if self.paced:
@@ -185,8 +180,6 @@ class _Play:
     def post_three_events(self) -> None:
         """01: the lecture (two shifts), the river patrol (another team, 防汛抗旱) and
         the school escort; the volunteer signs up to both lecture shifts and the escort."""
-        from volunteer_hub.signups import services as signups
-        from volunteer_hub.signups.models import SignupSource
 
         lecture = self._post(
             self.team.id,
@@ -222,8 +215,6 @@ class _Play:
         """Change the event of ``role`` through events.update_event, as the edit page and
         the API do: another ``location``; every shift moved by ``move``; the shifts of
         ``drop`` (ids) cancelled; ``moved`` (id → (start, end)) shifts set anew."""
-        from volunteer_hub.events import services as events
-        from volunteer_hub.events.models import Event
 
         event_id = self.scenario.events[role]
         event = db.session.get(Event, event_id)
@@ -256,15 +247,11 @@ class _Play:
 
     def call_off_school_escort(self) -> None:
         """05: the whole event is cancelled."""
-        from volunteer_hub.events import services as events
 
         events.cancel_event(self.scenario.events["school"], "暴雨红色预警，学校停课")
 
     def post_weekly_patrol(self) -> None:
         """06: a weekly flood patrol, six Monday evenings; the volunteer takes weeks 2-4."""
-        from volunteer_hub.events import services as events
-        from volunteer_hub.signups import services as signups
-        from volunteer_hub.signups.models import SignupSource
 
         patrol = events.create_repeating_event(
             self.team.id,
@@ -312,13 +299,9 @@ class _Play:
         return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
 
     def _category(self, name: str) -> int:
-        from volunteer_hub.events.models import Category
-
         return db.session.scalar(select(Category.id).where(Category.name == name))
 
     def _shifts_of(self, event_id: int) -> list[Shift]:
-        from volunteer_hub.events.models import Shift
-
         db.session.expire_all()
         return list(
             db.session.scalars(
@@ -327,16 +310,12 @@ class _Play:
         )
 
     def _issue(self, scope: str, target: int, who: Person, categories=()) -> int:
-        from volunteer_hub.auth.permissions import viewer_for
-        from volunteer_hub.calendar import services as feeds
-
         issued = feeds.create_feed(scope, target, categories, viewer_for(who))
         db.session.flush()
         return issued.feed.id
 
     def _post(self, team_id, title, category_name, location, shifts, by=None, description=""):
         """Create an event; ``shifts``: (start, end, capacity, role), times as _at's args."""
-        from volunteer_hub.events import services as events
 
         details = events.EventInput(
             title, self._category(category_name), location=location, description=description
