@@ -5,7 +5,6 @@ texts of everyone else, the statistics and the segment counts stay as they were.
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,8 @@ from sqlalchemy import func, select, update
 from tests import factories
 from tests.hours.support import shift_with_people
 from tests.roster.conftest import HEADERS, phone, run, xlsx
-from tests.sms.helpers import texted
+from tests.sms.helpers import deliver_all, texted
+from tests.teams.conftest import code_sent_to
 from volunteer_hub.auth.login_codes import request_code
 from volunteer_hub.auth.models import PasswordReset
 from volunteer_hub.auth.password_resets import request_reset
@@ -32,7 +32,6 @@ from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import erased_phone
 from volunteer_hub.sms import replies
 from volunteer_hub.sms import services as sms
-from volunteer_hub.sms.backends import current_gateway
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsKind, SmsStatus
 
 MINUTE = timedelta(minutes=1)
@@ -71,23 +70,6 @@ def rows(model, where=None) -> dict[int, dict]:
 
 def kept(row: dict, names: tuple[str, ...]) -> dict:
     return {name: row[name] for name in names}
-
-
-def deliver_all() -> None:
-    """What the send actor does for each queued row (the worker, run inline)."""
-    for row_id in db.session.scalars(
-        select(OutgoingSms.id).where(OutgoingSms.status == SmsStatus.QUEUED)
-    ).all():
-        sms.deliver(row_id, current_gateway(sms.destination(row_id)))
-
-
-def code_texted_to(phone: str) -> str:
-    body = db.session.scalar(
-        select(OutgoingSms.body)
-        .where(OutgoingSms.to_phone == phone, OutgoingSms.kind == SmsKind.LOGIN_CODE)
-        .order_by(OutgoingSms.id.desc())
-    )
-    return re.search(r"验证码 (\d{6})", body).group(1)
 
 
 def sms_statistics() -> tuple:
@@ -139,7 +121,7 @@ def history(make):
     db.session.commit()
     phone_changes.start(person.id, SECOND_PHONE, requested_by_id=person.id)
     db.session.commit()
-    phone_changes.confirm(person.id, code_texted_to(SECOND_PHONE))
+    phone_changes.confirm(person.id, code_sent_to(SECOND_PHONE))
     db.session.commit()
     texted(SECOND_PHONE, "我的", "SMerase-mine")
     phone_changes.start(person.id, ASKED_PHONE, requested_by_id=person.id)
@@ -316,7 +298,7 @@ def test_texts_of_whoever_held_their_number_before_stay(make):
     texted(shared_phone, "我的", "SMerase-earlier")
     phone_changes.start(earlier.id, SECOND_PHONE, requested_by_id=earlier.id)
     db.session.commit()
-    phone_changes.confirm(earlier.id, code_texted_to(SECOND_PHONE))
+    phone_changes.confirm(earlier.id, code_sent_to(SECOND_PHONE))
     db.session.commit()
     person = make.person(phone=shared_phone)
     texted(shared_phone, "我的", "SMerase-later")
@@ -370,7 +352,7 @@ def test_a_roster_that_listed_them_under_their_earlier_number_forgets_them(make)
     person = db.session.scalar(select(Person).where(Person.phone == f"+86{phone(60)}"))
     phone_changes.start(person.id, SECOND_PHONE, requested_by_id=person.id)
     db.session.commit()
-    phone_changes.confirm(person.id, code_texted_to(SECOND_PHONE))
+    phone_changes.confirm(person.id, code_sent_to(SECOND_PHONE))
     db.session.commit()
 
     erase_person(viewer_for(make.admin()), person.id)

@@ -16,6 +16,7 @@ from tests.sms.domestic_fakes import (
     route_abroad_to_twilio,
     twilio_beside,
 )
+from tests.sms.helpers import deliver_all
 from volunteer_hub.extensions import db
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms import pauses, services
@@ -39,12 +40,6 @@ def counts() -> tuple[int, int, int]:
         db.session.scalar(select(func.count()).select_from(model))
         for model in (InboundSms, Signup, OutgoingSms)
     )
-
-
-def deliver_all() -> None:
-    """What the send actor does for each queued row (the worker, run inline)."""
-    for row_id in db.session.scalars(select(OutgoingSms.id).order_by(OutgoingSms.id)).all():
-        services.deliver(row_id, current_gateway(services.destination(row_id)))
 
 
 def test_a_pushed_sign_up_is_answered_by_a_template_text(client, provider, make, shift):

@@ -3,6 +3,8 @@ and the API client, reused from where they live."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from tests.api.conftest import api, openapi  # noqa: F401 (fixtures)
@@ -20,6 +22,15 @@ def texts_to(phone: str) -> list[OutgoingSms]:
             select(OutgoingSms).where(OutgoingSms.to_phone == phone).order_by(OutgoingSms.id)
         )
     )
+
+
+def code_sent_to(phone: str) -> str:
+    """The code in the last text to ``phone`` (a phone change's, a login's)."""
+    texts = texts_to(phone)
+    assert texts, f"no text to {phone}"
+    match = re.search(r"验证码 (\d{6})", texts[-1].body)
+    assert match, texts[-1].body
+    return match.group(1)
 
 
 def team_ids_of(person_id: int) -> set[int]:

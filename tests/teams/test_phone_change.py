@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from tests.conftest import login
-from tests.teams.conftest import spaced, texts_to
+from tests.teams.conftest import code_sent_to, spaced, texts_to
 from tests.web.conftest import page, row_counts
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
@@ -22,14 +21,6 @@ NEW = "+8613911112222"
 def person(person_id: int) -> Person:
     db.session.expire_all()
     return db.session.get(Person, person_id)
-
-
-def code_sent_to(phone: str) -> str:
-    texts = texts_to(phone)
-    assert texts, f"no text to {phone}"
-    match = re.search(r"验证码 (\d{6})", texts[-1].body)
-    assert match, texts[-1].body
-    return match.group(1)
 
 
 def change_phone(client, world, new=NEW, **data):
