@@ -176,14 +176,20 @@ def render_migration_item(type_: str, obj, autogen_context):
     return False
 
 
+def insert_for(dialect: str):
+    """The INSERT construct that takes ON CONFLICT clauses on ``dialect`` ("postgresql"
+    or "sqlite"; both spell them alike)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def dialect_insert(session, entity):
     """An INSERT for ``entity`` that can take ON CONFLICT clauses, for the session's
-    database (PostgreSQL or SQLite; both spell them alike)."""
-    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    dialect = session.get_bind().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
+    database."""
+    return insert_for(session.get_bind().dialect.name)(entity)
 
 
 def link_key(target: str, *, index: bool = False):

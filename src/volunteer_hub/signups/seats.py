@@ -27,8 +27,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from volunteer_hub.db import insert_for
 from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -63,7 +63,7 @@ def _insert_signup_statement(dialect: str, count_ahead: bool):
     ``count_ahead``: it returns, beside the id, how many waitlisted signups of the
     shift have a smaller id (``Signup.waitlisted_ahead``), a count begun once the
     shift row is locked like the statement that would otherwise follow."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(dialect)
     signup = Signup.__table__  # Core: no entity is built
     ahead = _WAITLISTED_AHEAD_OF_NEW if count_ahead else null()
     return (
@@ -164,7 +164,7 @@ def _person_values(name: str, phone: str, now: datetime) -> dict:
 def _insert_person_statement(dialect: str):
     # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back a
     # whole Person. ON CONFLICT: a phone registered meanwhile is no row, not an error.
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(dialect)
     return (
         insert(_person)
         .values({name: bindparam(f"person_{name}") for name in _NEW_PERSON_COLUMNS})

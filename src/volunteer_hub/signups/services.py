@@ -30,11 +30,9 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from volunteer_hub.db import utcnow
+from volunteer_hub.db import insert_for, utcnow
 from volunteer_hub.domain_events import (
     PlacedFacts,
     ShiftCancelled,
@@ -515,7 +513,7 @@ _PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
 
 @functools.cache
 def _new_person_statement(dialect: str):
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(dialect)
     return (
         insert(Person)
         .values(name=bindparam("name"), phone=bindparam("phone"))

@@ -38,11 +38,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub import held_writes
 from volunteer_hub.callouts.models import Callout, CalloutRecipient
-from volunteer_hub.db import in_constants, utcnow
+from volunteer_hub.db import in_constants, insert_for, utcnow
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
@@ -233,7 +232,7 @@ def _record_statement(dialect: str):
     """The inbound row's INSERT, built once per dialect; no row back when the provider
     delivers the message again (its id is already recorded)."""
     table = InboundSms.__table__
-    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert_into = insert_for(dialect)
     return (
         insert_into(table)
         .values({name: bindparam(name) for name in _INBOUND_COLUMNS})

@@ -10,10 +10,9 @@ import functools
 from collections.abc import Callable
 
 from sqlalchemy import bindparam, select, true
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from volunteer_hub import held_writes
+from volunteer_hub.db import insert_for
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms.models import OutgoingSms
@@ -62,7 +61,7 @@ def _statement(
     else:
         # SQLite reads "INSERT … SELECT … ON CONFLICT" as a join unless the SELECT has a WHERE.
         row = row.where(true())
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(dialect)
     # Core INSERT (the ORM's bulk mode takes no SELECT), read back as the ORM row.
     core = (
         insert(table)
