@@ -89,6 +89,12 @@ def test_if_none_match_gives_304_and_head_no_body(client, team_feed):
     assert changed.status_code == 200
     assert changed.data == first.data
 
+    # A proxy that compresses the feed passes our tag on as weak; it still matches.
+    weak = fetch(client, token, headers={"If-None-Match": f"W/{etag}"})
+    assert weak.status_code == 304
+    listed = fetch(client, token, headers={"If-None-Match": f'"other", W/{etag}'})
+    assert listed.status_code == 304
+
     head = client.head(feed_url(token))
     assert head.status_code == 200
     assert head.data == b""

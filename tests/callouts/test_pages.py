@@ -179,6 +179,8 @@ def test_the_board_shows_answers_and_its_json_says_304_until_something_changes(c
         ).status_code
         == 304
     )
+    weak = client.get(f"/callouts/{callout.id}/board.json", headers={"If-None-Match": f"W/{etag}"})
+    assert weak.status_code == 304
 
     for person, accept in ((first, True), (second, False), (third, True), (fourth, True)):
         answers.answer(person.id, None, accept)

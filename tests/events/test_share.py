@@ -96,6 +96,7 @@ def test_the_poster_is_a_png_cached_by_what_it_says(client, flood_duty):
     assert image.format == "PNG" and image.width == poster.WIDTH and image.height > image.width
     tag = response.headers["ETag"]
     assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    assert client.get(url, headers={"If-None-Match": f"W/{tag}"}).status_code == 304
 
     event.title = "防汛巡堤（加强）"
     db.session.commit()

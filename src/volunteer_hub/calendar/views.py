@@ -177,8 +177,9 @@ def _read_one(statement, **parameters):
 
 def _not_modified(row) -> bool:
     if request.if_none_match:
-        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
-        return request.if_none_match.contains(row.etag) or request.if_none_match.star_tag
+        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2), and compares weakly
+        # (13.1.2): a proxy that compresses the feed hands the client W/"…" for our tag.
+        return request.if_none_match.contains_weak(row.etag)
     since = request.if_modified_since
     return since is not None and row.body_changed_at.replace(microsecond=0) <= since
 
