@@ -17,11 +17,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from volunteer_hub.callouts import rings, texts
-from volunteer_hub.callouts.models import Answer, Callout, CalloutRecipient, CalloutStatus
-from volunteer_hub.db import utcnow
+from volunteer_hub.callouts.models import (
+    OPEN_STATUSES,
+    Answer,
+    Callout,
+    CalloutRecipient,
+    CalloutStatus,
+)
+from volunteer_hub.db import in_constants, utcnow
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
@@ -34,8 +40,17 @@ DECLINE_WORDS = ("2", "不能", "N")
 #: a digit word needs a space before its code ("1 2345"): "12345" is a code, not "1 2345"
 _DIGIT_REPLY = re.compile(r"(?P<word>[12])(?: (?P<code>\d{3,8}))?")
 _WORD_REPLY = re.compile(r"(?P<word>Y|N|是|到|报名|不能) ?(?P<code>\d{3,8})?")
-#: replies to these are still taken (a full call-out waitlists); to the others: closed
-OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
+
+
+def named_by(code):
+    """The call-outs a reply with ``code`` (a value or a bound parameter) answers: those
+    with the code, but not an ended one whose code a current shift has taken since
+    (an ended call-out's code is free again), so "报名 CODE" signs up for that shift."""
+    callout, shift = Callout.__table__, Shift.__table__
+    shift_has_it = exists().where(shift.c.code == code, shift.c.code_is_current.is_(True))
+    return (callout.c.code == code) & (
+        in_constants(callout.c.status, OPEN_STATUSES) | ~shift_has_it
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ def answer(
         .join(Callout, Callout.id == CalloutRecipient.callout_id)
         .where(
             CalloutRecipient.person_id == person_id,
-            Callout.code == code if code is not None else Callout.status.in_(OPEN_STATUSES),
+            named_by(code) if code is not None else Callout.status.in_(OPEN_STATUSES),
         )
         .order_by(Callout.created_at.desc(), Callout.id.desc())
     ).all()

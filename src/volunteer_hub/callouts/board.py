@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.callouts import rings, texts
 from volunteer_hub.callouts.models import (
+    OPEN_STATUSES,
     Answer,
     Callout,
     CalloutRecipient,
@@ -48,7 +49,6 @@ from volunteer_hub.units.models import Unit
 
 #: names of people who have not answered shown on the board; the rest are counted
 SILENT_SHOWN = 60
-OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
 
 
 def _line(person: Person, phone: str, answered_at: datetime | None = None, **seat) -> dict:

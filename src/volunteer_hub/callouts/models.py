@@ -21,6 +21,10 @@ class CalloutStatus(enum.StrEnum):
     STOPPED = "stopped"
 
 
+#: replies to these are still taken (a full call-out waitlists); to the others: closed
+OPEN_STATUSES = (CalloutStatus.ACTIVE, CalloutStatus.FULL)
+
+
 class Answer(enum.StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"

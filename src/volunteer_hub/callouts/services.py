@@ -23,6 +23,7 @@ from volunteer_hub.auth.permissions import Viewer
 from volunteer_hub.callouts import rings
 from volunteer_hub.callouts.audience import Ring, audience
 from volunteer_hub.callouts.models import (
+    OPEN_STATUSES,
     Callout,
     CalloutRecipient,
     CalloutRing,
@@ -325,7 +326,7 @@ def _free_code() -> str:
     for digits in (4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6):
         code = str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
         in_use = db.session.scalar(
-            select(Callout.id).where(Callout.code == code, Callout.status == CalloutStatus.ACTIVE)
+            select(Callout.id).where(Callout.code == code, Callout.status.in_(OPEN_STATUSES))
         ) or db.session.scalar(
             select(Shift.id).where(Shift.code == code, Shift.code_is_current.is_(True)).limit(1)
         )

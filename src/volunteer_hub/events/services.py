@@ -11,6 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from volunteer_hub.callouts.models import OPEN_STATUSES as OPEN_CALLOUT_STATUSES
+from volunteer_hub.callouts.models import Callout
 from volunteer_hub.db import utcnow
 from volunteer_hub.domain_events import EventChanged, publish
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -455,14 +457,19 @@ def _add_shift(
 
 
 def _free_code() -> str:
-    """A short numeric code no current shift uses: 4 digits while they last, then 5, 6."""
+    """A short numeric code no current shift and no open call-out uses ("报名 CODE"
+    answers a call-out with that code first): 4 digits while they last, then 5, 6."""
     for digits in (4, 5, 6):
         low, high = 10 ** (digits - 1), 10**digits
         candidates = {str(low + secrets.randbelow(high - low)) for _ in range(24)}
         taken = set(
             db.session.scalars(
-                select(Shift.code).where(
-                    Shift.code.in_(candidates), Shift.code_is_current.is_(True)
+                select(Shift.code)
+                .where(Shift.code.in_(candidates), Shift.code_is_current.is_(True))
+                .union(
+                    select(Callout.code).where(
+                        Callout.code.in_(candidates), Callout.status.in_(OPEN_CALLOUT_STATUSES)
+                    )
                 )
             )
         )

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from volunteer_hub import held_writes
-from volunteer_hub.callouts.models import Callout, CalloutRecipient
+from volunteer_hub.callouts.models import OPEN_STATUSES, Callout, CalloutRecipient
 from volunteer_hub.db import in_constants, insert_for, utcnow
 from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
@@ -201,14 +201,14 @@ def _sender_statement(callout: str | None, with_shift: bool) -> Select:
     through the ORM's execution (compile state, result loading) for plain rows."""
     statement = select(*_SENDER_COLUMNS).where(_person.c.phone == bindparam("phone"))
     if callout is not None:
-        from volunteer_hub.callouts.answers import OPEN_STATUSES
+        from volunteer_hub.callouts.answers import named_by
 
         answers = (
             select(_recipient.c.id)
             .join(_callout, _callout.c.id == _recipient.c.callout_id)
             .where(_recipient.c.person_id == _person.c.id)
             .where(
-                _callout.c.code == bindparam("callout_code")
+                named_by(bindparam("callout_code"))
                 if callout == "code"
                 else in_constants(_callout.c.status, OPEN_STATUSES)
             )
