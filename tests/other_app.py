@@ -37,13 +37,15 @@ def other_app(app: Flask, **overrides) -> Iterator[Flask]:
     }
     settings.update(overrides)
     db.session.commit()  # SQLite: an open transaction of the test would hold the write lock
-    second = create_app(settings)
+    second = None
     try:
+        second = create_app(settings)  # which may refuse the settings, half-way through
         yield second
     finally:
-        with second.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        if second is not None:
+            with second.app_context():
+                db.session.remove()
+                db.engine.dispose()
         limiter.init_app(app)  # the session app's storage again (hooks are not added twice)
         # Flask-Limiter keeps "storage unreachable" on the object: a private Redis the
         # second app used may have been stopped; the session app's storage is fine.

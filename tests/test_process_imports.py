@@ -30,6 +30,9 @@ def _fresh_interpreter(code: str, tmp_path, settings: dict | None = None) -> dic
         "SECRET_KEY": "imports-test",
         # the Twilio backend is the one whose SDK is heavy; its module is imported
         "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "imports-test",
+        "TWILIO_FROM_NUMBER": "+15005550006",
     }
     env.pop("REDIS_URL", None)
     env.update(settings or {})

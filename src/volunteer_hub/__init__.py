@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None, *, serve_web: bool = True) -> Flas
 
     transactions.init_app(app)  # first, so that it ends each request after every other hook
     _init_extensions(app)
+    _check_sms_settings(app)
     _init_broker(app)  # before the handlers import actor modules: actors land on it
     _subscribe_handlers(app)
     if serve_web:
@@ -181,6 +182,17 @@ def _configure_logging(app: Flask) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+
+
+def _check_sms_settings(app: Flask) -> None:
+    """A key, template file or route missing for a backend in use stops the process here,
+    not at its first text or provider push. The gateways are built again where they are
+    used: one built now, before gunicorn forks, would share its connections between the
+    workers."""
+    from volunteer_hub.sms.backends import backends_in_use, gateway_for
+
+    for name in sorted(backends_in_use(app.config)):
+        gateway_for(app.config, name)
 
 
 def _announce_mode(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from tests.other_app import other_app
 from tests.sms.domestic_fakes import (
     ALIYUN,
     PUSH_SECRET,
@@ -196,6 +197,27 @@ def test_parse_routes_longest_prefix_first_and_a_default():
     for broken in ("+86", "86=aliyun", "+86=carrier-pigeon"):
         with pytest.raises(RuntimeError, match="SMS_ROUTES"):
             parse_routes(broken, "console")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        # a domestic route without its template codes: its pushes would each answer 500
+        ({"SMS_ROUTES": "+86=aliyun"}, "SMS_TEMPLATES"),
+        ({"SMS_BACKEND": "tencent"}, "TENCENTCLOUD_SECRET_ID"),
+        ({"SMS_ROUTES": "+86=console,*=twilio", "TWILIO_ACCOUNT_SID": None}, "TWILIO_ACCOUNT_SID"),
+    ],
+)
+def test_a_backend_in_use_without_its_settings_stops_the_app_as_it_starts(app, settings, named):
+    overrides = {
+        "SMS_BACKEND": "console",
+        "SMS_ROUTES": None,
+        "ALIYUN_ACCESS_KEY_ID": None,
+        "TENCENTCLOUD_SECRET_ID": None,
+        **settings,
+    }
+    with pytest.raises(RuntimeError, match=named), other_app(app, **overrides):
+        pass
 
 
 def test_provider_paused_has_one_home():
