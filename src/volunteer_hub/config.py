@@ -10,6 +10,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_SMS_SIGNATURE = "【退役军人志愿服务】"
+#: TIMEZONE unless set (Hubei's): web pages, texts, feeds and hours show times in it
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -64,7 +66,7 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
             "TRUSTED_PROXY_HOPS", env.get("TRUSTED_PROXY_HOPS")
         ),
         **_sms_settings(env),
-        "TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
+        "TIMEZONE": env.get("TIMEZONE") or DEFAULT_TIMEZONE,
         "DRAMATIQ_NAMESPACE": env.get("DRAMATIQ_NAMESPACE") or "volunteer_hub",
         #: embedded mode only: consume the in-process queue in a thread of the web process
         "EMBEDDED_WORKER": _bool(env.get("EMBEDDED_WORKER"), default=True),
@@ -83,7 +85,7 @@ def from_environment(instance_path: str, environ: os._Environ | dict | None = No
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: long forms on a slow phone
         **_rate_limit_settings(env, redis_url),
         "BABEL_DEFAULT_LOCALE": "zh",
-        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or "Asia/Shanghai",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE") or DEFAULT_TIMEZONE,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
         #: feed bodies each web process keeps by ETag (calendar.body_cache); 0: none
         "FEED_BODY_CACHE_BYTES": int(float(env.get("FEED_BODY_CACHE_MB") or 64) * 2**20),

@@ -6,7 +6,9 @@ import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
+
+from volunteer_hub.config import DEFAULT_TIMEZONE
 
 SUPPORTED_LOCALES = ("zh", "en")
 LOCALE_COOKIE = "lang"
@@ -27,11 +29,17 @@ def select_timezone() -> str:
 
 
 def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    """The display zone, TIMEZONE; outside an app (a text rendered by hand), its default."""
+    return ZoneInfo(current_app.config["TIMEZONE"] if has_app_context() else DEFAULT_TIMEZONE)
 
 
 def to_local(value: datetime) -> datetime:
     return value.astimezone(local_zone())
+
+
+def as_shown(value: datetime) -> datetime:
+    """An aware time in the display zone; a naive one is taken as already there."""
+    return to_local(value) if value.tzinfo is not None else value
 
 
 def from_local(value: datetime) -> datetime:

@@ -322,6 +322,22 @@ def test_my_shifts_shows_aware_utc_times_in_shanghai():
     assert "11月25日 08:00" in body
 
 
+def test_texts_show_times_in_the_configured_zone(app, monkeypatch):
+    starts = datetime(2025, 11, 25, 0, 0, tzinfo=UTC)
+    with app.app_context():
+        assert format_time(starts) == "11月25日 08:00"  # TIMEZONE's default, Asia/Shanghai
+        monkeypatch.setitem(app.config, "TIMEZONE", "Asia/Tokyo")
+        assert format_time(starts) == "11月25日 09:00"
+        confirmed = replies.signup_confirmed(title="防汛巡堤", starts_at=starts, code="1234")
+        assert "11月25日 09:00" in confirmed.text
+        shown = replies.span(starts, datetime(2025, 11, 25, 15, 30, tzinfo=UTC))
+        assert shown == "11月25日 09:00–11月26日 00:30"
+        noted = replies.correction_received(
+            title="防汛巡堤", day=datetime(2025, 11, 25, 15, 30, tzinfo=UTC)
+        )
+        assert "11月26日" in noted.text
+
+
 def test_cancellation_reason_is_shortened_and_never_carries_a_phone_number():
     text = replies.organizer_cancelled(
         title="长江巡堤",

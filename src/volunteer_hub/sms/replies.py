@@ -16,11 +16,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from volunteer_hub.i18n import as_shown
 from volunteer_hub.sms.catalogue import MY_PAGE, RESULT_LISTS
 from volunteer_hub.sms.commands import CommandKind
 from volunteer_hub.sms.templates import (
     MAX_VARIABLE,
-    SHANGHAI,
     Rendered,
     clean,
     cut,
@@ -249,7 +249,7 @@ def no_records() -> Rendered:
 
 
 def correction_received(*, title: str, day: datetime) -> Rendered:
-    local = day.astimezone(SHANGHAI) if day.tzinfo else day
+    local = as_shown(day)
     return render("correction_received", title=title, day=f"{local.month}月{local.day}日")
 
 
@@ -278,7 +278,7 @@ def _my_item(code: str, title: str, starts_at: datetime) -> str:
 def my_shifts(shifts: Iterable[tuple[str, str, datetime]], *, page: int = 1) -> Rendered:
     """Upcoming shifts as "11月25日 08:00 防汛巡堤 1234", soonest first, MY_PAGE a page.
 
-    ``shifts`` holds (code, title, starts_at) with starts_at already in Asia/Shanghai.
+    ``shifts`` holds (code, title, starts_at) with starts_at already in the display zone.
     When more follow the page, the text says how many and how to see them: "我的 2" for
     the next page, or the volunteer page after login. A page past the end says how many
     there are in all.
@@ -361,8 +361,7 @@ def span(starts_at: datetime, ends_at: datetime | None) -> str:
     """ "12月1日 08:00–12:00", or with the end's date when it is another day."""
     if ends_at is None:
         return format_time(starts_at)
-    if starts_at.tzinfo is not None:
-        starts_at, ends_at = starts_at.astimezone(SHANGHAI), ends_at.astimezone(SHANGHAI)
+    starts_at, ends_at = as_shown(starts_at), as_shown(ends_at)
     end = f"{ends_at:%H:%M}" if ends_at.date() == starts_at.date() else format_time(ends_at)
     return f"{format_time(starts_at)}–{end}"
 
@@ -432,7 +431,7 @@ def broadcast_call(
     chunks: list[list[str]] = [[]]
     last_day = None
     for index, (code, starts_at, name) in enumerate(shifts):
-        local = starts_at.astimezone(SHANGHAI) if starts_at.tzinfo else starts_at
+        local = as_shown(starts_at)
         item = f"{code} {f'{local:%H:%M}' if local.date() == last_day else format_time(local)}"
         if starts_at in together and name.strip():
             item += " " + cut(clean(name) or "活动", CALL_SHIFT_TITLE_UNITS)

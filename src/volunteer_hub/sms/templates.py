@@ -34,8 +34,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from volunteer_hub.i18n import as_shown
 from volunteer_hub.sms.catalogue import (
     BODY_BUDGET,
     CATALOGUE,
@@ -67,7 +67,6 @@ __all__ = [
 #: the whole text with the signature (Aliyun and Tencent: 500 characters)
 MAX_TEXT = 500
 ELLIPSIS = "…"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # 7 or more digits, possibly split by spaces or dashes ("138 0013 8000", "027-8888888"):
 # long enough to be a mobile or a landline number. ASCII and full-width digits.
@@ -87,9 +86,8 @@ def units(text: str) -> int:
 
 
 def format_time(value: datetime) -> str:
-    """ "11月25日 08:00"; an aware time is shown in Asia/Shanghai, a naive one as given."""
-    if value.tzinfo is not None:
-        value = value.astimezone(SHANGHAI)
+    """ "11月25日 08:00" in the display zone (TIMEZONE); a naive time as given."""
+    value = as_shown(value)
     return f"{value.month}月{value.day}日 {value:%H:%M}"
 
 
