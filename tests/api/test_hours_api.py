@@ -62,6 +62,9 @@ def test_filters_and_pagination(api, scene):
     refused(client.get("/api/v1/service-records?from=2031-02-30"), 422)
     assert "to" in refused(client.get("/api/v1/service-records?to=0"), 422)  # not a Unix time
     assert "from" in refused(client.get("/api/v1/hours?group_by=team&from=2031-3-1"), 422)
+    # An empty filter, as a URL template leaves it, is refused with the way to leave it out.
+    templated = refused(client.get("/api/v1/hours?group_by=team&unit_id=&from="), 422)
+    assert "省去该参数" in templated["unit_id"] and "省去该参数" in templated["from"], templated
 
 
 def test_a_volunteer_sees_only_their_own_records_masked_elsewhere(api, scene):

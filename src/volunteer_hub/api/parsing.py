@@ -61,7 +61,12 @@ def parse_query(model: type[M]) -> M:
     except ValidationError as exc:
         errors = field_errors(model, exc)
         for name, value in request.args.items():
-            if name in errors and " " in value and "T" in value:
+            if name not in errors:
+                continue
+            if not value.strip():
+                # "unit_id=&from=", as a URL template leaves it: say how not to filter.
+                errors[name] += _("（不按此项筛选时请省去该参数）")
+            elif " " in value and "T" in value:
                 # A "+" in a query string is a space once decoded.
                 errors[name] += _("（网址里的 + 要写成 %2B）")
         raise ValidationFailed(errors) from None
