@@ -174,14 +174,20 @@ def _waitlist_positions(shift_ids: list[int]) -> dict[int, int]:
     return positions
 
 
+def _names(model, ids: set[int]) -> dict[int, str]:
+    # A ring names teams or a unit: no query for the kind a call-out's rings do not use
+    # (the board is polled while the call-out runs).
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+
+
 def _ring_lines(callout_id: int) -> list[dict]:
     ring_rows = db.session.scalars(
         select(CalloutRing).where(CalloutRing.callout_id == callout_id).order_by(CalloutRing.number)
     ).all()
-    team_ids = {t for r in ring_rows for t in (r.team_ids or ())}
-    teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
-    unit_ids = {r.unit_id for r in ring_rows if r.unit_id is not None}
-    units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
+    teams = _names(Team, {t for r in ring_rows for t in (r.team_ids or ())})
+    units = _names(Unit, {r.unit_id for r in ring_rows if r.unit_id is not None})
 
     def label(ring: CalloutRing) -> str:
         if ring.team_ids is not None:
