@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+import click
 from flask import Flask
 
 # Importing broker makes a placeholder the global broker, here with the package, so an
@@ -49,7 +50,10 @@ def create_app(overrides: dict | None = None, *, serve_web: bool = True) -> Flas
 
     transactions.init_app(app)  # first, so that it ends each request after every other hook
     _init_extensions(app)
-    _check_sms_settings(app)
+    if click.get_current_context(silent=True) is None:
+        # gunicorn or dramatiq, not a `flask` command: `flask sms templates` writes the
+        # very template file the check asks for, and `flask db upgrade` sends nothing.
+        _check_sms_settings(app)
     _init_broker(app)  # before the handlers import actor modules: actors land on it
     _subscribe_handlers(app)
     if serve_web:
@@ -185,8 +189,8 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _check_sms_settings(app: Flask) -> None:
-    """A key, template file or route missing for a backend in use stops the process here,
-    not at its first text or provider push. The gateways are built again where they are
+    """A key, template file or route missing for a backend in use stops a web or worker
+    process here, not at its first text or provider push. The gateways are built again where they are
     used: one built now, before gunicorn forks, would share its connections between the
     workers."""
     from volunteer_hub.sms.backends import backends_in_use, gateway_for

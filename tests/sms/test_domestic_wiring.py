@@ -6,6 +6,11 @@ and they push replies and reports to the app through the Flask test client."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -27,6 +32,7 @@ from volunteer_hub.sms.models import InboundSms, OutgoingSms
 from volunteer_hub.sms.templates import CATALOGUE, example
 
 PHONE = "+8613800138000"
+ROOT = Path(__file__).resolve().parents[2]
 HELP = example(CATALOGUE["help"])
 
 
@@ -218,6 +224,31 @@ def test_a_backend_in_use_without_its_settings_stops_the_app_as_it_starts(app, s
     }
     with pytest.raises(RuntimeError, match=named), other_app(app, **overrides):
         pass
+
+
+def test_flask_commands_still_run_to_write_the_settings_the_check_asks_for(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "check-test",
+        "SMS_BACKEND": "aliyun",  # no keys, no SMS_TEMPLATES yet
+    }
+    for name in ("REDIS_URL", "SMS_ROUTES", "SMS_TEMPLATES", "ALIYUN_ACCESS_KEY_ID"):
+        env.pop(name, None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    mapping = subprocess.run(
+        [*flask, "sms", "templates", "--example-mapping"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert mapping.returncode == 0, mapping.stderr[-2000:]
+    assert "[aliyun]" in mapping.stdout
+    served = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert served.returncode != 0
+    assert "SMS_BACKEND=aliyun needs ALIYUN_ACCESS_KEY_ID" in served.stderr, served.stderr[-2000:]
 
 
 def test_provider_paused_has_one_home():
