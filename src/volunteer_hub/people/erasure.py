@@ -61,6 +61,7 @@ from volunteer_hub.people.skills import set_skills
 from volunteer_hub.roster import services as roster
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup
+from volunteer_hub.sms import number_opt_outs
 from volunteer_hub.sms.models import InboundSms, OutgoingSms, SmsStatus
 from volunteer_hub.sms.services import opt_out
 from volunteer_hub.teams.models import InvitationStatus, Membership, TeamInvitation
@@ -104,6 +105,8 @@ def erase_person(viewer: Viewer, person_id: int) -> Person:
     db.session.flush()
     set_skills(person.id, [])
     numbers = _numbers_held(person.id, old_phone)
+    # An opt-out a number of theirs texted before they had it goes with them.
+    number_opt_outs.forget(numbers)
     _forget_traces(person.id, old_phone, placeholder, now)
     roster.forget_person(numbers, old_name)
     end_all_sessions(person)

@@ -23,6 +23,7 @@ from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person, PhoneChange
 from volunteer_hub.people.services import mask_phone, normalize_phone
+from volunteer_hub.sms import number_opt_outs
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
 from volunteer_hub.sms.templates import render
@@ -118,6 +119,8 @@ def confirm(person_id: int, code: str, now: datetime | None = None) -> Person:
         # Taken by a concurrent registration between the check and the flush.
         raise PhoneTaken(_("该手机号已属于另一位志愿者"), field="code") from None
     db.session.refresh(person, ["phone", "session_version"])
+    # A number that opted out before anyone had it: so is the person who now has it.
+    number_opt_outs.adopt([person_id])
     # Tell the old number, so a change the person did not ask for does not go unnoticed.
     # With person_id: the person's opt-out holds for this one.
     queue_text(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
+from volunteer_hub.sms import number_opt_outs
 
 DEFAULT_REGION = "CN"
 #: what an erased person's phone becomes (people.erasure): unique by the person's id and
@@ -138,4 +139,6 @@ def get_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
     person = Person(name=name[:50], phone=e164)
     db.session.add(person)
     db.session.flush()
+    # A number that opted out before anyone had it: so is its person, from then on.
+    number_opt_outs.adopt([person.id])
     return person, True

@@ -38,6 +38,7 @@ from volunteer_hub.people.skills import give_skills
 from volunteer_hub.roster.models import ImportStatus, RosterImport
 from volunteer_hub.roster.planning import Outcome, Plan, PlannedRow, Scope, TeamPlan, plan
 from volunteer_hub.roster.reader import read_roster
+from volunteer_hub.sms import number_opt_outs
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import MemberRole, Membership, Team
 
@@ -343,6 +344,8 @@ def _insert_people(rows: list[PlannedRow]) -> dict[str, int]:
     ]
     result = db.session.execute(insert(Person).returning(Person.phone, Person.id), values)
     created = {phone: person_id for phone, person_id in result}
+    # Numbers that opted out before anyone had them: so are their people, from now on.
+    number_opt_outs.adopt(created.values())
     give_skills({created[p.e164]: p.row.skills for p in rows if p.row.skills})
     return created
 

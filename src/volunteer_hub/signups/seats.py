@@ -33,6 +33,7 @@ from volunteer_hub.events.models import Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup, SignupStatus
+from volunteer_hub.sms import number_opt_outs
 
 #: the columns a new signup is given (the rest take their defaults)
 _NEW_SIGNUP_COLUMNS = (
@@ -113,7 +114,22 @@ def register_person(name: str, phone: str, now: datetime) -> int | None:
     already: then no row, and None. Returns the new id; the row is as ``_person_values``
     gives it."""
     dialect = db.session.get_bind().dialect.name
-    return db.session.scalar(_insert_person_statement(dialect), _person_values(name, phone, now))
+    row = db.session.execute(
+        _insert_person_statement(dialect), _person_values(name, phone, now)
+    ).first()
+    if row is None:
+        return None
+    person_id, opted_out_at = row
+    _number_opted_out(person_id, opted_out_at)
+    return person_id
+
+
+def _number_opted_out(person_id: int | None, opted_out_at: datetime | None) -> None:
+    """The new person's number had opted out before they had it, so they start opted
+    out (their INSERT took the time, ``number_opt_outs.since``): their consent record
+    tells it. A statement only then."""
+    if person_id is not None and opted_out_at is not None:
+        number_opt_outs.record_consent([person_id])
 
 
 def register_claim_and_insert(
@@ -134,8 +150,11 @@ def register_claim_and_insert(
             return None, False, None
         return person_id, *claim_seat_and_insert(person_id=person_id, **values)
     params = values | _person_values(name, phone, now)
-    person_id, claimed, signup_id = db.session.execute(_REGISTER_CLAIM_AND_INSERT, params).one()
+    person_id, claimed, signup_id, opted_out_at = db.session.execute(
+        _REGISTER_CLAIM_AND_INSERT, params
+    ).one()
     _expire_shift(shift_id)
+    _number_opted_out(person_id, opted_out_at)
     return person_id, claimed, signup_id
 
 
@@ -162,14 +181,18 @@ def _person_values(name: str, phone: str, now: datetime) -> dict:
 
 @functools.cache
 def _insert_person_statement(dialect: str):
-    # Core on the table, RETURNING the id only: the ORM's INSERT builds and reads back a
-    # whole Person. ON CONFLICT: a phone registered meanwhile is no row, not an error.
+    # Core on the table, RETURNING the id (and whether the number had opted out): the
+    # ORM's INSERT builds and reads back a whole Person. ON CONFLICT: a phone registered
+    # meanwhile is no row, not an error. A number that opted out before anyone had it
+    # makes the person opted out since then, in this statement.
     insert = insert_for(dialect)
+    values = {name: bindparam(f"person_{name}") for name in _NEW_PERSON_COLUMNS}
+    values["sms_opted_out_at"] = number_opt_outs.since(values["phone"])
     return (
         insert(_person)
-        .values({name: bindparam(f"person_{name}") for name in _NEW_PERSON_COLUMNS})
+        .values(values)
         .on_conflict_do_nothing(index_elements=[_person.c.phone])
-        .returning(_person.c.id)
+        .returning(_person.c.id, _person.c.sms_opted_out_at)
     )
 
 
@@ -236,7 +259,8 @@ def _claim_and_insert(new_person=None):
     )
     answer = (exists(claimed.select()), select(inserted.c.id).scalar_subquery())
     if new_person is not None:
-        answer = (select(new_person.c.id).scalar_subquery(), *answer)
+        person_id = select(new_person.c.id).scalar_subquery()
+        answer = (person_id, *answer, select(new_person.c.sms_opted_out_at).scalar_subquery())
     return select(*answer)
 
 
@@ -269,7 +293,8 @@ def register_and_lock_shift(
     if db.session.get_bind().dialect.name != "postgresql":
         return register_person(name, phone, now), lock_shift_free_seat(shift_id)
     params = _person_values(name, phone, now) | {"shift_id": shift_id}
-    person_id, free = db.session.execute(_REGISTER_AND_LOCK, params).one()
+    person_id, free, opted_out_at = db.session.execute(_REGISTER_AND_LOCK, params).one()
+    _number_opted_out(person_id, opted_out_at)
     return person_id, free
 
 
@@ -277,7 +302,11 @@ def register_and_lock_shift(
 # shift alone, and its row read as locked (the latest committed version), as there.
 _new_person = _insert_person_statement("postgresql").cte("new_person")
 _REGISTER_AND_LOCK = (
-    select(select(_new_person.c.id).scalar_subquery(), _shift.c.filled < _shift.c.capacity)
+    select(
+        select(_new_person.c.id).scalar_subquery(),
+        _shift.c.filled < _shift.c.capacity,
+        select(_new_person.c.sms_opted_out_at).scalar_subquery(),
+    )
     .where(_shift.c.id == bindparam("shift_id"))
     .with_for_update(of=_shift)
 )

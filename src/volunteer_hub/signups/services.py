@@ -62,6 +62,7 @@ from volunteer_hub.signups.seats import (
     register_claim_and_insert,
     release_seat,
 )
+from volunteer_hub.sms import number_opt_outs
 from volunteer_hub.teams.models import Membership, Team
 from volunteer_hub.teams.services import ensure_open
 from volunteer_hub.units.services import is_within
@@ -501,6 +502,8 @@ def find_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
         dialect = db.session.get_bind().dialect.name
         person = db.session.scalar(_new_person_statement(dialect), {"name": name, "phone": e164})
         if person is not None:
+            if person.sms_opted_out_at is not None:  # the number had: see the statement
+                number_opt_outs.record_consent([person.id])
             return person, True
         person = db.session.scalar(_PERSON_BY_PHONE, {"phone": e164})
     if person is None:
@@ -513,10 +516,12 @@ _PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
 
 @functools.cache
 def _new_person_statement(dialect: str):
+    # A number that opted out before anyone had it: the person is opted out since then.
     insert = insert_for(dialect)
+    phone = bindparam("phone")
     return (
         insert(Person)
-        .values(name=bindparam("name"), phone=bindparam("phone"))
+        .values(name=bindparam("name"), phone=phone, sms_opted_out_at=number_opt_outs.since(phone))
         .on_conflict_do_nothing(index_elements=[Person.phone])
         .returning(Person)
     )

@@ -29,7 +29,7 @@ from volunteer_hub.i18n import to_local
 from volunteer_hub.signups import one_read
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
-from volunteer_hub.sms import replies
+from volunteer_hub.sms import number_opt_outs, replies
 from volunteer_hub.sms import services as outbox
 from volunteer_hub.sms.catalogue import MAX_CODES
 from volunteer_hub.sms.commands import Command, CommandKind
@@ -68,12 +68,18 @@ NOT_READ = object()
 
 
 def answer(
-    command: Command, person: Texter | None, now: datetime, shift: object = NOT_READ
+    command: Command,
+    person: Texter | None,
+    now: datetime,
+    shift: object = NOT_READ,
+    *,
+    sender: str | None = None,
 ) -> tuple[Rendered | None, SmsKind]:
+    """What the text does and the reply (None: no reply). ``sender``: the number it came
+    from, as normalised, which is what a number nobody has is known by."""
     kind = command.kind
     if person is None:
-        # Not registered: show the way to join; an opt-out needs no answer from us.
-        return (None if kind == CommandKind.OPT_OUT else replies.unknown_number()), SmsKind.REPLY
+        return _from_unknown_number(command, sender, now)
     if kind == CommandKind.OPT_OUT:
         outbox.opt_out(person.id, channel="sms", keyword=command.keyword, now=now)
         return replies.opted_out(), SmsKind.OPT_OUT_CONFIRMATION
@@ -92,6 +98,27 @@ def answer(
         return _sign_up_as_read(person, shift, command.code, now), SmsKind.REPLY
     act = _ACTIONS.get(kind)
     return (act(person, command, now) if act else replies.unknown_command()), SmsKind.REPLY
+
+
+def _from_unknown_number(
+    command: Command, sender: str | None, now: datetime
+) -> tuple[Rendered | None, SmsKind]:
+    """A number no person has: an opt-out is remembered for the number and honoured once
+    someone has it (``sms.number_opt_outs``), and confirmed as a person's is (the one
+    text it still gets, and what carriers expect in answer to 退订 / STOP); an opt-in
+    forgets it. Anything else gets the way to join, unless the number opted out."""
+    kind = command.kind
+    if sender is None:  # a caller that knows no number: as before numbers were remembered
+        return (None if kind == CommandKind.OPT_OUT else replies.unknown_number()), SmsKind.REPLY
+    if kind == CommandKind.OPT_OUT:
+        number_opt_outs.remember(sender, channel="sms", keyword=command.keyword, now=now)
+        return replies.opted_out(), SmsKind.OPT_OUT_CONFIRMATION
+    if kind == CommandKind.OPT_IN:
+        if number_opt_outs.forget([sender]):
+            return replies.opted_in(), SmsKind.REPLY
+    elif number_opt_outs.opted_out(sender):
+        return None, SmsKind.REPLY
+    return replies.unknown_number(), SmsKind.REPLY
 
 
 def _help(person: Texter, command: Command, now: datetime) -> Rendered:

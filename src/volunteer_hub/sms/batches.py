@@ -299,8 +299,8 @@ def _record(row: OutgoingSms, outcome: SendResult | SmsError, provider: str, now
         # Back in the queue for the actor's retry (with backoff); the claim is released.
         status = SmsStatus.QUEUED
     else:
-        if isinstance(outcome, RecipientOptedOut) and row.person_id is not None:
-            services.opt_out(row.person_id, channel="provider", keyword=outcome.code, now=now)
+        if isinstance(outcome, RecipientOptedOut):
+            services.provider_opt_out(row, outcome.code, now)
         status = SmsStatus.FAILED
     errors = {}
     if isinstance(outcome, SmsError):

@@ -100,7 +100,7 @@ def handle_inbound(
     if callout and answered is None:
         # The call-out went between the lookup and now: the text is read as usual.
         db.session.execute(_SET_COMMAND, {"inbound_id": recorded_id, "command": command.kind})
-    text, kind = answered or answer(command, person, now, shift)
+    text, kind = answered or answer(command, person, now, shift, sender=sender)
     if text is None:
         return InboundResult(reply=None)
     reply = _record_reply(dialect, recorded_id, sender, message_sid[:64], person, text, kind, now)

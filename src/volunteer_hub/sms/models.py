@@ -140,6 +140,26 @@ class ConsentChange(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OptedOutNumber(Base):
+    """A number no person had that texted an opt-out word (TD, 退订, STOP …): carriers
+    require the stop for the number, so it holds until the number opts back in. Every
+    text to it is refused where it is queued and again before its hand-over; a person
+    given the number (a new member, a roster row, a sign-up, a phone change) starts
+    opted out since then, with the change in their ``ConsentChange`` record
+    (``sms.number_opt_outs``). An opt-in of the number, or of a person who has it, and
+    the erasure of that person forget the row."""
+
+    __tablename__ = "opted_out_number"
+
+    #: E.164, as the webhook normalised the sender
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: sms (texted) or provider (the carrier told us)
+    channel: Mapped[str] = mapped_column(String(20))
+    #: the word texted (TD, 退订, STOP …), as ``ConsentChange.keyword``
+    keyword: Mapped[str | None] = mapped_column(String(30))
+
+
 class Broadcast(Base):
     """A leader's call-out of an event to the team: who sent it, and what became of it."""
 

@@ -27,7 +27,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.people.models import Person
-from volunteer_hub.sms import limits, outbox_insert, pauses
+from volunteer_hub.sms import limits, number_opt_outs, outbox_insert, pauses
 from volunteer_hub.sms.gateway import (
     PermanentSmsError,
     ProviderPaused,
@@ -103,14 +103,18 @@ def queue_text(
         "attempts": 0,
         "created_at": utcnow(),
     }
-    # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them.
-    unless_opted_out = person_id if kind != SmsKind.OPT_OUT_CONFIRMATION else None
+    # Opt-out is absolute (rule 4): only the opt-out confirmation still goes to them, or
+    # to a number that opted out before anyone had it (sms.number_opt_outs).
+    screened = kind != SmsKind.OPT_OUT_CONFIRMATION
+    unless_opted_out = person_id if screened else None
     if hold:
         due = send_after is None or send_after <= utcnow()
-        outbox_insert.hold(unless_opted_out, values, then=_send_when_written if due else None)
+        outbox_insert.hold(
+            unless_opted_out, values, _send_when_written if due else None, check_number=screened
+        )
         return None
     row = outbox_insert.insert_unless_duplicate(
-        id_only=id_only, unless_opted_out=unless_opted_out, **values
+        id_only=id_only, unless_opted_out=unless_opted_out, check_number=screened, **values
     )
     if row is not None and (send_after is None or send_after <= utcnow()):
         from volunteer_hub.sms.tasks import send_sms
@@ -311,8 +315,7 @@ def _hand_over(row: OutgoingSms, gateway: SmsGateway, now: datetime) -> Delivery
         log.warning("sms %s: transient failure (%s), will retry", outgoing_id, exc.code or "-")
         return Delivery("retry", retry=True)
     except RecipientOptedOut as exc:
-        if row.person_id is not None:
-            opt_out(row.person_id, channel="provider", keyword=exc.code, now=now)
+        provider_opt_out(row, exc.code, now)
         _finish(row, SmsStatus.FAILED, now, error_code=_code(exc.code), error_message=str(exc))
         return Delivery("failed")
     except PermanentSmsError as exc:
@@ -416,10 +419,21 @@ def opt_out(person_id: int, *, channel: str, keyword: str | None = None, now=Non
     return True
 
 
+def provider_opt_out(row: OutgoingSms, code: str | None, now: datetime) -> None:
+    """The provider refused the text: its recipient unsubscribed. The person opts out, or,
+    for a text to a number no person has (a reply), the number."""
+    if row.person_id is not None:
+        opt_out(row.person_id, channel="provider", keyword=code, now=now)
+    else:
+        number_opt_outs.remember(row.to_phone, channel="provider", keyword=code, now=now)
+
+
 def opt_in(person_id: int, *, channel: str, keyword: str | None = None, now=None) -> bool:
-    """Texts to the person again. True if this changed anything."""
+    """Texts to the person again, and to their number if it had opted out before they
+    had it (``sms.number_opt_outs``). True if this changed anything."""
     now = now or utcnow()
-    return _change_consent(person_id, opted_in=True, channel=channel, keyword=keyword, now=now)
+    changed = _change_consent(person_id, opted_in=True, channel=channel, keyword=keyword, now=now)
+    return number_opt_outs.forget_person_number(person_id) or changed
 
 
 def _change_consent(
@@ -526,7 +540,7 @@ def _finish(row: OutgoingSms, status: SmsStatus, now: datetime, **fields) -> Non
 
 def _why_not_send(row: OutgoingSms, now: datetime) -> str | None:
     """Why a claimed text must not go out any more, or None if it still should."""
-    if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id):
+    if row.kind != SmsKind.OPT_OUT_CONFIRMATION and _opted_out(row.person_id, row.to_phone):
         return "recipient opted out"
     if row.expires_at is not None and now > row.expires_at:
         return "expired"
@@ -557,12 +571,16 @@ def _why_not_send(row: OutgoingSms, now: datetime) -> str | None:
     return None
 
 
-def _opted_out(person_id: int | None) -> bool:
+def _opted_out(person_id: int | None, phone: str) -> bool:
+    """The person, or the number (an opt-out texted before anyone had it), opted out: one
+    read, as before the number was asked too."""
+    by_number = number_opt_outs.is_opted_out(phone)
     if person_id is None:
-        return False
-    return (
-        db.session.scalar(select(Person.sms_opted_out_at).where(Person.id == person_id)) is not None
-    )
+        return bool(db.session.scalar(select(by_number)))
+    by_person = (
+        select(Person.id).where(Person.id == person_id, Person.sms_opted_out_at.is_not(None))
+    ).exists()
+    return bool(db.session.scalar(select(by_person | by_number)))
 
 
 def _status_callback_url() -> str | None:
