@@ -1,13 +1,14 @@
 """An opt-out texted from a number nobody has (TD, 退订, STOP …) holds for the number:
-whoever is later given it — a member a leader adds, a roster row, an API sign-up, a
-phone change — starts opted out, with the opt-out in their consent record, and gets no
-text; an opt-in of the number, before or after, lifts it; erasing the person forgets it.
+whoever is later given it — a member a leader adds, a roster row, an API sign-up —
+starts opted out, with the opt-out in their consent record, and gets no text; a phone
+change to it is refused, since its code could not be sent; an opt-in of the number, before or after, lifts it; erasing the person forgets it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import login
@@ -255,3 +256,20 @@ def test_a_person_made_any_other_way_still_gets_no_text(client, make, sms_webhoo
     db.session.expire_all()
     row = db.session.get(OutgoingSms, written.id)
     assert (row.status, row.error_message) == (SmsStatus.CANCELLED, "recipient opted out")
+
+
+def test_a_phone_change_to_the_number_is_refused_until_it_rejoins(client, make, sms_webhook):
+    from volunteer_hub.people import phone_changes
+
+    person = make.person()
+    db.session.commit()
+    sms_webhook(client, NUMBER, "TD")
+    with pytest.raises(phone_changes.PhoneChangeError, match="订阅"):
+        phone_changes.start(person.id, TYPED, requested_by_id=None)
+    db.session.rollback()
+    assert not_confirmations() == []  # no code was sent to a number that said stop
+
+    sms_webhook(client, NUMBER, "订阅")
+    phone_changes.start(person.id, TYPED, requested_by_id=None)
+    db.session.commit()
+    assert [text.kind for text in not_confirmations()] == [SmsKind.REPLY, SmsKind.LOGIN_CODE]

@@ -62,7 +62,7 @@ def start(
     """Ask for the person's phone to become ``new_phone`` and text the code there.
 
     Raises InvalidPhone, PhoneTaken (the number is someone's), PhoneChangeError (it is
-    already theirs) or NotFound. Earlier live requests of the person are voided.
+    already theirs, or it opted out of texts) or NotFound. Earlier live requests of the person are voided.
     """
     now = now or utcnow()
     e164 = normalize_phone(new_phone)
@@ -72,6 +72,11 @@ def start(
     if e164 == person.phone:
         raise PhoneChangeError(_("新手机号与原号码相同"), field="phone")
     _check_free(e164, person_id)
+    if number_opt_outs.opted_out(e164):
+        # Its holder texted 退订 before: no code can reach it (rule 4) until they rejoin.
+        raise PhoneChangeError(
+            _("该号码已退订短信，收不到验证码：请先用该号码发送“订阅”后再修改"), field="phone"
+        )
     change, plain = CODES.issue(person_id, now, new_phone=e164, requested_by_id=requested_by_id)
     # Sent without person_id, so the person's opt-out does not hold it back. Opt-out is
     # per person and about *their* number (rule 4); the new number is not theirs until
