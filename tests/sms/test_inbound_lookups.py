@@ -125,6 +125,20 @@ def test_a_code_both_of_a_call_out_and_of_a_shift_answers_the_call_out(make):
     assert signup.shift_id == callout_shift.id
 
 
+def test_a_call_out_answer_with_punctuation_and_thanks_takes_a_seat(make):
+    member, callout_shift = member_with_an_open_callout(make)
+    from volunteer_hub.callouts.models import Callout
+
+    code = db.session.scalar(select(Callout.code))
+
+    result = texted(member.phone, f"报名：{code} 谢谢！", "SM-lookups-9")
+
+    assert "已为您留位" in result.reply, result.reply
+    assert inbound_row("SM-lookups-9").command == "callout_reply"
+    signup = db.session.scalar(select(Signup).where(Signup.person_id == member.id))
+    assert signup.shift_id == callout_shift.id
+
+
 @pytest.mark.parametrize("known", [True, False])
 def test_a_sign_up_for_a_code_no_current_shift_has(make, known):
     person = make.person() if known else None

@@ -32,14 +32,16 @@ from volunteer_hub.events.models import Event, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource
-from volunteer_hub.sms.commands import normalise
+from volunteer_hub.sms.commands import answer_form
 from volunteer_hub.sms.templates import Rendered
 
-ACCEPT_WORDS = ("1", "Y", "是", "到", "报名")
-DECLINE_WORDS = ("2", "不能", "N")
+ACCEPT_WORDS = ("1", "Y", "是", "到", "报名", "可以", "能去", "我去", "参加")
+DECLINE_WORDS = ("2", "不能", "N", "不能去", "不能参加", "去不了", "来不了", "不去", "没空", "不行")
 #: a digit word needs a space before its code ("1 2345"): "12345" is a code, not "1 2345"
 _DIGIT_REPLY = re.compile(r"(?P<word>[12])(?: (?P<code>\d{3,8}))?")
-_WORD_REPLY = re.compile(r"(?P<word>Y|N|是|到|报名|不能) ?(?P<code>\d{3,8})?")
+#: longest first, so that "不能去" is not read as "不能" and a stray "去"
+_WORDS = sorted((w for w in (*ACCEPT_WORDS, *DECLINE_WORDS) if not w.isdigit()), key=len)[::-1]
+_WORD_REPLY = re.compile(rf"(?P<word>{'|'.join(_WORDS)}) ?(?P<code>\d{{3,8}})?")
 
 
 def named_by(code):
@@ -67,8 +69,9 @@ class Reply:
 
 
 def parse_reply(words: str) -> tuple[bool, str | None] | None:
-    """(accept, code or None) when the text is a call-out answer, else None."""
-    text = normalise(words or "")
+    """(accept, code or None) when the text is a call-out answer, else None. Read as
+    commands are: "报名：1234 谢谢" is "报名 1234", "是，1234" is "是 1234"."""
+    text = answer_form(words)
     match = _DIGIT_REPLY.fullmatch(text) or _WORD_REPLY.fullmatch(text)
     if match is None:
         return None

@@ -27,7 +27,12 @@ Matching rules, and why:
     already be blocked upstream, and a cancel that silently opted them out is worse than
     asking them to text "订阅" again.
   - "退订" anywhere in the message ("我要退订", "退订谢谢") is OPT_OUT: in Chinese it is
-    an unambiguous word meaning "unsubscribe", and the MIIT rules require it to work.
+    an unambiguous word meaning "unsubscribe", and the MIIT rules require it to work;
+    but not where the text says it does not want that: "我没有退订", "不要退订", a
+    question ("退订以后还能收到吗", "怎么恢复") or a wish to keep the texts ("想继续收").
+  - The words people use rather than the carriers' keywords, as the whole message
+    (polite words dropped): 拒收 (the carriers' own word), 退定 (a slip for 退订),
+    "停止(发送)", "不再接收", "不要再发了", "别再给我发短信了".
   - "取消订阅" (the natural Chinese "cancel the subscription") is OPT_OUT, although it
     starts with the cancel keyword 取消.
 * Traditional characters are read as their simplified forms (``報名 7503``, ``簽到``,
@@ -37,6 +42,8 @@ Matching rules, and why:
 * Filler words around a keyword are skipped: a polite start ("我要报名7503", "请帮我取消
   7503", "麻烦签到"), "一下" after the keyword ("报名一下 7503"), thanks and particles at
   the end ("报名 7503 谢谢", "好的啊"). A text of filler words only is still UNKNOWN.
+* A code spoken into the phone is a code: voice input writes "报名一二三四" or
+  "幺二三四", read as 1234 (幺 and 两 as said aloud), alone or mixed with digits.
 * Inside a code, letters that look like digits are read as those digits: O → 0 and
   L / I / | → 1 (lower case too), so "75O3" is 7503. Only in a run that is otherwise
   digits and has more real digits than such letters: "LOL", "BOOK" and "1OO" are not codes.
@@ -47,7 +54,8 @@ Matching rules, and why:
 * An acknowledgement (:data:`ACKNOWLEDGEMENTS`: 好的, 收到, 是, 嗯, 1, OK …) as the whole
   text is ACKNOWLEDGE: the webhook treats it as 确认 after a recent reminder and answers
   with the help otherwise (sms/inbound.py says in which order the readings are tried).
-* Opt-in is the whole message too ("订阅", "START", "UNSTOP").
+* Opt-in is the whole message too ("订阅", "START", "UNSTOP"), polite words dropped
+  ("我要订阅", "订阅谢谢"), or one of :data:`OPT_IN_PHRASES` ("重新订阅", "恢复").
 * "取消报名 CODE" is accepted as CANCEL, the way many people phrase it, and a space
   inside a Chinese keyword is ignored ("我的 时长", "取消 报名 1234").
 * 加入 / JR (同意加入) accepts a team's invitation and 不加入 / BJR (不同意加入)
@@ -63,6 +71,7 @@ Matching rules, and why:
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -72,11 +81,13 @@ __all__ = [
     "CODE_MIN_DIGITS",
     "CODE_REQUIRED",
     "MULTI_CODE",
+    "OPT_IN_PHRASES",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
     "TRADITIONAL",
     "Command",
     "CommandKind",
+    "answer_form",
     "normalise",
     "parse",
 ]
@@ -165,6 +176,8 @@ _AFTER_KEYWORD_FILLERS = ("一下",)
 _TRAILING_FILLERS = ("谢谢你", "谢谢", "谢了", "啊", "呀", "哦", "哈")
 #: letters read as the digit they look like, inside a code only (normalised: upper case)
 _MISREAD_DIGITS = str.maketrans("OLI|", "0111")
+#: Chinese numerals as voice input writes a code's digits (幺 and 两 as read aloud)
+_SPOKEN_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
 #: words that join codes like a separator ("7503和7290")
 _CODE_JOINERS = "和及"
 
@@ -185,6 +198,22 @@ OPT_OUT_WORDS = frozenset(
     }
 )
 OPT_IN_WORDS = frozenset({"订阅", "START", "UNSTOP"})
+#: whole texts (polite words dropped) that ask to take texts again
+OPT_IN_PHRASES = frozenset(
+    {"订阅", "重新订阅", "恢复", "恢复订阅", "恢复接收", "继续接收", "重新接收", "恢复短信"}
+)
+#: whole texts (polite words dropped) that ask for no more texts, as people write it
+#: rather than as the carriers' keywords: 拒收 (the carriers' own word), 退定 (a common
+#: slip for 退订), "停止发送", "不要再发了", "别再给我发短信了" …
+_STOP_PHRASE = re.compile(
+    r"拒收|退定|(?:停止|不再)(?:发送|接收)?(?:短信|信息|消息)?了?"
+    r"|(?:不要|别|勿|不用)再?(?:给我)?发(?:送)?(?:短信|信息|消息)?了?"
+)
+#: 退订 in a text that does not ask for it: negated ("我没有退订", "不要退订"), a question
+#: ("退订以后还能收到吗", "怎么恢复") or a wish to keep the texts ("我想继续收")
+_NOT_UNSUBSCRIBING = re.compile(
+    r"(?:不|没|别|勿)(?:有|要|想|用)?退订|吗|么|怎|如何|为什么|恢复|继续|重新|还能"
+)
 
 _CANCEL = "CANCEL"
 _UNSUBSCRIBE_ZH = "退订"
@@ -271,10 +300,13 @@ def _opt_out_keyword(normalised: str, words: list[str]) -> str | None:
         normalised[len(_CANCEL) : len(_CANCEL) + 1]
     ):
         return _CANCEL  # "CANCEL 1234" too: see the module docstring
-    if _UNSUBSCRIBE_ZH in normalised:
+    if _UNSUBSCRIBE_ZH in normalised and not _NOT_UNSUBSCRIBING.search(normalised):
         return _UNSUBSCRIBE_ZH
     if "".join(words) == _CANCEL_SUBSCRIPTION_ZH:
         return _CANCEL_SUBSCRIPTION_ZH
+    phrase = _without_fillers(_join_cjk(normalised))
+    if _STOP_PHRASE.fullmatch(phrase):
+        return phrase
     return None
 
 
@@ -318,6 +350,8 @@ def parse(text: str) -> Command:
         return Command(CommandKind.OPT_IN, keyword=words[0])
 
     joined = _without_fillers(_join_cjk(normalised))
+    if joined in OPT_IN_PHRASES:
+        return Command(CommandKind.OPT_IN, keyword=joined)
     if joined in ACKNOWLEDGEMENTS:
         return Command(CommandKind.ACKNOWLEDGE, keyword=joined)
     for keyword in _KEYWORDS_LONGEST_FIRST:
@@ -330,6 +364,13 @@ def parse(text: str) -> Command:
             return _correction(text, keyword, rest)
         return _with_code(_KEYWORDS[keyword], keyword, rest)
     return _UNKNOWN
+
+
+def answer_form(text: str) -> str:
+    """A short answer as it is matched (a call-out's "1 1234", "报名 1234", "不能"):
+    normalised, the polite words around it dropped, each run of separators one space
+    ("报名：1234 谢谢" → "报名 1234", "1，1234" → "1 1234")."""
+    return " ".join(_words(_without_fillers(_join_cjk(normalise(text or "")))))
 
 
 def _without_fillers(joined: str) -> str:
@@ -469,9 +510,13 @@ def _codes(argument: str) -> tuple[str, ...] | None:
 
 
 def _read_code(word: str) -> str | None:
-    """``word`` as a code, with look-alike letters read as digits (see the docstring)."""
+    """``word`` as a code, with look-alike letters read as digits (see the docstring),
+    and Chinese numerals too, as voice input writes them ("一二三四", "幺二三四")."""
     if _is_code(word):
         return word
+    spoken = word.translate(_SPOKEN_DIGITS)
+    if spoken != word and _is_code(spoken):
+        return spoken
     read = word.translate(_MISREAD_DIGITS)
     digits = sum(ch.isascii() and ch.isdigit() for ch in word)
     if _is_code(read) and digits > len(word) - digits:
