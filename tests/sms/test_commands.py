@@ -458,6 +458,11 @@ def test_parse_of_not_a_string_is_unknown():
         ("更正 1234", "1234", ""),
         ("更正 少记了半小时", None, "少记了半小时"),
         ("更正 10点到的", None, "10点到的"),  # two digits: not a code
+        # a time or a date, not a code: the note keeps it whole
+        ("更正 830到的", None, "830到的"),
+        ("更正 1230到1630", None, "1230到1630"),
+        ("更正 2024年12月5日我在", None, "2024年12月5日我在"),
+        ("更正 1130点签退的", None, "1130点签退的"),
         ("更正 123456789 x", None, "123456789 x"),  # too long for a code
         ("更正 1234a 不对", None, "1234a 不对"),  # a code runs into no letter
         ("更正", None, ""),

@@ -63,8 +63,9 @@ Matching rules, and why:
   several invitations wait.
 * A correction request (更正 / GZ) is the one command that carries free text: an optional
   code, then what should be corrected ("更正 1234 实际9点到", "GZ 记错了"). The code is
-  a run of 3–8 digits right after the keyword that no other digit or Latin letter
-  follows ("更正1234时间不对" names shift 1234; "更正 10点到的" has no code). The note
+  a run of 3–8 digits right after the keyword that no other digit or Latin letter,
+  and no mark of a time or date (点, 到, 年, 月, 日 …), follows ("更正1234时间不对"
+  names shift 1234; "更正 10点到的", "更正 830到的" and "更正 2024年12月5日" have none). The note
   is kept as written (case, full-width punctuation, inner spaces), ``""`` when absent.
 """
 
@@ -176,6 +177,9 @@ _AFTER_KEYWORD_FILLERS = ("一下",)
 _TRAILING_FILLERS = ("谢谢你", "谢谢", "谢了", "啊", "呀", "哦", "哈")
 #: letters read as the digit they look like, inside a code only (normalised: upper case)
 _MISREAD_DIGITS = str.maketrans("OLI|", "0111")
+#: what makes the digits after 更正 a time or a date, not a code ("更正 830到的",
+#: "更正 1230到1630", "更正 2024年12月5日"); not 时, as in "更正1234时间不对"
+_TIME_MARKERS = frozenset("点到至年月日号分")
 #: Chinese numerals as voice input writes a code's digits (幺 and 两 as read aloud)
 _SPOKEN_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
 #: words that join codes like a separator ("7503和7290")
@@ -417,7 +421,11 @@ def _correction(text: str, keyword: str, rest: str) -> Command:
         n += 1
     follows = _folded(rest[n : n + 1])
     code = None
-    if CODE_MIN_DIGITS <= n <= CODE_MAX_DIGITS and not (follows.isascii() and follows.isalnum()):
+    if (
+        CODE_MIN_DIGITS <= n <= CODE_MAX_DIGITS
+        and not (follows.isascii() and follows.isalnum())
+        and follows not in _TIME_MARKERS
+    ):
         code = "".join(_folded(ch) for ch in rest[:n])
         rest = _skip_separators(rest[n:])
     return Command(CommandKind.CORRECTION, code=code, keyword=keyword, note=rest)
