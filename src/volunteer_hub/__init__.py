@@ -190,9 +190,9 @@ def _configure_logging(app: Flask) -> None:
 
 def _check_sms_settings(app: Flask) -> None:
     """A key, template file or route missing for a backend in use stops a web or worker
-    process here, not at its first text or provider push. The gateways are built again where they are
-    used: one built now, before gunicorn forks, would share its connections between the
-    workers."""
+    process here, not at its first text or provider push. The gateways are built again
+    where they are used: one built now, before gunicorn forks, would share its
+    connections between the workers."""
     from volunteer_hub.sms.backends import backends_in_use, gateway_for
 
     for name in sorted(backends_in_use(app.config)):

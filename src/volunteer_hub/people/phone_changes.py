@@ -62,7 +62,8 @@ def start(
     """Ask for the person's phone to become ``new_phone`` and text the code there.
 
     Raises InvalidPhone, PhoneTaken (the number is someone's), PhoneChangeError (it is
-    already theirs, or it opted out of texts) or NotFound. Earlier live requests of the person are voided.
+    already theirs, or it opted out of texts) or NotFound. Earlier live requests of the
+    person are voided.
     """
     now = now or utcnow()
     e164 = normalize_phone(new_phone)
