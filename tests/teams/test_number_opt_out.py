@@ -1,7 +1,8 @@
 """An opt-out texted from a number nobody has (TD, 退订, STOP …) holds for the number:
 whoever is later given it — a member a leader adds, a roster row, an API sign-up —
 starts opted out, with the opt-out in their consent record, and gets no text; a phone
-change to it is refused, since its code could not be sent; an opt-in of the number, before or after, lifts it; erasing the person forgets it.
+change to it is refused, since its code could not be sent; an opt-in of the number,
+before or after, lifts it; erasing the person forgets it.
 """
 
 from __future__ import annotations
