@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, delete, exists, false, insert, select, upd
 from volunteer_hub.db import insert_for
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.sms.models import ConsentChange, OptedOutNumber, OutgoingSms, SmsKind, SmsStatus
+from volunteer_hub.sms.models import ConsentChange, OptedOutNumber, OutgoingSms
 
 _number = OptedOutNumber.__table__
 _person = Person.__table__
@@ -52,16 +52,9 @@ def remember(phone: str, *, channel: str, keyword: str | None, now: datetime) ->
     ).rowcount
     if not written:
         return False
-    db.session.execute(
-        update(OutgoingSms)
-        .where(
-            OutgoingSms.to_phone == phone,
-            OutgoingSms.status == SmsStatus.QUEUED,
-            OutgoingSms.kind != SmsKind.OPT_OUT_CONFIRMATION,
-        )
-        .values(status=SmsStatus.CANCELLED, status_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    from volunteer_hub.sms.services import cancel_queued  # which imports this module
+
+    cancel_queued(OutgoingSms.to_phone == phone, now)
     return True
 
 

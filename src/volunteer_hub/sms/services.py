@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 
 from volunteer_hub import after_commit
 from volunteer_hub.db import utcnow
@@ -405,18 +405,23 @@ def opt_out(person_id: int, *, channel: str, keyword: str | None = None, now=Non
     now = now or utcnow()
     if not _change_consent(person_id, opted_in=False, channel=channel, keyword=keyword, now=now):
         return False
-    # Whatever was still waiting for them will not go out.
+    cancel_queued(OutgoingSms.person_id == person_id, now)
+    return True
+
+
+def cancel_queued(to_whom: ColumnElement[bool], now: datetime) -> None:
+    """Whatever still waits to go to ``to_whom`` (a person, a number) that has just opted
+    out will not go out; the opt-out's own confirmation still does."""
     db.session.execute(
         update(OutgoingSms)
         .where(
-            OutgoingSms.person_id == person_id,
+            to_whom,
             OutgoingSms.status == SmsStatus.QUEUED,
             OutgoingSms.kind != SmsKind.OPT_OUT_CONFIRMATION,
         )
         .values(status=SmsStatus.CANCELLED, status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return True
 
 
 def provider_opt_out(row: OutgoingSms, code: str | None, now: datetime) -> None:
