@@ -95,3 +95,32 @@ def test_other_chinese_numerals_are_no_code(text):
 )
 def test_a_call_out_answer_is_read_like_a_command(text, expected):
     assert parse_reply(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # the help text lists "我的 安排": people type it as one word
+        ("我的安排", K.MY_SHIFTS),
+        ("我的报名", K.MY_SHIFTS),
+        ("我的班次", K.MY_SHIFTS),
+        ("我的服务时长", K.MY_HOURS),
+        ("时长", K.MY_HOURS),
+        ("不好意思，取消1234", K.CANCEL),
+        ("对不起 取消1234", K.CANCEL),
+        ("帮忙取消1234", K.CANCEL),
+        ("领导好，报名1234", K.SIGN_UP),
+        ("报名1234谢谢您", K.SIGN_UP),
+        ("报名1234辛苦了", K.SIGN_UP),
+        ("报名1234麻烦了", K.SIGN_UP),
+        ("好的收到", K.ACKNOWLEDGE),
+        ("没问题", K.ACKNOWLEDGE),
+        ("沒問題", K.ACKNOWLEDGE),
+        ("明白了", K.ACKNOWLEDGE),
+        ("可以", K.ACKNOWLEDGE),
+        ("恢復", K.OPT_IN),
+        ("不要再發了", K.OPT_OUT),
+    ],
+)
+def test_more_of_how_people_write(text, kind):
+    assert parse(text).kind == kind

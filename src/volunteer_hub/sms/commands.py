@@ -151,18 +151,28 @@ MAX_PAGE = 99
 #: traditional → simplified for every character of our keywords, filler words and
 #: acknowledgements that has a traditional form (籤 is a variant some phones offer for 簽)
 TRADITIONAL = str.maketrans(
-    "報確認簽籤時長訂閱幫請謝給煩嗎號個說這們麼嘞",
-    "报确认签签时长订阅帮请谢给烦吗号个说这们么嘞",
+    "報確認簽籤時長訂閱幫請謝給煩嗎號個說這們麼嘞問題領導師務復對沒發別繼續",
+    "报确认签签时长订阅帮请谢给烦吗号个说这们么嘞问题领导师务复对没发别继续",
 )
 #: whole texts that say "yes" / "got it" (after the fillers are dropped)
 ACKNOWLEDGEMENTS = frozenset(
-    {"好的", "好", "好嘞", "行", "收到", "收到了", "知道了", "是", "是的", "嗯", "嗯嗯", "1", "OK"}
+    {
+        *("好的", "好", "好嘞", "好滴", "行", "可以", "没问题", "明白", "明白了"),
+        *("收到", "收到了", "知道了", "是", "是的", "嗯", "嗯嗯", "1", "OK"),
+        *("好的收到", "收到收到", "好的好的", "嗯嗯好的"),
+    }
 )
 # Polite starts, longest first ("请帮我" before "请"); never a prefix of a keyword.
 _LEADING_FILLERS = (
+    "不好意思",
     "请帮我",
+    "麻烦您",
     "麻烦你",
     "麻烦",
+    "对不起",
+    "领导好",
+    "老师好",
+    "帮忙",
     "帮我",
     "给我",
     "我要",
@@ -174,7 +184,10 @@ _LEADING_FILLERS = (
 )
 _AFTER_KEYWORD_FILLERS = ("一下",)
 # Not 吧: "加入吧" (join, shall I?) must not accept a team's invitation.
-_TRAILING_FILLERS = ("谢谢你", "谢谢", "谢了", "啊", "呀", "哦", "哈")
+_TRAILING_FILLERS = (
+    *("谢谢您", "谢谢你", "谢谢", "谢了", "辛苦了", "辛苦", "麻烦你了", "麻烦了"),
+    *("啊", "呀", "哦", "哈"),
+)
 #: letters read as the digit they look like, inside a code only (normalised: upper case)
 _MISREAD_DIGITS = str.maketrans("OLI|", "0111")
 #: what makes the digits after 更正 a time or a date, not a code ("更正 830到的",
@@ -240,7 +253,14 @@ _KEYWORDS: dict[str, CommandKind] = {
     "签退": CommandKind.CHECK_OUT,
     "QT": CommandKind.CHECK_OUT,
     "我的时长": CommandKind.MY_HOURS,
+    "我的服务时长": CommandKind.MY_HOURS,
+    "服务时长": CommandKind.MY_HOURS,
+    "时长": CommandKind.MY_HOURS,
     "SC": CommandKind.MY_HOURS,
+    # The help text lists "我的 安排": people type it as one word, or name it their way.
+    "我的安排": CommandKind.MY_SHIFTS,
+    "我的报名": CommandKind.MY_SHIFTS,
+    "我的班次": CommandKind.MY_SHIFTS,
     "我的": CommandKind.MY_SHIFTS,
     "WD": CommandKind.MY_SHIFTS,
     "MY": CommandKind.MY_SHIFTS,
