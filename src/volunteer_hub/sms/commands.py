@@ -314,7 +314,7 @@ def _words(normalised: str) -> list[str]:
     return "".join(" " if _is_separator(ch) else ch for ch in normalised).split()
 
 
-def _opt_out_keyword(normalised: str, words: list[str]) -> str | None:
+def _opt_out_keyword(normalised: str, words: list[str], joined: str) -> str | None:
     if len(words) == 1 and words[0] in OPT_OUT_WORDS:
         return words[0]
     # "STOP STOP", "退订 退订": only opt-out words. Not "R R" or "R&R": R only alone.
@@ -328,9 +328,8 @@ def _opt_out_keyword(normalised: str, words: list[str]) -> str | None:
         return _UNSUBSCRIBE_ZH
     if "".join(words) == _CANCEL_SUBSCRIPTION_ZH:
         return _CANCEL_SUBSCRIPTION_ZH
-    phrase = _without_fillers(_join_cjk(normalised))
-    if _STOP_PHRASE.fullmatch(phrase):
-        return phrase
+    if _STOP_PHRASE.fullmatch(joined):
+        return joined
     return None
 
 
@@ -365,15 +364,15 @@ def parse(text: str) -> Command:
     if not normalised:
         return _UNKNOWN
     words = _words(normalised)
+    # The text as keywords are matched: Chinese words joined, polite words dropped.
+    joined = _without_fillers(_join_cjk(normalised))
 
     # Opt-out first, before any other reading of the text (rule 4).
-    opt_out = _opt_out_keyword(normalised, words)
+    opt_out = _opt_out_keyword(normalised, words, joined)
     if opt_out is not None:
         return Command(CommandKind.OPT_OUT, keyword=opt_out)
     if all(word in OPT_IN_WORDS for word in words):
         return Command(CommandKind.OPT_IN, keyword=words[0])
-
-    joined = _without_fillers(_join_cjk(normalised))
     if joined in OPT_IN_PHRASES:
         return Command(CommandKind.OPT_IN, keyword=joined)
     if joined in ACKNOWLEDGEMENTS:
