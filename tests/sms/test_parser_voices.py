@@ -44,6 +44,8 @@ def test_a_text_about_unsubscribing_that_does_not_ask_for_it_is_no_opt_out(text)
         "别发了",
         "别再给我发短信了",
         "请不要再发短信了！",
+        "怎么退订",
+        "为什么给我发这个，退订",
     ],
 )
 def test_the_ways_people_say_stop_are_opt_outs(text):

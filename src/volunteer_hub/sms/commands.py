@@ -29,7 +29,8 @@ Matching rules, and why:
   - "退订" anywhere in the message ("我要退订", "退订谢谢") is OPT_OUT: in Chinese it is
     an unambiguous word meaning "unsubscribe", and the MIIT rules require it to work;
     but not where the text says it does not want that: "我没有退订", "不要退订", a
-    question ("退订以后还能收到吗", "怎么恢复") or a wish to keep the texts ("想继续收").
+    question about it ("退订以后还能收到吗") or a wish to keep the texts ("怎么恢复",
+    "想继续收"). A question before it still asks for it ("怎么退订", "为什么发给我，退订").
   - The words people use rather than the carriers' keywords, as the whole message
     (polite words dropped): 拒收 (the carriers' own word), 退定 (a slip for 退订),
     "停止(发送)", "不再接收", "不要再发了", "别再给我发短信了".
@@ -226,10 +227,12 @@ _STOP_PHRASE = re.compile(
     r"拒收|退定|(?:停止|不再)(?:发送|接收)?(?:短信|信息|消息)?了?"
     r"|(?:不要|别|勿|不用)再?(?:给我)?发(?:送)?(?:短信|信息|消息)?了?"
 )
-#: 退订 in a text that does not ask for it: negated ("我没有退订", "不要退订"), a question
-#: ("退订以后还能收到吗", "怎么恢复") or a wish to keep the texts ("我想继续收")
+#: 退订 in a text that does not ask for it: negated ("我没有退订", "不要退订"), a wish
+#: to keep the texts ("怎么恢复", "我想继续收"), or a question about it
+#: ("退订以后还能收到吗"). A question before it still asks for it: "怎么退订",
+#: "为什么发给我，退订".
 _NOT_UNSUBSCRIBING = re.compile(
-    r"(?:不|没|别|勿)(?:有|要|想|用)?退订|吗|么|怎|如何|为什么|恢复|继续|重新|还能"
+    r"(?:不|没|别|勿)(?:有|要|想|用)?退订|恢复|继续|重新|退订.*(?:吗|么|怎|如何|还能|[?？])"
 )
 
 _CANCEL = "CANCEL"
