@@ -126,3 +126,27 @@ def test_a_call_out_answer_is_read_like_a_command(text, expected):
 )
 def test_more_of_how_people_write(text, kind):
     assert parse(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "codes"),
+    [
+        ("1234报名", K.SIGN_UP, ("1234",)),
+        ("1234 取消", K.CANCEL, ("1234",)),
+        ("7503 取消报名", K.CANCEL, ("7503",)),
+        ("1234确认", K.CONFIRM, ("1234",)),
+        ("报名1234跟5678", K.SIGN_UP, ("1234", "5678")),
+        ("报名1234与5678", K.SIGN_UP, ("1234", "5678")),
+        ("报名1234 报名5678", K.SIGN_UP, ("1234", "5678")),
+        ("报名1234\n报名5678", K.SIGN_UP, ("1234", "5678")),
+        ("取消1234，取消5678", K.CANCEL, ("1234", "5678")),
+    ],
+)
+def test_the_code_first_and_the_keyword_said_again(text, kind, codes):
+    command = parse(text)
+    assert (command.kind, command.codes) == (kind, codes)
+
+
+@pytest.mark.parametrize("text", ["1234", "1234 我的", "签到1234 签到5678"])
+def test_a_code_alone_or_several_where_one_is_taken_stays_unknown(text):
+    assert parse(text).kind == K.UNKNOWN

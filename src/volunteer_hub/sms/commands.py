@@ -48,9 +48,10 @@ Matching rules, and why:
 * Inside a code, letters that look like digits are read as those digits: O → 0 and
   L / I / | → 1 (lower case too), so "75O3" is 7503. Only in a run that is otherwise
   digits and has more real digits than such letters: "LOL", "BOOK" and "1OO" are not codes.
-* Several codes after 报名 or 取消 ("报名 7503 7290", "报名7503、7290", "取消 7503和7290")
-  come back as one command: ``code`` is the first, ``extra_codes`` the others (repeats
-  dropped). Other commands take one code.
+* Several codes after 报名 or 取消 ("报名 7503 7290", "报名7503、7290", "取消 7503和7290",
+  "报名7503跟7290", "报名7503 报名7290") come back as one command: ``code`` is the first,
+  ``extra_codes`` the others (repeats dropped). Other commands take one code.
+* The code may come first: "7503报名", "7503 取消".
 * 我的 takes a page number of one or two digits ("我的 2"): ``page``, 1 by default.
 * An acknowledgement (:data:`ACKNOWLEDGEMENTS`: 好的, 收到, 是, 嗯, 1, OK …) as the whole
   text is ACKNOWLEDGE: the webhook treats it as 确认 after a recent reminder and answers
@@ -197,7 +198,9 @@ _TIME_MARKERS = frozenset("点到至年月日号分")
 #: Chinese numerals as voice input writes a code's digits (幺 and 两 as read aloud)
 _SPOKEN_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
 #: words that join codes like a separator ("7503和7290")
-_CODE_JOINERS = "和及"
+_CODE_JOINERS = "和及跟与"
+#: "1234报名", "1234 取消": the code first, then the command that acts on one shift
+_CODE_FIRST = re.compile(r"(?P<code>\d{3,8}) ?(?P<keyword>报名|取消报名|取消|签到|签退|确认)")
 
 #: carrier opt-out words (Twilio's list, CTIA's, and China's TD / 退订)
 OPT_OUT_WORDS = frozenset(
@@ -380,6 +383,9 @@ def parse(text: str) -> Command:
         return Command(CommandKind.OPT_IN, keyword=joined)
     if joined in ACKNOWLEDGEMENTS:
         return Command(CommandKind.ACKNOWLEDGE, keyword=joined)
+    code_first = _CODE_FIRST.fullmatch(joined)
+    if code_first is not None:
+        joined = f"{code_first['keyword']} {code_first['code']}"
     for keyword in _KEYWORDS_LONGEST_FIRST:
         if not joined.startswith(keyword):
             continue
@@ -499,6 +505,9 @@ def _skip_separators(text: str) -> str:
 
 
 def _with_code(kind: CommandKind, keyword: str, rest: str) -> Command:
+    if kind in MULTI_CODE:
+        # "报名7503 报名7290": the keyword said again before each code
+        rest = re.sub(f"{re.escape(keyword)}(?= ?[0-9])", " ", rest)
     argument = _skip_separators(rest)
     for filler in _AFTER_KEYWORD_FILLERS:
         if argument.startswith(filler):
