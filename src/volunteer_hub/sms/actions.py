@@ -68,12 +68,7 @@ NOT_READ = object()
 
 
 def answer(
-    command: Command,
-    person: Texter | None,
-    now: datetime,
-    shift: object = NOT_READ,
-    *,
-    sender: str | None = None,
+    command: Command, person: Texter | None, now: datetime, shift: object, *, sender: str
 ) -> tuple[Rendered | None, SmsKind]:
     """What the text does and the reply (None: no reply). ``sender``: the number it came
     from, as normalised, which is what a number nobody has is known by."""
@@ -101,15 +96,13 @@ def answer(
 
 
 def _from_unknown_number(
-    command: Command, sender: str | None, now: datetime
+    command: Command, sender: str, now: datetime
 ) -> tuple[Rendered | None, SmsKind]:
     """A number no person has: an opt-out is remembered for the number and honoured once
     someone has it (``sms.number_opt_outs``), and confirmed as a person's is (the one
     text it still gets, and what carriers expect in answer to 退订 / STOP); an opt-in
     forgets it. Anything else gets the way to join, unless the number opted out."""
     kind = command.kind
-    if sender is None:  # a caller that knows no number: as before numbers were remembered
-        return (None if kind == CommandKind.OPT_OUT else replies.unknown_number()), SmsKind.REPLY
     if kind == CommandKind.OPT_OUT:
         number_opt_outs.remember(sender, channel="sms", keyword=command.keyword, now=now)
         return replies.opted_out(), SmsKind.OPT_OUT_CONFIRMATION
