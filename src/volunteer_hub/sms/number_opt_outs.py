@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, exists, false, insert, select, update
 
-from volunteer_hub.db import insert_for
+from volunteer_hub.db import dialect_insert
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.sms.models import ConsentChange, OptedOutNumber, OutgoingSms
@@ -44,9 +44,8 @@ def remember(phone: str, *, channel: str, keyword: str | None, now: datetime) ->
     """The number opts out; whatever still waits to go to it will not go. True if this
     changed anything (a second TD keeps the time and word of the first)."""
     keyword = keyword[: _number.c.keyword.type.length] if keyword else None
-    dialect = db.session.get_bind().dialect.name
     written = db.session.execute(
-        insert_for(dialect)(_number)
+        dialect_insert(db.session, _number)
         .values(phone=phone, opted_out_at=now, channel=channel, keyword=keyword)
         .on_conflict_do_nothing(index_elements=[_number.c.phone])
     ).rowcount
