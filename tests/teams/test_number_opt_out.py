@@ -1,8 +1,8 @@
 """An opt-out texted from a number nobody has (TD, 退订, STOP …) holds for the number:
-whoever is later given it — a member a leader adds, a roster row, an API sign-up —
-starts opted out, with the opt-out in their consent record, and gets no text; a phone
-change to it is refused, since its code could not be sent; an opt-in of the number,
-before or after, lifts it; erasing the person forgets it.
+whoever is later given it — a member a leader adds, a roster row, an API sign-up, a new
+staff account — starts opted out, with the opt-out in their consent record, and gets no
+text; a phone change to it is refused, since its code could not be sent; an opt-in of
+the number, before or after, lifts it; erasing the person forgets it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from tests.sms.helpers import deliver_all
 from tests.teams.conftest import texts_to
 from tests.web.conftest import page
 from volunteer_hub.auth.permissions import viewer_for
+from volunteer_hub.auth.services import create_user
+from volunteer_hub.auth.staff import create_account
 from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.people.erasure import erase_person
@@ -195,6 +197,21 @@ def test_the_other_ways_of_registering_start_opted_out_too(client, sms_webhook):
     assert created and made_now
     assert_opted_out_since_the_number(person_with())
     assert_opted_out_since_the_number(person_with("+8613977770003"), keyword="R")
+
+
+def test_staff_accounts_given_the_number_start_opted_out(client, make, sms_webhook):
+    sms_webhook(client, NUMBER, "TD")
+    sms_webhook(client, "+8613977770004", "退订")
+    team = make.team()
+    made = create_account(
+        viewer_for(make.admin()), name="新队长", phone=TYPED, role="leader", team_ids=[team.id]
+    )
+    scripted = create_user("13977770004", "新协调员", "coordinator", unit_id=team.unit_id)
+    db.session.commit()
+    assert made.person_id == person_with().id
+    assert_opted_out_since_the_number(person_with())
+    assert_opted_out_since_the_number(person_with("+8613977770004"), keyword="退订")
+    assert a_notice(scripted, "number-opt-out:staff") is None
 
 
 def test_an_opt_in_before_registering_lifts_it(client, world, sms_webhook):

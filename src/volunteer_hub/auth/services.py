@@ -19,7 +19,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.people.services import InvalidPhone, add_person, normalize_phone
 from volunteer_hub.teams.models import MemberRole, Membership, Team
 from volunteer_hub.units.models import Unit
 
@@ -169,9 +169,7 @@ def create_user(
     check_role(role, unit_id, [team_id] if team_id is not None else [])
     person = db.session.scalar(select(Person).where(Person.phone == e164))
     if person is None:
-        person = Person(name=(name or "").strip() or e164, phone=e164)
-        db.session.add(person)
-        db.session.flush()
+        person = add_person((name or "").strip() or e164, e164)
     elif name:
         person.name = name.strip()
     if password:

@@ -39,7 +39,12 @@ from volunteer_hub.auth.services import (
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
-from volunteer_hub.people.services import InvalidPhone, is_erased_phone, normalize_phone
+from volunteer_hub.people.services import (
+    InvalidPhone,
+    add_person,
+    is_erased_phone,
+    normalize_phone,
+)
 from volunteer_hub.teams.models import MemberRole, Membership, Team
 from volunteer_hub.units.models import Unit
 from volunteer_hub.units.services import is_within, subtree_condition
@@ -120,9 +125,7 @@ def create_account(
     check_role(role, unit_id, team_ids)
     person, temporary = existing, None
     if person is None:
-        person = Person(name=name, phone=e164)
-        db.session.add(person)
-        db.session.flush()
+        person = add_person(name, e164)
         temporary = set_temporary_password(person)
     grant_role(person, role, unit_id, team_ids)
     audit.record(

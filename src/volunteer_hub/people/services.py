@@ -136,9 +136,15 @@ def get_or_create_person(name: str, phone: str) -> tuple[Person, bool]:
     name = (name or "").strip()
     if not name:
         raise DomainError(_("请填写姓名"), field="name")
-    person = Person(name=name[:50], phone=e164)
+    return add_person(name[:50], e164), True
+
+
+def add_person(name: str, e164: str, **columns: object) -> Person:
+    """A new person with this (normalised, unused) number, flushed. Every path that
+    registers someone through the ORM comes here, so that a number which opted out
+    before anyone had it keeps its opt-out in its person (``sms.number_opt_outs``)."""
+    person = Person(name=name, phone=e164, **columns)
     db.session.add(person)
     db.session.flush()
-    # A number that opted out before anyone had it: so is its person, from then on.
     number_opt_outs.adopt([person.id])
-    return person, True
+    return person

@@ -18,9 +18,9 @@ from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFail
 from volunteer_hub.extensions import db
 from volunteer_hub.people import phone_changes
 from volunteer_hub.people.models import Person, PhoneChange
-from volunteer_hub.people.services import InvalidPhone, normalize_phone
+from volunteer_hub.people.services import InvalidPhone, add_person, normalize_phone
 from volunteer_hub.people.skills import give_skills, set_skills, split_skills
-from volunteer_hub.sms import number_opt_outs, replies
+from volunteer_hub.sms import replies
 from volunteer_hub.sms.models import SmsKind
 from volunteer_hub.sms.services import queue_text
 from volunteer_hub.teams.models import (
@@ -126,11 +126,7 @@ def add_member(
         raise NotFound(_("服务队不存在"))
     ensure_open(team)
     if person is None:
-        person = Person(name=name, phone=e164, skills=(skills or "").strip())
-        db.session.add(person)
-        db.session.flush()
-        # A number that opted out before anyone had it: so is its person, from then on.
-        number_opt_outs.adopt([person.id])
+        person = add_person(name, e164, skills=(skills or "").strip())
         give_skills({person.id: person.skills})
         membership = Membership(team_id=team_id, person_id=person.id, role=MemberRole(role))
         db.session.add(membership)
