@@ -30,6 +30,28 @@ def xlsx(*sheets: tuple[str, list[list]]) -> bytes:
     return out.getvalue()
 
 
+def office_xlsx(
+    *sheets: tuple[str, list[list]],
+    merged: dict[str, list[str]] | None = None,
+    hidden: tuple[str, ...] = (),
+) -> bytes:
+    """``xlsx`` as offices keep them: ``merged`` ranges by sheet title ("C2:C4": the value
+    in C2 only, as Excel stores it), ``hidden`` sheets by title."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        for cell_range in (merged or {}).get(title, []):
+            sheet.merge_cells(cell_range)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 def csv_file(rows: list[list], encoding: str = "utf-8-sig", delimiter: str = ",") -> bytes:
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter).writerows(rows)

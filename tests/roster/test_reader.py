@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.roster.conftest import csv_file, xlsx
-from volunteer_hub.roster.reader import UnreadableFile, header_key, match_headers, read_roster
+from tests.roster.conftest import csv_file, office_xlsx, xlsx
+from volunteer_hub.roster.reader import (
+    UnreadableFile,
+    header_key,
+    match_headers,
+    read_file,
+    read_roster,
+)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +121,84 @@ def test_what_is_not_a_roster_is_refused_in_chinese(content):
 def test_old_xls_files_are_asked_to_be_saved_as_xlsx():
     with pytest.raises(UnreadableFile, match=r"\.xlsx"):
         read_roster(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old.xls")
+
+
+# -- what district offices' files look like (audit of the roster import) ------------------
+
+
+def test_a_merged_team_or_unit_cell_gives_its_value_to_every_row_it_covers():
+    content = office_xlsx(
+        (
+            "Sheet1",
+            [
+                ["姓名", "手机号", "服务队", "所属单位"],
+                ["甲", "13800138001", "新队", "鄂城区"],
+                ["乙", "13800138002", None, None],
+                ["丙", "13800138003", None, None],
+                ["丁", "13800138004", "老队", None],
+                ["戊", "13800138005", None, None],
+                ["己", "13800138006", None, None],
+            ],
+        ),
+        merged={"Sheet1": ["C2:C4", "D2:D4", "C5:C6"]},
+    )
+    rows = read_roster(content, "roster.xlsx")
+    assert [(r.number, r.team, r.unit) for r in rows] == [
+        (2, "新队", "鄂城区"),
+        (3, "新队", "鄂城区"),
+        (4, "新队", "鄂城区"),
+        (5, "老队", ""),
+        (6, "老队", ""),
+        (7, "", ""),
+    ]
+
+
+def test_hidden_sheets_are_skipped_and_named():
+    content = office_xlsx(
+        ("Sheet1", [["姓名", "手机号"], ["可见", "13800138001"]]),
+        ("旧名单", [["姓名", "手机号"], ["隐藏甲", "13800138002"], ["隐藏乙", "13800138003"]]),
+        hidden=("旧名单",),
+    )
+    roster = read_file(content, "roster.xlsx")
+    assert [r.name for r in roster.rows] == ["可见"]
+    assert roster.hidden_sheets == ["旧名单"]
+
+
+def test_a_mobile_column_beats_a_contact_phone_column_wherever_it_is():
+    assert match_headers(["姓名", "联系电话", "手机号码", "服务队"])["phone"] == 2
+    assert match_headers(["姓名", "电话", "联系方式", "手机"])["phone"] == 3
+    assert match_headers(["姓名", "联系电话", "电话"])["phone"] == 1
+
+
+@pytest.mark.parametrize(
+    "header", ["所属队伍", "队伍名称", "所属志愿服务队", "志愿服务队名称", "所属志愿队"]
+)
+def test_more_spellings_of_the_team_column(header):
+    assert match_headers(["姓名", "手机号", header]) == {"name": 0, "phone": 1, "team": 2}
+
+
+def test_a_csv_file_name_never_names_a_team():
+    content = csv_file([["姓名", "手机号", "所属社区"], ["王五", "13800138000", "莲花山社区"]])
+    for name in ("新建 Microsoft Excel 工作表.csv", "莲花山社区退役军人名单（2026年3月更新）.csv"):
+        (row,) = read_roster(content, name)
+        assert (row.team, row.sheet_team) == ("", "")
+
+
+def test_the_csv_delimiter_is_found_under_a_title_line_without_it():
+    text = "鄂州市退役军人志愿服务队花名册\r\n姓名\t手机号\t服务队\r\n王五\t13800138000\t甲队\r\n"
+    (row,) = read_roster(text.encode("gb18030"), "名单.csv")
+    assert (row.number, row.name, row.phone, row.team) == (3, "王五", "13800138000", "甲队")
+
+
+def test_invisible_characters_leave_names_and_team_names():
+    content = xlsx(
+        (
+            "Sheet1",
+            [
+                ["姓名", "手机号", "服务队"],
+                ["李四\u200b", "13800138000", "\ufeff莲花山\xa0\xa0戎马队\u200b"],
+            ],
+        )
+    )
+    (row,) = read_roster(content)
+    assert (row.name, row.team) == ("李四", "莲花山 戎马队")
