@@ -8,11 +8,11 @@ import re
 from openpyxl import load_workbook
 
 from tests.conftest import login, token_from
-from tests.roster.conftest import HEADERS, count, phone, xlsx
+from tests.roster.conftest import HEADERS, count, office_xlsx, phone, xlsx
 from volunteer_hub.extensions import db
 from volunteer_hub.roster.models import RosterImport
 from volunteer_hub.roster.reader import read_roster
-from volunteer_hub.teams.models import Membership, TeamInvitation
+from volunteer_hub.teams.models import InvitationStatus, Membership, TeamInvitation
 
 
 def upload(client, content: bytes, team_id="", name="roster.xlsx", **extra):
@@ -170,3 +170,28 @@ def test_forms_need_the_csrf_token(make, client, csrf_on):
     assert client.post(f"/roster/imports/{record_id}/apply").status_code == 400
     db.session.expire_all()
     assert db.session.get(RosterImport, record_id).status == "previewed"
+
+
+def test_the_preview_names_hidden_sheets_and_declined_invitations(make, client):
+    team = make.team()
+    leader = make.leader(team)
+    declined = make.member(make.team())
+    db.session.add(
+        TeamInvitation(
+            team_id=team.id,
+            person_id=declined.id,
+            name_given="王五",
+            status=InvitationStatus.DECLINED,
+        )
+    )
+    db.session.commit()
+    login(client, leader)
+    content = office_xlsx(
+        ("Sheet1", [["姓名", "手机号"], ["王五", declined.phone]]),
+        ("旧名单", [["姓名", "手机号"], ["隐藏甲", phone(3)]]),
+        hidden=("旧名单",),
+    )
+    page = client.get(f"/roster/imports/{import_id(upload(client, content, team.id))}")
+    text = page.get_data(as_text=True)
+    assert "以下隐藏的工作表未导入：旧名单" in text
+    assert "已拒绝邀请" in text and "隐藏甲" not in text

@@ -48,6 +48,8 @@ def import_command(file: Path, team_id: int | None, dry_run: bool, as_json: bool
         raise click.ClickException(exc.message) from None
     finally:
         db.session.rollback()  # a dry run leaves nothing behind
+    for title in summary.get("hidden_sheets", []):
+        click.echo(f"hidden sheet skipped: {title}", err=True)
     for error in summary["errors"]:
         click.echo(f"{error['sheet']} row {error['row']}: {error['reason']}", err=True)
     label = "preview" if dry_run else "imported"

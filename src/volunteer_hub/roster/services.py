@@ -30,14 +30,14 @@ from sqlalchemy.orm import undefer
 from volunteer_hub import after_commit
 from volunteer_hub.auth.permissions import Viewer, viewer_for
 from volunteer_hub.db import utcnow
-from volunteer_hub.errors import Conflict, NotFound
+from volunteer_hub.errors import Conflict, DomainError, NotFound
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.people.services import InvalidPhone, mask_phone, normalize_phone
 from volunteer_hub.people.skills import give_skills
 from volunteer_hub.roster.models import ImportStatus, RosterImport
 from volunteer_hub.roster.planning import Outcome, Plan, PlannedRow, Scope, TeamPlan, plan
-from volunteer_hub.roster.reader import read_roster
+from volunteer_hub.roster.reader import read_file
 from volunteer_hub.sms import number_opt_outs
 from volunteer_hub.teams import services as teams
 from volunteer_hub.teams.models import MemberRole, Membership, Team
@@ -75,7 +75,10 @@ def scope_for(viewer: Viewer, team_id: int | None, invited_by_id: int | None) ->
 
 def preview(content: bytes, file_name: str, scope: Scope) -> Plan:
     """Every row's outcome; changes nothing. Raises reader.UnreadableFile."""
-    return plan(read_roster(content, file_name), scope)
+    roster = read_file(content, file_name)
+    planned = plan(roster.rows, scope)
+    planned.hidden_sheets = roster.hidden_sheets
+    return planned
 
 
 def create_import(
@@ -276,14 +279,20 @@ def _apply_team(
         tally.held_back = len(rows) - team_plan.error_rows
     else:
         try:
-            with db.session.begin_nested():
-                made = _write_team(team_plan, scope, tally)
-        except IntegrityError:
-            # Someone registered a phone or joined a member meanwhile: look again, once.
-            tally = Tally(done=len(rows))
-            retry = plan([p.row for p in rows], scope, created_here).teams
-            with db.session.begin_nested():
-                made = _write_team(retry[0], scope, tally) if retry else {}
+            try:
+                with db.session.begin_nested():
+                    made = _write_team(team_plan, scope, tally)
+            except IntegrityError:
+                # Someone registered a phone or joined a member meanwhile: look again, once.
+                tally = Tally(done=len(rows))
+                retry = plan([p.row for p in rows], scope, created_here).teams
+                with db.session.begin_nested():
+                    made = _write_team(retry[0], scope, tally) if retry else {}
+        except (IntegrityError, DomainError):
+            # Changed under us twice, or its unit went meanwhile: this team is not
+            # applied (its savepoint is rolled back), the others are. Never the whole job.
+            log.warning("roster import %s: team %r not applied", import_id, team_plan.name)
+            tally, made = Tally(done=len(rows), errors=len(rows)), {}
     tally.add_to(import_id)
     created_here.update(made)
 
@@ -312,18 +321,25 @@ def _write_team(team_plan: TeamPlan, scope: Scope, tally: Tally) -> dict[str, in
     for planned in by_outcome[Outcome.INVITE]:
         # The one consent rule: a registered phone is invited, never enrolled (issue 11).
         try:
-            teams.add_member(
-                team_id,
-                planned.row.name,
-                planned.e164,
-                skills=planned.row.skills,
-                invited_by_id=scope.invited_by_id,
-            )
+            with db.session.begin_nested():
+                teams.add_member(
+                    team_id,
+                    planned.row.name,
+                    planned.e164,
+                    skills=planned.row.skills,
+                    invited_by_id=scope.invited_by_id,
+                )
             tally.invited += 1
         except teams.AlreadyMember:
             tally.existing += 1  # joined since the plan was made
+        except DomainError:
+            # The team was archived since the plan, or the like: this row's outcome,
+            # not the job's (the rows already applied stay).
+            tally.errors += 1
     tally.new += len(joining)
-    tally.existing += len(by_outcome[Outcome.MEMBER]) + len(by_outcome[Outcome.INVITED])
+    tally.existing += sum(
+        len(by_outcome[o]) for o in (Outcome.MEMBER, Outcome.INVITED, Outcome.DECLINED)
+    )
     return created
 
 
@@ -364,7 +380,7 @@ def preview_summary(planned: Plan) -> dict:
             {
                 "name": team.name,
                 "unit": team.unit_name,
-                "create": team.team_id is None,
+                "create": team.team_id is None and team.resolved,
                 "rows": len(team.rows),
                 "errors": team.error_rows,
                 **{o.value: outcomes.count(o) for o in Outcome if o != Outcome.ERROR},
@@ -391,6 +407,8 @@ def preview_summary(planned: Plan) -> dict:
         # good rows of a team with errors: the error sheet carries them too, so the fixed
         # sheet uploaded again brings the whole team in
         "held_back": held_back_out,
+        # sheets nobody sees in Excel: not imported, and the page says so
+        "hidden_sheets": planned.hidden_sheets,
     }
 
 
