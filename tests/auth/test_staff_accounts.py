@@ -11,7 +11,9 @@ from tests.factories import PASSWORD
 from volunteer_hub.audit.models import AuditEntry
 from volunteer_hub.audit.services import entries_about
 from volunteer_hub.auth.models import ApiToken
+from volunteer_hub.auth.permissions import viewer_for
 from volunteer_hub.auth.services import authenticate
+from volunteer_hub.calendar.services import create_feed
 from volunteer_hub.extensions import db
 from volunteer_hub.people.models import Person
 from volunteer_hub.teams.models import MemberRole, Membership
@@ -270,3 +272,20 @@ def test_staff_list_shows_only_the_viewers_scope_in_three_queries(
     assert "鄂城区协调员" in listing  # their own account, without actions on its page
     # the viewer (session person, their unit, teams led) and the three of the list
     assert counter.count <= 6
+
+
+def test_a_reactivated_account_gets_back_none_of_its_old_secrets(client, world, make):
+    leader = make.leader(world.team_a, name="钱队长")
+    token = make.api_token(leader)
+    feed = create_feed("team", world.team_a.id, (), viewer_for(leader))
+    db.session.commit()
+    assert client.get(f"/feeds/{feed.token}.ics").status_code == 200
+
+    login(client, world.coordinator_a)
+    client.post(f"/staff/{leader.id}/deactivate")
+    assert client.get(f"/feeds/{feed.token}.ics").status_code == 404
+    client.post(f"/staff/{leader.id}/reactivate")
+
+    api = client.get("/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401
+    assert client.get(f"/feeds/{feed.token}.ics").status_code == 404

@@ -7,14 +7,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.calendar.feeds_support import World, world  # noqa: F401
+from tests.calendar.feeds_support import World, fetch, issue, world  # noqa: F401
 from tests.conftest import login
 from tests.volunteers.conftest import me_login
 from volunteer_hub.auth.permissions import viewer_for
+from volunteer_hub.auth.services import grant_role
 from volunteer_hub.calendar import services
 from volunteer_hub.calendar.models import Feed
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.extensions import db
+from volunteer_hub.teams import administration
+from volunteer_hub.teams import services as teams
 
 # (who, scope, target, allowed)
 CASES = [
@@ -110,3 +113,56 @@ def test_pages_need_a_login(client):
     response = client.get("/calendar")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def _step_down_by_administration(world: World) -> None:
+    administration.remove_leader(
+        viewer_for(world.coordinator_a), world.team_a.id, world.leader_a.id
+    )
+
+
+def _step_down_by_member_edit(world: World) -> None:
+    leader = world.leader_a
+    teams.update_member(
+        world.team_a.id, leader.id, None, None, "member", viewer=viewer_for(world.coordinator_a)
+    )
+
+
+def _leave_the_team(world: World) -> None:
+    teams.remove_member(world.team_a.id, world.leader_a.id)
+
+
+@pytest.mark.parametrize(
+    "step_down", [_step_down_by_administration, _step_down_by_member_edit, _leave_the_team]
+)
+def test_a_leader_who_steps_down_loses_the_team_feed_not_their_own(client, world, make, step_down):
+    make.leader(world.team_a, name="新队长")  # a team keeps a leader
+    _team_feed, team_token = issue(world.leader_a, "team", world.team_a.id)
+    _own_feed, own_token = issue(world.leader_a, "person", world.leader_a.id)
+    _coordinators, coordinator_token = issue(world.coordinator_a, "team", world.team_a.id)
+    assert fetch(client, team_token).status_code == 200
+
+    step_down(world)
+    db.session.commit()
+
+    assert fetch(client, team_token).status_code == 404
+    assert fetch(client, own_token).status_code == 200
+    assert fetch(client, coordinator_token).status_code == 200
+
+
+def test_a_coordinator_moved_elsewhere_loses_the_old_units_feeds(client, world: World):
+    _unit_feed, unit_token = issue(world.coordinator_a, "unit", world.district_a.id)
+    _team_feed, team_token = issue(world.coordinator_a, "team", world.team_a.id)
+    _city_feed, city_token = issue(world.coordinator_city, "unit", world.district_a.id)
+
+    grant_role(world.coordinator_a, "coordinator", world.district_b.id, [])
+    db.session.commit()
+
+    assert fetch(client, unit_token).status_code == 404
+    assert fetch(client, team_token).status_code == 404
+    assert fetch(client, city_token).status_code == 200
+    # Made coordinator of the whole city instead: nothing is out of reach, nothing goes.
+    _unit_feed, again = issue(world.coordinator_a, "unit", world.district_b.id)
+    grant_role(world.coordinator_a, "coordinator", world.city.id, [])
+    db.session.commit()
+    assert fetch(client, again).status_code == 200

@@ -96,6 +96,11 @@ def viewer_for(person: Person | None) -> Viewer | None:
         return Viewer(
             person_id=person.id, is_admin=False, coordinator_path=None, led_team_ids=frozenset()
         )
+    return staff_viewer(person)
+
+
+def staff_viewer(person: Person) -> Viewer:
+    """The person with every role they hold, however (or whether) they logged in."""
     led = db.session.scalars(
         select(Membership.team_id).where(
             Membership.person_id == person.id, Membership.role == MemberRole.LEADER

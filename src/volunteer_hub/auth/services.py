@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from volunteer_hub.audit import services as audit
 from volunteer_hub.auth.models import ApiToken
 from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.calendar.services import revoke_feeds_out_of_reach
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.extensions import db
@@ -94,11 +95,15 @@ def choose_own_password(person: Person, new: str) -> None:
 
 
 def deactivate(person: Person) -> None:
-    """Switch the account off: no login of any kind, and every open session ends now.
-    API tokens stop working too (they are only honoured for active people)."""
+    """Switch the account off: no login of any kind, every open session ends now, and
+    every API token and calendar feed the person made is revoked, for good: switching
+    the account back on later must not bring back a secret handed out before."""
     person.is_active = False
     db.session.flush()
     end_all_sessions(person)
+    now = utcnow()
+    revoke_tokens(person.id, now)
+    revoke_feeds_out_of_reach(person.id, now)
 
 
 def revoke_tokens(person_id: int, now: datetime | None = None) -> None:
@@ -197,7 +202,11 @@ def grant_role(person: Person, role: str, unit_id: int | None, team_ids: list[in
     if role == "admin":
         person.is_admin = True
     elif role == "coordinator":
+        moved = person.coordinator_unit_id not in (None, unit_id)
         person.coordinator_unit_id = unit_id
+        if moved:  # the old unit's feeds may now be out of reach
+            db.session.flush()
+            revoke_feeds_out_of_reach(person.id)
     elif role == "leader":
         members = db.session.scalars(
             select(Membership).where(

@@ -26,13 +26,14 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from volunteer_hub import after_commit, queries
-from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.auth.permissions import Viewer, staff_viewer
 from volunteer_hub.calendar import content
 from volunteer_hub.calendar.models import Feed, FeedScope, feed_category
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import NotFound, ValidationFailed
 from volunteer_hub.events.models import Category, Event, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.teams.models import Team
 from volunteer_hub.units.models import Unit
@@ -175,6 +176,44 @@ def revoke_feed(feed_id: int, viewer: Viewer) -> Feed:
     feed.stale_since = None
     db.session.flush()
     return feed
+
+
+def revoke_feeds_out_of_reach(person_id: int, now: datetime | None = None) -> int:
+    """Revoke the live feeds ``person_id`` made that show what they may no longer see: a
+    team or unit feed once they no longer lead or oversee it, every feed once their
+    account is switched off. A feed's URL is a bearer secret, so it must not outlast its
+    maker's right to what it shows. For each change that narrows someone's reach (the
+    caller flushes it first). Returns how many were revoked."""
+    feeds = db.session.execute(
+        select(Feed.id, Feed.scope, Feed.team_id, Feed.unit_id).where(
+            Feed.created_by_id == person_id, Feed.revoked_at.is_(None)
+        )
+    ).all()
+    if not feeds:
+        return 0
+    maker = db.session.get(Person, person_id)
+    viewer = staff_viewer(maker) if maker is not None and maker.is_active else None
+
+    def in_reach(feed) -> bool:
+        if viewer is None:
+            return False
+        if feed.scope == FeedScope.TEAM:
+            seen = select(Team.id).where(Team.id == feed.team_id, viewer.team_condition())
+        elif feed.scope == FeedScope.UNIT:
+            seen = select(Unit.id).where(Unit.id == feed.unit_id, viewer.unit_condition())
+        else:
+            return True  # one's own shifts
+        return db.session.scalar(seen) is not None
+
+    out_of_reach = [feed.id for feed in feeds if not in_reach(feed)]
+    if out_of_reach:
+        db.session.execute(
+            update(Feed)
+            .where(Feed.id.in_(out_of_reach))
+            .values(revoked_at=now or utcnow(), stale_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    return len(out_of_reach)
 
 
 def reissue_feed(feed_id: int, viewer: Viewer) -> IssuedFeed:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from volunteer_hub.audit import services as audit
 from volunteer_hub.auth.permissions import Viewer
+from volunteer_hub.calendar.services import revoke_feeds_out_of_reach
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db
@@ -127,6 +128,8 @@ def remove_leader(viewer: Viewer, team_id: int, person_id: int) -> None:
         raise NotFound(_("该队长不存在"))
     services.keep_one_leader(team.id, person_id)
     membership.role = MemberRole.MEMBER
+    db.session.flush()
+    revoke_feeds_out_of_reach(person_id)
     audit.record(viewer.person_id, "team.leader_removed", "team", team.id, person_id=person_id)
 
 

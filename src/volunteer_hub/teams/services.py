@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager
 
 from volunteer_hub import queries
 from volunteer_hub.auth.permissions import Viewer, may_edit_identity
+from volunteer_hub.calendar.services import revoke_feeds_out_of_reach
 from volunteer_hub.db import dialect_insert, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.extensions import db
@@ -229,13 +230,16 @@ def update_member(
         errors["role"] = _("角色不正确")
     if errors:
         raise ValidationFailed(errors)
-    if membership.role == MemberRole.LEADER and role != MemberRole.LEADER:
+    stepping_down = membership.role == MemberRole.LEADER and role != MemberRole.LEADER
+    if stepping_down:
         keep_one_leader(team_id, person_id)
     person.name = name
     person.skills = skills
     set_skills(person.id, split_skills(skills))
     membership.role = MemberRole(role)
     db.session.flush()
+    if stepping_down:
+        revoke_feeds_out_of_reach(person_id)
     change = None
     if e164 != person.phone:
         change = phone_changes.start(person_id, e164, viewer.person_id)
@@ -247,9 +251,12 @@ def remove_member(team_id: int, person_id: int) -> None:
     membership = _membership(team_id, person_id)
     if membership is None:
         raise NotFound(_("队员不存在"))
-    if membership.role == MemberRole.LEADER:
+    was_leader = membership.role == MemberRole.LEADER
+    if was_leader:
         keep_one_leader(team_id, person_id)
     db.session.execute(delete(Membership).where(Membership.id == membership.id))
+    if was_leader:
+        revoke_feeds_out_of_reach(person_id)
 
 
 # -- invitations: joining a team is the person's decision ------------------------------
