@@ -156,3 +156,29 @@ def test_only_who_may_edit_the_identity_reaches_the_code_page(client, world):
     url = f"/teams/{world.team_a.id}/members/{world.member_b.id}/phone"
     assert client.get(url).status_code == 404
     assert client.post(url, data={"code": "123456"}).status_code == 404
+
+
+def test_a_number_gets_three_codes_in_ten_minutes_at_most(client, world):
+    login(client, world.leader_a)
+    for _ in range(3):
+        assert change_phone(client, world).status_code == 302
+    refused = change_phone(client, world)
+    assert refused.status_code == 400
+    assert "给这个号码发验证码太频繁了" in page(refused)
+    assert len(texts_to(NEW)) == 3
+    # Later the number may be asked again; the day's budget still counts.
+    for change in db.session.scalars(select(PhoneChange)):
+        change.created_at -= timedelta(minutes=11)
+    db.session.commit()
+    assert change_phone(client, world).status_code == 302
+    assert len(texts_to(NEW)) == 4
+
+
+def test_one_person_starts_twenty_changes_an_hour_at_most(client, world):
+    login(client, world.leader_a)
+    for n in range(20):
+        assert change_phone(client, world, new=f"+86139111{n:05d}").status_code == 302
+    refused = change_phone(client, world, new="+8613911199999")
+    assert refused.status_code == 400
+    assert "您修改手机号太频繁了" in page(refused)
+    assert texts_to("+8613911199999") == []

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from volunteer_hub.db import utcnow
@@ -55,6 +55,12 @@ WrongPhoneCode = CODES.wrong
 #: No live change: never asked for, expired, done, replaced, or too many wrong tries.
 PhoneChangeExpired = CODES.expired
 
+#: (window, most) codes of phone changes texted to one number, and asked for by one
+#: person. A change texts a number that asked for nothing (see start): without these a
+#: leader's form could text any number again and again, round the login pages' limits.
+NUMBER_BUDGET = ((timedelta(minutes=10), 3), (timedelta(days=1), 10))
+REQUESTER_BUDGET = ((timedelta(hours=1), 20),)
+
 
 def start(
     person_id: int, new_phone: str, requested_by_id: int | None, now: datetime | None = None
@@ -78,6 +84,7 @@ def start(
         raise PhoneChangeError(
             _("该号码已退订短信，收不到验证码：请先用该号码发送“订阅”后再修改"), field="phone"
         )
+    _check_budget(e164, requested_by_id, now)
     change, plain = CODES.issue(person_id, now, new_phone=e164, requested_by_id=requested_by_id)
     # Sent without person_id, so the person's opt-out does not hold it back. Opt-out is
     # per person and about *their* number (rule 4); the new number is not theirs until
@@ -91,6 +98,22 @@ def start(
         dedupe_key=f"{CODE_TEXT_KEY_PREFIX}{change.id}",
     )
     return change
+
+
+def _check_budget(e164: str, requested_by_id: int | None, now: datetime) -> None:
+    def asked(condition, window: timedelta) -> int:
+        since = PhoneChange.created_at > now - window
+        return db.session.scalar(select(func.count()).where(condition, since))
+
+    if any(asked(PhoneChange.new_phone == e164, w) >= most for w, most in NUMBER_BUDGET):
+        raise PhoneChangeError(
+            _("给这个号码发验证码太频繁了，请稍后再试（10 分钟内最多 3 次）"), field="phone"
+        )
+    if requested_by_id is not None and any(
+        asked(PhoneChange.requested_by_id == requested_by_id, w) >= most
+        for w, most in REQUESTER_BUDGET
+    ):
+        raise PhoneChangeError(_("您修改手机号太频繁了，请一小时后再试"), field="phone")
 
 
 def pending(person_id: int, now: datetime | None = None) -> PhoneChange | None:
