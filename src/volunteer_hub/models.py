@@ -13,6 +13,7 @@ from volunteer_hub.people.skills import PersonSkill, Skill
 from volunteer_hub.roster.models import RosterImport
 from volunteer_hub.signups.models import Signup
 from volunteer_hub.sms.models import Broadcast, ConsentChange, InboundSms, OutgoingSms
+from volunteer_hub.submissions import FormSubmission
 from volunteer_hub.teams.models import Membership, Team, TeamInvitation
 from volunteer_hub.units.models import Unit
 
@@ -29,6 +30,7 @@ __all__ = [
     "Event",
     "Feed",
     "FeedChange",
+    "FormSubmission",
     "HoursRollup",
     "InboundSms",
     "LoginCode",

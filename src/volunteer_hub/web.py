@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from volunteer_hub import transactions
+from volunteer_hub import submissions, transactions
 from volunteer_hub.auth.permissions import Viewer, viewer_for
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
@@ -215,6 +215,7 @@ def _template_helpers(app: Flask) -> None:
     # Data that has an English name in the catalog (category names); others pass unchanged.
     app.jinja_env.filters["tr"] = lambda text: _(text) if text else text
     app.jinja_env.globals["format_span"] = format_span
+    app.jinja_env.globals["submission_token"] = submissions.token
 
 
 def _error_pages(app: Flask) -> None:

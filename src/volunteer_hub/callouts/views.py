@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from volunteer_hub import queries
+from volunteer_hub import queries, submissions
 from volunteer_hub.callouts import board as boards
 from volunteer_hub.callouts import services
 from volunteer_hub.callouts.forms import CalloutForm, NoteForm
@@ -63,9 +63,14 @@ def start(event_id: int):
         form.previewed.data = fingerprint
         changed = request.form.get("action") == "confirm"
         return _start_page(event, form, {}, preview=preview, parsed=parsed, changed=changed)
+    again = submissions.repeat_of(viewer.person_id)
+    if again is not None:  # a double tap: the call-out went out once, from the first
+        return redirect(again)
     callout, started = services.start(viewer, parsed)
     flash(_("召集已发出：第一圈 %(n)d 人", n=started.recipients), "success")
-    return redirect(url_for("callouts.board", callout_id=callout.id))
+    board = url_for("callouts.board", callout_id=callout.id)
+    submissions.led_to(board)
+    return redirect(board)
 
 
 def _open_shifts(event):
@@ -137,7 +142,7 @@ def _fingerprint(posted) -> str:
         (key, value)
         for key, values in posted.lists()
         for value in values
-        if key not in ("csrf_token", "previewed", "action")
+        if key not in ("csrf_token", "previewed", "action", submissions.FIELD)
     )
     return hashlib.sha256(repr(kept).encode()).hexdigest()[:32]
 

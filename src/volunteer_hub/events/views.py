@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
-from volunteer_hub import queries
+from volunteer_hub import queries, submissions
 from volunteer_hub.db import utcnow
 from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
 from volunteer_hub.events import services, share
@@ -86,6 +86,9 @@ def new_event(team_id: int):
     if errors:
         return _form_page(team, None, form, errors, 400)
     on_domain_error(lambda exc: _form_page(team, None, form, _event_errors(exc, parsed), 400))
+    again = submissions.repeat_of(viewer.person_id)
+    if again is not None:  # a double tap: the event was made once, by the first
+        return redirect(again)
     if parsed.repeat is not None:
         event = services.create_repeating_event(
             team.id, parsed.data, parsed.shifts[0], parsed.repeat, created_by_id=viewer.person_id
@@ -95,7 +98,9 @@ def new_event(team_id: int):
             team.id, parsed.data, parsed.shifts, created_by_id=viewer.person_id
         )
     flash(_("活动已创建"), "success")
-    return redirect(url_for("events.event", event_id=event.id))
+    page = url_for("events.event", event_id=event.id)
+    submissions.led_to(page)
+    return redirect(page)
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
