@@ -49,6 +49,20 @@ def hhmm(at: datetime) -> str:
 # -- check-in --------------------------------------------------------------------------
 
 
+def test_a_cancel_after_checking_in_is_refused_with_the_way_to_check_out(
+    client, sms_webhook, on_site
+):
+    _team, shift, (person, _other) = on_site
+    sms_webhook(client, person.phone, f"签到 {shift.code}")
+    before = records_state()
+
+    reply = sms_webhook(client, person.phone, f"取消 {shift.code}")
+
+    assert reply == f"{SIGNATURE}您已在长江巡堤签到，报名不能取消。提前离开请回复 签退 {shift.code}"
+    assert signups.active_signup(shift.id, person.id) is not None
+    assert records_state() == before
+
+
 @pytest.mark.parametrize("word", ["签到", "QD", "qd", "签 到", "ＱＤ"])
 def test_check_in_by_text(client, sms_webhook, on_site, word):
     _team, shift, (person, _other) = on_site

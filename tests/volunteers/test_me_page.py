@@ -14,6 +14,7 @@ from volunteer_hub.auth.login_codes import request_code
 from volunteer_hub.db import utcnow
 from volunteer_hub.events.models import EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import attendance
 from volunteer_hub.i18n import to_local
 from volunteer_hub.people.models import Person
 from volunteer_hub.signups.models import Signup, SignupSource, SignupStatus
@@ -190,6 +191,26 @@ def test_cancel_frees_the_seat_for_the_first_on_the_waitlist(logged_in, teams, m
     logged_in.post(f"/me/signups/{mine.id}/cancel")
     assert "该报名已取消" in page(logged_in.get("/me"))
     assert snapshot() == before
+
+
+def test_a_volunteer_who_checked_in_cannot_cancel_and_is_told_to_check_out(logged_in, teams, make):
+    first, _ = make.shifts_of(teams.event_a)
+    mine = sign_up(first.id, teams.volunteer.id, "sms").signup
+    sign_up(first.id, teams.other.id, "sms")
+    waiting = make.member(teams.team_a)
+    waiting_signup = sign_up(first.id, waiting.id, "sms").signup
+    attendance.check_in(first.id, teams.volunteer.id, now=first.starts_at)
+    db.session.commit()
+    before = snapshot()
+
+    response = logged_in.post(f"/me/signups/{mine.id}/cancel")
+
+    assert response.status_code == 302
+    assert "您已签到，不能取消报名" in page(logged_in.get("/me"))
+    assert snapshot() == before
+    db.session.expire_all()
+    assert db.session.get(Signup, mine.id).status == SignupStatus.CONFIRMED
+    assert db.session.get(Signup, waiting_signup.id).status == SignupStatus.WAITLISTED
 
 
 def test_sms_switch_records_consent_and_stops_texts(logged_in, client, teams):

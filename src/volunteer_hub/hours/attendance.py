@@ -51,6 +51,11 @@ class AlreadyCheckedIn(Conflict, code="already-checked-in"):
     """A second 签到; the message tells the time of the first."""
 
 
+class CheckedInStays(DomainError, code="checked-in-stays"):
+    """A volunteer's own cancellation of a shift they checked in on: they are there, the
+    seat is theirs and their record counts; leaving early is 签退, not a cancellation."""
+
+
 class NotCheckedIn(DomainError, code="not-checked-in"):
     """签退 without a 签到 first; an SMS sender is told to check in."""
 
@@ -250,6 +255,26 @@ def shift_and_event(shift_id: int, viewer: Viewer | None = None) -> tuple[Shift,
     if shift.is_cancelled or event.status == EventStatus.CANCELLED:
         raise DomainError(_("该班次已取消"), code="shift-cancelled")
     return shift, event
+
+
+def has_checked_in(shift_id: int, person_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(ServiceRecord.id).where(
+                ServiceRecord.shift_id == shift_id,
+                ServiceRecord.person_id == person_id,
+                ServiceRecord.checked_in_at.is_not(None),
+            )
+        )
+        is not None
+    )
+
+
+def ensure_cancellable_by_volunteer(shift_id: int, person_id: int) -> None:
+    """Raise CheckedInStays once the person checked in on the shift: a cancellation then
+    would give their seat away while they are on site (a leader can still correct it)."""
+    if has_checked_in(shift_id, person_id):
+        raise CheckedInStays(_("您已签到，不能取消报名。提前离开请发短信“签退 编号”。"))
 
 
 def _require_seat(shift_id: int, person_id: int) -> None:

@@ -195,6 +195,8 @@ def _cancel_on(person: Texter, shift: Shift, event: Event, code: str, now: datet
     signup = signups.active_signup(shift.id, person.id)
     if signup is None:
         return replies.not_signed_up(code=code)
+    if attendance.has_checked_in(shift.id, person.id):
+        return replies.checked_in_stays(title=event.title, code=code)
     try:
         signups.cancel(signup.id, acted_by_id=person.id, now=now)
     except DomainError:

@@ -299,6 +299,13 @@ _TEMPLATES = [
         {"title": TITLE, "when": WHEN},
     ),
     _t(
+        "checked_in_stays",
+        NOTICE,
+        "您已在${title}签到，报名不能取消。提前离开请回复 签退 ${code}",
+        "志愿者签到后又发送取消时提示：改为签退",
+        {"title": TITLE, "code": SHIFT_CODE},
+    ),
+    _t(
         "not_signed_up",
         NOTICE,
         "您没有报名编号${code}的活动。回复“我的”查看您的安排。",

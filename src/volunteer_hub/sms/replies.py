@@ -152,6 +152,10 @@ def cancel_done(*, title: str, starts_at: datetime, code: str) -> Rendered:
     return render("cancel_done", title=title, when=format_time(starts_at))
 
 
+def checked_in_stays(*, title: str, code: str) -> Rendered:
+    return render("checked_in_stays", title=title, code=code)
+
+
 def not_signed_up(*, code: str) -> Rendered:
     return render("not_signed_up", code=code)
 
@@ -310,6 +314,7 @@ _OUTCOMES = {
     "event_cancelled": "活动已取消",
     "members_only": "仅限队员",
     "cancel_done": "已取消",
+    "checked_in_stays": "已签到",
     "not_signed_up": "未报名",
     "unknown_code": "无此编号",
 }

@@ -19,6 +19,7 @@ from volunteer_hub.db import utcnow
 from volunteer_hub.errors import NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
+from volunteer_hub.hours import attendance
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.teams.models import Membership, Team
@@ -175,8 +176,12 @@ def sign_up(person_id: int, shift_id: int, now: datetime | None = None) -> signu
 
 
 def cancel(person_id: int, signup_id: int, now: datetime | None = None) -> signups.CancelResult:
-    """Cancel one of the person's own signups; anyone else's is NotFound."""
-    owner = db.session.scalar(select(Signup.person_id).where(Signup.id == signup_id))
-    if owner != person_id:
+    """Cancel one of the person's own signups; anyone else's is NotFound, one they
+    checked in on is CheckedInStays."""
+    signup = db.session.execute(
+        select(Signup.person_id, Signup.shift_id).where(Signup.id == signup_id)
+    ).first()
+    if signup is None or signup.person_id != person_id:
         raise NotFound(_("报名记录不存在"))
+    attendance.ensure_cancellable_by_volunteer(signup.shift_id, person_id)
     return signups.cancel(signup_id, now=now)
