@@ -239,6 +239,27 @@ def test_example_mapping_maps_every_key_for_both_providers(runner, tmp_path):
     assert tencent["signup_confirmed"].params == ("team", "title", "when", "place", "code")
 
 
+def test_missing_names_the_templates_an_upgrade_added(app, runner, tmp_path):
+    """A mapping written for an older release lacks the templates added since: --missing
+    lists them, as the console needs them, and fails until each has a code."""
+    path = tmp_path / "sms_templates.toml"
+    full = runner.invoke(args=["sms", "templates", "--example-mapping"]).output
+    path.write_text(full, encoding="utf-8")
+    app.config["SMS_TEMPLATES"] = str(path)
+    complete = runner.invoke(args=["sms", "templates", "--missing"])
+    assert complete.exit_code == 0, complete.output
+    assert "every template has a code in aliyun, tencent" in complete.output
+
+    older = "\n".join(line for line in full.splitlines() if "checked_in_stays" not in line)
+    path.write_text(older, encoding="utf-8")
+    result = runner.invoke(args=["sms", "templates", "--missing"])
+    assert result.exit_code != 0
+    assert "[aliyun] checked_in_stays" in result.output
+    assert "[tencent] checked_in_stays" in result.output
+    assert "模板内容（阿里云）：您已在${title}签到" in result.output
+    assert "2 template(s) without a code" in result.output
+
+
 # -- lists built by sms/replies.py stay within one variable each ------------------------
 
 

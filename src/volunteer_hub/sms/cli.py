@@ -5,10 +5,12 @@ content, an example, why it is sent), the check of the providers' rules (``--che
 non-zero exit naming each broken rule), and a complete ``SMS_TEMPLATES`` file with a
 placeholder code per key (``--example-mapping``) to fill in with the codes the consoles
 give, in the format the Aliyun and Tencent backends read (``[aliyun]`` and ``[tencent]``
-tables).
+tables), and after an upgrade the templates that file still lacks (``--missing``).
 """
 
 from __future__ import annotations
+
+import tomllib
 
 import click
 from flask import current_app
@@ -29,11 +31,30 @@ _PLACEHOLDER_CODES = {"aliyun": "SMS_9{:08d}", "tencent": "9{:06d}"}
     is_flag=True,
     help="Print an SMS_TEMPLATES file mapping every key to a placeholder code.",
 )
-def templates_command(check: bool, example_mapping: bool):
+@click.option(
+    "--missing",
+    is_flag=True,
+    help="Print the templates the SMS_TEMPLATES file has no code for (after an upgrade: "
+    "what to register); exit non-zero if any.",
+)
+def templates_command(check: bool, example_mapping: bool, missing: bool):
     """Print every template: name, type, content with ${var}, an example, why it is sent."""
     signature = current_app.config["SMS_SIGNATURE"]
     if example_mapping:
         click.echo(example_mapping_toml(), nl=False)
+        return
+    if missing:
+        unmapped = missing_templates(current_app.config.get("SMS_TEMPLATES"))
+        for provider, keys in unmapped.items():
+            for key in keys:
+                click.echo(f"[{provider}] {key}")
+                click.echo(describe(CATALOGUE[key], signature))
+        if any(unmapped.values()):
+            count = sum(len(keys) for keys in unmapped.values())
+            raise click.ClickException(
+                f"{count} template(s) without a code: texts of those kinds fail until added"
+            )
+        click.echo(f"every template has a code in {', '.join(unmapped)}")
         return
     if check:
         found = problems(signature=signature)
@@ -45,6 +66,22 @@ def templates_command(check: bool, example_mapping: bool):
         return
     for template in CATALOGUE.values():
         click.echo(describe(template, signature))
+
+
+def missing_templates(path: str | None) -> dict[str, list[str]]:
+    """For each provider table of the SMS_TEMPLATES file, the catalogue keys it lacks
+    (a release may add templates, and a domestic provider sends approved ones only)."""
+    if not path:
+        raise click.ClickException("SMS_TEMPLATES is not set")
+    try:
+        with open(path, "rb") as file:
+            tables = tomllib.load(file)
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise click.ClickException(f"SMS_TEMPLATES cannot be read: {exc}") from None
+    providers = [name for name in _PLACEHOLDER_CODES if isinstance(tables.get(name), dict)]
+    if not providers:
+        raise click.ClickException(f"SMS_TEMPLATES ({path}) has no [aliyun] or [tencent] table")
+    return {name: [key for key in CATALOGUE if key not in tables[name]] for name in providers}
 
 
 def describe(template: Template, signature: str) -> str:
