@@ -65,6 +65,22 @@ def test_no_tokens_phone_numbers_or_names_in_the_line(client, make, request_line
     assert "POST" in logged  # the login, its form not logged
 
 
+def test_the_sms_push_secret_is_not_logged_anywhere(app, client, request_lines, caplog):
+    """The domestic providers' push URLs carry the only check of a push in their path."""
+    app.config["SMS_INBOUND_SECRET"] = "pushSecretAbcDEF123xyz"
+    caplog.set_level(logging.INFO)
+    client.post("/sms/inbound/aliyun/pushSecretAbcDEF123xyz", json=[])
+    client.post("/sms/status/tencent/wrongGuessSecret999", json=[])
+    logging.getLogger("gunicorn.access").info('"POST %s HTTP/1.1" 200', "/sms/status/aliyun/abc")
+
+    [pushed, guessed] = request_lines()
+    assert pushed["path"] == "/sms/inbound/aliyun/[secret]"
+    assert guessed["path"] == "/sms/status/tencent/[secret]"
+    everything = "\n".join(record.getMessage() for record in caplog.records)
+    assert "pushSecret" not in everything and "wrongGuess" not in everything
+    assert '"POST /sms/status/aliyun/[secret] HTTP/1.1" 200' in everything
+
+
 def test_requests_ended_early_and_api_errors_are_logged_too(client, request_lines):
     client.get("/teams/99999999999")  # refused before any view runs
     client.get("/api/v1/events")  # no token

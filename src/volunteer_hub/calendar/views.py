@@ -8,14 +8,11 @@ a revoked token take the same path (hash, the same one lookup, 404).
 
 The token is the only secret of a feed, and access logs print request paths: a
 logging filter masks ``/feeds/<token>.ics`` in every record of the werkzeug, gunicorn
-and app loggers (installed when the blueprint is registered). Anything logging request
+and app loggers (``ops/log_masks.py``, installed with the request log). Anything logging request
 lines outside this process (a reverse proxy) must mask or drop the path itself.
 """
 
 from __future__ import annotations
-
-import logging
-import re
 
 from flask import (
     Blueprint,
@@ -49,56 +46,6 @@ bp = Blueprint("calendar", __name__)
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 #: how long a client or a private cache may reuse a body without asking again
 FEED_MAX_AGE = 300
-
-# Logs ------------------------------------------------------------------------------------
-
-_FEED_PATH = re.compile(r"/feeds/[^/\s\"?#]+?\.ics")
-FEED_PATH_MASK = "/feeds/[token].ics"
-#: loggers that print request paths: werkzeug's dev server, gunicorn's access and error
-#: logs, Flask's "Exception on <path>" (the app logger)
-MASKED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "volunteer_hub")
-
-
-def mask_feed_tokens(text: str) -> str:
-    return _FEED_PATH.sub(FEED_PATH_MASK, text)
-
-
-class FeedTokenFilter(logging.Filter):
-    """Rewrites a record so no feed token survives: in its message and its arguments
-    (gunicorn's access log passes a dict of request atoms; werkzeug a tuple)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "/feeds/" in record.msg:
-            record.msg = mask_feed_tokens(record.msg)
-        args = record.args
-        if isinstance(args, dict):
-            record.args = {k: _mask_value(v) for k, v in args.items()}
-        elif isinstance(args, tuple):
-            record.args = tuple(_mask_value(v) for v in args)
-        return True
-
-
-def _mask_value(value):
-    if isinstance(value, str) and "/feeds/" in value:
-        return mask_feed_tokens(value)
-    if isinstance(value, bytes) and b"/feeds/" in value:
-        return mask_feed_tokens(value.decode("latin-1")).encode("latin-1")
-    return value
-
-
-_FILTER = FeedTokenFilter()
-
-
-def install_log_filters(extra: tuple[str, ...] = ()) -> None:
-    for name in (*MASKED_LOGGERS, *extra):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
-@bp.record_once
-def _on_register(state) -> None:
-    install_log_filters((state.app.logger.name,))
 
 
 # The feed --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from volunteer_hub.calendar.views import mask_feed_tokens
+from volunteer_hub.ops.log_masks import install_log_filters, mask_secrets
 
 log = logging.getLogger("volunteer_hub.requests")
 
@@ -37,6 +37,7 @@ _DIGITS = re.compile(r"\+?\d{7,}")
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+    install_log_filters((app.logger.name,))  # the servers' and Flask's own path logs
 
     @app.before_request
     def _request_id():
@@ -44,7 +45,7 @@ def init_app(app: Flask) -> None:
 
 
 def loggable_path(path: str) -> str:
-    return _DIGITS.sub("[number]", mask_feed_tokens(path))
+    return _DIGITS.sub("[number]", mask_secrets(path))
 
 
 class RequestLog:
