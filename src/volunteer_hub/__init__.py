@@ -26,6 +26,8 @@ from volunteer_hub.extensions import (
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: shortest SMS_INBOUND_SECRET a process starts with (the push URLs' only check)
+MIN_PUSH_SECRET_LENGTH = 24
 
 
 def create_app(overrides: dict | None = None, *, serve_web: bool = True) -> Flask:
@@ -197,6 +199,13 @@ def _check_sms_settings(app: Flask) -> None:
 
     for name in sorted(backends_in_use(app.config)):
         gateway_for(app.config, name)
+    # The push URLs' secret is all that proves a push comes from the provider.
+    secret = app.config.get("SMS_INBOUND_SECRET") or ""
+    if secret and len(secret) < MIN_PUSH_SECRET_LENGTH:
+        raise RuntimeError(
+            f"SMS_INBOUND_SECRET must be at least {MIN_PUSH_SECRET_LENGTH} characters"
+            " (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
 
 
 def _announce_mode(app: Flask) -> None:

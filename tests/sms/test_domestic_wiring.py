@@ -212,6 +212,8 @@ def test_parse_routes_longest_prefix_first_and_a_default():
         ({"SMS_ROUTES": "+86=aliyun"}, "SMS_TEMPLATES"),
         ({"SMS_BACKEND": "tencent"}, "TENCENTCLOUD_SECRET_ID"),
         ({"SMS_ROUTES": "+86=console,*=twilio", "TWILIO_ACCOUNT_SID": None}, "TWILIO_ACCOUNT_SID"),
+        # a push secret short enough to guess
+        ({"SMS_INBOUND_SECRET": "secret123"}, "SMS_INBOUND_SECRET must be at least 24"),
     ],
 )
 def test_a_backend_in_use_without_its_settings_stops_the_app_as_it_starts(app, settings, named):
