@@ -88,6 +88,8 @@ def test_a_confirm_of_other_inputs_is_previewed_again(client, scene):
         ("请" * 36, "附言最多 35 个字"),
         ("有事打 13800138000", "不能有电话号码"),
         ("详见 www.example.cn", "不能有网址"),
+        ("请访问 bit.ly/xx", "不能有网址"),
+        ("缴费 evil。top", "不能有网址"),
         ("【紧急】速来", "不能有这些符号"),
     ],
 )

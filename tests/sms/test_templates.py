@@ -131,6 +131,19 @@ def test_free_text_is_cleaned_for_the_providers():
     assert variable_problems(rendered) == []
 
 
+@pytest.mark.parametrize(
+    "link",
+    ["bit.ly/abc", "evil.top/x", "vh-pay.xyz", "evil。com/x", "t．cn/A6x", "www。example。cn"],
+)
+def test_short_links_and_disguised_dots_are_links_too(link):
+    assert clean(f"详见{link}报名") == "详见报名"
+
+
+@pytest.mark.parametrize("text", ["No.5班", "Dr.Li讲座", "v1.2版", "三江港。明天见", "U.S.A"])
+def test_abbreviations_and_sentences_are_not_links(text):
+    assert clean(text) == text
+
+
 def test_empty_free_text_gets_its_fallback_never_an_empty_variable():
     rendered = render("reminder", title="  ", when="12月1日 08:00", place="", code="1234")
     assert rendered.variables["title"] == "活动"

@@ -73,9 +73,19 @@ ELLIPSIS = "…"
 _PHONE_LIKE = re.compile(r"[0-9０-９](?:[\s\-－]?[0-9０-９]){6,}")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 # A web address: with a scheme or www., or a bare domain; ASCII only, so the Chinese
-# words around it stay ("详见www.example.cn报名" keeps 详见 and 报名).
+# words around it stay ("详见www.example.cn报名" keeps 详见 and 报名). A dot may be
+# typed as 。 or ． to slip past a filter ("evil。com"). The top-level domains: the
+# usual ones, the link shorteners' and those spam favours; not every two letters, so
+# "No.5" or "Dr.Li" in a title is not taken for a link.
+_DOT = "[.\u3002\uff0e\uff61]"
+_TOP_LEVEL = (
+    "cn|com|net|org|gov|edu|info|biz|top|xyz|vip|shop|site|online|club|store|tech|"
+    "space|website|fun|icu|cyou|ink|work|live|group|xin|kim|pro|mobi|asia|app|link|"
+    "cc|io|co|me|tv|ly|gl|gd|to|ws|tk|ml|ga|cf|gq|pw|la|so|ru|uk|de|jp|hk|tw|mo"
+)
 _URL = re.compile(
-    r"(?:https?://|www\.)[!-~]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:cn|com|net|org)\b[!-~]*",
+    rf"(?:https?://|www{_DOT})(?:[!-~]|{_DOT})+"
+    rf"|\b[a-z0-9-]+(?:{_DOT}[a-z0-9-]+)*{_DOT}(?:{_TOP_LEVEL})\b[!-~]*",
     re.I | re.A,
 )
 
