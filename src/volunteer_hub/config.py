@@ -202,7 +202,8 @@ def _cookie_settings(env, public_base_url: str | None) -> dict:
         "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": secure,
-        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
+        # A remembered login's session lasts as long as its remember-me cookie (web.log_in).
+        "PERMANENT_SESSION_LIFETIME": 30 * 24 * 3600,
     }
 
 

@@ -11,14 +11,25 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
 from volunteer_hub import submissions, transactions
@@ -237,6 +248,12 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
+        # Mostly a page kept open from an earlier session (a phone's browser or WeChat
+        # restarted, a tab restored): back to that page, fresh, to tap again.
+        page = _own_page_sent_from()
+        if page is not None:
+            flash(_("页面已过期，已为您重新打开，请再点一次。"), "error")
+            return redirect(page, 303)
         return render_template(
             "errors/400.html", message=_("页面已过期，请返回上一页刷新后再试。")
         ), 400
@@ -245,6 +262,25 @@ def _error_pages(app: Flask) -> None:
     def domain_error(error: DomainError):
         # Rolled back first; then the answer the view declared, or the generic error page.
         return transactions.answer_domain_error(error, _domain_error_page)
+
+
+def _own_page_sent_from() -> str | None:
+    """The path of the page of ours a form was posted from (its Referer), if it was."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or not referrer.path.startswith("/"):
+        return None
+    if referrer.path.startswith("//") or request.path.startswith("/api/"):
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
+def log_in(person, *, remember: bool) -> None:
+    """Log the person in. A remembered login keeps its session cookie across browser
+    restarts too (PERMANENT_SESSION_LIFETIME, as long as the remember-me cookie): the
+    session holds the forms' CSRF token, and a page a phone restores after WeChat or its
+    browser restarted must still be sendable."""
+    login_user(person, remember=remember)
+    session.permanent = remember
 
 
 def _too_many_page() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from flask import g
 from sqlalchemy import func, select
 
 from tests.conftest import token_from
@@ -49,3 +50,47 @@ def test_login_and_one_tap_sign_up_need_the_token(client, teams, make, csrf_on):
     assert client.get("/me").status_code == 200  # still logged in
     assert client.post(url, data={"csrf_token": token_from(html)}).status_code == 302
     assert rows(Signup) == 1
+
+
+def test_a_page_kept_from_before_a_browser_restart_sends_the_volunteer_back_to_tap_again(
+    client, teams, make, csrf_on
+):
+    token = token_from(page(client.get("/me/login")))
+    client.post("/me/login", data={"phone": teams.volunteer.phone, "csrf_token": token})
+    token = token_from(page(client.get("/me/login/code")))
+    code = code_from_outbox(teams.volunteer.id)
+    logged_in = client.post("/me/login/code", data={"code": code, "csrf_token": token})
+    # The session outlives the browser: its cookie has an expiry, as remember-me has.
+    session_cookie = [
+        c for c in logged_in.headers.getlist("Set-Cookie") if c.startswith("session=")
+    ]
+    assert session_cookie and "Expires=" in session_cookie[-1]
+
+    shift = make.shifts_of(teams.event_a)[0]
+    kept = token_from(page(client.get("/me")))
+    client.delete_cookie("session")  # WeChat restarted without it; remember-me logs in again
+    # Flask-WTF keeps the request's token in g, and the tests' app context outlives
+    # requests: drop it, as a request of the restarted browser would not have it.
+    g.pop("csrf_token", None)
+    response = client.post(
+        f"/me/shifts/{shift.id}/signup",
+        data={"csrf_token": kept},
+        headers={"Referer": "http://localhost/me"},
+    )
+
+    assert response.status_code == 303 and response.headers["Location"] == "/me"
+    again = page(client.get("/me"))
+    assert "页面已过期，已为您重新打开，请再点一次" in again
+    assert rows(Signup) == 0
+    response = client.post(f"/me/shifts/{shift.id}/signup", data={"csrf_token": token_from(again)})
+    assert response.status_code == 302 and rows(Signup) == 1
+
+
+def test_a_form_from_elsewhere_gets_the_error_page_not_a_redirect(client, teams, csrf_on):
+    response = client.post(
+        "/me/login",
+        data={"phone": teams.volunteer.phone},
+        headers={"Referer": "https://evil.example/"},
+    )
+    assert response.status_code == 400
+    assert "页面已过期" in page(response)

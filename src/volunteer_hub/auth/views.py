@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_login.config import COOKIE_NAME
 
 from volunteer_hub.auth.forms import ChangePasswordForm, LoginForm
@@ -22,7 +22,7 @@ from volunteer_hub.auth.services import (
 )
 from volunteer_hub.extensions import limiter
 from volunteer_hub.transactions import on_domain_error
-from volunteer_hub.web import current_viewer, error_dict, form_errors
+from volunteer_hub.web import current_viewer, error_dict, form_errors, log_in
 
 bp = Blueprint("auth", __name__)
 
@@ -37,7 +37,7 @@ def login():
     if form.validate_on_submit():
         person = authenticate(form.phone.data, form.password.data)
         if person is not None:
-            login_user(person, remember=form.remember.data)
+            log_in(person, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")) or url_for("index"))
         # Shown on the page, with the way in for volunteers, who have no password.
         return render_template("auth/login.html", form=form, failed=True)
@@ -81,7 +81,7 @@ def log_in_again() -> None:
     """After a password change has ended every session of the person: this one carries
     on under the new session version, remembered on this device if it was."""
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
-    login_user(current_user._get_current_object(), remember=remembered)
+    log_in(current_user._get_current_object(), remember=remembered)
 
 
 def password_page(template: str, form, errors: dict[str, str], **context):

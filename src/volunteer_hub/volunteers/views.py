@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from volunteer_hub.auth.login_codes import (
     LoginCodeError,
@@ -38,7 +38,7 @@ from volunteer_hub.teams.models import Team
 from volunteer_hub.transactions import on_domain_error
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.forms import CodeForm, CorrectionForm, PhoneForm
-from volunteer_hub.web import form_errors
+from volunteer_hub.web import form_errors, log_in
 
 bp = Blueprint("volunteers", __name__, url_prefix="/me")
 
@@ -117,7 +117,7 @@ def code():
     # Kept on the phone: these pages are opened from a text days later, by people for
     # whom logging in again is the hard part.
     person.login_scope = "volunteer"  # a texted code opens the volunteer pages only
-    login_user(person, remember=True)
+    log_in(person, remember=True)
     wanted = session.pop(SESSION_NEXT, None) or ""
     # Only a page of ours: the path was stored by volunteer_required, never typed.
     return redirect(wanted if wanted.startswith("/me/") else url_for("volunteers.home"))
