@@ -134,6 +134,27 @@ def test_several_open_callouts_ask_which(make):
     )
 
 
+def test_when_not_every_open_call_out_fits_the_urgent_and_soonest_are_listed(make):
+    team = make.team()
+    leader = make.leader(team)
+    person = make.member(team)
+
+    def call_out(title: str, hours: int, urgent: bool):
+        shift = make.shifts_of(make.event(team, title=title, starts_at=make.future(hours)))[0]
+        return services.start(viewer(leader), data([shift], teams=[team], urgent=urgent))[0]
+
+    flood = call_out("长江防汛紧急抢险巡堤值守", 72, urgent=True)  # the oldest
+    later = call_out("红色教育宣讲进社区活动", 96, urgent=False)
+    sooner = call_out("八一拥军慰问驻地官兵", 48, urgent=False)
+    db.session.commit()
+
+    text = answers.handle_callout_reply(person.id, "1").text
+
+    assert text.startswith("您有3个召集：长江")
+    assert text.index(f"1 {flood.code}") < text.index(f"1 {sooner.code}")
+    assert f"1 {later.code}" not in text  # the one left out is the least pressing
+
+
 def test_stopped_callout_answers_closed(make):
     callout, people, _shifts = _callout(make)
     leader_viewer = viewer(db.session.get(Person, callout.created_by_id))

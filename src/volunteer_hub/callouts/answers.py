@@ -106,11 +106,14 @@ def answer(
     found = db.session.execute(
         select(CalloutRecipient, Callout)
         .join(Callout, Callout.id == CalloutRecipient.callout_id)
+        .join(Event, Event.id == Callout.event_id)
         .where(
             CalloutRecipient.person_id == person_id,
             named_by(code) if code is not None else Callout.status.in_(OPEN_STATUSES),
         )
-        .order_by(Callout.created_at.desc(), Callout.id.desc())
+        # When they must choose and not all fit in the text: the most pressing first,
+        # urgent ones, then the soonest.
+        .order_by(Callout.is_urgent.desc(), Event.starts_at, Callout.id.desc())
     ).all()
     if code is not None:
         # An ended call-out's code may be reused; the open one with it comes first.
