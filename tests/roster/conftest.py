@@ -19,15 +19,7 @@ HEADERS = ["姓名", "手机号", "是否退役军人", "技能特长", "服务�
 
 def xlsx(*sheets: tuple[str, list[list]]) -> bytes:
     """A workbook with one sheet per (title, rows); rows include the header."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, rows in sheets:
-        sheet = workbook.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return office_xlsx(*sheets)
 
 
 def office_xlsx(
