@@ -62,12 +62,14 @@ def repeat_of(person_id: int, now: datetime | None = None) -> str | None:
     db.session.execute(
         delete(table).where(table.c.person_id == person_id, table.c.created_at < now - KEPT)
     )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT DO NOTHING.
     claimed = db.session.execute(
         dialect_insert(db.session, table)
         .values(token=sent, person_id=person_id, created_at=now)
         .on_conflict_do_nothing(index_elements=[table.c.token])
-    ).rowcount
-    if claimed:
+        .returning(table.c.token)
+    ).first()
+    if claimed is not None:
         g.claimed_submission = sent
         return None
     first = db.session.execute(

@@ -291,3 +291,12 @@ def test_a_phone_change_to_the_number_is_refused_until_it_rejoins(client, make, 
     phone_changes.start(person.id, TYPED, requested_by_id=None)
     db.session.commit()
     assert [text.kind for text in not_confirmations()] == [SmsKind.REPLY, SmsKind.LOGIN_CODE]
+
+
+def test_a_second_opt_out_of_the_number_changes_nothing(client):
+    from volunteer_hub.sms import number_opt_outs
+
+    first = number_opt_outs.remember(NUMBER, channel="sms", keyword="TD", now=utcnow())
+    again = number_opt_outs.remember(NUMBER, channel="sms", keyword="退订", now=utcnow())
+    assert (first, again) == (True, False)
+    assert number_row().keyword == "TD"

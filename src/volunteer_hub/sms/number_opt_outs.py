@@ -44,12 +44,14 @@ def remember(phone: str, *, channel: str, keyword: str | None, now: datetime) ->
     """The number opts out; whatever still waits to go to it will not go. True if this
     changed anything (a second TD keeps the time and word of the first)."""
     keyword = keyword[: _number.c.keyword.type.length] if keyword else None
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT DO NOTHING.
     written = db.session.execute(
         dialect_insert(db.session, _number)
         .values(phone=phone, opted_out_at=now, channel=channel, keyword=keyword)
         .on_conflict_do_nothing(index_elements=[_number.c.phone])
-    ).rowcount
-    if not written:
+        .returning(_number.c.phone)
+    ).first()
+    if written is None:
         return False
     from volunteer_hub.sms.services import cancel_queued  # which imports this module
 
