@@ -8,8 +8,16 @@ import re
 
 import pytest
 
-from tests.browser.conftest import HOUR, PHONE, local_midnight, release_database
+from tests.browser.conftest import (
+    HOUR,
+    PHONE,
+    local_midnight,
+    release_database,
+    staff_login,
+)
 from volunteer_hub.auth.permissions import viewer_for
+from volunteer_hub.callouts import services as callouts
+from volunteer_hub.db import utcnow
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance
 from volunteer_hub.signups import services as signups
@@ -25,8 +33,10 @@ except ImportError:  # the fixtures skip with the reason
 #: Chromium's default is 16 px; 24 px is the "large" setting of a phone
 ENLARGED_FONT_PX = 24
 
-#: what a page must not have: controls nobody can name, content wider than the screen
-CHECKS = """() => {
+#: what a page must not have: controls nobody can name, content wider than the screen.
+#: ``width`` is the viewport the test set: on a phone (is_mobile) window.innerWidth grows
+#: to fit content that is too wide, so comparing with it would never see the overflow.
+CHECKS = """(width) => {
   const unnamed = [...document.querySelectorAll(
       'input:not([type=hidden]), select, textarea')].filter(el =>
       !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -37,11 +47,14 @@ CHECKS = """() => {
     .map(el => el.outerHTML.slice(0, 120));
   const wide = [...document.querySelectorAll('body *')].filter(el => {
       const box = el.getBoundingClientRect();
-      return box.width > 0 && box.right > window.innerWidth + 1
-        && getComputedStyle(el).position !== 'fixed' && !el.closest('.table-scroll');
+      return box.width > 0 && box.right > width + 1
+        && getComputedStyle(el).position !== 'fixed' && !el.closest('.table-scroll')
+        // what a closed <details> holds is not shown, though Chromium still lays it out
+        && !(el.closest('details:not([open])') && !el.closest('summary'));
     }).map(el => el.tagName + '.' + el.className).slice(0, 5);
   return {unnamed, noAlt, wide, rootFont: parseFloat(getComputedStyle(document.documentElement).fontSize),
-          scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth};
+          scrollWidth: document.documentElement.scrollWidth, width,
+          visualWidth: window.visualViewport ? window.visualViewport.width : null};
 }"""
 
 
@@ -55,11 +68,18 @@ def enlarge_font(journey) -> None:
 
 def check_page(journey, path: str, label: str, heading: str) -> None:
     journey.page.goto(path)
+    check_shown(journey, path, label, heading, root_font=ENLARGED_FONT_PX)
+
+
+def check_shown(journey, path: str, label: str, heading: str, root_font: float) -> None:
+    """The checks on the page shown now."""
     expect(journey.page.get_by_role("heading", name=re.compile(heading)).first).to_be_visible()
-    found = journey.page.evaluate(CHECKS)
+    width = journey.page.viewport_size["width"]
+    found = journey.page.evaluate(CHECKS, width)
     journey.shot(label)
-    assert found["rootFont"] >= ENLARGED_FONT_PX, found  # the enlargement took effect
-    assert found["scrollWidth"] <= found["width"], (path, found)
+    assert found["rootFont"] >= root_font, found  # the enlargement took effect
+    assert found["visualWidth"] == width, found  # the page was not zoomed out to fit
+    assert found["scrollWidth"] <= width, (path, found)
     assert not found["wide"], (path, found["wide"])
     assert not found["unnamed"], (path, found["unnamed"])
     assert not found["noAlt"], (path, found["noAlt"])
@@ -157,10 +177,57 @@ def test_key_pages_fit_a_phone_with_large_text(journey, make, broker, worker):
         staff.page.get_by_label("手机号码").fill(phones[who])
         staff.page.get_by_label("密码").fill(make.PASSWORD)
         staff.page.get_by_role("button", name="登录").click()
-        expect(
-            staff.page.get_by_role("link", name="退出").or_(
-                staff.page.get_by_role("button", name="退出")
-            )
-        ).to_be_visible()
+        # Large text on a phone: the staff links fold into one 菜单, which opens.
+        menu = staff.page.locator(".nav-menu summary")
+        expect(menu).to_have_text("菜单")
+        menu.click()
+        expect(staff.page.get_by_role("button", name="退出")).to_be_visible()
         for path, label, heading in pages:
             check_page(staff, path, label, heading)
+
+
+#: a 390 px phone at 200% browser zoom: 195 CSS px across
+ZOOMED = {"width": 195, "height": 422}
+
+
+def test_leader_pages_fit_a_phone_at_double_zoom(journey, make, worker):
+    """At 200% zoom: no sideways scrolling on the pages a leader works on in the field,
+    and the header (its links folded into 菜单) leaves most of the first screen."""
+    team = make.team(name="莲花山社区戎马志愿服务队")
+    leader = make.leader(team, name="张队长")
+    for name in ("欧阳建国", "王建军", "李卫东"):
+        make.member(team, name=name)
+    now = utcnow()
+    running = make.event(
+        team, title="江堤防汛值守", shifts=1, capacity=2, starts_at=now - HOUR, open_to_all=True
+    )
+    coming = make.event(team, title="长江干堤巡查", shifts=2, capacity=3)
+    viewer = viewer_for(leader)
+    callout, _preview = callouts.start(
+        viewer,
+        callouts.CalloutInput(
+            shift_ids=[make.shifts_of(coming)[0].id],
+            audience=callouts.RingInput(team_ids=[team.id]),
+        ),
+    )
+    db.session.commit()
+    ids = {"team": team.id, "running": running.id, "callout": callout.id}
+    phone = leader.phone
+    release_database()
+    worker.join()
+
+    zoomed = journey("leader", ZOOMED)
+    staff_login(zoomed.page, phone, make.PASSWORD)
+    header = zoomed.page.locator(".site-header").bounding_box()
+    assert header["height"] < ZOOMED["height"] * 0.35, header
+    for path, label, heading in (
+        (f"/teams/{ids['team']}", "team", "莲花山社区"),
+        (f"/events/{ids['running']}", "event", "江堤防汛值守"),
+        (f"/teams/{ids['team']}/events/new", "new-event", "发布新活动"),
+        (f"/callouts/{ids['callout']}", "board", "召集进展"),
+    ):
+        zoomed.page.goto(path)
+        for closed in zoomed.page.locator("details:not([open]) > summary").all():
+            if closed.is_visible():
+                closed.click()  # the walk-in form, the rota: wide controls hide in them
+        check_shown(zoomed, path, label, heading, root_font=18)
