@@ -12,6 +12,57 @@
     }
   });
 
+  // Once a POST form is sent, its submit buttons go grey: on a slow phone a second tap would
+  // send it again (a second call-out texting everyone, a second event, a second feed). A
+  // disabled button is not sent with the form, so the pressed one's name and value
+  // (action=confirm, attendance=late) are copied into a hidden input first. Registered after
+  // the data-confirm listener: a form the person chose not to send is left alone.
+  var GUARD_RELEASE_MS = 15000;
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.getAttribute || (form.getAttribute("method") || "").toLowerCase() !== "post") {
+      return;
+    }
+    var pressed = event.submitter;
+    if (pressed && pressed.name && !pressed.disabled) {
+      var copy = document.createElement("input");
+      copy.type = "hidden";
+      copy.name = pressed.name;
+      copy.value = pressed.value;
+      copy.setAttribute("data-submit-copy", "");
+      form.appendChild(copy);
+    }
+    var buttons = [].filter.call(form.elements, function (el) {
+      return (el.type === "submit" || el.type === "image") && !el.disabled;
+    });
+    buttons.forEach(function (button) {
+      button.disabled = true;
+      button.setAttribute("data-submit-guard", "");
+    });
+    // A POST that answers with a file (no new page) or a dropped connection must not leave
+    // the buttons dead for good.
+    window.setTimeout(function () {
+      release(form);
+    }, GUARD_RELEASE_MS);
+  });
+
+  function release(root) {
+    root.querySelectorAll("[data-submit-guard]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("data-submit-guard");
+    });
+    root.querySelectorAll("[data-submit-copy]").forEach(function (copy) {
+      copy.remove();
+    });
+  }
+
+  // Back to a page kept in the browser's memory (the back button): its buttons work again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      release(document);
+    }
+  });
+
   // <input type="checkbox" data-select-all="NAME">: ticks or clears every NAME box of its form.
   document.addEventListener("change", function (event) {
     var all = event.target;
