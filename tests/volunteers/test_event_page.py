@@ -31,6 +31,8 @@ def test_the_page_offers_each_shift_and_says_where_i_stand(client, teams, make):
     assert "您已报名" in mine and "<form" not in mine
     other = html.split(f'id="shift-{second.id}"')[1].split("</li>")[0]
     assert f'action="/me/shifts/{second.id}/signup"' in other and second.code in other
+    # The code has one name wherever a volunteer meets it: 编号, as on /me and in the texts.
+    assert "编号" in other and "代码" not in html
 
     response = client.post(f"/me/shifts/{second.id}/signup")
     assert response.status_code == 302

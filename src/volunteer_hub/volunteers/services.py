@@ -20,6 +20,7 @@ from volunteer_hub.errors import NotFound
 from volunteer_hub.events.models import Event, EventStatus, Shift
 from volunteer_hub.extensions import db
 from volunteer_hub.hours import attendance
+from volunteer_hub.hours.models import ServiceRecord
 from volunteer_hub.signups import services as signups
 from volunteer_hub.signups.models import ACTIVE_STATUSES, Signup, SignupSource, SignupStatus
 from volunteer_hub.teams.models import Membership, Team
@@ -40,6 +41,13 @@ class MyShift:
     location: str
     starts_at: datetime
     ends_at: datetime
+    #: when the person texted 确认 to a reminder (they will come)
+    attendance_confirmed_at: datetime | None = None
+    #: when the person texted 签到 for this shift, and 签退
+    checked_in_at: datetime | None = None
+    checked_out_at: datetime | None = None
+    #: the shift is under way: listed until it ends, for the 签到 / 签退 code
+    started: bool = False
 
     @property
     def confirmed(self) -> bool:
@@ -60,17 +68,29 @@ class OpenShift:
 
 
 def my_shifts(person_id: int, now: datetime | None = None) -> list[MyShift]:
-    """The person's active signups on shifts still ahead, soonest first, each with its
-    place on the waitlist (one query: the place is a correlated count)."""
+    """The person's active signups on shifts not yet over, soonest first, each with its
+    place on the waitlist, their 确认 and their 签到 / 签退 (one query: the place and the
+    check-in are correlated subqueries). A shift under way stays listed until its end:
+    the person on site needs its code to text 签退."""
     now = now or utcnow()
     waiting_ahead = (
         Signup.waitlisted_ahead(Signup.shift_id, Signup.id).correlate(Signup).scalar_subquery()
     )
+    # One record per person and shift (a unique constraint), so at most one row each.
+    own_record = (
+        ServiceRecord.person_id == Signup.person_id,
+        ServiceRecord.shift_id == Signup.shift_id,
+    )
+    checked_in = select(ServiceRecord.checked_in_at).where(*own_record).correlate(Signup)
+    checked_out = select(ServiceRecord.checked_out_at).where(*own_record).correlate(Signup)
     rows = db.session.execute(
         select(
             Signup.id,
             Signup.status,
             waiting_ahead.label("ahead"),
+            Signup.attendance_confirmed_at,
+            checked_in.scalar_subquery().label("checked_in_at"),
+            checked_out.scalar_subquery().label("checked_out_at"),
             Shift.code,
             Shift.title,
             Shift.starts_at,
@@ -85,7 +105,7 @@ def my_shifts(person_id: int, now: datetime | None = None) -> list[MyShift]:
             Signup.status.in_(ACTIVE_STATUSES),
             Shift.is_cancelled.is_(False),
             Event.status != EventStatus.CANCELLED,
-            Shift.starts_at > now,
+            Shift.ends_at > now,
         )
         .order_by(Shift.starts_at, Shift.id)
     )
@@ -100,6 +120,10 @@ def my_shifts(person_id: int, now: datetime | None = None) -> list[MyShift]:
             location=row.location,
             starts_at=row.starts_at,
             ends_at=row.ends_at,
+            attendance_confirmed_at=row.attendance_confirmed_at,
+            checked_in_at=row.checked_in_at,
+            checked_out_at=row.checked_out_at,
+            started=row.starts_at <= now,
         )
         for row in rows
     ]
