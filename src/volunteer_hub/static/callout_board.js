@@ -62,6 +62,12 @@
       });
   }
 
+  // The page says it needs a reload (true without this file); here it updates itself, and
+  // an ended call-out has nothing more to show.
+  if (status) {
+    status.textContent = status.getAttribute("data-live-text");
+    status.hidden = !open;
+  }
   if (open) {
     window.setTimeout(poll, every);
   }
