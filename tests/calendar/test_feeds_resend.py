@@ -23,8 +23,8 @@ def feed_count() -> int:
 def test_a_refresh_of_the_link_page_makes_no_second_feed(client, world: World):
     me_login(client, world.member_a)
     html = client.get("/calendar").get_data(as_text=True)
-    key = re.search(r'name="form_key" value="([^"]+)"', html).group(1)
-    form = {"target": f"person:{world.member_a.id}", "form_key": key}
+    key = re.search(r'name="once" value="([^"]+)"', html).group(1)
+    form = {"target": f"person:{world.member_a.id}", "once": key}
 
     made = client.post("/calendar", data=form)
     assert made.status_code == 200 and "/feeds/" in made.get_data(as_text=True)
@@ -39,6 +39,6 @@ def test_a_refresh_of_the_link_page_makes_no_second_feed(client, world: World):
     assert feed_count() == 1
 
     # The page shown then has a new key: a second feed wanted is a second feed made.
-    key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
-    client.post("/calendar", data={**form, "form_key": key})
+    key = re.search(r'name="once" value="([^"]+)"', page).group(1)
+    client.post("/calendar", data={**form, "once": key})
     assert feed_count() == 2

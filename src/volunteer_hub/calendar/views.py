@@ -14,8 +14,6 @@ lines outside this process (a reverse proxy) must mask or drop the path itself.
 
 from __future__ import annotations
 
-import secrets
-
 from flask import (
     Blueprint,
     abort,
@@ -24,14 +22,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
-from volunteer_hub import queries
+from volunteer_hub import queries, submissions
 from volunteer_hub.calendar import content, services
 from volunteer_hub.calendar.body_cache import feed_bodies
 from volunteer_hub.calendar.forms import FeedForm
@@ -136,13 +133,6 @@ def _not_modified(row) -> bool:
 
 # Pages -----------------------------------------------------------------------------------
 
-#: the keys of /calendar forms already sent, in the session (the last few). The token page
-#: answers the POST itself, since the token is shown once and kept nowhere; so the
-#: browser's refresh of that page sends the same form again. A form whose key was spent
-#: makes no second feed: the person is told why and shown the feeds they have.
-SENT_FORM_KEYS = "calendar_sent_forms"
-SENT_FORM_KEYS_KEPT = 5
-
 
 @bp.route("/calendar", methods=["GET", "POST"])
 @login_required
@@ -163,9 +153,9 @@ def feeds():
         scope, _sep, target_id = (form.target.data or "").partition(":")
         if not target_id.isdigit():
             raise DomainError(_("请选择订阅内容"), field="target")
-        key = request.form.get("form_key", "")[:64]
-        sent = session.get(SENT_FORM_KEYS, [])
-        if key and key in sent:
+        # The page with the new link answers the POST itself (the token is shown once
+        # and kept nowhere), so the browser's refresh of it sends the same form again.
+        if submissions.repeat_of(viewer.person_id) is not None:
             flash(
                 _(
                     "这个表单已经提交过（页面被刷新或重复点击），没有再生成订阅链接。"
@@ -175,8 +165,7 @@ def feeds():
             )
             return redirect(url_for("calendar.feeds", target=form.target.data))
         issued = services.create_feed(scope, int(target_id), form.categories.data or [], viewer)
-        if key:
-            session[SENT_FORM_KEYS] = [*sent, key][-SENT_FORM_KEYS_KEPT:]
+        submissions.led_to(url_for("calendar.feeds"))
         return _created_page(issued)
     else:
         errors = form_errors(form)
@@ -188,7 +177,6 @@ def _feeds_page(form: FeedForm, targets, viewer, errors: dict[str, str]):
         render_template(
             "calendar/feeds.html",
             form=form,
-            form_key=secrets.token_urlsafe(12),
             targets=targets,
             feeds=_feed_rows(services.own_feeds(viewer)),
             errors=errors,
