@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, true, update
 from sqlalchemy.orm import aliased
 
 from volunteer_hub import after_commit, queries
@@ -184,36 +184,22 @@ def revoke_feeds_out_of_reach(person_id: int, now: datetime | None = None) -> in
     account is switched off. A feed's URL is a bearer secret, so it must not outlast its
     maker's right to what it shows. For each change that narrows someone's reach (the
     caller flushes it first). Returns how many were revoked."""
-    feeds = db.session.execute(
-        select(Feed.id, Feed.scope, Feed.team_id, Feed.unit_id).where(
-            Feed.created_by_id == person_id, Feed.revoked_at.is_(None)
-        )
-    ).all()
-    if not feeds:
-        return 0
     maker = db.session.get(Person, person_id)
     viewer = staff_viewer(maker) if maker is not None and maker.is_active else None
-
-    def in_reach(feed) -> bool:
-        if viewer is None:
-            return False
-        if feed.scope == FeedScope.TEAM:
-            seen = select(Team.id).where(Team.id == feed.team_id, viewer.team_condition())
-        elif feed.scope == FeedScope.UNIT:
-            seen = select(Unit.id).where(Unit.id == feed.unit_id, viewer.unit_condition())
-        else:
-            return True  # one's own shifts
-        return db.session.scalar(seen) is not None
-
-    out_of_reach = [feed.id for feed in feeds if not in_reach(feed)]
-    if out_of_reach:
-        db.session.execute(
-            update(Feed)
-            .where(Feed.id.in_(out_of_reach))
-            .values(revoked_at=now or utcnow(), stale_since=None)
-            .execution_options(synchronize_session=False)
+    out_of_reach = true()
+    if viewer is not None:
+        seen_team = select(Team.id).where(Team.id == Feed.team_id, viewer.team_condition())
+        seen_unit = select(Unit.id).where(Unit.id == Feed.unit_id, viewer.unit_condition())
+        out_of_reach = or_(  # one's own shifts' feed is never out of reach
+            and_(Feed.scope == FeedScope.TEAM, ~exists(seen_team)),
+            and_(Feed.scope == FeedScope.UNIT, ~exists(seen_unit)),
         )
-    return len(out_of_reach)
+    return db.session.execute(
+        update(Feed)
+        .where(Feed.created_by_id == person_id, Feed.revoked_at.is_(None), out_of_reach)
+        .values(revoked_at=now or utcnow(), stale_since=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def reissue_feed(feed_id: int, viewer: Viewer) -> IssuedFeed:
